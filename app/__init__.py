@@ -1,0 +1,64 @@
+"""Customer & Organization Management backend."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_smorest import Api
+
+from app import cli, local
+from app.auth.tokens import init_tokens
+from app.blueprints import register_blueprints
+from app.config import Settings
+from app.errors import init_error_handlers
+from app.extensions import db, jwt, redis_connection
+from app.tenancy.request import init_request_transactions
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    """The application, configured from `config` or else from the environment."""
+    settings = config or Settings.from_env()
+    settings.check()
+    if settings.app_env != "production":
+        settings = local.with_local_services(settings)
+    assert settings.database_url and settings.redis_url
+
+    logging.basicConfig(
+        level=settings.log_level,
+        format=f"%(asctime)s %(levelname)s [{settings.region}] %(name)s: %(message)s",
+    )
+
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        REGION=settings.region,
+        JWT_SECRET_KEY=settings.jwt_secret_key,
+        JWT_ACCESS_TOKEN_EXPIRES=settings.access_token_lifetime,
+        JWT_REFRESH_TOKEN_EXPIRES=settings.refresh_token_lifetime,
+        API_TITLE="MSC Customer & Organization Management",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+
+    db.init_app(app, settings.database_url, settings.database_pool_size)
+    redis_connection.init_app(app, settings.redis_url)
+    jwt.init_app(app)
+    init_tokens(app)
+    register_blueprints(Api(app))
+    init_request_transactions(app)
+    init_error_handlers(app)
+    cli.init_cli(app)
+    return app

@@ -1,0 +1,10 @@
+"""HTTP resources: one flask-smorest blueprint per resource."""
+
+from flask_smorest import Api
+
+from app.blueprints import audit_events, auth, health, me, organizations
+
+
+def register_blueprints(api: Api) -> None:
+    for module in (health, auth, me, organizations, audit_events):
+        api.register_blueprint(module.blp)

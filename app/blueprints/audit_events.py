@@ -1,0 +1,39 @@
+"""The audit trail, newest first. Written only by database triggers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from sqlalchemy import Select, select
+
+from app.models import AuditEvent
+from app.models.enums import Role
+from app.pagination import SelectPage
+from app.permissions import require_role
+from app.schemas.audit_events import AuditEventQuerySchema, AuditEventSchema
+
+blp = Blueprint(
+    "audit_events",
+    __name__,
+    url_prefix="/api/v1/admin/audit-events",
+    description="Who changed what, when. Organization admins read their organizations' "
+    "events; MSC admins read all, their own cross-tenant actions marked.",
+)
+
+
+@blp.route("")
+class AuditEvents(MethodView):
+    @jwt_required()
+    @require_role(Role.ORGANIZATION_ADMIN)
+    @blp.arguments(AuditEventQuerySchema, location="query")
+    @blp.response(200, AuditEventSchema(many=True))
+    @blp.paginate(SelectPage, page_size=50)
+    def get(self, filters: dict[str, Any]) -> Select[tuple[AuditEvent]]:
+        """List audit events (paginated, newest first)."""
+        query = select(AuditEvent)
+        for column, value in filters.items():
+            query = query.where(getattr(AuditEvent, column) == value)
+        return query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)

@@ -1,0 +1,75 @@
+"""Organizations: the tenants themselves."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint, abort
+from sqlalchemy import Select
+
+from app.domain import organizations as rules
+from app.extensions import db
+from app.models import Organization
+from app.pagination import SelectPage
+from app.permissions import require_msc_admin
+from app.schemas.organizations import (
+    OrganizationQuerySchema,
+    OrganizationSchema,
+    OrganizationUpdateSchema,
+)
+from app.tenancy.request import current_context
+
+blp = Blueprint(
+    "organizations",
+    __name__,
+    url_prefix="/api/v1/admin/organizations",
+    description="Customer organizations (tenants). Each caller sees only the "
+    "organizations in their reach; MSC admins see all.",
+)
+
+
+def organization_or_404(organization_id: uuid.UUID) -> Organization:
+    organization = rules.get_organization(db.session, organization_id)
+    if organization is None:
+        abort(404, message="organization not found")
+    return organization
+
+
+@blp.route("")
+class Organizations(MethodView):
+    @jwt_required()
+    @blp.arguments(OrganizationQuerySchema, location="query")
+    @blp.response(200, OrganizationSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, filters: dict[str, Any]) -> Select[tuple[Organization]]:
+        """List organizations (paginated; filter by status, type, name)."""
+        return rules.list_organizations(filters)
+
+    @jwt_required()
+    @require_msc_admin
+    @blp.arguments(OrganizationSchema)
+    @blp.response(201, OrganizationSchema)
+    def post(self, data: dict[str, Any]) -> Organization:
+        """Create an organization (MSC admins)."""
+        return rules.create_organization(db.session, data)
+
+
+@blp.route("/<uuid:organization_id>")
+class OrganizationById(MethodView):
+    @jwt_required()
+    @blp.response(200, OrganizationSchema)
+    def get(self, organization_id: uuid.UUID) -> Organization:
+        """Get one organization."""
+        return organization_or_404(organization_id)
+
+    @jwt_required()
+    @blp.arguments(OrganizationUpdateSchema)
+    @blp.response(200, OrganizationSchema)
+    def put(self, changes: dict[str, Any], organization_id: uuid.UUID) -> Organization:
+        """Update an organization: its admins edit its details; MSC admins also its
+        status (pending, active, suspended, inactive), type, parent and representative."""
+        organization = organization_or_404(organization_id)
+        return rules.update_organization(db.session, current_context(), organization, changes)

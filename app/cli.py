@@ -1,0 +1,61 @@
+"""Command-line tasks: `flask --app wsgi <command>`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from app import schema
+from app.config import Settings
+from app.tenancy.roles import ensure_roles
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["SETTINGS"]
+    return settings
+
+
+def _require(value: str | None, name: str) -> str:
+    if not value:
+        raise click.UsageError(f"{name} is not set")
+    return value
+
+
+def init_cli(app: Flask) -> None:
+    db_group = click.Group("db", help="Database roles and migrations.")
+
+    @db_group.command("ensure-roles")
+    def ensure_roles_command() -> None:
+        """Create or update the owner and application roles and their grants (idempotent).
+
+        Uses DATABASE_ADMIN_URL; role names and passwords come from DATABASE_OWNER_URL
+        and DATABASE_URL."""
+        settings = _settings()
+        ensure_roles(
+            _require(settings.database_admin_url, "DATABASE_ADMIN_URL"),
+            _require(settings.database_owner_url, "DATABASE_OWNER_URL"),
+            _require(settings.database_url, "DATABASE_URL"),
+        )
+        click.echo("roles and grants are up to date")
+
+    @db_group.command("upgrade")
+    @click.argument("revision", default="head")
+    def upgrade_command(revision: str) -> None:
+        """Migrate the schema up (as the owner role, DATABASE_OWNER_URL)."""
+        schema.upgrade(_require(_settings().database_owner_url, "DATABASE_OWNER_URL"), revision)
+
+    @db_group.command("downgrade")
+    @click.argument("revision")
+    def downgrade_command(revision: str) -> None:
+        """Migrate the schema down to REVISION (`base` empties the database)."""
+        schema.downgrade(_require(_settings().database_owner_url, "DATABASE_OWNER_URL"), revision)
+
+    app.cli.add_command(db_group)
+
+    @app.cli.command("seed-demo")
+    def seed_demo_command() -> None:
+        """Load the demo organizations and logins (skipped if already there)."""
+        from app.demo import print_logins, seed_demo
+
+        seed_demo()
+        print_logins()

@@ -1,0 +1,63 @@
+"""Settings read from the environment, in one place.
+
+Every variable is listed in README.md. Development defaults are named as such and are
+refused when APP_ENV=production.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    region: str = "local"
+    database_url: str | None = None
+    database_owner_url: str | None = None
+    database_admin_url: str | None = None
+    redis_url: str | None = None
+    jwt_secret_key: str = DEV_JWT_SECRET
+    access_token_lifetime: timedelta = timedelta(minutes=15)
+    refresh_token_lifetime: timedelta = timedelta(days=30)
+    public_base_url: str = "http://127.0.0.1:8000"
+    local_data_dir: Path = Path(".local")
+    database_pool_size: int = 5
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            app_env=env.get("APP_ENV", "development"),
+            region=env.get("REGION", "local"),
+            database_url=env.get("DATABASE_URL") or None,
+            database_owner_url=env.get("DATABASE_OWNER_URL") or None,
+            database_admin_url=env.get("DATABASE_ADMIN_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            jwt_secret_key=env.get("JWT_SECRET_KEY", DEV_JWT_SECRET),
+            access_token_lifetime=timedelta(minutes=_env_int("JWT_ACCESS_TOKEN_MINUTES", 15)),
+            refresh_token_lifetime=timedelta(days=_env_int("JWT_REFRESH_TOKEN_DAYS", 30)),
+            public_base_url=env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+            local_data_dir=Path(env.get("LOCAL_DATA_DIR", ".local")),
+            database_pool_size=_env_int("DATABASE_POOL_SIZE", 5),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+
+    def check(self) -> None:
+        """Refuse settings that must never reach production."""
+        if self.app_env == "production":
+            if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < 32:
+                raise RuntimeError("JWT_SECRET_KEY must be set to a random value of 32+ chars")
+            if not self.database_url or not self.redis_url:
+                raise RuntimeError("DATABASE_URL and REDIS_URL are required in production")

@@ -1,0 +1,129 @@
+"""Demo data for local runs: an MSC admin, two tenants (one with a child organization),
+their admins, facilities, and a provider who works for both tenants."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import hash_password
+from app.extensions import db
+from app.models import Facility, Membership, Organization, ProviderFacility, User
+from app.models.enums import AssignmentStatus, Role
+from app.tenancy.context import TenantContext, use_context
+
+# Development-only password shared by every demo login.
+DEMO_PASSWORD = "demo-password"
+
+LOGINS = [
+    ("msc-admin@example.com", "MSC admin (every tenant)"),
+    ("admin@northwind.example", "organization admin, Northwind Health System (+ child)"),
+    ("admin@riverside.example", "organization admin, Riverside Family Practice"),
+    ("dr.lee@example.com", "provider at both Northwind and Riverside"),
+]
+
+
+def seed_demo() -> None:
+    session = db.session
+    # An explicit MSC system context: the policies admit it, the audit trail records it.
+    use_context(session, TenantContext(is_msc_admin=True, request_id="demo-seed"))
+    if session.scalar(select(User.id).where(User.email == LOGINS[0][0])) is not None:
+        return
+    password = hash_password(DEMO_PASSWORD)
+
+    def user(email: str, name: str, **extra: object) -> User:
+        row = User(email=email, name=name, password_hash=password, **extra)
+        session.add(row)
+        return row
+
+    user("msc-admin@example.com", "Morgan Castillo", is_msc_admin=True)
+    northwind_admin = user("admin@northwind.example", "Nadia Wells")
+    riverside_admin = user("admin@riverside.example", "Ravi Shah")
+    provider = user("dr.lee@example.com", "Dr. Jordan Lee", npi="1234567893")
+    session.flush()
+
+    northwind = _organization(session, "Northwind Health System", "hospital_system")
+    pediatrics = _organization(session, "Northwind Pediatrics", "group_practice", parent=northwind)
+    riverside = _organization(session, "Riverside Family Practice", "group_practice")
+
+    for org, person, role in [
+        (northwind, northwind_admin, Role.ORGANIZATION_ADMIN),
+        (riverside, riverside_admin, Role.ORGANIZATION_ADMIN),
+        (northwind, provider, Role.PROVIDER),
+        (riverside, provider, Role.PROVIDER),
+    ]:
+        session.add(Membership(organization_id=org.id, user_id=person.id, role=role))
+    session.flush()
+
+    facilities = {
+        "nw-main": _facility(session, northwind, "Northwind General Hospital", "hospital", "IL"),
+        "nw-wound": _facility(session, northwind, "Northwind Wound Center", "wound_center", "WI"),
+        "peds": _facility(session, pediatrics, "Northwind Pediatrics Clinic", "clinic", "MN"),
+        "rv-main": _facility(session, riverside, "Riverside Clinic", "clinic", "TX"),
+    }
+    session.flush()
+    for key, primary in (("nw-main", True), ("rv-main", False)):
+        facility = facilities[key]
+        session.add(
+            ProviderFacility(
+                organization_id=facility.organization_id,
+                user_id=provider.id,
+                facility_id=facility.id,
+                is_primary=primary,
+                start_date=dt.date(2026, 1, 5),
+                status=AssignmentStatus.ACTIVE,
+            )
+        )
+    session.commit()
+
+
+def _organization(
+    session: Session, name: str, kind: str, parent: Organization | None = None
+) -> Organization:
+    org = Organization(
+        name=name,
+        organization_type=kind,
+        status="active",
+        parent_organization_id=parent.id if parent else None,
+        activated_at=dt.datetime.now(dt.UTC),
+    )
+    session.add(org)
+    session.flush()
+    return org
+
+
+def _facility(session: Session, org: Organization, name: str, kind: str, state: str) -> Facility:
+    facility = Facility(organization_id=org.id, name=name, facility_type=kind, state=state)
+    session.add(facility)
+    return facility
+
+
+def print_logins() -> None:
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for email, what in LOGINS:
+        click.echo(f"  {email:28} {what}")
+
+
+def main() -> None:
+    """Set everything up, seed the demo, and serve the API locally."""
+    import os
+
+    from werkzeug.serving import run_simple
+
+    from app import create_app
+
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    app = create_app()
+    with app.app_context():
+        seed_demo()
+    click.echo(f"\nAPI docs: http://{host}:{port}/docs")
+    print_logins()
+    run_simple(host, port, app, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Accounts: signing in, and what a user belongs to."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.models import Membership, Organization, User
+from app.tenancy.context import TenantContext, use_context
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    organization_id: uuid.UUID
+    organization_name: str
+    role: str
+
+
+def authenticate(
+    session: Session, email: str, password: str, request_id: str | None = None
+) -> User | None:
+    """The active user with this email and password, or None (the same None whether
+    the email is unknown or the password wrong)."""
+    use_context(session, TenantContext(login_email=email, request_id=request_id))
+    user = session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    candidate = user.password_hash if user is not None else None
+    if not verify_password(candidate, password) or user is None or not user.is_active:
+        return None
+    # From here on the user acts as themselves: their own row and memberships.
+    use_context(session, TenantContext(user_id=user.id, request_id=request_id))
+    if candidate and needs_rehash(candidate):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def memberships_of(session: Session, user_id: uuid.UUID) -> list[MembershipView]:
+    rows = session.execute(
+        select(Membership.organization_id, Organization.name, Membership.role)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(Membership.user_id == user_id)
+        .order_by(Membership.created_at, Organization.name)
+    ).all()
+    return [MembershipView(*row) for row in rows]
+
+
+def default_organization(session: Session, user_id: uuid.UUID) -> uuid.UUID | None:
+    memberships = memberships_of(session, user_id)
+    return memberships[0].organization_id if memberships else None
+
+
+def is_member(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
+    return (
+        session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == user_id, Membership.organization_id == organization_id
+            )
+        )
+        is not None
+    )

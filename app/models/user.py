@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from sqlalchemy import Boolean, CheckConstraint, Index, String, false, func, text, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamps, UUIDPrimaryKey
+
+
+class User(UUIDPrimaryKey, Timestamps, Base):
+    """A global identity: one person, one email, one NPI, across every organization."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("uq_users_email", func.lower(text("email")), unique=True),
+        Index("uq_users_npi", "npi", unique=True, postgresql_where=text("npi IS NOT NULL")),
+        CheckConstraint("npi ~ '^[12][0-9]{9}$'", name="npi_format"),
+    )
+
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    npi: Mapped[str | None] = mapped_column(String(10))
+    # NULL until the person sets a password (an invited provider, for instance).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_msc_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())

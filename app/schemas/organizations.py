@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.models.enums import OnboardingStatus, OrganizationStatus, OrganizationType, values
+from app.schemas.fields import EmailAddress, Phone, TaxId
+
+_NAME = validate.Length(min=1, max=255)
+
+
+class OrganizationSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    name = fields.String(required=True, validate=_NAME)
+    tax_id = TaxId(allow_none=True)
+    organization_type = fields.String(
+        required=True, validate=validate.OneOf(values(OrganizationType))
+    )
+    primary_contact_name = fields.String(allow_none=True, validate=_NAME)
+    primary_contact_email = EmailAddress(allow_none=True)
+    primary_contact_phone = Phone(allow_none=True)
+    status = fields.String(dump_only=True)
+    onboarding_status = fields.String(dump_only=True)
+    msc_representative_id = fields.UUID(allow_none=True)
+    parent_organization_id = fields.UUID(allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+    activated_at = fields.DateTime(dump_only=True)
+
+
+class OrganizationUpdateSchema(OrganizationSchema):
+    """Partial update: only the fields sent change. `status` is for MSC admins."""
+
+    name = fields.String(validate=_NAME)
+    organization_type = fields.String(validate=validate.OneOf(values(OrganizationType)))
+    status = fields.String(validate=validate.OneOf(values(OrganizationStatus)))
+
+
+class OrganizationQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(values(OrganizationStatus)))
+    organization_type = fields.String(validate=validate.OneOf(values(OrganizationType)))
+    onboarding_status = fields.String(validate=validate.OneOf(values(OnboardingStatus)))
+    parent_organization_id = fields.UUID()
+    name = fields.String(
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "case-insensitive substring of the name"},
+    )
+    sort = fields.String(
+        load_default="name",
+        validate=validate.OneOf(["name", "-name", "created_at", "-created_at", "status"]),
+    )

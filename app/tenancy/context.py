@@ -1,0 +1,84 @@
+"""The tenant context: who is asking, for which organization, reaching which tenants.
+
+It travels into PostgreSQL as transaction-local settings (set_config(..., true)), read
+by the policies in policies/. It is applied when a session begins a transaction, so
+no query can run without it, and it vanishes when the transaction ends, so a pooled
+connection never carries one request's tenant into the next.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, event, text
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+SESSION_KEY = "tenant_context"
+
+# Every setting is written on every apply, unset ones as '', so nothing from an
+# earlier statement of the same transaction survives a narrower context.
+_APPLY = text(
+    "SELECT set_config('tenancy.user_id', :user_id, true),"
+    " set_config('tenancy.organization_id', :organization_id, true),"
+    " set_config('tenancy.role', :role, true),"
+    " set_config('tenancy.organization_ids', :organization_ids, true),"
+    " set_config('tenancy.is_msc_admin', :is_msc_admin, true),"
+    " set_config('tenancy.login_email', :login_email, true),"
+    " set_config('tenancy.request_id', :request_id, true)"
+)
+
+SETTING_NAMES = (
+    "tenancy.user_id",
+    "tenancy.organization_id",
+    "tenancy.role",
+    "tenancy.organization_ids",
+    "tenancy.is_msc_admin",
+    "tenancy.login_email",
+    "tenancy.request_id",
+)
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    user_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    role: str | None = None
+    organization_ids: tuple[uuid.UUID, ...] = ()
+    is_msc_admin: bool = False
+    login_email: str | None = None
+    request_id: str | None = None
+
+    def settings(self) -> dict[str, str]:
+        return {
+            "user_id": str(self.user_id or ""),
+            "organization_id": str(self.organization_id or ""),
+            "role": self.role or "",
+            "organization_ids": ",".join(str(i) for i in self.organization_ids),
+            "is_msc_admin": "true" if self.is_msc_admin else "",
+            "login_email": self.login_email or "",
+            "request_id": self.request_id or "",
+        }
+
+    def reaches(self, organization_id: uuid.UUID) -> bool:
+        return self.is_msc_admin or organization_id in self.organization_ids
+
+
+def apply(connection: Connection, context: TenantContext) -> None:
+    connection.execute(_APPLY, context.settings())
+
+
+def use_context(session: Session, context: TenantContext) -> None:
+    """Make `context` the session's tenant context, now and for later transactions."""
+    session.info[SESSION_KEY] = context
+    if session.in_transaction():
+        apply(session.connection(), context)
+
+
+def install_context_listener(factory: sessionmaker[Session]) -> None:
+    @event.listens_for(factory, "after_begin")
+    def _apply_on_begin(session: Session, _tx: SessionTransaction, connection: Any) -> None:
+        context = session.info.get(SESSION_KEY)
+        if context is not None:
+            apply(connection, context)

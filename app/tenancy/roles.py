@@ -1,0 +1,66 @@
+"""Database roles: who owns the schema, who the application connects as.
+
+The owner role runs migrations and owns every table. The application's login role
+owns nothing, is no superuser and has no BYPASSRLS; it gets its table privileges
+through the NOLOGIN group role `msc_application`, which the files in policies/ grant to.
+Role names and passwords come from the owner and application URLs themselves.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+APPLICATION_GROUP = "msc_application"
+
+_SAFE_ATTRIBUTES = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION"
+
+
+def libpq_url(url: str, *, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def _ensure_role(conn: psycopg.Connection, name: str, *, login: bool, password: str | None) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    attributes = f"{'LOGIN' if login else 'NOLOGIN'} {_SAFE_ATTRIBUTES}"
+    statement = sql.SQL(f"{verb} ROLE {{}} WITH {attributes}").format(sql.Identifier(name))
+    if password:
+        statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
+    conn.execute(statement)
+
+
+def ensure_roles(admin_url: str, owner_url: str, app_url: str) -> None:
+    """Create or update the owner, group and application roles and their grants.
+
+    Idempotent. `admin_url` needs CREATEROLE (or superuser) on the server; the grants
+    are made in the database named by `app_url`.
+    """
+    owner, app = make_url(owner_url), make_url(app_url)
+    if not owner.username or not app.username or owner.username == app.username:
+        raise ValueError("owner and application URLs must name two different users")
+    if not app.database:
+        raise ValueError("the application URL must name a database")
+    with psycopg.connect(libpq_url(admin_url, database=app.database), autocommit=True) as conn:
+        _ensure_role(conn, owner.username, login=True, password=owner.password)
+        _ensure_role(conn, APPLICATION_GROUP, login=False, password=None)
+        _ensure_role(conn, app.username, login=True, password=app.password)
+        ident = sql.Identifier
+        statements = [
+            sql.SQL("GRANT {} TO {}").format(ident(APPLICATION_GROUP), ident(app.username)),
+            sql.SQL("GRANT CONNECT, TEMPORARY, CREATE ON DATABASE {} TO {}").format(
+                ident(app.database), ident(owner.username)
+            ),
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                ident(app.database), ident(APPLICATION_GROUP)
+            ),
+            sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+            sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(ident(owner.username)),
+            sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident(APPLICATION_GROUP)),
+        ]
+        for statement in statements:
+            conn.execute(statement)

@@ -1,0 +1,34 @@
+"""Alembic environment: migrations run as the owner role, never as the application."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+from sqlalchemy.pool import NullPool
+
+from app.database import make_engine
+from app.models import Base
+
+target_metadata = Base.metadata
+
+
+def _owner_url() -> str:
+    url = context.config.attributes.get("owner_url") or os.environ.get("DATABASE_OWNER_URL")
+    if not url:
+        raise RuntimeError("DATABASE_OWNER_URL is not set")
+    return str(url)
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(_owner_url(), poolclass=NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise RuntimeError("offline migrations are not supported: policies are applied from files")
+run_migrations_online()

@@ -1,0 +1,63 @@
+-- facilities: owned by one organization. Everyone in scope reads them; organization
+-- admins create and remove them; office managers may also update them.
+ALTER TABLE facilities ENABLE ROW LEVEL SECURITY;
+ALTER TABLE facilities FORCE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON facilities TO msc_application;
+
+DROP POLICY IF EXISTS facilities_select ON facilities;
+CREATE POLICY facilities_select ON facilities FOR SELECT USING (
+    (SELECT tenancy.is_msc_admin())
+    OR organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+);
+
+DROP POLICY IF EXISTS facilities_insert ON facilities;
+CREATE POLICY facilities_insert ON facilities FOR INSERT WITH CHECK (
+    (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND (SELECT tenancy.role()) = 'organization_admin')
+);
+
+DROP POLICY IF EXISTS facilities_update ON facilities;
+CREATE POLICY facilities_update ON facilities FOR UPDATE
+    USING (
+        (SELECT tenancy.is_msc_admin())
+        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+            AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+    )
+    WITH CHECK (
+        (SELECT tenancy.is_msc_admin())
+        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+            AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+    );
+
+DROP POLICY IF EXISTS facilities_delete ON facilities;
+CREATE POLICY facilities_delete ON facilities FOR DELETE USING (
+    (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND (SELECT tenancy.role()) = 'organization_admin')
+);
+
+-- The Medicare A/B MAC follows from the state unless the writer names one.
+CREATE OR REPLACE FUNCTION tenancy.set_facility_mac_jurisdiction() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.mac_jurisdiction IS NULL
+       OR (TG_OP = 'UPDATE' AND NEW.state IS DISTINCT FROM OLD.state
+           AND NEW.mac_jurisdiction IS NOT DISTINCT FROM OLD.mac_jurisdiction) THEN
+        SELECT mac_jurisdiction INTO NEW.mac_jurisdiction FROM us_states WHERE code = NEW.state;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS facilities_mac_jurisdiction ON facilities;
+CREATE TRIGGER facilities_mac_jurisdiction BEFORE INSERT OR UPDATE ON facilities
+    FOR EACH ROW EXECUTE FUNCTION tenancy.set_facility_mac_jurisdiction();
+
+DROP TRIGGER IF EXISTS facilities_updated_at ON facilities;
+CREATE TRIGGER facilities_updated_at BEFORE UPDATE ON facilities
+    FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+
+DROP TRIGGER IF EXISTS facilities_audit ON facilities;
+CREATE TRIGGER facilities_audit AFTER INSERT OR UPDATE OR DELETE ON facilities
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');

@@ -1,0 +1,115 @@
+-- Shared pieces of the tenancy model: the request context as read by every policy,
+-- and the trigger functions that keep timestamps and the audit trail.
+--
+-- The application sets the context once per transaction with
+-- set_config('tenancy.<name>', value, true). After such a transaction ends, the
+-- setting reads '' rather than NULL on that connection, so every reader maps '' to
+-- NULL: an unset context denies.
+
+CREATE SCHEMA IF NOT EXISTS tenancy;
+GRANT USAGE ON SCHEMA tenancy TO msc_application;
+
+CREATE OR REPLACE FUNCTION tenancy.user_id() RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('tenancy.user_id', true), '')::uuid
+$$;
+
+-- The organization the request acts for (the token's active organization).
+CREATE OR REPLACE FUNCTION tenancy.organization_id() RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('tenancy.organization_id', true), '')::uuid
+$$;
+
+-- The user's role in the active organization.
+CREATE OR REPLACE FUNCTION tenancy.role() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('tenancy.role', true), '')
+$$;
+
+-- The organizations in scope: the active one, plus its descendants for an
+-- organization admin. Comma-separated uuids.
+CREATE OR REPLACE FUNCTION tenancy.organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(
+        string_to_array(nullif(current_setting('tenancy.organization_ids', true), ''), ',')::uuid[],
+        '{}'::uuid[]
+    )
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.is_msc_admin() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(nullif(current_setting('tenancy.is_msc_admin', true), '')::boolean, false)
+$$;
+
+-- Set only by the login transaction, so the password check can read one user row
+-- before anyone is authenticated.
+CREATE OR REPLACE FUNCTION tenancy.login_email() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT lower(nullif(current_setting('tenancy.login_email', true), ''))
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.request_id() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('tenancy.request_id', true), '')
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.set_updated_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+
+-- AFTER ROW trigger writing one audit event per changed row.
+-- TG_ARGV[0]: the column holding the row's organization ('' = the active organization,
+-- for global rows such as users); TG_ARGV[1..]: columns whose values are redacted.
+CREATE OR REPLACE FUNCTION tenancy.record_audit_event() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    old_row jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+    new_row jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+    row_data jsonb := coalesce(new_row, old_row);
+    org_id uuid;
+    diff jsonb;
+    redacted text;
+BEGIN
+    IF TG_ARGV[0] = '' THEN
+        org_id := tenancy.organization_id();
+    ELSE
+        org_id := (row_data ->> TG_ARGV[0])::uuid;
+    END IF;
+
+    SELECT coalesce(
+               jsonb_object_agg(key, jsonb_build_object('old', old_row -> key, 'new', new_row -> key)),
+               '{}'::jsonb)
+      INTO diff
+      FROM jsonb_object_keys(row_data) AS key
+     WHERE key NOT IN ('created_at', 'updated_at')
+       AND (old_row -> key) IS DISTINCT FROM (new_row -> key);
+
+    IF TG_OP = 'UPDATE' AND diff = '{}'::jsonb THEN
+        RETURN NULL;
+    END IF;
+
+    FOR i IN 1 .. coalesce(TG_NARGS - 1, 0) LOOP
+        redacted := TG_ARGV[i];
+        IF diff ? redacted THEN
+            diff := jsonb_set(diff, ARRAY[redacted], '{"old": "[redacted]", "new": "[redacted]"}');
+        END IF;
+    END LOOP;
+
+    INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,
+                              table_name, row_id, changes, request_id)
+    VALUES (org_id,
+            tenancy.user_id(),
+            tenancy.is_msc_admin()
+                AND coalesce(NOT (org_id = ANY (tenancy.organization_ids())), true),
+            lower(TG_OP),
+            TG_TABLE_NAME,
+            (row_data ->> 'id')::uuid,
+            diff,
+            tenancy.request_id());
+    RETURN NULL;
+END
+$$;

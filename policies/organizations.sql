@@ -1,0 +1,91 @@
+-- organizations: the tenant itself. Its id is the tenant key.
+ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON organizations TO msc_application;
+
+DROP POLICY IF EXISTS organizations_select ON organizations;
+CREATE POLICY organizations_select ON organizations FOR SELECT USING (
+    (SELECT tenancy.is_msc_admin())
+    OR id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+    -- every organization the user belongs to, so they can see where they may switch to
+    OR id = ANY (ARRAY(SELECT m.organization_id FROM memberships m
+                        WHERE m.user_id = (SELECT tenancy.user_id())))
+    -- the MSC account manager reads the organizations they represent
+    OR msc_representative_id = (SELECT tenancy.user_id())
+    -- an organization admin reaches the active organization's descendants
+    OR ((SELECT tenancy.role()) = 'organization_admin'
+        AND (SELECT tenancy.organization_id()) = ANY (ancestor_ids))
+);
+
+DROP POLICY IF EXISTS organizations_insert ON organizations;
+CREATE POLICY organizations_insert ON organizations FOR INSERT
+    WITH CHECK ((SELECT tenancy.is_msc_admin()));
+
+DROP POLICY IF EXISTS organizations_update ON organizations;
+CREATE POLICY organizations_update ON organizations FOR UPDATE
+    USING (
+        (SELECT tenancy.is_msc_admin())
+        OR ((SELECT tenancy.role()) = 'organization_admin'
+            AND id = ANY ((SELECT tenancy.organization_ids())::uuid[]))
+    )
+    WITH CHECK (
+        (SELECT tenancy.is_msc_admin())
+        OR ((SELECT tenancy.role()) = 'organization_admin'
+            AND id = ANY ((SELECT tenancy.organization_ids())::uuid[]))
+    );
+
+DROP POLICY IF EXISTS organizations_delete ON organizations;
+CREATE POLICY organizations_delete ON organizations FOR DELETE
+    USING ((SELECT tenancy.is_msc_admin()));
+
+-- ancestor_ids is derived from parent_organization_id and never taken from the writer.
+CREATE OR REPLACE FUNCTION tenancy.set_organization_ancestors() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    parent_path uuid[];
+BEGIN
+    IF NEW.parent_organization_id IS NULL THEN
+        NEW.ancestor_ids := ARRAY[NEW.id];
+        RETURN NEW;
+    END IF;
+    SELECT ancestor_ids INTO parent_path FROM organizations WHERE id = NEW.parent_organization_id;
+    IF parent_path IS NULL THEN
+        RAISE EXCEPTION 'parent organization % not found', NEW.parent_organization_id
+            USING ERRCODE = 'foreign_key_violation', COLUMN = 'parent_organization_id';
+    END IF;
+    IF NEW.id = ANY (parent_path) THEN
+        RAISE EXCEPTION 'organization % cannot be its own ancestor', NEW.id
+            USING ERRCODE = 'check_violation', COLUMN = 'parent_organization_id';
+    END IF;
+    NEW.ancestor_ids := parent_path || NEW.id;
+    RETURN NEW;
+END
+$$;
+
+-- A moved organization carries its subtree along: touching each child's parent column
+-- re-runs the trigger above for it, level by level.
+CREATE OR REPLACE FUNCTION tenancy.move_organization_subtree() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE organizations SET parent_organization_id = parent_organization_id
+     WHERE parent_organization_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS organizations_ancestors ON organizations;
+CREATE TRIGGER organizations_ancestors BEFORE INSERT OR UPDATE ON organizations
+    FOR EACH ROW EXECUTE FUNCTION tenancy.set_organization_ancestors();
+
+DROP TRIGGER IF EXISTS organizations_subtree ON organizations;
+CREATE TRIGGER organizations_subtree AFTER UPDATE OF parent_organization_id ON organizations
+    FOR EACH ROW WHEN (OLD.ancestor_ids IS DISTINCT FROM NEW.ancestor_ids)
+    EXECUTE FUNCTION tenancy.move_organization_subtree();
+
+DROP TRIGGER IF EXISTS organizations_updated_at ON organizations;
+CREATE TRIGGER organizations_updated_at BEFORE UPDATE ON organizations
+    FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+
+DROP TRIGGER IF EXISTS organizations_audit ON organizations;
+CREATE TRIGGER organizations_audit AFTER INSERT OR UPDATE OR DELETE ON organizations
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('id', 'tax_id');

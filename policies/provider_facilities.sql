@@ -1,0 +1,49 @@
+-- provider_facilities: a provider's assignments. The provider sees all of theirs, at
+-- every organization; an organization sees only its own assignments of a shared
+-- provider, so it never learns where else the provider works.
+ALTER TABLE provider_facilities ENABLE ROW LEVEL SECURITY;
+ALTER TABLE provider_facilities FORCE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON provider_facilities TO msc_application;
+
+DROP POLICY IF EXISTS provider_facilities_select ON provider_facilities;
+CREATE POLICY provider_facilities_select ON provider_facilities FOR SELECT USING (
+    user_id = (SELECT tenancy.user_id())
+    OR (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+);
+
+DROP POLICY IF EXISTS provider_facilities_insert ON provider_facilities;
+CREATE POLICY provider_facilities_insert ON provider_facilities FOR INSERT WITH CHECK (
+    (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+);
+
+DROP POLICY IF EXISTS provider_facilities_update ON provider_facilities;
+CREATE POLICY provider_facilities_update ON provider_facilities FOR UPDATE
+    USING (
+        (SELECT tenancy.is_msc_admin())
+        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+            AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+    )
+    WITH CHECK (
+        (SELECT tenancy.is_msc_admin())
+        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+            AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+    );
+
+DROP POLICY IF EXISTS provider_facilities_delete ON provider_facilities;
+CREATE POLICY provider_facilities_delete ON provider_facilities FOR DELETE USING (
+    (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND (SELECT tenancy.role()) = 'organization_admin')
+);
+
+DROP TRIGGER IF EXISTS provider_facilities_updated_at ON provider_facilities;
+CREATE TRIGGER provider_facilities_updated_at BEFORE UPDATE ON provider_facilities
+    FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+
+DROP TRIGGER IF EXISTS provider_facilities_audit ON provider_facilities;
+CREATE TRIGGER provider_facilities_audit AFTER INSERT OR UPDATE OR DELETE ON provider_facilities
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');

@@ -1,0 +1,36 @@
+-- users: global identities, not owned by one tenant. A user reaches their own row;
+-- organization staff reach the users who belong to organizations in their scope (as
+-- far as the memberships policy lets them see those memberships); MSC admins reach all.
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE users FORCE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users TO msc_application;
+
+DROP POLICY IF EXISTS users_select ON users;
+CREATE POLICY users_select ON users FOR SELECT USING (
+    id = (SELECT tenancy.user_id())
+    OR (SELECT tenancy.is_msc_admin())
+    OR lower(email) = (SELECT tenancy.login_email())
+    OR id = ANY (ARRAY(SELECT m.user_id FROM memberships m
+                        WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])))
+);
+
+DROP POLICY IF EXISTS users_insert ON users;
+CREATE POLICY users_insert ON users FOR INSERT
+    WITH CHECK ((SELECT tenancy.is_msc_admin()));
+
+DROP POLICY IF EXISTS users_update ON users;
+CREATE POLICY users_update ON users FOR UPDATE
+    USING (id = (SELECT tenancy.user_id()) OR (SELECT tenancy.is_msc_admin()))
+    WITH CHECK (id = (SELECT tenancy.user_id()) OR (SELECT tenancy.is_msc_admin()));
+
+DROP POLICY IF EXISTS users_delete ON users;
+CREATE POLICY users_delete ON users FOR DELETE
+    USING ((SELECT tenancy.is_msc_admin()));
+
+DROP TRIGGER IF EXISTS users_updated_at ON users;
+CREATE TRIGGER users_updated_at BEFORE UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+
+DROP TRIGGER IF EXISTS users_audit ON users;
+CREATE TRIGGER users_audit AFTER INSERT OR UPDATE OR DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('', 'password_hash');
