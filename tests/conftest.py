@@ -1,0 +1,203 @@
+"""Test fixtures over real PostgreSQL and Redis.
+
+The schema is built once per session by the real migrations, in a database of its
+own (`msc_test`), on the server named by DATABASE_ADMIN_URL or else an embedded one.
+
+Two kinds of tests:
+- database-level tests (`db`) connect as the application role, inside an outer
+  transaction that is rolled back, with a session joined to it through savepoints;
+- API tests (`client`) run requests exactly as in production, each committing its own
+  transaction (transaction-local tenant settings are what they check), and the
+  tables are emptied after each such test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.config import Settings
+from app.database import make_engine
+from app.local import DatabaseUrls, embedded_postgres, embedded_redis, provision
+from app.models import Facility, Organization, User
+from app.models.enums import Role
+from app.tenancy.context import TenantContext, use_context
+from tests import factories
+
+LOCAL_DATA = Path(os.environ.get("LOCAL_DATA_DIR", ".local"))
+TEST_DATABASE = "msc_test"
+TENANT_TABLES = "audit_events, provider_facilities, facilities, memberships, organizations, users"
+
+
+@pytest.fixture(scope="session")
+def server_admin_url() -> str:
+    return os.environ.get("DATABASE_ADMIN_URL") or embedded_postgres(LOCAL_DATA)
+
+
+@pytest.fixture(scope="session")
+def database_urls(server_admin_url: str) -> DatabaseUrls:
+    return provision(server_admin_url, TEST_DATABASE, recreate=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL") or embedded_redis(LOCAL_DATA)
+
+
+@pytest.fixture(scope="session")
+def settings(database_urls: DatabaseUrls, redis_url: str) -> Settings:
+    return Settings(
+        app_env="test",
+        region="test",
+        database_url=database_urls.app,
+        database_owner_url=database_urls.owner,
+        database_admin_url=database_urls.admin,
+        redis_url=redis_url,
+        jwt_secret_key="test-only-jwt-secret-" + "0123456789abcdef" * 3,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Flask:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def admin_engine(database_urls: DatabaseUrls) -> Iterator[Engine]:
+    """Superuser connection: bypasses RLS. Only for test setup and cleanup."""
+    engine = make_engine(database_urls.admin)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_engine(database_urls: DatabaseUrls) -> Iterator[Engine]:
+    """The application role, exactly as the service connects."""
+    engine = make_engine(database_urls.app)
+    yield engine
+    engine.dispose()
+
+
+# --- database-level tests ---------------------------------------------------------
+
+
+@pytest.fixture
+def db(app_engine: Engine) -> Iterator[Session]:
+    """An application-role session inside an outer transaction, rolled back after."""
+    with app_engine.connect() as connection:
+        outer = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+MSC_SYSTEM = TenantContext(is_msc_admin=True, request_id="test-setup")
+
+
+@dataclass
+class Tenant:
+    organization: Organization
+    admin: User
+    office_manager: User
+    facility: Facility
+
+    def context(
+        self, user: User | None = None, role: str = Role.ORGANIZATION_ADMIN
+    ) -> TenantContext:
+        return TenantContext(
+            user_id=(user or self.admin).id,
+            organization_id=self.organization.id,
+            role=role,
+            organization_ids=(self.organization.id,),
+        )
+
+
+@dataclass
+class TwoTenants:
+    a: Tenant
+    b: Tenant
+    shared_provider: User
+    msc_admin: User
+
+
+def _tenant(session: Session, name: str) -> Tenant:
+    org = factories.make_organization(session, name=name)
+    admin = factories.make_user(session)
+    manager = factories.make_user(session)
+    factories.make_membership(session, admin, org, Role.ORGANIZATION_ADMIN)
+    factories.make_membership(session, manager, org, Role.OFFICE_MANAGER)
+    facility = factories.make_facility(session, org)
+    return Tenant(org, admin, manager, facility)
+
+
+def build_two_tenants(session: Session) -> TwoTenants:
+    """Tenants A and B, each with an admin, an office manager and a facility, and one
+    provider who works at both (primary at A)."""
+    a, b = _tenant(session, "Tenant A"), _tenant(session, "Tenant B")
+    provider = factories.make_user(session, npi=factories.unique_npi())
+    for tenant, primary in ((a, True), (b, False)):
+        factories.make_membership(session, provider, tenant.organization, Role.PROVIDER)
+        factories.make_assignment(session, provider, tenant.facility, is_primary=primary)
+    msc_admin = factories.make_user(session, is_msc_admin=True)
+    return TwoTenants(a, b, provider, msc_admin)
+
+
+@pytest.fixture
+def tenants(db: Session) -> TwoTenants:
+    """Two tenants created inside the rolled-back test transaction; the context is
+    left empty afterwards, so each test states the context it means."""
+    use_context(db, MSC_SYSTEM)
+    built = build_two_tenants(db)
+    use_context(db, TenantContext())
+    return built
+
+
+# --- API tests --------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_database(admin_engine: Engine) -> Iterator[None]:
+    yield
+    with admin_engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {TENANT_TABLES} CASCADE"))
+
+
+@pytest.fixture
+def seeded(admin_engine: Engine, clean_database: None) -> TwoTenants:
+    """Two committed tenants for API tests (written as the superuser)."""
+    with Session(admin_engine, expire_on_commit=False) as session:
+        built = build_two_tenants(session)
+        session.commit()
+    return built
+
+
+@pytest.fixture
+def client(app: Flask, clean_database: None) -> FlaskClient:
+    return app.test_client()
+
+
+def login(client: FlaskClient, user: User, organization: Organization | None = None) -> str:
+    body: dict[str, Any] = {"email": user.email, "password": factories.PASSWORD}
+    if organization is not None:
+        body["organization_id"] = str(organization.id)
+    response = client.post("/api/v1/auth/login", json=body)
+    assert response.status_code == 200, response.get_json()
+    token: str = response.get_json()["access_token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

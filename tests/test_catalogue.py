@@ -1,0 +1,94 @@
+"""Security facts read from PostgreSQL's catalogue, so a new table or role that breaks
+them fails here."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from app.local import APP_ROLE
+from app.tenancy.roles import APPLICATION_GROUP
+
+# Tables that hold no tenant data and are the same for everyone.
+GLOBAL_TABLES = {"alembic_version", "us_states"}
+
+
+def test_application_role_is_unprivileged(admin_engine: Engine) -> None:
+    with admin_engine.connect() as conn:
+        for role in (APP_ROLE, APPLICATION_GROUP):
+            row = conn.execute(
+                text(
+                    "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb"
+                    " FROM pg_roles WHERE rolname = :r"
+                ),
+                {"r": role},
+            ).one()
+            assert tuple(row) == (False, False, False, False), role
+        owned = conn.execute(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+                "WHERE r.rolname IN (:a, :g)"
+            ),
+            {"a": APP_ROLE, "g": APPLICATION_GROUP},
+        ).all()
+        assert owned == []
+        # and the app role is a member of nothing that could bypass RLS
+        members_of = conn.execute(
+            text(
+                "SELECT r.rolname, r.rolsuper, r.rolbypassrls FROM pg_auth_members m "
+                "JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
+                "WHERE u.rolname = :a"
+            ),
+            {"a": APP_ROLE},
+        ).all()
+        assert [tuple(row) for row in members_of] == [(APPLICATION_GROUP, False, False)]
+
+
+def test_every_tenant_table_has_rls_enabled_and_forced(admin_engine: Engine) -> None:
+    with admin_engine.connect() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
+                " EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid"
+                "         AND a.attname = 'organization_id' AND NOT a.attisdropped)"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+            )
+        ).all()
+    assert tables, "no tables found"
+    with_org = [t for t in tables if t[3]]
+    assert {t[0] for t in with_org} >= {
+        "facilities",
+        "memberships",
+        "provider_facilities",
+        "audit_events",
+    }
+    unprotected = [t[0] for t in tables if t[0] not in GLOBAL_TABLES and not (t[1] and t[2])]
+    assert unprotected == []
+    assert all(t[1] and t[2] for t in with_org)
+
+
+def test_every_policy_reads_settings_through_subselects(admin_engine: Engine) -> None:
+    """Settings are wrapped in (SELECT ...) so they are evaluated once per statement."""
+    with admin_engine.connect() as conn:
+        expressions = conn.execute(
+            text(
+                "SELECT policyname, coalesce(qual, '') || ' ' || coalesce(with_check, '')"
+                " FROM pg_policies"
+            )
+        ).all()
+    assert expressions
+    for name, expression in expressions:
+        bare = expression.replace("( SELECT tenancy.", "").count("tenancy.")
+        assert bare == 0, f"{name} calls a tenancy function outside a sub-select: {expression}"
+
+
+def test_views_are_security_invoker(admin_engine: Engine) -> None:
+    with admin_engine.connect() as conn:
+        definer_views = conn.execute(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind = 'v'"
+                " AND NOT coalesce(c.reloptions @> ARRAY['security_invoker=true'], false)"
+            )
+        ).all()
+    assert definer_views == []

@@ -1,0 +1,276 @@
+"""Row-level security, checked as the application role itself."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from app.models import (
+    AuditEvent,
+    Facility,
+    Membership,
+    Organization,
+    ProviderFacility,
+    User,
+)
+from app.models.enums import Role
+from app.tenancy.context import TenantContext, use_context
+from tests import factories
+from tests.conftest import MSC_SYSTEM, TwoTenants
+
+RLS_MODELS = [Organization, User, Membership, Facility, ProviderFacility, AuditEvent]
+
+
+def _count(db: Session, model: type) -> int:
+    return int(db.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _visible(db: Session, model: type, row_id: uuid.UUID) -> object | None:
+    """The row if the current context can see it (a query, never the identity map)."""
+    return db.scalar(select(model).where(model.id == row_id))  # type: ignore[attr-defined]
+
+
+def _refused(db: Session, action: Callable[[], object]) -> bool:
+    """Whether PostgreSQL refuses the statement (checked inside a savepoint)."""
+    try:
+        with db.begin_nested():
+            action()
+            db.flush()
+    except (ProgrammingError, DBAPIError):
+        return True
+    return False
+
+
+@pytest.mark.parametrize("model", RLS_MODELS, ids=lambda m: m.__tablename__)
+def test_without_context_every_table_is_empty(
+    db: Session, tenants: TwoTenants, model: type
+) -> None:
+    use_context(db, MSC_SYSTEM)
+    assert _count(db, model) > 0, "the fixture must have rows for this to mean anything"
+    use_context(db, TenantContext())
+    assert _count(db, model) == 0
+
+
+def test_without_context_every_insert_fails(db: Session, tenants: TwoTenants) -> None:
+    use_context(db, TenantContext())
+    org_id, user_id, facility_id = (
+        tenants.a.organization.id,
+        tenants.a.admin.id,
+        tenants.a.facility.id,
+    )
+    inserts = {
+        "organizations": lambda: db.add(Organization(name="x", organization_type="individual")),
+        "users": lambda: db.add(User(email="nobody@example.test", name="x")),
+        "memberships": lambda: db.add(
+            Membership(organization_id=org_id, user_id=user_id, role=Role.PROVIDER)
+        ),
+        "facilities": lambda: db.add(
+            Facility(organization_id=org_id, name="x", facility_type="clinic", state="TX")
+        ),
+        "provider_facilities": lambda: db.add(
+            ProviderFacility(organization_id=org_id, user_id=user_id, facility_id=facility_id)
+        ),
+        "audit_events": lambda: db.add(
+            AuditEvent(
+                organization_id=org_id,
+                actor_user_id=user_id,
+                action="insert",
+                table_name="x",
+                row_id=uuid.uuid4(),
+            )
+        ),
+    }
+    accepted = [table for table, insert in inserts.items() if not _refused(db, insert)]
+    assert accepted == []
+
+
+def test_tenant_cannot_read_another_tenants_rows_by_id(db: Session, tenants: TwoTenants) -> None:
+    a, b = tenants.a, tenants.b
+    use_context(db, a.context())
+    assert _visible(db, Organization, b.organization.id) is None
+    assert _visible(db, Facility, b.facility.id) is None
+    assert (
+        db.scalars(select(Membership).where(Membership.organization_id == b.organization.id)).all()
+        == []
+    )
+    assert _visible(db, User, b.admin.id) is None
+    # Own rows are there, so the empty answers above are isolation, not a broken query.
+    assert _visible(db, Organization, a.organization.id) is not None
+    assert _visible(db, Facility, a.facility.id) is not None
+
+
+def test_tenant_cannot_update_or_delete_another_tenants_rows(
+    db: Session, tenants: TwoTenants
+) -> None:
+    a, b = tenants.a, tenants.b
+    b_facility_name = b.facility.name
+    use_context(db, a.context())
+    statements = [
+        update(Organization).where(Organization.id == b.organization.id).values(name="taken"),
+        update(Facility).where(Facility.id == b.facility.id).values(name="taken"),
+        delete(Facility).where(Facility.id == b.facility.id),
+        delete(Membership).where(Membership.organization_id == b.organization.id),
+        update(ProviderFacility)
+        .where(ProviderFacility.organization_id == b.organization.id)
+        .values(is_primary=False),
+    ]
+    for statement in statements:
+        result = db.execute(statement, execution_options={"synchronize_session": False})
+        assert result.rowcount == 0, str(statement)
+
+    use_context(db, MSC_SYSTEM)
+    assert db.scalar(select(Facility.name).where(Facility.id == b.facility.id)) == b_facility_name
+    assert (
+        db.scalar(select(Organization.name).where(Organization.id == b.organization.id))
+        == "Tenant B"
+    )
+
+
+def test_tenant_cannot_insert_rows_carrying_another_tenants_id(
+    db: Session, tenants: TwoTenants
+) -> None:
+    a, b = tenants.a, tenants.b
+    use_context(db, a.context())
+    assert _refused(
+        db,
+        lambda: db.add(
+            Facility(
+                organization_id=b.organization.id, name="x", facility_type="clinic", state="TX"
+            )
+        ),
+    )
+    assert _refused(
+        db,
+        lambda: db.add(
+            Membership(organization_id=b.organization.id, user_id=a.admin.id, role=Role.PROVIDER)
+        ),
+    )
+    # Moving an own row into the other tenant is refused by WITH CHECK.
+    assert _refused(
+        db,
+        lambda: db.execute(
+            update(Facility)
+            .where(Facility.id == a.facility.id)
+            .values(organization_id=b.organization.id)
+        ),
+    )
+    # The same insert into the own tenant is accepted: the refusals above are isolation.
+    assert not _refused(
+        db,
+        lambda: db.add(
+            Facility(
+                organization_id=a.organization.id, name="x", facility_type="clinic", state="TX"
+            )
+        ),
+    )
+
+
+def test_organization_admin_reaches_descendants_only(db: Session, tenants: TwoTenants) -> None:
+    use_context(db, MSC_SYSTEM)
+    child = factories.make_organization(db, parent_organization_id=tenants.a.organization.id)
+    grandchild = factories.make_organization(db, parent_organization_id=child.id)
+    child_facility = factories.make_facility(db, grandchild)
+    parent_of_a = tenants.a.organization.id
+
+    from app.tenancy.resolve import resolve_context
+
+    context = resolve_context(db, tenants.a.admin.id, parent_of_a)
+    assert context is not None
+    assert set(context.organization_ids) == {parent_of_a, child.id, grandchild.id}
+    assert _visible(db, Facility, child_facility.id) is not None
+    assert _visible(db, Organization, tenants.b.organization.id) is None
+
+    # The child's own admin does not reach upwards.
+    use_context(db, MSC_SYSTEM)
+    child_admin = factories.make_user(db)
+    factories.make_membership(db, child_admin, child, Role.ORGANIZATION_ADMIN)
+    context = resolve_context(db, child_admin.id, child.id)
+    assert context is not None
+    assert set(context.organization_ids) == {child.id, grandchild.id}
+    assert _visible(db, Facility, tenants.a.facility.id) is None
+
+
+def test_moving_an_organization_moves_its_subtree(db: Session, tenants: TwoTenants) -> None:
+    use_context(db, MSC_SYSTEM)
+    child = factories.make_organization(db, parent_organization_id=tenants.a.organization.id)
+    grandchild = factories.make_organization(db, parent_organization_id=child.id)
+    child.parent_organization_id = tenants.b.organization.id
+    db.flush()
+    db.refresh(grandchild)
+    assert grandchild.ancestor_ids == [tenants.b.organization.id, child.id, grandchild.id]
+    # and a cycle is refused
+    assert _refused(
+        db,
+        lambda: db.execute(
+            update(Organization)
+            .where(Organization.id == tenants.b.organization.id)
+            .values(parent_organization_id=grandchild.id)
+        ),
+    )
+
+
+def test_shared_provider_sees_all_own_assignments_each_tenant_only_its_own(
+    db: Session, tenants: TwoTenants
+) -> None:
+    provider = tenants.shared_provider
+    use_context(db, TenantContext(user_id=provider.id))
+    mine = db.scalars(select(ProviderFacility.organization_id)).all()
+    assert set(mine) == {tenants.a.organization.id, tenants.b.organization.id}
+
+    use_context(db, tenants.a.context())
+    seen_by_a = db.scalars(
+        select(ProviderFacility.organization_id).where(ProviderFacility.user_id == provider.id)
+    ).all()
+    assert seen_by_a == [tenants.a.organization.id]
+    # A sees the provider's identity (they work there), but none of B's memberships.
+    assert _visible(db, User, provider.id) is not None
+    assert db.scalars(
+        select(Membership.organization_id).where(Membership.user_id == provider.id)
+    ).all() == [tenants.a.organization.id]
+
+
+def test_provider_does_not_see_colleagues_assignments(db: Session, tenants: TwoTenants) -> None:
+    use_context(db, MSC_SYSTEM)
+    colleague = factories.make_user(db)
+    factories.make_membership(db, colleague, tenants.a.organization, Role.PROVIDER)
+    factories.make_assignment(db, colleague, tenants.a.facility)
+    use_context(db, tenants.a.context(tenants.shared_provider, Role.PROVIDER))
+    users = db.scalars(select(ProviderFacility.user_id)).all()
+    assert set(users) == {tenants.shared_provider.id}
+
+
+def test_application_role_cannot_change_audit_events(db: Session, tenants: TwoTenants) -> None:
+    use_context(db, MSC_SYSTEM)
+    assert _count(db, AuditEvent) > 0
+    assert _refused(db, lambda: db.execute(update(AuditEvent).values(action="delete")))
+    assert _refused(db, lambda: db.execute(delete(AuditEvent)))
+    assert _refused(db, lambda: db.execute(text("TRUNCATE audit_events")))
+
+
+def test_audit_event_cannot_be_forged_for_another_actor(db: Session, tenants: TwoTenants) -> None:
+    use_context(db, tenants.a.context())
+    forged = AuditEvent(
+        organization_id=tenants.a.organization.id,
+        actor_user_id=tenants.b.admin.id,
+        action="update",
+        table_name="facilities",
+        row_id=uuid.uuid4(),
+    )
+    assert _refused(db, lambda: db.add(forged))
+
+
+def test_global_unique_email_does_not_reveal_the_other_tenant(
+    db: Session, tenants: TwoTenants
+) -> None:
+    """Emails are global identities: a clash is reported without naming where."""
+    use_context(db, MSC_SYSTEM)
+    with pytest.raises(DBAPIError) as error, db.begin_nested():
+        factories.make_user(db, email=tenants.b.admin.email.upper())
+    message = str(error.value.orig)
+    assert "uq_users_email" in message
+    assert str(tenants.b.organization.id) not in message
