@@ -1,8 +1,8 @@
 """Engine and per-request sessions.
 
 One engine per application; one session per request (kept on flask.g), closed when
-the request ends. The tenant context is applied to every transaction the session
-begins (see app.tenancy.context).
+the request ends. The tenant context is applied to every transaction a session
+begins (see app.tenancy.context, which listens on every Session).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
-
-from app.tenancy.context import install_context_listener
 
 
 def sqlalchemy_url(url: str) -> URL:
@@ -33,9 +31,8 @@ class Database:
     """The Flask extension holding each application's engine and request session."""
 
     def init_app(self, app: Flask, url: str, pool_size: int) -> None:
-        engine = make_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        engine = make_engine(url, pool_size=pool_size, max_overflow=0)
         factory = sessionmaker(engine, expire_on_commit=False)
-        install_context_listener(factory)
         app.extensions["database"] = factory
         app.teardown_appcontext(self._close_session)
 

@@ -9,7 +9,10 @@ transaction rolled back by the request hook).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import NoReturn, cast
 
+import flask_smorest
 import psycopg.errors
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
@@ -19,6 +22,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from app.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
+
+# flask_smorest.abort (JSON body with `message`), typed as the raise it is.
+abort = cast(Callable[..., NoReturn], flask_smorest.abort)
 
 # Constraint -> (API field, message). Unlisted constraints fall back to the column
 # PostgreSQL reports, or to the constraint name.

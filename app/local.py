@@ -74,12 +74,12 @@ def provision(server_admin_url: str, database: str, *, recreate: bool = False) -
 def embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL; returns its superuser URL."""
     if "postgres" not in _embedded:
-        import pgserver
+        from pgserver import get_server  # type: ignore[attr-defined]
 
         path = (data_dir / "postgres").resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", path)
-        _embedded["postgres"] = pgserver.get_server(path, cleanup_mode="stop")
+        _embedded["postgres"] = get_server(path, cleanup_mode="stop")
     uri: str = _embedded["postgres"].get_uri()
     return uri
 

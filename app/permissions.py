@@ -10,8 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask_smorest import abort
-
+from app.errors import abort
 from app.models.enums import Role
 from app.tenancy.context import TenantContext
 from app.tenancy.request import current_context

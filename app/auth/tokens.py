@@ -48,9 +48,10 @@ def issue_tokens(
 
 
 def issue_access_token(user_id: uuid.UUID, claims: dict[str, Any]) -> str:
-    return create_access_token(
+    token: str = create_access_token(
         identity=str(user_id), additional_claims={"org": claims["org"], "sid": claims["sid"]}
     )
+    return token
 
 
 def revoke_session(session_id: str, lifetime: timedelta) -> None:

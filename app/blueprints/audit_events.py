@@ -31,7 +31,7 @@ class AuditEvents(MethodView):
     @blp.arguments(AuditEventQuerySchema, location="query")
     @blp.response(200, AuditEventSchema(many=True))
     @blp.paginate(SelectPage, page_size=50)
-    def get(self, filters: dict[str, Any]) -> Select[tuple[AuditEvent]]:
+    def get(self, filters: dict[str, Any]) -> Select[AuditEvent]:
         """List audit events (paginated, newest first)."""
         query = select(AuditEvent)
         for column, value in filters.items():

@@ -8,10 +8,11 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from app.auth.tokens import TokenPair, issue_access_token, issue_tokens, revoke_session
 from app.domain import accounts
+from app.errors import abort
 from app.extensions import db
 from app.schemas.auth import LoginSchema, SwitchOrganizationSchema, TokenSchema
 from app.tenancy.request import current_context, request_id

@@ -7,10 +7,11 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.domain import organizations as rules
+from app.errors import abort
 from app.extensions import db
 from app.models import Organization
 from app.pagination import SelectPage
@@ -44,7 +45,7 @@ class Organizations(MethodView):
     @blp.arguments(OrganizationQuerySchema, location="query")
     @blp.response(200, OrganizationSchema(many=True))
     @blp.paginate(SelectPage)
-    def get(self, filters: dict[str, Any]) -> Select[tuple[Organization]]:
+    def get(self, filters: dict[str, Any]) -> Select[Organization]:
         """List organizations (paginated; filter by status, type, name)."""
         return rules.list_organizations(filters)
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from app.domain.errors import DomainError
@@ -28,7 +28,7 @@ MSC_ONLY_FIELDS = frozenset(
     {"status", "organization_type", "parent_organization_id", "msc_representative_id"}
 )
 
-SORTS = {
+SORTS: dict[str, ColumnElement[Any]] = {
     "name": Organization.name.asc(),
     "-name": Organization.name.desc(),
     "created_at": Organization.created_at.asc(),
@@ -37,7 +37,7 @@ SORTS = {
 }
 
 
-def list_organizations(filters: dict[str, Any]) -> Select[tuple[Organization]]:
+def list_organizations(filters: dict[str, Any]) -> Select[Organization]:
     """The organizations the caller can see (the policies decide), filtered and sorted."""
     query = select(Organization)
     for column in ("status", "organization_type", "onboarding_status", "parent_organization_id"):

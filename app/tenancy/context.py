@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, event, text
-from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 SESSION_KEY = "tenant_context"
 
@@ -76,9 +76,9 @@ def use_context(session: Session, context: TenantContext) -> None:
         apply(session.connection(), context)
 
 
-def install_context_listener(factory: sessionmaker[Session]) -> None:
-    @event.listens_for(factory, "after_begin")
-    def _apply_on_begin(session: Session, _tx: SessionTransaction, connection: Any) -> None:
-        context = session.info.get(SESSION_KEY)
-        if context is not None:
-            apply(connection, context)
+@event.listens_for(Session, "after_begin")
+def _apply_on_begin(session: Session, _tx: SessionTransaction, connection: Any) -> None:
+    # Registered on the Session class: every session of the process, whoever made it.
+    context = session.info.get(SESSION_KEY)
+    if context is not None:
+        apply(connection, context)

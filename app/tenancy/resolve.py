@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, any_, literal, select
 from sqlalchemy.orm import Session
 
 from app.models import Membership, Organization, User
@@ -52,7 +52,7 @@ def resolve_context(
     if row.role == Role.ORGANIZATION_ADMIN and organization_id is not None:
         descendants = session.scalars(
             select(Organization.id)
-            .where(Organization.ancestor_ids.any(organization_id))
+            .where(literal(organization_id) == any_(Organization.ancestor_ids))
             .order_by(Organization.id)
         ).all()
         context = replace(

@@ -50,7 +50,7 @@ def ensure_roles(admin_url: str, owner_url: str, app_url: str) -> None:
         _ensure_role(conn, APPLICATION_GROUP, login=False, password=None)
         _ensure_role(conn, app.username, login=True, password=app.password)
         ident = sql.Identifier
-        statements = [
+        statements: list[sql.Composed | sql.SQL] = [
             sql.SQL("GRANT {} TO {}").format(ident(APPLICATION_GROUP), ident(app.username)),
             sql.SQL("GRANT CONNECT, TEMPORARY, CREATE ON DATABASE {} TO {}").format(
                 ident(app.database), ident(owner.username)

@@ -301,14 +301,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in (
-        "audit_events",
-        "provider_facilities",
-        "facilities",
-        "memberships",
-        "organizations",
-        "users",
-        "us_states",
-    ):
-        op.drop_table(table)
+    # One statement: the policies of organizations and users refer to memberships.
+    op.execute(f"DROP TABLE {', '.join(TABLES)}")
     op.execute("DROP SCHEMA tenancy CASCADE")
