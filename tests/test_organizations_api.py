@@ -192,3 +192,20 @@ def test_openapi_spec_and_docs_are_served(client: FlaskClient) -> None:
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/admin/organizations/{organization_id}" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_suspended_organization_reads_but_cannot_write(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    url = f"{BASE}/{seeded.a.organization.id}"
+    msc = login(client, seeded.msc_admin)
+    assert client.put(url, json={"status": "suspended"}, headers=bearer(msc)).status_code == 200
+
+    token = login(client, seeded.a.admin)
+    assert client.get(url, headers=bearer(token)).status_code == 200
+    refused = client.put(url, json={"primary_contact_name": "X"}, headers=bearer(token))
+    assert refused.status_code == 403
+    assert "suspended" in refused.get_json()["message"]
+    assert client.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 204
+    # MSC admins still act on it
+    assert client.put(url, json={"status": "active"}, headers=bearer(msc)).status_code == 200

@@ -19,7 +19,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 
 from app.extensions import db, jwt, redis_connection
 from app.tenancy import TenantContext, resolve_context
-from app.tenancy.request import request_id
+from app.tenancy.request import refuse_writes_when_read_only, request_id
 
 ALGORITHM = "HS256"
 _REVOKED_PREFIX = "revoked-session:"
@@ -84,6 +84,8 @@ def init_tokens(app: Flask) -> None:
             return None
         context = resolve_context(db.session, user_id, organization_id, request_id())
         g.tenant_context = context
+        if context is not None:
+            refuse_writes_when_read_only(context)
         return context
 
     jwt.expired_token_loader(lambda _h, _p: _error("token has expired"))

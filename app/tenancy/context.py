@@ -49,6 +49,8 @@ class TenantContext:
     is_msc_admin: bool = False
     login_email: str | None = None
     request_id: str | None = None
+    # Not a database setting: the active organization's status, for the read-only rule.
+    organization_status: str | None = None
 
     def settings(self) -> dict[str, str]:
         return {

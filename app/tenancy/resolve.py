@@ -26,11 +26,12 @@ def resolve_context(
     context = TenantContext(user_id=user_id, request_id=request_id)
     use_context(session, context)
     row = session.execute(
-        select(User.is_msc_admin, User.is_active, Membership.role)
+        select(User.is_msc_admin, User.is_active, Membership.role, Organization.status)
         .outerjoin(
             Membership,
             and_(Membership.user_id == User.id, Membership.organization_id == organization_id),
         )
+        .outerjoin(Organization, Organization.id == Membership.organization_id)
         .where(User.id == user_id)
     ).one_or_none()
     if row is None or not row.is_active:
@@ -47,6 +48,7 @@ def resolve_context(
         organization_id=organization_id if in_org else None,
         role=row.role,
         organization_ids=(organization_id,) if in_org and organization_id else (),
+        organization_status=row.status,
     )
     use_context(session, context)
     if row.role == Role.ORGANIZATION_ADMIN and organization_id is not None:
