@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 
 from alembic import context
+from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
 from app.database import make_engine
 from app.models import Base
+from app.tenancy.policies import apply_policies
 
 target_metadata = Base.metadata
 
@@ -26,6 +28,10 @@ def run_migrations_online() -> None:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()
+            # Security follows the schema: at head, (re)apply every file in policies/.
+            heads = set(ScriptDirectory.from_config(context.config).get_heads())
+            if set(context.get_context().get_current_heads()) == heads:
+                apply_policies(connection)
     engine.dispose()
 
 

@@ -1,5 +1,6 @@
--- facilities: owned by one organization. Everyone in scope reads them; organization
--- admins create and remove them; office managers may also update them.
+-- facilities: owned by one organization. Everyone in scope reads them, except office
+-- managers, who reach only the facilities they manage; organization admins create and
+-- remove them; office managers update their own.
 ALTER TABLE facilities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE facilities FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON facilities TO msc_application;
@@ -7,7 +8,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON facilities TO msc_application;
 DROP POLICY IF EXISTS facilities_select ON facilities;
 CREATE POLICY facilities_select ON facilities FOR SELECT USING (
     (SELECT tenancy.is_msc_admin())
-    OR organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND ((SELECT tenancy.role()) IS DISTINCT FROM 'office_manager'
+             OR office_manager_id = (SELECT tenancy.user_id())))
+    -- a provider sees the facilities of their own assignments, at every organization
+    OR id = ANY (ARRAY(SELECT pf.facility_id FROM provider_facilities pf
+                        WHERE pf.user_id = (SELECT tenancy.user_id())))
 );
 
 DROP POLICY IF EXISTS facilities_insert ON facilities;
@@ -17,17 +23,22 @@ CREATE POLICY facilities_insert ON facilities FOR INSERT WITH CHECK (
         AND (SELECT tenancy.role()) = 'organization_admin')
 );
 
+-- Office managers update only the facilities they manage, and cannot hand them on.
 DROP POLICY IF EXISTS facilities_update ON facilities;
 CREATE POLICY facilities_update ON facilities FOR UPDATE
     USING (
         (SELECT tenancy.is_msc_admin())
         OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-            AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+            AND ((SELECT tenancy.role()) = 'organization_admin'
+                 OR ((SELECT tenancy.role()) = 'office_manager'
+                     AND office_manager_id = (SELECT tenancy.user_id()))))
     )
     WITH CHECK (
         (SELECT tenancy.is_msc_admin())
         OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-            AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+            AND ((SELECT tenancy.role()) = 'organization_admin'
+                 OR ((SELECT tenancy.role()) = 'office_manager'
+                     AND office_manager_id = (SELECT tenancy.user_id()))))
     );
 
 DROP POLICY IF EXISTS facilities_delete ON facilities;

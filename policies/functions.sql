@@ -36,6 +36,15 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     )
 $$;
 
+-- The facilities an office manager manages (empty for every other role).
+CREATE OR REPLACE FUNCTION tenancy.facility_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(
+        string_to_array(nullif(current_setting('tenancy.facility_ids', true), ''), ',')::uuid[],
+        '{}'::uuid[]
+    )
+$$;
+
 CREATE OR REPLACE FUNCTION tenancy.is_msc_admin() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(nullif(current_setting('tenancy.is_msc_admin', true), '')::boolean, false)
@@ -46,6 +55,13 @@ $$;
 CREATE OR REPLACE FUNCTION tenancy.login_email() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT lower(nullif(current_setting('tenancy.login_email', true), ''))
+$$;
+
+-- Set only while an invitation is accepted: the SHA-256 (hex) of the presented token.
+-- It is the capability that lets the new member's rows be written.
+CREATE OR REPLACE FUNCTION tenancy.invitation_token_hash() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('tenancy.invitation_token_hash', true), '')
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.request_id() RETURNS text

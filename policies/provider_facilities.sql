@@ -5,19 +5,32 @@ ALTER TABLE provider_facilities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE provider_facilities FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON provider_facilities TO msc_application;
 
+-- Staff reach: organization admins the whole scope, office managers their facilities.
 DROP POLICY IF EXISTS provider_facilities_select ON provider_facilities;
 CREATE POLICY provider_facilities_select ON provider_facilities FOR SELECT USING (
     user_id = (SELECT tenancy.user_id())
     OR (SELECT tenancy.is_msc_admin())
     OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-        AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+        AND ((SELECT tenancy.role()) = 'organization_admin'
+             OR ((SELECT tenancy.role()) = 'office_manager'
+                 AND facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[]))))
 );
 
 DROP POLICY IF EXISTS provider_facilities_insert ON provider_facilities;
 CREATE POLICY provider_facilities_insert ON provider_facilities FOR INSERT WITH CHECK (
     (SELECT tenancy.is_msc_admin())
     OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-        AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+        AND ((SELECT tenancy.role()) = 'organization_admin'
+             OR ((SELECT tenancy.role()) = 'office_manager'
+                 AND facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[]))))
+    -- accepting an invitation: the invited user's assignments at the invited facilities
+    OR (user_id = (SELECT tenancy.user_id())
+        AND EXISTS (SELECT 1 FROM invitations i
+                     WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())
+                       AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+                       AND i.expires_at > now()
+                       AND i.organization_id = provider_facilities.organization_id
+                       AND provider_facilities.facility_id = ANY (i.facility_ids)))
 );
 
 DROP POLICY IF EXISTS provider_facilities_update ON provider_facilities;
@@ -25,12 +38,16 @@ CREATE POLICY provider_facilities_update ON provider_facilities FOR UPDATE
     USING (
         (SELECT tenancy.is_msc_admin())
         OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-            AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+            AND ((SELECT tenancy.role()) = 'organization_admin'
+                 OR ((SELECT tenancy.role()) = 'office_manager'
+                     AND facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[]))))
     )
     WITH CHECK (
         (SELECT tenancy.is_msc_admin())
         OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-            AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
+            AND ((SELECT tenancy.role()) = 'organization_admin'
+                 OR ((SELECT tenancy.role()) = 'office_manager'
+                     AND facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[]))))
     );
 
 DROP POLICY IF EXISTS provider_facilities_delete ON provider_facilities;

@@ -15,8 +15,15 @@ CREATE POLICY users_select ON users FOR SELECT USING (
 );
 
 DROP POLICY IF EXISTS users_insert ON users;
-CREATE POLICY users_insert ON users FOR INSERT
-    WITH CHECK ((SELECT tenancy.is_msc_admin()));
+CREATE POLICY users_insert ON users FOR INSERT WITH CHECK (
+    (SELECT tenancy.is_msc_admin())
+    -- accepting an invitation creates the account of the invited email, nothing else
+    OR EXISTS (SELECT 1 FROM invitations i
+                WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())
+                  AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+                  AND i.expires_at > now()
+                  AND lower(i.email) = lower(users.email))
+);
 
 DROP POLICY IF EXISTS users_update ON users;
 CREATE POLICY users_update ON users FOR UPDATE

@@ -3,6 +3,7 @@
 from app.models.audit_event import AuditEvent
 from app.models.base import Base
 from app.models.facility import Facility
+from app.models.invitation import Invitation
 from app.models.membership import Membership
 from app.models.organization import Organization
 from app.models.provider_facility import ProviderFacility
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Facility",
+    "Invitation",
     "Membership",
     "Organization",
     "ProviderFacility",

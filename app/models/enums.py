@@ -35,6 +35,20 @@ class Role(StrEnum):
     PROVIDER = "provider"
 
 
+class InvitationRole(StrEnum):
+    """The roles an invitation can offer (organization admins are made by MSC)."""
+
+    PROVIDER = "provider"
+    OFFICE_MANAGER = "office_manager"
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
 class AssignmentStatus(StrEnum):
     PENDING = "pending"
     ACTIVE = "active"

@@ -24,8 +24,10 @@ _APPLY = text(
     " set_config('tenancy.organization_id', :organization_id, true),"
     " set_config('tenancy.role', :role, true),"
     " set_config('tenancy.organization_ids', :organization_ids, true),"
+    " set_config('tenancy.facility_ids', :facility_ids, true),"
     " set_config('tenancy.is_msc_admin', :is_msc_admin, true),"
     " set_config('tenancy.login_email', :login_email, true),"
+    " set_config('tenancy.invitation_token_hash', :invitation_token_hash, true),"
     " set_config('tenancy.request_id', :request_id, true)"
 )
 
@@ -34,8 +36,10 @@ SETTING_NAMES = (
     "tenancy.organization_id",
     "tenancy.role",
     "tenancy.organization_ids",
+    "tenancy.facility_ids",
     "tenancy.is_msc_admin",
     "tenancy.login_email",
+    "tenancy.invitation_token_hash",
     "tenancy.request_id",
 )
 
@@ -46,8 +50,12 @@ class TenantContext:
     organization_id: uuid.UUID | None = None
     role: str | None = None
     organization_ids: tuple[uuid.UUID, ...] = ()
+    # For an office manager: the facilities they manage, the limit of their reach.
+    facility_ids: tuple[uuid.UUID, ...] = ()
     is_msc_admin: bool = False
     login_email: str | None = None
+    # Set only while accepting an invitation: the hash of the token presented.
+    invitation_token_hash: str | None = None
     request_id: str | None = None
     # Not a database setting: the active organization's status, for the read-only rule.
     organization_status: str | None = None
@@ -58,8 +66,10 @@ class TenantContext:
             "organization_id": str(self.organization_id or ""),
             "role": self.role or "",
             "organization_ids": ",".join(str(i) for i in self.organization_ids),
+            "facility_ids": ",".join(str(i) for i in self.facility_ids),
             "is_msc_admin": "true" if self.is_msc_admin else "",
             "login_email": self.login_email or "",
+            "invitation_token_hash": self.invitation_token_hash or "",
             "request_id": self.request_id or "",
         }
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from sqlalchemy import and_, any_, literal, select
 from sqlalchemy.orm import Session
 
-from app.models import Membership, Organization, User
+from app.models import Facility, Membership, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 
@@ -39,8 +39,9 @@ def resolve_context(
     if organization_id is not None and row.role is None and not row.is_msc_admin:
         return None
 
-    # Step 2: role and active organization; an organization admin's scope grows to the
-    # descendants, which the organizations policy now shows through ancestor_ids.
+    # Step 2: role and active organization. An organization admin's scope then grows to
+    # the descendants (the organizations policy shows them through ancestor_ids); an
+    # office manager's narrows to the facilities they manage.
     in_org = row.role is not None
     context = replace(
         context,
@@ -51,6 +52,15 @@ def resolve_context(
         organization_status=row.status,
     )
     use_context(session, context)
+    if row.role == Role.OFFICE_MANAGER and organization_id is not None:
+        managed = session.scalars(
+            select(Facility.id)
+            .where(Facility.organization_id == organization_id)
+            .where(Facility.office_manager_id == user_id)
+            .order_by(Facility.id)
+        ).all()
+        context = replace(context, facility_ids=tuple(managed))
+        use_context(session, context)
     if row.role == Role.ORGANIZATION_ADMIN and organization_id is not None:
         descendants = session.scalars(
             select(Organization.id)

@@ -1,5 +1,6 @@
 """Foundation: organizations, users, memberships, facilities, assignments, audit trail,
-US state reference data, and the row-level security that isolates tenants.
+and US state reference data. Their row-level security lives in policies/, applied
+when the schema reaches head (see migrations/env.py).
 
 Revision ID: 0001
 Revises:
@@ -11,8 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql as pg
-
-from app.tenancy.policies import apply_policy_files
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -105,8 +104,6 @@ def _timestamps() -> list[sa.Column]:
 
 
 def upgrade() -> None:
-    apply_policy_files(op.get_bind(), "functions")
-
     op.create_table(
         "us_states",
         sa.Column("code", sa.String(2), primary_key=True),
@@ -297,10 +294,9 @@ def upgrade() -> None:
         ["organization_id", sa.text("occurred_at DESC")],
     )
 
-    apply_policy_files(op.get_bind(), *TABLES)
-
 
 def downgrade() -> None:
     # One statement: the policies of organizations and users refer to memberships.
     op.execute(f"DROP TABLE {', '.join(TABLES)}")
-    op.execute("DROP SCHEMA tenancy CASCADE")
+    # created by policies/functions.sql when the schema reached head
+    op.execute("DROP SCHEMA IF EXISTS tenancy CASCADE")

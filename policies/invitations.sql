@@ -1,0 +1,57 @@
+-- invitations: an organization asks a person (by email) to join as provider or office
+-- manager. Organization admins see and manage their scope's; office managers the ones
+-- they sent (providers, to their own facilities). The invitee, holding the token, sees
+-- exactly that invitation while accepting it. Never deleted: revoked or accepted rows
+-- stay as history.
+ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
+REVOKE ALL ON invitations FROM msc_application;
+GRANT SELECT, INSERT, UPDATE ON invitations TO msc_application;
+
+DROP POLICY IF EXISTS invitations_select ON invitations;
+CREATE POLICY invitations_select ON invitations FOR SELECT USING (
+    (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND ((SELECT tenancy.role()) = 'organization_admin'
+             OR ((SELECT tenancy.role()) = 'office_manager'
+                 AND invited_by_id = (SELECT tenancy.user_id()))))
+    OR token_hash = (SELECT tenancy.invitation_token_hash())
+);
+
+DROP POLICY IF EXISTS invitations_insert ON invitations;
+CREATE POLICY invitations_insert ON invitations FOR INSERT WITH CHECK (
+    (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND ((SELECT tenancy.role()) = 'organization_admin'
+             OR ((SELECT tenancy.role()) = 'office_manager'
+                 AND invitations.role = 'provider'
+                 AND invited_by_id = (SELECT tenancy.user_id())
+                 AND facility_ids <@ (SELECT tenancy.facility_ids())::uuid[])))
+);
+
+DROP POLICY IF EXISTS invitations_update ON invitations;
+CREATE POLICY invitations_update ON invitations FOR UPDATE
+    USING (
+        (SELECT tenancy.is_msc_admin())
+        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+            AND ((SELECT tenancy.role()) = 'organization_admin'
+                 OR ((SELECT tenancy.role()) = 'office_manager'
+                     AND invited_by_id = (SELECT tenancy.user_id()))))
+        OR token_hash = (SELECT tenancy.invitation_token_hash())
+    )
+    WITH CHECK (
+        (SELECT tenancy.is_msc_admin())
+        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+            AND ((SELECT tenancy.role()) = 'organization_admin'
+                 OR ((SELECT tenancy.role()) = 'office_manager'
+                     AND invited_by_id = (SELECT tenancy.user_id()))))
+        OR token_hash = (SELECT tenancy.invitation_token_hash())
+    );
+
+DROP TRIGGER IF EXISTS invitations_updated_at ON invitations;
+CREATE TRIGGER invitations_updated_at BEFORE UPDATE ON invitations
+    FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+
+DROP TRIGGER IF EXISTS invitations_audit ON invitations;
+CREATE TRIGGER invitations_audit AFTER INSERT OR UPDATE OR DELETE ON invitations
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id', 'token_hash');
