@@ -30,6 +30,7 @@ class Settings:
     jwt_secret_key: str = DEV_JWT_SECRET
     access_token_lifetime: timedelta = timedelta(minutes=15)
     refresh_token_lifetime: timedelta = timedelta(days=30)
+    invitation_lifetime: timedelta = timedelta(days=7)
     public_base_url: str = "http://127.0.0.1:8000"
     local_data_dir: Path = Path(".local")
     database_pool_size: int = 5
@@ -48,6 +49,7 @@ class Settings:
             jwt_secret_key=env.get("JWT_SECRET_KEY", DEV_JWT_SECRET),
             access_token_lifetime=timedelta(minutes=_env_int("JWT_ACCESS_TOKEN_MINUTES", 15)),
             refresh_token_lifetime=timedelta(days=_env_int("JWT_REFRESH_TOKEN_DAYS", 30)),
+            invitation_lifetime=timedelta(hours=_env_int("INVITATION_TTL_HOURS", 7 * 24)),
             public_base_url=env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
             local_data_dir=Path(env.get("LOCAL_DATA_DIR", ".local")),
             database_pool_size=_env_int("DATABASE_POOL_SIZE", 5),

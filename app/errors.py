@@ -18,6 +18,7 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.domain.errors import DomainError
 
@@ -27,37 +28,45 @@ log = logging.getLogger(__name__)
 abort = cast(Callable[..., NoReturn], flask_smorest.abort)
 
 # Constraint -> (API field, message). Unlisted constraints fall back to the column
-# PostgreSQL reports, or to the constraint name.
+# PostgreSQL reports (the triggers name one) and its own message.
 CONSTRAINT_FIELDS: dict[str, tuple[str, str]] = {
     "uq_users_email": ("email", "an account with this email already exists"),
     "uq_users_npi": ("npi", "this NPI is already registered"),
     "uq_memberships_organization_id_user_id": ("user_id", "already a member"),
-    "fk_organizations_parent_organization_id": ("parent_organization_id", "organization not found"),
+    "uq_provider_facilities_current": ("facility_id", "already assigned to this facility"),
+    "uq_invitations_open": ("email", "an open invitation exists for this email"),
     "fk_organizations_msc_representative_id": ("msc_representative_id", "user not found"),
-    "ck_organizations_not_own_parent": (
-        "parent_organization_id",
-        "an organization cannot be its own parent",
+    "fk_facilities_office_manager": (
+        "office_manager_id",
+        "not a member of this facility's organization",
+    ),
+    "fk_provider_facilities_membership": (
+        "facility_id",
+        "the provider is not a member of this facility's organization",
     ),
 }
 
 
 def _body(status: int, message: str, field: str | None) -> ResponseReturnValue:
-    errors = {"json": {field: [message]}} if field else None
-    payload = {"code": status, "status": "Error", "message": message}
-    if errors:
-        payload["errors"] = errors
+    payload: dict[str, object] = {"code": status, "status": "Error", "message": message}
+    if field:
+        payload["errors"] = {"json": {field: [message]}}
     return jsonify(payload), status
 
 
 def integrity_error(exc: IntegrityError) -> ResponseReturnValue:
     diag = getattr(exc.orig, "diag", None)
     constraint = getattr(diag, "constraint_name", None) or ""
-    column = getattr(diag, "column_name", None)
-    field, message = CONSTRAINT_FIELDS.get(constraint, (column or constraint, "invalid value"))
-    status = 409 if isinstance(exc.orig, psycopg.errors.UniqueViolation) else 422
-    if status == 409 and constraint not in CONSTRAINT_FIELDS:
-        message = "conflicts with an existing record"
-    return _body(status, message, field)
+    unique = isinstance(exc.orig, psycopg.errors.UniqueViolation)
+    field: str | None
+    if constraint in CONSTRAINT_FIELDS:
+        field, message = CONSTRAINT_FIELDS[constraint]
+    else:
+        field = getattr(diag, "column_name", None) or constraint or None
+        message = "conflicts with an existing record" if unique else "invalid value"
+        if getattr(diag, "column_name", None):  # raised by one of our triggers: say why
+            message = str(getattr(diag, "message_primary", message))
+    return _body(409 if unique else 422, message, field)
 
 
 def init_error_handlers(app: Flask) -> None:
@@ -67,13 +76,19 @@ def init_error_handlers(app: Flask) -> None:
     def _domain_error(exc: DomainError) -> ResponseReturnValue:
         return _body(exc.status, exc.message, exc.field)
 
+    @app.errorhandler(StaleDataError)
+    def _vanished(_exc: StaleDataError) -> ResponseReturnValue:
+        # The row was visible but the policies refused to change it: out of reach.
+        return _body(404, "not found", None)
+
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> ResponseReturnValue:
         if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
-            # A write the policies refused: the row is outside the caller's reach.
-            return _body(403, "not permitted for this organization", None)
-        if isinstance(exc.orig, psycopg.errors.CheckViolation | psycopg.errors.RaiseException):
-            return _body(422, str(exc.orig.diag.message_primary), exc.orig.diag.column_name)
+            column = exc.orig.diag.column_name
+            if column:  # a column guard: the row is reachable, the column is not the caller's
+                return _body(403, str(exc.orig.diag.message_primary), column)
+            # a policy's WITH CHECK: the target lies outside the caller's reach
+            return _body(404, "not found", None)
         log.exception("database error")
         return _body(500, "internal error", None)
 

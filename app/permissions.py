@@ -43,25 +43,30 @@ def permissions_of(context: TenantContext) -> frozenset[str]:
     return ROLE_PERMISSIONS.get(context.role or "", frozenset())
 
 
-def has_permission(context: TenantContext, permission: str) -> bool:
-    return permission in permissions_of(context)
-
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def require_permission(permission: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    if permission not in ALL_PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
+def requires(*permissions: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Allow the view to callers holding any of `permissions` (MSC admins hold all).
+
+    The requirement is appended to the view's docstring, so it shows in the endpoint's
+    OpenAPI description next to where it is enforced.
+    """
+    unknown = set(permissions) - ALL_PERMISSIONS
+    if unknown or not permissions:
+        raise ValueError(f"unknown permissions {sorted(unknown)!r}")
+    listed = " or ".join(f"`{p}`" for p in permissions)
 
     def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            if not has_permission(current_context(), permission):
-                abort(403, message=f"this action requires the {permission!r} permission")
+            held = permissions_of(current_context())
+            if held.isdisjoint(permissions):
+                abort(403, message=f"this action requires the {listed} permission")
             return view(*args, **kwargs)
 
+        wrapper.__doc__ = f"{(view.__doc__ or '').rstrip()}\n\nRequires {listed}."
         return wrapper
 
     return decorator

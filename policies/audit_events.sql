@@ -1,10 +1,11 @@
--- audit_events: append-only. The audit trigger inserts as the writing role, so the
--- application may insert (only as itself) but has no UPDATE or DELETE privilege and
--- no policy that would allow either. Organization admins read their scope's events.
+-- audit_events: append-only. Rows are written only by tenancy.record_audit_event(), a
+-- SECURITY DEFINER trigger function running as the table owner: the application role
+-- may read (as far as the select policy allows) and nothing else. Organization admins
+-- read their scope's events; MSC admins all.
 ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_events FORCE ROW LEVEL SECURITY;
 REVOKE ALL ON audit_events FROM msc_application;
-GRANT SELECT, INSERT ON audit_events TO msc_application;
+GRANT SELECT ON audit_events TO msc_application;
 
 DROP POLICY IF EXISTS audit_events_select ON audit_events;
 CREATE POLICY audit_events_select ON audit_events FOR SELECT USING (
@@ -13,7 +14,6 @@ CREATE POLICY audit_events_select ON audit_events FOR SELECT USING (
         AND (SELECT tenancy.role()) = 'organization_admin')
 );
 
+-- Only the owner holds INSERT (through the audit function), so this admits only it.
 DROP POLICY IF EXISTS audit_events_insert ON audit_events;
-CREATE POLICY audit_events_insert ON audit_events FOR INSERT WITH CHECK (
-    actor_user_id IS NOT DISTINCT FROM (SELECT tenancy.user_id())
-);
+CREATE POLICY audit_events_insert ON audit_events FOR INSERT WITH CHECK (true);

@@ -77,11 +77,33 @@ BEGIN
 END
 $$;
 
+-- BEFORE UPDATE trigger: the columns named in TG_ARGV change only in an MSC admin's
+-- context. The policies say which rows a role may update; this says which columns.
+CREATE OR REPLACE FUNCTION tenancy.guard_msc_columns() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    old_row jsonb := to_jsonb(OLD);
+    new_row jsonb := to_jsonb(NEW);
+BEGIN
+    IF NOT tenancy.is_msc_admin() THEN
+        FOR i IN 0 .. TG_NARGS - 1 LOOP
+            IF (old_row -> TG_ARGV[i]) IS DISTINCT FROM (new_row -> TG_ARGV[i]) THEN
+                RAISE EXCEPTION 'only MSC admins may change %.%', TG_TABLE_NAME, TG_ARGV[i]
+                    USING ERRCODE = 'insufficient_privilege', COLUMN = TG_ARGV[i];
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 -- AFTER ROW trigger writing one audit event per changed row.
 -- TG_ARGV[0]: the column holding the row's organization ('' = the active organization,
 -- for global rows such as users); TG_ARGV[1..]: columns whose values are redacted.
+-- SECURITY DEFINER: the application role holds no INSERT on audit_events, so the
+-- trail holds only what this function writes, under the session's real context.
 CREATE OR REPLACE FUNCTION tenancy.record_audit_event() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     old_row jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
     new_row jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
@@ -129,3 +151,5 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+REVOKE ALL ON FUNCTION tenancy.record_audit_event() FROM PUBLIC;

@@ -48,6 +48,27 @@ CREATE POLICY invitations_update ON invitations FOR UPDATE
         OR token_hash = (SELECT tenancy.invitation_token_hash())
     );
 
+-- The token opens one change only: its own acceptance, by the accepting user.
+CREATE OR REPLACE FUNCTION tenancy.guard_invitation_acceptance() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    settable CONSTANT text[] := ARRAY['accepted_at', 'accepted_user_id', 'updated_at'];
+BEGIN
+    IF tenancy.invitation_token_hash() IS NOT NULL AND NOT tenancy.is_msc_admin()
+       AND ((to_jsonb(NEW) - settable) IS DISTINCT FROM (to_jsonb(OLD) - settable)
+            OR NEW.accepted_user_id IS DISTINCT FROM tenancy.user_id()
+            OR NEW.accepted_at IS NULL) THEN
+        RAISE EXCEPTION 'an invitation token only accepts the invitation'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS invitations_guard ON invitations;
+CREATE TRIGGER invitations_guard BEFORE UPDATE ON invitations
+    FOR EACH ROW EXECUTE FUNCTION tenancy.guard_invitation_acceptance();
+
 DROP TRIGGER IF EXISTS invitations_updated_at ON invitations;
 CREATE TRIGGER invitations_updated_at BEFORE UPDATE ON invitations
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();

@@ -82,6 +82,14 @@ CREATE TRIGGER organizations_subtree AFTER UPDATE OF parent_organization_id ON o
     FOR EACH ROW WHEN (OLD.ancestor_ids IS DISTINCT FROM NEW.ancestor_ids)
     EXECUTE FUNCTION tenancy.move_organization_subtree();
 
+-- Organization admins edit their details; status, type, place in the hierarchy and
+-- representative are MSC's to change.
+DROP TRIGGER IF EXISTS organizations_guard ON organizations;
+CREATE TRIGGER organizations_guard BEFORE UPDATE ON organizations
+    FOR EACH ROW EXECUTE FUNCTION tenancy.guard_msc_columns(
+        'status', 'organization_type', 'parent_organization_id', 'msc_representative_id',
+        'activated_at');
+
 DROP TRIGGER IF EXISTS organizations_updated_at ON organizations;
 CREATE TRIGGER organizations_updated_at BEFORE UPDATE ON organizations
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();

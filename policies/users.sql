@@ -18,11 +18,12 @@ DROP POLICY IF EXISTS users_insert ON users;
 CREATE POLICY users_insert ON users FOR INSERT WITH CHECK (
     (SELECT tenancy.is_msc_admin())
     -- accepting an invitation creates the account of the invited email, nothing else
-    OR EXISTS (SELECT 1 FROM invitations i
-                WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())
-                  AND i.accepted_at IS NULL AND i.revoked_at IS NULL
-                  AND i.expires_at > now()
-                  AND lower(i.email) = lower(users.email))
+    OR (NOT is_msc_admin
+        AND EXISTS (SELECT 1 FROM invitations i
+                     WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())
+                       AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+                       AND i.expires_at > now()
+                       AND lower(i.email) = lower(users.email)))
 );
 
 DROP POLICY IF EXISTS users_update ON users;
@@ -33,6 +34,11 @@ CREATE POLICY users_update ON users FOR UPDATE
 DROP POLICY IF EXISTS users_delete ON users;
 CREATE POLICY users_delete ON users FOR DELETE
     USING ((SELECT tenancy.is_msc_admin()));
+
+-- A user edits their own profile, never their privileges or their sign-in identity.
+DROP TRIGGER IF EXISTS users_guard ON users;
+CREATE TRIGGER users_guard BEFORE UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION tenancy.guard_msc_columns('is_msc_admin', 'is_active', 'email');
 
 DROP TRIGGER IF EXISTS users_updated_at ON users;
 CREATE TRIGGER users_updated_at BEFORE UPDATE ON users

@@ -9,6 +9,7 @@ import jwt as pyjwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
 
 from app import create_app
 from app.config import Settings
@@ -125,11 +126,40 @@ def test_unknown_user_is_401(client: FlaskClient, seeded: TwoTenants, settings: 
     _assert_401(client.get(ME, headers=bearer(_forge(settings, {"sub": "not-a-uuid"}))))
 
 
-def test_token_for_an_organization_the_user_left_is_401(
+def test_token_for_an_organization_the_user_never_joined_is_401(
     client: FlaskClient, seeded: TwoTenants, settings: Settings
 ) -> None:
     claims = {"sub": str(seeded.a.admin.id), "org": str(seeded.b.organization.id)}
     _assert_401(client.get(ME, headers=bearer(_forge(settings, claims))))
+
+
+def test_token_stops_working_when_the_membership_is_removed(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    token = login(client, seeded.a.office_manager)
+    assert client.get(ME, headers=bearer(token)).status_code == 200
+    with admin_engine.begin() as conn:
+        conn.execute(
+            text("DELETE FROM memberships WHERE user_id = :u"), {"u": seeded.a.office_manager.id}
+        )
+    _assert_401(client.get(ME, headers=bearer(token)))
+
+
+def test_token_stops_working_when_the_user_is_deactivated(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    token = login(client, seeded.a.admin)
+    with admin_engine.begin() as conn:
+        # even the superuser changes is_active only in an MSC context (a column guard)
+        conn.execute(text("SELECT set_config('tenancy.is_msc_admin', 'true', true)"))
+        conn.execute(
+            text("UPDATE users SET is_active = false WHERE id = :u"), {"u": seeded.a.admin.id}
+        )
+    _assert_401(client.get(ME, headers=bearer(token)))
+    response = client.post(
+        "/api/v1/auth/login", json={"email": seeded.a.admin.email, "password": PASSWORD}
+    )
+    assert response.status_code == 401
 
 
 def test_logout_revokes_access_and_refresh_tokens(client: FlaskClient, seeded: TwoTenants) -> None:

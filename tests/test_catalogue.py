@@ -92,3 +92,23 @@ def test_views_are_security_invoker(admin_engine: Engine) -> None:
             )
         ).all()
     assert definer_views == []
+
+
+def test_application_privileges_are_exactly_granted(admin_engine: Engine) -> None:
+    """Read-only trail and reference data; nothing at all on migration bookkeeping."""
+    with admin_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT table_name, string_agg(privilege_type, ',' ORDER BY privilege_type)"
+                " FROM information_schema.role_table_grants"
+                " WHERE grantee = :g AND table_schema = 'public' GROUP BY table_name"
+            ),
+            {"g": APPLICATION_GROUP},
+        ).all()
+    granted = dict(rows)
+    assert granted["audit_events"] == "SELECT"
+    assert granted["us_states"] == "SELECT"
+    assert granted["invitations"] == "INSERT,SELECT,UPDATE"
+    assert "alembic_version" not in granted
+    for table in ("organizations", "users", "memberships", "facilities", "provider_facilities"):
+        assert granted[table] == "DELETE,INSERT,SELECT,UPDATE", table

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
 
 from tests.conftest import TwoTenants, bearer, login
 
@@ -209,3 +210,58 @@ def test_suspended_organization_reads_but_cannot_write(
     assert client.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 204
     # MSC admins still act on it
     assert client.put(url, json={"status": "active"}, headers=bearer(msc)).status_code == 200
+
+
+def test_parent_admin_cannot_write_a_suspended_child(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    msc = login(client, seeded.msc_admin)
+    child = client.post(
+        BASE,
+        json={
+            "name": "Child",
+            "organization_type": "individual",
+            "parent_organization_id": str(seeded.a.organization.id),
+        },
+        headers=bearer(msc),
+    ).get_json()
+    url = f"{BASE}/{child['id']}"
+    assert client.put(url, json={"status": "active"}, headers=bearer(msc)).status_code == 200
+    assert client.put(url, json={"status": "suspended"}, headers=bearer(msc)).status_code == 200
+    parent_admin = login(client, seeded.a.admin)
+    assert client.get(url, headers=bearer(parent_admin)).status_code == 200
+    assert client.put(url, json={"name": "X"}, headers=bearer(parent_admin)).status_code == 403
+
+
+def test_visible_but_out_of_scope_organization_cannot_be_updated(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """A's admin who is also a provider at B sees B (a membership) but acts for A."""
+    with admin_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO memberships (organization_id, user_id, role)"
+                " VALUES (:o, :u, 'provider')"
+            ),
+            {"o": seeded.b.organization.id, "u": seeded.a.admin.id},
+        )
+    token = login(client, seeded.a.admin, seeded.a.organization)
+    url = f"{BASE}/{seeded.b.organization.id}"
+    assert client.get(url, headers=bearer(token)).status_code == 200
+    assert client.put(url, json={"name": "Taken"}, headers=bearer(token)).status_code == 404
+
+
+def test_nul_characters_and_absurd_pages_are_4xx_not_500(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    token = login(client, seeded.msc_admin)
+    bad = client.post(
+        BASE, json={"name": "Nul\x00Name", "organization_type": "individual"}, headers=bearer(token)
+    )
+    assert bad.status_code == 422
+    assert "name" in bad.get_json()["errors"]["json"]
+    assert client.get(f"{BASE}?name=a%00b", headers=bearer(token)).status_code == 422
+    login_nul = client.post("/api/v1/auth/login", json={"email": "a\x00@b.c", "password": "x"})
+    assert login_nul.status_code == 422
+    far = client.get(f"{BASE}?page=999999999999999999", headers=bearer(token))
+    assert far.status_code == 200 and far.get_json() == []

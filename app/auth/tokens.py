@@ -19,7 +19,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 
 from app.extensions import db, jwt, redis_connection
 from app.tenancy import TenantContext, resolve_context
-from app.tenancy.request import refuse_writes_when_read_only, request_id
+from app.tenancy.request import request_id
 
 ALGORITHM = "HS256"
 _REVOKED_PREFIX = "revoked-session:"
@@ -32,13 +32,15 @@ class TokenPair:
     organization_id: uuid.UUID | None
 
 
+def _claims(organization_id: uuid.UUID | None, session_id: str) -> dict[str, Any]:
+    """What every token carries besides its user: the active organization and the login."""
+    return {"org": str(organization_id) if organization_id else None, "sid": session_id}
+
+
 def issue_tokens(
     user_id: uuid.UUID, organization_id: uuid.UUID | None, session_id: str | None = None
 ) -> TokenPair:
-    claims = {
-        "org": str(organization_id) if organization_id else None,
-        "sid": session_id or uuid.uuid4().hex,
-    }
+    claims = _claims(organization_id, session_id or uuid.uuid4().hex)
     identity = str(user_id)
     return TokenPair(
         access_token=create_access_token(identity=identity, additional_claims=claims),
@@ -47,10 +49,11 @@ def issue_tokens(
     )
 
 
-def issue_access_token(user_id: uuid.UUID, claims: dict[str, Any]) -> str:
-    token: str = create_access_token(
-        identity=str(user_id), additional_claims={"org": claims["org"], "sid": claims["sid"]}
-    )
+def issue_access_token(
+    user_id: uuid.UUID, organization_id: uuid.UUID | None, session_id: str
+) -> str:
+    claims = _claims(organization_id, session_id)
+    token: str = create_access_token(identity=str(user_id), additional_claims=claims)
     return token
 
 
@@ -84,8 +87,6 @@ def init_tokens(app: Flask) -> None:
             return None
         context = resolve_context(db.session, user_id, organization_id, request_id())
         g.tenant_context = context
-        if context is not None:
-            refuse_writes_when_read_only(context)
         return context
 
     jwt.expired_token_loader(lambda _h, _p: _error("token has expired"))

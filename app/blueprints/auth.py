@@ -60,7 +60,9 @@ class Refresh(MethodView):
         assert context.user_id is not None
         lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
         return {
-            "access_token": issue_access_token(context.user_id, get_jwt()),
+            "access_token": issue_access_token(
+                context.user_id, context.organization_id, get_jwt()["sid"]
+            ),
             "expires_in": int(lifetime.total_seconds()),
             "organization_id": context.organization_id,
         }

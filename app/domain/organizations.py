@@ -69,6 +69,9 @@ def update_organization(
     now: datetime | None = None,
 ) -> Organization:
     if not context.is_msc_admin:
+        if not context.reaches(organization.id):
+            # visible (the user belongs to it) but outside the active organization's scope
+            raise DomainError("organization not found", status=404)
         if context.role != Role.ORGANIZATION_ADMIN:
             raise DomainError("only organization admins may edit the organization", status=403)
         forbidden = sorted(MSC_ONLY_FIELDS & changes.keys())

@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
@@ -23,6 +24,13 @@ class Facility(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         # Target of the composite foreign keys that keep children in their tenant.
         UniqueConstraint("organization_id", "id"),
+        # The office manager must be a member of the facility's own organization.
+        ForeignKeyConstraint(
+            ["organization_id", "office_manager_id"],
+            ["memberships.organization_id", "memberships.user_id"],
+            ondelete="SET NULL (office_manager_id)",
+            name="fk_facilities_office_manager",
+        ),
         CheckConstraint(check_in("facility_type", values(FacilityType)), name="type"),
         CheckConstraint("npi ~ '^[12][0-9]{9}$'", name="npi_format"),
         CheckConstraint("zip_code ~ '^[0-9]{5}(-[0-9]{4})?$'", name="zip_code_format"),
@@ -43,9 +51,7 @@ class Facility(UUIDPrimaryKey, Timestamps, Base):
     zip_code: Mapped[str | None] = mapped_column(String(10))
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(320))
-    office_manager_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
-    )
+    office_manager_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # Filled from us_states by a trigger when not given.
     mac_jurisdiction: Mapped[str | None] = mapped_column(String(10))
     place_of_service: Mapped[str] = mapped_column(String(2), server_default="11")

@@ -7,7 +7,9 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
+
+from app.domain.reference import PLACE_OF_SERVICE, is_valid_npi
 
 
 class Phone(fields.String):
@@ -47,3 +49,46 @@ class TaxId(fields.String):
         if not match:
             raise ValidationError("must be an EIN: 9 digits, as 12-3456789")
         return f"{match.group(1)}-{match.group(2)}"
+
+
+class Npi(fields.String):
+    """A National Provider Identifier: 10 digits, first 1 or 2, valid check digit."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not is_valid_npi(raw):
+            raise ValidationError("not a valid NPI (10 digits with a valid check digit)")
+        return raw
+
+
+_ZIP = re.compile(r"^(\d{5})-?(\d{4})?$")
+
+
+class ZipCode(fields.String):
+    """A US ZIP code, 5 or 9 digits, stored as `12345` or `12345-6789`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs).strip()
+        match = _ZIP.match(raw)
+        if not match:
+            raise ValidationError("must be a ZIP code of 5 or 9 digits")
+        return f"{match.group(1)}-{match.group(2)}" if match.group(2) else match.group(1)
+
+
+class StateCode(fields.String):
+    """A two-letter US state or territory code, upper-cased. Whether it is a real one
+    is checked against the database's list when the record is written."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Regexp(r"^[A-Za-z]{2}$"), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).upper()
+
+
+def place_of_service(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(sorted(PLACE_OF_SERVICE)),
+        metadata={"description": "CMS place-of-service code"},
+        **kwargs,
+    )

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from app.models.enums import OnboardingStatus, OrganizationStatus, OrganizationType, values
+from app.schemas.base import Schema
 from app.schemas.fields import EmailAddress, Phone, TaxId
 
 _NAME = validate.Length(min=1, max=255)

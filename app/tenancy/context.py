@@ -9,7 +9,9 @@ connection never carries one request's tenant into the next.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, event, text
@@ -57,8 +59,9 @@ class TenantContext:
     # Set only while accepting an invitation: the hash of the token presented.
     invitation_token_hash: str | None = None
     request_id: str | None = None
-    # Not a database setting: the active organization's status, for the read-only rule.
-    organization_status: str | None = None
+    # Not a database setting: organizations in scope that are suspended or inactive,
+    # whose rows this context may read but not write (see app/tenancy/read_only.py).
+    read_only_organization_ids: tuple[uuid.UUID, ...] = ()
 
     def settings(self) -> dict[str, str]:
         return {
@@ -86,6 +89,25 @@ def use_context(session: Session, context: TenantContext) -> None:
     session.info[SESSION_KEY] = context
     if session.in_transaction():
         apply(session.connection(), context)
+
+
+@contextmanager
+def system_context(session: Session) -> Iterator[None]:
+    """MSC reach for the statements inside, on behalf of the current caller.
+
+    Only for the few rules that span tenants (a provider has one primary facility,
+    whichever organization it belongs to): nothing read inside goes back to the caller,
+    and every change made inside is audited as the caller's, marked cross-tenant.
+    """
+    current: TenantContext = session.info.get(SESSION_KEY) or TenantContext()
+    use_context(session, replace(current, is_msc_admin=True))
+    try:
+        yield
+    except BaseException:
+        # The transaction is failing; just stop using the wider context.
+        session.info[SESSION_KEY] = current
+        raise
+    use_context(session, current)
 
 
 @event.listens_for(Session, "after_begin")

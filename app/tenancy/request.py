@@ -12,8 +12,6 @@ import uuid
 
 from flask import Flask, Response, g, has_request_context, request
 
-from app.errors import abort
-from app.models.enums import OrganizationStatus
 from app.tenancy.context import TenantContext
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -27,22 +25,6 @@ def request_id() -> str | None:
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
     value: str = g.request_id
     return value
-
-
-# A suspended (or closed) organization's users may read but not write; signing out
-# and switching organization stay possible. MSC admins are not held by it.
-READ_ONLY_STATUSES = frozenset({OrganizationStatus.SUSPENDED, OrganizationStatus.INACTIVE})
-_READS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def refuse_writes_when_read_only(context: TenantContext) -> None:
-    if (
-        context.organization_status in READ_ONLY_STATUSES
-        and not context.is_msc_admin
-        and request.method not in _READS
-        and request.blueprint != "auth"
-    ):
-        abort(403, message=f"the organization is {context.organization_status}: read-only")
 
 
 def current_context() -> TenantContext:

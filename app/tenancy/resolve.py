@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.models import Facility, Membership, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
+from app.tenancy.read_only import READ_ONLY
 
 
 def resolve_context(
@@ -49,7 +50,9 @@ def resolve_context(
         organization_id=organization_id if in_org else None,
         role=row.role,
         organization_ids=(organization_id,) if in_org and organization_id else (),
-        organization_status=row.status,
+        read_only_organization_ids=(
+            (organization_id,) if in_org and organization_id and row.status in READ_ONLY else ()
+        ),
     )
     use_context(session, context)
     if row.role == Role.OFFICE_MANAGER and organization_id is not None:
@@ -62,14 +65,18 @@ def resolve_context(
         context = replace(context, facility_ids=tuple(managed))
         use_context(session, context)
     if row.role == Role.ORGANIZATION_ADMIN and organization_id is not None:
-        descendants = session.scalars(
-            select(Organization.id)
+        descendants = session.execute(
+            select(Organization.id, Organization.status)
             .where(literal(organization_id) == any_(Organization.ancestor_ids))
             .order_by(Organization.id)
         ).all()
         context = replace(
             context,
-            organization_ids=(organization_id, *(i for i in descendants if i != organization_id)),
+            organization_ids=(
+                organization_id,
+                *(d.id for d in descendants if d.id != organization_id),
+            ),
+            read_only_organization_ids=tuple(d.id for d in descendants if d.status in READ_ONLY),
         )
         use_context(session, context)
     return context

@@ -208,12 +208,19 @@ def upgrade() -> None:
         sa.Column("zip_code", sa.String(10)),
         sa.Column("phone", sa.String(20)),
         sa.Column("email", sa.String(320)),
-        sa.Column("office_manager_id", UUID, sa.ForeignKey("users.id", ondelete="SET NULL")),
+        sa.Column("office_manager_id", UUID),
         sa.Column("mac_jurisdiction", sa.String(10)),
         sa.Column("place_of_service", sa.String(2), nullable=False, server_default="11"),
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
         *_timestamps(),
         sa.UniqueConstraint("organization_id", "id"),
+        # The office manager must be a member of the facility's own organization.
+        sa.ForeignKeyConstraint(
+            ["organization_id", "office_manager_id"],
+            ["memberships.organization_id", "memberships.user_id"],
+            ondelete="SET NULL (office_manager_id)",
+            name="fk_facilities_office_manager",
+        ),
         sa.CheckConstraint(
             "facility_type IN ('hospital', 'clinic', 'wound_center', 'snf')", name="type"
         ),
