@@ -96,3 +96,9 @@ def require_role(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return wrapper
 
     return decorator
+
+
+def sees_personal_contact(context: TenantContext) -> bool:
+    """Providers' personal phone numbers (and, later, license and DEA numbers) are shown
+    to organization admins and MSC admins only."""
+    return context.is_msc_admin or context.role == Role.ORGANIZATION_ADMIN

@@ -12,6 +12,9 @@ CREATE POLICY organizations_select ON organizations FOR SELECT USING (
                         WHERE m.user_id = (SELECT tenancy.user_id())))
     -- the MSC account manager reads the organizations they represent
     OR msc_representative_id = (SELECT tenancy.user_id())
+    -- whoever holds an invitation's token sees the organization it invites to
+    OR id = ANY (ARRAY(SELECT i.organization_id FROM invitations i
+                        WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())))
     -- an organization admin reaches the active organization's descendants
     OR ((SELECT tenancy.role()) = 'organization_admin'
         AND (SELECT tenancy.organization_id()) = ANY (ancestor_ids))

@@ -26,7 +26,7 @@ def unique_npi() -> str:
 
 def make_user(session: Session, **fields: Any) -> User:
     n = next(_counter)
-    fields.setdefault("email", f"user{n}-{uuid.uuid4().hex[:6]}@example.test")
+    fields.setdefault("email", f"user{n}-{uuid.uuid4().hex[:6]}@example.com")
     fields.setdefault("name", f"Test User {n}")
     fields.setdefault("password_hash", _password_hash)
     user = User(**fields)

@@ -71,7 +71,7 @@ def test_wrong_password_and_unknown_email_get_the_same_401(
         "/api/v1/auth/login", json={"email": seeded.a.admin.email, "password": "nope"}
     )
     unknown = client.post(
-        "/api/v1/auth/login", json={"email": "nobody@example.test", "password": "nope"}
+        "/api/v1/auth/login", json={"email": "nobody@example.com", "password": "nope"}
     )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.get_json()["message"] == unknown.get_json()["message"]

@@ -15,7 +15,7 @@ app = create_app()
 client = app.test_client()
 ready = client.get("/readyz")
 assert ready.status_code == 200, ready.get_json()
-login = client.post("/api/v1/auth/login", json={"email": "nobody@example.test", "password": "x"})
+login = client.post("/api/v1/auth/login", json={"email": "nobody@example.com", "password": "x"})
 assert login.status_code == 401, login.get_json()
 assert client.get("/docs").status_code == 200
 print("embedded ok", app.config["SETTINGS"].database_url.split("@")[0])

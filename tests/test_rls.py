@@ -65,7 +65,7 @@ def test_without_context_every_insert_fails(db: Session, tenants: TwoTenants) ->
     )
     inserts = {
         "organizations": lambda: db.add(Organization(name="x", organization_type="individual")),
-        "users": lambda: db.add(User(email="nobody@example.test", name="x")),
+        "users": lambda: db.add(User(email="nobody@example.com", name="x")),
         "memberships": lambda: db.add(
             Membership(organization_id=org_id, user_id=user_id, role=Role.PROVIDER)
         ),

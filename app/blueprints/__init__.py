@@ -2,9 +2,27 @@
 
 from flask_smorest import Api
 
-from app.blueprints import audit_events, auth, health, me, organizations
+from app.blueprints import (
+    audit_events,
+    auth,
+    facilities,
+    health,
+    invitations,
+    me,
+    organizations,
+    providers,
+)
 
 
 def register_blueprints(api: Api) -> None:
-    for module in (health, auth, me, organizations, audit_events):
+    for module in (
+        health,
+        auth,
+        me,
+        organizations,
+        facilities,
+        providers,
+        invitations,
+        audit_events,
+    ):
         api.register_blueprint(module.blp)

@@ -8,11 +8,14 @@ from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
-from app.domain import accounts
+from app.domain import accounts, assignments, providers
+from app.domain.errors import DomainError
 from app.extensions import db
-from app.models import User
-from app.permissions import permissions_of
+from app.models import ProviderFacility, User
+from app.pagination import Rows, SelectPage
+from app.permissions import permissions_of, requires
 from app.schemas.auth import MeSchema
+from app.schemas.providers import AssignmentSchema, PrimaryFacilitySchema, ProfileSchema
 from app.tenancy.request import current_context
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user.")
@@ -39,3 +42,38 @@ class Me(MethodView):
             "permissions": sorted(permissions_of(context)),
             "memberships": accounts.memberships_of(db.session, user.id),
         }
+
+    @jwt_required()
+    @blp.arguments(ProfileSchema)
+    @blp.response(200, ProfileSchema)
+    def put(self, changes: dict[str, Any]) -> User:
+        """Update your own profile: name, phone, NPI (the sign-in email is MSC's to change)."""
+        return accounts.update_profile(db.session, current_context(), changes)
+
+
+@blp.route("/facilities")
+class MyFacilities(MethodView):
+    @jwt_required()
+    @blp.response(200, AssignmentSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self) -> Rows:
+        """Your facility assignments at every organization you work for."""
+        context = current_context()
+        assert context.user_id is not None
+        return providers.assignments_of(context.user_id)
+
+
+@blp.route("/primary-facility")
+class MyPrimaryFacility(MethodView):
+    @jwt_required()
+    @requires("select-facilities")
+    @blp.arguments(PrimaryFacilitySchema)
+    @blp.response(200, AssignmentSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Choose your primary facility among your active assignments (any organization)."""
+        context = current_context()
+        assignment = db.session.get(ProviderFacility, data["assignment_id"])
+        if assignment is None or assignment.user_id != context.user_id:
+            raise DomainError("assignment not found", status=422, field="assignment_id")
+        assignments.make_primary(db.session, assignment)
+        return providers.assignment_view(db.session, assignment.id)

@@ -10,12 +10,14 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import Select
 
+from app.blueprints.lookups import organization_or_404
 from app.domain import organizations as rules
-from app.errors import abort
+from app.domain.hierarchy import hierarchy
 from app.extensions import db
 from app.models import Organization
 from app.pagination import SelectPage
-from app.permissions import require_msc_admin
+from app.permissions import require_msc_admin, requires
+from app.schemas.hierarchy import HierarchyNodeSchema, HierarchyQuerySchema
 from app.schemas.organizations import (
     OrganizationQuerySchema,
     OrganizationSchema,
@@ -30,13 +32,6 @@ blp = Blueprint(
     description="Customer organizations (tenants). Each caller sees only the "
     "organizations in their reach; MSC admins see all.",
 )
-
-
-def organization_or_404(organization_id: uuid.UUID) -> Organization:
-    organization = rules.get_organization(db.session, organization_id)
-    if organization is None:
-        abort(404, message="organization not found")
-    return organization
 
 
 @blp.route("")
@@ -74,3 +69,21 @@ class OrganizationById(MethodView):
         status (pending, active, suspended, inactive), type, parent and representative."""
         organization = organization_or_404(organization_id)
         return rules.update_organization(db.session, current_context(), organization, changes)
+
+
+@blp.route("/<uuid:organization_id>/hierarchy")
+class OrganizationHierarchy(MethodView):
+    @jwt_required()
+    @requires("manage-facilities", "update-facility-info")
+    @blp.arguments(HierarchyQuerySchema, location="query")
+    @blp.response(200, HierarchyNodeSchema)
+    def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> dict[str, Any]:
+        """The organization, its child organizations, their facilities and each facility's
+        providers (with primary flags), in a constant number of queries."""
+        organization = organization_or_404(organization_id, in_scope=True)
+        return hierarchy(
+            db.session,
+            organization,
+            depth=query["depth"],
+            include_inactive=query["include_inactive"],
+        )

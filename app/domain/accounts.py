@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -61,3 +62,12 @@ def is_member(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID) 
         )
         is not None
     )
+
+
+def update_profile(session: Session, context: TenantContext, changes: dict[str, Any]) -> User:
+    user = session.get(User, context.user_id)
+    assert user is not None, "an authenticated context names a visible user"
+    for name, value in changes.items():
+        setattr(user, name, value)
+    session.flush()
+    return user

@@ -1,0 +1,130 @@
+"""Inviting people into an organization, and accepting an invitation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from sqlalchemy import Select
+
+from app.blueprints.lookups import invitation_or_404, organization_for_field
+from app.config import Settings
+from app.domain import invitations
+from app.errors import abort
+from app.extensions import db
+from app.models import Invitation, Organization
+from app.pagination import SelectPage
+from app.permissions import requires
+from app.schemas.invitations import (
+    AcceptedSchema,
+    AcceptSchema,
+    InvitationPreviewSchema,
+    InvitationQuerySchema,
+    InvitationSchema,
+    InviteSchema,
+    IssuedInvitationSchema,
+)
+from app.tenancy.request import current_context, request_id
+
+blp = Blueprint(
+    "invitations",
+    __name__,
+    url_prefix="/api/v1",
+    description="Invitations: single-use, expiring tokens that bring a provider or office "
+    "manager into an organization. Inviting an email that already has an account links "
+    "that account.",
+)
+
+INVITE = ("invite-providers", "manage-providers")
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["SETTINGS"]
+    return settings
+
+
+@blp.route("/admin/providers/invite")
+class Invite(MethodView):
+    @jwt_required()
+    @requires(*INVITE)
+    @blp.arguments(InviteSchema)
+    @blp.response(201, IssuedInvitationSchema)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Invite a provider or office manager by email, to an organization and optionally
+        to facilities (one of them primary). Inviting the same email again replaces the
+        open invitation and its token. The token is shown once, in this response."""
+        organization = organization_for_field(data["organization_id"])
+        settings = _settings()
+        issued = invitations.invite(
+            db.session, current_context(), organization, data, settings.invitation_lifetime
+        )
+        base = settings.public_base_url.rstrip("/")
+        return {
+            "invitation": issued.invitation,
+            "token": issued.token,
+            "accept_url": f"{base}/api/v1/invitations/{issued.token}/accept",
+        }
+
+
+@blp.route("/admin/invitations")
+class Invitations(MethodView):
+    @jwt_required()
+    @requires(*INVITE)
+    @blp.arguments(InvitationQuerySchema, location="query")
+    @blp.response(200, InvitationSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, filters: dict[str, Any]) -> Select[Invitation]:
+        """List invitations, newest first (paginated)."""
+        return invitations.list_invitations(filters)
+
+
+@blp.route("/admin/invitations/<uuid:invitation_id>/revoke")
+class RevokeInvitation(MethodView):
+    @jwt_required()
+    @requires(*INVITE)
+    @blp.response(200, InvitationSchema)
+    def post(self, invitation_id: uuid.UUID) -> Invitation:
+        """Revoke an open invitation: its token stops working."""
+        return invitations.revoke(db.session, invitation_or_404(invitation_id))
+
+
+@blp.route("/invitations/<string:token>")
+class InvitationPreview(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200, InvitationPreviewSchema)
+    def get(self, token: str) -> dict[str, Any]:
+        """What an invitation offers, for the person holding its token."""
+        invitation = invitations.find_by_token(db.session, token, request_id())
+        if invitation is None or invitation.status != "pending":
+            abort(404, message="invitation not found or no longer open")
+        organization = db.session.get(Organization, invitation.organization_id)
+        return {
+            "organization_name": organization.name if organization else None,
+            "email": invitation.email,
+            "name": invitation.name,
+            "role": invitation.role,
+            "expires_at": invitation.expires_at,
+            "account_exists": invitations.account_exists(db.session, invitation),
+        }
+
+
+@blp.route("/invitations/<string:token>/accept")
+class AcceptInvitation(MethodView):
+    @blp.doc(security=[])
+    @blp.arguments(AcceptSchema)
+    @blp.response(200, AcceptedSchema)
+    @blp.alt_response(410, description="the invitation was accepted, revoked or has expired")
+    def post(self, data: dict[str, Any], token: str) -> dict[str, Any]:
+        """Accept an invitation. A new account needs a password (12+ characters); an
+        existing account with the invited email is linked (sign in as usual afterwards).
+        Creates the membership and pending assignments. Works once."""
+        invitation, user = invitations.accept(db.session, token, data, request_id())
+        return {
+            "user_id": user.id,
+            "organization_id": invitation.organization_id,
+            "role": invitation.role,
+        }

@@ -1,0 +1,74 @@
+"""Loading a row named in the URL, or answering 404.
+
+The policies decide what the caller can see: whatever they hide is simply not found,
+so another tenant's ids and ids that do not exist answer alike. `in_scope=True` also
+requires the row to belong to an organization the caller acts for (a user sees every
+organization they belong to, but acts only for the active one and its descendants).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from app.domain import facilities, organizations, providers
+from app.domain.errors import DomainError
+from app.errors import abort
+from app.extensions import db
+from app.models import Facility, Invitation, Organization, ProviderFacility, User
+from app.tenancy.request import current_context
+
+
+def organization_or_404(organization_id: uuid.UUID, *, in_scope: bool = False) -> Organization:
+    organization = organizations.get_organization(db.session, organization_id)
+    if organization is None or (in_scope and not current_context().reaches(organization.id)):
+        abort(404, message="organization not found")
+    return organization
+
+
+def facility_or_404(facility_id: uuid.UUID) -> Facility:
+    facility = facilities.get_facility(db.session, facility_id)
+    if facility is None or not current_context().reaches(facility.organization_id):
+        abort(404, message="facility not found")
+    return facility
+
+
+def provider_or_404(provider_id: uuid.UUID) -> User:
+    provider = providers.get_provider(db.session, provider_id)
+    if provider is None:
+        abort(404, message="provider not found")
+    return provider
+
+
+def assignment_or_404(provider: User, assignment_id: uuid.UUID) -> ProviderFacility:
+    assignment = db.session.get(ProviderFacility, assignment_id)
+    if (
+        assignment is None
+        or assignment.user_id != provider.id
+        or not current_context().reaches(assignment.organization_id)
+    ):
+        abort(404, message="assignment not found")
+    return assignment
+
+
+def invitation_or_404(invitation_id: uuid.UUID) -> Invitation:
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or not current_context().reaches(invitation.organization_id):
+        abort(404, message="invitation not found")
+    return invitation
+
+
+def facility_for_field(facility_id: uuid.UUID, field: str = "facility_id") -> Facility:
+    """A facility named in a request body: out of reach is a 422 naming the field."""
+    facility = facilities.get_facility(db.session, facility_id)
+    if facility is None or not current_context().reaches(facility.organization_id):
+        raise DomainError("facility not found", status=422, field=field)
+    return facility
+
+
+def organization_for_field(
+    organization_id: uuid.UUID, field: str = "organization_id"
+) -> Organization:
+    organization = organizations.get_organization(db.session, organization_id)
+    if organization is None or not current_context().reaches(organization.id):
+        raise DomainError("organization not found", status=422, field=field)
+    return organization

@@ -1,0 +1,100 @@
+"""Providers of an organization and their facility assignments."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+
+from app.blueprints.lookups import assignment_or_404, facility_for_field, provider_or_404
+from app.domain import assignments, providers
+from app.extensions import db
+from app.pagination import Rows, SelectPage
+from app.permissions import requires, sees_personal_contact
+from app.schemas.providers import (
+    AssignFacilitySchema,
+    AssignmentSchema,
+    EndAssignmentSchema,
+    ProviderQuerySchema,
+    ProviderSchema,
+)
+from app.tenancy.request import current_context
+
+blp = Blueprint(
+    "providers",
+    __name__,
+    url_prefix="/api/v1/admin/providers",
+    description="Providers as each organization sees them: its members and its own "
+    "assignments, never those at other organizations.",
+)
+
+VIEW = ("invite-providers", "manage-providers", "manage-facilities")
+ASSIGN = ("manage-facilities", "manage-providers")
+
+
+@blp.route("")
+class Providers(MethodView):
+    @jwt_required()
+    @requires(*VIEW)
+    @blp.arguments(ProviderQuerySchema, location="query")
+    @blp.response(200, ProviderSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, filters: dict[str, Any]) -> Rows:
+        """List providers (paginated; filter by organization, facility, status; search by
+        name or NPI). MSC admins list across organizations, one row per membership."""
+        return providers.list_providers(
+            filters, with_contact=sees_personal_contact(current_context())
+        )
+
+
+@blp.route("/<uuid:provider_id>/facilities")
+class ProviderFacilities(MethodView):
+    @jwt_required()
+    @requires(*VIEW)
+    @blp.response(200, AssignmentSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, provider_id: uuid.UUID) -> Rows:
+        """The provider's assignments that the caller's organization holds."""
+        provider = provider_or_404(provider_id)
+        return providers.assignments_of(provider.id)
+
+
+@blp.route("/<uuid:provider_id>/assign-facility")
+class AssignFacility(MethodView):
+    @jwt_required()
+    @requires(*ASSIGN)
+    @blp.arguments(AssignFacilitySchema)
+    @blp.response(201, AssignmentSchema)
+    def post(self, data: dict[str, Any], provider_id: uuid.UUID) -> Any:
+        """Assign the provider to a facility (or activate their pending assignment there).
+
+        `is_primary` makes it their one primary facility, demoting the previous one in
+        the same transaction. A provider with a single active assignment has it as
+        primary automatically."""
+        provider = provider_or_404(provider_id)
+        facility = facility_for_field(data["facility_id"])
+        assignment = assignments.assign(
+            db.session,
+            provider.id,
+            facility,
+            is_primary=data["is_primary"],
+            start_date=data["start_date"],
+        )
+        return providers.assignment_view(db.session, assignment.id)
+
+
+@blp.route("/<uuid:provider_id>/assignments/<uuid:assignment_id>/end")
+class EndAssignment(MethodView):
+    @jwt_required()
+    @requires(*ASSIGN)
+    @blp.arguments(EndAssignmentSchema)
+    @blp.response(200, AssignmentSchema)
+    def post(self, data: dict[str, Any], provider_id: uuid.UUID, assignment_id: uuid.UUID) -> Any:
+        """End an assignment: it becomes inactive with its end date, kept as history."""
+        provider = provider_or_404(provider_id)
+        assignment = assignment_or_404(provider, assignment_id)
+        assignments.end(db.session, assignment, data["end_date"])
+        return providers.assignment_view(db.session, assignment.id)

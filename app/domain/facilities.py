@@ -1,0 +1,98 @@
+"""Facilities: where providers work. Validation of reference data happens here, so
+the API and any other writer get the same answers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy.orm import Session
+
+from app.domain.errors import DomainError
+from app.models import Facility, Membership, Organization, UsState
+from app.models.enums import Role
+from app.tenancy.context import TenantContext
+
+# What an office manager may change on a facility they manage ("update-facility-info").
+OFFICE_MANAGER_FIELDS = frozenset(
+    {"name", "address", "city", "state", "zip_code", "phone", "email", "place_of_service"}
+)
+
+SORTS: dict[str, ColumnElement[Any]] = {
+    "name": Facility.name.asc(),
+    "-name": Facility.name.desc(),
+    "created_at": Facility.created_at.asc(),
+    "-created_at": Facility.created_at.desc(),
+    "state": Facility.state.asc(),
+}
+
+
+def get_facility(session: Session, facility_id: uuid.UUID) -> Facility | None:
+    return session.get(Facility, facility_id)
+
+
+def list_facilities(filters: dict[str, Any]) -> Select[Facility]:
+    query = select(Facility)
+    for column in ("organization_id", "facility_type", "state", "active"):
+        if column in filters:
+            query = query.where(getattr(Facility, column) == filters[column])
+    if "name" in filters:
+        query = query.where(Facility.name.icontains(filters["name"], autoescape=True))
+    return query.order_by(SORTS[filters.get("sort", "name")], Facility.id)
+
+
+def create_facility(session: Session, organization: Organization, data: dict[str, Any]) -> Facility:
+    _check_references(session, organization.id, data)
+    facility = Facility(organization_id=organization.id, **data)
+    session.add(facility)
+    session.flush()
+    session.refresh(facility)
+    return facility
+
+
+def update_facility(
+    session: Session, context: TenantContext, facility: Facility, changes: dict[str, Any]
+) -> Facility:
+    if context.role == Role.OFFICE_MANAGER and not context.is_msc_admin:
+        forbidden = sorted(changes.keys() - OFFICE_MANAGER_FIELDS)
+        if forbidden:
+            raise DomainError(
+                f"office managers cannot change {', '.join(forbidden)}",
+                status=403,
+                field=forbidden[0],
+            )
+    # A new state without a new jurisdiction: the database derives the jurisdiction.
+    _check_references(session, facility.organization_id, changes)
+    for name, value in changes.items():
+        setattr(facility, name, value)
+    session.flush()
+    session.refresh(facility)
+    return facility
+
+
+def _check_references(session: Session, organization_id: uuid.UUID, data: dict[str, Any]) -> None:
+    if "state" in data and session.get(UsState, data["state"]) is None:
+        raise DomainError("not a US state or territory code", status=422, field="state")
+    jurisdiction = data.get("mac_jurisdiction")
+    if jurisdiction is not None and not session.scalar(
+        select(exists().where(UsState.mac_jurisdiction == jurisdiction))
+    ):
+        raise DomainError(
+            "not a Medicare A/B MAC jurisdiction", status=422, field="mac_jurisdiction"
+        )
+    manager_id = data.get("office_manager_id")
+    if manager_id is not None:
+        is_manager = session.scalar(
+            select(Membership.id).where(
+                Membership.organization_id == organization_id,
+                Membership.user_id == manager_id,
+                Membership.role == Role.OFFICE_MANAGER,
+            )
+        )
+        if is_manager is None:
+            raise DomainError(
+                "not an office manager of this organization",
+                status=422,
+                field="office_manager_id",
+            )

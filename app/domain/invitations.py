@@ -1,0 +1,244 @@
+"""Invitations: asking a person to join an organization, and their acceptance.
+
+The token is random (256 bits), shown once to the inviter, and stored only as its
+SHA-256. Accepting runs without a signed-in user: the token's hash, set as the
+transaction's context, is the capability the policies accept for writing the new
+member's account, membership and assignments, and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.auth.passwords import hash_password
+from app.domain import assignments
+from app.domain.errors import DomainError
+from app.models import Facility, Invitation, Membership, Organization, ProviderFacility, User
+from app.models.enums import AssignmentStatus, InvitationStatus, Role
+from app.tenancy.context import SESSION_KEY, TenantContext, system_context, use_context
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def list_invitations(filters: dict[str, Any]) -> Select[Invitation]:
+    query = select(Invitation)
+    if "organization_id" in filters:
+        query = query.where(Invitation.organization_id == filters["organization_id"])
+    if "email" in filters:
+        query = query.where(func.lower(Invitation.email) == filters["email"].lower())
+    return query.order_by(Invitation.created_at.desc(), Invitation.id)
+
+
+def invite(
+    session: Session,
+    context: TenantContext,
+    organization: Organization,
+    data: dict[str, Any],
+    lifetime: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> IssuedInvitation:
+    """Invite `data["email"]`; an open invitation to the same person is replaced."""
+    now = now or dt.datetime.now(dt.UTC)
+    facility_ids: list[uuid.UUID] = list(dict.fromkeys(data.get("facility_ids", [])))
+    primary = data.get("primary_facility_id")
+    _check_facilities(session, organization.id, facility_ids)
+    if primary is not None and primary not in facility_ids:
+        raise DomainError(
+            "the primary facility must be one of facility_ids",
+            status=422,
+            field="primary_facility_id",
+        )
+    if context.role == Role.OFFICE_MANAGER and data["role"] != Role.PROVIDER:
+        raise DomainError("office managers invite providers only", status=403, field="role")
+    if _already_member(session, organization.id, data["email"]):
+        raise DomainError("this person is already a member", field="email")
+
+    token = secrets.token_urlsafe(32)
+    invitation = session.scalar(
+        select(Invitation).where(
+            Invitation.organization_id == organization.id,
+            func.lower(Invitation.email) == data["email"].lower(),
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+    )
+    if invitation is None:
+        invitation = Invitation(organization_id=organization.id)
+        session.add(invitation)
+    invitation.email = data["email"]
+    invitation.name = data["name"]
+    invitation.role = data["role"]
+    invitation.facility_ids = facility_ids
+    invitation.primary_facility_id = primary
+    invitation.token_hash = token_hash(token)
+    invitation.expires_at = now + lifetime
+    invitation.invited_by_id = context.user_id
+    session.flush()
+    session.refresh(invitation)
+    return IssuedInvitation(invitation, token)
+
+
+def revoke(session: Session, invitation: Invitation, now: dt.datetime | None = None) -> Invitation:
+    if invitation.accepted_at is not None:
+        raise DomainError("the invitation has already been accepted", field="invitation_id")
+    if invitation.revoked_at is None:
+        invitation.revoked_at = now or dt.datetime.now(dt.UTC)
+        session.flush()
+    return invitation
+
+
+def find_by_token(session: Session, token: str, request_id: str | None = None) -> Invitation | None:
+    """The invitation this token opens (any status), or None for a wrong token."""
+    use_context(
+        session, TenantContext(invitation_token_hash=token_hash(token), request_id=request_id)
+    )
+    return session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
+
+
+def account_exists(session: Session, invitation: Invitation) -> bool:
+    """Whether accepting would link an existing account (asked by the token holder)."""
+    current: TenantContext = session.info.get(SESSION_KEY) or TenantContext()
+    use_context(session, replace(current, login_email=invitation.email))
+    found = session.scalar(
+        select(User.id).where(func.lower(User.email) == invitation.email.lower())
+    )
+    return found is not None
+
+
+def accept(
+    session: Session,
+    token: str,
+    data: dict[str, Any],
+    request_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[Invitation, User]:
+    """Accept an invitation: link the existing account of its email, or create one with
+    the given password; then the membership and pending assignments. Single use."""
+    now = now or dt.datetime.now(dt.UTC)
+    invitation = find_by_token(session, token, request_id)
+    if invitation is None:
+        raise DomainError("invitation not found", status=404)
+    state = invitation.status_at(now)
+    if state != InvitationStatus.PENDING:
+        raise DomainError(f"the invitation is {state.value}", status=410)
+
+    capability = TenantContext(
+        invitation_token_hash=invitation.token_hash,
+        login_email=invitation.email,
+        request_id=request_id,
+    )
+    use_context(session, capability)
+    user = session.scalar(select(User).where(func.lower(User.email) == invitation.email.lower()))
+    if user is None:
+        if not data.get("password"):
+            raise DomainError("choose a password for the new account", status=422, field="password")
+        user = User(
+            email=invitation.email,
+            name=data.get("name") or invitation.name,
+            password_hash=hash_password(data["password"]),
+        )
+        session.add(user)
+        session.flush()
+    use_context(session, replace(capability, user_id=user.id))
+
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.organization_id == invitation.organization_id,
+            Membership.user_id == user.id,
+        )
+    )
+    if membership is None:
+        session.add(
+            Membership(
+                organization_id=invitation.organization_id, user_id=user.id, role=invitation.role
+            )
+        )
+    elif membership.role != invitation.role:
+        raise DomainError(f"already a member as {membership.role}", field="role")
+    session.flush()
+
+    primary = invitation.primary_facility_id
+    if primary is not None and _has_primary(session, user.id):
+        primary = None
+    for facility_id in invitation.facility_ids:
+        if assignments.current_assignment(session, user.id, facility_id) is None:
+            session.add(
+                ProviderFacility(
+                    organization_id=invitation.organization_id,
+                    user_id=user.id,
+                    facility_id=facility_id,
+                    status=AssignmentStatus.PENDING,
+                    is_primary=facility_id == primary,
+                )
+            )
+    session.flush()
+
+    # Last: once accepted, the token opens nothing any more.
+    invitation.accepted_at = now
+    invitation.accepted_user_id = user.id
+    session.flush()
+    return invitation, user
+
+
+def _has_primary(session: Session, user_id: uuid.UUID) -> bool:
+    """Whether the provider has a primary facility anywhere: checked across tenants,
+    answered to no one but this rule (the invited primary applies only if not)."""
+    assignments.lock_provider(session, user_id)
+    with system_context(session):
+        count = session.scalar(
+            select(func.count())
+            .select_from(ProviderFacility)
+            .where(ProviderFacility.user_id == user_id, ProviderFacility.is_primary)
+        )
+    return bool(count)
+
+
+def _check_facilities(
+    session: Session, organization_id: uuid.UUID, facility_ids: list[uuid.UUID]
+) -> None:
+    if not facility_ids:
+        return
+    found = set(
+        session.scalars(
+            select(Facility.id).where(
+                Facility.id.in_(facility_ids), Facility.organization_id == organization_id
+            )
+        )
+    )
+    missing = [str(i) for i in facility_ids if i not in found]
+    if missing:
+        raise DomainError(
+            f"not facilities of this organization: {', '.join(missing)}",
+            status=422,
+            field="facility_ids",
+        )
+
+
+def _already_member(session: Session, organization_id: uuid.UUID, email: str) -> bool:
+    return (
+        session.scalar(
+            select(Membership.id)
+            .join(User, User.id == Membership.user_id)
+            .where(
+                Membership.organization_id == organization_id,
+                func.lower(User.email) == email.lower(),
+            )
+        )
+        is not None
+    )

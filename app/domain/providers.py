@@ -1,0 +1,143 @@
+"""Providers as an organization sees them: its members with their assignments there.
+
+Which providers and assignments a caller reaches is the policies' business; these
+queries only shape and filter what is visible.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, null, or_, select
+from sqlalchemy.orm import Session
+
+from app.models import Facility, Membership, Organization, ProviderFacility, User
+from app.models.enums import AssignmentStatus as Status
+from app.models.enums import Role
+from app.pagination import Rows
+
+# A provider's status in an organization, from their assignments there.
+_STATUS = case(
+    (func.bool_or(ProviderFacility.status == Status.ACTIVE), Status.ACTIVE.value),
+    (func.bool_or(ProviderFacility.status == Status.PENDING), Status.PENDING.value),
+    else_=Status.INACTIVE.value,
+)
+
+
+def personal_contact(visible: bool) -> Any:
+    """The personal phone column, or NULL for roles that do not need it."""
+    return (User.phone if visible else null()).label("phone")
+
+
+def list_providers(filters: dict[str, Any], *, with_contact: bool) -> Rows:
+    """One row per (provider, organization) membership visible to the caller."""
+    query = (
+        select(
+            User.id,
+            User.name,
+            User.email,
+            User.npi,
+            personal_contact(with_contact),
+            Membership.organization_id,
+            _STATUS.label("status"),
+            func.array_agg(ProviderFacility.facility_id)
+            .filter(ProviderFacility.is_primary)[1]
+            .label("primary_facility_id"),
+        )
+        .join(Membership, Membership.user_id == User.id)
+        .outerjoin(
+            ProviderFacility,
+            and_(
+                ProviderFacility.user_id == User.id,
+                ProviderFacility.organization_id == Membership.organization_id,
+            ),
+        )
+        .where(Membership.role == Role.PROVIDER)
+        .group_by(User.id, Membership.organization_id)
+    )
+    if "organization_id" in filters:
+        query = query.where(Membership.organization_id == filters["organization_id"])
+    if "facility_id" in filters:
+        query = query.where(
+            exists().where(
+                ProviderFacility.user_id == User.id,
+                ProviderFacility.facility_id == filters["facility_id"],
+                ProviderFacility.status != Status.INACTIVE,
+            )
+        )
+    if "search" in filters:
+        term = filters["search"]
+        query = query.where(
+            or_(
+                User.name.icontains(term, autoescape=True),
+                User.npi.startswith(term, autoescape=True),
+            )
+        )
+    if "status" in filters:
+        query = query.having(filters["status"] == _STATUS)
+    return query.order_by(User.name, User.id, Membership.organization_id)
+
+
+def get_provider(session: Session, provider_id: uuid.UUID) -> User | None:
+    """The user if the caller reaches them as a member of an organization in scope."""
+    return session.scalar(
+        select(User)
+        .where(User.id == provider_id)
+        .where(exists().where(Membership.user_id == User.id))
+    )
+
+
+def assignments_query() -> Rows:
+    """Assignments with their facility and organization names, newest first."""
+    return (
+        select(
+            ProviderFacility.id,
+            ProviderFacility.user_id,
+            ProviderFacility.organization_id,
+            Organization.name.label("organization_name"),
+            ProviderFacility.facility_id,
+            Facility.name.label("facility_name"),
+            ProviderFacility.is_primary,
+            ProviderFacility.status,
+            ProviderFacility.start_date,
+            ProviderFacility.end_date,
+        )
+        .join(Facility, Facility.id == ProviderFacility.facility_id)
+        .join(Organization, Organization.id == ProviderFacility.organization_id)
+        .order_by(
+            ProviderFacility.status,
+            ProviderFacility.start_date.desc(),
+            ProviderFacility.id,
+        )
+    )
+
+
+def assignment_view(session: Session, assignment_id: uuid.UUID) -> Any:
+    """One assignment in the shape of assignments_query()."""
+    return session.execute(assignments_query().where(ProviderFacility.id == assignment_id)).one()
+
+
+def assignments_of(provider_id: uuid.UUID) -> Rows:
+    return assignments_query().where(ProviderFacility.user_id == provider_id)
+
+
+def providers_at(facility_id: uuid.UUID, *, with_contact: bool) -> Rows:
+    """The people assigned to a facility (current and past), with their assignment."""
+    return (
+        select(
+            User.id,
+            User.name,
+            User.email,
+            User.npi,
+            personal_contact(with_contact),
+            ProviderFacility.id.label("assignment_id"),
+            ProviderFacility.is_primary,
+            ProviderFacility.status,
+            ProviderFacility.start_date,
+            ProviderFacility.end_date,
+        )
+        .join(ProviderFacility, ProviderFacility.user_id == User.id)
+        .where(ProviderFacility.facility_id == facility_id)
+        .order_by(ProviderFacility.status, User.name, User.id, ProviderFacility.id)
+    )

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from app.models.enums import AssignmentStatus, values
+from app.schemas.base import Schema
+from app.schemas.fields import Npi, Phone
+
+
+class ProviderSchema(Schema):
+    """A provider as one organization sees them."""
+
+    id = fields.UUID()
+    name = fields.String()
+    email = fields.String()
+    npi = fields.String(allow_none=True)
+    phone = fields.String(
+        allow_none=True,
+        metadata={"description": "personal phone; shown to organization admins and MSC only"},
+    )
+    organization_id = fields.UUID()
+    status = fields.String(
+        metadata={"description": "active: an active assignment; pending: only pending ones"}
+    )
+    primary_facility_id = fields.UUID(
+        allow_none=True, metadata={"description": "set when the primary facility is here"}
+    )
+
+
+class ProviderQuerySchema(Schema):
+    organization_id = fields.UUID()
+    facility_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(values(AssignmentStatus)))
+    search = fields.String(
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "substring of the name, or the start of the NPI"},
+    )
+
+
+class AssignmentSchema(Schema):
+    id = fields.UUID()
+    user_id = fields.UUID()
+    organization_id = fields.UUID()
+    organization_name = fields.String()
+    facility_id = fields.UUID()
+    facility_name = fields.String()
+    is_primary = fields.Boolean()
+    status = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date(allow_none=True)
+
+
+class FacilityProviderSchema(Schema):
+    """Someone assigned to a facility, with that assignment."""
+
+    id = fields.UUID()
+    name = fields.String()
+    email = fields.String()
+    npi = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    assignment_id = fields.UUID()
+    is_primary = fields.Boolean()
+    status = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date(allow_none=True)
+
+
+class AssignFacilitySchema(Schema):
+    facility_id = fields.UUID(required=True)
+    is_primary = fields.Boolean(load_default=False)
+    start_date = fields.Date(
+        load_default=None,
+        metadata={"description": "defaults to today; a later date keeps it pending"},
+    )
+
+
+class EndAssignmentSchema(Schema):
+    end_date = fields.Date(load_default=None, metadata={"description": "defaults to today"})
+
+
+class ProfileSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    email = fields.String(dump_only=True)
+    name = fields.String(validate=validate.Length(min=1, max=255))
+    phone = Phone(allow_none=True)
+    npi = Npi(allow_none=True)
+
+
+class PrimaryFacilitySchema(Schema):
+    assignment_id = fields.UUID(required=True)

@@ -1,0 +1,198 @@
+"""Invitations end to end: a provider invited by two organizations works for both,
+and each organization sees only its own side."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+
+from tests.conftest import TwoTenants, bearer, login
+
+INVITE = "/api/v1/admin/providers/invite"
+NEW_PASSWORD = "a-long-enough-password"
+
+
+def _invite(
+    client: FlaskClient, token: str, tenant_org: str, facilities: list[str], **extra: object
+):
+    body = {
+        "email": "new.provider@example.com",
+        "name": "Dr. Nova Reyes",
+        "role": "provider",
+        "organization_id": tenant_org,
+        "facility_ids": facilities,
+        **extra,
+    }
+    return client.post(INVITE, json=body, headers=bearer(token))
+
+
+def _accept(client: FlaskClient, invite_token: str, **body: object):
+    return client.post(f"/api/v1/invitations/{invite_token}/accept", json=body)
+
+
+def test_provider_invited_by_two_organizations(client: FlaskClient, seeded: TwoTenants) -> None:
+    a, b = seeded.a, seeded.b
+    a_admin, b_admin = login(client, a.admin), login(client, b.admin)
+
+    invited_a = _invite(
+        client,
+        a_admin,
+        str(a.organization.id),
+        [str(a.facility.id)],
+        primary_facility_id=str(a.facility.id),
+    )
+    assert invited_a.status_code == 201, invited_a.get_json()
+    issued = invited_a.get_json()
+    assert issued["invitation"]["status"] == "pending"
+    assert issued["accept_url"].endswith(f"/api/v1/invitations/{issued['token']}/accept")
+
+    preview = client.get(f"/api/v1/invitations/{issued['token']}").get_json()
+    assert preview["organization_name"] == "Tenant A" and preview["account_exists"] is False
+
+    assert _accept(client, issued["token"]).status_code == 422  # a new account needs a password
+    accepted = _accept(client, issued["token"], password=NEW_PASSWORD)
+    assert accepted.status_code == 200, accepted.get_json()
+    user_id = accepted.get_json()["user_id"]
+
+    # B invites the same email: the existing account is linked, not duplicated.
+    invited_b = _invite(client, b_admin, str(b.organization.id), [str(b.facility.id)])
+    token_b = invited_b.get_json()["token"]
+    assert client.get(f"/api/v1/invitations/{token_b}").get_json()["account_exists"] is True
+    linked = _accept(client, token_b)
+    assert linked.status_code == 200 and linked.get_json()["user_id"] == user_id
+
+    # The provider sees both organizations and both assignments.
+    login_body = {"email": "new.provider@example.com", "password": NEW_PASSWORD}
+    provider_token = client.post("/api/v1/auth/login", json=login_body).get_json()["access_token"]
+    me = client.get("/api/v1/me", headers=bearer(provider_token)).get_json()
+    assert {m["organization_id"] for m in me["memberships"]} == {
+        str(a.organization.id),
+        str(b.organization.id),
+    }
+    mine = client.get("/api/v1/me/facilities", headers=bearer(provider_token)).get_json()
+    assert {(m["organization_name"], m["status"]) for m in mine} == {
+        ("Tenant A", "pending"),
+        ("Tenant B", "pending"),
+    }
+    assert [m["is_primary"] for m in mine if m["organization_name"] == "Tenant A"] == [True]
+
+    # Each admin sees only their own organization's assignment of the shared provider.
+    for token, own in ((a_admin, a), (b_admin, b)):
+        seen = client.get(f"/api/v1/admin/providers/{user_id}/facilities", headers=bearer(token))
+        assert seen.status_code == 200
+        assert [s["organization_id"] for s in seen.get_json()] == [str(own.organization.id)]
+        listed = client.get("/api/v1/admin/providers", headers=bearer(token)).get_json()
+        assert {p["organization_id"] for p in listed} == {str(own.organization.id)}
+
+
+def test_tokens_are_single_use_and_expire_and_can_be_revoked(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    a = seeded.a
+    admin = login(client, a.admin)
+    org = str(a.organization.id)
+
+    first = _invite(client, admin, org, []).get_json()
+    assert _accept(client, first["token"], password=NEW_PASSWORD).status_code == 200
+    assert _accept(client, first["token"], password=NEW_PASSWORD).status_code == 410  # reused
+
+    assert _accept(client, "not-a-real-token", password=NEW_PASSWORD).status_code == 404
+
+    revoked = _invite(client, admin, org, [], email="revoked@example.com").get_json()
+    revoked_id = revoked["invitation"]["id"]
+    response = client.post(f"/api/v1/admin/invitations/{revoked_id}/revoke", headers=bearer(admin))
+    assert response.status_code == 200 and response.get_json()["status"] == "revoked"
+    assert _accept(client, revoked["token"], password=NEW_PASSWORD).status_code == 410
+
+    expired = _invite(client, admin, org, [], email="late@example.com").get_json()
+    with admin_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE invitations SET expires_at = :t WHERE id = :i"),
+            {
+                "t": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
+                "i": expired["invitation"]["id"],
+            },
+        )
+    assert _accept(client, expired["token"], password=NEW_PASSWORD).status_code == 410
+
+    # Re-inviting replaces the open invitation's token: the old one no longer opens it.
+    again = _invite(client, admin, org, [], email="twice@example.com").get_json()
+    replaced = _invite(client, admin, org, [], email="twice@example.com").get_json()
+    assert replaced["invitation"]["id"] == again["invitation"]["id"]
+    assert replaced["token"] != again["token"]
+    assert _accept(client, again["token"], password=NEW_PASSWORD).status_code == 404
+    assert _accept(client, replaced["token"], password=NEW_PASSWORD).status_code == 200
+
+
+def test_token_is_stored_only_as_its_hash(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    issued = _invite(client, login(client, seeded.a.admin), str(seeded.a.organization.id), [])
+    token = issued.get_json()["token"]
+    assert len(token) >= 40
+    with admin_engine.connect() as conn:
+        stored = conn.execute(text("SELECT invitations::text FROM invitations")).scalars().all()
+        hashes = conn.execute(text("SELECT token_hash FROM invitations")).scalars().all()
+        audited = conn.execute(text("SELECT changes::text FROM audit_events")).scalars().all()
+    assert not any(token in row for row in stored + audited)
+    assert hashes == [hashlib.sha256(token.encode()).hexdigest()]
+
+
+def test_invitation_validation_and_permissions(client: FlaskClient, seeded: TwoTenants) -> None:
+    a, b = seeded.a, seeded.b
+    admin = login(client, a.admin)
+    bad = client.post(
+        INVITE,
+        json={
+            "email": "nope",
+            "name": "",
+            "role": "organization_admin",
+            "organization_id": str(a.organization.id),
+        },
+        headers=bearer(admin),
+    )
+    assert bad.status_code == 422
+    assert set(bad.get_json()["errors"]["json"]) == {"email", "name", "role"}
+
+    foreign_org = _invite(client, admin, str(b.organization.id), [])
+    assert foreign_org.status_code == 422
+    assert "organization_id" in foreign_org.get_json()["errors"]["json"]
+    foreign_facility = _invite(client, admin, str(a.organization.id), [str(b.facility.id)])
+    assert foreign_facility.status_code == 422
+    assert "facility_ids" in foreign_facility.get_json()["errors"]["json"]
+    not_listed = _invite(
+        client, admin, str(a.organization.id), [], primary_facility_id=str(a.facility.id)
+    )
+    assert not_listed.status_code == 422
+
+    existing_member = _invite(
+        client, admin, str(a.organization.id), [], email=a.office_manager.email
+    )
+    assert existing_member.status_code == 409
+
+    provider = login(client, seeded.shared_provider, a.organization)
+    assert _invite(client, provider, str(a.organization.id), []).status_code == 403
+    invitation_id = _invite(client, admin, str(a.organization.id), []).get_json()["invitation"][
+        "id"
+    ]
+    b_admin = login(client, b.admin)
+    revoke = client.post(
+        f"/api/v1/admin/invitations/{invitation_id}/revoke", headers=bearer(b_admin)
+    )
+    assert revoke.status_code == 404
+
+
+def test_inviting_an_email_known_elsewhere_reveals_nothing(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    """B's admin invites A's admin: the answer is the same as for an unknown email."""
+    b_admin = login(client, seeded.b.admin)
+    known = _invite(client, b_admin, str(seeded.b.organization.id), [], email=seeded.a.admin.email)
+    unknown = _invite(client, b_admin, str(seeded.b.organization.id), [], email="x@example.com")
+    assert known.status_code == unknown.status_code == 201
+    assert set(known.get_json()["invitation"]) == set(unknown.get_json()["invitation"])
+    assert known.get_json()["invitation"]["status"] == "pending"
+    assert unknown.get_json()["invitation"]["status"] == "pending"
