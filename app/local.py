@@ -52,11 +52,18 @@ def urls_for(server_admin_url: str, database: str) -> DatabaseUrls:
     )
 
 
+def drop_database(server_admin_url: str, database: str) -> None:
+    with psycopg.connect(libpq_url(server_admin_url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )
+
+
 def ensure_database(server_admin_url: str, database: str, *, recreate: bool = False) -> None:
+    if recreate:
+        drop_database(server_admin_url, database)
     with psycopg.connect(libpq_url(server_admin_url), autocommit=True) as conn:
         name = sql.Identifier(database)
-        if recreate:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         if exists.fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(name))

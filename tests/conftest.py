@@ -1,7 +1,7 @@
 """Test fixtures over real PostgreSQL and Redis.
 
 The schema is built once per session by the real migrations, in a database of its
-own (`msc_test`), on the server named by DATABASE_ADMIN_URL or else an embedded one.
+own (`msc_test_<pid>`, dropped at the end), on the server named by DATABASE_ADMIN_URL or else an embedded one.
 
 Two kinds of tests:
 - database-level tests (`db`) connect as the application role, inside an outer
@@ -28,14 +28,21 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.config import Settings
 from app.database import make_engine
-from app.local import DatabaseUrls, embedded_postgres, embedded_redis, provision
+from app.local import (
+    DatabaseUrls,
+    drop_database,
+    embedded_postgres,
+    embedded_redis,
+    provision,
+)
 from app.models import Facility, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
 
 LOCAL_DATA = Path(os.environ.get("LOCAL_DATA_DIR", ".local"))
-TEST_DATABASE = "msc_test"
+# One database per test run, so parallel runs on one server never meet.
+TEST_DATABASE = f"msc_test_{os.getpid()}"
 TENANT_TABLES = "audit_events, provider_facilities, facilities, memberships, organizations, users"
 
 
@@ -45,8 +52,9 @@ def server_admin_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def database_urls(server_admin_url: str) -> DatabaseUrls:
-    return provision(server_admin_url, TEST_DATABASE, recreate=True)
+def database_urls(server_admin_url: str) -> Iterator[DatabaseUrls]:
+    yield provision(server_admin_url, TEST_DATABASE, recreate=True)
+    drop_database(server_admin_url, TEST_DATABASE)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -11,11 +12,11 @@ from sqlalchemy import inspect, text
 
 from app import schema
 from app.database import make_engine
-from app.local import DatabaseUrls, ensure_database, urls_for
+from app.local import DatabaseUrls, drop_database, ensure_database, urls_for
 from app.models import Base
 from app.tenancy.roles import ensure_roles
 
-DATABASE = "msc_migrations_test"
+DATABASE = f"msc_migrations_test_{os.getpid()}"
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def empty_database(server_admin_url: str) -> Iterator[DatabaseUrls]:
     ensure_roles(urls.admin, urls.owner, urls.app)
     ensure_roles(urls.admin, urls.owner, urls.app)  # idempotent: a second run changes nothing
     yield urls
+    drop_database(server_admin_url, DATABASE)
 
 
 def _tables(url: str) -> set[str]:
