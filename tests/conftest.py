@@ -1,7 +1,8 @@
 """Test fixtures over real PostgreSQL and Redis.
 
 The schema is built once per session by the real migrations, in a database of its
-own (`msc_test_<pid>`, dropped at the end), on the server named by DATABASE_ADMIN_URL or else an embedded one.
+own (`msc_test_<pid>`, dropped at the end), on the server named by
+DATABASE_ADMIN_URL or else an embedded one.
 
 Two kinds of tests:
 - database-level tests (`db`) connect as the application role, inside an outer
