@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
@@ -303,3 +304,52 @@ def test_organization_admin_cannot_change_msc_columns(db: Session, tenants: TwoT
             update(Organization).where(Organization.id == org.id).values(name="Renamed")
         ),
     )
+
+
+def test_invitation_token_opens_only_its_own_acceptance(db: Session, tenants: TwoTenants) -> None:
+    import datetime as dt
+
+    from app.domain.invitations import token_hash
+    from app.models import Invitation
+
+    use_context(db, MSC_SYSTEM)
+    invitation = Invitation(
+        organization_id=tenants.a.organization.id,
+        email="invitee@example.com",
+        name="Invitee",
+        role="provider",
+        token_hash=token_hash("secret-token"),
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+    )
+    db.add(invitation)
+    db.flush()
+    holder = TenantContext(
+        invitation_token_hash=token_hash("secret-token"), login_email="invitee@example.com"
+    )
+    use_context(db, holder)
+    assert _visible(db, Invitation, invitation.id) is not None
+    rewrites = [
+        {"organization_id": tenants.b.organization.id},
+        {"role": "office_manager"},
+        {"expires_at": dt.datetime(2099, 1, 1, tzinfo=dt.UTC)},
+    ]
+    for change in rewrites:
+        statement = update(Invitation).where(Invitation.id == invitation.id).values(**change)
+        assert _refused(db, lambda s=statement: db.execute(s)), change
+    assert _refused(
+        db, lambda: db.add(User(email="invitee@example.com", name="x", is_msc_admin=True))
+    )
+    assert _refused(db, lambda: db.add(User(email="someone.else@example.com", name="x")))
+    # what the token is for: the invited account, and then the acceptance itself
+    invitee = User(email="invitee@example.com", name="Invitee")
+    assert not _refused(db, lambda: db.add(invitee))
+    use_context(db, replace(holder, user_id=invitee.id))
+    accept = (
+        update(Invitation)
+        .where(Invitation.id == invitation.id)
+        .values(accepted_at=dt.datetime.now(dt.UTC), accepted_user_id=invitee.id)
+    )
+    assert not _refused(db, lambda: db.execute(accept))
+    # another token sees nothing
+    use_context(db, TenantContext(invitation_token_hash=token_hash("other-token")))
+    assert _visible(db, Invitation, invitation.id) is None

@@ -1,0 +1,143 @@
+"""The hierarchy endpoint: shape, depth, reach, and a constant number of statements."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.models.enums import Role
+from tests import factories
+from tests.conftest import TwoTenants, bearer, login
+
+FACILITIES = 200
+PROVIDERS = 2000
+
+
+@contextmanager
+def counting_statements(app: Flask) -> Iterator[list[str]]:
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _grow(admin_engine: Engine, organization_id: uuid.UUID) -> None:
+    """200 facilities and 2,000 providers (10 per facility), in bulk."""
+    with admin_engine.begin() as conn:
+        facility_ids = (
+            conn.execute(
+                text(
+                    "INSERT INTO facilities (organization_id, name, facility_type, state)"
+                    " SELECT :o, 'Facility ' || n, 'clinic', 'TX' FROM generate_series(1, :n) n"
+                    " RETURNING id"
+                ),
+                {"o": organization_id, "n": FACILITIES},
+            )
+            .scalars()
+            .all()
+        )
+        user_ids = (
+            conn.execute(
+                text(
+                    "INSERT INTO users (email, name) SELECT 'bulk' || n || '-' || :tag"
+                    " || '@example.com', 'Provider ' || n FROM generate_series(1, :n) n RETURNING id"
+                ),
+                {"n": PROVIDERS, "tag": uuid.uuid4().hex[:8]},
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (organization_id, user_id, role) VALUES (:o, :u, 'provider')"
+            ),
+            [{"o": organization_id, "u": u} for u in user_ids],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO provider_facilities (organization_id, user_id, facility_id, status)"
+                " VALUES (:o, :u, :f, 'active')"
+            ),
+            [
+                {"o": organization_id, "u": u, "f": facility_ids[i % FACILITIES]}
+                for i, u in enumerate(user_ids)
+            ],
+        )
+
+
+def test_statement_count_does_not_grow_with_the_tenant(
+    app: Flask, client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    small, big = seeded.a, seeded.b
+    _grow(admin_engine, big.organization.id)
+    counts = {}
+    for tenant in (small, big):
+        token = login(client, tenant.admin)
+        url = f"/api/v1/admin/organizations/{tenant.organization.id}/hierarchy"
+        with counting_statements(app) as statements:
+            response = client.get(url, headers=bearer(token))
+        assert response.status_code == 200
+        counts[tenant.organization.name] = len(statements)
+        body = response.get_json()
+        providers = sum(len(f["providers"]) for f in body["facilities"])
+        assert len(body["facilities"]) == (1 if tenant is small else FACILITIES + 1)
+        assert providers == (1 if tenant is small else PROVIDERS + 1)
+    assert counts["Tenant A"] == counts["Tenant B"], counts
+
+
+def test_hierarchy_shape_depth_and_reach(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    a = seeded.a
+    with Session(admin_engine, expire_on_commit=False) as setup:
+        child = factories.make_organization(
+            setup, name="Child", parent_organization_id=a.organization.id
+        )
+        grandchild = factories.make_organization(
+            setup, name="Grandchild", parent_organization_id=child.id
+        )
+        factories.make_facility(setup, child, name="Child Clinic")
+        closed = factories.make_facility(setup, grandchild, name="Closed Clinic", active=False)
+        provider = factories.make_user(setup)
+        factories.make_membership(setup, provider, grandchild, Role.PROVIDER)
+        factories.make_assignment(setup, provider, closed, status="inactive")
+        setup.commit()
+
+    token = login(client, a.admin)
+    url = f"/api/v1/admin/organizations/{a.organization.id}/hierarchy"
+    tree = client.get(url, headers=bearer(token)).get_json()
+    assert tree["organization"]["name"] == "Tenant A"
+    assert [f["facility"]["id"] for f in tree["facilities"]] == [str(a.facility.id)]
+    assert tree["facilities"][0]["providers"][0]["is_primary"] is True
+    (child_node,) = tree["children"]
+    assert child_node["organization"]["name"] == "Child"
+    (grandchild_node,) = child_node["children"]
+    assert grandchild_node["facilities"] == []  # inactive facility left out by default
+
+    shallow = client.get(f"{url}?depth=1", headers=bearer(token)).get_json()
+    assert shallow["children"][0]["children"] == []
+    everything = client.get(f"{url}?include_inactive=true", headers=bearer(token)).get_json()
+    closed_node = everything["children"][0]["children"][0]["facilities"][0]
+    assert closed_node["facility"]["name"] == "Closed Clinic"
+    assert closed_node["providers"][0]["status"] == "inactive"
+
+    assert client.get(f"{url}?depth=-1", headers=bearer(token)).status_code == 422
+    other = f"/api/v1/admin/organizations/{seeded.b.organization.id}/hierarchy"
+    assert client.get(other, headers=bearer(token)).status_code == 404
+    provider_token = login(client, seeded.shared_provider, a.organization)
+    assert client.get(url, headers=bearer(provider_token)).status_code == 403
