@@ -54,8 +54,9 @@ def _grow(admin_engine: Engine, organization_id: uuid.UUID) -> None:
         user_ids = (
             conn.execute(
                 text(
-                    "INSERT INTO users (email, name) SELECT 'bulk' || n || '-' || :tag"
-                    " || '@example.com', 'Provider ' || n FROM generate_series(1, :n) n RETURNING id"
+                    "INSERT INTO users (email, name)"
+                    " SELECT 'bulk' || n || '-' || :tag || '@example.com', 'Provider ' || n"
+                    " FROM generate_series(1, :n) n RETURNING id"
                 ),
                 {"n": PROVIDERS, "tag": uuid.uuid4().hex[:8]},
             )
@@ -64,7 +65,8 @@ def _grow(admin_engine: Engine, organization_id: uuid.UUID) -> None:
         )
         conn.execute(
             text(
-                "INSERT INTO memberships (organization_id, user_id, role) VALUES (:o, :u, 'provider')"
+                "INSERT INTO memberships (organization_id, user_id, role)"
+                " VALUES (:o, :u, 'provider')"
             ),
             [{"o": organization_id, "u": u} for u in user_ids],
         )
