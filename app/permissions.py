@@ -79,6 +79,7 @@ def require_msc_admin(view: Callable[P, R]) -> Callable[P, R]:
             abort(403, message="this action is reserved to MSC admins")
         return view(*args, **kwargs)
 
+    wrapper.__doc__ = f"{(view.__doc__ or '').rstrip()}\n\nRequires an MSC admin."
     return wrapper
 
 
@@ -93,6 +94,9 @@ def require_role(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 abort(403, message=f"this action requires one of the roles: {', '.join(roles)}")
             return view(*args, **kwargs)
 
+        wrapper.__doc__ = (
+            f"{(view.__doc__ or '').rstrip()}\n\nRequires the role {' or '.join(roles)}."
+        )
         return wrapper
 
     return decorator
