@@ -35,10 +35,29 @@ DROP POLICY IF EXISTS users_delete ON users;
 CREATE POLICY users_delete ON users FOR DELETE
     USING ((SELECT tenancy.is_msc_admin()));
 
--- A user edits their own profile, never their privileges or their sign-in identity.
+-- A user edits their own profile, never their privileges, their sign-in identity or
+-- the registry's verdict on their NPI.
 DROP TRIGGER IF EXISTS users_guard ON users;
 CREATE TRIGGER users_guard BEFORE UPDATE ON users
-    FOR EACH ROW EXECUTE FUNCTION tenancy.guard_msc_columns('is_msc_admin', 'is_active', 'email');
+    FOR EACH ROW EXECUTE FUNCTION tenancy.guard_msc_columns(
+        'is_msc_admin', 'is_active', 'email', 'npi_verification', 'npi_verified_at');
+
+-- A new NPI is unverified until the registry has been asked about it. (Runs after the
+-- guard: triggers fire in name order.)
+CREATE OR REPLACE FUNCTION tenancy.reset_npi_verification() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.npi IS DISTINCT FROM OLD.npi THEN
+        NEW.npi_verification := 'unverified';
+        NEW.npi_verified_at := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS users_npi_reset ON users;
+CREATE TRIGGER users_npi_reset BEFORE UPDATE OF npi ON users
+    FOR EACH ROW EXECUTE FUNCTION tenancy.reset_npi_verification();
 
 DROP TRIGGER IF EXISTS users_updated_at ON users;
 CREATE TRIGGER users_updated_at BEFORE UPDATE ON users

@@ -2,9 +2,13 @@
 
 from app.models.audit_event import AuditEvent
 from app.models.base import Base
+from app.models.credential import Credential
+from app.models.document import Document
 from app.models.facility import Facility
 from app.models.invitation import Invitation
 from app.models.membership import Membership
+from app.models.npi_registry_answer import NpiRegistryAnswer
+from app.models.onboarding import OnboardingStepCompletion
 from app.models.organization import Organization
 from app.models.provider_facility import ProviderFacility
 from app.models.us_state import UsState
@@ -13,9 +17,13 @@ from app.models.user import User
 __all__ = [
     "AuditEvent",
     "Base",
+    "Credential",
+    "Document",
     "Facility",
     "Invitation",
     "Membership",
+    "NpiRegistryAnswer",
+    "OnboardingStepCompletion",
     "Organization",
     "ProviderFacility",
     "UsState",

@@ -57,3 +57,50 @@ class AssignmentStatus(StrEnum):
 
 def values(enum: type[StrEnum]) -> list[str]:
     return [member.value for member in enum]
+
+
+class CredentialType(StrEnum):
+    MEDICAL_LICENSE = "medical_license"
+    DEA_REGISTRATION = "dea_registration"
+    MALPRACTICE_INSURANCE = "malpractice_insurance"
+    BOARD_CERTIFICATION = "board_certification"
+
+
+class VerificationStatus(StrEnum):
+    """Stored verification of a credential. `expired` is never stored: it follows from
+    the expiry date at the moment of asking."""
+
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class DocumentType(StrEnum):
+    TAX_FORM = "tax_form"
+    BANKING_LETTER = "banking_letter"
+    LICENSE_COPY = "license_copy"
+    INSURANCE_CERTIFICATE = "insurance_certificate"
+    TRAINING_CERTIFICATE = "training_certificate"
+
+
+class NpiVerification(StrEnum):
+    UNVERIFIED = "unverified"
+    PENDING = "pending"  # the registry could not be reached; retried later
+    VERIFIED = "verified"
+    MISMATCH = "mismatch"  # the registry knows the number under another name or type
+    NOT_FOUND = "not_found"
+
+
+class OnboardingStep(StrEnum):
+    """The organization onboarding steps, in order."""
+
+    REGISTRATION = "registration"
+    BASIC_INFORMATION = "basic_information"
+    TAX_DOCUMENTATION = "tax_documentation"
+    BANKING_SETUP = "banking_setup"
+    ADD_FACILITIES = "add_facilities"
+    INVITE_OFFICE_MANAGERS = "invite_office_managers"
+    PROVIDER_INVITATIONS = "provider_invitations"
+    TRAINING_AND_CERTIFICATION = "training_and_certification"
+    GO_LIVE = "go_live"

@@ -1,9 +1,22 @@
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, Index, String, false, func, text, true
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    String,
+    false,
+    func,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamps, UUIDPrimaryKey
+from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from app.models.enums import NpiVerification, values
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):
@@ -14,6 +27,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         Index("uq_users_email", func.lower(text("email")), unique=True),
         Index("uq_users_npi", "npi", unique=True, postgresql_where=text("npi IS NOT NULL")),
         CheckConstraint("npi ~ '^[12][0-9]{9}$'", name="npi_format"),
+        CheckConstraint(
+            check_in("npi_verification", values(NpiVerification)), name="npi_verification"
+        ),
     )
 
     email: Mapped[str] = mapped_column(String(320))
@@ -22,5 +38,12 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     npi: Mapped[str | None] = mapped_column(String(10))
     # NULL until the person sets a password (an invited provider, for instance).
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The NPI Registry's word on `npi` (see app/domain/npi.py); reset when the NPI changes.
+    npi_verification: Mapped[str] = mapped_column(
+        String(16), server_default=NpiVerification.UNVERIFIED.value
+    )
+    npi_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A provider who prescribes no controlled substances needs no DEA registration.
+    dea_not_applicable: Mapped[bool] = mapped_column(Boolean, server_default=false())
     is_msc_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())

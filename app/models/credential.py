@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from app.models.enums import CredentialType, VerificationStatus, values
+
+# `expired` is derived from expiry_date, never stored.
+STORED_VERIFICATION = [v for v in values(VerificationStatus) if v != VerificationStatus.EXPIRED]
+
+
+class Credential(UUIDPrimaryKey, Timestamps, Base):
+    """A provider's credential: owned by the provider, seen by every organization they
+    work for. One table for the four kinds; the columns a kind does not use stay NULL."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (
+        CheckConstraint(check_in("credential_type", values(CredentialType)), name="type"),
+        CheckConstraint(check_in("verification_status", STORED_VERIFICATION), name="verification"),
+        CheckConstraint(
+            "expiry_date IS NULL OR effective_date IS NULL OR expiry_date >= effective_date",
+            name="dates_ordered",
+        ),
+        CheckConstraint(
+            "verification_status <> 'rejected' OR rejection_reason IS NOT NULL",
+            name="rejection_has_reason",
+        ),
+        Index("ix_credentials_user_id", "user_id"),
+        # The renewal-reminder scan walks credentials by expiry date.
+        Index("ix_credentials_expiry_date", "expiry_date"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    credential_type: Mapped[str] = mapped_column(String(32))
+    # License, DEA registration, policy or certificate number: sensitive.
+    number: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str | None] = mapped_column(String(2), ForeignKey("us_states.code"))
+    # Licensing board, insurance carrier, or certifying board.
+    issuer: Mapped[str | None] = mapped_column(String(255))
+    specialty: Mapped[str | None] = mapped_column(String(255))
+    dea_schedules: Mapped[list[str] | None] = mapped_column(ARRAY(String(3)))
+    coverage_per_claim: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    coverage_aggregate: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    effective_date: Mapped[date | None] = mapped_column(Date)
+    expiry_date: Mapped[date | None] = mapped_column(Date)
+    verification_status: Mapped[str] = mapped_column(
+        String(16), server_default=VerificationStatus.UNVERIFIED.value
+    )
+    verified_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,92 @@
+-- credentials: owned by the provider (user_id), not by a tenant. The provider manages
+-- their own; every organization they work for sees them, through the memberships its
+-- staff can see (organization admins: all members; office managers: the people at their
+-- facilities); MSC admins see all. Another organization's staff see nothing.
+ALTER TABLE credentials ENABLE ROW LEVEL SECURITY;
+ALTER TABLE credentials FORCE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON credentials TO msc_application;
+
+DROP POLICY IF EXISTS credentials_select ON credentials;
+CREATE POLICY credentials_select ON credentials FOR SELECT USING (
+    user_id = (SELECT tenancy.user_id())
+    OR (SELECT tenancy.is_msc_admin())
+    OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
+        AND user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m
+                                  WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[]))))
+);
+
+DROP POLICY IF EXISTS credentials_insert ON credentials;
+CREATE POLICY credentials_insert ON credentials FOR INSERT WITH CHECK (
+    user_id = (SELECT tenancy.user_id()) OR (SELECT tenancy.is_msc_admin())
+);
+
+-- Staff update to verify or reject; the guard below limits them to those columns.
+DROP POLICY IF EXISTS credentials_update ON credentials;
+CREATE POLICY credentials_update ON credentials FOR UPDATE
+    USING (
+        user_id = (SELECT tenancy.user_id())
+        OR (SELECT tenancy.is_msc_admin())
+        OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
+            AND user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m
+                                      WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[]))))
+    )
+    WITH CHECK (
+        user_id = (SELECT tenancy.user_id())
+        OR (SELECT tenancy.is_msc_admin())
+        OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
+            AND user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m
+                                      WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[]))))
+    );
+
+DROP POLICY IF EXISTS credentials_delete ON credentials;
+CREATE POLICY credentials_delete ON credentials FOR DELETE USING (
+    user_id = (SELECT tenancy.user_id()) OR (SELECT tenancy.is_msc_admin())
+);
+
+-- The owner edits the credential, never its verification (and an edit voids it); staff
+-- change the verification only. MSC admins are not limited.
+CREATE OR REPLACE FUNCTION tenancy.guard_credential_columns() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    verification CONSTANT text[] :=
+        ARRAY['verification_status', 'verified_by_id', 'verified_at', 'rejection_reason'];
+    changed text[] := ARRAY(
+        SELECT n.key FROM jsonb_each(to_jsonb(NEW)) n
+         WHERE n.value IS DISTINCT FROM to_jsonb(OLD) -> n.key AND n.key <> 'updated_at');
+    verification_changed boolean := changed && verification;
+    data_changed boolean := NOT (changed <@ verification);
+BEGIN
+    IF tenancy.is_msc_admin() THEN
+        RETURN NEW;
+    END IF;
+    IF OLD.user_id = tenancy.user_id() THEN
+        IF verification_changed THEN
+            RAISE EXCEPTION 'a provider cannot verify their own credential'
+                USING ERRCODE = 'insufficient_privilege', COLUMN = 'verification_status';
+        END IF;
+        IF data_changed THEN
+            NEW.verification_status := 'unverified';
+            NEW.verified_by_id := NULL;
+            NEW.verified_at := NULL;
+            NEW.rejection_reason := NULL;
+        END IF;
+    ELSIF data_changed THEN
+        RAISE EXCEPTION 'only the provider edits their credential'
+            USING ERRCODE = 'insufficient_privilege', COLUMN = changed[1];
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS credentials_guard ON credentials;
+CREATE TRIGGER credentials_guard BEFORE UPDATE ON credentials
+    FOR EACH ROW EXECUTE FUNCTION tenancy.guard_credential_columns();
+
+DROP TRIGGER IF EXISTS credentials_updated_at ON credentials;
+CREATE TRIGGER credentials_updated_at BEFORE UPDATE ON credentials
+    FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+
+-- Global rows: the event is filed under the acting organization.
+DROP TRIGGER IF EXISTS credentials_audit ON credentials;
+CREATE TRIGGER credentials_audit AFTER INSERT OR UPDATE OR DELETE ON credentials
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('', 'number');

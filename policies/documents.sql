@@ -1,0 +1,57 @@
+-- documents: metadata of uploaded files. An organization's documents (tax forms,
+-- banking letters) are for its admins; a provider's (license copies, certificates) for
+-- the provider and the staff of organizations they work for, as with credentials.
+ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
+ALTER TABLE documents FORCE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON documents TO msc_application;
+
+DROP POLICY IF EXISTS documents_select ON documents;
+CREATE POLICY documents_select ON documents FOR SELECT USING (
+    (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND (SELECT tenancy.role()) = 'organization_admin')
+    OR user_id = (SELECT tenancy.user_id())
+    OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
+        AND user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m
+                                  WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[]))))
+);
+
+DROP POLICY IF EXISTS documents_insert ON documents;
+CREATE POLICY documents_insert ON documents FOR INSERT WITH CHECK (
+    (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND (SELECT tenancy.role()) = 'organization_admin')
+    OR user_id = (SELECT tenancy.user_id())
+);
+
+DROP POLICY IF EXISTS documents_update ON documents;
+CREATE POLICY documents_update ON documents FOR UPDATE
+    USING (
+        (SELECT tenancy.is_msc_admin())
+        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+            AND (SELECT tenancy.role()) = 'organization_admin')
+        OR user_id = (SELECT tenancy.user_id())
+    )
+    WITH CHECK (
+        (SELECT tenancy.is_msc_admin())
+        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+            AND (SELECT tenancy.role()) = 'organization_admin')
+        OR user_id = (SELECT tenancy.user_id())
+    );
+
+DROP POLICY IF EXISTS documents_delete ON documents;
+CREATE POLICY documents_delete ON documents FOR DELETE USING (
+    (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND (SELECT tenancy.role()) = 'organization_admin')
+    OR user_id = (SELECT tenancy.user_id())
+);
+
+DROP TRIGGER IF EXISTS documents_updated_at ON documents;
+CREATE TRIGGER documents_updated_at BEFORE UPDATE ON documents
+    FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+
+-- Provider documents have no organization: their events go under the acting one.
+DROP TRIGGER IF EXISTS documents_audit ON documents;
+CREATE TRIGGER documents_audit AFTER INSERT OR UPDATE OR DELETE ON documents
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
