@@ -32,6 +32,13 @@ class Settings:
     refresh_token_lifetime: timedelta = timedelta(days=30)
     invitation_lifetime: timedelta = timedelta(days=7)
     public_base_url: str = "http://127.0.0.1:8000"
+    # Uploaded documents: where the local store keeps them, and the largest accepted.
+    document_storage_path: Path = Path(".local/documents")
+    document_max_bytes: int = 10 * 1024 * 1024
+    # The NPPES NPI Registry API: base URL, per-request timeout, how long answers are kept.
+    npi_registry_url: str = "https://npiregistry.cms.hhs.gov/api/"
+    npi_registry_timeout_seconds: float = 5.0
+    npi_registry_cache_hours: int = 24
     local_data_dir: Path = Path(".local")
     database_pool_size: int = 5
     log_level: str = "INFO"
@@ -51,6 +58,11 @@ class Settings:
             refresh_token_lifetime=timedelta(days=_env_int("JWT_REFRESH_TOKEN_DAYS", 30)),
             invitation_lifetime=timedelta(hours=_env_int("INVITATION_TTL_HOURS", 7 * 24)),
             public_base_url=env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+            document_storage_path=Path(env.get("DOCUMENT_STORAGE_PATH", ".local/documents")),
+            document_max_bytes=_env_int("DOCUMENT_MAX_BYTES", 10 * 1024 * 1024),
+            npi_registry_url=env.get("NPI_REGISTRY_URL", "https://npiregistry.cms.hhs.gov/api/"),
+            npi_registry_timeout_seconds=float(env.get("NPI_REGISTRY_TIMEOUT_SECONDS", "5")),
+            npi_registry_cache_hours=_env_int("NPI_REGISTRY_CACHE_HOURS", 24),
             local_data_dir=Path(env.get("LOCAL_DATA_DIR", ".local")),
             database_pool_size=_env_int("DATABASE_POOL_SIZE", 5),
             log_level=env.get("LOG_LEVEL", "INFO"),
