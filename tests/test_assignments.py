@@ -8,13 +8,13 @@ import uuid
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from app.database import make_engine
 from app.domain import assignments
+from app.local import DatabaseUrls
 from app.models import Facility, ProviderFacility
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
-from app.database import make_engine
-from app.local import DatabaseUrls
 from tests.conftest import MSC_SYSTEM, TwoTenants
 
 THREADS = 20
