@@ -13,6 +13,7 @@ from app.blueprints import register_blueprints
 from app.config import Settings
 from app.errors import init_error_handlers
 from app.extensions import db, jwt, redis_connection
+from app.region import check_region
 from app.tenancy.request import init_request_transactions
 
 
@@ -54,6 +55,8 @@ def create_app(config: Settings | None = None) -> Flask:
     )
 
     db.init_app(app, settings.database_url, settings.database_pool_size)
+    with app.app_context():
+        check_region(db.engine, settings.region)
     redis_connection.init_app(app, settings.redis_url)
     jwt.init_app(app)
     init_tokens(app)

@@ -41,8 +41,11 @@ def init_cli(app: Flask) -> None:
     @db_group.command("upgrade")
     @click.argument("revision", default="head")
     def upgrade_command(revision: str) -> None:
-        """Migrate the schema up (as the owner role, DATABASE_OWNER_URL)."""
-        schema.upgrade(_require(_settings().database_owner_url, "DATABASE_OWNER_URL"), revision)
+        """Migrate the schema up (as the owner role, DATABASE_OWNER_URL) and record the
+        database's region (REGION); refuses a database that belongs to another region."""
+        settings = _settings()
+        owner_url = _require(settings.database_owner_url, "DATABASE_OWNER_URL")
+        schema.upgrade(owner_url, revision, region=settings.region)
 
     @db_group.command("downgrade")
     @click.argument("revision")

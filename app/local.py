@@ -69,12 +69,14 @@ def ensure_database(server_admin_url: str, database: str, *, recreate: bool = Fa
             conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
-def provision(server_admin_url: str, database: str, *, recreate: bool = False) -> DatabaseUrls:
-    """A migrated database with its roles and grants, ready for the application."""
+def provision(
+    server_admin_url: str, database: str, region: str, *, recreate: bool = False
+) -> DatabaseUrls:
+    """A migrated database with its roles and grants, claimed for `region`."""
     ensure_database(server_admin_url, database, recreate=recreate)
     urls = urls_for(server_admin_url, database)
     ensure_roles(urls.admin, urls.owner, urls.app)
-    schema.upgrade(urls.owner)
+    schema.upgrade(urls.owner, region=region)
     return urls
 
 
@@ -107,7 +109,7 @@ def with_local_services(settings: Settings, database: str = "msc") -> Settings:
     DATABASE_ADMIN_URL, or an embedded one) and Redis (embedded)."""
     if not settings.database_url:
         admin = settings.database_admin_url or embedded_postgres(settings.local_data_dir)
-        urls = provision(admin, database)
+        urls = provision(admin, database, settings.region)
         settings = replace(
             settings,
             database_url=urls.app,

@@ -55,3 +55,7 @@ CREATE TRIGGER documents_updated_at BEFORE UPDATE ON documents
 DROP TRIGGER IF EXISTS documents_audit ON documents;
 CREATE TRIGGER documents_audit AFTER INSERT OR UPDATE OR DELETE ON documents
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
+
+DROP TRIGGER IF EXISTS documents_onboarding ON documents;
+CREATE TRIGGER documents_onboarding AFTER INSERT ON documents
+    FOR EACH ROW EXECUTE FUNCTION tenancy.mark_onboarding_started();

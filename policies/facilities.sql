@@ -48,13 +48,13 @@ CREATE POLICY facilities_delete ON facilities FOR DELETE USING (
         AND (SELECT tenancy.role()) = 'organization_admin')
 );
 
--- The Medicare A/B MAC follows from the state unless the writer names one.
+-- The Medicare A/B MAC follows from the state unless the writer names one: a NULL
+-- jurisdiction is derived. (The application sends NULL when the state changes and no
+-- jurisdiction is given.)
 CREATE OR REPLACE FUNCTION tenancy.set_facility_mac_jurisdiction() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.mac_jurisdiction IS NULL
-       OR (TG_OP = 'UPDATE' AND NEW.state IS DISTINCT FROM OLD.state
-           AND NEW.mac_jurisdiction IS NOT DISTINCT FROM OLD.mac_jurisdiction) THEN
+    IF NEW.mac_jurisdiction IS NULL THEN
         SELECT mac_jurisdiction INTO NEW.mac_jurisdiction FROM us_states WHERE code = NEW.state;
     END IF;
     RETURN NEW;
@@ -72,3 +72,7 @@ CREATE TRIGGER facilities_updated_at BEFORE UPDATE ON facilities
 DROP TRIGGER IF EXISTS facilities_audit ON facilities;
 CREATE TRIGGER facilities_audit AFTER INSERT OR UPDATE OR DELETE ON facilities
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
+
+DROP TRIGGER IF EXISTS facilities_onboarding ON facilities;
+CREATE TRIGGER facilities_onboarding AFTER INSERT ON facilities
+    FOR EACH ROW EXECUTE FUNCTION tenancy.mark_onboarding_started();

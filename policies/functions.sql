@@ -77,6 +77,20 @@ BEGIN
 END
 $$;
 
+-- AFTER INSERT trigger on what onboarding counts (facilities, invitations, documents,
+-- completed steps): the organization's onboarding has started. Runs under the writer's
+-- own policies: a writer who may not update the organization changes nothing.
+CREATE OR REPLACE FUNCTION tenancy.mark_onboarding_started() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.organization_id IS NOT NULL THEN
+        UPDATE organizations SET onboarding_status = 'in_progress'
+         WHERE id = NEW.organization_id AND onboarding_status = 'initiated';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- BEFORE UPDATE trigger: the columns named in TG_ARGV change only in an MSC admin's
 -- context. The policies say which rows a role may update; this says which columns.
 CREATE OR REPLACE FUNCTION tenancy.guard_msc_columns() RETURNS trigger

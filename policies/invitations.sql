@@ -76,3 +76,7 @@ CREATE TRIGGER invitations_updated_at BEFORE UPDATE ON invitations
 DROP TRIGGER IF EXISTS invitations_audit ON invitations;
 CREATE TRIGGER invitations_audit AFTER INSERT OR UPDATE OR DELETE ON invitations
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id', 'token_hash');
+
+DROP TRIGGER IF EXISTS invitations_onboarding ON invitations;
+CREATE TRIGGER invitations_onboarding AFTER INSERT ON invitations
+    FOR EACH ROW EXECUTE FUNCTION tenancy.mark_onboarding_started();

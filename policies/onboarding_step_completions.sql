@@ -30,3 +30,7 @@ DROP TRIGGER IF EXISTS onboarding_step_completions_audit ON onboarding_step_comp
 CREATE TRIGGER onboarding_step_completions_audit
     AFTER INSERT OR UPDATE OR DELETE ON onboarding_step_completions
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
+
+DROP TRIGGER IF EXISTS onboarding_step_completions_onboarding ON onboarding_step_completions;
+CREATE TRIGGER onboarding_step_completions_onboarding AFTER INSERT ON onboarding_step_completions
+    FOR EACH ROW EXECUTE FUNCTION tenancy.mark_onboarding_started();

@@ -54,7 +54,7 @@ def server_admin_url() -> str:
 
 @pytest.fixture(scope="session")
 def database_urls(server_admin_url: str) -> Iterator[DatabaseUrls]:
-    yield provision(server_admin_url, TEST_DATABASE, recreate=True)
+    yield provision(server_admin_url, TEST_DATABASE, "test", recreate=True)
     drop_database(server_admin_url, TEST_DATABASE)
 
 

@@ -9,7 +9,7 @@ from app.local import APP_ROLE
 from app.tenancy.roles import APPLICATION_GROUP
 
 # Tables that hold no tenant data and are the same for everyone.
-GLOBAL_TABLES = {"alembic_version", "us_states", "npi_registry_answers"}
+GLOBAL_TABLES = {"alembic_version", "us_states", "npi_registry_answers", "deployment_region"}
 
 
 def test_application_role_is_unprivileged(admin_engine: Engine) -> None:

@@ -5,10 +5,13 @@ from flask_smorest import Api
 from app.blueprints import (
     audit_events,
     auth,
+    compliance,
+    credentials,
     facilities,
     health,
     invitations,
     me,
+    onboarding,
     organizations,
     providers,
 )
@@ -23,6 +26,9 @@ def register_blueprints(api: Api) -> None:
         facilities,
         providers,
         invitations,
+        credentials,
+        onboarding,
+        compliance,
         audit_events,
     ):
         api.register_blueprint(module.blp)

@@ -56,7 +56,7 @@ class Facilities(MethodView):
     @blp.paginate(SelectPage)
     def get(self, filters: dict[str, Any]) -> Select[Facility]:
         """List facilities (paginated; filter by organization, type, state, active, name)."""
-        return rules.list_facilities(filters)
+        return rules.list_facilities(current_context(), filters)
 
 
 @blp.route("/facilities/<uuid:facility_id>")

@@ -79,7 +79,7 @@ class Invitations(MethodView):
     @blp.paginate(SelectPage)
     def get(self, filters: dict[str, Any]) -> Select[Invitation]:
         """List invitations, newest first (paginated)."""
-        return invitations.list_invitations(filters)
+        return invitations.list_invitations(current_context(), filters)
 
 
 @blp.route("/admin/invitations/<uuid:invitation_id>/revoke")

@@ -12,6 +12,7 @@ from app.domain import accounts, assignments, providers
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import ProviderFacility, User
+from app.models.enums import AssignmentStatus
 from app.pagination import Rows, SelectPage
 from app.permissions import permissions_of, requires
 from app.schemas.auth import MeSchema
@@ -75,5 +76,9 @@ class MyPrimaryFacility(MethodView):
         assignment = db.session.get(ProviderFacility, data["assignment_id"])
         if assignment is None or assignment.user_id != context.user_id:
             raise DomainError("assignment not found", status=422, field="assignment_id")
+        if assignment.status != AssignmentStatus.ACTIVE:
+            raise DomainError(
+                "choose among your active assignments", status=422, field="assignment_id"
+            )
         assignments.make_primary(db.session, assignment)
         return providers.assignment_view(db.session, assignment.id)

@@ -42,7 +42,7 @@ class Organizations(MethodView):
     @blp.paginate(SelectPage)
     def get(self, filters: dict[str, Any]) -> Select[Organization]:
         """List organizations (paginated; filter by status, type, name)."""
-        return rules.list_organizations(filters)
+        return rules.list_organizations(current_context(), filters)
 
     @jwt_required()
     @require_msc_admin

@@ -45,8 +45,9 @@ class Providers(MethodView):
     def get(self, filters: dict[str, Any]) -> Rows:
         """List providers (paginated; filter by organization, facility, status; search by
         name or NPI). MSC admins list across organizations, one row per membership."""
+        context = current_context()
         return providers.list_providers(
-            filters, with_contact=sees_personal_contact(current_context())
+            context, filters, with_contact=sees_personal_contact(context)
         )
 
 

@@ -91,7 +91,8 @@ def end(
     """End an assignment; the row stays, inactive, as history."""
     if assignment.status == Status.INACTIVE:
         raise DomainError("the assignment has already ended", field="assignment_id")
-    end_date = end_date or dt.date.today()
+    # A pending assignment that has not started ends on its start date, not before.
+    end_date = end_date or max(dt.date.today(), assignment.start_date)
     if end_date < assignment.start_date:
         raise DomainError("the end date is before the start date", status=422, field="end_date")
     lock_provider(session, assignment.user_id)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.domain.errors import DomainError
 from app.models import Facility, Membership, Organization, UsState
 from app.models.enums import Role
-from app.tenancy.context import TenantContext
+from app.tenancy.context import TenantContext, in_scope
 
 # What an office manager may change on a facility they manage ("update-facility-info").
 OFFICE_MANAGER_FIELDS = frozenset(
@@ -32,8 +32,8 @@ def get_facility(session: Session, facility_id: uuid.UUID) -> Facility | None:
     return session.get(Facility, facility_id)
 
 
-def list_facilities(filters: dict[str, Any]) -> Select[Facility]:
-    query = select(Facility)
+def list_facilities(context: TenantContext, filters: dict[str, Any]) -> Select[Facility]:
+    query = select(Facility).where(in_scope(Facility.organization_id, context))
     for column in ("organization_id", "facility_type", "state", "active"):
         if column in filters:
             query = query.where(getattr(Facility, column) == filters[column])
@@ -62,8 +62,9 @@ def update_facility(
                 status=403,
                 field=forbidden[0],
             )
-    # A new state without a new jurisdiction: the database derives the jurisdiction.
     _check_references(session, facility.organization_id, changes)
+    if "state" in changes and "mac_jurisdiction" not in changes:
+        changes["mac_jurisdiction"] = None  # a new state: the database derives its MAC
     for name, value in changes.items():
         setattr(facility, name, value)
     session.flush()

@@ -23,7 +23,13 @@ from app.domain import assignments
 from app.domain.errors import DomainError
 from app.models import Facility, Invitation, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, InvitationStatus, Role
-from app.tenancy.context import SESSION_KEY, TenantContext, system_context, use_context
+from app.tenancy.context import (
+    SESSION_KEY,
+    TenantContext,
+    in_scope,
+    system_context,
+    use_context,
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +42,8 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def list_invitations(filters: dict[str, Any]) -> Select[Invitation]:
-    query = select(Invitation)
+def list_invitations(context: TenantContext, filters: dict[str, Any]) -> Select[Invitation]:
+    query = select(Invitation).where(in_scope(Invitation.organization_id, context))
     if "organization_id" in filters:
         query = query.where(Invitation.organization_id == filters["organization_id"])
     if "email" in filters:

@@ -13,7 +13,7 @@ from app.domain.errors import DomainError
 from app.models import Organization
 from app.models.enums import OrganizationStatus as Status
 from app.models.enums import Role
-from app.tenancy.context import TenantContext
+from app.tenancy.context import TenantContext, in_scope
 
 # pending -> active -> suspended <-> active -> inactive
 STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -37,9 +37,9 @@ SORTS: dict[str, ColumnElement[Any]] = {
 }
 
 
-def list_organizations(filters: dict[str, Any]) -> Select[Organization]:
-    """The organizations the caller can see (the policies decide), filtered and sorted."""
-    query = select(Organization)
+def list_organizations(context: TenantContext, filters: dict[str, Any]) -> Select[Organization]:
+    """The organizations the caller acts for, filtered and sorted."""
+    query = select(Organization).where(in_scope(Organization.id, context))
     for column in ("status", "organization_type", "onboarding_status", "parent_organization_id"):
         if column in filters:
             query = query.where(getattr(Organization, column) == filters[column])

@@ -10,12 +10,20 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, null, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.models import Facility, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus as Status
 from app.models.enums import Role
 from app.pagination import Rows
+from app.tenancy.context import TenantContext, in_scope
+
+# Current assignments (active, then pending) before ended ones.
+CURRENT_FIRST = case(
+    (ProviderFacility.status == Status.ACTIVE, 0),
+    (ProviderFacility.status == Status.PENDING, 1),
+    else_=2,
+)
 
 # A provider's status in an organization, from their assignments there.
 _STATUS = case(
@@ -30,8 +38,8 @@ def personal_contact(visible: bool) -> Any:
     return (User.phone if visible else null()).label("phone")
 
 
-def list_providers(filters: dict[str, Any], *, with_contact: bool) -> Rows:
-    """One row per (provider, organization) membership visible to the caller."""
+def list_providers(context: TenantContext, filters: dict[str, Any], *, with_contact: bool) -> Rows:
+    """One row per (provider, organization) membership of the organizations in scope."""
     query = (
         select(
             User.id,
@@ -53,17 +61,19 @@ def list_providers(filters: dict[str, Any], *, with_contact: bool) -> Rows:
                 ProviderFacility.organization_id == Membership.organization_id,
             ),
         )
-        .where(Membership.role == Role.PROVIDER)
+        .where(Membership.role == Role.PROVIDER, in_scope(Membership.organization_id, context))
         .group_by(User.id, Membership.organization_id)
     )
     if "organization_id" in filters:
         query = query.where(Membership.organization_id == filters["organization_id"])
     if "facility_id" in filters:
+        at_facility = aliased(ProviderFacility)
         query = query.where(
             exists().where(
-                ProviderFacility.user_id == User.id,
-                ProviderFacility.facility_id == filters["facility_id"],
-                ProviderFacility.status != Status.INACTIVE,
+                at_facility.user_id == User.id,
+                at_facility.organization_id == Membership.organization_id,
+                at_facility.facility_id == filters["facility_id"],
+                at_facility.status != Status.INACTIVE,
             )
         )
     if "search" in filters:
@@ -105,11 +115,7 @@ def assignments_query() -> Rows:
         )
         .join(Facility, Facility.id == ProviderFacility.facility_id)
         .join(Organization, Organization.id == ProviderFacility.organization_id)
-        .order_by(
-            ProviderFacility.status,
-            ProviderFacility.start_date.desc(),
-            ProviderFacility.id,
-        )
+        .order_by(CURRENT_FIRST, ProviderFacility.start_date.desc(), ProviderFacility.id)
     )
 
 
@@ -139,5 +145,5 @@ def providers_at(facility_id: uuid.UUID, *, with_contact: bool) -> Rows:
         )
         .join(ProviderFacility, ProviderFacility.user_id == User.id)
         .where(ProviderFacility.facility_id == facility_id)
-        .order_by(ProviderFacility.status, User.name, User.id, ProviderFacility.id)
+        .order_by(CURRENT_FIRST, User.name, User.id, ProviderFacility.id)
     )

@@ -3,6 +3,7 @@
 from app.models.audit_event import AuditEvent
 from app.models.base import Base
 from app.models.credential import Credential
+from app.models.deployment_region import DeploymentRegion
 from app.models.document import Document
 from app.models.facility import Facility
 from app.models.invitation import Invitation
@@ -18,6 +19,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Credential",
+    "DeploymentRegion",
     "Document",
     "Facility",
     "Invitation",

@@ -61,7 +61,7 @@ class Npi(fields.String):
         return raw
 
 
-_ZIP = re.compile(r"^(\d{5})-?(\d{4})?$")
+_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 
 
 class ZipCode(fields.String):

@@ -84,6 +84,10 @@ class ProfileSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=255))
     phone = Phone(allow_none=True)
     npi = Npi(allow_none=True)
+    npi_verification = fields.String(dump_only=True)
+    dea_not_applicable = fields.Boolean(
+        metadata={"description": "no controlled substances prescribed: no DEA needed"}
+    )
 
 
 class PrimaryFacilitySchema(Schema):

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, event, text
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import ColumnElement, Connection, event, text, true
+from sqlalchemy.orm import InstrumentedAttribute, Session, SessionTransaction
 
 SESSION_KEY = "tenant_context"
 
@@ -78,6 +78,18 @@ class TenantContext:
 
     def reaches(self, organization_id: uuid.UUID) -> bool:
         return self.is_msc_admin or organization_id in self.organization_ids
+
+
+def in_scope(
+    column: InstrumentedAttribute[uuid.UUID], context: TenantContext
+) -> ColumnElement[bool]:
+    """The explicit filter lists add on top of the policies: rows of the organizations
+    the request acts for. The policies also show a user what is theirs elsewhere (their
+    memberships, their own assignments' facilities); a list of the active organization's
+    data must not. It also gives the planner the tenant key."""
+    if context.is_msc_admin:
+        return true()
+    return column.in_(context.organization_ids)
 
 
 def apply(connection: Connection, context: TenantContext) -> None:
