@@ -1,0 +1,101 @@
+"""Compliance scores, their breakdown, and what expires soon."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+
+from app.blueprints.lookups import organization_or_404, provider_or_404
+from app.domain import compliance
+from app.errors import abort
+from app.extensions import db
+from app.permissions import requires
+from app.schemas.compliance import (
+    ComplianceQuerySchema,
+    ExpirationQuerySchema,
+    ExpirationSchema,
+    OrganizationComplianceSchema,
+    ProviderComplianceSchema,
+)
+from app.tenancy.request import current_context
+
+blp = Blueprint(
+    "compliance",
+    __name__,
+    url_prefix="/api/v1",
+    description="Compliance scores (0-100) per provider and organization. "
+    + (compliance.__doc__ or "").split("\n", 1)[1].strip(),
+)
+
+VIEW = ("view-analytics", "run-reports", "manage-providers")
+
+
+def _organization_id(query: dict[str, Any]) -> uuid.UUID:
+    organization_id = query.get("organization_id") or current_context().organization_id
+    if organization_id is None:
+        abort(
+            422, message="name an organization", errors={"query": {"organization_id": ["required"]}}
+        )
+    return organization_or_404(organization_id, in_scope=True).id
+
+
+@blp.route("/admin/compliance")
+class OrganizationCompliance(MethodView):
+    @jwt_required()
+    @requires(*VIEW)
+    @blp.arguments(ComplianceQuerySchema, location="query")
+    @blp.response(200, OrganizationComplianceSchema)
+    def get(self, query: dict[str, Any]) -> compliance.OrganizationCompliance:
+        """The organization's score and training completion rate, and its providers,
+        riskiest first (filter: expiring within N days, a missing item, a facility)."""
+        return compliance.organization_compliance(
+            db.session,
+            _organization_id(query),
+            dt.date.today(),
+            expiring_within_days=query.get("expiring_within_days"),
+            missing_item=query.get("missing"),
+            facility_id=query.get("facility_id"),
+        )
+
+
+@blp.route("/admin/compliance/expirations")
+class Expirations(MethodView):
+    @jwt_required()
+    @requires(*VIEW)
+    @blp.arguments(ExpirationQuerySchema, location="query")
+    @blp.response(200, ExpirationSchema(many=True))
+    def get(self, query: dict[str, Any]) -> list[compliance.Expiration]:
+        """Credentials and organization documents expiring within `within_days` (default
+        90) or already expired, soonest first."""
+        return compliance.expirations(
+            db.session, _organization_id(query), dt.date.today(), query["within_days"]
+        )
+
+
+@blp.route("/admin/providers/<uuid:provider_id>/compliance")
+class ProviderCompliance(MethodView):
+    @jwt_required()
+    @requires(*VIEW)
+    @blp.response(200, ProviderComplianceSchema)
+    def get(self, provider_id: uuid.UUID) -> compliance.ProviderCompliance:
+        """One provider's score and breakdown."""
+        provider = provider_or_404(provider_id)
+        facts = compliance.load_facts(db.session, [provider.id])[provider.id]
+        return compliance.evaluate(facts, dt.date.today())
+
+
+@blp.route("/me/compliance")
+class MyCompliance(MethodView):
+    @jwt_required()
+    @blp.response(200, ProviderComplianceSchema)
+    def get(self) -> compliance.ProviderCompliance:
+        """Your own score and what is missing or expiring."""
+        user_id = current_context().user_id
+        assert user_id is not None
+        facts = compliance.load_facts(db.session, [user_id])[user_id]
+        return compliance.evaluate(facts, dt.date.today())

@@ -1,0 +1,137 @@
+"""Provider credentials: kept by the provider, verified by the organizations' staff."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from sqlalchemy import Select
+
+from app.blueprints.lookups import provider_or_404
+from app.domain import credentials as rules
+from app.errors import abort
+from app.extensions import db
+from app.models import Credential, User
+from app.pagination import SelectPage
+from app.permissions import requires
+from app.schemas.credentials import CredentialSchema, CredentialUpdateSchema, RejectionSchema
+from app.tenancy.request import current_context
+
+blp = Blueprint(
+    "credentials",
+    __name__,
+    url_prefix="/api/v1",
+    description="Credentials (medical license, DEA registration, malpractice insurance, "
+    "board certification). The provider keeps them; every organization the provider works "
+    "for sees them and may verify or reject them. Expiry follows from the date.",
+)
+
+VERIFY = ("manage-facilities", "manage-providers")
+
+
+def _own(credential_id: uuid.UUID) -> Credential:
+    credential = db.session.get(Credential, credential_id)
+    if credential is None or credential.user_id != current_context().user_id:
+        abort(404, message="credential not found")
+    return credential
+
+
+def _of_provider(provider: User, credential_id: uuid.UUID) -> Credential:
+    credential = db.session.get(Credential, credential_id)
+    if credential is None or credential.user_id != provider.id:
+        abort(404, message="credential not found")
+    return credential
+
+
+@blp.route("/me/credentials")
+class MyCredentials(MethodView):
+    @jwt_required()
+    @requires("update-credentials")
+    @blp.response(200, CredentialSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self) -> Select[Credential]:
+        """Your credentials."""
+        user_id = current_context().user_id
+        assert user_id is not None
+        return rules.credentials_of(user_id)
+
+    @jwt_required()
+    @requires("update-credentials")
+    @blp.arguments(CredentialSchema)
+    @blp.response(201, CredentialSchema)
+    def post(self, data: dict[str, Any]) -> Credential:
+        """Add a credential. A medical license needs state, number and expiry; a DEA
+        registration state, a valid number, schedules and expiry; malpractice insurance
+        carrier (issuer), policy number, coverage amounts, effective and expiry dates; a
+        board certification the board (issuer) and specialty."""
+        user_id = current_context().user_id
+        assert user_id is not None
+        return rules.create(db.session, user_id, data)
+
+
+@blp.route("/me/credentials/<uuid:credential_id>")
+class MyCredential(MethodView):
+    @jwt_required()
+    @requires("update-credentials")
+    @blp.response(200, CredentialSchema)
+    def get(self, credential_id: uuid.UUID) -> Credential:
+        """One of your credentials."""
+        return _own(credential_id)
+
+    @jwt_required()
+    @requires("update-credentials")
+    @blp.arguments(CredentialUpdateSchema)
+    @blp.response(200, CredentialSchema)
+    def put(self, changes: dict[str, Any], credential_id: uuid.UUID) -> Credential:
+        """Update a credential (only the fields sent); it becomes unverified again."""
+        return rules.update(db.session, _own(credential_id), changes)
+
+    @jwt_required()
+    @requires("update-credentials")
+    @blp.response(204)
+    def delete(self, credential_id: uuid.UUID) -> None:
+        """Remove a credential."""
+        db.session.delete(_own(credential_id))
+        db.session.flush()
+
+
+@blp.route("/admin/providers/<uuid:provider_id>/credentials")
+class ProviderCredentials(MethodView):
+    @jwt_required()
+    @requires("manage-facilities", "manage-providers", "invite-providers")
+    @blp.response(200, CredentialSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, provider_id: uuid.UUID) -> Select[Credential]:
+        """A provider's credentials (the same for every organization they work for)."""
+        return rules.credentials_of(provider_or_404(provider_id).id)
+
+
+@blp.route("/admin/providers/<uuid:provider_id>/credentials/<uuid:credential_id>/verify")
+class VerifyCredential(MethodView):
+    @jwt_required()
+    @requires(*VERIFY)
+    @blp.response(200, CredentialSchema)
+    def post(self, provider_id: uuid.UUID, credential_id: uuid.UUID) -> Credential:
+        """Mark a credential verified (not an expired one)."""
+        credential = _of_provider(provider_or_404(provider_id), credential_id)
+        return rules.verify(db.session, current_context(), credential, dt.datetime.now(dt.UTC))
+
+
+@blp.route("/admin/providers/<uuid:provider_id>/credentials/<uuid:credential_id>/reject")
+class RejectCredential(MethodView):
+    @jwt_required()
+    @requires(*VERIFY)
+    @blp.arguments(RejectionSchema)
+    @blp.response(200, CredentialSchema)
+    def post(
+        self, data: dict[str, Any], provider_id: uuid.UUID, credential_id: uuid.UUID
+    ) -> Credential:
+        """Reject a credential, with the reason the provider will see."""
+        credential = _of_provider(provider_or_404(provider_id), credential_id)
+        return rules.reject(
+            db.session, current_context(), credential, data["reason"], dt.datetime.now(dt.UTC)
+        )

@@ -1,0 +1,75 @@
+"""The provider onboarding checklist, derived from the provider's data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.domain import compliance, credentials
+from app.domain.errors import DomainError
+from app.models.enums import CredentialType as Kind
+from app.models.enums import NpiVerification
+from app.models.enums import VerificationStatus as Verification
+
+
+@dataclass(frozen=True)
+class Item:
+    item: str
+    complete: bool
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Checklist:
+    user_id: uuid.UUID
+    items: list[Item]
+
+    @property
+    def percent_complete(self) -> int:
+        return round(100 * sum(i.complete for i in self.items) / len(self.items))
+
+
+def _on_file(facts: compliance.ProviderFacts, kind: str, today: dt.date) -> Item:
+    credential = compliance.best_credential(facts, kind, today)
+    if credential is None:
+        return Item(kind, False, "not on file")
+    state = credentials.status_at(credential, today)
+    if state in (Verification.REJECTED, Verification.EXPIRED):
+        return Item(kind, False, state)
+    return Item(kind, True, state)
+
+
+def checklist(session: Session, user_id: uuid.UUID, today: dt.date) -> Checklist:
+    facts = compliance.load_facts(session, [user_id]).get(user_id)
+    if facts is None:
+        raise DomainError("provider not found", status=404)
+    user = facts.user
+    personal = bool(user.name and user.phone and user.npi)
+    dea = (
+        Item(Kind.DEA_REGISTRATION, True, "not applicable")
+        if user.dea_not_applicable
+        else _on_file(facts, Kind.DEA_REGISTRATION, today)
+    )
+    items = [
+        Item("personal_information", personal, None if personal else "name, phone and NPI"),
+        Item(
+            "npi_verification",
+            user.npi_verification == NpiVerification.VERIFIED,
+            user.npi_verification,
+        ),
+        _on_file(facts, Kind.MEDICAL_LICENSE, today),
+        dea,
+        _on_file(facts, Kind.MALPRACTICE_INSURANCE, today),
+        Item("facility_assignment", bool(facts.active_facility_ids)),
+        Item(
+            "system_training",
+            facts.has_training,
+            None if facts.has_training else "no training certificate",
+        ),
+        # Orders are not part of this service yet: the item stays open until they are.
+        Item("first_order", False, "no order yet"),
+    ]
+    return Checklist(user_id, items)

@@ -1,0 +1,297 @@
+"""Compliance: how complete and current each provider's required items are, as a score.
+
+Score formula (0-100). Required items and their weights:
+  medical license 30, malpractice insurance 25, DEA registration 15 (left out entirely
+  when the provider marked DEA not applicable), NPI verified 15, training 15.
+Each item earns a share of its weight:
+  1.0  verified (credentials: verified and not expiring within 30 days; NPI: the
+       registry confirmed it; training: a training certificate on file)
+  0.75 verified but expiring within 30 days
+  0.5  on file but unverified (credentials), or an NPI awaiting the registry
+  0    missing, rejected, expired, or an NPI the registry does not confirm
+score = round(100 * sum(weight * share) / sum(weights of the items that apply)).
+An organization's score is the mean of its providers' scores (none when it has no
+providers); its training completion rate is the share of providers with training.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain import credentials
+from app.models import Credential, Document, Membership, ProviderFacility, User
+from app.models.enums import AssignmentStatus, DocumentType, NpiVerification, Role
+from app.models.enums import CredentialType as Kind
+from app.models.enums import VerificationStatus as Verification
+
+WEIGHTS: dict[str, int] = {
+    Kind.MEDICAL_LICENSE: 30,
+    Kind.MALPRACTICE_INSURANCE: 25,
+    Kind.DEA_REGISTRATION: 15,
+    "npi": 15,
+    "training": 15,
+}
+
+CREDENTIAL_SHARES: dict[str, float] = {Verification.VERIFIED: 1.0, Verification.UNVERIFIED: 0.5}
+NPI_SHARES: dict[str, float] = {
+    NpiVerification.VERIFIED: 1.0,
+    NpiVerification.PENDING: 0.5,
+    NpiVerification.UNVERIFIED: 0.5,
+}
+
+
+@dataclass(frozen=True)
+class ProviderFacts:
+    """What compliance and the onboarding checklist are computed from."""
+
+    user: User
+    credentials: list[Credential]
+    has_training: bool
+    active_facility_ids: frozenset[uuid.UUID]
+
+
+@dataclass(frozen=True)
+class ItemState:
+    item: str
+    weight: int
+    share: float
+    state: str  # missing, rejected, expired, unverified, verified, pending, not_applicable
+    expiry_date: dt.date | None = None
+    days_left: int | None = None
+    expiring_within: int | None = None
+
+
+@dataclass(frozen=True)
+class ProviderCompliance:
+    user_id: uuid.UUID
+    name: str
+    score: int
+    items: list[ItemState] = field(default_factory=list)
+
+    def items_in(self, *states: str) -> list[str]:
+        return [i.item for i in self.items if i.state in states]
+
+    @property
+    def missing(self) -> list[str]:
+        return self.items_in("missing")
+
+    @property
+    def expired(self) -> list[str]:
+        return self.items_in("expired")
+
+    @property
+    def unverified(self) -> list[str]:
+        return self.items_in("unverified", "pending", "rejected")
+
+    @property
+    def expiring(self) -> list[str]:
+        return [i.item for i in self.items if i.expiring_within is not None]
+
+
+def load_facts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, ProviderFacts]:
+    """Facts for many providers in four queries (what the caller may see of them)."""
+    if not user_ids:
+        return {}
+    users = session.scalars(select(User).where(User.id.in_(user_ids))).all()
+    by_user: dict[uuid.UUID, list[Credential]] = defaultdict(list)
+    for credential in session.scalars(
+        select(Credential).where(Credential.user_id.in_(user_ids)).order_by(Credential.id)
+    ):
+        by_user[credential.user_id].append(credential)
+    trained = set(
+        session.scalars(
+            select(Document.user_id).where(
+                Document.user_id.in_(user_ids),
+                Document.document_type == DocumentType.TRAINING_CERTIFICATE,
+            )
+        )
+    )
+    active: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for user_id, facility_id in session.execute(
+        select(ProviderFacility.user_id, ProviderFacility.facility_id).where(
+            ProviderFacility.user_id.in_(user_ids),
+            ProviderFacility.status == AssignmentStatus.ACTIVE,
+        )
+    ):
+        active[user_id].add(facility_id)
+    return {
+        u.id: ProviderFacts(u, by_user[u.id], u.id in trained, frozenset(active[u.id]))
+        for u in users
+    }
+
+
+def best_credential(facts: ProviderFacts, kind: str, today: dt.date) -> Credential | None:
+    """The credential of a kind that counts: a non-rejected one expiring last."""
+    candidates = [c for c in facts.credentials if c.credential_type == kind]
+    if not candidates:
+        return None
+    usable = [c for c in candidates if c.verification_status != Verification.REJECTED]
+    pool = usable or candidates
+    return max(pool, key=lambda c: (c.expiry_date or dt.date.max, c.created_at))
+
+
+def _credential_item(facts: ProviderFacts, kind: str, today: dt.date) -> ItemState:
+    weight = WEIGHTS[kind]
+    credential = best_credential(facts, kind, today)
+    if credential is None:
+        return ItemState(kind, weight, 0.0, "missing")
+    state = credentials.status_at(credential, today)
+    window = credentials.expiring_within(credential, today)
+    share = CREDENTIAL_SHARES.get(state, 0.0)
+    if state == Verification.VERIFIED and window == 30:
+        share = 0.75
+    return ItemState(
+        kind,
+        weight,
+        share,
+        state,
+        credential.expiry_date,
+        credentials.days_left(credential, today),
+        window,
+    )
+
+
+def _npi_item(user: User) -> ItemState:
+    if not user.npi:
+        return ItemState("npi", WEIGHTS["npi"], 0.0, "missing")
+    state = user.npi_verification
+    return ItemState("npi", WEIGHTS["npi"], NPI_SHARES.get(state, 0.0), state)
+
+
+def evaluate(facts: ProviderFacts, today: dt.date) -> ProviderCompliance:
+    items = [
+        _credential_item(facts, Kind.MEDICAL_LICENSE, today),
+        _credential_item(facts, Kind.MALPRACTICE_INSURANCE, today),
+    ]
+    if facts.user.dea_not_applicable:
+        items.append(ItemState(Kind.DEA_REGISTRATION, 0, 0.0, "not_applicable"))
+    else:
+        items.append(_credential_item(facts, Kind.DEA_REGISTRATION, today))
+    items.append(_npi_item(facts.user))
+    items.append(
+        ItemState(
+            "training",
+            WEIGHTS["training"],
+            1.0 if facts.has_training else 0.0,
+            "verified" if facts.has_training else "missing",
+        )
+    )
+    total = sum(i.weight for i in items)
+    earned = sum(i.weight * i.share for i in items)
+    return ProviderCompliance(facts.user.id, facts.user.name, round(100 * earned / total), items)
+
+
+@dataclass(frozen=True)
+class OrganizationCompliance:
+    organization_id: uuid.UUID
+    score: int | None
+    training_completion_rate: float | None
+    providers: list[ProviderCompliance]
+
+
+def providers_of(session: Session, organization_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(Membership.user_id).where(
+                Membership.organization_id == organization_id, Membership.role == Role.PROVIDER
+            )
+        )
+    )
+
+
+def organization_compliance(
+    session: Session,
+    organization_id: uuid.UUID,
+    today: dt.date,
+    *,
+    expiring_within_days: int | None = None,
+    missing_item: str | None = None,
+    facility_id: uuid.UUID | None = None,
+) -> OrganizationCompliance:
+    """Every provider of the organization, riskiest first, with the organization's score
+    and training rate (over all its providers, before the filters)."""
+    facts = load_facts(session, providers_of(session, organization_id))
+    evaluated = [(evaluate(f, today), f) for f in facts.values()]
+    scores = [c.score for c, _ in evaluated]
+    trained = [f.has_training for _, f in evaluated]
+
+    def keep(result: ProviderCompliance, fact: ProviderFacts) -> bool:
+        if facility_id is not None and facility_id not in fact.active_facility_ids:
+            return False
+        if missing_item is not None and missing_item not in result.missing:
+            return False
+        if expiring_within_days is not None:
+            return any(
+                i.days_left is not None and 0 <= i.days_left <= expiring_within_days
+                for i in result.items
+            )
+        return True
+
+    kept = sorted(
+        (c for c, f in evaluated if keep(c, f)), key=lambda c: (c.score, c.name, c.user_id)
+    )
+    return OrganizationCompliance(
+        organization_id,
+        round(sum(scores) / len(scores)) if scores else None,
+        round(sum(trained) / len(trained), 4) if trained else None,
+        kept,
+    )
+
+
+@dataclass(frozen=True)
+class Expiration:
+    kind: str  # a credential type or a document type
+    owner_id: uuid.UUID
+    owner_name: str
+    record_id: uuid.UUID
+    expiry_date: dt.date
+    days_left: int
+
+
+def expirations(
+    session: Session, organization_id: uuid.UUID, today: dt.date, within_days: int
+) -> list[Expiration]:
+    """Credentials of the organization's providers and the organization's own documents
+    that expire within `within_days` (or already have), soonest first."""
+    horizon = today + dt.timedelta(days=within_days)
+    provider_ids = providers_of(session, organization_id)
+    rows: list[Expiration] = []
+    for credential, name in session.execute(
+        select(Credential, User.name)
+        .join(User, User.id == Credential.user_id)
+        .where(Credential.user_id.in_(provider_ids), Credential.expiry_date <= horizon)
+    ):
+        assert credential.expiry_date is not None
+        rows.append(
+            Expiration(
+                credential.credential_type,
+                credential.user_id,
+                name,
+                credential.id,
+                credential.expiry_date,
+                (credential.expiry_date - today).days,
+            )
+        )
+    for document in session.scalars(
+        select(Document).where(
+            Document.organization_id == organization_id, Document.expiry_date <= horizon
+        )
+    ):
+        assert document.expiry_date is not None
+        rows.append(
+            Expiration(
+                document.document_type,
+                organization_id,
+                "organization",
+                document.id,
+                document.expiry_date,
+                (document.expiry_date - today).days,
+            )
+        )
+    return sorted(rows, key=lambda e: (e.expiry_date, e.kind, e.record_id))

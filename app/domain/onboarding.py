@@ -1,0 +1,201 @@
+"""Organization onboarding: nine steps in order, each complete either because the data
+it asks for exists or because someone completed it by hand.
+
+Data-backed steps complete (and un-complete) themselves; the manual ones (training and
+certification, go-live) are completed and reopened through the API, in order. Going
+live activates the organization.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.domain.errors import DomainError
+from app.models import Document, Facility, Invitation, OnboardingStepCompletion, Organization
+from app.models.enums import DocumentType, InvitationRole, OnboardingStatus, OrganizationStatus
+from app.models.enums import OnboardingStep as Step
+from app.tenancy.context import TenantContext, system_context
+
+STEPS: tuple[Step, ...] = tuple(Step)
+MANUAL = frozenset({Step.TRAINING_AND_CERTIFICATION, Step.GO_LIVE})
+
+# What each data-backed step waits for, as said to the user.
+DATA_NEEDED = {
+    Step.REGISTRATION: "the organization exists",
+    Step.BASIC_INFORMATION: "name, tax id and primary contact name, email and phone",
+    Step.TAX_DOCUMENTATION: "a tax form uploaded",
+    Step.BANKING_SETUP: "a banking letter uploaded",
+    Step.ADD_FACILITIES: "at least one facility",
+    Step.INVITE_OFFICE_MANAGERS: "an office manager invited",
+    Step.PROVIDER_INVITATIONS: "a provider invited",
+}
+
+
+@dataclass(frozen=True)
+class StepState:
+    step: Step
+    completed: bool
+    manual: bool
+    completed_at: dt.datetime | None
+    completed_by_id: uuid.UUID | None
+    requirement: str | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    organization_id: uuid.UUID
+    onboarding_status: str
+    steps: list[StepState]
+
+    @property
+    def percent_complete(self) -> int:
+        return round(100 * sum(s.completed for s in self.steps) / len(self.steps))
+
+    @property
+    def next_step(self) -> Step | None:
+        return next((s.step for s in self.steps if not s.completed), None)
+
+    def missing_before(self, step: Step) -> list[Step]:
+        index = STEPS.index(step)
+        return [s.step for s in self.steps[:index] if not s.completed]
+
+
+def progress(session: Session, organization: Organization) -> Progress:
+    """Every step's state, in four queries whatever the organization's size."""
+    org_id = organization.id
+    first_facility = session.scalar(
+        select(func.min(Facility.created_at)).where(Facility.organization_id == org_id)
+    )
+    invited = dict(
+        session.execute(
+            select(Invitation.role, func.min(Invitation.created_at))
+            .where(Invitation.organization_id == org_id)
+            .group_by(Invitation.role)
+        ).all()
+    )
+    uploaded = dict(
+        session.execute(
+            select(Document.document_type, func.min(Document.created_at))
+            .where(Document.organization_id == org_id)
+            .group_by(Document.document_type)
+        ).all()
+    )
+    manual = {
+        c.step: c
+        for c in session.scalars(
+            select(OnboardingStepCompletion).where(
+                OnboardingStepCompletion.organization_id == org_id
+            )
+        )
+    }
+    basic = all(
+        getattr(organization, name)
+        for name in (
+            "name",
+            "tax_id",
+            "primary_contact_name",
+            "primary_contact_email",
+            "primary_contact_phone",
+        )
+    )
+    data_done: dict[Step, dt.datetime | None] = {
+        Step.REGISTRATION: organization.created_at,
+        Step.BASIC_INFORMATION: organization.updated_at if basic else None,
+        Step.TAX_DOCUMENTATION: uploaded.get(DocumentType.TAX_FORM),
+        Step.BANKING_SETUP: uploaded.get(DocumentType.BANKING_LETTER),
+        Step.ADD_FACILITIES: first_facility,
+        Step.INVITE_OFFICE_MANAGERS: invited.get(InvitationRole.OFFICE_MANAGER),
+        Step.PROVIDER_INVITATIONS: invited.get(InvitationRole.PROVIDER),
+    }
+    states = []
+    for step in STEPS:
+        if step in MANUAL:
+            completion = manual.get(step)
+            states.append(
+                StepState(
+                    step,
+                    completion is not None,
+                    True,
+                    completion.completed_at if completion else None,
+                    completion.completed_by_id if completion else None,
+                    None,
+                )
+            )
+        else:
+            done_at = data_done[step]
+            states.append(
+                StepState(step, done_at is not None, False, done_at, None, DATA_NEEDED[step])
+            )
+    return Progress(org_id, organization.onboarding_status, states)
+
+
+def complete(
+    session: Session,
+    context: TenantContext,
+    organization: Organization,
+    step: Step,
+    now: dt.datetime,
+) -> Progress:
+    current = progress(session, organization)
+    state = current.steps[STEPS.index(step)]
+    if state.completed:
+        raise DomainError(f"{step.value} is already complete", field="step")
+    if step not in MANUAL:
+        raise DomainError(
+            f"{step.value} completes itself once there is {DATA_NEEDED[step]}", field="step"
+        )
+    missing = current.missing_before(step)
+    if missing:
+        raise DomainError(
+            f"complete these steps first: {', '.join(s.value for s in missing)}", field="step"
+        )
+    session.add(
+        OnboardingStepCompletion(
+            organization_id=organization.id,
+            step=step,
+            completed_by_id=context.user_id,
+            completed_at=now,
+        )
+    )
+    session.flush()
+    if step == Step.GO_LIVE:
+        _go_live(session, organization, now)
+    session.refresh(organization)
+    return progress(session, organization)
+
+
+def reopen(session: Session, organization: Organization, step: Step) -> Progress:
+    current = progress(session, organization)
+    if step not in MANUAL:
+        raise DomainError(f"{step.value} follows its data and cannot be reopened", field="step")
+    if not current.steps[STEPS.index(step)].completed:
+        raise DomainError(f"{step.value} is not complete", field="step")
+    if step == Step.GO_LIVE or organization.onboarding_status == OnboardingStatus.COMPLETED:
+        raise DomainError("the organization is live: its onboarding is closed", field="step")
+    session.execute(
+        delete(OnboardingStepCompletion).where(
+            OnboardingStepCompletion.organization_id == organization.id,
+            OnboardingStepCompletion.step == step,
+        )
+    )
+    return progress(session, organization)
+
+
+def _go_live(session: Session, organization: Organization, now: dt.datetime) -> None:
+    """Activation is an MSC-level change (a guarded column): the organization admin's
+    go-live does it in the system context, audited as theirs."""
+    changes: dict[str, Any] = {"onboarding_status": OnboardingStatus.COMPLETED}
+    if organization.status == OrganizationStatus.PENDING:
+        changes["status"] = OrganizationStatus.ACTIVE
+    if organization.activated_at is None:
+        changes["activated_at"] = now
+    with system_context(session):
+        for name, value in changes.items():
+            setattr(organization, name, value)
+        session.flush()

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from app.domain.compliance import WEIGHTS
+from app.schemas.base import Schema
+
+
+class ComplianceItemSchema(Schema):
+    item = fields.String()
+    weight = fields.Integer()
+    share = fields.Float(metadata={"description": "the part of the weight earned, 0 to 1"})
+    state = fields.String()
+    expiry_date = fields.Date(allow_none=True)
+    days_left = fields.Integer(allow_none=True)
+    expiring_within = fields.Integer(
+        allow_none=True, metadata={"description": "30, 60 or 90 when expiring that soon"}
+    )
+
+
+class ProviderComplianceSchema(Schema):
+    user_id = fields.UUID()
+    name = fields.String()
+    score = fields.Integer()
+    missing = fields.List(fields.String())
+    expired = fields.List(fields.String())
+    expiring = fields.List(fields.String())
+    unverified = fields.List(fields.String())
+    items = fields.List(fields.Nested(ComplianceItemSchema))
+
+
+class OrganizationComplianceSchema(Schema):
+    organization_id = fields.UUID()
+    score = fields.Integer(allow_none=True)
+    training_completion_rate = fields.Float(allow_none=True)
+    providers = fields.List(fields.Nested(ProviderComplianceSchema))
+
+
+class ComplianceQuerySchema(Schema):
+    organization_id = fields.UUID(metadata={"description": "defaults to the active organization"})
+    expiring_within_days = fields.Integer(validate=validate.Range(min=0, max=3650))
+    missing = fields.String(validate=validate.OneOf(sorted(WEIGHTS)))
+    facility_id = fields.UUID()
+
+
+class ExpirationQuerySchema(Schema):
+    organization_id = fields.UUID(metadata={"description": "defaults to the active organization"})
+    within_days = fields.Integer(load_default=90, validate=validate.Range(min=0, max=3650))
+
+
+class ExpirationSchema(Schema):
+    kind = fields.String()
+    owner_id = fields.UUID()
+    owner_name = fields.String()
+    record_id = fields.UUID()
+    expiry_date = fields.Date()
+    days_left = fields.Integer(metadata={"description": "negative once expired"})

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from marshmallow import fields, validate
+
+from app.domain import credentials
+from app.models import Credential
+from app.models.enums import CredentialType, values
+from app.schemas.base import Schema
+from app.schemas.fields import StateCode
+
+DEA_SCHEDULES = ["2", "2N", "3", "3N", "4", "5"]
+
+
+class CredentialSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    user_id = fields.UUID(dump_only=True)
+    credential_type = fields.String(required=True, validate=validate.OneOf(values(CredentialType)))
+    number = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "license, DEA registration, policy or certificate number"},
+    )
+    state = StateCode(allow_none=True)
+    issuer = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "licensing board, insurance carrier or certifying board"},
+    )
+    specialty = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
+    dea_schedules = fields.List(
+        fields.String(validate=validate.OneOf(DEA_SCHEDULES)),
+        allow_none=True,
+        validate=validate.Length(min=1),
+    )
+    coverage_per_claim = fields.Decimal(
+        allow_none=True, places=2, as_string=True, validate=validate.Range(min=0)
+    )
+    coverage_aggregate = fields.Decimal(
+        allow_none=True, places=2, as_string=True, validate=validate.Range(min=0)
+    )
+    effective_date = fields.Date(allow_none=True)
+    expiry_date = fields.Date(allow_none=True)
+    status = fields.Method(
+        "current_status",
+        dump_only=True,
+        metadata={"description": "unverified, verified, rejected, or expired (from the date)"},
+    )
+    days_left = fields.Method("remaining_days", dump_only=True)
+    verified_by_id = fields.UUID(dump_only=True)
+    verified_at = fields.DateTime(dump_only=True)
+    rejection_reason = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+    def current_status(self, credential: Credential) -> str:
+        return credentials.status_at(credential, dt.date.today())
+
+    def remaining_days(self, credential: Credential) -> int | None:
+        return credentials.days_left(credential, dt.date.today())
+
+
+class CredentialUpdateSchema(CredentialSchema):
+    """Partial update by the provider; any change voids an earlier verification."""
+
+    credential_type = fields.String(dump_only=True)
+
+
+class RejectionSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))

@@ -1,0 +1,234 @@
+"""Credentials: shared by a provider's organizations, verified by staff, expiring by
+date; compliance scores computed from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from app.domain import credentials
+from app.models import Credential
+from app.models.enums import Role
+from tests import factories
+from tests.conftest import TwoTenants, bearer, login
+
+TODAY = dt.date.today()
+LICENSE = {
+    "credential_type": "medical_license",
+    "state": "TX",
+    "number": "TX-12345",
+    "issuer": "Texas Medical Board",
+    "expiry_date": str(TODAY + dt.timedelta(days=400)),
+}
+
+
+def test_shared_provider_shows_the_same_credentials_to_both_organizations(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    created = client.post("/api/v1/me/credentials", json=LICENSE, headers=bearer(provider))
+    assert created.status_code == 201, created.get_json()
+    credential = created.get_json()
+    assert credential["status"] == "unverified" and credential["days_left"] == 400
+
+    url = f"/api/v1/admin/providers/{seeded.shared_provider.id}/credentials"
+    for tenant in (seeded.a, seeded.b):
+        seen = client.get(url, headers=bearer(login(client, tenant.admin))).get_json()
+        assert [c["id"] for c in seen] == [credential["id"]]
+        assert seen[0]["number"] == "TX-12345"
+
+    with Session(admin_engine, expire_on_commit=False) as setup:
+        third = factories.make_organization(setup, name="Tenant C")
+        outsider = factories.make_user(setup)
+        factories.make_membership(setup, outsider, third, Role.ORGANIZATION_ADMIN)
+        setup.commit()
+    outsider_token = login(client, outsider)
+    assert client.get(url, headers=bearer(outsider_token)).status_code == 404
+    with admin_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM credentials")).scalar_one() == 1
+
+
+def test_staff_verify_and_reject_and_an_edit_voids_verification(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    credential = client.post("/api/v1/me/credentials", json=LICENSE, headers=bearer(provider))
+    cid = credential.get_json()["id"]
+    base = f"/api/v1/admin/providers/{seeded.shared_provider.id}/credentials/{cid}"
+
+    manager = login(client, seeded.b.office_manager)  # manages nothing: reaches nobody
+    assert client.post(f"{base}/verify", headers=bearer(manager)).status_code == 404
+    b_admin = login(client, seeded.b.admin)
+    verified = client.post(f"{base}/verify", headers=bearer(b_admin)).get_json()
+    assert verified["status"] == "verified" and verified["verified_by_id"] == str(seeded.b.admin.id)
+
+    # The provider cannot verify themselves, and editing voids the verification.
+    assert client.post(f"{base}/verify", headers=bearer(provider)).status_code == 403
+    edited = client.put(
+        f"/api/v1/me/credentials/{cid}", json={"number": "TX-99999"}, headers=bearer(provider)
+    ).get_json()
+    assert edited["status"] == "unverified" and edited["verified_by_id"] is None
+
+    missing_reason = client.post(f"{base}/reject", json={}, headers=bearer(b_admin))
+    assert missing_reason.status_code == 422
+    rejected = client.post(
+        f"{base}/reject", json={"reason": "number unknown to the board"}, headers=bearer(b_admin)
+    ).get_json()
+    assert rejected["status"] == "rejected"
+    assert rejected["rejection_reason"] == "number unknown to the board"
+
+
+def test_each_kind_requires_its_fields(client: FlaskClient, seeded: TwoTenants) -> None:
+    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    incomplete = client.post(
+        "/api/v1/me/credentials",
+        json={"credential_type": "malpractice_insurance", "issuer": "Carrier"},
+        headers=bearer(provider),
+    )
+    assert incomplete.status_code == 422
+    assert "number" in incomplete.get_json()["errors"]["json"]
+    bad = client.post(
+        "/api/v1/me/credentials",
+        json={"credential_type": "dea_registration", "dea_schedules": ["7"], "state": "ZZZ"},
+        headers=bearer(provider),
+    )
+    assert bad.status_code == 422
+    assert {"dea_schedules", "state"} <= set(bad.get_json()["errors"]["json"])
+    bad_dea = client.post(
+        "/api/v1/me/credentials",
+        json={
+            "credential_type": "dea_registration",
+            "number": "AP5836728",
+            "state": "TX",
+            "dea_schedules": ["2", "3"],
+            "expiry_date": str(TODAY + dt.timedelta(days=900)),
+        },
+        headers=bearer(provider),
+    )
+    assert bad_dea.status_code == 422
+    assert "number" in bad_dea.get_json()["errors"]["json"]
+    good_dea = client.post(
+        "/api/v1/me/credentials",
+        json={
+            "credential_type": "dea_registration",
+            "number": "AP5836727",
+            "state": "TX",
+            "dea_schedules": ["2", "3"],
+            "expiry_date": str(TODAY + dt.timedelta(days=900)),
+        },
+        headers=bearer(provider),
+    )
+    assert good_dea.status_code == 201, good_dea.get_json()
+    admin = login(client, seeded.a.admin)
+    assert (
+        client.post("/api/v1/me/credentials", json=LICENSE, headers=bearer(admin)).status_code
+        == 403
+    )
+
+
+def test_expiry_boundaries() -> None:
+    def with_expiry(days: int) -> Credential:
+        return Credential(
+            credential_type="medical_license",
+            verification_status="verified",
+            expiry_date=TODAY + dt.timedelta(days=days),
+        )
+
+    assert credentials.status_at(with_expiry(-1), TODAY) == "expired"  # yesterday
+    assert credentials.status_at(with_expiry(0), TODAY) == "verified"  # valid through today
+    assert credentials.status_at(with_expiry(1), TODAY) == "verified"
+    assert credentials.expiring_within(with_expiry(0), TODAY) == 30
+    assert credentials.expiring_within(with_expiry(31), TODAY) == 60
+    assert credentials.expiring_within(with_expiry(90), TODAY) == 90
+    assert credentials.expiring_within(with_expiry(91), TODAY) is None
+    assert credentials.expiring_within(with_expiry(-1), TODAY) is None
+    rejected = with_expiry(-5)
+    rejected.verification_status = "rejected"
+    assert credentials.status_at(rejected, TODAY) == "rejected"
+
+
+def test_compliance_score_matches_the_hand_computed_value(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """One expired (verified) license, no malpractice insurance, DEA not applicable, NPI
+    verified, training on file: (30*0 + 25*0 + 15*1 + 15*1) / (30 + 25 + 15 + 15) = 35.3."""
+    provider = seeded.shared_provider
+    with admin_engine.begin() as conn:
+        conn.execute(text("SELECT set_config('tenancy.is_msc_admin', 'true', true)"))
+        conn.execute(
+            text(
+                "UPDATE users SET dea_not_applicable = true, npi_verification = 'verified'"
+                " WHERE id = :u"
+            ),
+            {"u": provider.id},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO credentials (user_id, credential_type, state, number, expiry_date,"
+                " verification_status) VALUES (:u, 'medical_license', 'TX', 'X1', :d, 'verified')"
+            ),
+            {"u": provider.id, "d": TODAY - dt.timedelta(days=1)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO documents (user_id, document_type, filename, content_type,"
+                " size_bytes, sha256, storage_key) VALUES (:u, 'training_certificate', 't.pdf',"
+                " 'application/pdf', 10, repeat('b', 64), 'k')"
+            ),
+            {"u": provider.id},
+        )
+    admin = login(client, seeded.a.admin)
+    one = client.get(f"/api/v1/admin/providers/{provider.id}/compliance", headers=bearer(admin))
+    assert one.status_code == 200
+    body = one.get_json()
+    assert body["score"] == round(100 * 30 / 85)  # 35
+    assert body["expired"] == ["medical_license"]
+    assert body["missing"] == ["malpractice_insurance"]
+
+    organization = client.get("/api/v1/admin/compliance", headers=bearer(admin)).get_json()
+    assert [p["user_id"] for p in organization["providers"]] == [str(provider.id)]
+    assert organization["score"] == 35 and organization["training_completion_rate"] == 1.0
+    missing = client.get(
+        "/api/v1/admin/compliance?missing=malpractice_insurance", headers=bearer(admin)
+    ).get_json()
+    assert len(missing["providers"]) == 1
+    expirations = client.get(
+        "/api/v1/admin/compliance/expirations?within_days=90", headers=bearer(admin)
+    ).get_json()
+    assert [(e["kind"], e["days_left"]) for e in expirations] == [("medical_license", -1)]
+    other = client.get(
+        f"/api/v1/admin/compliance?organization_id={seeded.b.organization.id}",
+        headers=bearer(admin),
+    )
+    assert other.status_code == 404
+
+
+def test_provider_checklist(client: FlaskClient, seeded: TwoTenants) -> None:
+    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    client.put(
+        "/api/v1/me",
+        json={"phone": "+14155552671", "dea_not_applicable": True},
+        headers=bearer(provider),
+    )
+    client.post("/api/v1/me/credentials", json=LICENSE, headers=bearer(provider))
+    mine = client.get("/api/v1/me/onboarding", headers=bearer(provider)).get_json()
+    items = {i["item"]: i["complete"] for i in mine["items"]}
+    assert items == {
+        "personal_information": True,
+        "npi_verification": False,
+        "medical_license": True,
+        "dea_registration": True,
+        "malpractice_insurance": False,
+        "facility_assignment": True,
+        "system_training": False,
+        "first_order": False,
+    }
+    assert mine["percent_complete"] == 50
+    admin = login(client, seeded.b.admin)
+    seen = client.get(
+        f"/api/v1/admin/providers/{seeded.shared_provider.id}/onboarding", headers=bearer(admin)
+    )
+    assert seen.status_code == 200
