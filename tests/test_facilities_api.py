@@ -11,9 +11,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from app.models import Facility, Organization, User
+from app.models import Organization
 from app.models.enums import Role
 from tests import factories
+from tests.api_helpers import (
+    committed_facility,
+    committed_provider,
+    set_office_manager,
+    validation_errors,
+)
 from tests.conftest import TwoTenants, bearer, login
 
 ADMIN = "/api/v1/admin"
@@ -24,47 +30,12 @@ def _create_url(organization: Organization) -> str:
     return f"{ADMIN}/organizations/{organization.id}/facilities"
 
 
-def _facility(admin_engine: Engine, organization: Organization, **fields: Any) -> Facility:
-    """A committed facility, written as the superuser."""
-    with Session(admin_engine, expire_on_commit=False) as session:
-        facility = factories.make_facility(session, organization, **fields)
-        session.commit()
-    return facility
-
-
-def _provider_at(
-    admin_engine: Engine, facility: Facility, organization: Organization, **fields: Any
-) -> User:
-    """A committed provider of `organization`, assigned to `facility`."""
-    with Session(admin_engine, expire_on_commit=False) as session:
-        provider = factories.make_user(session, **fields)
-        factories.make_membership(session, provider, organization, Role.PROVIDER)
-        factories.make_assignment(session, provider, facility)
-        session.commit()
-    return provider
-
-
-def _set_manager(admin_engine: Engine, facility: Facility, manager: User) -> None:
-    with admin_engine.begin() as conn:
-        conn.execute(
-            text("UPDATE facilities SET office_manager_id = :u WHERE id = :f"),
-            {"u": manager.id, "f": facility.id},
-        )
-
-
 def _row(admin_engine: Engine, facility_id: object) -> dict[str, Any]:
     with admin_engine.connect() as conn:
         row = conn.execute(
             text("SELECT * FROM facilities WHERE id = :f"), {"f": facility_id}
         ).mappings()
         return dict(row.one())
-
-
-def _errors(response: Any) -> dict[str, Any]:
-    body = response.get_json()
-    assert "errors" in body, body
-    fields: dict[str, Any] = body["errors"]["json"]
-    return fields
 
 
 def _names(response: Any) -> list[str]:
@@ -129,7 +100,7 @@ def test_npi_with_a_wrong_check_digit_is_422_naming_npi(
         body = {"name": "Bad NPI", "facility_type": "clinic", "state": "TX", "npi": npi}
         response = client.post(_create_url(seeded.a.organization), json=body, headers=bearer(token))
         assert response.status_code == 422, npi
-        assert set(_errors(response)) == {"npi"}, npi
+        assert set(validation_errors(response)) == {"npi"}, npi
 
 
 def test_mac_jurisdiction_is_derived_from_the_state(
@@ -179,7 +150,7 @@ def test_create_validation_names_every_offending_field(
         headers=bearer(token),
     )
     assert response.status_code == 422
-    assert set(_errors(response)) == {
+    assert set(validation_errors(response)) == {
         "name",
         "facility_type",
         "state",
@@ -194,7 +165,7 @@ def test_create_validation_names_every_offending_field(
     }
     missing = client.post(_create_url(seeded.a.organization), json={}, headers=bearer(token))
     assert missing.status_code == 422
-    assert set(_errors(missing)) == {"name", "facility_type", "state"}
+    assert set(validation_errors(missing)) == {"name", "facility_type", "state"}
 
 
 def test_place_of_service_from_the_cms_list_is_accepted(
@@ -218,7 +189,7 @@ def test_unknown_state_or_jurisdiction_code_is_422_naming_it(
         headers=bearer(token),
     )
     assert state.status_code == 422
-    assert set(_errors(state)) == {"state"}
+    assert set(validation_errors(state)) == {"state"}
     jurisdiction = client.post(
         url,
         json={
@@ -230,7 +201,7 @@ def test_unknown_state_or_jurisdiction_code_is_422_naming_it(
         headers=bearer(token),
     )
     assert jurisdiction.status_code == 422
-    assert set(_errors(jurisdiction)) == {"mac_jurisdiction"}
+    assert set(validation_errors(jurisdiction)) == {"mac_jurisdiction"}
     with admin_engine.connect() as conn:
         named = conn.execute(text("SELECT count(*) FROM facilities WHERE name = 'Nowhere'"))
         assert named.scalar_one() == 0
@@ -250,7 +221,7 @@ def test_office_manager_of_another_organization_is_422_naming_the_field(
         }
         response = client.post(url, json=body, headers=bearer(token))
         assert response.status_code == 422, someone.email
-        assert set(_errors(response)) == {"office_manager_id"}
+        assert set(validation_errors(response)) == {"office_manager_id"}
     own = client.post(
         url,
         json={
@@ -347,7 +318,7 @@ def test_list_paginates_in_a_deterministic_order(
 ) -> None:
     a = seeded.a.organization
     for name in ("Delta", "Alpha", "Charlie", "Bravo", "Bravo"):
-        _facility(admin_engine, a, name=name)
+        committed_facility(admin_engine, a, name=name)
     token = login(client, seeded.a.admin)
     full = client.get(f"{FACILITIES}?page_size=100", headers=bearer(token))
     assert full.status_code == 200
@@ -383,9 +354,11 @@ def test_list_filters_by_type_state_active_and_name(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a.organization
-    _facility(admin_engine, a, name="North Hospital", facility_type="hospital", state="IL")
-    _facility(admin_engine, a, name="South Wound Care", facility_type="wound_center", state="FL")
-    _facility(admin_engine, a, name="Closed 100% Clinic", state="FL", active=False)
+    committed_facility(admin_engine, a, name="North Hospital", facility_type="hospital", state="IL")
+    committed_facility(
+        admin_engine, a, name="South Wound Care", facility_type="wound_center", state="FL"
+    )
+    committed_facility(admin_engine, a, name="Closed 100% Clinic", state="FL", active=False)
     token = login(client, seeded.a.admin)
 
     def names(query: str) -> list[str]:
@@ -406,8 +379,8 @@ def test_list_filters_by_type_state_active_and_name(
 
 def test_list_sorts(client: FlaskClient, seeded: TwoTenants, admin_engine: Engine) -> None:
     a = seeded.a.organization
-    _facility(admin_engine, a, name="Zulu", state="CA")
-    _facility(admin_engine, a, name="Alpha", state="WA")
+    committed_facility(admin_engine, a, name="Zulu", state="CA")
+    committed_facility(admin_engine, a, name="Alpha", state="WA")
     seeded_name = seeded.a.facility.name  # state TX
     token = login(client, seeded.a.admin)
 
@@ -574,7 +547,7 @@ def test_state_change_keeps_a_given_jurisdiction_equal_to_the_old_one(
 ) -> None:
     """A DC clinic (JL) moves to Arlington, VA, which Part B also serves from JL: the
     jurisdiction the caller sends must be kept, even though it did not change."""
-    dc = _facility(admin_engine, seeded.a.organization, name="DC Clinic", state="DC")
+    dc = committed_facility(admin_engine, seeded.a.organization, name="DC Clinic", state="DC")
     assert _row(admin_engine, dc.id)["mac_jurisdiction"] == "JL"
     token = login(client, seeded.a.admin)
     response = client.put(
@@ -609,7 +582,7 @@ def test_update_validation_names_the_offending_field(
     for body, field in cases:
         response = client.put(url, json=body, headers=bearer(token))
         assert response.status_code == 422, body
-        assert set(_errors(response)) == {field}, body
+        assert set(validation_errors(response)) == {field}, body
     stored = _row(admin_engine, seeded.a.facility.id)
     assert stored["state"] == "TX" and stored["office_manager_id"] is None
 
@@ -663,7 +636,7 @@ def test_office_manager_sees_only_the_facilities_they_manage(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    other = _facility(admin_engine, a.organization, name="Other Clinic")
+    other = committed_facility(admin_engine, a.organization, name="Other Clinic")
     manager_token = login(client, a.office_manager)
     # managing nothing yet: nothing visible
     nothing = client.get(FACILITIES, headers=bearer(manager_token))
@@ -694,7 +667,7 @@ def test_office_manager_updates_contact_fields_of_a_managed_facility(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    _set_manager(admin_engine, a.facility, a.office_manager)
+    set_office_manager(admin_engine, a.facility, a.office_manager)
     token = login(client, a.office_manager)
     response = client.put(
         f"{FACILITIES}/{a.facility.id}",
@@ -722,7 +695,7 @@ def test_office_manager_cannot_change_identity_type_manager_or_active(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    _set_manager(admin_engine, a.facility, a.office_manager)
+    set_office_manager(admin_engine, a.facility, a.office_manager)
     before = _row(admin_engine, a.facility.id)
     token = login(client, a.office_manager)
     url = f"{FACILITIES}/{a.facility.id}"
@@ -734,7 +707,7 @@ def test_office_manager_cannot_change_identity_type_manager_or_active(
     ):
         response = client.put(url, json={field: value, "city": "Dallas"}, headers=bearer(token))
         assert response.status_code == 403, field
-        assert set(_errors(response)) == {field}
+        assert set(validation_errors(response)) == {field}
     after = _row(admin_engine, a.facility.id)
     assert after == before
 
@@ -743,8 +716,8 @@ def test_office_manager_cannot_update_a_facility_they_do_not_manage(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    _set_manager(admin_engine, a.facility, a.office_manager)
-    other = _facility(admin_engine, a.organization, name="Someone Else's")
+    set_office_manager(admin_engine, a.facility, a.office_manager)
+    other = committed_facility(admin_engine, a.organization, name="Someone Else's")
     token = login(client, a.office_manager)
     response = client.put(f"{FACILITIES}/{other.id}", json={"city": "X"}, headers=bearer(token))
     assert response.status_code == 404
@@ -799,9 +772,9 @@ def test_office_manager_sees_managed_facilitys_providers_without_phone(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    _set_manager(admin_engine, a.facility, a.office_manager)
-    other = _facility(admin_engine, a.organization, name="Other Clinic")
-    elsewhere = _provider_at(admin_engine, other, a.organization, phone="+14155550100")
+    set_office_manager(admin_engine, a.facility, a.office_manager)
+    other = committed_facility(admin_engine, a.organization, name="Other Clinic")
+    elsewhere = committed_provider(admin_engine, a.organization, other, phone="+14155550100")
     with admin_engine.begin() as conn:
         conn.execute(
             text("UPDATE users SET phone = '+14155552671' WHERE id = :u"),

@@ -11,47 +11,21 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from app.models import Facility, Organization, User
+from app.models import User
 from app.models.enums import Role
 from app.permissions import ALL_PERMISSIONS, ROLE_PERMISSIONS
 from tests import factories
+from tests.api_helpers import (
+    assignment_id_of,
+    committed_provider,
+    primary_assignment_ids,
+    validation_errors,
+)
 from tests.conftest import TwoTenants, bearer, login
 
 ME = "/api/v1/me"
 MY_FACILITIES = f"{ME}/facilities"
 PRIMARY = f"{ME}/primary-facility"
-
-
-def _provider(
-    admin_engine: Engine, organization: Organization, facility: Facility, **assignment: Any
-) -> User:
-    with Session(admin_engine, expire_on_commit=False) as session:
-        provider = factories.make_user(session)
-        factories.make_membership(session, provider, organization, Role.PROVIDER)
-        factories.make_assignment(session, provider, facility, **assignment)
-        session.commit()
-    return provider
-
-
-def _assignments(admin_engine: Engine, user: User) -> list[dict[str, Any]]:
-    with admin_engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT id, organization_id, facility_id, is_primary, status"
-                " FROM provider_facilities WHERE user_id = :u"
-            ),
-            {"u": user.id},
-        ).mappings()
-        return [dict(r) for r in rows]
-
-
-def _assignment_id(admin_engine: Engine, user: User, facility: Facility) -> uuid.UUID:
-    [found] = [r["id"] for r in _assignments(admin_engine, user) if r["facility_id"] == facility.id]
-    return found
-
-
-def _primary_ids(admin_engine: Engine, user: User) -> list[uuid.UUID]:
-    return [r["id"] for r in _assignments(admin_engine, user) if r["is_primary"]]
 
 
 def _user_row(admin_engine: Engine, user: User) -> dict[str, Any]:
@@ -60,13 +34,6 @@ def _user_row(admin_engine: Engine, user: User) -> dict[str, Any]:
             text("SELECT email, name, phone, npi FROM users WHERE id = :u"), {"u": user.id}
         ).mappings()
         return dict(row.one())
-
-
-def _errors(response: Any) -> dict[str, Any]:
-    body = response.get_json()
-    assert "errors" in body, body
-    fields: dict[str, Any] = body["errors"]["json"]
-    return fields
 
 
 # --- GET /me -------------------------------------------------------------------------------
@@ -174,8 +141,8 @@ def test_email_is_not_accepted_by_put_me(
         ME, json={"email": "new@example.com", "name": "Sneaky"}, headers=bearer(token)
     )
     assert response.status_code == 422
-    assert set(_errors(response)) == {"email"}
-    assert _errors(response)["email"] == ["Unknown field."]
+    assert set(validation_errors(response)) == {"email"}
+    assert validation_errors(response)["email"] == ["Unknown field."]
     stored = _user_row(admin_engine, provider)
     assert stored["email"] == provider.email and stored["name"] == provider.name
 
@@ -198,7 +165,7 @@ def test_put_me_validation_names_the_offending_field(
     for body, fields in cases:
         response = client.put(ME, json=body, headers=bearer(token))
         assert response.status_code == 422, body
-        assert set(_errors(response)) == fields, body
+        assert set(validation_errors(response)) == fields, body
     stored = _user_row(admin_engine, seeded.shared_provider)
     assert stored["npi"] == seeded.shared_provider.npi and stored["phone"] is None
 
@@ -206,13 +173,13 @@ def test_put_me_validation_names_the_offending_field(
 def test_npi_of_another_user_is_409_naming_npi_and_revealing_no_one(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    other = _provider(admin_engine, seeded.b.organization, seeded.b.facility)
+    other = committed_provider(admin_engine, seeded.b.organization, seeded.b.facility)
     with admin_engine.begin() as conn:
         conn.execute(text("UPDATE users SET npi = '1003347634' WHERE id = :u"), {"u": other.id})
     token = login(client, seeded.a.admin)
     response = client.put(ME, json={"npi": "1003347634"}, headers=bearer(token))
     assert response.status_code == 409
-    assert set(_errors(response)) == {"npi"}
+    assert set(validation_errors(response)) == {"npi"}
     text_body = response.get_data(as_text=True)
     assert other.email not in text_body and str(other.id) not in text_body
     assert "Tenant B" not in text_body
@@ -257,7 +224,7 @@ def test_shared_provider_sees_assignments_at_both_organizations(
 def test_my_facilities_lists_only_my_own_assignments(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    colleague = _provider(admin_engine, seeded.a.organization, seeded.a.facility)
+    colleague = committed_provider(admin_engine, seeded.a.organization, seeded.a.facility)
     mine = client.get(MY_FACILITIES, headers=bearer(login(client, colleague))).get_json()
     assert [r["user_id"] for r in mine] == [str(colleague.id)]
     admin = client.get(MY_FACILITIES, headers=bearer(login(client, seeded.a.admin)))
@@ -290,7 +257,7 @@ def test_provider_chooses_primary_at_the_non_active_organization(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider = seeded.shared_provider
-    b_assignment = _assignment_id(admin_engine, provider, seeded.b.facility)
+    b_assignment = assignment_id_of(admin_engine, provider, seeded.b.facility)
     token = login(client, provider, seeded.a.organization)  # acting for A
     response = client.post(
         PRIMARY, json={"assignment_id": str(b_assignment)}, headers=bearer(token)
@@ -300,7 +267,7 @@ def test_provider_chooses_primary_at_the_non_active_organization(
     assert body["id"] == str(b_assignment) and body["is_primary"] is True
     assert body["organization_name"] == "Tenant B"
     assert body["facility_name"] == seeded.b.facility.name
-    assert _primary_ids(admin_engine, provider) == [b_assignment]
+    assert primary_assignment_ids(admin_engine, provider) == [b_assignment]
     mine = client.get(MY_FACILITIES, headers=bearer(token)).get_json()
     assert {r["organization_name"]: r["is_primary"] for r in mine} == {
         "Tenant A": False,
@@ -309,7 +276,7 @@ def test_provider_chooses_primary_at_the_non_active_organization(
     # choosing the current primary again changes nothing
     again = client.post(PRIMARY, json={"assignment_id": str(b_assignment)}, headers=bearer(token))
     assert again.status_code == 200
-    assert _primary_ids(admin_engine, provider) == [b_assignment]
+    assert primary_assignment_ids(admin_engine, provider) == [b_assignment]
 
 
 def test_provider_chooses_primary_within_the_active_organization(
@@ -326,24 +293,24 @@ def test_provider_chooses_primary_within_the_active_organization(
     )
     assert response.status_code == 200
     assert response.get_json()["facility_name"] == "A Second"
-    assert _primary_ids(admin_engine, provider) == [assignment.id]
+    assert primary_assignment_ids(admin_engine, provider) == [assignment.id]
 
 
 def test_someone_elses_assignment_is_422_naming_assignment_id(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    colleague = _provider(admin_engine, seeded.a.organization, seeded.a.facility)
-    colleague_assignment = _assignment_id(admin_engine, colleague, seeded.a.facility)
+    colleague = committed_provider(admin_engine, seeded.a.organization, seeded.a.facility)
+    colleague_assignment = assignment_id_of(admin_engine, colleague, seeded.a.facility)
     token = login(client, seeded.shared_provider, seeded.a.organization)
     for assignment_id in (colleague_assignment, uuid.uuid4()):
         response = client.post(
             PRIMARY, json={"assignment_id": str(assignment_id)}, headers=bearer(token)
         )
         assert response.status_code == 422
-        assert set(_errors(response)) == {"assignment_id"}
-    assert _primary_ids(admin_engine, colleague) == []
-    assert _primary_ids(admin_engine, seeded.shared_provider) == [
-        _assignment_id(admin_engine, seeded.shared_provider, seeded.a.facility)
+        assert set(validation_errors(response)) == {"assignment_id"}
+    assert primary_assignment_ids(admin_engine, colleague) == []
+    assert primary_assignment_ids(admin_engine, seeded.shared_provider) == [
+        assignment_id_of(admin_engine, seeded.shared_provider, seeded.a.facility)
     ]
 
 
@@ -354,13 +321,13 @@ def test_primary_facility_validation_names_assignment_id(
     for body in ({}, {"assignment_id": "not-a-uuid"}, {"assignment_id": None}):
         response = client.post(PRIMARY, json=body, headers=bearer(token))
         assert response.status_code == 422, body
-        assert set(_errors(response)) == {"assignment_id"}, body
+        assert set(validation_errors(response)) == {"assignment_id"}, body
     extra = client.post(
         PRIMARY,
         json={"assignment_id": str(uuid.uuid4()), "facility_id": str(uuid.uuid4())},
         headers=bearer(token),
     )
-    assert extra.status_code == 422 and "facility_id" in _errors(extra)
+    assert extra.status_code == 422 and "facility_id" in validation_errors(extra)
 
 
 def test_an_ended_assignment_cannot_be_chosen_as_primary(
@@ -369,7 +336,7 @@ def test_an_ended_assignment_cannot_be_chosen_as_primary(
     """Only the provider's own active assignments are valid choices: an ended one is
     refused naming the field that was sent, `assignment_id`."""
     provider = seeded.shared_provider
-    b_assignment = _assignment_id(admin_engine, provider, seeded.b.facility)
+    b_assignment = assignment_id_of(admin_engine, provider, seeded.b.facility)
     with admin_engine.begin() as conn:
         conn.execute(
             text(
@@ -382,17 +349,17 @@ def test_an_ended_assignment_cannot_be_chosen_as_primary(
     response = client.post(
         PRIMARY, json={"assignment_id": str(b_assignment)}, headers=bearer(token)
     )
-    assert set(_errors(response)) == {"assignment_id"}
+    assert set(validation_errors(response)) == {"assignment_id"}
     assert response.status_code == 422
-    assert _primary_ids(admin_engine, provider) == [
-        _assignment_id(admin_engine, provider, seeded.a.facility)
+    assert primary_assignment_ids(admin_engine, provider) == [
+        assignment_id_of(admin_engine, provider, seeded.a.facility)
     ]
 
 
 def test_staff_lack_select_facilities(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    a_assignment = _assignment_id(admin_engine, seeded.shared_provider, seeded.a.facility)
+    a_assignment = assignment_id_of(admin_engine, seeded.shared_provider, seeded.a.facility)
     for user in (seeded.a.admin, seeded.a.office_manager):
         token = login(client, user)
         response = client.post(

@@ -11,80 +11,25 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from app.models import Facility, Organization, ProviderFacility, User
-from app.models.enums import Role
-from tests import factories
+from app.models import Facility, ProviderFacility, User
+from tests.api_helpers import (
+    assignment_id_of,
+    assignment_rows,
+    committed_facility,
+    committed_provider,
+    primary_assignment_ids,
+    set_office_manager,
+    validation_errors,
+)
 from tests.conftest import TwoTenants, bearer, login
 
 PROVIDERS = "/api/v1/admin/providers"
 TODAY = dt.date.today()
 
 
-def _facility(admin_engine: Engine, organization: Organization, **fields: Any) -> Facility:
-    with Session(admin_engine, expire_on_commit=False) as session:
-        facility = factories.make_facility(session, organization, **fields)
-        session.commit()
-    return facility
-
-
-def _provider(
-    admin_engine: Engine,
-    organization: Organization,
-    facility: Facility | None = None,
-    *,
-    assignment: dict[str, Any] | None = None,
-    **fields: Any,
-) -> User:
-    """A committed provider of `organization`, assigned to `facility` when given."""
-    with Session(admin_engine, expire_on_commit=False) as session:
-        provider = factories.make_user(session, **fields)
-        factories.make_membership(session, provider, organization, Role.PROVIDER)
-        if facility is not None:
-            factories.make_assignment(session, provider, facility, **(assignment or {}))
-        session.commit()
-    return provider
-
-
-def _set_manager(admin_engine: Engine, facility: Facility, manager: User) -> None:
-    with admin_engine.begin() as conn:
-        conn.execute(
-            text("UPDATE facilities SET office_manager_id = :u WHERE id = :f"),
-            {"u": manager.id, "f": facility.id},
-        )
-
-
 def _set_phone(admin_engine: Engine, user: User, phone: str) -> None:
     with admin_engine.begin() as conn:
         conn.execute(text("UPDATE users SET phone = :p WHERE id = :u"), {"p": phone, "u": user.id})
-
-
-def _assignments(admin_engine: Engine, user: User) -> list[dict[str, Any]]:
-    """Every assignment of `user`, in every tenant (superuser read)."""
-    with admin_engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT id, organization_id, facility_id, is_primary, status, start_date,"
-                " end_date FROM provider_facilities WHERE user_id = :u ORDER BY created_at, id"
-            ),
-            {"u": user.id},
-        ).mappings()
-        return [dict(r) for r in rows]
-
-
-def _primary_ids(admin_engine: Engine, user: User) -> list[uuid.UUID]:
-    return [r["id"] for r in _assignments(admin_engine, user) if r["is_primary"]]
-
-
-def _assignment_id(admin_engine: Engine, user: User, facility: Facility) -> uuid.UUID:
-    [found] = [r["id"] for r in _assignments(admin_engine, user) if r["facility_id"] == facility.id]
-    return found
-
-
-def _errors(response: Any) -> dict[str, Any]:
-    body = response.get_json()
-    assert "errors" in body, body
-    fields: dict[str, Any] = body["errors"]["json"]
-    return fields
 
 
 def _assign(client: FlaskClient, token: str, provider: User, **body: Any) -> Any:
@@ -139,9 +84,9 @@ def test_office_manager_sees_only_providers_at_managed_facilities_without_phone(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    _set_manager(admin_engine, a.facility, a.office_manager)
-    other = _facility(admin_engine, a.organization, name="Other Clinic")
-    elsewhere = _provider(admin_engine, a.organization, other, name="Elsewhere Person")
+    set_office_manager(admin_engine, a.facility, a.office_manager)
+    other = committed_facility(admin_engine, a.organization, name="Other Clinic")
+    elsewhere = committed_provider(admin_engine, a.organization, other, name="Elsewhere Person")
     _set_phone(admin_engine, seeded.shared_provider, "+14155552671")
     token = login(client, a.office_manager)
     response = client.get(PROVIDERS, headers=bearer(token))
@@ -163,8 +108,8 @@ def test_office_manager_managing_nothing_sees_no_providers(
 def _filter_fixture(admin_engine: Engine, seeded: TwoTenants) -> tuple[Facility, User, User]:
     """A second facility of A with a pending and an ended provider."""
     a = seeded.a
-    second = _facility(admin_engine, a.organization, name="Second Site")
-    upcoming = _provider(
+    second = committed_facility(admin_engine, a.organization, name="Second Site")
+    upcoming = committed_provider(
         admin_engine,
         a.organization,
         second,
@@ -172,7 +117,7 @@ def _filter_fixture(admin_engine: Engine, seeded: TwoTenants) -> tuple[Facility,
         name="Dr. Priya Upcoming",
         npi="1558598797",
     )
-    gone = _provider(
+    gone = committed_provider(
         admin_engine,
         a.organization,
         second,
@@ -228,9 +173,9 @@ def test_facility_filter_out_of_reach_lists_nothing(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    _set_manager(admin_engine, a.facility, a.office_manager)
-    other = _facility(admin_engine, a.organization, name="Other Clinic")
-    _provider(admin_engine, a.organization, other)
+    set_office_manager(admin_engine, a.facility, a.office_manager)
+    other = committed_facility(admin_engine, a.organization, name="Other Clinic")
+    committed_provider(admin_engine, a.organization, other)
     manager = login(client, a.office_manager)
     assert _listed_ids(client, manager, f"facility_id={other.id}") == []
     admin = login(client, a.admin)
@@ -300,15 +245,15 @@ def test_provider_cannot_use_the_provider_admin_endpoints(
 ) -> None:
     provider = seeded.shared_provider
     token = login(client, provider, seeded.a.organization)
-    assignment_id = _assignment_id(admin_engine, provider, seeded.a.facility)
+    assignment_id = assignment_id_of(admin_engine, provider, seeded.a.facility)
     listed = client.get(PROVIDERS, headers=bearer(token))
     assert listed.status_code == 403 and "permission" in listed.get_json()["message"]
     own = client.get(f"{PROVIDERS}/{provider.id}/facilities", headers=bearer(token))
     assert own.status_code == 403
-    second = _facility(admin_engine, seeded.a.organization)
+    second = committed_facility(admin_engine, seeded.a.organization)
     assert _assign(client, token, provider, facility_id=second.id).status_code == 403
     assert _end(client, token, provider, assignment_id).status_code == 403
-    assert _assignments(admin_engine, provider)[0]["status"] == "active"
+    assert assignment_rows(admin_engine, provider)[0]["status"] == "active"
 
 
 # --- GET /providers/{id}/facilities ---------------------------------------------------------
@@ -338,7 +283,7 @@ def test_each_org_admin_sees_only_its_own_assignments_of_a_shared_provider(
 def test_another_tenants_or_unknown_provider_is_404(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    b_only = _provider(admin_engine, seeded.b.organization, seeded.b.facility)
+    b_only = committed_provider(admin_engine, seeded.b.organization, seeded.b.facility)
     token = login(client, seeded.a.admin)
     foreign = client.get(f"{PROVIDERS}/{b_only.id}/facilities", headers=bearer(token))
     unknown = client.get(f"{PROVIDERS}/{uuid.uuid4()}/facilities", headers=bearer(token))
@@ -350,8 +295,8 @@ def test_office_manager_sees_only_assignments_at_managed_facilities(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    _set_manager(admin_engine, a.facility, a.office_manager)
-    other = _facility(admin_engine, a.organization, name="Not Managed")
+    set_office_manager(admin_engine, a.facility, a.office_manager)
+    other = committed_facility(admin_engine, a.organization, name="Not Managed")
     with Session(admin_engine) as session:
         session.add(
             ProviderFacility(
@@ -378,7 +323,7 @@ def test_org_admin_assigns_a_provider_to_a_facility(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    second = _facility(admin_engine, a.organization, name="Second Site")
+    second = committed_facility(admin_engine, a.organization, name="Second Site")
     token = login(client, a.admin)
     response = _assign(client, token, seeded.shared_provider, facility_id=second.id)
     assert response.status_code == 201, response.get_json()
@@ -394,8 +339,8 @@ def test_org_admin_assigns_a_provider_to_a_facility(
     ).get_json()
     assert {r["facility_id"] for r in listed} == {str(a.facility.id), str(second.id)}
     # the primary (at A's first facility) is untouched
-    assert _primary_ids(admin_engine, seeded.shared_provider) == [
-        _assignment_id(admin_engine, seeded.shared_provider, a.facility)
+    assert primary_assignment_ids(admin_engine, seeded.shared_provider) == [
+        assignment_id_of(admin_engine, seeded.shared_provider, a.facility)
     ]
 
 
@@ -405,14 +350,14 @@ def test_assigning_an_already_active_assignment_is_409(
     token = login(client, seeded.a.admin)
     response = _assign(client, token, seeded.shared_provider, facility_id=seeded.a.facility.id)
     assert response.status_code == 409
-    assert set(_errors(response)) == {"facility_id"}
-    assert len(_assignments(admin_engine, seeded.shared_provider)) == 2
+    assert set(validation_errors(response)) == {"facility_id"}
+    assert len(assignment_rows(admin_engine, seeded.shared_provider)) == 2
 
 
 def test_future_start_date_gives_a_pending_assignment(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    second = _facility(admin_engine, seeded.a.organization)
+    second = committed_facility(admin_engine, seeded.a.organization)
     token = login(client, seeded.a.admin)
     start = TODAY + dt.timedelta(days=30)
     response = _assign(
@@ -431,7 +376,7 @@ def test_future_start_date_gives_a_pending_assignment(
 def test_a_pending_assignment_cannot_be_made_primary(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    second = _facility(admin_engine, seeded.a.organization)
+    second = committed_facility(admin_engine, seeded.a.organization)
     token = login(client, seeded.a.admin)
     response = _assign(
         client,
@@ -442,19 +387,19 @@ def test_a_pending_assignment_cannot_be_made_primary(
         is_primary=True,
     )
     assert response.status_code == 409
-    assert "is_primary" in _errors(response)
-    assert len(_assignments(admin_engine, seeded.shared_provider)) == 2  # rolled back
+    assert "is_primary" in validation_errors(response)
+    assert len(assignment_rows(admin_engine, seeded.shared_provider)) == 2  # rolled back
 
 
 def test_assigning_a_non_member_of_the_facilitys_organization_is_422(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    b_only = _provider(admin_engine, seeded.b.organization, seeded.b.facility)
+    b_only = committed_provider(admin_engine, seeded.b.organization, seeded.b.facility)
     token = login(client, seeded.msc_admin)  # reaches both tenants
     response = _assign(client, token, b_only, facility_id=seeded.a.facility.id)
     assert response.status_code == 422
-    assert set(_errors(response)) == {"facility_id"}
-    assert [r["organization_id"] for r in _assignments(admin_engine, b_only)] == [
+    assert set(validation_errors(response)) == {"facility_id"}
+    assert [r["organization_id"] for r in assignment_rows(admin_engine, b_only)] == [
         seeded.b.organization.id
     ]
 
@@ -466,19 +411,19 @@ def test_another_tenants_facility_in_the_body_is_422_naming_facility_id(
     foreign = _assign(client, token, seeded.shared_provider, facility_id=seeded.b.facility.id)
     unknown = _assign(client, token, seeded.shared_provider, facility_id=uuid.uuid4())
     assert foreign.status_code == unknown.status_code == 422
-    assert set(_errors(foreign)) == {"facility_id"}
+    assert set(validation_errors(foreign)) == {"facility_id"}
     assert foreign.get_json() == unknown.get_json()
-    assert len(_assignments(admin_engine, seeded.shared_provider)) == 2
+    assert len(assignment_rows(admin_engine, seeded.shared_provider)) == 2
 
 
 def test_another_tenants_provider_in_the_url_is_404(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    b_only = _provider(admin_engine, seeded.b.organization, seeded.b.facility)
+    b_only = committed_provider(admin_engine, seeded.b.organization, seeded.b.facility)
     token = login(client, seeded.a.admin)
     response = _assign(client, token, b_only, facility_id=seeded.a.facility.id)
     assert response.status_code == 404
-    assert len(_assignments(admin_engine, b_only)) == 1
+    assert len(assignment_rows(admin_engine, b_only)) == 1
 
 
 def test_assign_validation_names_the_offending_field(
@@ -496,7 +441,7 @@ def test_assign_validation_names_the_offending_field(
     for body, fields in cases:
         response = _assign(client, token, provider, **body)
         assert response.status_code == 422, body
-        assert set(_errors(response)) == fields, body
+        assert set(validation_errors(response)) == fields, body
 
 
 def test_assigning_primary_moves_the_flag_across_tenants(
@@ -505,13 +450,13 @@ def test_assigning_primary_moves_the_flag_across_tenants(
     """B makes a new B facility the provider's primary: A's assignment loses the flag,
     and exactly one primary remains, whichever tenant holds it."""
     provider = seeded.shared_provider
-    b_second = _facility(admin_engine, seeded.b.organization, name="B Second")
+    b_second = committed_facility(admin_engine, seeded.b.organization, name="B Second")
     token = login(client, seeded.b.admin)
     response = _assign(client, token, provider, facility_id=b_second.id, is_primary=True)
     assert response.status_code == 201, response.get_json()
     new_id = response.get_json()["id"]
     assert response.get_json()["is_primary"] is True
-    assert _primary_ids(admin_engine, provider) == [uuid.UUID(new_id)]
+    assert primary_assignment_ids(admin_engine, provider) == [uuid.UUID(new_id)]
     a_view = client.get(
         f"{PROVIDERS}/{provider.id}/facilities", headers=bearer(login(client, seeded.a.admin))
     ).get_json()
@@ -526,30 +471,30 @@ def test_assigning_primary_moves_the_flag_across_tenants(
 def test_a_providers_only_active_assignment_becomes_primary(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    newcomer = _provider(admin_engine, seeded.a.organization)
+    newcomer = committed_provider(admin_engine, seeded.a.organization)
     token = login(client, seeded.a.admin)
     response = _assign(client, token, newcomer, facility_id=seeded.a.facility.id)
     assert response.status_code == 201
     assert response.get_json()["is_primary"] is True
-    assert _primary_ids(admin_engine, newcomer) == [uuid.UUID(response.get_json()["id"])]
+    assert primary_assignment_ids(admin_engine, newcomer) == [uuid.UUID(response.get_json()["id"])]
 
 
 def test_office_manager_assigns_only_to_managed_facilities(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    managed = _facility(admin_engine, a.organization, name="Managed Too")
-    unmanaged = _facility(admin_engine, a.organization, name="Not Managed")
-    _set_manager(admin_engine, a.facility, a.office_manager)
-    _set_manager(admin_engine, managed, a.office_manager)
+    managed = committed_facility(admin_engine, a.organization, name="Managed Too")
+    unmanaged = committed_facility(admin_engine, a.organization, name="Not Managed")
+    set_office_manager(admin_engine, a.facility, a.office_manager)
+    set_office_manager(admin_engine, managed, a.office_manager)
     token = login(client, a.office_manager)
     ok = _assign(client, token, seeded.shared_provider, facility_id=managed.id)
     assert ok.status_code == 201, ok.get_json()
     assert ok.get_json()["facility_id"] == str(managed.id)
     refused = _assign(client, token, seeded.shared_provider, facility_id=unmanaged.id)
     assert refused.status_code == 422
-    assert set(_errors(refused)) == {"facility_id"}
-    assert {r["facility_id"] for r in _assignments(admin_engine, seeded.shared_provider)} == {
+    assert set(validation_errors(refused)) == {"facility_id"}
+    assert {r["facility_id"] for r in assignment_rows(admin_engine, seeded.shared_provider)} == {
         a.facility.id,
         seeded.b.facility.id,
         managed.id,
@@ -563,7 +508,7 @@ def test_ending_an_assignment_keeps_it_as_inactive_history(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider = seeded.shared_provider
-    second = _facility(admin_engine, seeded.a.organization, name="Second Site")
+    second = committed_facility(admin_engine, seeded.a.organization, name="Second Site")
     token = login(client, seeded.a.admin)
     assigned = _assign(client, token, provider, facility_id=second.id, start_date="2026-06-01")
     assignment_id = assigned.get_json()["id"]
@@ -576,7 +521,7 @@ def test_ending_an_assignment_keeps_it_as_inactive_history(
     listed = client.get(f"{PROVIDERS}/{provider.id}/facilities", headers=bearer(token)).get_json()
     assert {(r["id"], r["status"]) for r in listed} >= {(assignment_id, "inactive")}
     assert len(listed) == 2
-    stored = [r for r in _assignments(admin_engine, provider) if str(r["id"]) == assignment_id]
+    stored = [r for r in assignment_rows(admin_engine, provider) if str(r["id"]) == assignment_id]
     assert stored[0]["status"] == "inactive" and stored[0]["end_date"] == dt.date(2026, 11, 1)
 
 
@@ -584,7 +529,7 @@ def test_ending_without_a_date_ends_today(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider = seeded.shared_provider
-    assignment_id = _assignment_id(admin_engine, provider, seeded.b.facility)
+    assignment_id = assignment_id_of(admin_engine, provider, seeded.b.facility)
     response = _end(client, login(client, seeded.b.admin), provider, assignment_id)
     assert response.status_code == 200
     assert response.get_json()["end_date"] == TODAY.isoformat()
@@ -592,13 +537,13 @@ def test_ending_without_a_date_ends_today(
 
 def test_ending_twice_is_409(client: FlaskClient, seeded: TwoTenants, admin_engine: Engine) -> None:
     provider = seeded.shared_provider
-    assignment_id = _assignment_id(admin_engine, provider, seeded.b.facility)
+    assignment_id = assignment_id_of(admin_engine, provider, seeded.b.facility)
     token = login(client, seeded.b.admin)
     assert _end(client, token, provider, assignment_id).status_code == 200
     again = _end(client, token, provider, assignment_id, end_date="2026-11-02")
     assert again.status_code == 409
-    assert set(_errors(again)) == {"assignment_id"}
-    [stored] = [r for r in _assignments(admin_engine, provider) if r["id"] == assignment_id]
+    assert set(validation_errors(again)) == {"assignment_id"}
+    [stored] = [r for r in assignment_rows(admin_engine, provider) if r["id"] == assignment_id]
     assert stored["end_date"] == TODAY
 
 
@@ -606,18 +551,18 @@ def test_end_date_before_start_date_is_422_naming_end_date(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider = seeded.shared_provider
-    assignment_id = _assignment_id(admin_engine, provider, seeded.a.facility)  # starts 2026-01-01
+    assignment_id = assignment_id_of(admin_engine, provider, seeded.a.facility)  # starts 2026-01-01
     token = login(client, seeded.a.admin)
     response = _end(client, token, provider, assignment_id, end_date="2025-12-31")
     assert response.status_code == 422
-    assert set(_errors(response)) == {"end_date"}
+    assert set(validation_errors(response)) == {"end_date"}
     bad_format = _end(client, token, provider, assignment_id, end_date="last week")
     assert bad_format.status_code == 422
-    assert set(_errors(bad_format)) == {"end_date"}
+    assert set(validation_errors(bad_format)) == {"end_date"}
     unknown_field = _end(client, token, provider, assignment_id, status="inactive")
     assert unknown_field.status_code == 422
-    assert set(_errors(unknown_field)) == {"status"}
-    [stored] = [r for r in _assignments(admin_engine, provider) if r["id"] == assignment_id]
+    assert set(validation_errors(unknown_field)) == {"status"}
+    [stored] = [r for r in assignment_rows(admin_engine, provider) if r["id"] == assignment_id]
     assert stored["status"] == "active" and stored["is_primary"] is True
 
 
@@ -627,20 +572,20 @@ def test_ending_the_primary_promotes_the_single_remaining_assignment(
     """A ends the primary at A; the provider's one remaining active assignment is B's,
     which becomes primary although A cannot see it."""
     provider = seeded.shared_provider
-    a_assignment = _assignment_id(admin_engine, provider, seeded.a.facility)
-    b_assignment = _assignment_id(admin_engine, provider, seeded.b.facility)
+    a_assignment = assignment_id_of(admin_engine, provider, seeded.a.facility)
+    b_assignment = assignment_id_of(admin_engine, provider, seeded.b.facility)
     token = login(client, seeded.a.admin)
     response = _end(client, token, provider, a_assignment)
     assert response.status_code == 200
     assert str(b_assignment) not in response.get_data(as_text=True)
-    assert _primary_ids(admin_engine, provider) == [b_assignment]
+    assert primary_assignment_ids(admin_engine, provider) == [b_assignment]
 
 
 def test_ending_with_two_active_assignments_left_promotes_none(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider = seeded.shared_provider
-    second = _facility(admin_engine, seeded.a.organization)
+    second = committed_facility(admin_engine, seeded.a.organization)
     with Session(admin_engine) as session:
         session.add(
             ProviderFacility(
@@ -652,43 +597,43 @@ def test_ending_with_two_active_assignments_left_promotes_none(
             )
         )
         session.commit()
-    a_assignment = _assignment_id(admin_engine, provider, seeded.a.facility)
+    a_assignment = assignment_id_of(admin_engine, provider, seeded.a.facility)
     assert _end(client, login(client, seeded.a.admin), provider, a_assignment).status_code == 200
-    assert _primary_ids(admin_engine, provider) == []
+    assert primary_assignment_ids(admin_engine, provider) == []
 
 
 def test_ending_another_tenants_assignment_is_404(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider = seeded.shared_provider
-    b_assignment = _assignment_id(admin_engine, provider, seeded.b.facility)
+    b_assignment = assignment_id_of(admin_engine, provider, seeded.b.facility)
     token = login(client, seeded.a.admin)
     foreign = _end(client, token, provider, b_assignment)
     unknown = _end(client, token, provider, uuid.uuid4())
     assert foreign.status_code == unknown.status_code == 404
     assert foreign.get_json() == unknown.get_json()
-    [stored] = [r for r in _assignments(admin_engine, provider) if r["id"] == b_assignment]
+    [stored] = [r for r in assignment_rows(admin_engine, provider) if r["id"] == b_assignment]
     assert stored["status"] == "active"
 
 
 def test_ending_an_assignment_under_another_provider_is_404(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    colleague = _provider(admin_engine, seeded.a.organization, seeded.a.facility)
-    shared_assignment = _assignment_id(admin_engine, seeded.shared_provider, seeded.a.facility)
+    colleague = committed_provider(admin_engine, seeded.a.organization, seeded.a.facility)
+    shared_assignment = assignment_id_of(admin_engine, seeded.shared_provider, seeded.a.facility)
     token = login(client, seeded.a.admin)
     response = _end(client, token, colleague, shared_assignment)
     assert response.status_code == 404
-    assert _assignments(admin_engine, seeded.shared_provider)[0]["status"] == "active"
+    assert assignment_rows(admin_engine, seeded.shared_provider)[0]["status"] == "active"
 
 
 def test_office_manager_ends_assignments_only_at_managed_facilities(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    _set_manager(admin_engine, a.facility, a.office_manager)
-    other = _facility(admin_engine, a.organization, name="Not Managed")
-    colleague = _provider(admin_engine, a.organization, a.facility)
+    set_office_manager(admin_engine, a.facility, a.office_manager)
+    other = committed_facility(admin_engine, a.organization, name="Not Managed")
+    colleague = committed_provider(admin_engine, a.organization, a.facility)
     with Session(admin_engine) as session:
         session.add(
             ProviderFacility(
@@ -701,7 +646,7 @@ def test_office_manager_ends_assignments_only_at_managed_facilities(
         )
         session.commit()
     token = login(client, a.office_manager)
-    hidden = _end(client, token, colleague, _assignment_id(admin_engine, colleague, other))
+    hidden = _end(client, token, colleague, assignment_id_of(admin_engine, colleague, other))
     assert hidden.status_code == 404
-    own = _end(client, token, colleague, _assignment_id(admin_engine, colleague, a.facility))
+    own = _end(client, token, colleague, assignment_id_of(admin_engine, colleague, a.facility))
     assert own.status_code == 200 and own.get_json()["status"] == "inactive"

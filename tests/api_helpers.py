@@ -1,0 +1,84 @@
+"""Helpers shared by the HTTP API tests: superuser writes and reads, response parsing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from app.models import Facility, Organization, User
+from app.models.enums import Role
+from tests import factories
+
+
+def committed_facility(admin_engine: Engine, organization: Organization, **fields: Any) -> Facility:
+    """A committed facility of `organization`, written as the superuser."""
+    with Session(admin_engine, expire_on_commit=False) as session:
+        facility = factories.make_facility(session, organization, **fields)
+        session.commit()
+    return facility
+
+
+def committed_provider(
+    admin_engine: Engine,
+    organization: Organization,
+    facility: Facility | None = None,
+    *,
+    assignment: dict[str, Any] | None = None,
+    **fields: Any,
+) -> User:
+    """A committed provider of `organization`, assigned to `facility` when given."""
+    with Session(admin_engine, expire_on_commit=False) as session:
+        provider = factories.make_user(session, **fields)
+        factories.make_membership(session, provider, organization, Role.PROVIDER)
+        if facility is not None:
+            factories.make_assignment(session, provider, facility, **(assignment or {}))
+        session.commit()
+    return provider
+
+
+def set_office_manager(admin_engine: Engine, facility: Facility, manager: User) -> None:
+    """Make `manager` the office manager of `facility`, written as the superuser."""
+    with admin_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE facilities SET office_manager_id = :u WHERE id = :f"),
+            {"u": manager.id, "f": facility.id},
+        )
+
+
+def assignment_rows(admin_engine: Engine, user: User) -> list[dict[str, Any]]:
+    """Every assignment of `user`, in every tenant, oldest first (superuser read)."""
+    with admin_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, organization_id, facility_id, is_primary, status, start_date,"
+                " end_date FROM provider_facilities WHERE user_id = :u ORDER BY created_at, id"
+            ),
+            {"u": user.id},
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def primary_assignment_ids(admin_engine: Engine, user: User) -> list[uuid.UUID]:
+    """The ids of `user`'s assignments marked primary, in every tenant."""
+    return [r["id"] for r in assignment_rows(admin_engine, user) if r["is_primary"]]
+
+
+def assignment_id_of(admin_engine: Engine, user: User, facility: Facility) -> uuid.UUID:
+    """The id of `user`'s single assignment to `facility`."""
+    found: uuid.UUID
+    [found] = [
+        r["id"] for r in assignment_rows(admin_engine, user) if r["facility_id"] == facility.id
+    ]
+    return found
+
+
+def validation_errors(response: TestResponse) -> dict[str, Any]:
+    """The per-field validation errors of a 422 response body."""
+    body = response.get_json()
+    assert "errors" in body, body
+    fields: dict[str, Any] = body["errors"]["json"]
+    return fields
