@@ -34,6 +34,8 @@ def create_app(config: Settings | None = None) -> Flask:
     app.config.update(
         SETTINGS=settings,
         REGION=settings.region,
+        # Refuse oversized bodies before reading them; uploads get their own, exact limit.
+        MAX_CONTENT_LENGTH=settings.document_max_bytes + 64 * 1024,
         JWT_SECRET_KEY=settings.jwt_secret_key,
         JWT_ACCESS_TOKEN_EXPIRES=settings.access_token_lifetime,
         JWT_REFRESH_TOKEN_EXPIRES=settings.refresh_token_lifetime,

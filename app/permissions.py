@@ -6,9 +6,10 @@ which actions a role may take on the rows it reaches.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from app.errors import abort
 from app.models.enums import Role
@@ -47,6 +48,12 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _document_requirement(wrapper: Callable[..., Any], view: Callable[..., Any], text: str) -> None:
+    """Append the requirement to the docstring flask-smorest turns into the endpoint's
+    OpenAPI description (dedented first, so the description keeps no stray indent)."""
+    wrapper.__doc__ = f"{inspect.cleandoc(view.__doc__ or '')}\n\n{text}"
+
+
 def requires(*permissions: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Allow the view to callers holding any of `permissions` (MSC admins hold all).
 
@@ -66,7 +73,7 @@ def requires(*permissions: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 abort(403, message=f"this action requires the {listed} permission")
             return view(*args, **kwargs)
 
-        wrapper.__doc__ = f"{(view.__doc__ or '').rstrip()}\n\nRequires {listed}."
+        _document_requirement(wrapper, view, f"Requires {listed}.")
         return wrapper
 
     return decorator
@@ -79,7 +86,7 @@ def require_msc_admin(view: Callable[P, R]) -> Callable[P, R]:
             abort(403, message="this action is reserved to MSC admins")
         return view(*args, **kwargs)
 
-    wrapper.__doc__ = f"{(view.__doc__ or '').rstrip()}\n\nRequires an MSC admin."
+    _document_requirement(wrapper, view, "Requires an MSC admin.")
     return wrapper
 
 

@@ -54,7 +54,7 @@ CREATE TRIGGER documents_updated_at BEFORE UPDATE ON documents
 -- Provider documents have no organization: their events go under the acting one.
 DROP TRIGGER IF EXISTS documents_audit ON documents;
 CREATE TRIGGER documents_audit AFTER INSERT OR UPDATE OR DELETE ON documents
-    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id', 'storage_key');
 
 DROP TRIGGER IF EXISTS documents_onboarding ON documents;
 CREATE TRIGGER documents_onboarding AFTER INSERT ON documents

@@ -112,8 +112,9 @@ END
 $$;
 
 -- AFTER ROW trigger writing one audit event per changed row.
--- TG_ARGV[0]: the column holding the row's organization ('' = the active organization,
--- for global rows such as users); TG_ARGV[1..]: columns whose values are redacted.
+-- TG_ARGV[0]: the column holding the row's organization ('' for global rows such as
+-- users; a NULL or absent organization means the acting one); TG_ARGV[1..]: columns
+-- whose values are redacted.
 -- SECURITY DEFINER: the application role holds no INSERT on audit_events, so the
 -- trail holds only what this function writes, under the session's real context.
 CREATE OR REPLACE FUNCTION tenancy.record_audit_event() RETURNS trigger
@@ -126,11 +127,11 @@ DECLARE
     diff jsonb;
     redacted text;
 BEGIN
-    IF TG_ARGV[0] = '' THEN
-        org_id := tenancy.organization_id();
-    ELSE
+    -- Rows with no organization of their own are filed under the acting one.
+    IF TG_ARGV[0] <> '' THEN
         org_id := (row_data ->> TG_ARGV[0])::uuid;
     END IF;
+    org_id := coalesce(org_id, tenancy.organization_id());
 
     SELECT coalesce(
                jsonb_object_agg(key, jsonb_build_object('old', old_row -> key, 'new', new_row -> key)),

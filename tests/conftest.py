@@ -44,7 +44,10 @@ from tests import factories
 LOCAL_DATA = Path(os.environ.get("LOCAL_DATA_DIR", ".local"))
 # One database per test run, so parallel runs on one server never meet.
 TEST_DATABASE = f"msc_test_{os.getpid()}"
-TENANT_TABLES = "audit_events, provider_facilities, facilities, memberships, organizations, users"
+TENANT_TABLES = (
+    "audit_events, provider_facilities, facilities, memberships, organizations, users,"
+    " npi_registry_answers"
+)
 
 
 @pytest.fixture(scope="session")

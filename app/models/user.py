@@ -26,6 +26,12 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         Index("uq_users_email", func.lower(text("email")), unique=True),
         Index("uq_users_npi", "npi", unique=True, postgresql_where=text("npi IS NOT NULL")),
+        # The retry of registry lookups walks the pending ones.
+        Index(
+            "ix_users_npi_pending",
+            "id",
+            postgresql_where=text("npi_verification = 'pending'"),
+        ),
         CheckConstraint("npi ~ '^[12][0-9]{9}$'", name="npi_format"),
         CheckConstraint(
             check_in("npi_verification", values(NpiVerification)), name="npi_verification"

@@ -108,8 +108,10 @@ def system_context(session: Session) -> Iterator[None]:
     """MSC reach for the statements inside, on behalf of the current caller.
 
     Only for the few rules that span tenants (a provider has one primary facility,
-    whichever organization it belongs to): nothing read inside goes back to the caller,
-    and every change made inside is audited as the caller's, marked cross-tenant.
+    whichever organization it belongs to) or that guarded columns need (activation, the
+    registry's verdict on an NPI): nothing read inside goes back to the caller, every
+    change made inside is audited as the caller's, and a change to a row outside the
+    caller's organizations is marked cross-tenant.
     """
     current: TenantContext = session.info.get(SESSION_KEY) or TenantContext()
     use_context(session, replace(current, is_msc_admin=True))

@@ -41,6 +41,12 @@ def upgrade() -> None:
         "users",
         sa.Column("dea_not_applicable", sa.Boolean, nullable=False, server_default=sa.false()),
     )
+    op.create_index(
+        "ix_users_npi_pending",
+        "users",
+        ["id"],
+        postgresql_where=sa.text("npi_verification = 'pending'"),
+    )
     op.create_check_constraint(
         "npi_verification",
         "users",
@@ -152,5 +158,6 @@ def downgrade() -> None:
         " CASCADE"
     )
     op.drop_constraint("ck_users_npi_verification", "users")
+    op.drop_index("ix_users_npi_pending", "users")
     for column in ("dea_not_applicable", "npi_verified_at", "npi_verification"):
         op.drop_column("users", column)

@@ -21,7 +21,9 @@ def upgrade() -> None:
         "deployment_region",
         sa.Column("singleton", sa.Boolean, primary_key=True, server_default=sa.true()),
         sa.Column("region", sa.String(64), nullable=False),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.CheckConstraint("singleton", name="one_row"),
     )
 

@@ -1,0 +1,605 @@
+"""Documents end to end: uploads checked for type and size, bytes kept in step with
+rows, and each document seen only by those the policies let see it."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import psycopg.errors
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from app import create_app
+from app.blueprints import documents as documents_blueprint
+from app.config import Settings
+from app.domain import documents as rules
+from app.domain.errors import DomainError
+from app.models import Credential
+from app.models.enums import Role
+from app.storage import LocalDocumentStore, StoredFileMissing
+from app.tenancy.context import use_context
+from tests import factories
+from tests.conftest import TwoTenants, bearer, login
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(64)) + b"\xff\xd9"
+
+
+def _org_documents(organization_id: object) -> str:
+    return f"/api/v1/admin/organizations/{organization_id}/documents"
+
+
+MY_DOCUMENTS = "/api/v1/me/documents"
+
+
+def _document(document_id: object) -> str:
+    return f"/api/v1/documents/{document_id}"
+
+
+def _upload(
+    client: FlaskClient,
+    url: str,
+    token: str,
+    data: bytes,
+    filename: str = "w9.pdf",
+    content_type: str = "application/pdf",
+    **fields: str,
+) -> TestResponse:
+    form: dict[str, Any] = {"file": (BytesIO(data), filename, content_type), **fields}
+    return client.post(url, data=form, headers=bearer(token), content_type="multipart/form-data")
+
+
+def _error_fields(response: TestResponse) -> set[str]:
+    """The fields an error names, wherever it was found (schema or domain rules)."""
+    errors: dict[str, dict[str, Any]] = response.get_json().get("errors", {})
+    return {field for location in errors.values() for field in location}
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def _documents_app(settings: Settings, root: Path, **changes: Any) -> Flask:
+    app = create_app(replace(settings, document_storage_path=root, **changes))
+    # Until the blueprint is registered with the others, the tests register it here.
+    if "documents" not in app.blueprints:
+        api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+        api.register_blueprint(documents_blueprint.blp)
+    return app
+
+
+def _dispose(app: Flask) -> None:
+    app.extensions["database"].kw["bind"].dispose()
+    app.extensions["redis"].close()
+
+
+@pytest.fixture
+def storage_root(tmp_path: Path) -> Path:
+    return tmp_path / "documents"
+
+
+@pytest.fixture
+def docs(settings: Settings, storage_root: Path, clean_database: None) -> Iterator[FlaskClient]:
+    app = _documents_app(settings, storage_root)
+    yield app.test_client()
+    _dispose(app)
+
+
+@pytest.fixture
+def small_docs(
+    settings: Settings, storage_root: Path, clean_database: None
+) -> Iterator[FlaskClient]:
+    """An application accepting files of at most 64 bytes."""
+    app = _documents_app(settings, storage_root, document_max_bytes=64)
+    yield app.test_client()
+    _dispose(app)
+
+
+def _credential_of(admin_engine: Engine, user_id: uuid.UUID) -> uuid.UUID:
+    with Session(admin_engine) as session:
+        credential = Credential(
+            user_id=user_id, credential_type="medical_license", number="ME-12345"
+        )
+        session.add(credential)
+        session.commit()
+        return credential.id
+
+
+def _third_tenant_admin(admin_engine: Engine) -> Any:
+    with Session(admin_engine, expire_on_commit=False) as session:
+        organization = factories.make_organization(session, name="Tenant C")
+        admin = factories.make_user(session)
+        factories.make_membership(session, admin, organization, Role.ORGANIZATION_ADMIN)
+        session.commit()
+    return admin
+
+
+def _storage_key(admin_engine: Engine, document_id: str) -> str:
+    with admin_engine.connect() as connection:
+        key: str = connection.execute(
+            text("SELECT storage_key FROM documents WHERE id = :i"), {"i": document_id}
+        ).scalar_one()
+    return key
+
+
+# --- uploads and downloads ---------------------------------------------------------
+
+
+def test_upload_and_download_round_trip(
+    docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine, storage_root: Path
+) -> None:
+    a = seeded.a
+    admin = login(docs, a.admin)
+    url = _org_documents(a.organization.id)
+
+    created = _upload(
+        docs, url, admin, PDF, "W-9 2026.pdf", expiry_date="2027-01-31", document_type="tax_form"
+    )
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    digest = hashlib.sha256(PDF).hexdigest()
+    assert "storage_key" not in body
+    assert body["organization_id"] == str(a.organization.id) and body["user_id"] is None
+    assert (body["document_type"], body["filename"], body["content_type"]) == (
+        "tax_form",
+        "W-9 2026.pdf",
+        "application/pdf",
+    )
+    assert (body["size_bytes"], body["sha256"], body["expiry_date"]) == (
+        len(PDF),
+        digest,
+        "2027-01-31",
+    )
+    assert body["uploaded_by_id"] == str(a.admin.id)
+
+    # The stored file holds exactly the uploaded bytes, under the store's root.
+    stored = LocalDocumentStore(storage_root).path_of(_storage_key(admin_engine, body["id"]))
+    assert _files(storage_root) == [stored]
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
+
+    content = docs.get(f"{_document(body['id'])}/content", headers=bearer(admin))
+    assert content.status_code == 200
+    assert content.data == PDF
+    assert content.mimetype == "application/pdf"
+    assert content.headers["Content-Disposition"] == 'attachment; filename="W-9 2026.pdf"'
+    assert content.headers["ETag"] == f'"{digest}"'
+    assert content.headers["X-Content-SHA256"] == digest
+    assert content.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in content.headers["Cache-Control"]
+    unchanged = docs.get(
+        f"{_document(body['id'])}/content",
+        headers={**bearer(admin), "If-None-Match": f'"{digest}"'},
+    )
+    assert unchanged.status_code == 304
+
+    metadata = docs.get(_document(body["id"]), headers=bearer(admin))
+    assert metadata.status_code == 200 and metadata.get_json() == body
+
+    # Listed newest first, with the pagination header.
+    second = _upload(docs, url, admin, PNG, "bank.png", "image/png", document_type="banking_letter")
+    assert second.status_code == 201, second.get_json()
+    listed = docs.get(url, headers=bearer(admin))
+    assert listed.status_code == 200 and "X-Pagination" in listed.headers
+    assert [d["id"] for d in listed.get_json()] == [second.get_json()["id"], body["id"]]
+    assert all("storage_key" not in d for d in listed.get_json())
+
+
+def test_download_name_is_safely_quoted(
+    docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    admin = login(docs, seeded.a.admin)
+    created = _upload(
+        docs,
+        _org_documents(seeded.a.organization.id),
+        admin,
+        JPEG,
+        "C:/scans/Zoë; bank, 2026.jpg",
+        "image/jpeg",
+        document_type="banking_letter",
+    )
+    assert created.status_code == 201, created.get_json()
+    document_id = created.get_json()["id"]
+    assert created.get_json()["filename"] == "Zoë; bank, 2026.jpg"  # no folders
+    content = docs.get(f"{_document(document_id)}/content", headers=bearer(admin))
+    disposition = content.headers["Content-Disposition"]
+    assert disposition == (
+        'attachment; filename="Zoe; bank, 2026.jpg"; '
+        "filename*=UTF-8''Zo%C3%AB%3B%20bank%2C%202026.jpg"
+    )
+
+    # Whatever name a row holds, quotes and backslashes cannot break out of the header.
+    with admin_engine.begin() as connection:
+        connection.execute(
+            text("UPDATE documents SET filename = :f WHERE id = :i"),
+            {"f": 'a"; filename=evil.html\\.jpg', "i": document_id},
+        )
+    content = docs.get(f"{_document(document_id)}/content", headers=bearer(admin))
+    assert content.headers["Content-Disposition"] == (
+        'attachment; filename="a\\"; filename=evil.html\\\\.jpg"'
+    )
+
+
+# --- what is accepted --------------------------------------------------------------
+
+
+def test_only_pdf_png_and_jpeg_whose_bytes_match(docs: FlaskClient, seeded: TwoTenants) -> None:
+    a = seeded.a
+    admin = login(docs, a.admin)
+    url = _org_documents(a.organization.id)
+
+    text_file = _upload(
+        docs, url, admin, b"just some text\n", "notes.txt", "text/plain", document_type="tax_form"
+    )
+    assert text_file.status_code == 422 and _error_fields(text_file) == {"file"}
+    text_as_pdf = _upload(
+        docs, url, admin, b"just some text\n", "w9.pdf", "application/pdf", document_type="tax_form"
+    )
+    assert text_as_pdf.status_code == 422 and _error_fields(text_as_pdf) == {"file"}
+    png_as_pdf = _upload(
+        docs, url, admin, PNG, "w9.pdf", "application/pdf", document_type="tax_form"
+    )
+    assert png_as_pdf.status_code == 422 and _error_fields(png_as_pdf) == {"file"}
+    # Bytes and declared type agree, but the name says otherwise.
+    png_named_pdf = _upload(docs, url, admin, PNG, "w9.pdf", "image/png", document_type="tax_form")
+    assert png_named_pdf.status_code == 422 and _error_fields(png_named_pdf) == {"file"}
+
+    # A client that does not know the type lets the bytes decide.
+    undeclared = _upload(
+        docs, url, admin, JPEG, "scan.jpeg", "application/octet-stream", document_type="tax_form"
+    )
+    assert undeclared.status_code == 201, undeclared.get_json()
+    assert undeclared.get_json()["content_type"] == "image/jpeg"
+
+    missing_file = docs.post(
+        url,
+        data={"document_type": "tax_form"},
+        headers=bearer(admin),
+        content_type="multipart/form-data",
+    )
+    assert missing_file.status_code == 422 and _error_fields(missing_file) == {"file"}
+    not_a_file = docs.post(
+        url,
+        data={"document_type": "tax_form", "file": "%PDF-1.7"},
+        headers=bearer(admin),
+        content_type="multipart/form-data",
+    )
+    assert not_a_file.status_code == 422 and _error_fields(not_a_file) == {"file"}
+
+
+def test_document_types_follow_the_owner(
+    docs: FlaskClient, seeded: TwoTenants, tmp_path: Path
+) -> None:
+    admin = login(docs, seeded.a.admin)
+    provider = login(docs, seeded.shared_provider)
+
+    for_provider = _upload(
+        docs, _org_documents(seeded.a.organization.id), admin, PDF, document_type="license_copy"
+    )
+    assert for_provider.status_code == 422
+    assert _error_fields(for_provider) == {"document_type"}
+    for_organization = _upload(docs, MY_DOCUMENTS, provider, PDF, document_type="tax_form")
+    assert for_organization.status_code == 422
+    assert _error_fields(for_organization) == {"document_type"}
+
+    # The rule holds for callers other than the API too.
+    with pytest.raises(DomainError) as refused:
+        rules.upload(
+            None,  # type: ignore[arg-type]  # refused before any query
+            seeded.a.context(),
+            LocalDocumentStore(tmp_path),
+            owner=rules.Owner.provider(seeded.shared_provider.id),
+            document_type="banking_letter",
+            filename="letter.pdf",
+            content_type="application/pdf",
+            data=PDF,
+            max_bytes=1024,
+        )
+    assert (refused.value.status, refused.value.field) == (422, "document_type")
+    assert _files(tmp_path) == []
+
+
+def test_size_limits(small_docs: FlaskClient, seeded: TwoTenants, storage_root: Path) -> None:
+    admin = login(small_docs, seeded.a.admin)
+    url = _org_documents(seeded.a.organization.id)
+    largest = PDF[:64].ljust(64, b" ")
+
+    too_large = _upload(small_docs, url, admin, largest + b" ", document_type="tax_form")
+    assert too_large.status_code == 413, too_large.get_json()
+    assert _error_fields(too_large) == {"file"}
+    empty = _upload(small_docs, url, admin, b"", document_type="tax_form")
+    assert empty.status_code == 422 and _error_fields(empty) == {"file"}
+    assert _files(storage_root) == []
+
+    just_fits = _upload(small_docs, url, admin, largest, document_type="tax_form")
+    assert just_fits.status_code == 201, just_fits.get_json()
+    assert just_fits.get_json()["size_bytes"] == 64
+
+
+# --- who sees and changes what -----------------------------------------------------
+
+
+def test_another_tenants_document_is_not_found(
+    docs: FlaskClient, seeded: TwoTenants, storage_root: Path
+) -> None:
+    a_admin, b_admin = login(docs, seeded.a.admin), login(docs, seeded.b.admin)
+    created = _upload(
+        docs, _org_documents(seeded.a.organization.id), a_admin, PDF, document_type="tax_form"
+    )
+    document = _document(created.get_json()["id"])
+
+    assert docs.get(document, headers=bearer(b_admin)).status_code == 404
+    assert docs.get(f"{document}/content", headers=bearer(b_admin)).status_code == 404
+    assert docs.delete(document, headers=bearer(b_admin)).status_code == 404
+    # B cannot list or add to A's documents either.
+    assert (
+        docs.get(_org_documents(seeded.a.organization.id), headers=bearer(b_admin)).status_code
+        == 404
+    )
+    assert (
+        _upload(
+            docs, _org_documents(seeded.a.organization.id), b_admin, PDF, document_type="tax_form"
+        ).status_code
+        == 404
+    )
+
+    unknown = _document(uuid.uuid4())
+    assert docs.get(unknown, headers=bearer(a_admin)).status_code == 404
+    assert docs.get(f"{unknown}/content", headers=bearer(a_admin)).status_code == 404
+    assert docs.delete(unknown, headers=bearer(a_admin)).status_code == 404
+
+    # Still there, bytes included.
+    assert docs.get(f"{document}/content", headers=bearer(a_admin)).data == PDF
+    assert len(_files(storage_root)) == 1
+
+
+def test_provider_document_is_seen_by_each_organization_of_the_provider(
+    docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    provider_id = seeded.shared_provider.id
+    provider = login(docs, seeded.shared_provider)
+    created = _upload(
+        docs,
+        MY_DOCUMENTS,
+        provider,
+        PNG,
+        "license.png",
+        "image/png",
+        document_type="license_copy",
+        expiry_date="2028-06-30",
+    )
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert body["user_id"] == str(provider_id) and body["organization_id"] is None
+    mine = docs.get(MY_DOCUMENTS, headers=bearer(provider))
+    assert [d["id"] for d in mine.get_json()] == [body["id"]]
+
+    for tenant in (seeded.a, seeded.b):
+        admin = login(docs, tenant.admin)
+        assert docs.get(_document(body["id"]), headers=bearer(admin)).status_code == 200
+        content = docs.get(f"{_document(body['id'])}/content", headers=bearer(admin))
+        assert content.status_code == 200 and content.data == PNG
+        listed = docs.get(f"/api/v1/admin/providers/{provider_id}/documents", headers=bearer(admin))
+        assert listed.status_code == 200
+        assert [d["id"] for d in listed.get_json()] == [body["id"]]
+
+    stranger = login(docs, _third_tenant_admin(admin_engine))
+    assert docs.get(_document(body["id"]), headers=bearer(stranger)).status_code == 404
+    assert docs.get(f"{_document(body['id'])}/content", headers=bearer(stranger)).status_code == 404
+    assert (
+        docs.get(
+            f"/api/v1/admin/providers/{provider_id}/documents", headers=bearer(stranger)
+        ).status_code
+        == 404
+    )
+
+
+def test_office_manager_cannot_manage_organization_documents(
+    docs: FlaskClient, seeded: TwoTenants, storage_root: Path
+) -> None:
+    a = seeded.a
+    url = _org_documents(a.organization.id)
+    manager, admin = login(docs, a.office_manager), login(docs, a.admin)
+
+    assert _upload(docs, url, manager, PDF, document_type="tax_form").status_code == 403
+    assert docs.get(url, headers=bearer(manager)).status_code == 403
+    created = _upload(docs, url, admin, PDF, document_type="tax_form")
+    assert created.status_code == 201
+    document = _document(created.get_json()["id"])
+    assert docs.get(document, headers=bearer(manager)).status_code == 404  # policies hide it
+    assert docs.delete(document, headers=bearer(manager)).status_code == 403
+    assert len(_files(storage_root)) == 1
+
+    assert docs.delete(document, headers=bearer(admin)).status_code == 204
+    assert docs.get(document, headers=bearer(admin)).status_code == 404
+    assert _files(storage_root) == []
+
+
+def test_only_the_provider_deletes_their_document(
+    docs: FlaskClient, seeded: TwoTenants, storage_root: Path
+) -> None:
+    provider = login(docs, seeded.shared_provider)
+    created = _upload(
+        docs, MY_DOCUMENTS, provider, PDF, "cme.pdf", document_type="training_certificate"
+    )
+    document = _document(created.get_json()["id"])
+
+    admin = login(docs, seeded.a.admin)
+    assert docs.get(document, headers=bearer(admin)).status_code == 200
+    assert docs.delete(document, headers=bearer(admin)).status_code == 403
+    assert docs.delete(document, headers=bearer(provider)).status_code == 204
+    assert docs.get(document, headers=bearer(provider)).status_code == 404
+    assert _files(storage_root) == []
+
+
+# --- bytes and rows stay together ---------------------------------------------------
+
+
+def test_a_refused_upload_leaves_no_file(
+    docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine, storage_root: Path
+) -> None:
+    provider = login(docs, seeded.shared_provider)
+    someone_elses = _credential_of(admin_engine, seeded.a.admin.id)
+    for credential_id in (uuid.uuid4(), someone_elses):
+        refused = _upload(
+            docs,
+            MY_DOCUMENTS,
+            provider,
+            PDF,
+            document_type="license_copy",
+            credential_id=str(credential_id),
+        )
+        assert refused.status_code == 422 and _error_fields(refused) == {"credential_id"}
+    assert _files(storage_root) == []
+
+    own = _credential_of(admin_engine, seeded.shared_provider.id)
+    linked = _upload(
+        docs, MY_DOCUMENTS, provider, PDF, document_type="license_copy", credential_id=str(own)
+    )
+    assert linked.status_code == 201 and linked.get_json()["credential_id"] == str(own)
+    assert len(_files(storage_root)) == 1
+
+    # A suspended organization refuses the row at flush time, after the file was stored.
+    suspended = docs.put(
+        f"/api/v1/admin/organizations/{seeded.a.organization.id}",
+        json={"status": "suspended"},
+        headers=bearer(login(docs, seeded.msc_admin)),
+    )
+    assert suspended.status_code == 200, suspended.get_json()
+    admin = login(docs, seeded.a.admin)
+    refused = _upload(
+        docs, _org_documents(seeded.a.organization.id), admin, PDF, document_type="tax_form"
+    )
+    assert refused.status_code == 403, refused.get_json()
+    assert len(_files(storage_root)) == 1
+    with admin_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM documents")).scalar_one() == 1
+
+
+def test_failed_flush_and_rollback_remove_the_file(
+    db: Session, tenants: TwoTenants, tmp_path: Path
+) -> None:
+    store = LocalDocumentStore(tmp_path)
+    a = tenants.a
+    admin = a.context()
+    manager = a.context(a.office_manager, Role.OFFICE_MANAGER)
+    arguments: dict[str, Any] = {
+        "owner": rules.Owner.organization(a.organization.id),
+        "document_type": "tax_form",
+        "filename": "w9.pdf",
+        "content_type": "application/pdf",
+        "data": PDF,
+        "max_bytes": 1024,
+    }
+
+    db.commit()  # keeps the tenants through the rollbacks below (the outer one still ends)
+
+    # An office manager's row is refused by the insert policy when flushed.
+    use_context(db, manager)
+    with pytest.raises(DBAPIError) as refused:
+        rules.upload(db, manager, store, **arguments)
+    assert isinstance(refused.value.orig, psycopg.errors.InsufficientPrivilege)
+    assert _files(tmp_path) == []
+    db.rollback()
+
+    # Flushed, then the transaction fails later: the file goes with it.
+    use_context(db, admin)
+    rules.upload(db, admin, store, **arguments)
+    assert len(_files(tmp_path)) == 1
+    db.rollback()
+    assert _files(tmp_path) == []
+
+    # A deleted document's file stays until the deletion is committed.
+    document = rules.upload(db, admin, store, **arguments)
+    db.commit()
+    rules.delete(db, admin, store, document)
+    assert len(_files(tmp_path)) == 1
+    db.commit()
+    assert _files(tmp_path) == []
+
+
+def test_upload_is_audited(docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine) -> None:
+    admin = login(docs, seeded.a.admin)
+    created = _upload(
+        docs, _org_documents(seeded.a.organization.id), admin, PDF, document_type="tax_form"
+    ).get_json()
+    msc = login(docs, seeded.msc_admin)
+    by_msc = _upload(
+        docs, _org_documents(seeded.b.organization.id), msc, PDF, document_type="banking_letter"
+    ).get_json()
+
+    with admin_engine.connect() as connection:
+        events = connection.execute(
+            text(
+                "SELECT row_id, organization_id, actor_user_id, cross_tenant, changes"
+                " FROM audit_events WHERE table_name = 'documents' AND action = 'insert'"
+            )
+        ).all()
+    by_row = {str(e.row_id): e for e in events}
+    assert set(by_row) == {created["id"], by_msc["id"]}
+    own = by_row[created["id"]]
+    assert (own.organization_id, own.actor_user_id, own.cross_tenant) == (
+        seeded.a.organization.id,
+        seeded.a.admin.id,
+        False,
+    )
+    assert own.changes["sha256"]["new"] == hashlib.sha256(PDF).hexdigest()
+    foreign = by_row[by_msc["id"]]
+    assert (foreign.organization_id, foreign.actor_user_id, foreign.cross_tenant) == (
+        seeded.b.organization.id,
+        seeded.msc_admin.id,
+        True,
+    )
+
+
+# --- the store ------------------------------------------------------------------------
+
+
+def test_local_store_keeps_keys_inside_its_root(tmp_path: Path) -> None:
+    store = LocalDocumentStore(tmp_path / "store")
+    for bad in ("", "..", "../../etc/passwd", "ab/cd", "ab\\cd", "abcd.pdf", "/abs", "x"):
+        with pytest.raises(ValueError):
+            store.put(bad, b"data")
+    assert not (tmp_path / "store").exists()
+
+    key = "0123456789abcdef"
+    store.put(key, b"first")
+    store.put(key, b"second")  # replaced whole
+    assert store.path_of(key) == (tmp_path / "store" / "01" / "23" / key).resolve()
+    assert store.get(key) == b"second"
+    assert _files(tmp_path) == [store.path_of(key)]  # no temporary file left behind
+
+    store.delete(key)
+    store.delete(key)  # already gone: fine
+    with pytest.raises(StoredFileMissing):
+        store.get(key)
+
+
+def test_clean_filename() -> None:
+    pdf = rules.FILE_TYPES[0]
+    assert rules.clean_filename("../../etc/passwd.pdf", pdf) == "passwd.pdf"
+    assert rules.clean_filename("C:\\Users\\me\\w9.pdf", pdf) == "w9.pdf"
+    assert rules.clean_filename("a\x00b\u202e.pdf", pdf) == "ab.pdf"
+    assert rules.clean_filename(" ..", pdf) == "document.pdf"
+    long = rules.clean_filename("x" * 400 + ".pdf", pdf)
+    assert len(long) == 255 and long.endswith(".pdf")
+
+
+def test_expiry_is_optional_and_dated(docs: FlaskClient, seeded: TwoTenants) -> None:
+    admin = login(docs, seeded.a.admin)
+    url = _org_documents(seeded.a.organization.id)
+    blank = _upload(docs, url, admin, PDF, document_type="tax_form", expiry_date="")
+    assert blank.status_code == 201 and blank.get_json()["expiry_date"] is None
+    bad = _upload(docs, url, admin, PDF, document_type="tax_form", expiry_date="soon")
+    assert bad.status_code == 422 and _error_fields(bad) == {"expiry_date"}
