@@ -39,6 +39,20 @@ class Settings:
     npi_registry_url: str = "https://npiregistry.cms.hhs.gov/api/"
     npi_registry_timeout_seconds: float = 5.0
     npi_registry_cache_hours: int = 24
+    # Outgoing email (SMTP) and the outbox's delivery rules.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "MSC Organizations <no-reply@msc.example.com>"
+    smtp_timeout_seconds: float = 10.0
+    outbox_max_attempts: int = 6
+    outbox_retry_base_seconds: int = 60
+    outbox_lease_seconds: int = 300
+    # Background jobs: the queue name and the renewal-reminder windows (days before expiry).
+    queue_name: str = "default"
+    reminder_windows: tuple[int, ...] = (90, 60, 30, 7, 0)
     local_data_dir: Path = Path(".local")
     database_pool_size: int = 5
     log_level: str = "INFO"
@@ -63,6 +77,23 @@ class Settings:
             npi_registry_url=env.get("NPI_REGISTRY_URL", "https://npiregistry.cms.hhs.gov/api/"),
             npi_registry_timeout_seconds=float(env.get("NPI_REGISTRY_TIMEOUT_SECONDS", "5")),
             npi_registry_cache_hours=_env_int("NPI_REGISTRY_CACHE_HOURS", 24),
+            smtp_host=env.get("SMTP_HOST", "127.0.0.1"),
+            smtp_port=_env_int("SMTP_PORT", 1025),
+            smtp_starttls=env.get("SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_sender=env.get("SMTP_SENDER", "MSC Organizations <no-reply@msc.example.com>"),
+            smtp_timeout_seconds=float(env.get("SMTP_TIMEOUT_SECONDS", "10")),
+            outbox_max_attempts=_env_int("OUTBOX_MAX_ATTEMPTS", 6),
+            outbox_retry_base_seconds=_env_int("OUTBOX_RETRY_BASE_SECONDS", 60),
+            outbox_lease_seconds=_env_int("OUTBOX_LEASE_SECONDS", 300),
+            queue_name=env.get("QUEUE_NAME", "default"),
+            reminder_windows=tuple(
+                sorted(
+                    (int(d) for d in env.get("REMINDER_WINDOWS", "90,60,30,7,0").split(",")),
+                    reverse=True,
+                )
+            ),
             local_data_dir=Path(env.get("LOCAL_DATA_DIR", ".local")),
             database_pool_size=_env_int("DATABASE_POOL_SIZE", 5),
             log_level=env.get("LOG_LEVEL", "INFO"),

@@ -11,6 +11,7 @@ from app.models.membership import Membership
 from app.models.npi_registry_answer import NpiRegistryAnswer
 from app.models.onboarding import OnboardingStepCompletion
 from app.models.organization import Organization
+from app.models.outbox_message import OutboxMessage
 from app.models.provider_facility import ProviderFacility
 from app.models.us_state import UsState
 from app.models.user import User
@@ -27,6 +28,7 @@ __all__ = [
     "NpiRegistryAnswer",
     "OnboardingStepCompletion",
     "Organization",
+    "OutboxMessage",
     "ProviderFacility",
     "UsState",
     "User",

@@ -104,3 +104,17 @@ class OnboardingStep(StrEnum):
     PROVIDER_INVITATIONS = "provider_invitations"
     TRAINING_AND_CERTIFICATION = "training_and_certification"
     GO_LIVE = "go_live"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting to be relayed to the queue (or to be retried)
+    QUEUED = "queued"  # handed to the queue
+    SENDING = "sending"  # claimed by a worker, under a lease
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last attempt; an MSC admin may retry
+
+
+class MessageKind(StrEnum):
+    CREDENTIAL_REMINDER = "credential_reminder"
+    DOCUMENT_REMINDER = "document_reminder"
+    INVITATION = "invitation"

@@ -1,0 +1,199 @@
+"""The transactional outbox: an email is a row written with the change that causes it,
+then relayed to the job queue, claimed by one worker, sent, and marked.
+
+Delivery is at most once per idempotency key, and at least once unless a worker dies in
+one narrow window (see `deliver`):
+- `add` never creates a second row for a key (a unique index; ON CONFLICT DO NOTHING).
+- `claim` moves a row to `sending` with a lease in one atomic UPDATE, so two workers
+  holding the same job cannot both send it.
+- The row is marked `sent` (and committed) after the SMTP server has the whole message
+  but before the end-of-data mark that makes the server accept it. A worker killed
+  before that commit leaves an unaccepted message and a lease that expires, and the row
+  is sent again; killed after it, the row stays sent and nothing is sent twice. Only a
+  worker dying between that commit and the five bytes of end-of-data loses the message.
+- Failures retry with exponential backoff and end `failed`, error kept, for an MSC
+  admin to retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.domain.errors import DomainError
+from app.models import OutboxMessage
+from app.models.enums import OutboxStatus as Status
+
+# Payload entries that must not outlive the delivery (an invitation's accept link).
+SECRET_PAYLOAD_KEYS = ("accept_url",)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay: dt.timedelta = dt.timedelta(minutes=1)
+    lease: dt.timedelta = dt.timedelta(minutes=5)
+    # A row handed to the queue but never claimed (its job lost with Redis) goes back.
+    requeue_after: dt.timedelta = dt.timedelta(minutes=15)
+
+    def delay(self, attempts: int) -> dt.timedelta:
+        factor: int = 2 ** max(attempts - 1, 0)
+        return self.base_delay * factor
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(
+            max_attempts=settings.outbox_max_attempts,
+            base_delay=dt.timedelta(seconds=settings.outbox_retry_base_seconds),
+            lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
+        )
+
+
+def add(
+    session: Session,
+    *,
+    kind: str,
+    key: str,
+    organization_id: uuid.UUID | None,
+    recipient_email: str,
+    recipient_user_id: uuid.UUID | None,
+    subject: str,
+    template: str,
+    payload: dict[str, Any],
+) -> None:
+    """Write a message unless one with this key exists. No RETURNING: the writer of a
+    message (an organization admin inviting someone) may not read the outbox."""
+    session.execute(
+        insert(OutboxMessage)
+        .values(
+            kind=kind,
+            idempotency_key=key,
+            organization_id=organization_id,
+            recipient_email=recipient_email,
+            recipient_user_id=recipient_user_id,
+            subject=subject,
+            template=template,
+            payload=payload,
+        )
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+    )
+
+
+def relay(
+    session: Session,
+    enqueue: Callable[[uuid.UUID, int], None],
+    now: dt.datetime,
+    policy: RetryPolicy,
+    batch: int = 200,
+) -> int:
+    """Hand due messages to the queue; returns how many. Recovers rows whose worker died
+    (lease expired) and rows whose job was lost. If the queue is unreachable, `enqueue`
+    raises, the transaction rolls back, and the rows wait for the next run."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == Status.SENDING, OutboxMessage.lease_until < now)
+        .values(status=Status.PENDING, last_error="the worker stopped before finishing")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == Status.QUEUED,
+            OutboxMessage.updated_at < now - policy.requeue_after,
+        )
+        .values(status=Status.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    due = session.execute(
+        select(OutboxMessage.id, OutboxMessage.attempts)
+        .where(OutboxMessage.status == Status.PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for message_id, attempts in due:
+        enqueue(message_id, attempts)
+    if due:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([row.id for row in due]))
+            .values(status=Status.QUEUED)
+            .execution_options(synchronize_session=False)
+        )
+    return len(due)
+
+
+def claim(
+    session: Session, message_id: uuid.UUID, now: dt.datetime, policy: RetryPolicy
+) -> OutboxMessage | None:
+    """Take the message for sending, or None if it is not (or no longer) due."""
+    claimed = session.scalar(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status.in_([Status.PENDING, Status.QUEUED]),
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .values(
+            status=Status.SENDING,
+            attempts=OutboxMessage.attempts + 1,
+            lease_until=now + policy.lease,
+        )
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed
+
+
+def mark_sent(session: Session, message: OutboxMessage, now: dt.datetime) -> None:
+    message.status = Status.SENT
+    message.sent_at = now
+    message.lease_until = None
+    message.last_error = None
+    message.payload = {k: v for k, v in message.payload.items() if k not in SECRET_PAYLOAD_KEYS}
+    session.flush()
+
+
+def mark_failed_attempt(
+    session: Session,
+    message: OutboxMessage,
+    error: str,
+    now: dt.datetime,
+    policy: RetryPolicy,
+) -> None:
+    """Schedule the next attempt with backoff, or give up after the last one."""
+    message.last_error = error[:2000]
+    message.lease_until = None
+    if message.attempts >= policy.max_attempts:
+        message.status = Status.FAILED
+    else:
+        message.status = Status.PENDING
+        message.next_attempt_at = now + policy.delay(message.attempts)
+    session.flush()
+
+
+def list_messages(filters: dict[str, Any]) -> Select[OutboxMessage]:
+    query = select(OutboxMessage)
+    for column in ("status", "kind", "organization_id"):
+        if column in filters:
+            query = query.where(getattr(OutboxMessage, column) == filters[column])
+    return query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id)
+
+
+def retry(session: Session, message: OutboxMessage, now: dt.datetime) -> OutboxMessage:
+    """An MSC admin sends a failed message again (its attempts start over)."""
+    if message.status != Status.FAILED:
+        raise DomainError("only a failed message can be retried", field="status")
+    message.status = Status.PENDING
+    message.attempts = 0
+    message.next_attempt_at = now
+    session.flush()
+    return message
