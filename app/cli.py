@@ -62,3 +62,21 @@ def init_cli(app: Flask) -> None:
 
         seed_demo()
         print_logins()
+
+    jobs_group = click.Group("jobs", help="Run background jobs once, here and now.")
+
+    @jobs_group.command("scan-reminders")
+    def scan_reminders_command() -> None:
+        """Scan for expiring credentials and documents (idempotent), then relay."""
+        from workers import jobs
+
+        click.echo(f"reminders written and relayed: {jobs.scan_reminders()}")
+
+    @jobs_group.command("relay-outbox")
+    def relay_outbox_command() -> None:
+        """Hand due outbox messages to the queue."""
+        from workers import jobs
+
+        click.echo(f"messages queued: {jobs.relay_outbox()}")
+
+    app.cli.add_command(jobs_group)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+DEV_OUTBOX_SECRET = "dev-only-insecure-outbox-secret-change-me"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -47,6 +48,7 @@ class Settings:
     smtp_password: str | None = None
     smtp_sender: str = "MSC Organizations <no-reply@msc.example.com>"
     smtp_timeout_seconds: float = 10.0
+    outbox_secret_key: str = DEV_OUTBOX_SECRET
     outbox_max_attempts: int = 6
     outbox_retry_base_seconds: int = 60
     outbox_lease_seconds: int = 300
@@ -84,6 +86,7 @@ class Settings:
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_sender=env.get("SMTP_SENDER", "MSC Organizations <no-reply@msc.example.com>"),
             smtp_timeout_seconds=float(env.get("SMTP_TIMEOUT_SECONDS", "10")),
+            outbox_secret_key=env.get("OUTBOX_SECRET_KEY", DEV_OUTBOX_SECRET),
             outbox_max_attempts=_env_int("OUTBOX_MAX_ATTEMPTS", 6),
             outbox_retry_base_seconds=_env_int("OUTBOX_RETRY_BASE_SECONDS", 60),
             outbox_lease_seconds=_env_int("OUTBOX_LEASE_SECONDS", 300),
@@ -104,5 +107,7 @@ class Settings:
         if self.app_env == "production":
             if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < 32:
                 raise RuntimeError("JWT_SECRET_KEY must be set to a random value of 32+ chars")
+            if self.outbox_secret_key == DEV_OUTBOX_SECRET or len(self.outbox_secret_key) < 32:
+                raise RuntimeError("OUTBOX_SECRET_KEY must be set to a random value of 32+ chars")
             if not self.database_url or not self.redis_url:
                 raise RuntimeError("DATABASE_URL and REDIS_URL are required in production")

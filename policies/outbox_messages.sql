@@ -1,6 +1,8 @@
 -- outbox_messages: emails waiting to be sent. Written by the change that causes them,
 -- in its own transaction and under its writer's reach; relayed, sent and retried by the
--- workers in the system context (MSC reach, request id `job:...`); read by MSC admins.
+-- workers in the system context (MSC reach, request id `job:...`); read by MSC admins,
+-- and by an organization's staff for the messages sent in its name (INSERT ... ON
+-- CONFLICT needs the writer to see the row it may conflict with).
 ALTER TABLE outbox_messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outbox_messages FORCE ROW LEVEL SECURITY;
 REVOKE ALL ON outbox_messages FROM msc_application;
@@ -9,6 +11,8 @@ GRANT SELECT, INSERT, UPDATE ON outbox_messages TO msc_application;
 DROP POLICY IF EXISTS outbox_messages_select ON outbox_messages;
 CREATE POLICY outbox_messages_select ON outbox_messages FOR SELECT USING (
     (SELECT tenancy.is_msc_admin())
+    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+        AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager'))
 );
 
 DROP POLICY IF EXISTS outbox_messages_insert ON outbox_messages;
@@ -29,4 +33,4 @@ CREATE TRIGGER outbox_messages_updated_at BEFORE UPDATE ON outbox_messages
 
 DROP TRIGGER IF EXISTS outbox_messages_audit ON outbox_messages;
 CREATE TRIGGER outbox_messages_audit AFTER INSERT OR UPDATE OR DELETE ON outbox_messages
-    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id', 'payload');
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id', 'payload', 'sealed_payload');

@@ -137,7 +137,11 @@ def test_token_is_stored_only_as_its_hash(
         stored = conn.execute(text("SELECT invitations::text FROM invitations")).scalars().all()
         hashes = conn.execute(text("SELECT token_hash FROM invitations")).scalars().all()
         audited = conn.execute(text("SELECT changes::text FROM audit_events")).scalars().all()
-    assert not any(token in row for row in stored + audited)
+        queued = (
+            conn.execute(text("SELECT outbox_messages::text FROM outbox_messages")).scalars().all()
+        )
+    assert len(queued) == 1  # the invitation email, its link sealed
+    assert not any(token in row for row in stored + audited + queued)
     assert hashes == [hashlib.sha256(token.encode()).hexdigest()]
 
 

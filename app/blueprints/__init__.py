@@ -15,6 +15,7 @@ from app.blueprints import (
     npi,
     onboarding,
     organizations,
+    outbox,
     providers,
 )
 
@@ -33,6 +34,7 @@ def register_blueprints(api: Api) -> None:
         npi,
         onboarding,
         compliance,
+        outbox,
         audit_events,
     ):
         api.register_blueprint(module.blp)

@@ -13,7 +13,7 @@ from sqlalchemy import Select
 
 from app.blueprints.lookups import invitation_or_404, organization_for_field
 from app.config import Settings
-from app.domain import invitations
+from app.domain import invitations, outbox
 from app.errors import abort
 from app.extensions import db
 from app.models import Invitation, Organization
@@ -55,18 +55,25 @@ class Invite(MethodView):
     @blp.response(201, IssuedInvitationSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Invite a provider or office manager by email, to an organization and optionally
-        to facilities (one of them primary). Inviting the same email again replaces the
-        open invitation and its token. The token is shown once, in this response."""
+        to facilities (one of them primary). The invitation email goes out through the
+        outbox; the token and accept link are also shown once, in this response, for the
+        inviter to pass on. Inviting the same email again replaces the open invitation
+        and its token."""
         organization = organization_for_field(data["organization_id"])
         settings = _settings()
         issued = invitations.invite(
-            db.session, current_context(), organization, data, settings.invitation_lifetime
+            db.session,
+            current_context(),
+            organization,
+            data,
+            settings.invitation_lifetime,
+            settings.public_base_url,
+            outbox.Sealer(settings.outbox_secret_key),
         )
-        base = settings.public_base_url.rstrip("/")
         return {
             "invitation": issued.invitation,
             "token": issued.token,
-            "accept_url": f"{base}/api/v1/invitations/{issued.token}/accept",
+            "accept_url": issued.accept_url,
         }
 
 

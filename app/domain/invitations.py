@@ -19,10 +19,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
-from app.domain import assignments
+from app.domain import assignments, outbox
 from app.domain.errors import DomainError
 from app.models import Facility, Invitation, Membership, Organization, ProviderFacility, User
-from app.models.enums import AssignmentStatus, InvitationStatus, Role
+from app.models.enums import AssignmentStatus, InvitationStatus, MessageKind, Role
 from app.tenancy.context import (
     SESSION_KEY,
     TenantContext,
@@ -36,6 +36,7 @@ from app.tenancy.context import (
 class IssuedInvitation:
     invitation: Invitation
     token: str
+    accept_url: str
 
 
 def token_hash(token: str) -> str:
@@ -57,9 +58,12 @@ def invite(
     organization: Organization,
     data: dict[str, Any],
     lifetime: dt.timedelta,
+    base_url: str,
+    sealer: outbox.Sealer,
     now: dt.datetime | None = None,
 ) -> IssuedInvitation:
-    """Invite `data["email"]`; an open invitation to the same person is replaced."""
+    """Invite `data["email"]`; an open invitation to the same person is replaced. The
+    invitation email is written to the outbox in the same transaction."""
     now = now or dt.datetime.now(dt.UTC)
     facility_ids: list[uuid.UUID] = list(dict.fromkeys(data.get("facility_ids", [])))
     primary = data.get("primary_facility_id")
@@ -97,7 +101,26 @@ def invite(
     invitation.invited_by_id = context.user_id
     session.flush()
     session.refresh(invitation)
-    return IssuedInvitation(invitation, token)
+    accept_url = f"{base_url.rstrip('/')}/api/v1/invitations/{token}/accept"
+    outbox.add(
+        session,
+        kind=MessageKind.INVITATION,
+        # A new token is a new invitation email; the same one is never sent twice.
+        key=f"invitation:{invitation.id}:{invitation.token_hash[:16]}",
+        organization_id=organization.id,
+        recipient_email=invitation.email,
+        recipient_user_id=None,
+        subject=f"{organization.name} invites you to MSC",
+        template="invitation",
+        payload={
+            "name": invitation.name,
+            "organization_name": organization.name,
+            "role_label": invitation.role.replace("_", " "),
+            "expires_at": invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        },
+        sealed_payload=sealer.seal({"accept_url": accept_url}),
+    )
+    return IssuedInvitation(invitation, token, accept_url)
 
 
 def revoke(session: Session, invitation: Invitation, now: dt.datetime | None = None) -> Invitation:

@@ -17,12 +17,16 @@ one narrow window (see `deliver`):
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.fernet import Fernet
 from sqlalchemy import Select, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -32,8 +36,24 @@ from app.domain.errors import DomainError
 from app.models import OutboxMessage
 from app.models.enums import OutboxStatus as Status
 
-# Payload entries that must not outlive the delivery (an invitation's accept link).
-SECRET_PAYLOAD_KEYS = ("accept_url",)
+
+class Sealer:
+    """Encrypts the secret part of a payload at rest (Fernet, key derived from
+    OUTBOX_SECRET_KEY), so an invitation's token is stored only as a hash elsewhere and
+    only encrypted here, and not at all once delivered."""
+
+    def __init__(self, secret: str) -> None:
+        key = base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest())
+        self._fernet = Fernet(key)
+
+    def seal(self, values: dict[str, Any]) -> str:
+        return self._fernet.encrypt(json.dumps(values).encode()).decode()
+
+    def unseal(self, sealed: str | None) -> dict[str, Any]:
+        if sealed is None:
+            return {}
+        values: dict[str, Any] = json.loads(self._fernet.decrypt(sealed.encode()))
+        return values
 
 
 @dataclass(frozen=True)
@@ -68,9 +88,10 @@ def add(
     subject: str,
     template: str,
     payload: dict[str, Any],
+    sealed_payload: str | None = None,
 ) -> None:
-    """Write a message unless one with this key exists. No RETURNING: the writer of a
-    message (an organization admin inviting someone) may not read the outbox."""
+    """Write a message unless one with this key exists (`sealed_payload`: from
+    Sealer.seal, for secrets)."""
     session.execute(
         insert(OutboxMessage)
         .values(
@@ -82,6 +103,7 @@ def add(
             subject=subject,
             template=template,
             payload=payload,
+            sealed_payload=sealed_payload,
         )
         .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
     )
@@ -154,11 +176,18 @@ def claim(
 
 
 def mark_sent(session: Session, message: OutboxMessage, now: dt.datetime) -> None:
+    """Recorded just before the server is asked to accept the message."""
     message.status = Status.SENT
     message.sent_at = now
     message.lease_until = None
     message.last_error = None
-    message.payload = {k: v for k, v in message.payload.items() if k not in SECRET_PAYLOAD_KEYS}
+    session.flush()
+
+
+def confirm_sent(session: Session, message: OutboxMessage, reply: str) -> None:
+    """The server accepted: keep its reply, and erase what must not outlive delivery."""
+    message.smtp_reply = reply[:512]
+    message.sealed_payload = None
     session.flush()
 
 
@@ -172,6 +201,7 @@ def mark_failed_attempt(
     """Schedule the next attempt with backoff, or give up after the last one."""
     message.last_error = error[:2000]
     message.lease_until = None
+    message.sent_at = None
     if message.attempts >= policy.max_attempts:
         message.status = Status.FAILED
     else:

@@ -40,8 +40,11 @@ class OutboxMessage(UUIDPrimaryKey, Timestamps, Base):
     )
     subject: Mapped[str] = mapped_column(String(255))
     template: Mapped[str] = mapped_column(String(64))
-    # What the template needs; a secret in it (an invitation's link) is erased once sent.
+    # What the template needs.
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # What the template needs that is secret (an invitation's accept link), encrypted
+    # with OUTBOX_SECRET_KEY and erased once the server accepted the message.
+    sealed_payload: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), server_default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(255), nullable=False),
         sa.Column("template", sa.String(64), nullable=False),
         sa.Column("payload", pg.JSONB, nullable=False),
+        sa.Column("sealed_payload", sa.Text),
         sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("next_attempt_at", TZ, nullable=False, server_default=sa.func.now()),
