@@ -3,13 +3,19 @@ their admins, facilities, and a provider who works for both tenants."""
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
+from app.config import Settings
 from app.extensions import db
 from app.models import Facility, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, Role
@@ -107,10 +113,46 @@ def print_logins() -> None:
         click.echo(f"  {email:28} {what}")
 
 
-def main() -> None:
-    """Set everything up, seed the demo, and serve the API locally."""
-    import os
+def _background_processes(settings: Settings) -> list[subprocess.Popen[bytes]]:
+    """A worker, the cron scheduler and (unless SMTP_HOST is set) a local SMTP sink that
+    prints what it receives, all on the same database and Redis as the API."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url or "",
+        "DATABASE_OWNER_URL": settings.database_owner_url or "",
+        "DATABASE_ADMIN_URL": settings.database_admin_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "REGION": settings.region,
+    }
+    bin_dir = Path(sys.executable).parent
+    url = settings.redis_url or ""
+    commands = [
+        [
+            str(bin_dir / "rq"),
+            "worker",
+            "--url",
+            url,
+            "--worker-class",
+            "workers.worker.Worker",
+            settings.queue_name,
+        ],
+        [str(bin_dir / "rq"), "cron", "--url", url, "workers.cron"],
+    ]
+    if "SMTP_HOST" not in os.environ:
+        sink = f"{settings.smtp_host}:{settings.smtp_port}"
+        commands.append([sys.executable, "-m", "aiosmtpd", "-n", "-l", sink])
+    processes = [subprocess.Popen(command, env=env) for command in commands]
 
+    def stop() -> None:
+        for process in processes:
+            process.terminate()
+
+    atexit.register(stop)
+    return processes
+
+
+def main() -> None:
+    """Set everything up, seed the demo, start the background processes, serve the API."""
     from werkzeug.serving import run_simple
 
     from app import create_app
@@ -118,10 +160,16 @@ def main() -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
     app = create_app()
+    settings: Settings = app.config["SETTINGS"]
     with app.app_context():
         seed_demo()
+    processes = _background_processes(settings)
     click.echo(f"\nAPI docs: http://{host}:{port}/docs")
     print_logins()
+    click.echo(
+        f"Background: worker, cron scheduler{', SMTP sink' if len(processes) > 2 else ''}"
+        f" (pids {', '.join(str(p.pid) for p in processes)}); `rq info --url {settings.redis_url}`"
+    )
     run_simple(host, port, app, threaded=True)
 
 

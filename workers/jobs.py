@@ -1,0 +1,114 @@
+"""The jobs: relay the outbox, deliver one message, scan for renewal reminders.
+
+Every job logs what it worked on (outbox id, organization) and how it ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from cryptography.fernet import InvalidToken
+from jinja2 import TemplateError
+from rq import Queue
+
+from app import mail
+from app.domain import npi, outbox, reminders
+from app.domain.outbox import RetryPolicy
+from app.extensions import redis_connection
+from app.integrations.nppes import NppesClient
+from app.models.enums import OutboxStatus
+from workers.runtime import get_app, log, settings, system_session
+
+DELIVER = "workers.jobs.deliver_message"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def relay_outbox() -> int:
+    """Hand due outbox messages to the queue (and recover abandoned ones)."""
+    config = settings()
+    with get_app().app_context():
+        queue = Queue(config.queue_name, connection=redis_connection.client)
+
+    def enqueue(message_id: uuid.UUID, attempts: int) -> None:
+        queue.enqueue(
+            DELIVER,
+            str(message_id),
+            job_id=f"outbox-{message_id}-{attempts}",
+            job_timeout=int(config.smtp_timeout_seconds * 6),
+        )
+
+    with system_session("relay-outbox") as session:
+        count = outbox.relay(session, enqueue, _now(), RetryPolicy.from_settings(config))
+    log.info("relay: %d message(s) queued", count)
+    return count
+
+
+def deliver_message(message_id: str) -> str:
+    """Send one outbox message: claim, send, mark (see app/domain/outbox.py)."""
+    config = settings()
+    policy = RetryPolicy.from_settings(config)
+    with system_session(f"deliver:{message_id}") as session:
+        message = outbox.claim(session, uuid.UUID(message_id), _now(), policy)
+        if message is None:
+            log.info("outbox %s: not due or already handled, skipped", message_id)
+            return "skipped"
+        session.commit()  # the claim and its lease hold before anything is sent
+        tenant = message.organization_id or "-"
+        try:
+            sealer = outbox.Sealer(config.outbox_secret_key)
+            email = mail.render(
+                message.template,
+                {**message.payload, **sealer.unseal(message.sealed_payload)},
+                sender=config.smtp_sender,
+                recipient=message.recipient_email,
+                subject=message.subject,
+                idempotency_key=message.idempotency_key,
+            )
+
+            def record_sent() -> None:
+                outbox.mark_sent(session, message, _now())
+                session.commit()
+
+            reply = mail.SmtpMailer(config).send(email, before_end_of_data=record_sent)
+        except (mail.DeliveryError, TemplateError, InvalidToken) as exc:
+            # Refused before or after the sent mark: either way, not delivered.
+            outbox.mark_failed_attempt(session, message, str(exc), _now(), policy)
+            log.warning(
+                "outbox %s (organization %s): attempt %d failed, now %s: %s",
+                message_id,
+                tenant,
+                message.attempts,
+                message.status,
+                exc,
+            )
+            return message.status
+        outbox.confirm_sent(session, message, reply)
+        log.info("outbox %s (organization %s): sent (%s)", message_id, tenant, reply)
+        return OutboxStatus.SENT
+
+
+def scan_reminders() -> int:
+    """The daily scan for expiring credentials and documents; then relay what it wrote."""
+    config = settings()
+    today = dt.date.today()
+    with system_session(f"reminder-scan:{today}") as session:
+        result = reminders.scan(session, today, config.reminder_windows, config.public_base_url)
+    log.info("reminder scan %s: %s", today, result)
+    relay_outbox()
+    return result.total
+
+
+def retry_npi_verifications() -> int:
+    """Ask the NPI Registry again about the verifications it could not answer."""
+    config = settings()
+    client = NppesClient(config.npi_registry_url, config.npi_registry_timeout_seconds)
+    with system_session("npi-retry") as session:
+        summary = npi.retry_pending(
+            session, client=client, now=_now(), cache_hours=config.npi_registry_cache_hours
+        )
+    log.info("npi retry: %s", summary)
+    return summary.checked
