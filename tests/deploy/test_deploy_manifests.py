@@ -16,6 +16,7 @@ SECRET_ENV = {
     "DATABASE_ADMIN_URL",
     "REDIS_URL",
     "JWT_SECRET_KEY",
+    "OUTBOX_SECRET_KEY",
     "SMTP_USERNAME",
     "SMTP_PASSWORD",
 }
@@ -617,6 +618,7 @@ DEV_SET = [
     "devSecret.data.DATABASE_ADMIN_URL=postgresql+psycopg://postgres:postgres@db:5432/msc",
     "devSecret.data.REDIS_URL=redis://redis:6379/0",
     "devSecret.data.JWT_SECRET_KEY=development-only-key-development-only-key",
+    "devSecret.data.OUTBOX_SECRET_KEY=development-only-key-development-only-key",
 ]
 
 

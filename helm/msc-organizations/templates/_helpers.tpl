@@ -169,6 +169,7 @@ process needs (application database role, Redis, JWT key, SMTP credentials).
 {{ include "msc-organizations.secretEnv" (dict "root" . "group" "database" "key" "url" "env" "DATABASE_URL") }}
 {{ include "msc-organizations.secretEnv" (dict "root" . "group" "redis" "key" "url" "env" "REDIS_URL") }}
 {{ include "msc-organizations.secretEnv" (dict "root" . "group" "jwt" "key" "secretKey" "env" "JWT_SECRET_KEY") }}
+{{ include "msc-organizations.secretEnv" (dict "root" . "group" "jwt" "key" "outboxSecretKey" "env" "OUTBOX_SECRET_KEY") }}
 {{ include "msc-organizations.secretEnv" (dict "root" . "group" "smtp" "key" "username" "env" "SMTP_USERNAME") }}
 {{ include "msc-organizations.secretEnv" (dict "root" . "group" "smtp" "key" "password" "env" "SMTP_PASSWORD") }}
 {{- end }}
