@@ -40,6 +40,12 @@ CONSTRAINT_FIELDS: dict[str, tuple[str, str]] = {
         "office_manager_id",
         "not a member of this facility's organization",
     ),
+    "ck_users_npi_format": ("npi", "an NPI is 10 digits starting with 1 or 2"),
+    "ck_facilities_npi_format": ("npi", "an NPI is 10 digits starting with 1 or 2"),
+    "ck_credentials_dates_ordered": ("expiry_date", "the expiry date is before the effective date"),
+    "fk_credentials_state": ("state", "not a US state or territory code"),
+    "fk_facilities_state": ("state", "not a US state or territory code"),
+    "fk_documents_credential_id": ("credential_id", "credential not found"),
     "fk_provider_facilities_membership": (
         "facility_id",
         "the provider is not a member of this facility's organization",
@@ -83,6 +89,9 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> ResponseReturnValue:
+        if isinstance(exc.orig, psycopg.errors.NumericValueOutOfRange | psycopg.errors.DataError):
+            # Values past what a column holds (a number too large, a date out of range).
+            return _body(422, "a value is out of range", exc.orig.diag.column_name)
         if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
             column = exc.orig.diag.column_name
             if column:  # a column guard: the row is reachable, the column is not the caller's

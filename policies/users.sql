@@ -42,12 +42,13 @@ CREATE TRIGGER users_guard BEFORE UPDATE ON users
     FOR EACH ROW EXECUTE FUNCTION tenancy.guard_msc_columns(
         'is_msc_admin', 'is_active', 'email', 'npi_verification', 'npi_verified_at');
 
--- A new NPI is unverified until the registry has been asked about it. (Runs after the
--- guard: triggers fire in name order.)
+-- A new NPI, or a new name, is unverified until the registry has been asked about it:
+-- the registry vouched for this number under that name. (Runs after the guard:
+-- triggers fire in name order.)
 CREATE OR REPLACE FUNCTION tenancy.reset_npi_verification() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.npi IS DISTINCT FROM OLD.npi THEN
+    IF NEW.npi IS DISTINCT FROM OLD.npi OR NEW.name IS DISTINCT FROM OLD.name THEN
         NEW.npi_verification := 'unverified';
         NEW.npi_verified_at := NULL;
     END IF;
@@ -56,7 +57,7 @@ END
 $$;
 
 DROP TRIGGER IF EXISTS users_npi_reset ON users;
-CREATE TRIGGER users_npi_reset BEFORE UPDATE OF npi ON users
+CREATE TRIGGER users_npi_reset BEFORE UPDATE OF npi, name ON users
     FOR EACH ROW EXECUTE FUNCTION tenancy.reset_npi_verification();
 
 DROP TRIGGER IF EXISTS users_updated_at ON users;

@@ -232,3 +232,47 @@ def test_provider_checklist(client: FlaskClient, seeded: TwoTenants) -> None:
         f"/api/v1/admin/providers/{seeded.shared_provider.id}/onboarding", headers=bearer(admin)
     )
     assert seen.status_code == 200
+
+
+def test_out_of_range_and_inconsistent_values_are_422_naming_the_field(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    insurance = {
+        "credential_type": "malpractice_insurance",
+        "issuer": "Carrier",
+        "number": "P-1",
+        "coverage_per_claim": "1e20",
+        "coverage_aggregate": "3000000",
+        "effective_date": str(TODAY),
+        "expiry_date": str(TODAY + dt.timedelta(days=365)),
+    }
+    too_big = client.post("/api/v1/me/credentials", json=insurance, headers=bearer(provider))
+    assert too_big.status_code == 422
+    assert "coverage_per_claim" in too_big.get_json()["errors"]["json"]
+    reversed_dates = {
+        **insurance,
+        "coverage_per_claim": "1000000",
+        "effective_date": str(TODAY + dt.timedelta(days=400)),
+    }
+    response = client.post("/api/v1/me/credentials", json=reversed_dates, headers=bearer(provider))
+    assert response.status_code == 422
+    assert "expiry_date" in response.get_json()["errors"]["json"]
+
+
+def test_a_suspended_organization_cannot_verify_credentials(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    cid = client.post("/api/v1/me/credentials", json=LICENSE, headers=bearer(provider)).get_json()[
+        "id"
+    ]
+    with admin_engine.begin() as conn:
+        conn.execute(text("SELECT set_config('tenancy.is_msc_admin', 'true', true)"))
+        conn.execute(
+            text("UPDATE organizations SET status = 'suspended' WHERE id = :o"),
+            {"o": seeded.b.organization.id},
+        )
+    b_admin = login(client, seeded.b.admin)
+    url = f"/api/v1/admin/providers/{seeded.shared_provider.id}/credentials/{cid}/verify"
+    assert client.post(url, headers=bearer(b_admin)).status_code == 403

@@ -9,17 +9,20 @@ import hashlib
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
+from app.config import DEV_OUTBOX_SECRET
+from app.domain.outbox import Sealer
 from tests.conftest import TwoTenants, bearer, login
 
 INVITE = "/api/v1/admin/providers/invite"
 NEW_PASSWORD = "a-long-enough-password"
+NEW_EMAIL = "new.provider@example.com"
 
 
 def _invite(
     client: FlaskClient, token: str, tenant_org: str, facilities: list[str], **extra: object
 ):
     body = {
-        "email": "new.provider@example.com",
+        "email": NEW_EMAIL,
         "name": "Dr. Nova Reyes",
         "role": "provider",
         "organization_id": tenant_org,
@@ -29,11 +32,28 @@ def _invite(
     return client.post(INVITE, json=body, headers=bearer(token))
 
 
+def _token_for(admin_engine: Engine, email: str = NEW_EMAIL) -> str:
+    """The token as the invitee gets it: from the invitation email waiting in the outbox
+    (the inviter never sees it)."""
+    with admin_engine.connect() as conn:
+        sealed = conn.execute(
+            text(
+                "SELECT sealed_payload FROM outbox_messages WHERE kind = 'invitation'"
+                " AND recipient_email = :e ORDER BY created_at DESC LIMIT 1"
+            ),
+            {"e": email},
+        ).scalar_one()
+    accept_url = Sealer(DEV_OUTBOX_SECRET).unseal(sealed)["accept_url"]
+    return str(accept_url).rsplit("/", 2)[-2]
+
+
 def _accept(client: FlaskClient, invite_token: str, **body: object):
     return client.post(f"/api/v1/invitations/{invite_token}/accept", json=body)
 
 
-def test_provider_invited_by_two_organizations(client: FlaskClient, seeded: TwoTenants) -> None:
+def test_provider_invited_by_two_organizations(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
     a, b = seeded.a, seeded.b
     a_admin, b_admin = login(client, a.admin), login(client, b.admin)
 
@@ -46,20 +66,22 @@ def test_provider_invited_by_two_organizations(client: FlaskClient, seeded: TwoT
     )
     assert invited_a.status_code == 201, invited_a.get_json()
     issued = invited_a.get_json()
-    assert issued["invitation"]["status"] == "pending"
-    assert issued["accept_url"].endswith(f"/api/v1/invitations/{issued['token']}/accept")
+    assert issued["status"] == "pending"
+    assert "token" not in issued and "accept_url" not in issued  # for the invitee only
+    token_a = _token_for(admin_engine)
 
-    preview = client.get(f"/api/v1/invitations/{issued['token']}").get_json()
+    preview = client.get(f"/api/v1/invitations/{token_a}").get_json()
     assert preview["organization_name"] == "Tenant A" and preview["account_exists"] is False
 
-    assert _accept(client, issued["token"]).status_code == 422  # a new account needs a password
-    accepted = _accept(client, issued["token"], password=NEW_PASSWORD)
+    assert _accept(client, token_a).status_code == 422  # a new account needs a password
+    accepted = _accept(client, token_a, password=NEW_PASSWORD)
     assert accepted.status_code == 200, accepted.get_json()
     user_id = accepted.get_json()["user_id"]
 
     # B invites the same email: the existing account is linked, not duplicated.
     invited_b = _invite(client, b_admin, str(b.organization.id), [str(b.facility.id)])
-    token_b = invited_b.get_json()["token"]
+    assert invited_b.status_code == 201
+    token_b = _token_for(admin_engine)
     assert client.get(f"/api/v1/invitations/{token_b}").get_json()["account_exists"] is True
     linked = _accept(client, token_b)
     assert linked.status_code == 200 and linked.get_json()["user_id"] == user_id
@@ -77,7 +99,22 @@ def test_provider_invited_by_two_organizations(client: FlaskClient, seeded: TwoT
         ("Tenant A", "pending"),
         ("Tenant B", "pending"),
     }
-    assert [m["is_primary"] for m in mine if m["organization_name"] == "Tenant A"] == [True]
+    # pending assignments are never primary; the invited primary applies on activation
+    assert not any(m["is_primary"] for m in mine)
+
+    activated = client.post(
+        f"/api/v1/admin/providers/{user_id}/assign-facility",
+        json={"facility_id": str(b.facility.id)},
+        headers=bearer(b_admin),
+    )
+    assert activated.status_code == 201 and activated.get_json()["status"] == "active"
+    assert activated.get_json()["is_primary"] is True  # the only active one
+    at_a = client.post(
+        f"/api/v1/admin/providers/{user_id}/assign-facility",
+        json={"facility_id": str(a.facility.id)},
+        headers=bearer(a_admin),
+    )
+    assert at_a.status_code == 201
 
     # Each admin sees only their own organization's assignment of the shared provider.
     for token, own in ((a_admin, a), (b_admin, b)):
@@ -95,17 +132,19 @@ def test_tokens_are_single_use_and_expire_and_can_be_revoked(
     admin = login(client, a.admin)
     org = str(a.organization.id)
 
-    first = _invite(client, admin, org, []).get_json()
-    assert _accept(client, first["token"], password=NEW_PASSWORD).status_code == 200
-    assert _accept(client, first["token"], password=NEW_PASSWORD).status_code == 410  # reused
+    _invite(client, admin, org, [])
+    first = _token_for(admin_engine)
+    assert _accept(client, first, password=NEW_PASSWORD).status_code == 200
+    assert _accept(client, first, password=NEW_PASSWORD).status_code == 410  # reused
 
     assert _accept(client, "not-a-real-token", password=NEW_PASSWORD).status_code == 404
 
     revoked = _invite(client, admin, org, [], email="revoked@example.com").get_json()
-    revoked_id = revoked["invitation"]["id"]
+    revoked_id = revoked["id"]
     response = client.post(f"/api/v1/admin/invitations/{revoked_id}/revoke", headers=bearer(admin))
     assert response.status_code == 200 and response.get_json()["status"] == "revoked"
-    assert _accept(client, revoked["token"], password=NEW_PASSWORD).status_code == 410
+    revoked_token = _token_for(admin_engine, "revoked@example.com")
+    assert _accept(client, revoked_token, password=NEW_PASSWORD).status_code == 410
 
     expired = _invite(client, admin, org, [], email="late@example.com").get_json()
     with admin_engine.begin() as conn:
@@ -113,25 +152,29 @@ def test_tokens_are_single_use_and_expire_and_can_be_revoked(
             text("UPDATE invitations SET expires_at = :t WHERE id = :i"),
             {
                 "t": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
-                "i": expired["invitation"]["id"],
+                "i": expired["id"],
             },
         )
-    assert _accept(client, expired["token"], password=NEW_PASSWORD).status_code == 410
+    late = _token_for(admin_engine, "late@example.com")
+    assert _accept(client, late, password=NEW_PASSWORD).status_code == 410
 
     # Re-inviting replaces the open invitation's token: the old one no longer opens it.
     again = _invite(client, admin, org, [], email="twice@example.com").get_json()
+    again_token = _token_for(admin_engine, "twice@example.com")
     replaced = _invite(client, admin, org, [], email="twice@example.com").get_json()
-    assert replaced["invitation"]["id"] == again["invitation"]["id"]
-    assert replaced["token"] != again["token"]
-    assert _accept(client, again["token"], password=NEW_PASSWORD).status_code == 404
-    assert _accept(client, replaced["token"], password=NEW_PASSWORD).status_code == 200
+    replaced_token = _token_for(admin_engine, "twice@example.com")
+    assert replaced["id"] == again["id"]
+    assert replaced_token != again_token
+    assert _accept(client, again_token, password=NEW_PASSWORD).status_code == 404
+    assert _accept(client, replaced_token, password=NEW_PASSWORD).status_code == 200
 
 
 def test_token_is_stored_only_as_its_hash(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     issued = _invite(client, login(client, seeded.a.admin), str(seeded.a.organization.id), [])
-    token = issued.get_json()["token"]
+    assert issued.status_code == 201
+    token = _token_for(admin_engine)
     assert len(token) >= 40
     with admin_engine.connect() as conn:
         stored = conn.execute(text("SELECT invitations::text FROM invitations")).scalars().all()
@@ -140,7 +183,7 @@ def test_token_is_stored_only_as_its_hash(
         queued = (
             conn.execute(text("SELECT outbox_messages::text FROM outbox_messages")).scalars().all()
         )
-    assert len(queued) == 1  # the invitation email, its link sealed
+    assert len(queued) == 1  # the invitation email, its link sealed (encrypted)
     assert not any(token in row for row in stored + audited + queued)
     assert hashes == [hashlib.sha256(token.encode()).hexdigest()]
 
@@ -179,9 +222,7 @@ def test_invitation_validation_and_permissions(client: FlaskClient, seeded: TwoT
 
     provider = login(client, seeded.shared_provider, a.organization)
     assert _invite(client, provider, str(a.organization.id), []).status_code == 403
-    invitation_id = _invite(client, admin, str(a.organization.id), []).get_json()["invitation"][
-        "id"
-    ]
+    invitation_id = _invite(client, admin, str(a.organization.id), []).get_json()["id"]
     b_admin = login(client, b.admin)
     revoke = client.post(
         f"/api/v1/admin/invitations/{invitation_id}/revoke", headers=bearer(b_admin)
@@ -197,6 +238,20 @@ def test_inviting_an_email_known_elsewhere_reveals_nothing(
     known = _invite(client, b_admin, str(seeded.b.organization.id), [], email=seeded.a.admin.email)
     unknown = _invite(client, b_admin, str(seeded.b.organization.id), [], email="x@example.com")
     assert known.status_code == unknown.status_code == 201
-    assert set(known.get_json()["invitation"]) == set(unknown.get_json()["invitation"])
-    assert known.get_json()["invitation"]["status"] == "pending"
-    assert unknown.get_json()["invitation"]["status"] == "pending"
+    assert set(known.get_json()) == set(unknown.get_json())
+    assert known.get_json()["status"] == unknown.get_json()["status"] == "pending"
+
+
+def test_office_managers_are_invited_without_facilities(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    admin = login(client, seeded.a.admin)
+    response = _invite(
+        client,
+        admin,
+        str(seeded.a.organization.id),
+        [str(seeded.a.facility.id)],
+        role="office_manager",
+    )
+    assert response.status_code == 422
+    assert "facility_ids" in response.get_json()["errors"]["json"]

@@ -353,3 +353,15 @@ def test_invitation_token_opens_only_its_own_acceptance(db: Session, tenants: Tw
     # another token sees nothing
     use_context(db, TenantContext(invitation_token_hash=token_hash("other-token")))
     assert _visible(db, Invitation, invitation.id) is None
+
+
+def test_renaming_a_verified_user_voids_the_npi_verification(
+    db: Session, tenants: TwoTenants
+) -> None:
+    provider = tenants.shared_provider
+    use_context(db, MSC_SYSTEM)
+    db.execute(update(User).where(User.id == provider.id).values(npi_verification="verified"))
+    use_context(db, TenantContext(user_id=provider.id))
+    db.execute(update(User).where(User.id == provider.id).values(name="Someone Else"))
+    status = db.scalar(select(User.npi_verification).where(User.id == provider.id))
+    assert status == "unverified"

@@ -85,7 +85,7 @@ class ProviderCompliance(MethodView):
     def get(self, provider_id: uuid.UUID) -> compliance.ProviderCompliance:
         """One provider's score and breakdown."""
         provider = provider_or_404(provider_id)
-        facts = compliance.load_facts(db.session, [provider.id])[provider.id]
+        facts = compliance.load_facts(db.session, [provider.id], dt.date.today())[provider.id]
         return compliance.evaluate(facts, dt.date.today())
 
 
@@ -97,5 +97,5 @@ class MyCompliance(MethodView):
         """Your own score and what is missing or expiring."""
         user_id = current_context().user_id
         assert user_id is not None
-        facts = compliance.load_facts(db.session, [user_id])[user_id]
+        facts = compliance.load_facts(db.session, [user_id], dt.date.today())[user_id]
         return compliance.evaluate(facts, dt.date.today())

@@ -26,7 +26,6 @@ from app.schemas.invitations import (
     InvitationQuerySchema,
     InvitationSchema,
     InviteSchema,
-    IssuedInvitationSchema,
 )
 from app.tenancy.request import current_context, request_id
 
@@ -52,16 +51,15 @@ class Invite(MethodView):
     @jwt_required()
     @requires(*INVITE)
     @blp.arguments(InviteSchema)
-    @blp.response(201, IssuedInvitationSchema)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Invite a provider or office manager by email, to an organization and optionally
-        to facilities (one of them primary). The invitation email goes out through the
-        outbox; the token and accept link are also shown once, in this response, for the
-        inviter to pass on. Inviting the same email again replaces the open invitation
-        and its token."""
+    @blp.response(201, InvitationSchema)
+    def post(self, data: dict[str, Any]) -> Invitation:
+        """Invite a provider or office manager by email, to an organization and (providers)
+        optionally to facilities, one of them primary. The single-use link goes to the
+        invitee only, by email through the outbox. Inviting the same email again replaces
+        the open invitation and its link."""
         organization = organization_for_field(data["organization_id"])
         settings = _settings()
-        issued = invitations.invite(
+        return invitations.invite(
             db.session,
             current_context(),
             organization,
@@ -70,11 +68,6 @@ class Invite(MethodView):
             settings.public_base_url,
             outbox.Sealer(settings.outbox_secret_key),
         )
-        return {
-            "invitation": issued.invitation,
-            "token": issued.token,
-            "accept_url": issued.accept_url,
-        }
 
 
 @blp.route("/admin/invitations")

@@ -70,7 +70,7 @@ class ReopenStep(MethodView):
     def post(self, organization_id: uuid.UUID, step: str) -> onboarding.Progress:
         """Reopen a manual step (not after go-live)."""
         organization = organization_or_404(organization_id, in_scope=True)
-        return onboarding.reopen(db.session, organization, _step(step))
+        return onboarding.reopen(db.session, current_context(), organization, _step(step))
 
 
 @blp.route("/me/onboarding")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.domain.errors import DomainError
-from app.models import Facility, Membership, ProviderFacility
+from app.models import Facility, Invitation, Membership, ProviderFacility
 from app.models.enums import AssignmentStatus as Status
 from app.tenancy.context import system_context
 
@@ -80,7 +80,14 @@ def assign(
     if is_primary:
         make_primary(session, assignment)
     else:
-        settle_primary(session, user_id)
+        invited_primary = session.scalar(
+            select(Invitation.id).where(
+                Invitation.accepted_user_id == user_id,
+                Invitation.organization_id == facility.organization_id,
+                Invitation.primary_facility_id == facility.id,
+            )
+        )
+        settle_primary(session, user_id, assignment.id if invited_primary else None)
     session.refresh(assignment)
     return assignment
 
@@ -91,10 +98,14 @@ def end(
     """End an assignment; the row stays, inactive, as history."""
     if assignment.status == Status.INACTIVE:
         raise DomainError("the assignment has already ended", field="assignment_id")
+    today = dt.date.today()
     # A pending assignment that has not started ends on its start date, not before.
-    end_date = end_date or max(dt.date.today(), assignment.start_date)
+    end_date = end_date or max(today, assignment.start_date)
     if end_date < assignment.start_date:
         raise DomainError("the end date is before the start date", status=422, field="end_date")
+    if end_date > max(today, assignment.start_date):
+        # Nothing would end it on that day: an assignment ends when it is ended.
+        raise DomainError("an assignment ends today, not later", status=422, field="end_date")
     lock_provider(session, assignment.user_id)
     assignment.end_date = end_date
     assignment.status = Status.INACTIVE
@@ -130,8 +141,11 @@ def make_primary(session: Session, assignment: ProviderFacility) -> None:
     session.refresh(assignment)
 
 
-def settle_primary(session: Session, user_id: uuid.UUID) -> None:
-    """A provider with no primary and exactly one active assignment gets it as primary."""
+def settle_primary(
+    session: Session, user_id: uuid.UUID, preferred: uuid.UUID | None = None
+) -> None:
+    """A provider with no primary gets one: the `preferred` active assignment (the one an
+    accepted invitation named primary), or else their only active assignment."""
     lock_provider(session, user_id)
     with system_context(session):
         active = session.scalars(
@@ -144,10 +158,11 @@ def settle_primary(session: Session, user_id: uuid.UUID) -> None:
             .select_from(ProviderFacility)
             .where(ProviderFacility.user_id == user_id, ProviderFacility.is_primary)
         )
-        if not has_primary and len(active) == 1:
+        choice = preferred if preferred in active else (active[0] if len(active) == 1 else None)
+        if not has_primary and choice is not None:
             session.execute(
                 update(ProviderFacility)
-                .where(ProviderFacility.id == active[0])
+                .where(ProviderFacility.id == choice)
                 .values(is_primary=True),
                 execution_options={"synchronize_session": False},
             )

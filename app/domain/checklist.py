@@ -43,7 +43,7 @@ def _on_file(facts: compliance.ProviderFacts, kind: str, today: dt.date) -> Item
 
 
 def checklist(session: Session, user_id: uuid.UUID, today: dt.date) -> Checklist:
-    facts = compliance.load_facts(session, [user_id]).get(user_id)
+    facts = compliance.load_facts(session, [user_id], today).get(user_id)
     if facts is None:
         raise DomainError("provider not found", status=404)
     user = facts.user

@@ -21,7 +21,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.domain import credentials
@@ -94,7 +94,9 @@ class ProviderCompliance:
         return [i.item for i in self.items if i.expiring_within is not None]
 
 
-def load_facts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, ProviderFacts]:
+def load_facts(
+    session: Session, user_ids: list[uuid.UUID], today: dt.date
+) -> dict[uuid.UUID, ProviderFacts]:
     """Facts for many providers in four queries (what the caller may see of them)."""
     if not user_ids:
         return {}
@@ -109,6 +111,8 @@ def load_facts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, P
             select(Document.user_id).where(
                 Document.user_id.in_(user_ids),
                 Document.document_type == DocumentType.TRAINING_CERTIFICATE,
+                # a certificate past its expiry no longer counts
+                or_(Document.expiry_date.is_(None), Document.expiry_date >= today),
             )
         )
     )
@@ -216,7 +220,7 @@ def organization_compliance(
 ) -> OrganizationCompliance:
     """Every provider of the organization, riskiest first, with the organization's score
     and training rate (over all its providers, before the filters)."""
-    facts = load_facts(session, providers_of(session, organization_id))
+    facts = load_facts(session, providers_of(session, organization_id), today)
     evaluated = [(evaluate(f, today), f) for f in facts.values()]
     scores = [c.score for c, _ in evaluated]
     trained = [f.has_training for _, f in evaluated]

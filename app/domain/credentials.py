@@ -19,6 +19,7 @@ from app.models import Credential
 from app.models.enums import CredentialType as Kind
 from app.models.enums import VerificationStatus as Verification
 from app.tenancy.context import TenantContext
+from app.tenancy.read_only import ensure_writable
 
 # Fields each kind must have (beyond its type).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -117,6 +118,7 @@ def _set_verification(
 ) -> Credential:
     if credential.user_id == context.user_id and not context.is_msc_admin:
         raise DomainError("a provider cannot verify their own credential", status=403)
+    ensure_writable(context, context.organization_id)
     credential.verification_status = status
     credential.rejection_reason = reason
     credential.verified_by_id = context.user_id

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -27,16 +27,8 @@ from app.tenancy.context import (
     SESSION_KEY,
     TenantContext,
     in_scope,
-    system_context,
     use_context,
 )
-
-
-@dataclass(frozen=True)
-class IssuedInvitation:
-    invitation: Invitation
-    token: str
-    accept_url: str
 
 
 def token_hash(token: str) -> str:
@@ -61,9 +53,10 @@ def invite(
     base_url: str,
     sealer: outbox.Sealer,
     now: dt.datetime | None = None,
-) -> IssuedInvitation:
+) -> Invitation:
     """Invite `data["email"]`; an open invitation to the same person is replaced. The
-    invitation email is written to the outbox in the same transaction."""
+    token goes to the invitee only: in the invitation email, written to the outbox in
+    the same transaction (the inviter never sees it, so cannot accept in their name)."""
     now = now or dt.datetime.now(dt.UTC)
     facility_ids: list[uuid.UUID] = list(dict.fromkeys(data.get("facility_ids", [])))
     primary = data.get("primary_facility_id")
@@ -76,6 +69,13 @@ def invite(
         )
     if context.role == Role.OFFICE_MANAGER and data["role"] != Role.PROVIDER:
         raise DomainError("office managers invite providers only", status=403, field="role")
+    if data["role"] == Role.OFFICE_MANAGER and facility_ids:
+        raise DomainError(
+            "office managers are not assigned to facilities; an admin names them as a"
+            " facility's manager once they have joined",
+            status=422,
+            field="facility_ids",
+        )
     if _already_member(session, organization.id, data["email"]):
         raise DomainError("this person is already a member", field="email")
 
@@ -120,7 +120,7 @@ def invite(
         },
         sealed_payload=sealer.seal({"accept_url": accept_url}),
     )
-    return IssuedInvitation(invitation, token, accept_url)
+    return invitation
 
 
 def revoke(session: Session, invitation: Invitation, now: dt.datetime | None = None) -> Invitation:
@@ -202,9 +202,8 @@ def accept(
         raise DomainError(f"already a member as {membership.role}", field="role")
     session.flush()
 
-    primary = invitation.primary_facility_id
-    if primary is not None and _has_primary(session, user.id):
-        primary = None
+    # Pending assignments are never primary: the invited primary facility becomes the
+    # provider's primary when that assignment is activated, if they have none by then.
     for facility_id in invitation.facility_ids:
         if assignments.current_assignment(session, user.id, facility_id) is None:
             session.add(
@@ -213,7 +212,6 @@ def accept(
                     user_id=user.id,
                     facility_id=facility_id,
                     status=AssignmentStatus.PENDING,
-                    is_primary=facility_id == primary,
                 )
             )
     session.flush()
@@ -223,19 +221,6 @@ def accept(
     invitation.accepted_user_id = user.id
     session.flush()
     return invitation, user
-
-
-def _has_primary(session: Session, user_id: uuid.UUID) -> bool:
-    """Whether the provider has a primary facility anywhere: checked across tenants,
-    answered to no one but this rule (the invited primary applies only if not)."""
-    assignments.lock_provider(session, user_id)
-    with system_context(session):
-        count = session.scalar(
-            select(func.count())
-            .select_from(ProviderFacility)
-            .where(ProviderFacility.user_id == user_id, ProviderFacility.is_primary)
-        )
-    return bool(count)
 
 
 def _check_facilities(

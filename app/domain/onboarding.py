@@ -21,6 +21,7 @@ from app.models import Document, Facility, Invitation, OnboardingStepCompletion,
 from app.models.enums import DocumentType, InvitationRole, OnboardingStatus, OrganizationStatus
 from app.models.enums import OnboardingStep as Step
 from app.tenancy.context import TenantContext, system_context
+from app.tenancy.read_only import ensure_writable
 
 STEPS: tuple[Step, ...] = tuple(Step)
 MANUAL = frozenset({Step.TRAINING_AND_CERTIFICATION, Step.GO_LIVE})
@@ -142,6 +143,7 @@ def complete(
     step: Step,
     now: dt.datetime,
 ) -> Progress:
+    ensure_writable(context, organization.id)
     current = progress(session, organization)
     state = current.steps[STEPS.index(step)]
     if state.completed:
@@ -170,7 +172,10 @@ def complete(
     return progress(session, organization)
 
 
-def reopen(session: Session, organization: Organization, step: Step) -> Progress:
+def reopen(
+    session: Session, context: TenantContext, organization: Organization, step: Step
+) -> Progress:
+    ensure_writable(context, organization.id)
     current = progress(session, organization)
     if step not in MANUAL:
         raise DomainError(f"{step.value} follows its data and cannot be reopened", field="step")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-_NPI = re.compile(r"^[12]\d{9}$")
+_NPI = re.compile(r"^[12][0-9]{9}\Z")
 
 
 def npi_check_digit(first_nine: str) -> int:

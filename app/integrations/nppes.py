@@ -48,7 +48,7 @@ API_VERSION = "2.1"
 # An answer about one number is a few kilobytes; anything far larger is not an answer.
 MAX_ANSWER_BYTES = 1_000_000
 _READ_CHUNK = 64 * 1024
-_NUMBER = re.compile(r"^\d{10}$")
+_NUMBER = re.compile(r"^[0-9]{10}\Z")
 USER_AGENT = "msc-organizations/npi-verification (+urllib)"
 
 

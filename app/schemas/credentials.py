@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from marshmallow import fields, validate
 
@@ -11,6 +12,8 @@ from app.schemas.base import Schema
 from app.schemas.fields import StateCode
 
 DEA_SCHEDULES = ["2", "2N", "3", "3N", "4", "5"]
+# What the column holds: NUMERIC(14, 2).
+COVERAGE = validate.Range(min=0, max=Decimal("999999999999.99"))
 
 
 class CredentialSchema(Schema):
@@ -35,10 +38,10 @@ class CredentialSchema(Schema):
         validate=validate.Length(min=1),
     )
     coverage_per_claim = fields.Decimal(
-        allow_none=True, places=2, as_string=True, validate=validate.Range(min=0)
+        allow_none=True, places=2, as_string=True, validate=COVERAGE
     )
     coverage_aggregate = fields.Decimal(
-        allow_none=True, places=2, as_string=True, validate=validate.Range(min=0)
+        allow_none=True, places=2, as_string=True, validate=COVERAGE
     )
     effective_date = fields.Date(allow_none=True)
     expiry_date = fields.Date(allow_none=True)

@@ -31,14 +31,6 @@ class InvitationSchema(Schema):
     created_at = fields.DateTime()
 
 
-class IssuedInvitationSchema(Schema):
-    invitation = fields.Nested(InvitationSchema)
-    token = fields.String(metadata={"description": "shown once; only its hash is stored"})
-    accept_url = fields.String(
-        metadata={"description": "POST here (with a password for a new account) to accept"}
-    )
-
-
 class InvitationQuerySchema(Schema):
     organization_id = fields.UUID()
     email = fields.String(validate=validate.Length(min=1, max=320))

@@ -7,6 +7,7 @@ in an MSC admin's context. The context lists those organizations (see resolve.py
 
 from __future__ import annotations
 
+import uuid
 from itertools import chain
 from typing import Any
 
@@ -21,10 +22,21 @@ from app.tenancy.context import SESSION_KEY, TenantContext
 READ_ONLY = frozenset({OrganizationStatus.SUSPENDED, OrganizationStatus.INACTIVE})
 
 
+def ensure_writable(context: TenantContext, organization_id: uuid.UUID | None) -> None:
+    """The same rule for the writes a flush does not see: bulk statements, and changes
+    to shared rows (credentials) made on behalf of the active organization."""
+    if (
+        organization_id is not None
+        and not context.is_msc_admin
+        and organization_id in context.read_only_organization_ids
+    ):
+        raise DomainError("the organization is suspended or inactive: read-only", status=403)
+
+
 @event.listens_for(Session, "before_flush")
 def _refuse_writes_to_read_only(session: Session, _flush: Any, _instances: Any) -> None:
     context: TenantContext | None = session.info.get(SESSION_KEY)
-    if context is None or context.is_msc_admin or not context.read_only_organization_ids:
+    if context is None or not context.read_only_organization_ids:
         return
     changed = chain(
         session.new, (o for o in session.dirty if session.is_modified(o)), session.deleted
@@ -33,5 +45,4 @@ def _refuse_writes_to_read_only(session: Session, _flush: Any, _instances: Any) 
         organization_id = (
             row.id if isinstance(row, Organization) else getattr(row, "organization_id", None)
         )
-        if organization_id in context.read_only_organization_ids:
-            raise DomainError("the organization is suspended or inactive: read-only", status=403)
+        ensure_writable(context, organization_id)
