@@ -121,7 +121,7 @@ def make_primary(session: Session, assignment: ProviderFacility) -> None:
     if assignment.status != Status.ACTIVE:
         raise DomainError("only an active assignment can be primary", field="is_primary")
     lock_provider(session, assignment.user_id)
-    with system_context(session):
+    with system_context(session, anonymous=True):
         session.execute(
             update(ProviderFacility)
             .where(
@@ -147,7 +147,7 @@ def settle_primary(
     """A provider with no primary gets one: the `preferred` active assignment (the one an
     accepted invitation named primary), or else their only active assignment."""
     lock_provider(session, user_id)
-    with system_context(session):
+    with system_context(session, anonymous=True):
         active = session.scalars(
             select(ProviderFacility.id).where(
                 ProviderFacility.user_id == user_id, ProviderFacility.status == Status.ACTIVE

@@ -104,17 +104,20 @@ def use_context(session: Session, context: TenantContext) -> None:
 
 
 @contextmanager
-def system_context(session: Session) -> Iterator[None]:
+def system_context(session: Session, *, anonymous: bool = False) -> Iterator[None]:
     """MSC reach for the statements inside, on behalf of the current caller.
 
     Only for the few rules that span tenants (a provider has one primary facility,
     whichever organization it belongs to) or that guarded columns need (activation, the
     registry's verdict on an NPI): nothing read inside goes back to the caller, every
     change made inside is audited as the caller's, and a change to a row outside the
-    caller's organizations is marked cross-tenant.
+    caller's organizations is marked cross-tenant. `anonymous` records the system as the
+    actor instead, where the change lands in another organization's trail, which must
+    not learn who elsewhere caused it.
     """
     current: TenantContext = session.info.get(SESSION_KEY) or TenantContext()
-    use_context(session, replace(current, is_msc_admin=True))
+    elevated = replace(current, is_msc_admin=True)
+    use_context(session, replace(elevated, user_id=None) if anonymous else elevated)
     try:
         yield
     except BaseException:
