@@ -3,8 +3,13 @@ may use it. The migration step records the region; the application checks it at 
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger(__name__)
 
 
 class RegionMismatch(RuntimeError):
@@ -22,11 +27,15 @@ def record_region(connection: Connection, region: str) -> None:
 
 def check_region(engine: Engine, region: str) -> None:
     """Refuse to serve another region's database. A database not migrated yet has no
-    region: the migration step will record it."""
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("deployment_region"):
-            return
-        _compare(connection, region)
+    region (the migration step records it), and one not reachable yet (its roles not
+    created, say, before the first migration) cannot be asked: readiness asks again."""
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("deployment_region"):
+                return
+            _compare(connection, region)
+    except OperationalError as exc:
+        log.warning("region not checked, the database is not reachable: %s", exc.orig)
 
 
 def _compare(connection: Connection, region: str) -> None:

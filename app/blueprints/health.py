@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db, redis_connection
+from app.region import RegionMismatch, check_region
 
 blp = Blueprint("health", __name__, description="Probes for the orchestrator.")
 
@@ -44,7 +45,10 @@ class Readiness(MethodView):
 
 def _check_database() -> str:
     try:
+        check_region(db.engine, current_app.config["REGION"])
         db.session.execute(text("SELECT 1"))
+    except RegionMismatch:
+        return "another region's database"
     except SQLAlchemyError:
         return "unreachable"
     return "ok"
