@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -26,13 +27,16 @@ _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
 )
 
 
 class DeliveryError(Exception):
     """The SMTP server could not be reached or refused the message."""
+
+
+class UnconfirmedDelivery(DeliveryError):
+    """The end-of-data mark went out but no reply came back: the server may well have
+    accepted the message, so it must not be sent again."""
 
 
 def mask(number: str | None) -> str:
@@ -90,6 +94,10 @@ class SmtpMailer:
                     smtp.ehlo()
                 if settings.smtp_username:
                     smtp.login(settings.smtp_username, settings.smtp_password or "")
+                # The body and its end-of-data mark go out as two writes: without this,
+                # the second waits for the server's delayed acknowledgement (~40 ms).
+                if smtp.sock is not None:
+                    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return self._transaction(smtp, message, before_end_of_data)
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
@@ -117,8 +125,11 @@ class SmtpMailer:
         body = (b"." + body if body.startswith(b".") else body).replace(b"\r\n.", b"\r\n..")
         smtp.send(body)
         before_end_of_data()
-        smtp.send(b".\r\n")
-        code, reply = smtp.getreply()
+        try:
+            smtp.send(b".\r\n")
+            code, reply = smtp.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise UnconfirmedDelivery(f"no reply to the end of the message: {exc}") from exc
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
         return f"{code} {reply.decode(errors='replace')}"

@@ -74,6 +74,11 @@ def deliver_message(message_id: str) -> str:
                 session.commit()
 
             reply = mail.SmtpMailer(config).send(email, before_end_of_data=record_sent)
+        except mail.UnconfirmedDelivery as exc:
+            # Sent, as far as anyone can tell: keep it so, and say so.
+            outbox.confirm_sent(session, message, f"unconfirmed: {exc}")
+            log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)
+            return OutboxStatus.SENT
         except (mail.DeliveryError, TemplateError, InvalidToken) as exc:
             # Refused before or after the sent mark: either way, not delivered.
             outbox.mark_failed_attempt(session, message, str(exc), _now(), policy)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rq import Queue
 from rq.job import Job
 from rq.worker import Worker as RqWorker
 
-from workers.runtime import dispose_inherited_connections
+from workers.runtime import dispose_inherited_connections, get_app
 
 
 class Worker(RqWorker):
-    """RQ forks a work horse per job; a forked process must not share the parent's
-    pooled database connections, so the horse drops them before running the job."""
+    """RQ forks a work horse per job. The application is built once, in the worker, so
+    each horse inherits it ready; a forked process must not share the parent's pooled
+    database connections, so the horse drops them before running the job."""
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        get_app()
+        return bool(super().work(*args, **kwargs))
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         dispose_inherited_connections()
