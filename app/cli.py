@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 
 from app import schema
-from app.config import Settings
+from app.config import current_settings
 from app.tenancy.roles import ensure_roles
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["SETTINGS"]
-    return settings
 
 
 def _require(value: str | None, name: str) -> str:
@@ -30,7 +25,7 @@ def init_cli(app: Flask) -> None:
 
         Uses DATABASE_ADMIN_URL; role names and passwords come from DATABASE_OWNER_URL
         and DATABASE_URL."""
-        settings = _settings()
+        settings = current_settings()
         ensure_roles(
             _require(settings.database_admin_url, "DATABASE_ADMIN_URL"),
             _require(settings.database_owner_url, "DATABASE_OWNER_URL"),
@@ -43,7 +38,7 @@ def init_cli(app: Flask) -> None:
     def upgrade_command(revision: str) -> None:
         """Migrate the schema up (as the owner role, DATABASE_OWNER_URL) and record the
         database's region (REGION); refuses a database that belongs to another region."""
-        settings = _settings()
+        settings = current_settings()
         owner_url = _require(settings.database_owner_url, "DATABASE_OWNER_URL")
         schema.upgrade(owner_url, revision, region=settings.region)
 
@@ -51,7 +46,9 @@ def init_cli(app: Flask) -> None:
     @click.argument("revision")
     def downgrade_command(revision: str) -> None:
         """Migrate the schema down to REVISION (`base` empties the database)."""
-        schema.downgrade(_require(_settings().database_owner_url, "DATABASE_OWNER_URL"), revision)
+        schema.downgrade(
+            _require(current_settings().database_owner_url, "DATABASE_OWNER_URL"), revision
+        )
 
     app.cli.add_command(db_group)
 

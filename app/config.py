@@ -111,3 +111,11 @@ class Settings:
                 raise RuntimeError("OUTBOX_SECRET_KEY must be set to a random value of 32+ chars")
             if not self.database_url or not self.redis_url:
                 raise RuntimeError("DATABASE_URL and REDIS_URL are required in production")
+
+
+def current_settings() -> Settings:
+    """The settings of the application handling the current request or command."""
+    from flask import current_app
+
+    settings: Settings = current_app.config["SETTINGS"]
+    return settings

@@ -12,7 +12,7 @@ import uuid
 from io import BytesIO
 from typing import Any, ClassVar
 
-from flask import Request, Response, current_app, send_file
+from flask import Request, Response, send_file
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
@@ -22,7 +22,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
 from app.blueprints.lookups import organization_or_404, provider_or_404
-from app.config import Settings
+from app.config import current_settings
 from app.domain import documents as rules
 from app.errors import abort
 from app.extensions import db
@@ -92,7 +92,7 @@ def _document_or_404(document_id: uuid.UUID) -> Document:
 
 
 def _upload(owner: rules.Owner, form: dict[str, Any]) -> Document:
-    settings: Settings = current_app.config["SETTINGS"]
+    settings = current_settings()
     upload: FileStorage = form["file"]
     # One byte past the limit is enough to know it is too large.
     data = upload.stream.read(settings.document_max_bytes + 1)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.blueprints.lookups import invitation_or_404, organization_for_field
-from app.config import Settings
+from app.config import current_settings
 from app.domain import invitations, outbox
 from app.errors import abort
 from app.extensions import db
@@ -41,11 +40,6 @@ blp = Blueprint(
 INVITE = ("invite-providers", "manage-providers")
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["SETTINGS"]
-    return settings
-
-
 @blp.route("/admin/providers/invite")
 class Invite(MethodView):
     @jwt_required()
@@ -58,7 +52,7 @@ class Invite(MethodView):
         invitee only, by email through the outbox. Inviting the same email again replaces
         the open invitation and its link."""
         organization = organization_for_field(data["organization_id"])
-        settings = _settings()
+        settings = current_settings()
         return invitations.invite(
             db.session,
             current_context(),

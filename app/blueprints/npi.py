@@ -10,14 +10,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import fields
 
 from app.blueprints.lookups import provider_or_404
-from app.config import Settings
+from app.config import current_settings
 from app.domain import npi as npi_domain
 from app.domain.errors import DomainError
 from app.domain.reference import is_valid_npi
@@ -73,13 +72,8 @@ class NpiLookupSchema(Schema):
     registry = fields.Nested(RegistryRecordSchema, allow_none=True)
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["SETTINGS"]
-    return settings
-
-
 def _verify(user: User) -> dict[str, Any]:
-    settings = _settings()
+    settings = current_settings()
     verification = npi_domain.verify_user_npi(
         db.session,
         user,
@@ -133,7 +127,7 @@ class NpiLookup(MethodView):
                 status=422,
                 field="npi",
             )
-        settings = _settings()
+        settings = current_settings()
         result = npi_domain.lookup_npi(
             db.session,
             npi,
