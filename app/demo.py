@@ -126,18 +126,18 @@ def _background_processes(settings: Settings) -> list[subprocess.Popen[bytes]]:
     }
     bin_dir = Path(sys.executable).parent
     url = settings.redis_url or ""
-    commands = [
-        [
-            str(bin_dir / "rq"),
-            "worker",
-            "--url",
-            url,
-            "--worker-class",
-            "workers.worker.Worker",
-            settings.queue_name,
-        ],
-        [str(bin_dir / "rq"), "cron", "--url", url, "workers.cron"],
+    worker = [
+        str(bin_dir / "rq"),
+        "worker",
+        "--url",
+        url,
+        "--worker-class",
+        "workers.worker.Worker",
+        settings.queue_name,
     ]
+    # WORKERS: how many worker processes (each runs one job at a time).
+    commands = [worker] * int(os.environ.get("WORKERS", "1"))
+    commands.append([str(bin_dir / "rq"), "cron", "--url", url, "workers.cron"])
     if "SMTP_HOST" not in os.environ:
         sink = f"{settings.smtp_host}:{settings.smtp_port}"
         commands.append([sys.executable, "-m", "aiosmtpd", "-n", "-l", sink])
@@ -167,7 +167,7 @@ def main() -> None:
     click.echo(f"\nAPI docs: http://{host}:{port}/docs")
     print_logins()
     click.echo(
-        f"Background: worker, cron scheduler{', SMTP sink' if len(processes) > 2 else ''}"
+        f"Background: worker(s), cron scheduler{'' if 'SMTP_HOST' in os.environ else ', SMTP sink'}"
         f" (pids {', '.join(str(p.pid) for p in processes)}); `rq info --url {settings.redis_url}`"
     )
     run_simple(host, port, app, threaded=True)
