@@ -46,6 +46,10 @@ CONSTRAINT_FIELDS: dict[str, tuple[str, str]] = {
     "fk_credentials_state": ("state", "not a US state or territory code"),
     "fk_facilities_state": ("state", "not a US state or territory code"),
     "fk_documents_credential_id": ("credential_id", "credential not found"),
+    "fk_orders_membership": (
+        "facility_id",
+        "the provider is not a member of this facility's organization",
+    ),
     "fk_provider_facilities_membership": (
         "facility_id",
         "the provider is not a member of this facility's organization",

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from app import create_app
-from app.blueprints import documents as documents_blueprint
 from app.config import Settings
 from app.domain import documents as rules
 from app.domain.errors import DomainError
@@ -74,9 +73,6 @@ def _files(root: Path) -> list[Path]:
 def _documents_app(settings: Settings, root: Path, **changes: Any) -> Flask:
     app = create_app(replace(settings, document_storage_path=root, **changes))
     # Until the blueprint is registered with the others, the tests register it here.
-    if "documents" not in app.blueprints:
-        api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
-        api.register_blueprint(documents_blueprint.blp)
     return app
 
 

@@ -22,7 +22,6 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.blueprints import npi as npi_blueprint
 from app.config import Settings
 from app.domain import npi as npi_domain
 from app.domain.errors import DomainError
@@ -495,10 +494,6 @@ def npi_app(settings: Settings, fake: FakeRegistry) -> Iterator[Flask]:
     app = create_app(
         dataclasses.replace(settings, npi_registry_url=fake.url, npi_registry_timeout_seconds=0.5)
     )
-    if "npi" not in app.blueprints:
-        # Not registered in app/blueprints/__init__.py yet: add it to this app's Api.
-        api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
-        api.register_blueprint(npi_blueprint.blp)
     yield app
     app.extensions["database"].kw["bind"].dispose()
 

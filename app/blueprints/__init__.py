@@ -3,17 +3,20 @@
 from flask_smorest import Api
 
 from app.blueprints import (
+    analytics,
     audit_events,
     auth,
     compliance,
     credentials,
     documents,
     facilities,
+    fhir,
     health,
     invitations,
     me,
     npi,
     onboarding,
+    orders,
     organizations,
     outbox,
     providers,
@@ -34,6 +37,9 @@ def register_blueprints(api: Api) -> None:
         npi,
         onboarding,
         compliance,
+        orders,
+        analytics,
+        fhir,
         outbox,
         audit_events,
     ):

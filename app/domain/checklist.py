@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import compliance, credentials
 from app.domain.errors import DomainError
+from app.domain.orders import has_ordered
 from app.models.enums import CredentialType as Kind
 from app.models.enums import NpiVerification
 from app.models.enums import VerificationStatus as Verification
@@ -69,7 +70,6 @@ def checklist(session: Session, user_id: uuid.UUID, today: dt.date) -> Checklist
             facts.has_training,
             None if facts.has_training else "no training certificate",
         ),
-        # Orders are not part of this service yet: the item stays open until they are.
-        Item("first_order", False, "no order yet"),
+        Item("first_order", has_ordered(session, user_id)),
     ]
     return Checklist(user_id, items)

@@ -10,6 +10,7 @@ from app.models.invitation import Invitation
 from app.models.membership import Membership
 from app.models.npi_registry_answer import NpiRegistryAnswer
 from app.models.onboarding import OnboardingStepCompletion
+from app.models.order import Order
 from app.models.organization import Organization
 from app.models.outbox_message import OutboxMessage
 from app.models.provider_facility import ProviderFacility
@@ -27,6 +28,7 @@ __all__ = [
     "Membership",
     "NpiRegistryAnswer",
     "OnboardingStepCompletion",
+    "Order",
     "Organization",
     "OutboxMessage",
     "ProviderFacility",

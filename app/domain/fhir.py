@@ -1,0 +1,216 @@
+"""An organization's tree as a FHIR R4 `Bundle` (type `collection`).
+
+The tree is the one the hierarchy endpoint shows (app/domain/hierarchy.py): the
+organization and its descendants, their facilities, and the providers assigned to them.
+It is loaded the same way, in three queries whatever its size; the hierarchy's own
+loader is not reused because its provider rows lack what FHIR needs (assignment dates,
+the assignment's organization, the provider's account status).
+
+The resources are plain dicts, so the service has no runtime dependency on a FHIR
+library; the tests validate them with one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Row, func, literal, select
+from sqlalchemy import any_ as any_of
+from sqlalchemy.orm import Session
+
+from app.models import Facility, Organization, ProviderFacility, User
+from app.models.enums import AssignmentStatus, OrganizationStatus
+
+US_EIN = "urn:oid:2.16.840.1.113883.4.4"
+US_NPI = "http://hl7.org/fhir/sid/us-npi"
+PLACE_OF_SERVICE = (
+    "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+)
+# FHIR has no standard "primary" flag on PractitionerRole (design.md), hence our own URL.
+PRIMARY_FACILITY = "https://msc.example.com/fhir/StructureDefinition/primary-facility"
+
+Resource = dict[str, Any]
+# An assignment joined to its provider, as `_load` selects it.
+AssignmentRow = Row[*tuple[Any, ...]]
+
+
+def _reference(resource_type: str, id_: uuid.UUID) -> dict[str, str]:
+    return {"reference": f"{resource_type}/{id_}"}
+
+
+def _clean(text: str | None) -> str | None:
+    """FHIR strings may not be empty or padded: blank values are left out altogether."""
+    if text is None:
+        return None
+    stripped = " ".join(text.split())
+    return stripped or None
+
+
+def _identifier(system: str, value: str | None) -> list[dict[str, str]]:
+    value = _clean(value)
+    return [{"system": system, "value": value}] if value else []
+
+
+def organization_resource(organization: Organization, root_id: uuid.UUID) -> Resource:
+    resource: Resource = {
+        "resourceType": "Organization",
+        "id": str(organization.id),
+        "active": organization.status == OrganizationStatus.ACTIVE,
+        "name": organization.name,
+    }
+    if identifiers := _identifier(US_EIN, organization.tax_id):
+        resource["identifier"] = identifiers
+    # The root's own parent lies outside the bundle (and perhaps outside the caller's
+    # reach): only references that resolve inside the bundle are written.
+    if organization.id != root_id and organization.parent_organization_id is not None:
+        resource["partOf"] = _reference("Organization", organization.parent_organization_id)
+    return resource
+
+
+def location_resource(facility: Facility) -> Resource:
+    address: dict[str, Any] = {"use": "work", "state": facility.state, "country": "US"}
+    if line := _clean(facility.address):
+        address["line"] = [line]
+    if city := _clean(facility.city):
+        address["city"] = city
+    if postal_code := _clean(facility.zip_code):
+        address["postalCode"] = postal_code
+    resource: Resource = {
+        "resourceType": "Location",
+        "id": str(facility.id),
+        "status": "active" if facility.active else "inactive",
+        "name": facility.name,
+        "mode": "instance",
+        "type": [{"coding": [{"system": PLACE_OF_SERVICE, "code": facility.place_of_service}]}],
+        "address": address,
+        "managingOrganization": _reference("Organization", facility.organization_id),
+    }
+    if identifiers := _identifier(US_NPI, facility.npi):
+        resource["identifier"] = identifiers
+    telecom = [
+        {"system": system, "value": value, "use": "work"}
+        for system, value in (("phone", _clean(facility.phone)), ("email", _clean(facility.email)))
+        if value
+    ]
+    if telecom:
+        resource["telecom"] = telecom
+    return resource
+
+
+def human_name(name: str) -> dict[str, Any]:
+    """The full name as text, split on its last space: family name after, given names
+    before (a single word is taken as the family name)."""
+    text = _clean(name) or ""
+    given, _, family = text.rpartition(" ")
+    result: dict[str, Any] = {"use": "official", "text": text, "family": family}
+    if given:
+        result["given"] = given.split(" ")
+    return result
+
+
+def practitioner_resource(row: AssignmentRow) -> Resource:
+    resource: Resource = {
+        "resourceType": "Practitioner",
+        "id": str(row.user_id),
+        "active": row.user_active,
+        "name": [human_name(row.user_name)],
+    }
+    if identifiers := _identifier(US_NPI, row.npi):
+        resource["identifier"] = identifiers
+    return resource
+
+
+def _date(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def practitioner_role_resource(row: AssignmentRow) -> Resource:
+    period = {"start": _date(row.start_date), "end": _date(row.end_date)}
+    return {
+        "resourceType": "PractitionerRole",
+        "id": str(row.assignment_id),
+        # Written on every role, false included, so a reader can tell "not primary"
+        # from "unknown".
+        "extension": [{"url": PRIMARY_FACILITY, "valueBoolean": row.is_primary}],
+        # Pending assignments are not yet in force, so only `active` counts as active.
+        "active": row.status == AssignmentStatus.ACTIVE,
+        "period": {key: value for key, value in period.items() if value is not None},
+        "practitioner": _reference("Practitioner", row.user_id),
+        "organization": _reference("Organization", row.organization_id),
+        "location": [_reference("Location", row.facility_id)],
+    }
+
+
+def _load(
+    session: Session, root: Organization, include_inactive: bool
+) -> tuple[Sequence[Organization], Sequence[Facility], Sequence[AssignmentRow]]:
+    """Three queries, as in app/domain/hierarchy.py: the subtree through `ancestor_ids`,
+    then its facilities, then their assignments joined to their providers."""
+    organizations = session.scalars(
+        select(Organization)
+        .where(literal(root.id) == any_of(Organization.ancestor_ids))
+        .order_by(func.cardinality(Organization.ancestor_ids), Organization.name, Organization.id)
+    ).all()
+
+    facilities_query = select(Facility).where(
+        Facility.organization_id.in_([o.id for o in organizations])
+    )
+    if not include_inactive:
+        facilities_query = facilities_query.where(Facility.active)
+    facilities = session.scalars(facilities_query.order_by(Facility.name, Facility.id)).all()
+
+    assignments_query = (
+        select(
+            ProviderFacility.id.label("assignment_id"),
+            ProviderFacility.facility_id,
+            ProviderFacility.organization_id,
+            ProviderFacility.is_primary,
+            ProviderFacility.status,
+            ProviderFacility.start_date,
+            ProviderFacility.end_date,
+            User.id.label("user_id"),
+            User.name.label("user_name"),
+            User.npi,
+            User.is_active.label("user_active"),
+        )
+        .join(User, User.id == ProviderFacility.user_id)
+        .where(ProviderFacility.facility_id.in_([f.id for f in facilities]))
+        .order_by(User.name, User.id, ProviderFacility.start_date, ProviderFacility.id)
+    )
+    if not include_inactive:
+        assignments_query = assignments_query.where(
+            ProviderFacility.status != AssignmentStatus.INACTIVE
+        )
+    return organizations, facilities, session.execute(assignments_query).all()
+
+
+def organization_bundle(
+    session: Session,
+    root: Organization,
+    *,
+    include_inactive: bool,
+    now: datetime | None = None,
+) -> Resource:
+    """`root`'s tree as a `collection` Bundle: Organizations, then Locations, then one
+    Practitioner per provider (however many facilities they work at), then one
+    PractitionerRole per assignment."""
+    organizations, facilities, assignments = _load(session, root, include_inactive)
+    resources: list[Resource] = [organization_resource(o, root.id) for o in organizations]
+    resources += [location_resource(f) for f in facilities]
+    practitioners: dict[uuid.UUID, Resource] = {}
+    for row in assignments:
+        practitioners.setdefault(row.user_id, practitioner_resource(row))
+    resources += practitioners.values()
+    resources += [practitioner_role_resource(row) for row in assignments]
+    timestamp = (now or datetime.now(UTC)).astimezone(UTC)
+    return {
+        "resourceType": "Bundle",
+        # A fresh id per export: the bundle is a snapshot, not a stored resource.
+        "id": str(uuid.uuid4()),
+        "type": "collection",
+        "timestamp": timestamp.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+    }

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    String,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from app.models.enums import values
+
+
+class OrderStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+class Order(UUIDPrimaryKey, Timestamps, Base):
+    """A provider's supply order at one facility: minimal, what dashboards and analytics
+    count. Each status change stamps its own *_at column."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        # Composite keys keep an order inside its tenant: the facility belongs to the
+        # order's organization and the provider is a member of it. No ON DELETE: orders
+        # are history, so a facility or membership with orders is not deleted silently.
+        ForeignKeyConstraint(
+            ["organization_id", "facility_id"],
+            ["facilities.organization_id", "facilities.id"],
+            name="fk_orders_facility",
+        ),
+        ForeignKeyConstraint(
+            ["organization_id", "provider_id"],
+            ["memberships.organization_id", "memberships.user_id"],
+            name="fk_orders_membership",
+        ),
+        CheckConstraint(check_in("status", values(OrderStatus)), name="status"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("line_count >= 1", name="line_count_positive"),
+        # Lists and analytics: newest first per organization; per facility.
+        Index("ix_orders_organization_id_created_at", "organization_id", "created_at"),
+        Index("ix_orders_organization_id_facility_id", "organization_id", "facility_id"),
+        # The provider's own orders, at every organization (policy and checklist).
+        Index("ix_orders_provider_id", "provider_id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    facility_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    provider_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(String(16), server_default=OrderStatus.SUBMITTED.value)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    line_count: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

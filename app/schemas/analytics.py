@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from app.domain.analytics import INTERVALS
+from app.schemas.base import Schema
+from app.schemas.onboarding import OnboardingSchema
+
+MAX_DAYS = 3 * 366
+
+
+class AnalyticsQuerySchema(Schema):
+    start = fields.Date(
+        data_key="from", load_default=None, metadata={"description": "default: 30 days ago"}
+    )
+    end = fields.Date(data_key="to", load_default=None, metadata={"description": "default: today"})
+    interval = fields.String(load_default="week", validate=validate.OneOf(INTERVALS))
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={"description": "csv also with `Accept: text/csv`"},
+    )
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        end = data.get("end") or dt.date.today()
+        start = data.get("start") or end - dt.timedelta(days=30)
+        if start > end:
+            raise ValidationError("must not be after `to`", "from")
+        if (end - start).days > MAX_DAYS:
+            raise ValidationError(f"at most {MAX_DAYS} days", "from")
+
+
+class PeriodSchema(Schema):
+    start = fields.Date()
+    orders = fields.Integer()
+    revenue = fields.Decimal(as_string=True)
+    ordering_providers = fields.Integer()
+    active_providers = fields.Integer()
+    provider_activity_rate = fields.Float(allow_none=True)
+    compliance_score = fields.Integer(allow_none=True)
+    order_growth = fields.Float(allow_none=True, metadata={"description": "% vs previous period"})
+    revenue_growth = fields.Float(allow_none=True)
+
+
+class FacilityUseSchema(Schema):
+    facility_id = fields.UUID()
+    name = fields.String()
+    orders = fields.Integer()
+    share = fields.Float()
+
+
+class AnalyticsSchema(Schema):
+    start = fields.Date()
+    end = fields.Date()
+    interval = fields.String()
+    total_orders = fields.Integer()
+    total_revenue = fields.Decimal(as_string=True)
+    periods = fields.List(fields.Nested(PeriodSchema))
+    facilities = fields.List(fields.Nested(FacilityUseSchema))
+
+
+class OrganizationBreakdownSchema(Schema):
+    organization_id = fields.UUID()
+    name = fields.String()
+    orders = fields.Integer()
+    revenue = fields.Decimal(as_string=True)
+    ordering_providers = fields.Integer()
+    active_providers = fields.Integer()
+    provider_activity_rate = fields.Float(allow_none=True)
+
+
+class FacilityCardSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    organization_id = fields.UUID()
+    active = fields.Boolean()
+    providers = fields.Integer()
+    active_orders = fields.Integer()
+    compliance_score = fields.Integer(allow_none=True)
+
+
+class ActivitySchema(Schema):
+    occurred_at = fields.DateTime()
+    actor_name = fields.String()
+    summary = fields.String()
+    table_name = fields.String()
+    action = fields.String()
+    row_id = fields.UUID()
+
+
+class OverviewSchema(Schema):
+    total_facilities = fields.Integer()
+    total_providers = fields.Integer()
+    active_orders = fields.Integer()
+    compliance_score = fields.Integer(allow_none=True)
+
+
+class DashboardSchema(Schema):
+    organization_id = fields.UUID()
+    overview = fields.Nested(OverviewSchema)
+    facilities = fields.List(fields.Nested(FacilityCardSchema))
+    recent_activity = fields.List(fields.Nested(ActivitySchema))
+    onboarding_progress = fields.Nested(OnboardingSchema)

@@ -1,0 +1,221 @@
+"""Dashboard and analytics: figures checked against values computed here from the seed
+data, CSV against JSON, and a statement count that does not grow with the tenant."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import uuid
+from decimal import Decimal
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from tests import factories
+from tests.conftest import TwoTenants, bearer, login
+from tests.test_hierarchy import counting_statements
+
+TODAY = dt.date.today()
+# (days ago, facility index, amount, status) for tenant A's shared provider
+ORDERS = [
+    (1, 0, "100.00", "submitted"),
+    (2, 0, "250.50", "approved"),
+    (3, 1, "75.25", "cancelled"),
+    (9, 1, "40.00", "delivered"),
+    (10, 0, "60.00", "shipped"),
+    (20, 2, "500.00", "draft"),
+]
+
+
+def _order(
+    conn: object,
+    organization_id: uuid.UUID,
+    facility_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    days_ago: int,
+    amount: str,
+    status: str,
+) -> None:
+    conn.execute(  # type: ignore[attr-defined]
+        text(
+            "INSERT INTO orders (organization_id, facility_id, provider_id, status, amount,"
+            " line_count, created_at) VALUES (:o, :f, :p, :s, :a, 1, :c)"
+        ),
+        {
+            "o": organization_id,
+            "f": facility_id,
+            "p": provider_id,
+            "s": status,
+            "a": amount,
+            "c": dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(12), dt.UTC),
+        },
+    )
+
+
+def _seed(seeded: TwoTenants, admin_engine: Engine) -> list[uuid.UUID]:
+    a = seeded.a
+    with Session(admin_engine, expire_on_commit=False) as session:
+        extra = [
+            factories.make_facility(session, a.organization, name=f"Extra {i}") for i in (1, 2)
+        ]
+        provider = seeded.shared_provider
+        for facility in extra:
+            factories.make_assignment(session, provider, facility)
+        session.commit()
+    facilities = [a.facility.id, extra[0].id, extra[1].id]
+    with admin_engine.begin() as conn:
+        for days_ago, index, amount, status in ORDERS:
+            _order(
+                conn,
+                a.organization.id,
+                facilities[index],
+                seeded.shared_provider.id,
+                days_ago,
+                amount,
+                status,
+            )
+        # B's order: never in A's figures
+        _order(
+            conn,
+            seeded.b.organization.id,
+            seeded.b.facility.id,
+            seeded.shared_provider.id,
+            1,
+            "999.00",
+            "submitted",
+        )
+    return facilities
+
+
+def test_dashboard_figures(client: FlaskClient, seeded: TwoTenants, admin_engine: Engine) -> None:
+    facilities = _seed(seeded, admin_engine)
+    token = login(client, seeded.a.admin)
+    response = client.get(
+        f"/api/v1/admin/organizations/{seeded.a.organization.id}/dashboard", headers=bearer(token)
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    active = [o for o in ORDERS if o[3] in ("submitted", "approved", "shipped")]
+    # the shared provider (NPI on file, unverified: half of 15 of 100 points) is the only one
+    assert body["overview"] == {
+        "total_facilities": 3,
+        "total_providers": 1,
+        "active_orders": len(active),
+        "compliance_score": round(100 * 15 * 0.5 / 100),
+    }
+    cards = {c["id"]: c for c in body["facilities"]}
+    for index, facility_id in enumerate(facilities):
+        expected = sum(1 for o in active if o[1] == index)
+        assert cards[str(facility_id)]["active_orders"] == expected
+        assert cards[str(facility_id)]["providers"] == 1
+    activity = body["recent_activity"]
+    assert activity and all(a["summary"] for a in activity)
+    times = [a["occurred_at"] for a in activity]
+    assert times == sorted(times, reverse=True)
+    assert body["onboarding_progress"]["steps"][0]["step"] == "registration"
+    other = f"/api/v1/admin/organizations/{seeded.b.organization.id}/dashboard"
+    assert client.get(other, headers=bearer(token)).status_code == 404
+
+
+def test_analytics_figures_and_csv(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    facilities = _seed(seeded, admin_engine)
+    token = login(client, seeded.a.admin)
+    start = TODAY - dt.timedelta(days=13)
+    url = (
+        f"/api/v1/admin/organizations/{seeded.a.organization.id}/analytics"
+        f"?from={start}&to={TODAY}&interval=day"
+    )
+    response = client.get(url, headers=bearer(token))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    in_range = [o for o in ORDERS if o[0] <= 13]
+    assert body["total_orders"] == len(in_range)
+    revenue = sum(Decimal(o[2]) for o in in_range if o[3] != "cancelled")
+    assert Decimal(body["total_revenue"]) == revenue
+    assert len(body["periods"]) == 14
+    by_day = {p["start"]: p for p in body["periods"]}
+    for days_ago, _index, amount, status in in_range:
+        day = by_day[str(TODAY - dt.timedelta(days=days_ago))]
+        assert day["orders"] == 1
+        assert Decimal(day["revenue"]) == (
+            Decimal("0") if status == "cancelled" else Decimal(amount)
+        )
+        assert day["provider_activity_rate"] == 1.0  # the one active provider ordered
+    quiet = by_day[str(TODAY - dt.timedelta(days=5))]
+    assert quiet["orders"] == 0 and quiet["provider_activity_rate"] == 0.0
+    shares = {f["facility_id"]: (f["orders"], f["share"]) for f in body["facilities"]}
+    for index, facility_id in enumerate(facilities):
+        count = sum(1 for o in in_range if o[1] == index)
+        assert shares[str(facility_id)] == (count, round(count / len(in_range), 4))
+
+    as_csv = client.get(url + "&format=csv", headers=bearer(token))
+    assert as_csv.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
+    assert [r["period_start"] for r in rows] == [p["start"] for p in body["periods"]]
+    assert [int(r["orders"]) for r in rows] == [p["orders"] for p in body["periods"]]
+    assert [Decimal(r["revenue"]) for r in rows] == [Decimal(p["revenue"]) for p in body["periods"]]
+    by_accept = client.get(url, headers={**bearer(token), "Accept": "text/csv"})
+    assert by_accept.get_data(as_text=True) == as_csv.get_data(as_text=True)
+
+    weekly = client.get(url.replace("interval=day", "interval=week"), headers=bearer(token))
+    periods = weekly.get_json()["periods"]
+    assert sum(p["orders"] for p in periods) == len(in_range)
+    for previous, current in itertools.pairwise(periods):
+        if previous["orders"]:
+            expected = round((current["orders"] - previous["orders"]) / previous["orders"] * 100, 2)
+            assert current["order_growth"] == expected
+
+    bad = client.get(
+        url.replace(f"from={start}", f"from={TODAY + dt.timedelta(days=1)}"), headers=bearer(token)
+    )
+    assert bad.status_code == 422 and "from" in bad.get_json()["errors"]["query"]
+
+
+def test_msc_breakdown_across_organizations(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    _seed(seeded, admin_engine)
+    msc = login(client, seeded.msc_admin)
+    rows = client.get(
+        "/api/v1/admin/analytics?from=" + str(TODAY - dt.timedelta(days=30)), headers=bearer(msc)
+    ).get_json()
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["Tenant A"]["orders"] == len(ORDERS)
+    assert by_name["Tenant B"]["orders"] == 1
+    assert Decimal(by_name["Tenant B"]["revenue"]) == Decimal("999.00")
+    admin = login(client, seeded.a.admin)
+    assert client.get("/api/v1/admin/analytics", headers=bearer(admin)).status_code == 403
+
+
+def test_statements_do_not_grow_with_the_tenant(
+    app: Flask, client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    counts: dict[str, list[int]] = {}
+    for size in (1, 40):
+        with Session(admin_engine, expire_on_commit=False) as session:
+            org = factories.make_organization(session, name=f"Size {size}")
+            admin = factories.make_user(session)
+            factories.make_membership(session, admin, org, "organization_admin")
+            for _ in range(size):
+                facility = factories.make_facility(session, org)
+                provider = factories.make_user(session)
+                factories.make_membership(session, provider, org, "provider")
+                factories.make_assignment(session, provider, facility)
+            session.commit()
+        token = login(client, admin)
+        measured = []
+        for path in ("dashboard", "analytics?interval=week"):
+            with counting_statements(app) as statements:
+                response = client.get(
+                    f"/api/v1/admin/organizations/{org.id}/{path}", headers=bearer(token)
+                )
+            assert response.status_code == 200
+            measured.append(len(statements))
+        counts[str(size)] = measured
+    assert counts["1"] == counts["40"], counts
