@@ -76,6 +76,15 @@ def render(
     return message
 
 
+def _close(smtp: smtplib.SMTP) -> None:
+    """Say goodbye; whatever the server answers to QUIT changes nothing about a message
+    it has already accepted (or refused)."""
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
 class SmtpMailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -85,22 +94,35 @@ class SmtpMailer:
         Returns the server's acceptance reply; raises DeliveryError."""
         settings = self.settings
         try:
-            with smtplib.SMTP(
+            smtp = smtplib.SMTP(
                 settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
-            ) as smtp:
-                smtp.ehlo()
-                if settings.smtp_starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                    smtp.ehlo()
-                if settings.smtp_username:
-                    smtp.login(settings.smtp_username, settings.smtp_password or "")
-                # The body and its end-of-data mark go out as two writes: without this,
-                # the second waits for the server's delayed acknowledgement (~40 ms).
-                if smtp.sock is not None:
-                    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return self._transaction(smtp, message, before_end_of_data)
+            )
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        completed = False
+        try:
+            smtp.ehlo()
+            if settings.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password or "")
+            # The body and its end-of-data mark go out as two writes: without this,
+            # the second waits for the server's delayed acknowledgement (~40 ms).
+            if smtp.sock is not None:
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reply = self._transaction(smtp, message, before_end_of_data)
+            completed = True
+            return reply
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            # A transaction cut short mid-message is dropped, not QUIT: a QUIT line there
+            # would only be more message text.
+            if completed:
+                _close(smtp)
+            else:
+                smtp.close()
 
     @staticmethod
     def _transaction(

@@ -219,3 +219,12 @@ def test_statements_do_not_grow_with_the_tenant(
             measured.append(len(statements))
         counts[str(size)] = measured
     assert counts["1"] == counts["40"], counts
+
+
+def test_far_dates_are_422_naming_the_field(client: FlaskClient, seeded: TwoTenants) -> None:
+    token = login(client, seeded.a.admin)
+    base = f"/api/v1/admin/organizations/{seeded.a.organization.id}/analytics"
+    for query, field in (("from=9999-12-25&to=9999-12-31", "from"), ("to=0001-01-10", "to")):
+        response = client.get(f"{base}?{query}", headers=bearer(token))
+        assert response.status_code == 422, query
+        assert field in response.get_json()["errors"]["query"]

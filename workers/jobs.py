@@ -74,6 +74,10 @@ def deliver_message(message_id: str) -> str:
                 session.commit()
 
             reply = mail.SmtpMailer(config).send(email, before_end_of_data=record_sent)
+        except outbox.LostClaim as exc:
+            # Another worker has the message now; this attempt never completed it.
+            log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)
+            return "skipped"
         except mail.UnconfirmedDelivery as exc:
             # Sent, as far as anyone can tell: keep it so, and say so.
             outbox.confirm_sent(session, message, f"unconfirmed: {exc}")

@@ -175,20 +175,40 @@ def claim(
     return claimed
 
 
+class LostClaim(Exception):
+    """The worker's lease ran out and the message was handed to another worker."""
+
+
+def _update_claimed(session: Session, message: OutboxMessage, **values: Any) -> None:
+    """Change the row only while this worker's claim on it stands."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            # this worker's claim: its attempt number, claimed or marked sent by it
+            OutboxMessage.status.in_([Status.SENDING, Status.SENT]),
+            OutboxMessage.attempts == message.attempts,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise LostClaim(f"outbox {message.id}: the claim was lost")
+    for name, value in values.items():
+        setattr(message, name, value)
+
+
 def mark_sent(session: Session, message: OutboxMessage, now: dt.datetime) -> None:
-    """Recorded just before the server is asked to accept the message."""
-    message.status = Status.SENT
-    message.sent_at = now
-    message.lease_until = None
-    message.last_error = None
-    session.flush()
+    """Recorded just before the server is asked to accept the message; raises LostClaim
+    (and so the message is not completed) if another worker has it by now."""
+    _update_claimed(
+        session, message, status=Status.SENT, sent_at=now, lease_until=None, last_error=None
+    )
 
 
 def confirm_sent(session: Session, message: OutboxMessage, reply: str) -> None:
     """The server accepted: keep its reply, and erase what must not outlive delivery."""
-    message.smtp_reply = reply[:512]
-    message.sealed_payload = None
-    session.flush()
+    _update_claimed(session, message, smtp_reply=reply[:512], sealed_payload=None)
 
 
 def mark_failed_attempt(
@@ -198,16 +218,15 @@ def mark_failed_attempt(
     now: dt.datetime,
     policy: RetryPolicy,
 ) -> None:
-    """Schedule the next attempt with backoff, or give up after the last one."""
-    message.last_error = error[:2000]
-    message.lease_until = None
-    message.sent_at = None
+    """Schedule the next attempt with backoff, or give up after the last one (only while
+    this worker's claim stands: a message refused after its sent mark is `sent`)."""
+    values: dict[str, Any] = {"last_error": error[:2000], "lease_until": None, "sent_at": None}
     if message.attempts >= policy.max_attempts:
-        message.status = Status.FAILED
+        values["status"] = Status.FAILED
     else:
-        message.status = Status.PENDING
-        message.next_attempt_at = now + policy.delay(message.attempts)
-    session.flush()
+        values["status"] = Status.PENDING
+        values["next_attempt_at"] = now + policy.delay(message.attempts)
+    _update_claimed(session, message, **values)
 
 
 def list_messages(filters: dict[str, Any]) -> Select[OutboxMessage]:

@@ -10,13 +10,20 @@ from app.schemas.base import Schema
 from app.schemas.onboarding import OnboardingSchema
 
 MAX_DAYS = 3 * 366
+# Reports cover the years the product exists in; far dates would overflow date math.
+DATES = validate.Range(min=dt.date(2000, 1, 1), max=dt.date(2999, 12, 31))
 
 
 class AnalyticsQuerySchema(Schema):
     start = fields.Date(
-        data_key="from", load_default=None, metadata={"description": "default: 30 days ago"}
+        data_key="from",
+        load_default=None,
+        validate=DATES,
+        metadata={"description": "default: 30 days before `to`"},
     )
-    end = fields.Date(data_key="to", load_default=None, metadata={"description": "default: today"})
+    end = fields.Date(
+        data_key="to", load_default=None, validate=DATES, metadata={"description": "default: today"}
+    )
     interval = fields.String(load_default="week", validate=validate.OneOf(INTERVALS))
     format = fields.String(
         load_default="json",
