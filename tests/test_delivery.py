@@ -465,8 +465,9 @@ def test_smtp_failures_back_off_then_fail_and_an_msc_admin_retries(
     admin_engine: Engine,
     settings: Settings,
 ) -> None:
-    app = make_app(outbox_retry_base_seconds=1)
-    refused = make_app(outbox_retry_base_seconds=1, smtp_port=closed_port())
+    # A first backoff long enough that "not due yet" cannot flip on a slow machine.
+    app = make_app(outbox_retry_base_seconds=30)
+    refused = make_app(outbox_retry_base_seconds=30, smtp_port=closed_port())
     invite(client, seeded, "unlucky@example.com")
     [row] = outbox_rows(admin_engine)
     message_id = row["id"]
@@ -476,7 +477,7 @@ def test_smtp_failures_back_off_then_fail_and_an_msc_admin_retries(
     assert (first["status"], first["attempts"]) == ("pending", 1)
     assert "refused" in first["last_error"].lower(), first["last_error"]
     assert first["lease_until"] is None and first["sent_at"] is None
-    delay = dt.timedelta(seconds=1)
+    delay = dt.timedelta(seconds=30)
     assert before + delay <= first["next_attempt_at"] <= after + delay
 
     # Not due yet: the relay leaves it alone.
@@ -488,7 +489,7 @@ def test_smtp_failures_back_off_then_fail_and_an_msc_admin_retries(
     second, before, after = _attempt(app, admin_engine, message_id)
     assert (second["status"], second["attempts"]) == ("pending", 2)
     assert "451" in second["last_error"], second["last_error"]
-    delay = dt.timedelta(seconds=2)
+    delay = dt.timedelta(seconds=60)
     assert before + delay <= second["next_attempt_at"] <= after + delay
     make_due(admin_engine, message_id)
 
