@@ -11,8 +11,7 @@ CREATE POLICY credentials_select ON credentials FOR SELECT USING (
     user_id = (SELECT tenancy.user_id())
     OR (SELECT tenancy.is_msc_admin())
     OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
-        AND user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m
-                                  WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[]))))
+        AND user_id = ANY ((SELECT tenancy.member_ids())::uuid[]))
 );
 
 DROP POLICY IF EXISTS credentials_insert ON credentials;
@@ -27,15 +26,13 @@ CREATE POLICY credentials_update ON credentials FOR UPDATE
         user_id = (SELECT tenancy.user_id())
         OR (SELECT tenancy.is_msc_admin())
         OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
-            AND user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m
-                                      WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[]))))
+            AND user_id = ANY ((SELECT tenancy.member_ids())::uuid[]))
     )
     WITH CHECK (
         user_id = (SELECT tenancy.user_id())
         OR (SELECT tenancy.is_msc_admin())
         OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
-            AND user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m
-                                      WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[]))))
+            AND user_id = ANY ((SELECT tenancy.member_ids())::uuid[]))
     );
 
 DROP POLICY IF EXISTS credentials_delete ON credentials;

@@ -12,8 +12,7 @@ CREATE POLICY documents_select ON documents FOR SELECT USING (
         AND (SELECT tenancy.role()) = 'organization_admin')
     OR user_id = (SELECT tenancy.user_id())
     OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
-        AND user_id = ANY (ARRAY(SELECT m.user_id FROM memberships m
-                                  WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[]))))
+        AND user_id = ANY ((SELECT tenancy.member_ids())::uuid[]))
 );
 
 DROP POLICY IF EXISTS documents_insert ON documents;

@@ -69,6 +69,17 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('tenancy.request_id', true), '')
 $$;
 
+-- The users who belong to the organizations in scope, as far as the memberships policy
+-- lets the caller see them (an office manager: the people at their facilities). The
+-- staff's reach into users, credentials and provider documents. (Applied at head, when
+-- the memberships table exists.)
+CREATE OR REPLACE FUNCTION tenancy.member_ids() RETURNS uuid[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(m.user_id), '{}'::uuid[])
+      FROM memberships m
+     WHERE m.organization_id = ANY (tenancy.organization_ids())
+$$;
+
 CREATE OR REPLACE FUNCTION tenancy.set_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

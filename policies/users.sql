@@ -10,8 +10,7 @@ CREATE POLICY users_select ON users FOR SELECT USING (
     id = (SELECT tenancy.user_id())
     OR (SELECT tenancy.is_msc_admin())
     OR lower(email) = (SELECT tenancy.login_email())
-    OR id = ANY (ARRAY(SELECT m.user_id FROM memberships m
-                        WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])))
+    OR id = ANY ((SELECT tenancy.member_ids())::uuid[])
 );
 
 DROP POLICY IF EXISTS users_insert ON users;
