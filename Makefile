@@ -1,4 +1,5 @@
-# Entry points. `make run` serves the API with demo data; `make test` runs the tests.
+# Entry points. `make run` serves the API with demo data; `make test` runs the tests;
+# `make test-fast` leaves out the slow, process-starting and Helm chart tests.
 # Without DATABASE_URL / DATABASE_ADMIN_URL / REDIS_URL both start an embedded
 # PostgreSQL and Redis under .local/ (see README.md).
 
@@ -6,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format openapi clean-local
+.PHONY: install run test test-fast lint format openapi clean-local
 
 install: $(VENV)/.installed
 
@@ -22,10 +23,14 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not process and not deploy"
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from app import schema
-from app.config import current_settings
+from app import migrate
+from app.extensions import current_settings
 from app.tenancy.roles import ensure_roles
 
 
@@ -40,13 +40,13 @@ def init_cli(app: Flask) -> None:
         database's region (REGION); refuses a database that belongs to another region."""
         settings = current_settings()
         owner_url = _require(settings.database_owner_url, "DATABASE_OWNER_URL")
-        schema.upgrade(owner_url, revision, region=settings.region)
+        migrate.upgrade(owner_url, revision, region=settings.region)
 
     @db_group.command("downgrade")
     @click.argument("revision")
     def downgrade_command(revision: str) -> None:
         """Migrate the schema down to REVISION (`base` empties the database)."""
-        schema.downgrade(
+        migrate.downgrade(
             _require(current_settings().database_owner_url, "DATABASE_OWNER_URL"), revision
         )
 

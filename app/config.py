@@ -1,121 +1,259 @@
 """Settings read from the environment, in one place.
 
-Every variable is listed in README.md. Development defaults are named as such and are
-refused when APP_ENV=production.
+Every variable is listed in README.md. Each field below names its variable, how its value
+is read and its default, which an unset or empty variable keeps. A malformed value stops
+start-up with a ConfigError naming the variable. Development defaults are named as such
+and are refused when APP_ENV=production.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEV_OUTBOX_SECRET = "dev-only-insecure-outbox-secret-change-me"
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
+class ConfigError(ValueError):
+    """A setting the service cannot start with; the message names its variable."""
+
+
+def _env(name: str, parse: Callable[[str], object]) -> dict[str, object]:
+    """A field's metadata: read from the variable `name` by `parse`, which raises
+    ValueError on a malformed value; the field's default stands when it is unset or empty."""
+    return {"env": name, "parse": parse}
+
+
+def _parsed(cls: type[Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The fields of `cls` whose variables are set, parsed; every malformed one is named."""
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for setting in fields(cls):
+        name = setting.metadata["env"]
+        raw = environ.get(name)
+        if not raw:
+            continue
+        try:
+            values[setting.name] = setting.metadata["parse"](raw)
+        except ValueError as exc:
+            errors.append(f"{name}: {exc}")
+    if errors:
+        raise ConfigError("; ".join(errors))
+    return values
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _one_of(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
+        return raw
+
+    return parse
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true/false (or 1/0, yes/no, on/off), got {raw!r}")
+
+
+def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    expected = (
+        f"a whole number from {minimum} to {maximum}"
+        if maximum is not None
+        else f"a whole number of at least {minimum}"
+    )
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"expected {expected}, got {raw!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(f"expected {expected}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"expected a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _duration(unit: str) -> Callable[[str], timedelta]:
+    count = _whole(1)
+
+    def parse(raw: str) -> timedelta:
+        return timedelta(**{unit: count(raw)})
+
+    return parse
+
+
+def _path(raw: str) -> Path:
+    return Path(raw)
+
+
+def _windows(raw: str) -> tuple[int, ...]:
+    """Days before expiry, comma-separated, in any order; kept largest first."""
+    day = _whole(0)
+    try:
+        days = [day(part.strip()) for part in raw.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"expected days before expiry separated by commas (e.g. 90,30,0), got {raw!r}"
+        ) from None
+    if len(set(days)) != len(days):
+        raise ValueError(f"expected each day once, got {raw!r}")
+    return tuple(sorted(days, reverse=True))
+
+
+def _cron(raw: str) -> str:
+    # The schedule's own parser (rq cron reads it with croniter); imported here because
+    # it is slow to import and only a set variable needs it.
+    from croniter import croniter
+
+    if not croniter.is_valid(raw):
+        raise ValueError(f"expected a cron expression (e.g. '0 6 * * *'), got {raw!r}")
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"expected a logging level (DEBUG, INFO, WARNING, ERROR), got {raw!r}")
+    return level
+
+
+_port = _whole(1, 65535)
 
 
 @dataclass(frozen=True)
 class Settings:
-    app_env: str = "development"
-    region: str = "local"
-    database_url: str | None = None
-    database_owner_url: str | None = None
-    database_admin_url: str | None = None
-    redis_url: str | None = None
-    jwt_secret_key: str = DEV_JWT_SECRET
-    access_token_lifetime: timedelta = timedelta(minutes=15)
-    refresh_token_lifetime: timedelta = timedelta(days=30)
-    invitation_lifetime: timedelta = timedelta(days=7)
-    public_base_url: str = "http://127.0.0.1:8000"
+    """The service's settings: the API's, the workers' and the scheduler's."""
+
+    app_env: str = field(
+        default="development",
+        metadata=_env("APP_ENV", _one_of("development", "test", "production")),
+    )
+    region: str = field(default="local", metadata=_env("REGION", _text))
+    database_url: str | None = field(default=None, metadata=_env("DATABASE_URL", _text))
+    database_owner_url: str | None = field(default=None, metadata=_env("DATABASE_OWNER_URL", _text))
+    database_admin_url: str | None = field(default=None, metadata=_env("DATABASE_ADMIN_URL", _text))
+    redis_url: str | None = field(default=None, metadata=_env("REDIS_URL", _text))
+    jwt_secret_key: str = field(default=DEV_JWT_SECRET, metadata=_env("JWT_SECRET_KEY", _text))
+    access_token_lifetime: timedelta = field(
+        default=timedelta(minutes=15),
+        metadata=_env("JWT_ACCESS_TOKEN_MINUTES", _duration("minutes")),
+    )
+    refresh_token_lifetime: timedelta = field(
+        default=timedelta(days=30), metadata=_env("JWT_REFRESH_TOKEN_DAYS", _duration("days"))
+    )
+    invitation_lifetime: timedelta = field(
+        default=timedelta(days=7), metadata=_env("INVITATION_TTL_HOURS", _duration("hours"))
+    )
+    public_base_url: str = field(
+        default="http://127.0.0.1:8000", metadata=_env("PUBLIC_BASE_URL", _text)
+    )
     # Uploaded documents: where the local store keeps them, and the largest accepted.
-    document_storage_path: Path = Path(".local/documents")
-    document_max_bytes: int = 10 * 1024 * 1024
+    document_storage_path: Path = field(
+        default=Path(".local/documents"), metadata=_env("DOCUMENT_STORAGE_PATH", _path)
+    )
+    document_max_bytes: int = field(
+        default=10 * 1024 * 1024, metadata=_env("DOCUMENT_MAX_BYTES", _whole(1))
+    )
     # The NPPES NPI Registry API: base URL, per-request timeout, how long answers are kept.
-    npi_registry_url: str = "https://npiregistry.cms.hhs.gov/api/"
-    npi_registry_timeout_seconds: float = 5.0
-    npi_registry_cache_hours: int = 24
+    npi_registry_url: str = field(
+        default="https://npiregistry.cms.hhs.gov/api/", metadata=_env("NPI_REGISTRY_URL", _text)
+    )
+    npi_registry_timeout_seconds: float = field(
+        default=5.0, metadata=_env("NPI_REGISTRY_TIMEOUT_SECONDS", _seconds)
+    )
+    npi_registry_cache_hours: int = field(
+        default=24, metadata=_env("NPI_REGISTRY_CACHE_HOURS", _whole(0))
+    )
     # Outgoing email (SMTP) and the outbox's delivery rules.
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 1025
-    smtp_starttls: bool = False
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_sender: str = "MSC Organizations <no-reply@msc.example.com>"
-    smtp_timeout_seconds: float = 10.0
-    outbox_secret_key: str = DEV_OUTBOX_SECRET
-    outbox_max_attempts: int = 6
-    outbox_retry_base_seconds: int = 60
-    outbox_lease_seconds: int = 300
-    # Background jobs: the queue name and the renewal-reminder windows (days before expiry).
-    queue_name: str = "default"
-    reminder_windows: tuple[int, ...] = (90, 60, 30, 7, 0)
-    local_data_dir: Path = Path(".local")
-    database_pool_size: int = 5
-    log_level: str = "INFO"
+    smtp_host: str = field(default="127.0.0.1", metadata=_env("SMTP_HOST", _text))
+    smtp_port: int = field(default=1025, metadata=_env("SMTP_PORT", _port))
+    smtp_starttls: bool = field(default=False, metadata=_env("SMTP_STARTTLS", _flag))
+    smtp_username: str | None = field(default=None, metadata=_env("SMTP_USERNAME", _text))
+    smtp_password: str | None = field(default=None, metadata=_env("SMTP_PASSWORD", _text))
+    smtp_sender: str = field(
+        default="MSC Organizations <no-reply@msc.example.com>", metadata=_env("SMTP_SENDER", _text)
+    )
+    smtp_timeout_seconds: float = field(
+        default=10.0, metadata=_env("SMTP_TIMEOUT_SECONDS", _seconds)
+    )
+    outbox_secret_key: str = field(
+        default=DEV_OUTBOX_SECRET, metadata=_env("OUTBOX_SECRET_KEY", _text)
+    )
+    outbox_max_attempts: int = field(default=6, metadata=_env("OUTBOX_MAX_ATTEMPTS", _whole(1)))
+    outbox_retry_base_seconds: int = field(
+        default=60, metadata=_env("OUTBOX_RETRY_BASE_SECONDS", _whole(0))
+    )
+    outbox_lease_seconds: int = field(default=300, metadata=_env("OUTBOX_LEASE_SECONDS", _whole(1)))
+    # Background jobs: the queue, the renewal-reminder windows (days before expiry) and
+    # the schedule `rq cron workers.cron` keeps, in UTC.
+    queue_name: str = field(default="default", metadata=_env("QUEUE_NAME", _text))
+    reminder_windows: tuple[int, ...] = field(
+        default=(90, 60, 30, 7, 0), metadata=_env("REMINDER_WINDOWS", _windows)
+    )
+    relay_interval_seconds: int = field(
+        default=15, metadata=_env("RELAY_INTERVAL_SECONDS", _whole(1))
+    )
+    reminder_scan_cron: str = field(default="0 6 * * *", metadata=_env("REMINDER_SCAN_CRON", _cron))
+    npi_retry_cron: str = field(default="17 * * * *", metadata=_env("NPI_RETRY_CRON", _cron))
+    local_data_dir: Path = field(default=Path(".local"), metadata=_env("LOCAL_DATA_DIR", _path))
+    database_pool_size: int = field(default=5, metadata=_env("DATABASE_POOL_SIZE", _whole(1)))
+    log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", _log_level))
 
     @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
-        return cls(
-            app_env=env.get("APP_ENV", "development"),
-            region=env.get("REGION", "local"),
-            database_url=env.get("DATABASE_URL") or None,
-            database_owner_url=env.get("DATABASE_OWNER_URL") or None,
-            database_admin_url=env.get("DATABASE_ADMIN_URL") or None,
-            redis_url=env.get("REDIS_URL") or None,
-            jwt_secret_key=env.get("JWT_SECRET_KEY", DEV_JWT_SECRET),
-            access_token_lifetime=timedelta(minutes=_env_int("JWT_ACCESS_TOKEN_MINUTES", 15)),
-            refresh_token_lifetime=timedelta(days=_env_int("JWT_REFRESH_TOKEN_DAYS", 30)),
-            invitation_lifetime=timedelta(hours=_env_int("INVITATION_TTL_HOURS", 7 * 24)),
-            public_base_url=env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
-            document_storage_path=Path(env.get("DOCUMENT_STORAGE_PATH", ".local/documents")),
-            document_max_bytes=_env_int("DOCUMENT_MAX_BYTES", 10 * 1024 * 1024),
-            npi_registry_url=env.get("NPI_REGISTRY_URL", "https://npiregistry.cms.hhs.gov/api/"),
-            npi_registry_timeout_seconds=float(env.get("NPI_REGISTRY_TIMEOUT_SECONDS", "5")),
-            npi_registry_cache_hours=_env_int("NPI_REGISTRY_CACHE_HOURS", 24),
-            smtp_host=env.get("SMTP_HOST", "127.0.0.1"),
-            smtp_port=_env_int("SMTP_PORT", 1025),
-            smtp_starttls=env.get("SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
-            smtp_username=env.get("SMTP_USERNAME") or None,
-            smtp_password=env.get("SMTP_PASSWORD") or None,
-            smtp_sender=env.get("SMTP_SENDER", "MSC Organizations <no-reply@msc.example.com>"),
-            smtp_timeout_seconds=float(env.get("SMTP_TIMEOUT_SECONDS", "10")),
-            outbox_secret_key=env.get("OUTBOX_SECRET_KEY", DEV_OUTBOX_SECRET),
-            outbox_max_attempts=_env_int("OUTBOX_MAX_ATTEMPTS", 6),
-            outbox_retry_base_seconds=_env_int("OUTBOX_RETRY_BASE_SECONDS", 60),
-            outbox_lease_seconds=_env_int("OUTBOX_LEASE_SECONDS", 300),
-            queue_name=env.get("QUEUE_NAME", "default"),
-            reminder_windows=tuple(
-                sorted(
-                    (int(d) for d in env.get("REMINDER_WINDOWS", "90,60,30,7,0").split(",")),
-                    reverse=True,
-                )
-            ),
-            local_data_dir=Path(env.get("LOCAL_DATA_DIR", ".local")),
-            database_pool_size=_env_int("DATABASE_POOL_SIZE", 5),
-            log_level=env.get("LOG_LEVEL", "INFO"),
-        )
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        return cls(**_parsed(cls, environ))
 
     def check(self) -> None:
         """Refuse settings that must never reach production."""
         if self.app_env == "production":
             if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < 32:
-                raise RuntimeError("JWT_SECRET_KEY must be set to a random value of 32+ chars")
+                raise ConfigError("JWT_SECRET_KEY must be set to a random value of 32+ chars")
             if self.outbox_secret_key == DEV_OUTBOX_SECRET or len(self.outbox_secret_key) < 32:
-                raise RuntimeError("OUTBOX_SECRET_KEY must be set to a random value of 32+ chars")
+                raise ConfigError("OUTBOX_SECRET_KEY must be set to a random value of 32+ chars")
             if not self.database_url or not self.redis_url:
-                raise RuntimeError("DATABASE_URL and REDIS_URL are required in production")
+                raise ConfigError("DATABASE_URL and REDIS_URL are required in production")
 
 
-def current_settings() -> Settings:
-    """The settings of the application handling the current request or command."""
-    from flask import current_app
+@dataclass(frozen=True)
+class DemoSettings:
+    """Where `make run` (app/demo.py) serves the API, and how many workers it starts."""
 
-    settings: Settings = current_app.config["SETTINGS"]
-    return settings
+    host: str = field(default="127.0.0.1", metadata=_env("HOST", _text))
+    port: int = field(default=8000, metadata=_env("PORT", _port))
+    workers: int = field(default=1, metadata=_env("WORKERS", _whole(0)))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> DemoSettings:
+        return cls(**_parsed(cls, environ))
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """The environment for a process this one starts: its own, with `overrides`."""
+    return {**os.environ, **overrides}

@@ -1,18 +1,16 @@
-"""Engine and per-request sessions.
-
-One engine per application; one session per request (kept on flask.g), closed when
-the request ends. The tenant context is applied to every transaction a session
-begins (see app.tenancy.context, which listens on every Session).
-"""
+"""Engines and the session events every session of the process shares. No Flask here:
+the web application, the workers and the migrations all connect through this module."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
+
+from app.domain import documents
+from app.tenancy import context, read_only
 
 
 def sqlalchemy_url(url: str) -> URL:
@@ -27,35 +25,19 @@ def make_engine(url: str, **options: Any) -> Engine:
     return create_engine(sqlalchemy_url(url), pool_pre_ping=True, **options)
 
 
-class Database:
-    """The Flask extension holding each application's engine and request session."""
+# Listeners on the Session class reach every session of the process, whoever made it:
+# no code path can begin a transaction without its tenant context, write to a read-only
+# organization, or leave a document's bytes behind after a rollback.
+SESSION_LISTENERS: tuple[tuple[str, Any], ...] = (
+    ("after_begin", context.apply_on_begin),
+    ("before_flush", read_only.refuse_writes_to_read_only),
+    ("after_commit", documents.note_commit),
+    ("after_transaction_end", documents.settle_files),
+)
 
-    def init_app(self, app: Flask, url: str, pool_size: int) -> None:
-        engine = make_engine(url, pool_size=pool_size, max_overflow=0)
-        factory = sessionmaker(engine, expire_on_commit=False)
-        app.extensions["database"] = factory
-        app.teardown_appcontext(self._close_session)
 
-    @property
-    def session_factory(self) -> sessionmaker[Session]:
-        factory: sessionmaker[Session] = current_app.extensions["database"]
-        return factory
-
-    @property
-    def engine(self) -> Engine:
-        engine = self.session_factory.kw["bind"]
-        assert isinstance(engine, Engine)
-        return engine
-
-    @property
-    def session(self) -> Session:
-        if "db_session" not in g:
-            g.db_session = self.session_factory()
-        session: Session = g.db_session
-        return session
-
-    @staticmethod
-    def _close_session(_exc: BaseException | None) -> None:
-        session: Session | None = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+def register_session_listeners() -> None:
+    """Install the listeners above, once per process (repeated calls change nothing)."""
+    for name, listener in SESSION_LISTENERS:
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +13,10 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.auth.passwords import hash_password
-from app.config import Settings
-from app.extensions import db
+from app.config import DemoSettings, Settings, child_environment
+from app.extensions import current_settings, db
 from app.models import Facility, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, Role
 from app.tenancy.context import TenantContext, use_context
@@ -35,7 +35,7 @@ LOGINS = [
 def seed_demo() -> None:
     session = db.session
     # An explicit MSC system context: the policies admit it, the audit trail records it.
-    use_context(session, TenantContext(is_msc_admin=True, request_id="demo-seed"))
+    use_context(session, TenantContext.system("demo-seed"))
     if session.scalar(select(User.id).where(User.email == LOGINS[0][0])) is not None:
         return
     password = hash_password(DEMO_PASSWORD)
@@ -94,7 +94,7 @@ def _organization(
         organization_type=kind,
         status="active",
         parent_organization_id=parent.id if parent else None,
-        activated_at=dt.datetime.now(dt.UTC),
+        activated_at=clock.now(),
     )
     session.add(org)
     session.flush()
@@ -113,17 +113,22 @@ def print_logins() -> None:
         click.echo(f"  {email:28} {what}")
 
 
-def _background_processes(settings: Settings) -> list[subprocess.Popen[bytes]]:
-    """A worker, the cron scheduler and (unless SMTP_HOST is set) a local SMTP sink that
-    prints what it receives, all on the same database and Redis as the API."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url or "",
-        "DATABASE_OWNER_URL": settings.database_owner_url or "",
-        "DATABASE_ADMIN_URL": settings.database_admin_url or "",
-        "REDIS_URL": settings.redis_url or "",
-        "REGION": settings.region,
-    }
+def _runs_smtp_sink(settings: Settings) -> bool:
+    """Whether the demo brings its own SMTP relay: unless SMTP_HOST names one, a local
+    sink that prints what it receives listens where the settings say the relay is."""
+    return settings.smtp_host == Settings.smtp_host
+
+
+def _background_processes(settings: Settings, workers: int) -> list[subprocess.Popen[bytes]]:
+    """`workers` workers, the cron scheduler and (see `_runs_smtp_sink`) an SMTP sink, all
+    on the same database and Redis as the API."""
+    env = child_environment(
+        DATABASE_URL=settings.database_url or "",
+        DATABASE_OWNER_URL=settings.database_owner_url or "",
+        DATABASE_ADMIN_URL=settings.database_admin_url or "",
+        REDIS_URL=settings.redis_url or "",
+        REGION=settings.region,
+    )
     bin_dir = Path(sys.executable).parent
     url = settings.redis_url or ""
     worker = [
@@ -135,10 +140,9 @@ def _background_processes(settings: Settings) -> list[subprocess.Popen[bytes]]:
         "workers.worker.Worker",
         settings.queue_name,
     ]
-    # WORKERS: how many worker processes (each runs one job at a time).
-    commands = [worker] * int(os.environ.get("WORKERS", "1"))
+    commands = [worker] * workers
     commands.append([str(bin_dir / "rq"), "cron", "--url", url, "workers.cron"])
-    if "SMTP_HOST" not in os.environ:
+    if _runs_smtp_sink(settings):
         sink = f"{settings.smtp_host}:{settings.smtp_port}"
         commands.append([sys.executable, "-m", "aiosmtpd", "-n", "-l", sink])
     processes = [subprocess.Popen(command, env=env) for command in commands]
@@ -155,22 +159,21 @@ def main() -> None:
     """Set everything up, seed the demo, start the background processes, serve the API."""
     from werkzeug.serving import run_simple
 
-    from app import create_app
+    from app.factory import create_app
 
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "8000"))
+    demo = DemoSettings.from_env()
     app = create_app()
-    settings: Settings = app.config["SETTINGS"]
     with app.app_context():
+        settings = current_settings()
         seed_demo()
-    processes = _background_processes(settings)
-    click.echo(f"\nAPI docs: http://{host}:{port}/docs")
+    processes = _background_processes(settings, demo.workers)
+    click.echo(f"\nAPI docs: http://{demo.host}:{demo.port}/docs")
     print_logins()
     click.echo(
-        f"Background: worker(s), cron scheduler{'' if 'SMTP_HOST' in os.environ else ', SMTP sink'}"
+        f"Background: worker(s), cron scheduler{', SMTP sink' if _runs_smtp_sink(settings) else ''}"
         f" (pids {', '.join(str(p.pid) for p in processes)}); `rq info --url {settings.redis_url}`"
     )
-    run_simple(host, port, app, threaded=True)
+    run_simple(demo.host, demo.port, app, threaded=True)
 
 
 if __name__ == "__main__":

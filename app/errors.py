@@ -1,31 +1,76 @@
 """JSON answers for errors that are not HTTP errors raised on purpose.
 
 flask-smorest already answers HTTP errors (and 422 validation errors naming each
-field) as JSON. This adds: database constraint violations as 409/422 naming the field,
-an unreachable Redis as 503, and anything unexpected as a JSON 500 (logged, and the
-transaction rolled back by the request hook).
+field) as JSON. This adds: the domain's refusals, each kind with its status (STATUS, the
+one place they become status codes), naming the field; database constraint violations
+as 409/422 naming the field; a document's stored file missing or corrupt as a 500 that
+says so; an unreachable Redis as 503; and anything unexpected as a JSON 500 (logged, and
+the transaction rolled back by the request hook).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import NoReturn, cast
 
 import flask_smorest
 import psycopg.errors
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.domain.errors import DomainError
+from app.domain.documents import StoredFileCorrupt
+from app.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unavailable,
+)
+from app.integrations.storage import StoredFileMissing
 
 log = logging.getLogger(__name__)
 
 # flask_smorest.abort (JSON body with `message`), typed as the raise it is.
 abort = cast(Callable[..., NoReturn], flask_smorest.abort)
+
+# Exception class -> status. An exception takes the entry of the nearest class in its MRO.
+STATUS: dict[type[Exception], int] = {
+    NotFound: 404,
+    Invalid: 422,
+    Conflict: 409,
+    Forbidden: 403,
+    Gone: 410,
+    TooLarge: 413,
+    Unavailable: 503,
+    # The row is there but its bytes are not (or no longer match their hash): a fault
+    # on our side that the client cannot fix and that retrying will not cure, so neither
+    # 410 (the document itself is not gone) nor 503.
+    StoredFileMissing: 500,
+    StoredFileCorrupt: 500,
+}
+
+# What the client is told of a storage fault; the log gets the key or document id.
+STORAGE_FAULTS: dict[type[Exception], str] = {
+    StoredFileMissing: "the stored file is missing",
+    StoredFileCorrupt: "the stored file is corrupt",
+}
+
+
+def status_of(exc: Exception) -> int:
+    """The status answering `exc`: STATUS's entry for its nearest class, else 500."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
 
 # Constraint -> (API field, message). Unlisted constraints fall back to the column
 # PostgreSQL reports (the triggers name one) and its own message.
@@ -58,7 +103,12 @@ CONSTRAINT_FIELDS: dict[str, tuple[str, str]] = {
 
 
 def _body(status: int, message: str, field: str | None) -> ResponseReturnValue:
-    payload: dict[str, object] = {"code": status, "status": "Error", "message": message}
+    # The same shape as flask-smorest's own error bodies (its 422s and aborts).
+    payload: dict[str, object] = {
+        "code": status,
+        "status": HTTPStatus(status).phrase,
+        "message": message,
+    }
     if field:
         payload["errors"] = {"json": {field: [message]}}
     return jsonify(payload), status
@@ -84,7 +134,15 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> ResponseReturnValue:
-        return _body(exc.status, exc.message, exc.field)
+        return _body(status_of(exc), exc.message, exc.field)
+
+    def _storage_fault(exc: Exception) -> ResponseReturnValue:
+        message = next(m for cls, m in STORAGE_FAULTS.items() if isinstance(exc, cls))
+        log.error("%s (%s %s): %s", message, request.method, request.path, exc)
+        return _body(status_of(exc), message, None)
+
+    for fault in STORAGE_FAULTS:
+        app.register_error_handler(fault, _storage_fault)
 
     @app.errorhandler(StaleDataError)
     def _vanished(_exc: StaleDataError) -> ResponseReturnValue:

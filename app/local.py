@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from app import schema
+from app import migrate
 from app.config import Settings
 from app.tenancy.roles import ensure_roles, libpq_url
 
@@ -77,7 +77,7 @@ def provision(
     ensure_database(server_admin_url, database, recreate=recreate)
     urls = urls_for(server_admin_url, database)
     ensure_roles(urls.admin, urls.owner, urls.app)
-    schema.upgrade(urls.owner, region=region)
+    migrate.upgrade(urls.owner, region=region)
     return urls
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Page
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
-
-# A select of plain rows (several columns), as opposed to one of model instances.
-Rows = Select[*tuple[Any, ...]]
 
 
 class SelectPage(Page):  # type: ignore[misc]

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from app import create_app
 from app.config import Settings
 from app.domain import outbox
 from app.extensions import db
+from app.factory import create_app
 from app.local import drop_database, embedded_postgres, embedded_redis, provision
 from app.models.enums import MessageKind
 from app.tenancy.context import TenantContext, use_context
@@ -45,9 +45,9 @@ class Counter:
 
 
 def main(count: int) -> None:
-    local = Path(os.environ.get("LOCAL_DATA_DIR", ".local"))
-    admin = os.environ.get("DATABASE_ADMIN_URL") or embedded_postgres(local)
-    redis_url = os.environ.get("REDIS_URL") or embedded_redis(local)
+    configured = Settings.from_env()
+    admin = configured.database_admin_url or embedded_postgres(configured.local_data_dir)
+    redis_url = configured.redis_url or embedded_redis(configured.local_data_dir)
     database = f"msc_bench_{os.getpid()}"
     urls = provision(admin, database, "bench", recreate=True)
     counter = Counter()
@@ -58,7 +58,7 @@ def main(count: int) -> None:
     smtp.start()
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     settings = dataclasses.replace(
-        Settings.from_env(),
+        configured,
         region="bench",
         database_url=urls.app,
         database_owner_url=urls.owner,
@@ -71,7 +71,7 @@ def main(count: int) -> None:
         app = create_app(settings)
         with app.app_context():
             session = db.session
-            use_context(session, TenantContext(is_msc_admin=True, request_id="bench"))
+            use_context(session, TenantContext.system("bench"))
             for i in range(count):
                 outbox.add(
                     session,

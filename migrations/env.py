@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from alembic import context
 from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
+from app.config import Settings
 from app.database import make_engine
 from app.models import Base
 from app.tenancy.policies import apply_policies
@@ -16,7 +15,7 @@ target_metadata = Base.metadata
 
 
 def _owner_url() -> str:
-    url = context.config.attributes.get("owner_url") or os.environ.get("DATABASE_OWNER_URL")
+    url = context.config.attributes.get("owner_url") or Settings.from_env().database_owner_url
     if not url:
         raise RuntimeError("DATABASE_OWNER_URL is not set")
     return str(url)

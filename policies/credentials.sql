@@ -27,12 +27,6 @@ CREATE POLICY credentials_update ON credentials FOR UPDATE
         OR (SELECT tenancy.is_msc_admin())
         OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
             AND user_id = ANY ((SELECT tenancy.member_ids())::uuid[]))
-    )
-    WITH CHECK (
-        user_id = (SELECT tenancy.user_id())
-        OR (SELECT tenancy.is_msc_admin())
-        OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
-            AND user_id = ANY ((SELECT tenancy.member_ids())::uuid[]))
     );
 
 DROP POLICY IF EXISTS credentials_delete ON credentials;

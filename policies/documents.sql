@@ -30,12 +30,6 @@ CREATE POLICY documents_update ON documents FOR UPDATE
         OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
             AND (SELECT tenancy.role()) = 'organization_admin')
         OR user_id = (SELECT tenancy.user_id())
-    )
-    WITH CHECK (
-        (SELECT tenancy.is_msc_admin())
-        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-            AND (SELECT tenancy.role()) = 'organization_admin')
-        OR user_id = (SELECT tenancy.user_id())
     );
 
 DROP POLICY IF EXISTS documents_delete ON documents;

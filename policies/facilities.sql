@@ -32,13 +32,6 @@ CREATE POLICY facilities_update ON facilities FOR UPDATE
             AND ((SELECT tenancy.role()) = 'organization_admin'
                  OR ((SELECT tenancy.role()) = 'office_manager'
                      AND office_manager_id = (SELECT tenancy.user_id()))))
-    )
-    WITH CHECK (
-        (SELECT tenancy.is_msc_admin())
-        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-            AND ((SELECT tenancy.role()) = 'organization_admin'
-                 OR ((SELECT tenancy.role()) = 'office_manager'
-                     AND office_manager_id = (SELECT tenancy.user_id()))))
     );
 
 DROP POLICY IF EXISTS facilities_delete ON facilities;

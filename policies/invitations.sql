@@ -38,14 +38,6 @@ CREATE POLICY invitations_update ON invitations FOR UPDATE
                  OR ((SELECT tenancy.role()) = 'office_manager'
                      AND invited_by_id = (SELECT tenancy.user_id()))))
         OR token_hash = (SELECT tenancy.invitation_token_hash())
-    )
-    WITH CHECK (
-        (SELECT tenancy.is_msc_admin())
-        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-            AND ((SELECT tenancy.role()) = 'organization_admin'
-                 OR ((SELECT tenancy.role()) = 'office_manager'
-                     AND invited_by_id = (SELECT tenancy.user_id()))))
-        OR token_hash = (SELECT tenancy.invitation_token_hash())
     );
 
 -- The token opens one change only: its own acceptance, by the accepting user.

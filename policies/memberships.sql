@@ -40,11 +40,6 @@ CREATE POLICY memberships_update ON memberships FOR UPDATE
         (SELECT tenancy.is_msc_admin())
         OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
             AND (SELECT tenancy.role()) = 'organization_admin')
-    )
-    WITH CHECK (
-        (SELECT tenancy.is_msc_admin())
-        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-            AND (SELECT tenancy.role()) = 'organization_admin')
     );
 
 DROP POLICY IF EXISTS memberships_delete ON memberships;

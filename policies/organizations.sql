@@ -30,11 +30,6 @@ CREATE POLICY organizations_update ON organizations FOR UPDATE
         (SELECT tenancy.is_msc_admin())
         OR ((SELECT tenancy.role()) = 'organization_admin'
             AND id = ANY ((SELECT tenancy.organization_ids())::uuid[]))
-    )
-    WITH CHECK (
-        (SELECT tenancy.is_msc_admin())
-        OR ((SELECT tenancy.role()) = 'organization_admin'
-            AND id = ANY ((SELECT tenancy.organization_ids())::uuid[]))
     );
 
 DROP POLICY IF EXISTS organizations_delete ON organizations;

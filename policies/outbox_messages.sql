@@ -24,8 +24,7 @@ CREATE POLICY outbox_messages_insert ON outbox_messages FOR INSERT WITH CHECK (
 
 DROP POLICY IF EXISTS outbox_messages_update ON outbox_messages;
 CREATE POLICY outbox_messages_update ON outbox_messages FOR UPDATE
-    USING ((SELECT tenancy.is_msc_admin()))
-    WITH CHECK ((SELECT tenancy.is_msc_admin()));
+    USING ((SELECT tenancy.is_msc_admin()));
 
 DROP TRIGGER IF EXISTS outbox_messages_updated_at ON outbox_messages;
 CREATE TRIGGER outbox_messages_updated_at BEFORE UPDATE ON outbox_messages

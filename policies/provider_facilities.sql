@@ -41,13 +41,6 @@ CREATE POLICY provider_facilities_update ON provider_facilities FOR UPDATE
             AND ((SELECT tenancy.role()) = 'organization_admin'
                  OR ((SELECT tenancy.role()) = 'office_manager'
                      AND facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[]))))
-    )
-    WITH CHECK (
-        (SELECT tenancy.is_msc_admin())
-        OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-            AND ((SELECT tenancy.role()) = 'organization_admin'
-                 OR ((SELECT tenancy.role()) = 'office_manager'
-                     AND facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[]))))
     );
 
 DROP POLICY IF EXISTS provider_facilities_delete ON provider_facilities;

@@ -27,8 +27,7 @@ CREATE POLICY users_insert ON users FOR INSERT WITH CHECK (
 
 DROP POLICY IF EXISTS users_update ON users;
 CREATE POLICY users_update ON users FOR UPDATE
-    USING (id = (SELECT tenancy.user_id()) OR (SELECT tenancy.is_msc_admin()))
-    WITH CHECK (id = (SELECT tenancy.user_id()) OR (SELECT tenancy.is_msc_admin()));
+    USING (id = (SELECT tenancy.user_id()) OR (SELECT tenancy.is_msc_admin()));
 
 DROP POLICY IF EXISTS users_delete ON users;
 CREATE POLICY users_delete ON users FOR DELETE

@@ -26,9 +26,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from app import create_app
+from app import extensions
+from app.auth.tokens import sign_in
 from app.config import Settings
-from app.database import make_engine
+from app.database import make_engine, register_session_listeners
+from app.factory import create_app
 from app.local import (
     DatabaseUrls,
     drop_database,
@@ -40,6 +42,9 @@ from app.models import Facility, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
+
+# Sessions made here directly (not through the app) get the same listeners as the app's.
+register_session_listeners()
 
 LOCAL_DATA = Path(os.environ.get("LOCAL_DATA_DIR", ".local"))
 # One database per test run, so parallel runs on one server never meet.
@@ -116,7 +121,7 @@ def db(app_engine: Engine) -> Iterator[Session]:
             outer.rollback()
 
 
-MSC_SYSTEM = TenantContext(is_msc_admin=True, request_id="test-setup")
+MSC_SYSTEM = TenantContext.system("test-setup")
 
 
 @dataclass
@@ -202,6 +207,8 @@ def client(app: Flask, clean_database: None) -> FlaskClient:
 
 
 def login(client: FlaskClient, user: User, organization: Organization | None = None) -> str:
+    """An access token from a real login: email and password checked (argon2, slow by
+    design). Tests about logging in use this; the others use `token_for`."""
     body: dict[str, Any] = {"email": user.email, "password": factories.PASSWORD}
     if organization is not None:
         body["organization_id"] = str(organization.id)
@@ -209,6 +216,18 @@ def login(client: FlaskClient, user: User, organization: Organization | None = N
     assert response.status_code == 200, response.get_json()
     token: str = response.get_json()["access_token"]
     return token
+
+
+def token_for(client: FlaskClient, user: User, organization: Organization | None = None) -> str:
+    """An access token issued as a login issues it once the password has checked out
+    (the same `sign_in`: same claims, a login session of its own, revocable by logout),
+    without the password check."""
+    with client.application.app_context():
+        session = extensions.db.session
+        use_context(session, TenantContext(user_id=user.id, request_id="test-token"))
+        pair = sign_in(session, user.id, organization.id if organization else None)
+    assert pair is not None, f"{user.email} is not a member of {organization}"
+    return pair.access_token
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -24,6 +24,7 @@ import enum
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -66,6 +67,16 @@ def closed_port() -> int:
     return free_port()
 
 
+def _poll(done: Callable[[], bool], timeout: float) -> bool:
+    """Whether `done()` holds within `timeout` seconds (the server works on its own thread)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.02)
+    return done()
+
+
 def _parse(raw: bytes) -> EmailMessage:
     parsed = email.message_from_bytes(raw, policy=default_policy)
     assert isinstance(parsed, EmailMessage)
@@ -93,8 +104,11 @@ class _Handler:
             return "550 5.1.1 Mailbox unavailable"
         if behaviour is Behaviour.BLOCK_RCPT:
             self._server._note_blocking(self._server.rcpt_blocking)
-            # Cancelled here (and nothing stored) if the client's connection goes.
-            await self._server._released()
+            try:
+                # Cancelled here (and nothing stored) if the client's connection goes.
+                await self._server._released()
+            finally:
+                self._server._note_rcpt_hold_ended()
             return "421 4.3.0 Transaction abandoned"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -142,6 +156,7 @@ class SmtpServer:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._blocked = 0
+        self._rcpt_holds_ended = 0
         self._held: set[asyncio.Future[None]] = set()
         self._controller = Controller(
             _Handler(self), hostname=self.host, port=self.port, ready_timeout=10
@@ -185,12 +200,17 @@ class SmtpServer:
     def wait_held_stored(self, count: int, timeout: float = 5.0) -> bool:
         """Wait until at least `count` messages are stored (a released DATA block stores
         its message asynchronously)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.received) >= count:
-                return True
-            time.sleep(0.02)
-        return len(self.received) >= count
+        return _poll(lambda: len(self.received) >= count, timeout)
+
+    def wait_rcpt_holds_ended(self, count: int, timeout: float = 5.0) -> bool:
+        """Wait until at least `count` held RCPT transactions have ended, released or
+        cancelled by their client's connection going."""
+
+        def ended() -> bool:
+            with self._lock:
+                return self._rcpt_holds_ended >= count
+
+        return _poll(ended, timeout)
 
     # --- what arrived ----------------------------------------------------------
 
@@ -218,6 +238,10 @@ class SmtpServer:
         with self._lock:
             self._blocked += 1
         event.set()
+
+    def _note_rcpt_hold_ended(self) -> None:
+        with self._lock:
+            self._rcpt_holds_ended += 1
 
     async def _released(self) -> None:
         while not self._release.is_set():

@@ -15,11 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from app import clock
 from tests import factories
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 from tests.test_hierarchy import counting_statements
 
-TODAY = dt.date.today()
+TODAY = clock.today()
 # (days ago, facility index, amount, status) for tenant A's shared provider
 ORDERS = [
     (1, 0, "100.00", "submitted"),
@@ -93,7 +94,7 @@ def _seed(seeded: TwoTenants, admin_engine: Engine) -> list[uuid.UUID]:
 
 def test_dashboard_figures(client: FlaskClient, seeded: TwoTenants, admin_engine: Engine) -> None:
     facilities = _seed(seeded, admin_engine)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.get(
         f"/api/v1/admin/organizations/{seeded.a.organization.id}/dashboard", headers=bearer(token)
     )
@@ -125,7 +126,7 @@ def test_analytics_figures_and_csv(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     facilities = _seed(seeded, admin_engine)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     start = TODAY - dt.timedelta(days=13)
     url = (
         f"/api/v1/admin/organizations/{seeded.a.organization.id}/analytics"
@@ -181,7 +182,7 @@ def test_msc_breakdown_across_organizations(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     _seed(seeded, admin_engine)
-    msc = login(client, seeded.msc_admin)
+    msc = token_for(client, seeded.msc_admin)
     rows = client.get(
         "/api/v1/admin/analytics?from=" + str(TODAY - dt.timedelta(days=30)), headers=bearer(msc)
     ).get_json()
@@ -189,7 +190,7 @@ def test_msc_breakdown_across_organizations(
     assert by_name["Tenant A"]["orders"] == len(ORDERS)
     assert by_name["Tenant B"]["orders"] == 1
     assert Decimal(by_name["Tenant B"]["revenue"]) == Decimal("999.00")
-    admin = login(client, seeded.a.admin)
+    admin = token_for(client, seeded.a.admin)
     assert client.get("/api/v1/admin/analytics", headers=bearer(admin)).status_code == 403
 
 
@@ -208,7 +209,7 @@ def test_statements_do_not_grow_with_the_tenant(
                 factories.make_membership(session, provider, org, "provider")
                 factories.make_assignment(session, provider, facility)
             session.commit()
-        token = login(client, admin)
+        token = token_for(client, admin)
         measured = []
         for path in ("dashboard", "analytics?interval=week"):
             with counting_statements(app) as statements:
@@ -222,7 +223,7 @@ def test_statements_do_not_grow_with_the_tenant(
 
 
 def test_far_dates_are_422_naming_the_field(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     base = f"/api/v1/admin/organizations/{seeded.a.organization.id}/analytics"
     for query, field in (("from=9999-12-25&to=9999-12-31", "from"), ("to=0001-01-10", "to")):
         response = client.get(f"{base}?{query}", headers=bearer(token))

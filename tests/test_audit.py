@@ -7,7 +7,7 @@ import json
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 EVENTS = "/api/v1/admin/audit-events"
 
@@ -16,7 +16,7 @@ def test_an_api_update_writes_exactly_one_event(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     org = seeded.a.organization
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.put(
         f"/api/v1/admin/organizations/{org.id}",
         json={"primary_contact_name": "Grace Admin", "name": "Tenant A Health"},
@@ -50,7 +50,7 @@ def test_an_api_update_writes_exactly_one_event(
 def test_msc_admin_cross_tenant_change_is_marked(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     org = seeded.b.organization
     client.put(
         f"/api/v1/admin/organizations/{org.id}", json={"status": "suspended"}, headers=bearer(token)
@@ -69,12 +69,12 @@ def test_msc_admin_cross_tenant_change_is_marked(
 def test_each_admin_reads_only_own_organizations_events(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.b.admin)
+    token = token_for(client, seeded.b.admin)
     events = client.get(f"{EVENTS}?page_size=100", headers=bearer(token))
     assert events.status_code == 200
     assert {e["organization_id"] for e in events.get_json()} == {str(seeded.b.organization.id)}
     assert json.loads(events.headers["X-Pagination"])["total"] > 0
-    provider_token = login(client, seeded.shared_provider, seeded.b.organization)
+    provider_token = token_for(client, seeded.shared_provider, seeded.b.organization)
     assert client.get(EVENTS, headers=bearer(provider_token)).status_code == 403
 
 

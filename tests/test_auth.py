@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
-from app import create_app
 from app.config import Settings
-from tests.conftest import TwoTenants, bearer, login
+from app.factory import create_app
+from tests.conftest import TwoTenants, bearer, login, token_for
 from tests.factories import PASSWORD
 
 ME = "/api/v1/me"
@@ -207,6 +207,33 @@ def test_switch_only_to_an_organization_with_membership(
         headers=bearer(admin_token),
     )
     assert refused.status_code == 404
+
+
+def test_a_directly_issued_token_is_a_login_token(
+    client: FlaskClient, seeded: TwoTenants, settings: Settings
+) -> None:
+    """`token_for` (what most API tests use) skips only the password check: the claims
+    of a real login, a login session of its own, revoked by logout."""
+
+    def claims(token: str) -> dict[str, object]:
+        decoded: dict[str, object] = pyjwt.decode(
+            token, settings.jwt_secret_key, algorithms=["HS256"]
+        )
+        return decoded
+
+    real = claims(login(client, seeded.a.admin))
+    direct_token = token_for(client, seeded.a.admin)
+    direct = claims(direct_token)
+    assert direct.keys() == real.keys()
+    same = ("sub", "org", "type", "fresh")
+    assert {k: direct[k] for k in same} == {k: real[k] for k in same}
+    assert direct["sid"] != real["sid"]
+    chosen = claims(token_for(client, seeded.shared_provider, seeded.b.organization))
+    assert chosen["org"] == str(seeded.b.organization.id)
+
+    assert client.get(ME, headers=bearer(direct_token)).status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=bearer(direct_token)).status_code == 204
+    _assert_401(client.get(ME, headers=bearer(direct_token)))
 
 
 def test_unreachable_revocation_list_answers_503(settings: Settings, seeded: TwoTenants) -> None:

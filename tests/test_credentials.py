@@ -9,13 +9,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.domain import credentials
 from app.models import Credential
 from app.models.enums import Role
 from tests import factories
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
-TODAY = dt.date.today()
+TODAY = clock.today()
 LICENSE = {
     "credential_type": "medical_license",
     "state": "TX",
@@ -28,7 +29,7 @@ LICENSE = {
 def test_shared_provider_shows_the_same_credentials_to_both_organizations(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    provider = token_for(client, seeded.shared_provider, seeded.a.organization)
     created = client.post("/api/v1/me/credentials", json=LICENSE, headers=bearer(provider))
     assert created.status_code == 201, created.get_json()
     credential = created.get_json()
@@ -36,7 +37,7 @@ def test_shared_provider_shows_the_same_credentials_to_both_organizations(
 
     url = f"/api/v1/admin/providers/{seeded.shared_provider.id}/credentials"
     for tenant in (seeded.a, seeded.b):
-        seen = client.get(url, headers=bearer(login(client, tenant.admin))).get_json()
+        seen = client.get(url, headers=bearer(token_for(client, tenant.admin))).get_json()
         assert [c["id"] for c in seen] == [credential["id"]]
         assert seen[0]["number"] == "TX-12345"
 
@@ -45,7 +46,7 @@ def test_shared_provider_shows_the_same_credentials_to_both_organizations(
         outsider = factories.make_user(setup)
         factories.make_membership(setup, outsider, third, Role.ORGANIZATION_ADMIN)
         setup.commit()
-    outsider_token = login(client, outsider)
+    outsider_token = token_for(client, outsider)
     assert client.get(url, headers=bearer(outsider_token)).status_code == 404
     with admin_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM credentials")).scalar_one() == 1
@@ -54,14 +55,14 @@ def test_shared_provider_shows_the_same_credentials_to_both_organizations(
 def test_staff_verify_and_reject_and_an_edit_voids_verification(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    provider = token_for(client, seeded.shared_provider, seeded.a.organization)
     credential = client.post("/api/v1/me/credentials", json=LICENSE, headers=bearer(provider))
     cid = credential.get_json()["id"]
     base = f"/api/v1/admin/providers/{seeded.shared_provider.id}/credentials/{cid}"
 
-    manager = login(client, seeded.b.office_manager)  # manages nothing: reaches nobody
+    manager = token_for(client, seeded.b.office_manager)  # manages nothing: reaches nobody
     assert client.post(f"{base}/verify", headers=bearer(manager)).status_code == 404
-    b_admin = login(client, seeded.b.admin)
+    b_admin = token_for(client, seeded.b.admin)
     verified = client.post(f"{base}/verify", headers=bearer(b_admin)).get_json()
     assert verified["status"] == "verified" and verified["verified_by_id"] == str(seeded.b.admin.id)
 
@@ -82,7 +83,7 @@ def test_staff_verify_and_reject_and_an_edit_voids_verification(
 
 
 def test_each_kind_requires_its_fields(client: FlaskClient, seeded: TwoTenants) -> None:
-    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    provider = token_for(client, seeded.shared_provider, seeded.a.organization)
     incomplete = client.post(
         "/api/v1/me/credentials",
         json={"credential_type": "malpractice_insurance", "issuer": "Carrier"},
@@ -122,7 +123,7 @@ def test_each_kind_requires_its_fields(client: FlaskClient, seeded: TwoTenants) 
         headers=bearer(provider),
     )
     assert good_dea.status_code == 201, good_dea.get_json()
-    admin = login(client, seeded.a.admin)
+    admin = token_for(client, seeded.a.admin)
     assert (
         client.post("/api/v1/me/credentials", json=LICENSE, headers=bearer(admin)).status_code
         == 403
@@ -180,7 +181,7 @@ def test_compliance_score_matches_the_hand_computed_value(
             ),
             {"u": provider.id},
         )
-    admin = login(client, seeded.a.admin)
+    admin = token_for(client, seeded.a.admin)
     one = client.get(f"/api/v1/admin/providers/{provider.id}/compliance", headers=bearer(admin))
     assert one.status_code == 200
     body = one.get_json()
@@ -207,7 +208,7 @@ def test_compliance_score_matches_the_hand_computed_value(
 
 
 def test_provider_checklist(client: FlaskClient, seeded: TwoTenants) -> None:
-    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    provider = token_for(client, seeded.shared_provider, seeded.a.organization)
     client.put(
         "/api/v1/me",
         json={"phone": "+14155552671", "dea_not_applicable": True},
@@ -227,7 +228,7 @@ def test_provider_checklist(client: FlaskClient, seeded: TwoTenants) -> None:
         "first_order": False,
     }
     assert mine["percent_complete"] == 50
-    admin = login(client, seeded.b.admin)
+    admin = token_for(client, seeded.b.admin)
     seen = client.get(
         f"/api/v1/admin/providers/{seeded.shared_provider.id}/onboarding", headers=bearer(admin)
     )
@@ -237,7 +238,7 @@ def test_provider_checklist(client: FlaskClient, seeded: TwoTenants) -> None:
 def test_out_of_range_and_inconsistent_values_are_422_naming_the_field(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    provider = token_for(client, seeded.shared_provider, seeded.a.organization)
     insurance = {
         "credential_type": "malpractice_insurance",
         "issuer": "Carrier",
@@ -263,7 +264,7 @@ def test_out_of_range_and_inconsistent_values_are_422_naming_the_field(
 def test_a_suspended_organization_cannot_verify_credentials(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    provider = token_for(client, seeded.shared_provider, seeded.a.organization)
     cid = client.post("/api/v1/me/credentials", json=LICENSE, headers=bearer(provider)).get_json()[
         "id"
     ]
@@ -273,6 +274,6 @@ def test_a_suspended_organization_cannot_verify_credentials(
             text("UPDATE organizations SET status = 'suspended' WHERE id = :o"),
             {"o": seeded.b.organization.id},
         )
-    b_admin = login(client, seeded.b.admin)
+    b_admin = token_for(client, seeded.b.admin)
     url = f"/api/v1/admin/providers/{seeded.shared_provider.id}/credentials/{cid}/verify"
     assert client.post(url, headers=bearer(b_admin)).status_code == 403

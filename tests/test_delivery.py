@@ -5,7 +5,7 @@ SMTP failures with backoff and the MSC admin's retry, and workers killed with SI
 before and after the server has the whole message.
 
 Jobs run inside `with app.app_context()` of an app built for the test (its own queue,
-SMTP port, short lease and backoff), so workers.runtime.get_app() returns that app.
+SMTP port, short lease and backoff), so workers.runtime.services() returns its services.
 """
 
 from __future__ import annotations
@@ -33,18 +33,22 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import Engine, RowMapping, text
 from sqlalchemy.orm import Session
 
-from app import create_app, mail
+from app import clock
 from app.config import Settings
-from app.domain import outbox
+from app.domain import outbox, reminders
 from app.extensions import db, redis_connection
+from app.factory import create_app
+from app.integrations import mail
 from app.local import DatabaseUrls
 from app.models import Credential
 from app.models.enums import MessageKind
 from app.tenancy.context import use_context
-from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, login
+from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
 from tests.smtp_server import Behaviour, Received, SmtpServer, closed_port
 from workers import jobs
 from workers.runtime import system_session
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 INVITE = "/api/v1/admin/providers/invite"
@@ -193,7 +197,7 @@ def reminder_payload(link: str = "https://msc.example.com/x") -> dict[str, Any]:
         "recipient_name": "Dr. Ada Stone",
         "credential_label": "medical license",
         "provider_name": "Dr. Ada Stone",
-        "masked_number": mail.mask(CREDENTIAL_NUMBER),
+        "masked_number": reminders.mask(CREDENTIAL_NUMBER),
         "expiry_date": "2030-01-31",
         "days_left": 30,
         "for_provider": True,
@@ -222,7 +226,7 @@ def add_messages(app: Flask, count: int) -> list[str]:
 
 
 def add_credential(admin_engine: Engine, user_id: uuid.UUID, days: int) -> dt.date:
-    expiry = dt.date.today() + dt.timedelta(days=days)
+    expiry = clock.today() + dt.timedelta(days=days)
     with Session(admin_engine) as session:
         use_context(session, MSC_SYSTEM)
         session.add(
@@ -250,7 +254,7 @@ def invite(client: FlaskClient, seeded: TwoTenants, email: str) -> None:
             "organization_id": str(seeded.a.organization.id),
             "facility_ids": [],
         },
-        headers=bearer(login(client, seeded.a.admin)),
+        headers=bearer(token_for(client, seeded.a.admin)),
     )
     assert response.status_code == 201, response.get_json()
 
@@ -505,12 +509,12 @@ def test_smtp_failures_back_off_then_fail_and_an_msc_admin_retries(
     assert relay(app) == 0  # failed rows are not retried on their own
 
     # Only an MSC admin sees and retries it.
-    org_admin = bearer(login(client, seeded.a.admin))
+    org_admin = bearer(token_for(client, seeded.a.admin))
     assert client.get(f"{OUTBOX}?status=failed", headers=org_admin).status_code == 403
     assert client.post(f"{OUTBOX}/{message_id}/retry", headers=org_admin).status_code == 403
     assert outbox_row(admin_engine, message_id)["status"] == "failed"
 
-    msc = bearer(login(client, seeded.msc_admin))
+    msc = bearer(token_for(client, seeded.msc_admin))
     listed = client.get(f"{OUTBOX}?status=failed", headers=msc)
     assert listed.status_code == 200, listed.get_json()
     [failed] = listed.get_json()
@@ -675,13 +679,13 @@ def rq_worker(
             worker.stop()
 
 
-def _wait_past_lease(admin_engine: Engine, message_id: uuid.UUID) -> None:
-    lease_until = outbox_row(admin_engine, message_id)["lease_until"]
-    if lease_until is not None:
-        remaining = (lease_until - dt.datetime.now(dt.UTC)).total_seconds()
-        time.sleep(max(remaining, 0) + 0.2)
+def relay_after_the_leases(app: Flask) -> int:
+    """Relay with the clock set past every lease taken so far, instead of waiting them out."""
+    with clock.frozen(clock.now() + dt.timedelta(seconds=LEASE_SECONDS + 1)):
+        return relay(app)
 
 
+@pytest.mark.process
 def test_worker_killed_before_the_server_accepted_is_sent_again_once(
     clean_database: None,
     smtp: SmtpServer,
@@ -705,12 +709,11 @@ def test_worker_killed_before_the_server_accepted_is_sent_again_once(
     worker.kill()
     smtp.set_behaviour(Behaviour.ACCEPT)
     smtp.release()
-    time.sleep(0.2)
+    assert smtp.wait_rcpt_holds_ended(1), "the held transaction should have ended"
     assert smtp.received == []  # the held connection was dropped, nothing stored
     assert outbox_row(admin_engine, row["id"])["status"] == "sending"
 
-    _wait_past_lease(admin_engine, row["id"])
-    assert relay(app) == 1  # the abandoned row is recovered and queued again
+    assert relay_after_the_leases(app) == 1  # the abandoned row is recovered and queued again
     recovered = outbox_row(admin_engine, row["id"])
     assert recovered["status"] == "queued"
     assert recovered["last_error"] == "the worker stopped before finishing"
@@ -723,6 +726,7 @@ def test_worker_killed_before_the_server_accepted_is_sent_again_once(
     assert relay(app) == 0
 
 
+@pytest.mark.process
 def test_worker_killed_after_the_server_has_the_message_sends_nothing_twice(
     clean_database: None,
     smtp: SmtpServer,
@@ -749,10 +753,8 @@ def test_worker_killed_after_the_server_has_the_message_sends_nothing_twice(
     smtp.release()
     assert smtp.wait_held_stored(1), "the server should have stored the held message"
 
-    _wait_past_lease(admin_engine, row["id"])
-    assert relay(app) == 0  # a sent row is never sent again
-    work(app)
-    time.sleep(0.2)
+    assert relay_after_the_leases(app) == 0  # a sent row is never sent again
+    work(app)  # sends in this process: anything it sent has arrived when it returns
 
     assert len(for_key(smtp, settings, key)) == 1
     assert len(smtp.received) == 1

@@ -20,16 +20,17 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from app import create_app
 from app.config import Settings
 from app.domain import documents as rules
 from app.domain.errors import DomainError
+from app.errors import status_of
+from app.factory import create_app
+from app.integrations.storage import LocalDocumentStore, StoredFileMissing
 from app.models import Credential
 from app.models.enums import Role
-from app.storage import LocalDocumentStore, StoredFileMissing
 from app.tenancy.context import use_context
 from tests import factories
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
@@ -77,8 +78,7 @@ def _documents_app(settings: Settings, root: Path, **changes: Any) -> Flask:
 
 
 def _dispose(app: Flask) -> None:
-    app.extensions["database"].kw["bind"].dispose()
-    app.extensions["redis"].close()
+    app.extensions["services"].close()
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_upload_and_download_round_trip(
     docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine, storage_root: Path
 ) -> None:
     a = seeded.a
-    admin = login(docs, a.admin)
+    admin = token_for(docs, a.admin)
     url = _org_documents(a.organization.id)
 
     created = _upload(
@@ -195,7 +195,7 @@ def test_upload_and_download_round_trip(
 def test_download_name_is_safely_quoted(
     docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    admin = login(docs, seeded.a.admin)
+    admin = token_for(docs, seeded.a.admin)
     created = _upload(
         docs,
         _org_documents(seeded.a.organization.id),
@@ -227,12 +227,46 @@ def test_download_name_is_safely_quoted(
     )
 
 
+def test_a_missing_or_corrupt_stored_file_is_a_clear_500(
+    docs: FlaskClient,
+    seeded: TwoTenants,
+    admin_engine: Engine,
+    storage_root: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    admin = token_for(docs, seeded.a.admin)
+    created = _upload(
+        docs, _org_documents(seeded.a.organization.id), admin, PDF, document_type="tax_form"
+    )
+    assert created.status_code == 201, created.get_json()
+    document_id = created.get_json()["id"]
+    url = f"{_document(document_id)}/content"
+    store = LocalDocumentStore(storage_root)
+    key = _storage_key(admin_engine, document_id)
+
+    store.put(key, PDF + b"tampered")
+    corrupt = docs.get(url, headers=bearer(admin))
+    assert corrupt.status_code == 500
+    assert corrupt.get_json()["message"] == "the stored file is corrupt"
+
+    store.delete(key)
+    caplog.clear()
+    missing = docs.get(url, headers=bearer(admin))
+    assert missing.status_code == 500
+    assert missing.get_json()["message"] == "the stored file is missing"
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and document_id in errors[0].getMessage()
+
+    # The row itself is still there: only its bytes are lost.
+    assert docs.get(_document(document_id), headers=bearer(admin)).status_code == 200
+
+
 # --- what is accepted --------------------------------------------------------------
 
 
 def test_only_pdf_png_and_jpeg_whose_bytes_match(docs: FlaskClient, seeded: TwoTenants) -> None:
     a = seeded.a
-    admin = login(docs, a.admin)
+    admin = token_for(docs, a.admin)
     url = _org_documents(a.organization.id)
 
     text_file = _upload(
@@ -277,8 +311,8 @@ def test_only_pdf_png_and_jpeg_whose_bytes_match(docs: FlaskClient, seeded: TwoT
 def test_document_types_follow_the_owner(
     docs: FlaskClient, seeded: TwoTenants, tmp_path: Path
 ) -> None:
-    admin = login(docs, seeded.a.admin)
-    provider = login(docs, seeded.shared_provider)
+    admin = token_for(docs, seeded.a.admin)
+    provider = token_for(docs, seeded.shared_provider)
 
     for_provider = _upload(
         docs, _org_documents(seeded.a.organization.id), admin, PDF, document_type="license_copy"
@@ -302,12 +336,12 @@ def test_document_types_follow_the_owner(
             data=PDF,
             max_bytes=1024,
         )
-    assert (refused.value.status, refused.value.field) == (422, "document_type")
+    assert (status_of(refused.value), refused.value.field) == (422, "document_type")
     assert _files(tmp_path) == []
 
 
 def test_size_limits(small_docs: FlaskClient, seeded: TwoTenants, storage_root: Path) -> None:
-    admin = login(small_docs, seeded.a.admin)
+    admin = token_for(small_docs, seeded.a.admin)
     url = _org_documents(seeded.a.organization.id)
     largest = PDF[:64].ljust(64, b" ")
 
@@ -329,7 +363,7 @@ def test_size_limits(small_docs: FlaskClient, seeded: TwoTenants, storage_root: 
 def test_another_tenants_document_is_not_found(
     docs: FlaskClient, seeded: TwoTenants, storage_root: Path
 ) -> None:
-    a_admin, b_admin = login(docs, seeded.a.admin), login(docs, seeded.b.admin)
+    a_admin, b_admin = token_for(docs, seeded.a.admin), token_for(docs, seeded.b.admin)
     created = _upload(
         docs, _org_documents(seeded.a.organization.id), a_admin, PDF, document_type="tax_form"
     )
@@ -364,7 +398,7 @@ def test_provider_document_is_seen_by_each_organization_of_the_provider(
     docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider_id = seeded.shared_provider.id
-    provider = login(docs, seeded.shared_provider)
+    provider = token_for(docs, seeded.shared_provider)
     created = _upload(
         docs,
         MY_DOCUMENTS,
@@ -382,7 +416,7 @@ def test_provider_document_is_seen_by_each_organization_of_the_provider(
     assert [d["id"] for d in mine.get_json()] == [body["id"]]
 
     for tenant in (seeded.a, seeded.b):
-        admin = login(docs, tenant.admin)
+        admin = token_for(docs, tenant.admin)
         assert docs.get(_document(body["id"]), headers=bearer(admin)).status_code == 200
         content = docs.get(f"{_document(body['id'])}/content", headers=bearer(admin))
         assert content.status_code == 200 and content.data == PNG
@@ -390,7 +424,7 @@ def test_provider_document_is_seen_by_each_organization_of_the_provider(
         assert listed.status_code == 200
         assert [d["id"] for d in listed.get_json()] == [body["id"]]
 
-    stranger = login(docs, _third_tenant_admin(admin_engine))
+    stranger = token_for(docs, _third_tenant_admin(admin_engine))
     assert docs.get(_document(body["id"]), headers=bearer(stranger)).status_code == 404
     assert docs.get(f"{_document(body['id'])}/content", headers=bearer(stranger)).status_code == 404
     assert (
@@ -406,7 +440,7 @@ def test_office_manager_cannot_manage_organization_documents(
 ) -> None:
     a = seeded.a
     url = _org_documents(a.organization.id)
-    manager, admin = login(docs, a.office_manager), login(docs, a.admin)
+    manager, admin = token_for(docs, a.office_manager), token_for(docs, a.admin)
 
     assert _upload(docs, url, manager, PDF, document_type="tax_form").status_code == 403
     assert docs.get(url, headers=bearer(manager)).status_code == 403
@@ -425,13 +459,13 @@ def test_office_manager_cannot_manage_organization_documents(
 def test_only_the_provider_deletes_their_document(
     docs: FlaskClient, seeded: TwoTenants, storage_root: Path
 ) -> None:
-    provider = login(docs, seeded.shared_provider)
+    provider = token_for(docs, seeded.shared_provider)
     created = _upload(
         docs, MY_DOCUMENTS, provider, PDF, "cme.pdf", document_type="training_certificate"
     )
     document = _document(created.get_json()["id"])
 
-    admin = login(docs, seeded.a.admin)
+    admin = token_for(docs, seeded.a.admin)
     assert docs.get(document, headers=bearer(admin)).status_code == 200
     assert docs.delete(document, headers=bearer(admin)).status_code == 403
     assert docs.delete(document, headers=bearer(provider)).status_code == 204
@@ -445,7 +479,7 @@ def test_only_the_provider_deletes_their_document(
 def test_a_refused_upload_leaves_no_file(
     docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine, storage_root: Path
 ) -> None:
-    provider = login(docs, seeded.shared_provider)
+    provider = token_for(docs, seeded.shared_provider)
     someone_elses = _credential_of(admin_engine, seeded.a.admin.id)
     for credential_id in (uuid.uuid4(), someone_elses):
         refused = _upload(
@@ -470,10 +504,10 @@ def test_a_refused_upload_leaves_no_file(
     suspended = docs.put(
         f"/api/v1/admin/organizations/{seeded.a.organization.id}",
         json={"status": "suspended"},
-        headers=bearer(login(docs, seeded.msc_admin)),
+        headers=bearer(token_for(docs, seeded.msc_admin)),
     )
     assert suspended.status_code == 200, suspended.get_json()
-    admin = login(docs, seeded.a.admin)
+    admin = token_for(docs, seeded.a.admin)
     refused = _upload(
         docs, _org_documents(seeded.a.organization.id), admin, PDF, document_type="tax_form"
     )
@@ -526,11 +560,11 @@ def test_failed_flush_and_rollback_remove_the_file(
 
 
 def test_upload_is_audited(docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine) -> None:
-    admin = login(docs, seeded.a.admin)
+    admin = token_for(docs, seeded.a.admin)
     created = _upload(
         docs, _org_documents(seeded.a.organization.id), admin, PDF, document_type="tax_form"
     ).get_json()
-    msc = login(docs, seeded.msc_admin)
+    msc = token_for(docs, seeded.msc_admin)
     by_msc = _upload(
         docs, _org_documents(seeded.b.organization.id), msc, PDF, document_type="banking_letter"
     ).get_json()
@@ -593,7 +627,7 @@ def test_clean_filename() -> None:
 
 
 def test_expiry_is_optional_and_dated(docs: FlaskClient, seeded: TwoTenants) -> None:
-    admin = login(docs, seeded.a.admin)
+    admin = token_for(docs, seeded.a.admin)
     url = _org_documents(seeded.a.organization.id)
     blank = _upload(docs, url, admin, PDF, document_type="tax_form", expiry_date="")
     assert blank.status_code == 201 and blank.get_json()["expiry_date"] is None

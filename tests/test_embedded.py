@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.process]
+
 SCRIPT = """
-from app import create_app
+from app.factory import create_app
 app = create_app()
 client = app.test_client()
 ready = client.get("/readyz")

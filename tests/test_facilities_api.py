@@ -20,7 +20,7 @@ from tests.api_helpers import (
     set_office_manager,
     validation_errors,
 )
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 ADMIN = "/api/v1/admin"
 FACILITIES = f"{ADMIN}/facilities"
@@ -62,7 +62,7 @@ VALID_BODY = {
 def test_org_admin_creates_a_facility_with_normalised_contact_data(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     created = client.post(
         _create_url(seeded.a.organization), json=VALID_BODY, headers=bearer(token)
     )
@@ -84,7 +84,7 @@ def test_org_admin_creates_a_facility_with_normalised_contact_data(
 
 
 def test_every_valid_npi_is_accepted(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     for npi in ("1234567893", "1558598797", "1528060837", "1003347634"):
         body = {"name": f"NPI {npi}", "facility_type": "clinic", "state": "TX", "npi": npi}
         response = client.post(_create_url(seeded.a.organization), json=body, headers=bearer(token))
@@ -95,7 +95,7 @@ def test_every_valid_npi_is_accepted(client: FlaskClient, seeded: TwoTenants) ->
 def test_npi_with_a_wrong_check_digit_is_422_naming_npi(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     for npi in ("1234567890", "1093791627", "123456789", "3234567893", "12345678ab"):
         body = {"name": "Bad NPI", "facility_type": "clinic", "state": "TX", "npi": npi}
         response = client.post(_create_url(seeded.a.organization), json=body, headers=bearer(token))
@@ -106,7 +106,7 @@ def test_npi_with_a_wrong_check_digit_is_422_naming_npi(
 def test_mac_jurisdiction_is_derived_from_the_state(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     for state, jurisdiction in (("TX", "JH"), ("IL", "J6"), ("CA", "JE"), ("FL", "JN")):
         body = {"name": f"In {state}", "facility_type": "clinic", "state": state}
         response = client.post(_create_url(seeded.a.organization), json=body, headers=bearer(token))
@@ -116,7 +116,7 @@ def test_mac_jurisdiction_is_derived_from_the_state(
 
 def test_a_given_mac_jurisdiction_is_kept(client: FlaskClient, seeded: TwoTenants) -> None:
     """Arlington, VA is in JL for Part B although Virginia is JM."""
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     body = {
         "name": "Arlington Clinic",
         "facility_type": "clinic",
@@ -131,7 +131,7 @@ def test_a_given_mac_jurisdiction_is_kept(client: FlaskClient, seeded: TwoTenant
 def test_create_validation_names_every_offending_field(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.post(
         _create_url(seeded.a.organization),
         json={
@@ -171,7 +171,7 @@ def test_create_validation_names_every_offending_field(
 def test_place_of_service_from_the_cms_list_is_accepted(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     body = {"name": "SNF", "facility_type": "snf", "state": "TX", "place_of_service": "31"}
     response = client.post(_create_url(seeded.a.organization), json=body, headers=bearer(token))
     assert response.status_code == 201
@@ -181,7 +181,7 @@ def test_place_of_service_from_the_cms_list_is_accepted(
 def test_unknown_state_or_jurisdiction_code_is_422_naming_it(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     url = _create_url(seeded.a.organization)
     state = client.post(
         url,
@@ -210,7 +210,7 @@ def test_unknown_state_or_jurisdiction_code_is_422_naming_it(
 def test_office_manager_of_another_organization_is_422_naming_the_field(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     url = _create_url(seeded.a.organization)
     for someone in (seeded.b.office_manager, seeded.shared_provider, seeded.a.admin):
         body = {
@@ -241,7 +241,7 @@ def test_office_manager_and_provider_cannot_create_facilities(
 ) -> None:
     body = {"name": "Not Allowed", "facility_type": "clinic", "state": "TX"}
     for user in (seeded.a.office_manager, seeded.shared_provider):
-        token = login(client, user, seeded.a.organization)
+        token = token_for(client, user, seeded.a.organization)
         response = client.post(_create_url(seeded.a.organization), json=body, headers=bearer(token))
         assert response.status_code == 403
         assert "manage-facilities" in response.get_json()["message"]
@@ -253,7 +253,7 @@ def test_office_manager_and_provider_cannot_create_facilities(
 def test_org_admin_cannot_create_a_facility_in_another_tenant(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     body = {"name": "Planted", "facility_type": "clinic", "state": "TX"}
     foreign = client.post(_create_url(seeded.b.organization), json=body, headers=bearer(token))
     assert foreign.status_code == 404
@@ -270,7 +270,7 @@ def test_org_admin_cannot_create_a_facility_in_another_tenant(
 def test_msc_admin_creates_a_facility_in_any_tenant_audited_as_cross_tenant(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     body = {"name": "MSC Made", "facility_type": "hospital", "state": "IL"}
     response = client.post(_create_url(seeded.b.organization), json=body, headers=bearer(token))
     assert response.status_code == 201, response.get_json()
@@ -287,16 +287,16 @@ def test_msc_admin_creates_a_facility_in_any_tenant_audited_as_cross_tenant(
         ).one()
     assert tuple(event) == (seeded.b.organization.id, seeded.msc_admin.id, True)
     # B's own admin sees the new facility; A's does not.
-    b_token = login(client, seeded.b.admin)
+    b_token = token_for(client, seeded.b.admin)
     assert client.get(f"{FACILITIES}/{created['id']}", headers=bearer(b_token)).status_code == 200
-    a_token = login(client, seeded.a.admin)
+    a_token = token_for(client, seeded.a.admin)
     assert client.get(f"{FACILITIES}/{created['id']}", headers=bearer(a_token)).status_code == 404
 
 
 def test_org_admin_creating_in_own_tenant_is_not_cross_tenant(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     body = {"name": "Own", "facility_type": "clinic", "state": "TX"}
     created = client.post(_create_url(seeded.a.organization), json=body, headers=bearer(token))
     with admin_engine.connect() as conn:
@@ -319,7 +319,7 @@ def test_list_paginates_in_a_deterministic_order(
     a = seeded.a.organization
     for name in ("Delta", "Alpha", "Charlie", "Bravo", "Bravo"):
         committed_facility(admin_engine, a, name=name)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     full = client.get(f"{FACILITIES}?page_size=100", headers=bearer(token))
     assert full.status_code == 200
     everything = full.get_json()
@@ -342,7 +342,7 @@ def test_list_paginates_in_a_deterministic_order(
 
 
 def test_page_size_above_100_is_422(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     assert client.get(f"{FACILITIES}?page_size=100", headers=bearer(token)).status_code == 200
     too_big = client.get(f"{FACILITIES}?page_size=101", headers=bearer(token))
     assert too_big.status_code == 422
@@ -359,7 +359,7 @@ def test_list_filters_by_type_state_active_and_name(
         admin_engine, a, name="South Wound Care", facility_type="wound_center", state="FL"
     )
     committed_facility(admin_engine, a, name="Closed 100% Clinic", state="FL", active=False)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
 
     def names(query: str) -> list[str]:
         response = client.get(f"{FACILITIES}?{query}", headers=bearer(token))
@@ -382,7 +382,7 @@ def test_list_sorts(client: FlaskClient, seeded: TwoTenants, admin_engine: Engin
     committed_facility(admin_engine, a, name="Zulu", state="CA")
     committed_facility(admin_engine, a, name="Alpha", state="WA")
     seeded_name = seeded.a.facility.name  # state TX
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
 
     def names(sort: str) -> list[str]:
         response = client.get(f"{FACILITIES}?sort={sort}", headers=bearer(token))
@@ -397,7 +397,7 @@ def test_list_sorts(client: FlaskClient, seeded: TwoTenants, admin_engine: Engin
 
 
 def test_list_rejects_invalid_filters_naming_them(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.get(
         f"{FACILITIES}?sort=npi&facility_type=castle&state=T1&active=maybe"
         "&organization_id=nope&name=",
@@ -416,7 +416,7 @@ def test_list_rejects_invalid_filters_naming_them(client: FlaskClient, seeded: T
 
 def test_each_org_admin_lists_only_own_facilities(client: FlaskClient, seeded: TwoTenants) -> None:
     for tenant in (seeded.a, seeded.b):
-        token = login(client, tenant.admin)
+        token = token_for(client, tenant.admin)
         response = client.get(FACILITIES, headers=bearer(token))
         assert response.status_code == 200
         assert [f["id"] for f in response.get_json()] == [str(tenant.facility.id)]
@@ -426,7 +426,7 @@ def test_each_org_admin_lists_only_own_facilities(client: FlaskClient, seeded: T
 def test_msc_admin_lists_both_tenants_and_filters_by_organization(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     everything = client.get(FACILITIES, headers=bearer(token)).get_json()
     assert {f["id"] for f in everything} == {str(seeded.a.facility.id), str(seeded.b.facility.id)}
     only_b = client.get(
@@ -436,7 +436,7 @@ def test_msc_admin_lists_both_tenants_and_filters_by_organization(
 
 
 def test_provider_cannot_list_or_read_facilities(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.shared_provider, seeded.a.organization)
+    token = token_for(client, seeded.shared_provider, seeded.a.organization)
     for url in (
         FACILITIES,
         f"{FACILITIES}/{seeded.a.facility.id}",
@@ -456,7 +456,7 @@ def test_list_shows_only_facilities_of_the_active_organization(
         factories.make_membership(session, seeded.a.admin, seeded.b.organization, Role.PROVIDER)
         factories.make_assignment(session, seeded.a.admin, seeded.b.facility)
         session.commit()
-    token = login(client, seeded.a.admin, seeded.a.organization)
+    token = token_for(client, seeded.a.admin, seeded.a.organization)
     detail = client.get(f"{FACILITIES}/{seeded.b.facility.id}", headers=bearer(token))
     assert detail.status_code == 404
     listed = client.get(FACILITIES, headers=bearer(token))
@@ -470,7 +470,7 @@ def test_list_shows_only_facilities_of_the_active_organization(
 def test_another_tenants_or_unknown_facility_is_404(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     assert (
         client.get(f"{FACILITIES}/{seeded.a.facility.id}", headers=bearer(token)).status_code == 200
     )
@@ -482,7 +482,7 @@ def test_another_tenants_or_unknown_facility_is_404(
 
 
 def test_msc_admin_reads_any_tenants_facility(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     response = client.get(f"{FACILITIES}/{seeded.b.facility.id}", headers=bearer(token))
     assert response.status_code == 200
     assert response.get_json()["organization_id"] == str(seeded.b.organization.id)
@@ -494,7 +494,7 @@ def test_msc_admin_reads_any_tenants_facility(client: FlaskClient, seeded: TwoTe
 def test_org_admin_updates_a_facility(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     url = f"{FACILITIES}/{seeded.a.facility.id}"
     response = client.put(
         url,
@@ -526,7 +526,7 @@ def test_org_admin_updates_a_facility(
 def test_state_change_rederives_the_jurisdiction_unless_one_is_given(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     url = f"{FACILITIES}/{seeded.a.facility.id}"  # TX, JH
 
     def put(body: dict[str, Any]) -> dict[str, Any]:
@@ -549,7 +549,7 @@ def test_state_change_keeps_a_given_jurisdiction_equal_to_the_old_one(
     jurisdiction the caller sends must be kept, even though it did not change."""
     dc = committed_facility(admin_engine, seeded.a.organization, name="DC Clinic", state="DC")
     assert _row(admin_engine, dc.id)["mac_jurisdiction"] == "JL"
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.put(
         f"{FACILITIES}/{dc.id}",
         json={"state": "VA", "city": "Arlington", "mac_jurisdiction": "JL"},
@@ -563,7 +563,7 @@ def test_state_change_keeps_a_given_jurisdiction_equal_to_the_old_one(
 def test_update_validation_names_the_offending_field(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     url = f"{FACILITIES}/{seeded.a.facility.id}"
     cases: list[tuple[dict[str, Any], str]] = [
         ({"npi": "1093791627"}, "npi"),
@@ -590,7 +590,7 @@ def test_update_validation_names_the_offending_field(
 def test_org_admin_cannot_update_another_tenants_facility(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.put(
         f"{FACILITIES}/{seeded.b.facility.id}", json={"name": "Taken"}, headers=bearer(token)
     )
@@ -601,7 +601,7 @@ def test_org_admin_cannot_update_another_tenants_facility(
 def test_provider_cannot_update_a_facility(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.shared_provider, seeded.a.organization)
+    token = token_for(client, seeded.shared_provider, seeded.a.organization)
     response = client.put(
         f"{FACILITIES}/{seeded.a.facility.id}", json={"name": "Mine"}, headers=bearer(token)
     )
@@ -612,7 +612,7 @@ def test_provider_cannot_update_a_facility(
 def test_msc_admin_updates_another_tenants_facility_audited_as_cross_tenant(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     response = client.put(
         f"{FACILITIES}/{seeded.b.facility.id}", json={"active": False}, headers=bearer(token)
     )
@@ -637,13 +637,13 @@ def test_office_manager_sees_only_the_facilities_they_manage(
 ) -> None:
     a = seeded.a
     other = committed_facility(admin_engine, a.organization, name="Other Clinic")
-    manager_token = login(client, a.office_manager)
+    manager_token = token_for(client, a.office_manager)
     # managing nothing yet: nothing visible
     nothing = client.get(FACILITIES, headers=bearer(manager_token))
     assert nothing.status_code == 200 and nothing.get_json() == []
     assert json.loads(nothing.headers["X-Pagination"])["total"] == 0
 
-    admin_token = login(client, a.admin)
+    admin_token = token_for(client, a.admin)
     assigned = client.put(
         f"{FACILITIES}/{a.facility.id}",
         json={"office_manager_id": str(a.office_manager.id)},
@@ -651,7 +651,7 @@ def test_office_manager_sees_only_the_facilities_they_manage(
     )
     assert assigned.status_code == 200
 
-    manager_token = login(client, a.office_manager)
+    manager_token = token_for(client, a.office_manager)
     listed = client.get(FACILITIES, headers=bearer(manager_token))
     assert [f["id"] for f in listed.get_json()] == [str(a.facility.id)]
     own = client.get(f"{FACILITIES}/{a.facility.id}", headers=bearer(manager_token))
@@ -668,7 +668,7 @@ def test_office_manager_updates_contact_fields_of_a_managed_facility(
 ) -> None:
     a = seeded.a
     set_office_manager(admin_engine, a.facility, a.office_manager)
-    token = login(client, a.office_manager)
+    token = token_for(client, a.office_manager)
     response = client.put(
         f"{FACILITIES}/{a.facility.id}",
         json={
@@ -697,7 +697,7 @@ def test_office_manager_cannot_change_identity_type_manager_or_active(
     a = seeded.a
     set_office_manager(admin_engine, a.facility, a.office_manager)
     before = _row(admin_engine, a.facility.id)
-    token = login(client, a.office_manager)
+    token = token_for(client, a.office_manager)
     url = f"{FACILITIES}/{a.facility.id}"
     for field, value in (
         ("active", False),
@@ -718,7 +718,7 @@ def test_office_manager_cannot_update_a_facility_they_do_not_manage(
     a = seeded.a
     set_office_manager(admin_engine, a.facility, a.office_manager)
     other = committed_facility(admin_engine, a.organization, name="Someone Else's")
-    token = login(client, a.office_manager)
+    token = token_for(client, a.office_manager)
     response = client.put(f"{FACILITIES}/{other.id}", json={"city": "X"}, headers=bearer(token))
     assert response.status_code == 404
     foreign = client.put(
@@ -739,7 +739,7 @@ def test_org_admin_lists_a_facilitys_providers_with_their_phone(
             text("UPDATE users SET phone = '+14155552671' WHERE id = :u"),
             {"u": seeded.shared_provider.id},
         )
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.get(f"{FACILITIES}/{seeded.a.facility.id}/providers", headers=bearer(token))
     assert response.status_code == 200
     assert json.loads(response.headers["X-Pagination"])["total"] == 1
@@ -751,7 +751,7 @@ def test_org_admin_lists_a_facilitys_providers_with_their_phone(
     assert row["is_primary"] is True and row["status"] == "active"
     assert row["start_date"] == "2026-01-01" and row["end_date"] is None
     # B's admin sees B's own assignment of the same provider, not A's
-    b_token = login(client, seeded.b.admin)
+    b_token = token_for(client, seeded.b.admin)
     [b_row] = client.get(
         f"{FACILITIES}/{seeded.b.facility.id}/providers", headers=bearer(b_token)
     ).get_json()
@@ -761,7 +761,7 @@ def test_org_admin_lists_a_facilitys_providers_with_their_phone(
 def test_facility_providers_of_another_tenant_are_404(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.get(f"{FACILITIES}/{seeded.b.facility.id}/providers", headers=bearer(token))
     assert response.status_code == 404
     unknown = client.get(f"{FACILITIES}/{uuid.uuid4()}/providers", headers=bearer(token))
@@ -780,7 +780,7 @@ def test_office_manager_sees_managed_facilitys_providers_without_phone(
             text("UPDATE users SET phone = '+14155552671' WHERE id = :u"),
             {"u": seeded.shared_provider.id},
         )
-    token = login(client, a.office_manager)
+    token = token_for(client, a.office_manager)
     own = client.get(f"{FACILITIES}/{a.facility.id}/providers", headers=bearer(token))
     assert own.status_code == 200
     [row] = own.get_json()
@@ -817,7 +817,7 @@ def test_facility_providers_list_current_assignments_before_ended_ones(
             start_date=dt.date(2099, 1, 1),
         )
         session.commit()
-    token = login(client, a.admin)
+    token = token_for(client, a.admin)
     response = client.get(f"{FACILITIES}/{a.facility.id}/providers", headers=bearer(token))
     assert response.status_code == 200
     assert [r["status"] for r in response.get_json()] == ["active", "pending", "inactive"]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.domain.fhir import PLACE_OF_SERVICE, PRIMARY_FACILITY, US_EIN, US_NPI, human_name
 from app.models.enums import Role
 from tests import factories
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 from tests.test_hierarchy import counting_statements
 
 
@@ -103,7 +103,7 @@ def test_bundle_is_valid_fhir_of_the_callers_tree_only(
             str(b.office_manager.id),
         }
 
-    token = login(client, a.admin)
+    token = token_for(client, a.admin)
     response = client.get(_url(a.organization.id), headers=bearer(token))
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "application/fhir+json"
@@ -168,13 +168,13 @@ def test_bundle_is_valid_fhir_of_the_callers_tree_only(
 
 def test_reach_and_permission(client: FlaskClient, seeded: TwoTenants) -> None:
     a, b = seeded.a, seeded.b
-    token = login(client, a.admin)
+    token = token_for(client, a.admin)
     assert client.get(_url(b.organization.id), headers=bearer(token)).status_code == 404
     assert client.get(_url(uuid.uuid4()), headers=bearer(token)).status_code == 404
-    provider_token = login(client, seeded.shared_provider, a.organization)
+    provider_token = token_for(client, seeded.shared_provider, a.organization)
     response = client.get(_url(a.organization.id), headers=bearer(provider_token))
     assert response.status_code == 403
-    msc_token = login(client, seeded.msc_admin)
+    msc_token = token_for(client, seeded.msc_admin)
     assert client.get(_url(b.organization.id), headers=bearer(msc_token)).status_code == 200
 
 
@@ -237,7 +237,7 @@ def test_statement_count_does_not_grow_with_the_tree(
     counts: dict[str, int] = {}
     sizes: dict[str, int] = {}
     for tenant in (small, big):
-        token = login(client, tenant.admin)
+        token = token_for(client, tenant.admin)
         with counting_statements(app) as statements:
             response = client.get(_url(tenant.organization.id), headers=bearer(token))
         assert response.status_code == 200

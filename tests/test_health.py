@@ -4,8 +4,8 @@ from dataclasses import replace
 
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.config import Settings
+from app.factory import create_app
 
 
 def test_liveness_and_readiness(client: FlaskClient) -> None:

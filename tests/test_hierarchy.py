@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models.enums import Role
 from tests import factories
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 FACILITIES = 200
 PROVIDERS = 2000
@@ -89,7 +89,7 @@ def test_statement_count_does_not_grow_with_the_tenant(
     _grow(admin_engine, big.organization.id)
     counts = {}
     for tenant in (small, big):
-        token = login(client, tenant.admin)
+        token = token_for(client, tenant.admin)
         url = f"/api/v1/admin/organizations/{tenant.organization.id}/hierarchy"
         with counting_statements(app) as statements:
             response = client.get(url, headers=bearer(token))
@@ -120,7 +120,7 @@ def test_hierarchy_shape_depth_and_reach(
         factories.make_assignment(setup, provider, closed, status="inactive")
         setup.commit()
 
-    token = login(client, a.admin)
+    token = token_for(client, a.admin)
     url = f"/api/v1/admin/organizations/{a.organization.id}/hierarchy"
     tree = client.get(url, headers=bearer(token)).get_json()
     assert tree["organization"]["name"] == "Tenant A"
@@ -141,5 +141,5 @@ def test_hierarchy_shape_depth_and_reach(
     assert client.get(f"{url}?depth=-1", headers=bearer(token)).status_code == 422
     other = f"/api/v1/admin/organizations/{seeded.b.organization.id}/hierarchy"
     assert client.get(other, headers=bearer(token)).status_code == 404
-    provider_token = login(client, seeded.shared_provider, a.organization)
+    provider_token = token_for(client, seeded.shared_provider, a.organization)
     assert client.get(url, headers=bearer(provider_token)).status_code == 403

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from app.config import DEV_OUTBOX_SECRET
 from app.domain.outbox import Sealer
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 INVITE = "/api/v1/admin/providers/invite"
 NEW_PASSWORD = "a-long-enough-password"
@@ -55,7 +55,7 @@ def test_provider_invited_by_two_organizations(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a, b = seeded.a, seeded.b
-    a_admin, b_admin = login(client, a.admin), login(client, b.admin)
+    a_admin, b_admin = token_for(client, a.admin), token_for(client, b.admin)
 
     invited_a = _invite(
         client,
@@ -129,7 +129,7 @@ def test_tokens_are_single_use_and_expire_and_can_be_revoked(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    admin = login(client, a.admin)
+    admin = token_for(client, a.admin)
     org = str(a.organization.id)
 
     _invite(client, admin, org, [])
@@ -172,7 +172,7 @@ def test_tokens_are_single_use_and_expire_and_can_be_revoked(
 def test_token_is_stored_only_as_its_hash(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    issued = _invite(client, login(client, seeded.a.admin), str(seeded.a.organization.id), [])
+    issued = _invite(client, token_for(client, seeded.a.admin), str(seeded.a.organization.id), [])
     assert issued.status_code == 201
     token = _token_for(admin_engine)
     assert len(token) >= 40
@@ -190,7 +190,7 @@ def test_token_is_stored_only_as_its_hash(
 
 def test_invitation_validation_and_permissions(client: FlaskClient, seeded: TwoTenants) -> None:
     a, b = seeded.a, seeded.b
-    admin = login(client, a.admin)
+    admin = token_for(client, a.admin)
     bad = client.post(
         INVITE,
         json={
@@ -220,10 +220,10 @@ def test_invitation_validation_and_permissions(client: FlaskClient, seeded: TwoT
     )
     assert existing_member.status_code == 409
 
-    provider = login(client, seeded.shared_provider, a.organization)
+    provider = token_for(client, seeded.shared_provider, a.organization)
     assert _invite(client, provider, str(a.organization.id), []).status_code == 403
     invitation_id = _invite(client, admin, str(a.organization.id), []).get_json()["id"]
-    b_admin = login(client, b.admin)
+    b_admin = token_for(client, b.admin)
     revoke = client.post(
         f"/api/v1/admin/invitations/{invitation_id}/revoke", headers=bearer(b_admin)
     )
@@ -234,7 +234,7 @@ def test_inviting_an_email_known_elsewhere_reveals_nothing(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
     """B's admin invites A's admin: the answer is the same as for an unknown email."""
-    b_admin = login(client, seeded.b.admin)
+    b_admin = token_for(client, seeded.b.admin)
     known = _invite(client, b_admin, str(seeded.b.organization.id), [], email=seeded.a.admin.email)
     unknown = _invite(client, b_admin, str(seeded.b.organization.id), [], email="x@example.com")
     assert known.status_code == unknown.status_code == 201
@@ -245,7 +245,7 @@ def test_inviting_an_email_known_elsewhere_reveals_nothing(
 def test_office_managers_are_invited_without_facilities(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    admin = login(client, seeded.a.admin)
+    admin = token_for(client, seeded.a.admin)
     response = _invite(
         client,
         admin,

@@ -21,7 +21,7 @@ from tests.api_helpers import (
     primary_assignment_ids,
     validation_errors,
 )
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 ME = "/api/v1/me"
 MY_FACILITIES = f"{ME}/facilities"
@@ -43,7 +43,7 @@ def test_provider_sees_own_profile_role_permissions_and_every_membership(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
     provider = seeded.shared_provider
-    token = login(client, provider, seeded.b.organization)
+    token = token_for(client, provider, seeded.b.organization)
     response = client.get(ME, headers=bearer(token))
     assert response.status_code == 200
     body = response.get_json()
@@ -62,13 +62,13 @@ def test_provider_sees_own_profile_role_permissions_and_every_membership(
 def test_org_admin_and_msc_admin_see_their_permissions(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    admin = client.get(ME, headers=bearer(login(client, seeded.a.admin))).get_json()
+    admin = client.get(ME, headers=bearer(token_for(client, seeded.a.admin))).get_json()
     assert admin["role"] == "organization_admin"
     assert admin["permissions"] == sorted(ROLE_PERMISSIONS[Role.ORGANIZATION_ADMIN])
     assert "select-facilities" not in admin["permissions"]
     assert [m["organization_name"] for m in admin["memberships"]] == ["Tenant A"]
 
-    msc = client.get(ME, headers=bearer(login(client, seeded.msc_admin))).get_json()
+    msc = client.get(ME, headers=bearer(token_for(client, seeded.msc_admin))).get_json()
     assert msc["is_msc_admin"] is True
     assert msc["role"] is None and msc["organization_id"] is None
     assert msc["permissions"] == sorted(ALL_PERMISSIONS)
@@ -94,7 +94,7 @@ def test_user_updates_own_name_phone_and_npi(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider = seeded.shared_provider
-    token = login(client, provider, seeded.a.organization)
+    token = token_for(client, provider, seeded.a.organization)
     response = client.put(
         ME,
         json={"name": "Dr. Ada Shared", "phone": "(415) 555-2671", "npi": "1528060837"},
@@ -126,7 +126,7 @@ def test_any_role_updates_its_own_profile(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     for user in (seeded.a.admin, seeded.b.office_manager):
-        token = login(client, user)
+        token = token_for(client, user)
         response = client.put(ME, json={"name": "Renamed Person"}, headers=bearer(token))
         assert response.status_code == 200
         assert _user_row(admin_engine, user)["name"] == "Renamed Person"
@@ -136,7 +136,7 @@ def test_email_is_not_accepted_by_put_me(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider = seeded.shared_provider
-    token = login(client, provider, seeded.a.organization)
+    token = token_for(client, provider, seeded.a.organization)
     response = client.put(
         ME, json={"email": "new@example.com", "name": "Sneaky"}, headers=bearer(token)
     )
@@ -150,7 +150,7 @@ def test_email_is_not_accepted_by_put_me(
 def test_put_me_validation_names_the_offending_field(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.shared_provider, seeded.a.organization)
+    token = token_for(client, seeded.shared_provider, seeded.a.organization)
     cases: list[tuple[dict[str, Any], set[str]]] = [
         ({"npi": "1234567890"}, {"npi"}),
         ({"npi": "1093791627"}, {"npi"}),
@@ -176,7 +176,7 @@ def test_npi_of_another_user_is_409_naming_npi_and_revealing_no_one(
     other = committed_provider(admin_engine, seeded.b.organization, seeded.b.facility)
     with admin_engine.begin() as conn:
         conn.execute(text("UPDATE users SET npi = '1003347634' WHERE id = :u"), {"u": other.id})
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.put(ME, json={"npi": "1003347634"}, headers=bearer(token))
     assert response.status_code == 409
     assert set(validation_errors(response)) == {"npi"}
@@ -194,7 +194,7 @@ def test_shared_provider_sees_assignments_at_both_organizations(
 ) -> None:
     provider = seeded.shared_provider
     for active in (seeded.a.organization, seeded.b.organization):
-        token = login(client, provider, active)
+        token = token_for(client, provider, active)
         response = client.get(MY_FACILITIES, headers=bearer(token))
         assert response.status_code == 200
         assert json.loads(response.headers["X-Pagination"])["total"] == 2
@@ -225,9 +225,9 @@ def test_my_facilities_lists_only_my_own_assignments(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     colleague = committed_provider(admin_engine, seeded.a.organization, seeded.a.facility)
-    mine = client.get(MY_FACILITIES, headers=bearer(login(client, colleague))).get_json()
+    mine = client.get(MY_FACILITIES, headers=bearer(token_for(client, colleague))).get_json()
     assert [r["user_id"] for r in mine] == [str(colleague.id)]
-    admin = client.get(MY_FACILITIES, headers=bearer(login(client, seeded.a.admin)))
+    admin = client.get(MY_FACILITIES, headers=bearer(token_for(client, seeded.a.admin)))
     assert admin.status_code == 200 and admin.get_json() == []
 
 
@@ -242,7 +242,7 @@ def test_my_facilities_include_ended_assignments_as_history(
             ),
             {"d": dt.date(2026, 6, 30), "u": seeded.shared_provider.id, "f": seeded.b.facility.id},
         )
-    token = login(client, seeded.shared_provider, seeded.a.organization)
+    token = token_for(client, seeded.shared_provider, seeded.a.organization)
     rows = client.get(MY_FACILITIES, headers=bearer(token)).get_json()
     assert [(r["organization_name"], r["status"], r["end_date"]) for r in rows] == [
         ("Tenant A", "active", None),
@@ -258,7 +258,7 @@ def test_provider_chooses_primary_at_the_non_active_organization(
 ) -> None:
     provider = seeded.shared_provider
     b_assignment = assignment_id_of(admin_engine, provider, seeded.b.facility)
-    token = login(client, provider, seeded.a.organization)  # acting for A
+    token = token_for(client, provider, seeded.a.organization)  # acting for A
     response = client.post(
         PRIMARY, json={"assignment_id": str(b_assignment)}, headers=bearer(token)
     )
@@ -287,7 +287,7 @@ def test_provider_chooses_primary_within_the_active_organization(
         second = factories.make_facility(session, seeded.a.organization, name="A Second")
         assignment = factories.make_assignment(session, provider, second)
         session.commit()
-    token = login(client, provider, seeded.a.organization)
+    token = token_for(client, provider, seeded.a.organization)
     response = client.post(
         PRIMARY, json={"assignment_id": str(assignment.id)}, headers=bearer(token)
     )
@@ -301,7 +301,7 @@ def test_someone_elses_assignment_is_422_naming_assignment_id(
 ) -> None:
     colleague = committed_provider(admin_engine, seeded.a.organization, seeded.a.facility)
     colleague_assignment = assignment_id_of(admin_engine, colleague, seeded.a.facility)
-    token = login(client, seeded.shared_provider, seeded.a.organization)
+    token = token_for(client, seeded.shared_provider, seeded.a.organization)
     for assignment_id in (colleague_assignment, uuid.uuid4()):
         response = client.post(
             PRIMARY, json={"assignment_id": str(assignment_id)}, headers=bearer(token)
@@ -317,7 +317,7 @@ def test_someone_elses_assignment_is_422_naming_assignment_id(
 def test_primary_facility_validation_names_assignment_id(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.shared_provider, seeded.a.organization)
+    token = token_for(client, seeded.shared_provider, seeded.a.organization)
     for body in ({}, {"assignment_id": "not-a-uuid"}, {"assignment_id": None}):
         response = client.post(PRIMARY, json=body, headers=bearer(token))
         assert response.status_code == 422, body
@@ -345,7 +345,7 @@ def test_an_ended_assignment_cannot_be_chosen_as_primary(
             ),
             {"i": b_assignment},
         )
-    token = login(client, provider, seeded.a.organization)
+    token = token_for(client, provider, seeded.a.organization)
     response = client.post(
         PRIMARY, json={"assignment_id": str(b_assignment)}, headers=bearer(token)
     )
@@ -361,7 +361,7 @@ def test_staff_lack_select_facilities(
 ) -> None:
     a_assignment = assignment_id_of(admin_engine, seeded.shared_provider, seeded.a.facility)
     for user in (seeded.a.admin, seeded.a.office_manager):
-        token = login(client, user)
+        token = token_for(client, user)
         response = client.post(
             PRIMARY, json={"assignment_id": str(a_assignment)}, headers=bearer(token)
         )

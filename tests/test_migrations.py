@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from app import schema
+from app import migrate
 from app.database import make_engine
 from app.local import DatabaseUrls, drop_database, ensure_database, urls_for
 from app.models import Base
@@ -39,15 +39,15 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_downgrade_upgrade(empty_database: DatabaseUrls) -> None:
     owner = empty_database.owner
-    schema.upgrade(owner)
+    migrate.upgrade(owner)
     assert {"organizations", "facilities", "audit_events"} <= _tables(owner)
-    schema.downgrade(owner, "base")
+    migrate.downgrade(owner, "base")
     assert _tables(owner) == set()
     engine = make_engine(owner)
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = 'tenancy'")) == 0
     engine.dispose()
-    schema.upgrade(owner)
+    migrate.upgrade(owner)
     assert {"organizations", "facilities", "audit_events"} <= _tables(owner)
 
 

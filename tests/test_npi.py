@@ -21,11 +21,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
-from app import create_app
 from app.config import Settings
 from app.domain import npi as npi_domain
 from app.domain.errors import DomainError
 from app.domain.reference import is_valid_npi, npi_check_digit
+from app.errors import status_of
+from app.factory import create_app
 from app.integrations.nppes import (
     EnumerationType,
     Found,
@@ -38,7 +39,7 @@ from app.models import NpiRegistryAnswer, User
 from app.models.enums import NpiVerification, Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
-from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, login
+from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
 from tests.fake_registry import FakeRegistry, individual_result
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -333,7 +334,7 @@ def test_no_npi_is_a_422_on_npi(db: Session, client_for: NppesClient) -> None:
     user = _user(db, npi=None)
     with pytest.raises(DomainError) as raised:
         _verify(db, user, client_for)
-    assert (raised.value.status, raised.value.field) == (422, "npi")
+    assert (status_of(raised.value), raised.value.field) == (422, "npi")
 
 
 def test_pending_when_down_then_retried(
@@ -495,7 +496,7 @@ def npi_app(settings: Settings, fake: FakeRegistry) -> Iterator[Flask]:
         dataclasses.replace(settings, npi_registry_url=fake.url, npi_registry_timeout_seconds=0.5)
     )
     yield app
-    app.extensions["database"].kw["bind"].dispose()
+    app.extensions["services"].engine.dispose()
 
 
 @pytest.fixture
@@ -521,7 +522,7 @@ def test_verify_my_npi(
     assert provider.npi is not None
     _rename(admin_engine, provider, "Dr. Jordan Lee, MD")
     registry.individual(provider.npi, "Jordan", "Lee", middle_name="A")
-    token = login(api, provider, seeded.a.organization)
+    token = token_for(api, provider, seeded.a.organization)
 
     response = api.post("/api/v1/me/npi/verify", headers=bearer(token))
     assert response.status_code == 200, response.get_json()
@@ -552,7 +553,7 @@ def test_verify_my_npi(
 
 
 def test_verify_my_npi_without_one(api: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(api, seeded.a.admin)
+    token = token_for(api, seeded.a.admin)
     response = api.post("/api/v1/me/npi/verify", headers=bearer(token))
     assert response.status_code == 422
     assert "npi" in response.get_json()["errors"]["json"]
@@ -563,7 +564,7 @@ def test_pending_then_verified_through_the_api(
 ) -> None:
     provider = seeded.shared_provider
     assert provider.npi is not None
-    token = login(api, provider, seeded.a.organization)
+    token = token_for(api, provider, seeded.a.organization)
 
     registry.server_error(provider.npi)
     first = api.post("/api/v1/me/npi/verify", headers=bearer(token))
@@ -593,7 +594,7 @@ def test_staff_verify_a_provider(
     registry.organization(provider.npi, "Test Clinic")
     url = f"/api/v1/admin/providers/{provider.id}/npi/verify"
 
-    admin = login(api, seeded.a.admin)
+    admin = token_for(api, seeded.a.admin)
     response = api.post(url, headers=bearer(admin))
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -606,11 +607,11 @@ def test_staff_verify_a_provider(
             text("UPDATE facilities SET office_manager_id = :m WHERE id = :f"),
             {"m": seeded.b.office_manager.id, "f": seeded.b.facility.id},
         )
-    manager = login(api, seeded.b.office_manager)
+    manager = token_for(api, seeded.b.office_manager)
     assert api.post(url, headers=bearer(manager)).status_code == 200
 
     # A provider holds none of the staff permissions.
-    own = login(api, provider, seeded.a.organization)
+    own = token_for(api, provider, seeded.a.organization)
     assert api.post(url, headers=bearer(own)).status_code == 403
     assert api.post(url).status_code == 401
 
@@ -619,7 +620,7 @@ def test_staff_verify_a_provider(
         only_a = factories.make_user(session, npi=factories.unique_npi())
         factories.make_membership(session, only_a, seeded.a.organization, Role.PROVIDER)
         session.commit()
-    b_admin = login(api, seeded.b.admin)
+    b_admin = token_for(api, seeded.b.admin)
     for target in (only_a.id, uuid.uuid4()):
         missing = api.post(f"/api/v1/admin/providers/{target}/npi/verify", headers=bearer(b_admin))
         assert missing.status_code == 404
@@ -637,7 +638,7 @@ def test_documented(api: FlaskClient) -> None:
 
 
 def test_lookup(api: FlaskClient, seeded: TwoTenants, registry: FakeRegistry) -> None:
-    admin = login(api, seeded.a.admin)
+    admin = token_for(api, seeded.a.admin)
     npi = factories.unique_npi()
     registry.organization(npi, "Lakeside Wound Center LLC")
 
@@ -668,6 +669,6 @@ def test_lookup(api: FlaskClient, seeded: TwoTenants, registry: FakeRegistry) ->
         refused = api.get(f"/api/v1/npi/{bad}", headers=bearer(admin))
         assert refused.status_code == 422 and "npi" in refused.get_json()["errors"]["json"]
 
-    provider = login(api, seeded.shared_provider, seeded.a.organization)
+    provider = token_for(api, seeded.shared_provider, seeded.a.organization)
     assert api.get(f"/api/v1/npi/{npi}", headers=bearer(provider)).status_code == 403
     assert api.get(f"/api/v1/npi/{npi}").status_code == 401

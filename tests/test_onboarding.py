@@ -7,7 +7,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 ORGS = "/api/v1/admin/organizations"
 
@@ -31,7 +31,7 @@ def _document(admin_engine: Engine, organization_id: object, kind: str) -> None:
 def test_walk_from_registration_to_go_live(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    msc = login(client, seeded.msc_admin)
+    msc = token_for(client, seeded.msc_admin)
     created = client.post(
         ORGS,
         json={
@@ -53,7 +53,7 @@ def test_walk_from_registration_to_go_live(
         assert organization is not None
         factories.make_membership(setup, org_admin, organization, "organization_admin")
         setup.commit()
-    token = login(client, org_admin)
+    token = token_for(client, org_admin)
     url = f"{ORGS}/{org_id}/onboarding"
 
     start = client.get(url, headers=bearer(token)).get_json()
@@ -123,15 +123,15 @@ def test_walk_from_registration_to_go_live(
 
 
 def test_onboarding_is_per_tenant_and_for_admins(client: FlaskClient, seeded: TwoTenants) -> None:
-    a_admin = login(client, seeded.a.admin)
+    a_admin = token_for(client, seeded.a.admin)
     other = f"{ORGS}/{seeded.b.organization.id}/onboarding"
     assert client.get(other, headers=bearer(a_admin)).status_code == 404
     own = f"{ORGS}/{seeded.a.organization.id}/onboarding"
-    manager = login(client, seeded.a.office_manager)
+    manager = token_for(client, seeded.a.office_manager)
     assert client.get(own, headers=bearer(manager)).status_code == 200
     refused = client.post(
         f"{own}/steps/training_and_certification/complete", headers=bearer(manager)
     )
     assert refused.status_code == 403
-    provider = login(client, seeded.shared_provider, seeded.a.organization)
+    provider = token_for(client, seeded.shared_provider, seeded.a.organization)
     assert client.get(own, headers=bearer(provider)).status_code == 403

@@ -26,7 +26,7 @@ from tests.api_helpers import (
     set_office_manager,
     validation_errors,
 )
-from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, login
+from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
 
 ORDERS = "/api/v1/orders"
 
@@ -56,7 +56,7 @@ def _ids(client: FlaskClient, token: str, query: str = "") -> list[str]:
 
 
 def _provider(client: FlaskClient, seeded: TwoTenants, organization: Organization) -> str:
-    return login(client, seeded.shared_provider, organization)
+    return token_for(client, seeded.shared_provider, organization)
 
 
 # --- placing and seeing --------------------------------------------------------------
@@ -89,7 +89,7 @@ def test_provider_sees_only_own_orders(
 ) -> None:
     a = seeded.a
     colleague = committed_provider(admin_engine, a.organization, a.facility)
-    theirs = _placed(client, login(client, colleague, a.organization), a.facility)
+    theirs = _placed(client, token_for(client, colleague, a.organization), a.facility)
     token = _provider(client, seeded, a.organization)
     mine = _placed(client, token, a.facility)
     assert _ids(client, token) == [mine["id"]]
@@ -103,11 +103,11 @@ def test_organization_admin_and_msc_see_their_reach(
     order_a = _placed(client, _provider(client, seeded, a.organization), a.facility)
     order_b = _placed(client, _provider(client, seeded, b.organization), b.facility)
 
-    admin_a = login(client, a.admin)
+    admin_a = token_for(client, a.admin)
     assert _ids(client, admin_a) == [order_a["id"]]
     assert client.get(f"{ORDERS}/{order_b['id']}", headers=bearer(admin_a)).status_code == 404
 
-    msc = login(client, seeded.msc_admin)
+    msc = token_for(client, seeded.msc_admin)
     response = client.get(ORDERS, headers=bearer(msc))
     assert json.loads(response.headers["X-Pagination"])["total"] == 2
     # newest first
@@ -118,15 +118,15 @@ def test_office_manager_sees_only_managed_facilities(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a = seeded.a
-    manager = login(client, a.office_manager)
+    manager = token_for(client, a.office_manager)
     other = committed_facility(admin_engine, a.organization, name="Other Clinic")
     elsewhere = committed_provider(admin_engine, a.organization, other)
-    there = _placed(client, login(client, elsewhere, a.organization), other)
+    there = _placed(client, token_for(client, elsewhere, a.organization), other)
     here = _placed(client, _provider(client, seeded, a.organization), a.facility)
 
     assert _ids(client, manager) == []  # manages nothing yet
     set_office_manager(admin_engine, a.facility, a.office_manager)
-    manager = login(client, a.office_manager)
+    manager = token_for(client, a.office_manager)
     assert _ids(client, manager) == [here["id"]]
     assert client.get(f"{ORDERS}/{there['id']}", headers=bearer(manager)).status_code == 404
 
@@ -161,7 +161,7 @@ def test_staff_cannot_place_orders(
     a = seeded.a
     set_office_manager(admin_engine, a.facility, a.office_manager)
     user = {"admin": a.admin, "office_manager": a.office_manager, "msc": seeded.msc_admin}[who]
-    response = _place(client, login(client, user), a.facility)
+    response = _place(client, token_for(client, user), a.facility)
     assert response.status_code == 403, response.get_json()
 
 
@@ -196,7 +196,7 @@ def test_lifecycle_by_provider_and_staff(
     a = seeded.a
     set_office_manager(admin_engine, a.facility, a.office_manager)
     provider = _provider(client, seeded, a.organization)
-    admin, manager = login(client, a.admin), login(client, a.office_manager)
+    admin, manager = token_for(client, a.admin), token_for(client, a.office_manager)
     order = _placed(client, provider, a.facility, status="draft")
 
     # staff do not submit a provider's draft; draft cannot be approved directly
@@ -215,7 +215,7 @@ def test_lifecycle_by_provider_and_staff(
     shipped = _move(client, manager, order, "shipped").get_json()
     assert shipped["status"] == "shipped" and shipped["shipped_at"] is not None
     assert _move(client, manager, order, "cancelled").status_code == 409
-    delivered = _move(client, login(client, seeded.msc_admin), order, "delivered").get_json()
+    delivered = _move(client, token_for(client, seeded.msc_admin), order, "delivered").get_json()
     assert delivered["status"] == "delivered" and delivered["delivered_at"] is not None
     response = _move(client, admin, order, "cancelled")
     assert response.status_code == 409 and "status" in validation_errors(response)
@@ -228,10 +228,10 @@ def test_provider_cancels_own_and_others_are_out_of_reach(
     provider = _provider(client, seeded, a.organization)
     order = _placed(client, provider, a.facility)
     # another tenant's staff, and an office manager not managing the facility: 404/403
-    assert _move(client, login(client, b.admin), order, "approved").status_code == 404
-    assert _move(client, login(client, a.office_manager), order, "approved").status_code == 404
+    assert _move(client, token_for(client, b.admin), order, "approved").status_code == 404
+    assert _move(client, token_for(client, a.office_manager), order, "approved").status_code == 404
     colleague = committed_provider(admin_engine, a.organization, a.facility)
-    other = login(client, colleague, a.organization)
+    other = token_for(client, colleague, a.organization)
     assert _move(client, other, order, "cancelled").status_code == 404
 
     cancelled = _move(client, provider, order, "cancelled").get_json()
@@ -267,7 +267,7 @@ def test_list_filters(client: FlaskClient, seeded: TwoTenants, admin_engine: Eng
             text("UPDATE orders SET created_at = '2026-01-15T12:00:00Z' WHERE id = :i"),
             {"i": draft["id"]},
         )
-    admin = login(client, a.admin)
+    admin = token_for(client, a.admin)
     assert _ids(client, admin, "?status=draft") == [draft["id"]]
     assert _ids(client, admin, f"?facility_id={second.id}") == [submitted["id"]]
     assert _ids(client, admin, "?from=2026-01-15&to=2026-01-15") == [draft["id"]]

@@ -7,7 +7,7 @@ import json
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 BASE = "/api/v1/admin/organizations"
 
@@ -15,7 +15,7 @@ BASE = "/api/v1/admin/organizations"
 def test_organization_admin_gets_404_for_another_tenant(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     own = client.get(f"{BASE}/{seeded.a.organization.id}", headers=bearer(token))
     assert own.status_code == 200
     foreign = client.get(f"{BASE}/{seeded.b.organization.id}", headers=bearer(token))
@@ -29,7 +29,7 @@ def test_organization_admin_gets_404_for_another_tenant(
 
 
 def test_msc_admin_lists_every_organization(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     response = client.get(BASE, headers=bearer(token))
     assert response.status_code == 200
     names = {o["name"] for o in response.get_json()}
@@ -41,7 +41,7 @@ def test_provider_of_two_tenants_sees_the_active_one_and_switches(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
     a, b = seeded.a.organization, seeded.b.organization
-    token = login(client, seeded.shared_provider, a)
+    token = token_for(client, seeded.shared_provider, a)
     assert client.get(f"{BASE}/{a.id}", headers=bearer(token)).status_code == 200
     me = client.get("/api/v1/me", headers=bearer(token)).get_json()
     assert me["organization_id"] == str(a.id) and me["role"] == "provider"
@@ -66,10 +66,10 @@ def test_create_requires_msc_admin_and_validates(client: FlaskClient, seeded: Tw
         "primary_contact_email": "Office@Lakeside.Example.com",
         "primary_contact_phone": "(415) 555-2671",
     }
-    refused = client.post(BASE, json=body, headers=bearer(login(client, seeded.a.admin)))
+    refused = client.post(BASE, json=body, headers=bearer(token_for(client, seeded.a.admin)))
     assert refused.status_code == 403
 
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     created = client.post(BASE, json=body, headers=bearer(token))
     assert created.status_code == 201, created.get_json()
     org = created.get_json()
@@ -105,7 +105,7 @@ def test_create_requires_msc_admin_and_validates(client: FlaskClient, seeded: Tw
 def test_child_organization_with_unknown_parent_is_422_naming_the_field(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     response = client.post(
         BASE,
         json={
@@ -122,7 +122,7 @@ def test_child_organization_with_unknown_parent_is_422_naming_the_field(
 def test_organization_admin_updates_own_details_but_not_status(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     url = f"{BASE}/{seeded.a.organization.id}"
     updated = client.put(url, json={"primary_contact_name": "Ada Ops"}, headers=bearer(token))
     assert updated.status_code == 200
@@ -138,12 +138,12 @@ def test_office_manager_and_provider_cannot_edit_the_organization(
 ) -> None:
     url = f"{BASE}/{seeded.a.organization.id}"
     for user in (seeded.a.office_manager, seeded.shared_provider):
-        token = login(client, user, seeded.a.organization)
+        token = token_for(client, user, seeded.a.organization)
         assert client.put(url, json={"name": "X"}, headers=bearer(token)).status_code == 403
 
 
 def test_msc_admin_walks_the_status_lifecycle(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     created = client.post(
         BASE, json={"name": "Lifecycle", "organization_type": "individual"}, headers=bearer(token)
     ).get_json()
@@ -165,7 +165,7 @@ def test_msc_admin_walks_the_status_lifecycle(client: FlaskClient, seeded: TwoTe
 
 
 def test_list_filters_sorts_and_paginates(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     for name in ("Zeta Care", "Alpha Care", "Mid Care"):
         client.post(
             BASE, json={"name": name, "organization_type": "individual"}, headers=bearer(token)
@@ -184,7 +184,7 @@ def test_list_filters_sorts_and_paginates(client: FlaskClient, seeded: TwoTenant
 
 
 def test_unknown_id_formats_are_404_not_500(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     assert client.get(f"{BASE}/not-a-uuid", headers=bearer(token)).status_code == 404
 
 
@@ -199,10 +199,10 @@ def test_suspended_organization_reads_but_cannot_write(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
     url = f"{BASE}/{seeded.a.organization.id}"
-    msc = login(client, seeded.msc_admin)
+    msc = token_for(client, seeded.msc_admin)
     assert client.put(url, json={"status": "suspended"}, headers=bearer(msc)).status_code == 200
 
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     assert client.get(url, headers=bearer(token)).status_code == 200
     refused = client.put(url, json={"primary_contact_name": "X"}, headers=bearer(token))
     assert refused.status_code == 403
@@ -215,7 +215,7 @@ def test_suspended_organization_reads_but_cannot_write(
 def test_parent_admin_cannot_write_a_suspended_child(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    msc = login(client, seeded.msc_admin)
+    msc = token_for(client, seeded.msc_admin)
     child = client.post(
         BASE,
         json={
@@ -228,7 +228,7 @@ def test_parent_admin_cannot_write_a_suspended_child(
     url = f"{BASE}/{child['id']}"
     assert client.put(url, json={"status": "active"}, headers=bearer(msc)).status_code == 200
     assert client.put(url, json={"status": "suspended"}, headers=bearer(msc)).status_code == 200
-    parent_admin = login(client, seeded.a.admin)
+    parent_admin = token_for(client, seeded.a.admin)
     assert client.get(url, headers=bearer(parent_admin)).status_code == 200
     assert client.put(url, json={"name": "X"}, headers=bearer(parent_admin)).status_code == 403
 
@@ -245,7 +245,7 @@ def test_visible_but_out_of_scope_organization_cannot_be_updated(
             ),
             {"o": seeded.b.organization.id, "u": seeded.a.admin.id},
         )
-    token = login(client, seeded.a.admin, seeded.a.organization)
+    token = token_for(client, seeded.a.admin, seeded.a.organization)
     url = f"{BASE}/{seeded.b.organization.id}"
     assert client.get(url, headers=bearer(token)).status_code == 200
     assert client.put(url, json={"name": "Taken"}, headers=bearer(token)).status_code == 404
@@ -254,7 +254,7 @@ def test_visible_but_out_of_scope_organization_cannot_be_updated(
 def test_nul_characters_and_absurd_pages_are_4xx_not_500(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     bad = client.post(
         BASE, json={"name": "Nul\x00Name", "organization_type": "individual"}, headers=bearer(token)
     )

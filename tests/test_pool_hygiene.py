@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import text
 
-from app import create_app
 from app.config import Settings
 from app.extensions import db
+from app.factory import create_app
 from app.tenancy.context import SETTING_NAMES
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 REQUESTS = 1000
 READ_SETTINGS = text(
@@ -20,14 +21,15 @@ READ_SETTINGS = text(
 )
 
 
+@pytest.mark.slow  # a thousand requests
 def test_one_connection_alternating_tenants_never_leaks(
     settings: Settings, seeded: TwoTenants
 ) -> None:
     app = create_app(replace(settings, database_pool_size=1))
     client = app.test_client()
     tenants = [
-        (bearer(login(client, seeded.a.admin)), str(seeded.a.organization.id)),
-        (bearer(login(client, seeded.b.admin)), str(seeded.b.organization.id)),
+        (bearer(token_for(client, seeded.a.admin)), str(seeded.a.organization.id)),
+        (bearer(token_for(client, seeded.b.admin)), str(seeded.b.organization.id)),
     ]
     backend_pids = set()
     for i in range(REQUESTS):
@@ -46,7 +48,7 @@ def test_one_connection_alternating_tenants_never_leaks(
 def test_a_failed_request_leaves_nothing_behind(settings: Settings, seeded: TwoTenants) -> None:
     app = create_app(replace(settings, database_pool_size=1))
     client = app.test_client()
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     refused = client.put(
         f"/api/v1/admin/organizations/{seeded.a.organization.id}",
         json={"status": "active"},

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.models import Facility, ProviderFacility, User
 from tests.api_helpers import (
     assignment_id_of,
@@ -21,10 +22,10 @@ from tests.api_helpers import (
     set_office_manager,
     validation_errors,
 )
-from tests.conftest import TwoTenants, bearer, login
+from tests.conftest import TwoTenants, bearer, token_for
 
 PROVIDERS = "/api/v1/admin/providers"
-TODAY = dt.date.today()
+TODAY = clock.today()
 
 
 def _set_phone(admin_engine: Engine, user: User, phone: str) -> None:
@@ -58,7 +59,7 @@ def test_org_admin_lists_own_providers_with_their_phone(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     _set_phone(admin_engine, seeded.shared_provider, "+14155552671")
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.get(PROVIDERS, headers=bearer(token))
     assert response.status_code == 200
     assert json.loads(response.headers["X-Pagination"])["total"] == 1
@@ -75,7 +76,7 @@ def test_org_admin_lists_own_providers_with_their_phone(
         }
     ]
     # B's admin sees B's membership; the primary facility (at A) is not disclosed
-    [b_row] = client.get(PROVIDERS, headers=bearer(login(client, seeded.b.admin))).get_json()
+    [b_row] = client.get(PROVIDERS, headers=bearer(token_for(client, seeded.b.admin))).get_json()
     assert b_row["organization_id"] == str(seeded.b.organization.id)
     assert b_row["primary_facility_id"] is None and b_row["status"] == "active"
 
@@ -88,7 +89,7 @@ def test_office_manager_sees_only_providers_at_managed_facilities_without_phone(
     other = committed_facility(admin_engine, a.organization, name="Other Clinic")
     elsewhere = committed_provider(admin_engine, a.organization, other, name="Elsewhere Person")
     _set_phone(admin_engine, seeded.shared_provider, "+14155552671")
-    token = login(client, a.office_manager)
+    token = token_for(client, a.office_manager)
     response = client.get(PROVIDERS, headers=bearer(token))
     assert response.status_code == 200
     [row] = response.get_json()
@@ -101,7 +102,7 @@ def test_office_manager_sees_only_providers_at_managed_facilities_without_phone(
 def test_office_manager_managing_nothing_sees_no_providers(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    response = client.get(PROVIDERS, headers=bearer(login(client, seeded.a.office_manager)))
+    response = client.get(PROVIDERS, headers=bearer(token_for(client, seeded.a.office_manager)))
     assert response.status_code == 200 and response.get_json() == []
 
 
@@ -137,7 +138,7 @@ def test_list_filters_by_status_and_searches_name_or_npi_prefix(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     _second, upcoming, gone = _filter_fixture(admin_engine, seeded)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
 
     def ids(query: str) -> list[str]:
         return _listed_ids(client, token, query)
@@ -162,7 +163,7 @@ def test_list_filters_by_facility(
 ) -> None:
     """facility_id lists the providers currently (active or pending) assigned there."""
     second, upcoming, _gone = _filter_fixture(admin_engine, seeded)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     assert _listed_ids(client, token, f"facility_id={seeded.a.facility.id}") == [
         str(seeded.shared_provider.id)
     ]
@@ -176,14 +177,14 @@ def test_facility_filter_out_of_reach_lists_nothing(
     set_office_manager(admin_engine, a.facility, a.office_manager)
     other = committed_facility(admin_engine, a.organization, name="Other Clinic")
     committed_provider(admin_engine, a.organization, other)
-    manager = login(client, a.office_manager)
+    manager = token_for(client, a.office_manager)
     assert _listed_ids(client, manager, f"facility_id={other.id}") == []
-    admin = login(client, a.admin)
+    admin = token_for(client, a.admin)
     assert _listed_ids(client, admin, f"facility_id={seeded.b.facility.id}") == []
 
 
 def test_list_rejects_invalid_filters_naming_them(client: FlaskClient, seeded: TwoTenants) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.get(
         f"{PROVIDERS}?status=retired&facility_id=x&organization_id=y&search=", headers=bearer(token)
     )
@@ -201,7 +202,7 @@ def test_list_rejects_invalid_filters_naming_them(client: FlaskClient, seeded: T
 def test_msc_admin_sees_both_tenants_memberships_and_filters_by_organization(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     response = client.get(PROVIDERS, headers=bearer(token))
     assert response.status_code == 200
     rows = response.get_json()
@@ -223,7 +224,7 @@ def test_msc_admin_facility_filter_returns_only_that_facilitys_organization(
 ) -> None:
     """Filtering by A's facility lists the provider's membership at A, not also the
     membership at B (where the provider does not work at that facility)."""
-    token = login(client, seeded.msc_admin)
+    token = token_for(client, seeded.msc_admin)
     response = client.get(f"{PROVIDERS}?facility_id={seeded.a.facility.id}", headers=bearer(token))
     assert response.status_code == 200
     assert [r["organization_id"] for r in response.get_json()] == [str(seeded.a.organization.id)]
@@ -232,7 +233,7 @@ def test_msc_admin_facility_filter_returns_only_that_facilitys_organization(
 def test_org_admin_filtering_by_another_tenants_organization_sees_nothing(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = client.get(
         f"{PROVIDERS}?organization_id={seeded.b.organization.id}", headers=bearer(token)
     )
@@ -244,7 +245,7 @@ def test_provider_cannot_use_the_provider_admin_endpoints(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     provider = seeded.shared_provider
-    token = login(client, provider, seeded.a.organization)
+    token = token_for(client, provider, seeded.a.organization)
     assignment_id = assignment_id_of(admin_engine, provider, seeded.a.facility)
     listed = client.get(PROVIDERS, headers=bearer(token))
     assert listed.status_code == 403 and "permission" in listed.get_json()["message"]
@@ -264,7 +265,7 @@ def test_each_org_admin_sees_only_its_own_assignments_of_a_shared_provider(
 ) -> None:
     provider = seeded.shared_provider
     for tenant, primary in ((seeded.a, True), (seeded.b, False)):
-        token = login(client, tenant.admin)
+        token = token_for(client, tenant.admin)
         response = client.get(f"{PROVIDERS}/{provider.id}/facilities", headers=bearer(token))
         assert response.status_code == 200
         assert json.loads(response.headers["X-Pagination"])["total"] == 1
@@ -284,7 +285,7 @@ def test_another_tenants_or_unknown_provider_is_404(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     b_only = committed_provider(admin_engine, seeded.b.organization, seeded.b.facility)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     foreign = client.get(f"{PROVIDERS}/{b_only.id}/facilities", headers=bearer(token))
     unknown = client.get(f"{PROVIDERS}/{uuid.uuid4()}/facilities", headers=bearer(token))
     assert foreign.status_code == unknown.status_code == 404
@@ -308,7 +309,7 @@ def test_office_manager_sees_only_assignments_at_managed_facilities(
             )
         )
         session.commit()
-    token = login(client, a.office_manager)
+    token = token_for(client, a.office_manager)
     response = client.get(
         f"{PROVIDERS}/{seeded.shared_provider.id}/facilities", headers=bearer(token)
     )
@@ -324,7 +325,7 @@ def test_org_admin_assigns_a_provider_to_a_facility(
 ) -> None:
     a = seeded.a
     second = committed_facility(admin_engine, a.organization, name="Second Site")
-    token = login(client, a.admin)
+    token = token_for(client, a.admin)
     response = _assign(client, token, seeded.shared_provider, facility_id=second.id)
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
@@ -347,7 +348,7 @@ def test_org_admin_assigns_a_provider_to_a_facility(
 def test_assigning_an_already_active_assignment_is_409(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = _assign(client, token, seeded.shared_provider, facility_id=seeded.a.facility.id)
     assert response.status_code == 409
     assert set(validation_errors(response)) == {"facility_id"}
@@ -358,7 +359,7 @@ def test_future_start_date_gives_a_pending_assignment(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     second = committed_facility(admin_engine, seeded.a.organization)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     start = TODAY + dt.timedelta(days=30)
     response = _assign(
         client, token, seeded.shared_provider, facility_id=second.id, start_date=start.isoformat()
@@ -377,7 +378,7 @@ def test_a_pending_assignment_cannot_be_made_primary(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     second = committed_facility(admin_engine, seeded.a.organization)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = _assign(
         client,
         token,
@@ -395,7 +396,7 @@ def test_assigning_a_non_member_of_the_facilitys_organization_is_422(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     b_only = committed_provider(admin_engine, seeded.b.organization, seeded.b.facility)
-    token = login(client, seeded.msc_admin)  # reaches both tenants
+    token = token_for(client, seeded.msc_admin)  # reaches both tenants
     response = _assign(client, token, b_only, facility_id=seeded.a.facility.id)
     assert response.status_code == 422
     assert set(validation_errors(response)) == {"facility_id"}
@@ -407,7 +408,7 @@ def test_assigning_a_non_member_of_the_facilitys_organization_is_422(
 def test_another_tenants_facility_in_the_body_is_422_naming_facility_id(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     foreign = _assign(client, token, seeded.shared_provider, facility_id=seeded.b.facility.id)
     unknown = _assign(client, token, seeded.shared_provider, facility_id=uuid.uuid4())
     assert foreign.status_code == unknown.status_code == 422
@@ -420,7 +421,7 @@ def test_another_tenants_provider_in_the_url_is_404(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     b_only = committed_provider(admin_engine, seeded.b.organization, seeded.b.facility)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = _assign(client, token, b_only, facility_id=seeded.a.facility.id)
     assert response.status_code == 404
     assert len(assignment_rows(admin_engine, b_only)) == 1
@@ -429,7 +430,7 @@ def test_another_tenants_provider_in_the_url_is_404(
 def test_assign_validation_names_the_offending_field(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     provider = seeded.shared_provider
     cases: list[tuple[dict[str, Any], set[str]]] = [
         ({}, {"facility_id"}),
@@ -451,14 +452,14 @@ def test_assigning_primary_moves_the_flag_across_tenants(
     and exactly one primary remains, whichever tenant holds it."""
     provider = seeded.shared_provider
     b_second = committed_facility(admin_engine, seeded.b.organization, name="B Second")
-    token = login(client, seeded.b.admin)
+    token = token_for(client, seeded.b.admin)
     response = _assign(client, token, provider, facility_id=b_second.id, is_primary=True)
     assert response.status_code == 201, response.get_json()
     new_id = response.get_json()["id"]
     assert response.get_json()["is_primary"] is True
     assert primary_assignment_ids(admin_engine, provider) == [uuid.UUID(new_id)]
     a_view = client.get(
-        f"{PROVIDERS}/{provider.id}/facilities", headers=bearer(login(client, seeded.a.admin))
+        f"{PROVIDERS}/{provider.id}/facilities", headers=bearer(token_for(client, seeded.a.admin))
     ).get_json()
     assert [(r["facility_id"], r["is_primary"]) for r in a_view] == [
         (str(seeded.a.facility.id), False)
@@ -472,7 +473,7 @@ def test_a_providers_only_active_assignment_becomes_primary(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     newcomer = committed_provider(admin_engine, seeded.a.organization)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = _assign(client, token, newcomer, facility_id=seeded.a.facility.id)
     assert response.status_code == 201
     assert response.get_json()["is_primary"] is True
@@ -487,7 +488,7 @@ def test_office_manager_assigns_only_to_managed_facilities(
     unmanaged = committed_facility(admin_engine, a.organization, name="Not Managed")
     set_office_manager(admin_engine, a.facility, a.office_manager)
     set_office_manager(admin_engine, managed, a.office_manager)
-    token = login(client, a.office_manager)
+    token = token_for(client, a.office_manager)
     ok = _assign(client, token, seeded.shared_provider, facility_id=managed.id)
     assert ok.status_code == 201, ok.get_json()
     assert ok.get_json()["facility_id"] == str(managed.id)
@@ -509,7 +510,7 @@ def test_ending_an_assignment_keeps_it_as_inactive_history(
 ) -> None:
     provider = seeded.shared_provider
     second = committed_facility(admin_engine, seeded.a.organization, name="Second Site")
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     assigned = _assign(client, token, provider, facility_id=second.id, start_date="2026-06-01")
     assignment_id = assigned.get_json()["id"]
     response = _end(client, token, provider, assignment_id, end_date="2026-11-01")
@@ -530,7 +531,7 @@ def test_ending_without_a_date_ends_today(
 ) -> None:
     provider = seeded.shared_provider
     assignment_id = assignment_id_of(admin_engine, provider, seeded.b.facility)
-    response = _end(client, login(client, seeded.b.admin), provider, assignment_id)
+    response = _end(client, token_for(client, seeded.b.admin), provider, assignment_id)
     assert response.status_code == 200
     assert response.get_json()["end_date"] == TODAY.isoformat()
 
@@ -538,7 +539,7 @@ def test_ending_without_a_date_ends_today(
 def test_ending_twice_is_409(client: FlaskClient, seeded: TwoTenants, admin_engine: Engine) -> None:
     provider = seeded.shared_provider
     assignment_id = assignment_id_of(admin_engine, provider, seeded.b.facility)
-    token = login(client, seeded.b.admin)
+    token = token_for(client, seeded.b.admin)
     assert _end(client, token, provider, assignment_id).status_code == 200
     again = _end(client, token, provider, assignment_id, end_date="2026-11-02")
     assert again.status_code == 409
@@ -552,7 +553,7 @@ def test_end_date_before_start_date_is_422_naming_end_date(
 ) -> None:
     provider = seeded.shared_provider
     assignment_id = assignment_id_of(admin_engine, provider, seeded.a.facility)  # starts 2026-01-01
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = _end(client, token, provider, assignment_id, end_date="2025-12-31")
     assert response.status_code == 422
     assert set(validation_errors(response)) == {"end_date"}
@@ -574,7 +575,7 @@ def test_ending_the_primary_promotes_the_single_remaining_assignment(
     provider = seeded.shared_provider
     a_assignment = assignment_id_of(admin_engine, provider, seeded.a.facility)
     b_assignment = assignment_id_of(admin_engine, provider, seeded.b.facility)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = _end(client, token, provider, a_assignment)
     assert response.status_code == 200
     assert str(b_assignment) not in response.get_data(as_text=True)
@@ -598,7 +599,9 @@ def test_ending_with_two_active_assignments_left_promotes_none(
         )
         session.commit()
     a_assignment = assignment_id_of(admin_engine, provider, seeded.a.facility)
-    assert _end(client, login(client, seeded.a.admin), provider, a_assignment).status_code == 200
+    assert (
+        _end(client, token_for(client, seeded.a.admin), provider, a_assignment).status_code == 200
+    )
     assert primary_assignment_ids(admin_engine, provider) == []
 
 
@@ -607,7 +610,7 @@ def test_ending_another_tenants_assignment_is_404(
 ) -> None:
     provider = seeded.shared_provider
     b_assignment = assignment_id_of(admin_engine, provider, seeded.b.facility)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     foreign = _end(client, token, provider, b_assignment)
     unknown = _end(client, token, provider, uuid.uuid4())
     assert foreign.status_code == unknown.status_code == 404
@@ -621,7 +624,7 @@ def test_ending_an_assignment_under_another_provider_is_404(
 ) -> None:
     colleague = committed_provider(admin_engine, seeded.a.organization, seeded.a.facility)
     shared_assignment = assignment_id_of(admin_engine, seeded.shared_provider, seeded.a.facility)
-    token = login(client, seeded.a.admin)
+    token = token_for(client, seeded.a.admin)
     response = _end(client, token, colleague, shared_assignment)
     assert response.status_code == 404
     assert assignment_rows(admin_engine, seeded.shared_provider)[0]["status"] == "active"
@@ -645,7 +648,7 @@ def test_office_manager_ends_assignments_only_at_managed_facilities(
             )
         )
         session.commit()
-    token = login(client, a.office_manager)
+    token = token_for(client, a.office_manager)
     hidden = _end(client, token, colleague, assignment_id_of(admin_engine, colleague, other))
     assert hidden.status_code == 404
     own = _end(client, token, colleague, assignment_id_of(admin_engine, colleague, a.facility))

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from app import create_app, schema
+from app import migrate
 from app.config import Settings
+from app.factory import create_app
 from app.local import DatabaseUrls
 from app.region import RegionMismatch
 
@@ -20,6 +21,6 @@ def test_application_refuses_another_regions_database(settings: Settings) -> Non
 
 
 def test_migration_step_refuses_to_claim_a_claimed_database(database_urls: DatabaseUrls) -> None:
-    schema.upgrade(database_urls.owner, region="test")  # the same region: fine, idempotent
+    migrate.upgrade(database_urls.owner, region="test")  # the same region: fine, idempotent
     with pytest.raises(RegionMismatch):
-        schema.upgrade(database_urls.owner, region="us-west")
+        migrate.upgrade(database_urls.owner, region="us-west")

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from app import mail
 from app.domain import reminders
 from app.domain.reminders import ScanResult
+from app.integrations import mail
 from app.models import (
     AuditEvent,
     Credential,
@@ -313,7 +313,7 @@ def test_each_organizations_message_mentions_nothing_of_the_other(
         text = json.dumps(message.payload) + message.subject
         # The number itself never leaves the credentials table; its last four may.
         assert "DEA-AP5836727" not in text
-        assert message.payload["masked_number"] == mail.mask("DEA-AP5836727")
+        assert message.payload["masked_number"] == reminders.mask("DEA-AP5836727")
         assert message.payload["masked_number"].endswith("6727")
         assert message.payload["masked_number"].count("•") == len("DEA-AP5836727") - 4
         if message.organization_id is None:
@@ -412,13 +412,13 @@ def test_the_scan_runs_under_the_callers_context(db: Session, tenants: TwoTenant
     assert _messages(db, f"credential:{credential.id}:") == []
 
 
-def test_scan_as_system_is_audited_under_the_jobs_request_id(
+def test_a_scan_in_the_system_context_is_audited_under_the_jobs_request_id(
     db: Session, tenants: TwoTenants
 ) -> None:
     use_context(db, MSC_SYSTEM)
     credential = _credential(db, tenants.shared_provider, 30)
 
-    assert reminders.scan_as_system(db, TODAY, WINDOWS, BASE_URL).credentials == 3
+    assert _scan(db).credentials == 3
 
     message_ids = [m.id for m in _messages(db, f"credential:{credential.id}:")]
     events = db.scalars(

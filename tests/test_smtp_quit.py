@@ -12,7 +12,7 @@ from email.message import EmailMessage
 import pytest
 
 from app.config import Settings
-from app.mail import SmtpMailer
+from app.integrations.mail import SmtpMailer
 
 
 class _Handler(socketserver.StreamRequestHandler):

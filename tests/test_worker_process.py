@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import Engine
 
-from app import mail
+from app.integrations import mail
 from tests import test_delivery as delivery
 from tests.smtp_server import SmtpServer
 
@@ -20,6 +21,8 @@ smtp = delivery.smtp
 queue_name = delivery.queue_name
 make_app = delivery.make_app
 rq_worker = delivery.rq_worker
+
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 BATCH = 20
 

@@ -5,33 +5,27 @@ Every job logs what it worked on (outbox id, organization) and how it ended.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from cryptography.fernet import InvalidToken
 from jinja2 import TemplateError
 from rq import Queue
 
-from app import mail
+from app import clock
 from app.domain import npi, outbox, reminders
 from app.domain.outbox import RetryPolicy
-from app.extensions import redis_connection
+from app.integrations import mail
 from app.integrations.nppes import NppesClient
 from app.models.enums import OutboxStatus
-from workers.runtime import get_app, log, settings, system_session
+from workers.runtime import log, services, settings, system_session
 
 DELIVER = "workers.jobs.deliver_message"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def relay_outbox() -> int:
     """Hand due outbox messages to the queue (and recover abandoned ones)."""
     config = settings()
-    with get_app().app_context():
-        queue = Queue(config.queue_name, connection=redis_connection.client)
+    queue = Queue(config.queue_name, connection=services().redis)
 
     def enqueue(message_id: uuid.UUID, attempts: int) -> None:
         queue.enqueue(
@@ -42,7 +36,7 @@ def relay_outbox() -> int:
         )
 
     with system_session("relay-outbox") as session:
-        count = outbox.relay(session, enqueue, _now(), RetryPolicy.from_settings(config))
+        count = outbox.relay(session, enqueue, clock.now(), RetryPolicy.from_settings(config))
     log.info("relay: %d message(s) queued", count)
     return count
 
@@ -52,7 +46,7 @@ def deliver_message(message_id: str) -> str:
     config = settings()
     policy = RetryPolicy.from_settings(config)
     with system_session(f"deliver:{message_id}") as session:
-        message = outbox.claim(session, uuid.UUID(message_id), _now(), policy)
+        message = outbox.claim(session, uuid.UUID(message_id), clock.now(), policy)
         if message is None:
             log.info("outbox %s: not due or already handled, skipped", message_id)
             return "skipped"
@@ -70,7 +64,7 @@ def deliver_message(message_id: str) -> str:
             )
 
             def record_sent() -> None:
-                outbox.mark_sent(session, message, _now())
+                outbox.mark_sent(session, message, clock.now())
                 session.commit()
 
             reply = mail.SmtpMailer(config).send(email, before_end_of_data=record_sent)
@@ -85,7 +79,7 @@ def deliver_message(message_id: str) -> str:
             return OutboxStatus.SENT
         except (mail.DeliveryError, TemplateError, InvalidToken) as exc:
             # Refused before or after the sent mark: either way, not delivered.
-            outbox.mark_failed_attempt(session, message, str(exc), _now(), policy)
+            outbox.mark_failed_attempt(session, message, str(exc), clock.now(), policy)
             log.warning(
                 "outbox %s (organization %s): attempt %d failed, now %s: %s",
                 message_id,
@@ -103,7 +97,7 @@ def deliver_message(message_id: str) -> str:
 def scan_reminders() -> int:
     """The daily scan for expiring credentials and documents; then relay what it wrote."""
     config = settings()
-    today = dt.date.today()
+    today = clock.today()
     with system_session(f"reminder-scan:{today}") as session:
         result = reminders.scan(session, today, config.reminder_windows, config.public_base_url)
     log.info("reminder scan %s: %s", today, result)
@@ -117,7 +111,7 @@ def retry_npi_verifications() -> int:
     client = NppesClient(config.npi_registry_url, config.npi_registry_timeout_seconds)
     with system_session("npi-retry") as session:
         summary = npi.retry_pending(
-            session, client=client, now=_now(), cache_hours=config.npi_registry_cache_hours
+            session, client=client, now=clock.now(), cache_hours=config.npi_registry_cache_hours
         )
     log.info("npi retry: %s", summary)
     return summary.checked

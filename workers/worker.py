@@ -8,16 +8,16 @@ from rq import Queue
 from rq.job import Job
 from rq.worker import Worker as RqWorker
 
-from workers.runtime import dispose_inherited_connections, get_app
+from workers.runtime import dispose_inherited_connections, services
 
 
 class Worker(RqWorker):
-    """RQ forks a work horse per job. The application is built once, in the worker, so
-    each horse inherits it ready; a forked process must not share the parent's pooled
+    """RQ forks a work horse per job. The services are opened once, in the worker, so
+    each horse inherits them ready; a forked process must not share the parent's pooled
     database connections, so the horse drops them before running the job."""
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        get_app()
+        services()
         return bool(super().work(*args, **kwargs))
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:

@@ -16,7 +16,9 @@ from typing import Any
 from flask import Flask, g, jsonify
 from flask.typing import ResponseReturnValue
 from flask_jwt_extended import create_access_token, create_refresh_token
+from sqlalchemy.orm import Session
 
+from app.domain import accounts
 from app.extensions import db, jwt, redis_connection
 from app.tenancy import TenantContext, resolve_context
 from app.tenancy.request import request_id
@@ -47,6 +49,19 @@ def issue_tokens(
         refresh_token=create_refresh_token(identity=identity, additional_claims=claims),
         organization_id=organization_id,
     )
+
+
+def sign_in(
+    session: Session, user_id: uuid.UUID, organization_id: uuid.UUID | None
+) -> TokenPair | None:
+    """A new login session for a user already identified and acting as themselves in
+    `session`: tokens for `organization_id`, or for the user's first organization when
+    none is asked for; None when the user is not a member of the one asked for."""
+    if organization_id is None:
+        organization_id = accounts.default_organization(session, user_id)
+    elif not accounts.is_member(session, user_id, organization_id):
+        return None
+    return issue_tokens(user_id, organization_id)
 
 
 def issue_access_token(

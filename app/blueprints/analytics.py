@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
+from app import clock
 from app.blueprints.lookups import organization_or_404
 from app.domain import analytics as reports
 from app.domain import dashboard as dashboards
+from app.domain import queries
 from app.extensions import db
-from app.permissions import require_msc_admin, requires
+from app.permissions import SEE_REPORTS, authenticated, require_msc_admin, requires
 from app.schemas.analytics import (
     AnalyticsQuerySchema,
     AnalyticsSchema,
     DashboardSchema,
     OrganizationBreakdownSchema,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 blp = Blueprint(
     "analytics",
@@ -33,11 +39,9 @@ blp = Blueprint(
     description="Dashboard and analytics. " + (reports.__doc__ or "").split("\n", 1)[1].strip(),
 )
 
-REPORTS = ("view-analytics", "run-reports")
-
 
 def _range(query: dict[str, Any]) -> tuple[dt.date, dt.date]:
-    end = query.get("end") or dt.date.today()
+    end = query.get("end") or clock.today()
     return query.get("start") or end - dt.timedelta(days=30), end
 
 
@@ -45,11 +49,24 @@ def _wants_csv(query: dict[str, Any]) -> bool:
     return query.get("format") == "csv" or request.accept_mimetypes.best == "text/csv"
 
 
-def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+def _cell(value: Any) -> Any:
+    # Amounts keep their cents, as in the JSON.
+    return f"{value:.2f}" if isinstance(value, Decimal) else value
+
+
+def _csv(
+    name: str,
+    row_type: type[DataclassInstance],
+    rows: Iterable[DataclassInstance],
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A column per field of the result type, in its order, headed by the field's name
+    (or its entry in `headers`)."""
+    columns = [field.name for field in dataclasses.fields(row_type)]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([(headers or {}).get(column, column) for column in columns])
+    writer.writerows([_cell(getattr(row, column)) for column in columns] for row in rows)
     response = Response(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
@@ -57,21 +74,21 @@ def _csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Res
 
 @blp.route("/organizations/<uuid:organization_id>/dashboard")
 class OrganizationDashboard(MethodView):
-    @jwt_required()
-    @requires(*REPORTS)
+    @authenticated()
+    @requires(*SEE_REPORTS)
     @blp.response(200, DashboardSchema)
     def get(self, organization_id: uuid.UUID) -> dashboards.Dashboard:
         """Overview (facilities, providers, active orders, compliance score), a card per
         facility, recent activity from the audit trail, and onboarding progress: for the
         organization and its child organizations."""
         organization = organization_or_404(organization_id, in_scope=True)
-        return dashboards.dashboard(db.session, organization, dt.date.today())
+        return dashboards.dashboard(db.session, organization, clock.today())
 
 
 @blp.route("/organizations/<uuid:organization_id>/analytics")
 class OrganizationAnalytics(MethodView):
-    @jwt_required()
-    @requires(*REPORTS)
+    @authenticated()
+    @requires(*SEE_REPORTS)
     @blp.arguments(AnalyticsQuerySchema, location="query")
     @blp.response(200, AnalyticsSchema)
     def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> Any:
@@ -82,46 +99,22 @@ class OrganizationAnalytics(MethodView):
         start, end = _range(query)
         result = reports.analytics(
             db.session,
-            dashboards.organization_ids(db.session, organization),
+            queries.tree_ids(db.session, organization),
             start,
             end,
             query["interval"],
         )
         if _wants_csv(query):
+            # A bare `start` header would not say what starts.
             return _csv(
-                "analytics",
-                [
-                    "period_start",
-                    "orders",
-                    "revenue",
-                    "ordering_providers",
-                    "active_providers",
-                    "provider_activity_rate",
-                    "compliance_score",
-                    "order_growth",
-                    "revenue_growth",
-                ],
-                (
-                    [
-                        p.start.isoformat(),
-                        p.orders,
-                        f"{p.revenue:.2f}",
-                        p.ordering_providers,
-                        p.active_providers,
-                        p.provider_activity_rate,
-                        p.compliance_score,
-                        p.order_growth,
-                        p.revenue_growth,
-                    ]
-                    for p in result.periods
-                ),
+                "analytics", reports.Period, result.periods, headers={"start": "period_start"}
             )
         return result
 
 
 @blp.route("/analytics")
 class AnalyticsAcrossOrganizations(MethodView):
-    @jwt_required()
+    @authenticated()
     @require_msc_admin
     @blp.arguments(AnalyticsQuerySchema, location="query")
     @blp.response(200, OrganizationBreakdownSchema(many=True))
@@ -131,28 +124,5 @@ class AnalyticsAcrossOrganizations(MethodView):
         start, end = _range(query)
         rows = reports.breakdown(db.session, start, end)
         if _wants_csv(query):
-            return _csv(
-                "analytics-by-organization",
-                [
-                    "organization_id",
-                    "name",
-                    "orders",
-                    "revenue",
-                    "ordering_providers",
-                    "active_providers",
-                    "provider_activity_rate",
-                ],
-                (
-                    [
-                        r.organization_id,
-                        r.name,
-                        r.orders,
-                        f"{r.revenue:.2f}",
-                        r.ordering_providers,
-                        r.active_providers,
-                        r.provider_activity_rate,
-                    ]
-                    for r in rows
-                ),
-            )
+            return _csv("analytics-by-organization", reports.OrganizationTotals, rows)
         return rows

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import Select, select
 
 from app.models import AuditEvent
-from app.models.enums import Role
 from app.pagination import SelectPage
-from app.permissions import require_role
+from app.permissions import Permission, authenticated, requires
 from app.schemas.audit_events import AuditEventQuerySchema, AuditEventSchema
 
 blp = Blueprint(
@@ -26,8 +24,8 @@ blp = Blueprint(
 
 @blp.route("")
 class AuditEvents(MethodView):
-    @jwt_required()
-    @require_role(Role.ORGANIZATION_ADMIN)
+    @authenticated()
+    @requires(Permission.VIEW_AUDIT_TRAIL)
     @blp.arguments(AuditEventQuerySchema, location="query")
     @blp.response(200, AuditEventSchema(many=True))
     @blp.paginate(SelectPage, page_size=50)

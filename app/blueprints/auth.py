@@ -7,13 +7,20 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_jwt_extended import get_jwt, jwt_required
+from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
-from app.auth.tokens import TokenPair, issue_access_token, issue_tokens, revoke_session
+from app.auth.tokens import (
+    TokenPair,
+    issue_access_token,
+    issue_tokens,
+    revoke_session,
+    sign_in,
+)
 from app.domain import accounts
 from app.errors import abort
 from app.extensions import db
+from app.permissions import authenticated
 from app.schemas.auth import LoginSchema, SwitchOrganizationSchema, TokenSchema
 from app.tenancy.request import current_context, request_id
 
@@ -42,17 +49,15 @@ class Login(MethodView):
         user = accounts.authenticate(session, data["email"], data["password"], request_id())
         if user is None:
             abort(401, message="wrong email or password")
-        organization_id = data["organization_id"]
-        if organization_id is None:
-            organization_id = accounts.default_organization(session, user.id)
-        elif not accounts.is_member(session, user.id, organization_id):
+        pair = sign_in(session, user.id, data["organization_id"])
+        if pair is None:
             abort(403, message="not a member of this organization")
-        return _token_body(issue_tokens(user.id, organization_id))
+        return _token_body(pair)
 
 
 @blp.route("/refresh")
 class Refresh(MethodView):
-    @jwt_required(refresh=True)
+    @authenticated(token="refresh")
     @blp.response(200, TokenSchema)
     def post(self) -> dict[str, Any]:
         """A new access token for the refresh token's user and organization."""
@@ -70,7 +75,7 @@ class Refresh(MethodView):
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @jwt_required(verify_type=False)
+    @authenticated(token="either")
     @blp.response(204)
     def post(self) -> None:
         """Revoke this login: its access and refresh tokens stop working."""
@@ -79,7 +84,7 @@ class Logout(MethodView):
 
 @blp.route("/switch-organization")
 class SwitchOrganization(MethodView):
-    @jwt_required()
+    @authenticated()
     @blp.arguments(SwitchOrganizationSchema)
     @blp.response(200, TokenSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:

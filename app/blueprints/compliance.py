@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
+from app import clock
 from app.blueprints.lookups import organization_or_404, provider_or_404
 from app.domain import compliance
 from app.errors import abort
 from app.extensions import db
-from app.permissions import requires
+from app.permissions import SEE_COMPLIANCE, authenticated, requires
 from app.schemas.compliance import (
     ComplianceQuerySchema,
     ExpirationQuerySchema,
@@ -32,8 +31,6 @@ blp = Blueprint(
     + (compliance.__doc__ or "").split("\n", 1)[1].strip(),
 )
 
-VIEW = ("view-analytics", "run-reports", "manage-providers")
-
 
 def _organization_id(query: dict[str, Any]) -> uuid.UUID:
     organization_id = query.get("organization_id") or current_context().organization_id
@@ -46,8 +43,8 @@ def _organization_id(query: dict[str, Any]) -> uuid.UUID:
 
 @blp.route("/admin/compliance")
 class OrganizationCompliance(MethodView):
-    @jwt_required()
-    @requires(*VIEW)
+    @authenticated()
+    @requires(*SEE_COMPLIANCE)
     @blp.arguments(ComplianceQuerySchema, location="query")
     @blp.response(200, OrganizationComplianceSchema)
     def get(self, query: dict[str, Any]) -> compliance.OrganizationCompliance:
@@ -56,7 +53,7 @@ class OrganizationCompliance(MethodView):
         return compliance.organization_compliance(
             db.session,
             _organization_id(query),
-            dt.date.today(),
+            clock.today(),
             expiring_within_days=query.get("expiring_within_days"),
             missing_item=query.get("missing"),
             facility_id=query.get("facility_id"),
@@ -65,37 +62,39 @@ class OrganizationCompliance(MethodView):
 
 @blp.route("/admin/compliance/expirations")
 class Expirations(MethodView):
-    @jwt_required()
-    @requires(*VIEW)
+    @authenticated()
+    @requires(*SEE_COMPLIANCE)
     @blp.arguments(ExpirationQuerySchema, location="query")
     @blp.response(200, ExpirationSchema(many=True))
     def get(self, query: dict[str, Any]) -> list[compliance.Expiration]:
         """Credentials and organization documents expiring within `within_days` (default
         90) or already expired, soonest first."""
         return compliance.expirations(
-            db.session, _organization_id(query), dt.date.today(), query["within_days"]
+            db.session, _organization_id(query), clock.today(), query["within_days"]
         )
 
 
 @blp.route("/admin/providers/<uuid:provider_id>/compliance")
 class ProviderCompliance(MethodView):
-    @jwt_required()
-    @requires(*VIEW)
+    @authenticated()
+    @requires(*SEE_COMPLIANCE)
     @blp.response(200, ProviderComplianceSchema)
     def get(self, provider_id: uuid.UUID) -> compliance.ProviderCompliance:
         """One provider's score and breakdown."""
         provider = provider_or_404(provider_id)
-        facts = compliance.load_facts(db.session, [provider.id], dt.date.today())[provider.id]
-        return compliance.evaluate(facts, dt.date.today())
+        today = clock.today()
+        facts = compliance.load_facts(db.session, [provider.id], today)[provider.id]
+        return compliance.evaluate(facts, today)
 
 
 @blp.route("/me/compliance")
 class MyCompliance(MethodView):
-    @jwt_required()
+    @authenticated()
     @blp.response(200, ProviderComplianceSchema)
     def get(self) -> compliance.ProviderCompliance:
         """Your own score and what is missing or expiring."""
         user_id = current_context().user_id
         assert user_id is not None
-        facts = compliance.load_facts(db.session, [user_id], dt.date.today())[user_id]
-        return compliance.evaluate(facts, dt.date.today())
+        today = clock.today()
+        facts = compliance.load_facts(db.session, [user_id], today)[user_id]
+        return compliance.evaluate(facts, today)

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import Select
 
+from app import clock
 from app.blueprints.lookups import provider_or_404
 from app.domain import credentials as rules
-from app.errors import abort
+from app.domain.errors import NotFound
 from app.extensions import db
 from app.models import Credential, User
 from app.pagination import SelectPage
-from app.permissions import requires
+from app.permissions import SEE_PROVIDERS, SUPERVISE_PROVIDERS, Permission, authenticated, requires
 from app.schemas.credentials import CredentialSchema, CredentialUpdateSchema, RejectionSchema
 from app.tenancy.request import current_context
 
@@ -30,27 +29,25 @@ blp = Blueprint(
     "for sees them and may verify or reject them. Expiry follows from the date.",
 )
 
-VERIFY = ("manage-facilities", "manage-providers")
-
 
 def _own(credential_id: uuid.UUID) -> Credential:
     credential = db.session.get(Credential, credential_id)
     if credential is None or credential.user_id != current_context().user_id:
-        abort(404, message="credential not found")
+        raise NotFound("credential not found")
     return credential
 
 
 def _of_provider(provider: User, credential_id: uuid.UUID) -> Credential:
     credential = db.session.get(Credential, credential_id)
     if credential is None or credential.user_id != provider.id:
-        abort(404, message="credential not found")
+        raise NotFound("credential not found")
     return credential
 
 
 @blp.route("/me/credentials")
 class MyCredentials(MethodView):
-    @jwt_required()
-    @requires("update-credentials")
+    @authenticated()
+    @requires(Permission.UPDATE_CREDENTIALS)
     @blp.response(200, CredentialSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self) -> Select[Credential]:
@@ -59,8 +56,8 @@ class MyCredentials(MethodView):
         assert user_id is not None
         return rules.credentials_of(user_id)
 
-    @jwt_required()
-    @requires("update-credentials")
+    @authenticated()
+    @requires(Permission.UPDATE_CREDENTIALS)
     @blp.arguments(CredentialSchema)
     @blp.response(201, CredentialSchema)
     def post(self, data: dict[str, Any]) -> Credential:
@@ -75,23 +72,23 @@ class MyCredentials(MethodView):
 
 @blp.route("/me/credentials/<uuid:credential_id>")
 class MyCredential(MethodView):
-    @jwt_required()
-    @requires("update-credentials")
+    @authenticated()
+    @requires(Permission.UPDATE_CREDENTIALS)
     @blp.response(200, CredentialSchema)
     def get(self, credential_id: uuid.UUID) -> Credential:
         """One of your credentials."""
         return _own(credential_id)
 
-    @jwt_required()
-    @requires("update-credentials")
+    @authenticated()
+    @requires(Permission.UPDATE_CREDENTIALS)
     @blp.arguments(CredentialUpdateSchema)
     @blp.response(200, CredentialSchema)
     def put(self, changes: dict[str, Any], credential_id: uuid.UUID) -> Credential:
         """Update a credential (only the fields sent); it becomes unverified again."""
         return rules.update(db.session, _own(credential_id), changes)
 
-    @jwt_required()
-    @requires("update-credentials")
+    @authenticated()
+    @requires(Permission.UPDATE_CREDENTIALS)
     @blp.response(204)
     def delete(self, credential_id: uuid.UUID) -> None:
         """Remove a credential."""
@@ -101,8 +98,8 @@ class MyCredential(MethodView):
 
 @blp.route("/admin/providers/<uuid:provider_id>/credentials")
 class ProviderCredentials(MethodView):
-    @jwt_required()
-    @requires("manage-facilities", "manage-providers", "invite-providers")
+    @authenticated()
+    @requires(*SEE_PROVIDERS)
     @blp.response(200, CredentialSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, provider_id: uuid.UUID) -> Select[Credential]:
@@ -112,19 +109,19 @@ class ProviderCredentials(MethodView):
 
 @blp.route("/admin/providers/<uuid:provider_id>/credentials/<uuid:credential_id>/verify")
 class VerifyCredential(MethodView):
-    @jwt_required()
-    @requires(*VERIFY)
+    @authenticated()
+    @requires(*SUPERVISE_PROVIDERS)
     @blp.response(200, CredentialSchema)
     def post(self, provider_id: uuid.UUID, credential_id: uuid.UUID) -> Credential:
         """Mark a credential verified (not an expired one)."""
         credential = _of_provider(provider_or_404(provider_id), credential_id)
-        return rules.verify(db.session, current_context(), credential, dt.datetime.now(dt.UTC))
+        return rules.verify(db.session, current_context(), credential, clock.now())
 
 
 @blp.route("/admin/providers/<uuid:provider_id>/credentials/<uuid:credential_id>/reject")
 class RejectCredential(MethodView):
-    @jwt_required()
-    @requires(*VERIFY)
+    @authenticated()
+    @requires(*SUPERVISE_PROVIDERS)
     @blp.arguments(RejectionSchema)
     @blp.response(200, CredentialSchema)
     def post(
@@ -132,6 +129,4 @@ class RejectCredential(MethodView):
     ) -> Credential:
         """Reject a credential, with the reason the provider will see."""
         credential = _of_provider(provider_or_404(provider_id), credential_id)
-        return rules.reject(
-            db.session, current_context(), credential, data["reason"], dt.datetime.now(dt.UTC)
-        )
+        return rules.reject(db.session, current_context(), credential, data["reason"], clock.now())

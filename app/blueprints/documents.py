@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from flask import Request, Response, send_file
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema
 from sqlalchemy import Select
@@ -22,19 +21,24 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
 from app.blueprints.lookups import organization_or_404, provider_or_404
-from app.config import current_settings
 from app.domain import documents as rules
-from app.errors import abort
-from app.extensions import db
+from app.domain.errors import NotFound
+from app.extensions import current_settings, db, document_store
 from app.models import Document
 from app.pagination import SelectPage
-from app.permissions import requires
+from app.permissions import (
+    DELETE_DOCUMENTS,
+    SEE_OWN_DOCUMENTS,
+    SEE_PROVIDERS,
+    Permission,
+    authenticated,
+    requires,
+)
 from app.schemas.documents import (
     DocumentSchema,
     OrganizationUploadSchema,
     ProviderUploadSchema,
 )
-from app.storage import document_store
 from app.tenancy.request import current_context
 
 
@@ -70,7 +74,6 @@ blp = _Blueprint(
     "banking letters, a provider's license copies and certificates.",
 )
 
-VIEW_PROVIDERS = ("manage-providers", "manage-facilities", "invite-providers")
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _CONTENT_DOC = {
@@ -87,7 +90,7 @@ _CONTENT_DOC = {
 def _document_or_404(document_id: uuid.UUID) -> Document:
     document = rules.get_document(db.session, document_id)
     if document is None:
-        abort(404, message="document not found")
+        raise NotFound("document not found")
     return document
 
 
@@ -113,8 +116,8 @@ def _upload(owner: rules.Owner, form: dict[str, Any]) -> Document:
 
 @blp.route("/admin/organizations/<uuid:organization_id>/documents")
 class OrganizationDocuments(MethodView):
-    @jwt_required()
-    @requires("manage-billing")
+    @authenticated()
+    @requires(Permission.MANAGE_BILLING)
     @blp.arguments(OrganizationUploadSchema, location="multipart")
     @blp.response(201, DocumentSchema)
     @blp.alt_response(413, description="the file is larger than DOCUMENT_MAX_BYTES")
@@ -126,8 +129,8 @@ class OrganizationDocuments(MethodView):
         organization = organization_or_404(organization_id, in_scope=True)
         return _upload(rules.Owner.organization(organization.id), form)
 
-    @jwt_required()
-    @requires("manage-billing")
+    @authenticated()
+    @requires(Permission.MANAGE_BILLING)
     @blp.response(200, DocumentSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, organization_id: uuid.UUID) -> Select[Document]:
@@ -138,8 +141,8 @@ class OrganizationDocuments(MethodView):
 
 @blp.route("/me/documents")
 class MyDocuments(MethodView):
-    @jwt_required()
-    @requires("update-credentials")
+    @authenticated()
+    @requires(Permission.UPDATE_CREDENTIALS)
     @blp.arguments(ProviderUploadSchema, location="multipart")
     @blp.response(201, DocumentSchema)
     @blp.alt_response(413, description="the file is larger than DOCUMENT_MAX_BYTES")
@@ -154,8 +157,8 @@ class MyDocuments(MethodView):
         assert user_id is not None
         return _upload(rules.Owner.provider(user_id), form)
 
-    @jwt_required()
-    @requires("update-credentials", "view-own-profile")
+    @authenticated()
+    @requires(*SEE_OWN_DOCUMENTS)
     @blp.response(200, DocumentSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self) -> Select[Document]:
@@ -167,8 +170,8 @@ class MyDocuments(MethodView):
 
 @blp.route("/admin/providers/<uuid:provider_id>/documents")
 class ProviderDocuments(MethodView):
-    @jwt_required()
-    @requires(*VIEW_PROVIDERS)
+    @authenticated()
+    @requires(*SEE_PROVIDERS)
     @blp.response(200, DocumentSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, provider_id: uuid.UUID) -> Select[Document]:
@@ -179,14 +182,14 @@ class ProviderDocuments(MethodView):
 
 @blp.route("/documents/<uuid:document_id>")
 class DocumentById(MethodView):
-    @jwt_required()
+    @authenticated()
     @blp.response(200, DocumentSchema)
     def get(self, document_id: uuid.UUID) -> Document:
         """A document's metadata, for whoever may see the document."""
         return _document_or_404(document_id)
 
-    @jwt_required()
-    @requires("manage-billing", "update-credentials")
+    @authenticated()
+    @requires(*DELETE_DOCUMENTS)
     @blp.response(204)
     def delete(self, document_id: uuid.UUID) -> None:
         """Delete a document and its file: an organization's admins delete its
@@ -197,7 +200,7 @@ class DocumentById(MethodView):
 
 @blp.route("/documents/<uuid:document_id>/content")
 class DocumentContent(MethodView):
-    @jwt_required()
+    @authenticated()
     @blp.doc(**_CONTENT_DOC)
     def get(self, document_id: uuid.UUID) -> Response:
         """Download a document's file, for whoever may see the document."""

@@ -6,17 +6,24 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.blueprints.lookups import facility_or_404, organization_or_404
 from app.domain import facilities as rules
 from app.domain import providers
+from app.domain.queries import Rows
 from app.extensions import db
 from app.models import Facility
-from app.pagination import Rows, SelectPage
-from app.permissions import requires, sees_personal_contact
+from app.pagination import SelectPage
+from app.permissions import (
+    RUN_FACILITIES,
+    SEE_FACILITIES,
+    Permission,
+    authenticated,
+    requires,
+    sees_personal_contact,
+)
 from app.schemas.facilities import FacilityQuerySchema, FacilitySchema, FacilityUpdateSchema
 from app.schemas.providers import FacilityProviderSchema
 from app.tenancy.request import current_context
@@ -29,13 +36,11 @@ blp = Blueprint(
     "managers reach only the facilities they manage.",
 )
 
-STAFF = ("manage-facilities", "update-facility-info", "manage-providers")
-
 
 @blp.route("/organizations/<uuid:organization_id>/facilities")
 class OrganizationFacilities(MethodView):
-    @jwt_required()
-    @requires("manage-facilities")
+    @authenticated()
+    @requires(Permission.MANAGE_FACILITIES)
     @blp.arguments(FacilitySchema)
     @blp.response(201, FacilitySchema)
     def post(self, data: dict[str, Any], organization_id: uuid.UUID) -> Facility:
@@ -49,8 +54,8 @@ class OrganizationFacilities(MethodView):
 
 @blp.route("/facilities")
 class Facilities(MethodView):
-    @jwt_required()
-    @requires(*STAFF)
+    @authenticated()
+    @requires(*SEE_FACILITIES)
     @blp.arguments(FacilityQuerySchema, location="query")
     @blp.response(200, FacilitySchema(many=True))
     @blp.paginate(SelectPage)
@@ -61,15 +66,15 @@ class Facilities(MethodView):
 
 @blp.route("/facilities/<uuid:facility_id>")
 class FacilityById(MethodView):
-    @jwt_required()
-    @requires(*STAFF)
+    @authenticated()
+    @requires(*SEE_FACILITIES)
     @blp.response(200, FacilitySchema)
     def get(self, facility_id: uuid.UUID) -> Facility:
         """Get one facility."""
         return facility_or_404(facility_id)
 
-    @jwt_required()
-    @requires("manage-facilities", "update-facility-info")
+    @authenticated()
+    @requires(*RUN_FACILITIES)
     @blp.arguments(FacilityUpdateSchema)
     @blp.response(200, FacilitySchema)
     def put(self, changes: dict[str, Any], facility_id: uuid.UUID) -> Facility:
@@ -81,8 +86,8 @@ class FacilityById(MethodView):
 
 @blp.route("/facilities/<uuid:facility_id>/providers")
 class FacilityProviders(MethodView):
-    @jwt_required()
-    @requires(*STAFF)
+    @authenticated()
+    @requires(*SEE_FACILITIES)
     @blp.response(200, FacilityProviderSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, facility_id: uuid.UUID) -> Rows:

@@ -8,15 +8,13 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
-from marshmallow import fields
 
 from app.blueprints.lookups import organization_or_404
 from app.domain.fhir import organization_bundle
 from app.extensions import db
-from app.permissions import requires
-from app.schemas.base import Schema
+from app.permissions import EXPORT_FHIR, authenticated, requires
+from app.schemas.fhir import FhirQuerySchema
 
 FHIR_JSON = "application/fhir+json"
 
@@ -26,13 +24,6 @@ blp = Blueprint(
     url_prefix="/api/v1/admin/organizations",
     description="FHIR R4 exports of an organization's structure.",
 )
-
-
-class FhirQuerySchema(Schema):
-    include_inactive = fields.Boolean(
-        load_default=False,
-        metadata={"description": "also inactive facilities and ended assignments"},
-    )
 
 
 # The body is built as plain dicts and sent under the FHIR media type, so no marshmallow
@@ -57,8 +48,8 @@ _BUNDLE_DOC = {
 
 @blp.route("/<uuid:organization_id>/fhir")
 class OrganizationFhir(MethodView):
-    @jwt_required()
-    @requires("manage-facilities", "view-analytics")
+    @authenticated()
+    @requires(*EXPORT_FHIR)
     @blp.arguments(FhirQuerySchema, location="query")
     @blp.doc(**_BUNDLE_DOC)
     def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> Response:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db, redis_connection
+from app.extensions import current_settings, db, redis_connection
 from app.region import RegionMismatch, check_region
 
 blp = Blueprint("health", __name__, description="Probes for the orchestrator.")
@@ -37,7 +36,7 @@ class Readiness(MethodView):
         ready = all(value == "ok" for value in checks.values())
         body = {
             "status": "ok" if ready else "unavailable",
-            "region": current_app.config["REGION"],
+            "region": current_settings().region,
             "checks": checks,
         }
         return body, 200 if ready else 503
@@ -45,7 +44,7 @@ class Readiness(MethodView):
 
 def _check_database() -> str:
     try:
-        check_region(db.engine, current_app.config["REGION"])
+        check_region(db.engine, current_settings().region)
         db.session.execute(text("SELECT 1"))
     except RegionMismatch:
         return "another region's database"

@@ -6,18 +6,16 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.blueprints.lookups import invitation_or_404, organization_for_field
-from app.config import current_settings
 from app.domain import invitations, outbox
 from app.errors import abort
-from app.extensions import db
+from app.extensions import current_settings, db
 from app.models import Invitation, Organization
 from app.pagination import SelectPage
-from app.permissions import requires
+from app.permissions import INVITE, authenticated, requires
 from app.schemas.invitations import (
     AcceptedSchema,
     AcceptSchema,
@@ -37,12 +35,10 @@ blp = Blueprint(
     "that account.",
 )
 
-INVITE = ("invite-providers", "manage-providers")
-
 
 @blp.route("/admin/providers/invite")
 class Invite(MethodView):
-    @jwt_required()
+    @authenticated()
     @requires(*INVITE)
     @blp.arguments(InviteSchema)
     @blp.response(201, InvitationSchema)
@@ -66,7 +62,7 @@ class Invite(MethodView):
 
 @blp.route("/admin/invitations")
 class Invitations(MethodView):
-    @jwt_required()
+    @authenticated()
     @requires(*INVITE)
     @blp.arguments(InvitationQuerySchema, location="query")
     @blp.response(200, InvitationSchema(many=True))
@@ -78,7 +74,7 @@ class Invitations(MethodView):
 
 @blp.route("/admin/invitations/<uuid:invitation_id>/revoke")
 class RevokeInvitation(MethodView):
-    @jwt_required()
+    @authenticated()
     @requires(*INVITE)
     @blp.response(200, InvitationSchema)
     def post(self, invitation_id: uuid.UUID) -> Invitation:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import uuid
 
 from app.domain import facilities, organizations, providers
-from app.domain.errors import DomainError
-from app.errors import abort
+from app.domain.errors import Invalid, NotFound
 from app.extensions import db
 from app.models import Facility, Invitation, Organization, ProviderFacility, User
 from app.tenancy.request import current_context
@@ -21,21 +20,21 @@ from app.tenancy.request import current_context
 def organization_or_404(organization_id: uuid.UUID, *, in_scope: bool = False) -> Organization:
     organization = organizations.get_organization(db.session, organization_id)
     if organization is None or (in_scope and not current_context().reaches(organization.id)):
-        abort(404, message="organization not found")
+        raise NotFound("organization not found")
     return organization
 
 
 def facility_or_404(facility_id: uuid.UUID) -> Facility:
     facility = facilities.get_facility(db.session, facility_id)
     if facility is None or not current_context().reaches(facility.organization_id):
-        abort(404, message="facility not found")
+        raise NotFound("facility not found")
     return facility
 
 
 def provider_or_404(provider_id: uuid.UUID) -> User:
     provider = providers.get_provider(db.session, provider_id)
     if provider is None:
-        abort(404, message="provider not found")
+        raise NotFound("provider not found")
     return provider
 
 
@@ -46,14 +45,14 @@ def assignment_or_404(provider: User, assignment_id: uuid.UUID) -> ProviderFacil
         or assignment.user_id != provider.id
         or not current_context().reaches(assignment.organization_id)
     ):
-        abort(404, message="assignment not found")
+        raise NotFound("assignment not found")
     return assignment
 
 
 def invitation_or_404(invitation_id: uuid.UUID) -> Invitation:
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or not current_context().reaches(invitation.organization_id):
-        abort(404, message="invitation not found")
+        raise NotFound("invitation not found")
     return invitation
 
 
@@ -61,7 +60,7 @@ def facility_for_field(facility_id: uuid.UUID, field: str = "facility_id") -> Fa
     """A facility named in a request body: out of reach is a 422 naming the field."""
     facility = facilities.get_facility(db.session, facility_id)
     if facility is None or not current_context().reaches(facility.organization_id):
-        raise DomainError("facility not found", status=422, field=field)
+        raise Invalid("facility not found", field=field)
     return facility
 
 
@@ -70,5 +69,5 @@ def organization_for_field(
 ) -> Organization:
     organization = organizations.get_organization(db.session, organization_id)
     if organization is None or not current_context().reaches(organization.id):
-        raise DomainError("organization not found", status=422, field=field)
+        raise Invalid("organization not found", field=field)
     return organization

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from app.domain import accounts, assignments, providers
-from app.domain.errors import DomainError
+from app.domain.errors import Invalid
+from app.domain.queries import Rows
 from app.extensions import db
 from app.models import ProviderFacility, User
 from app.models.enums import AssignmentStatus
-from app.pagination import Rows, SelectPage
-from app.permissions import permissions_of, requires
+from app.pagination import SelectPage
+from app.permissions import Permission, authenticated, permissions_of, requires
 from app.schemas.auth import MeSchema
 from app.schemas.providers import AssignmentSchema, PrimaryFacilitySchema, ProfileSchema
 from app.tenancy.request import current_context
@@ -24,7 +24,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed
 
 @blp.route("")
 class Me(MethodView):
-    @jwt_required()
+    @authenticated()
     @blp.response(200, MeSchema)
     def get(self) -> dict[str, Any]:
         """Profile, active organization and role, permissions, and every membership."""
@@ -44,7 +44,7 @@ class Me(MethodView):
             "memberships": accounts.memberships_of(db.session, user.id),
         }
 
-    @jwt_required()
+    @authenticated()
     @blp.arguments(ProfileSchema)
     @blp.response(200, ProfileSchema)
     def put(self, changes: dict[str, Any]) -> User:
@@ -54,7 +54,7 @@ class Me(MethodView):
 
 @blp.route("/facilities")
 class MyFacilities(MethodView):
-    @jwt_required()
+    @authenticated()
     @blp.response(200, AssignmentSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self) -> Rows:
@@ -66,8 +66,8 @@ class MyFacilities(MethodView):
 
 @blp.route("/primary-facility")
 class MyPrimaryFacility(MethodView):
-    @jwt_required()
-    @requires("select-facilities")
+    @authenticated()
+    @requires(Permission.SELECT_FACILITIES)
     @blp.arguments(PrimaryFacilitySchema)
     @blp.response(200, AssignmentSchema)
     def post(self, data: dict[str, Any]) -> Any:
@@ -75,10 +75,8 @@ class MyPrimaryFacility(MethodView):
         context = current_context()
         assignment = db.session.get(ProviderFacility, data["assignment_id"])
         if assignment is None or assignment.user_id != context.user_id:
-            raise DomainError("assignment not found", status=422, field="assignment_id")
+            raise Invalid("assignment not found", field="assignment_id")
         if assignment.status != AssignmentStatus.ACTIVE:
-            raise DomainError(
-                "choose among your active assignments", status=422, field="assignment_id"
-            )
+            raise Invalid("choose among your active assignments", field="assignment_id")
         assignments.make_primary(db.session, assignment)
         return providers.assignment_view(db.session, assignment.id)

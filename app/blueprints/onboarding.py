@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
+from app import clock
 from app.blueprints.lookups import organization_or_404, provider_or_404
 from app.domain import checklist, onboarding
 from app.errors import abort
 from app.extensions import db
 from app.models.enums import OnboardingStep
-from app.permissions import requires
+from app.permissions import RUN_FACILITIES, SEE_PROVIDERS, Permission, authenticated, requires
 from app.schemas.onboarding import ChecklistSchema, OnboardingSchema
 from app.tenancy.request import current_context
 
@@ -36,8 +35,8 @@ def _step(name: str) -> OnboardingStep:
 
 @blp.route("/admin/organizations/<uuid:organization_id>/onboarding")
 class OrganizationOnboarding(MethodView):
-    @jwt_required()
-    @requires("manage-facilities", "update-facility-info")
+    @authenticated()
+    @requires(*RUN_FACILITIES)
     @blp.response(200, OnboardingSchema)
     def get(self, organization_id: uuid.UUID) -> onboarding.Progress:
         """Steps with their status, who completed each and when, percent complete and
@@ -48,8 +47,8 @@ class OrganizationOnboarding(MethodView):
 
 @blp.route("/admin/organizations/<uuid:organization_id>/onboarding/steps/<string:step>/complete")
 class CompleteStep(MethodView):
-    @jwt_required()
-    @requires("manage-facilities")
+    @authenticated()
+    @requires(Permission.MANAGE_FACILITIES)
     @blp.response(200, OnboardingSchema)
     @blp.alt_response(409, description="out of order, already complete, or data-backed")
     def post(self, organization_id: uuid.UUID, step: str) -> onboarding.Progress:
@@ -57,14 +56,14 @@ class CompleteStep(MethodView):
         step is complete; going live activates the organization."""
         organization = organization_or_404(organization_id, in_scope=True)
         return onboarding.complete(
-            db.session, current_context(), organization, _step(step), dt.datetime.now(dt.UTC)
+            db.session, current_context(), organization, _step(step), clock.now()
         )
 
 
 @blp.route("/admin/organizations/<uuid:organization_id>/onboarding/steps/<string:step>/reopen")
 class ReopenStep(MethodView):
-    @jwt_required()
-    @requires("manage-facilities")
+    @authenticated()
+    @requires(Permission.MANAGE_FACILITIES)
     @blp.response(200, OnboardingSchema)
     @blp.alt_response(409, description="not complete, data-backed, or the organization is live")
     def post(self, organization_id: uuid.UUID, step: str) -> onboarding.Progress:
@@ -75,21 +74,21 @@ class ReopenStep(MethodView):
 
 @blp.route("/me/onboarding")
 class MyChecklist(MethodView):
-    @jwt_required()
+    @authenticated()
     @blp.response(200, ChecklistSchema)
     def get(self) -> checklist.Checklist:
         """Your provider onboarding checklist."""
         user_id = current_context().user_id
         assert user_id is not None
-        return checklist.checklist(db.session, user_id, dt.date.today())
+        return checklist.checklist(db.session, user_id, clock.today())
 
 
 @blp.route("/admin/providers/<uuid:provider_id>/onboarding")
 class ProviderChecklist(MethodView):
-    @jwt_required()
-    @requires("manage-facilities", "manage-providers", "invite-providers")
+    @authenticated()
+    @requires(*SEE_PROVIDERS)
     @blp.response(200, ChecklistSchema)
     def get(self, provider_id: uuid.UUID) -> checklist.Checklist:
         """A provider's onboarding checklist (assignments as this organization sees them)."""
         provider = provider_or_404(provider_id)
-        return checklist.checklist(db.session, provider.id, dt.date.today())
+        return checklist.checklist(db.session, provider.id, clock.today())

@@ -6,17 +6,16 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.blueprints.lookups import facility_for_field
 from app.domain import orders
-from app.errors import abort
+from app.domain.errors import NotFound
 from app.extensions import db
 from app.models.order import Order
 from app.pagination import SelectPage
-from app.permissions import requires
+from app.permissions import HANDLE_ORDERS, Permission, authenticated, requires
 from app.schemas.orders import OrderQuerySchema, OrderSchema, OrderStatusSchema, PlaceOrderSchema
 from app.tenancy.request import current_context
 
@@ -28,21 +27,19 @@ blp = Blueprint(
     "organization's all.",
 )
 
-VIEW = ("place-orders", "view-all-orders", "view-facility-orders")
-
 
 def order_or_404(order_id: uuid.UUID) -> Order:
     # Hidden by the policies or outside the acting organizations: not found alike.
     order = orders.get_order(db.session, current_context(), order_id)
     if order is None:
-        abort(404, message="order not found")
+        raise NotFound("order not found")
     return order
 
 
 @blp.route("")
 class Orders(MethodView):
-    @jwt_required()
-    @requires(*VIEW)
+    @authenticated()
+    @requires(*HANDLE_ORDERS)
     @blp.arguments(OrderQuerySchema, location="query")
     @blp.response(200, OrderSchema(many=True))
     @blp.paginate(SelectPage)
@@ -52,8 +49,8 @@ class Orders(MethodView):
         the facilities they manage, organization admins all of their organizations."""
         return orders.list_orders(current_context(), filters)
 
-    @jwt_required()
-    @requires("place-orders")
+    @authenticated()
+    @requires(Permission.PLACE_ORDERS)
     @blp.arguments(PlaceOrderSchema)
     @blp.response(201, OrderSchema)
     def post(self, data: dict[str, Any]) -> Order:
@@ -65,8 +62,8 @@ class Orders(MethodView):
 
 @blp.route("/<uuid:order_id>")
 class OrderById(MethodView):
-    @jwt_required()
-    @requires(*VIEW)
+    @authenticated()
+    @requires(*HANDLE_ORDERS)
     @blp.response(200, OrderSchema)
     def get(self, order_id: uuid.UUID) -> Order:
         """One order."""
@@ -75,8 +72,8 @@ class OrderById(MethodView):
 
 @blp.route("/<uuid:order_id>/status")
 class OrderStatusChange(MethodView):
-    @jwt_required()
-    @requires(*VIEW)
+    @authenticated()
+    @requires(*HANDLE_ORDERS)
     @blp.arguments(OrderStatusSchema)
     @blp.response(200, OrderSchema)
     def post(self, data: dict[str, Any], order_id: uuid.UUID) -> Order:

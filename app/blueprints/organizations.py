@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import Select
 
@@ -16,7 +15,7 @@ from app.domain.hierarchy import hierarchy
 from app.extensions import db
 from app.models import Organization
 from app.pagination import SelectPage
-from app.permissions import require_msc_admin, requires
+from app.permissions import RUN_FACILITIES, authenticated, require_msc_admin, requires
 from app.schemas.hierarchy import HierarchyNodeSchema, HierarchyQuerySchema
 from app.schemas.organizations import (
     OrganizationQuerySchema,
@@ -36,7 +35,7 @@ blp = Blueprint(
 
 @blp.route("")
 class Organizations(MethodView):
-    @jwt_required()
+    @authenticated()
     @blp.arguments(OrganizationQuerySchema, location="query")
     @blp.response(200, OrganizationSchema(many=True))
     @blp.paginate(SelectPage)
@@ -44,7 +43,7 @@ class Organizations(MethodView):
         """List organizations (paginated; filter by status, type, name)."""
         return rules.list_organizations(current_context(), filters)
 
-    @jwt_required()
+    @authenticated()
     @require_msc_admin
     @blp.arguments(OrganizationSchema)
     @blp.response(201, OrganizationSchema)
@@ -55,13 +54,13 @@ class Organizations(MethodView):
 
 @blp.route("/<uuid:organization_id>")
 class OrganizationById(MethodView):
-    @jwt_required()
+    @authenticated()
     @blp.response(200, OrganizationSchema)
     def get(self, organization_id: uuid.UUID) -> Organization:
         """Get one organization."""
         return organization_or_404(organization_id)
 
-    @jwt_required()
+    @authenticated()
     @blp.arguments(OrganizationUpdateSchema)
     @blp.response(200, OrganizationSchema)
     def put(self, changes: dict[str, Any], organization_id: uuid.UUID) -> Organization:
@@ -73,8 +72,8 @@ class OrganizationById(MethodView):
 
 @blp.route("/<uuid:organization_id>/hierarchy")
 class OrganizationHierarchy(MethodView):
-    @jwt_required()
-    @requires("manage-facilities", "update-facility-info")
+    @authenticated()
+    @requires(*RUN_FACILITIES)
     @blp.arguments(HierarchyQuerySchema, location="query")
     @blp.response(200, HierarchyNodeSchema)
     def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> dict[str, Any]:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy import Select
 
+from app import clock
 from app.domain import outbox
-from app.errors import abort
+from app.domain.errors import NotFound
 from app.extensions import db
 from app.models import OutboxMessage
 from app.pagination import SelectPage
-from app.permissions import require_msc_admin
+from app.permissions import authenticated, require_msc_admin
 from app.schemas.outbox import OutboxMessageSchema, OutboxQuerySchema
 
 blp = Blueprint(
@@ -31,7 +30,7 @@ blp = Blueprint(
 
 @blp.route("")
 class Outbox(MethodView):
-    @jwt_required()
+    @authenticated()
     @require_msc_admin
     @blp.arguments(OutboxQuerySchema, location="query")
     @blp.response(200, OutboxMessageSchema(many=True))
@@ -43,12 +42,12 @@ class Outbox(MethodView):
 
 @blp.route("/<uuid:message_id>/retry")
 class RetryMessage(MethodView):
-    @jwt_required()
+    @authenticated()
     @require_msc_admin
     @blp.response(200, OutboxMessageSchema)
     def post(self, message_id: uuid.UUID) -> OutboxMessage:
         """Send a failed message again: its attempts start over, the relay picks it up."""
         message = db.session.get(OutboxMessage, message_id)
         if message is None:
-            abort(404, message="message not found")
-        return outbox.retry(db.session, message, dt.datetime.now(dt.UTC))
+            raise NotFound("message not found")
+        return outbox.retry(db.session, message, clock.now())

@@ -6,14 +6,20 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from app.blueprints.lookups import assignment_or_404, facility_for_field, provider_or_404
 from app.domain import assignments, providers
+from app.domain.queries import Rows
 from app.extensions import db
-from app.pagination import Rows, SelectPage
-from app.permissions import requires, sees_personal_contact
+from app.pagination import SelectPage
+from app.permissions import (
+    SEE_PROVIDERS,
+    SUPERVISE_PROVIDERS,
+    authenticated,
+    requires,
+    sees_personal_contact,
+)
 from app.schemas.providers import (
     AssignFacilitySchema,
     AssignmentSchema,
@@ -31,14 +37,11 @@ blp = Blueprint(
     "assignments, never those at other organizations.",
 )
 
-VIEW = ("invite-providers", "manage-providers", "manage-facilities")
-ASSIGN = ("manage-facilities", "manage-providers")
-
 
 @blp.route("")
 class Providers(MethodView):
-    @jwt_required()
-    @requires(*VIEW)
+    @authenticated()
+    @requires(*SEE_PROVIDERS)
     @blp.arguments(ProviderQuerySchema, location="query")
     @blp.response(200, ProviderSchema(many=True))
     @blp.paginate(SelectPage)
@@ -53,8 +56,8 @@ class Providers(MethodView):
 
 @blp.route("/<uuid:provider_id>/facilities")
 class ProviderFacilities(MethodView):
-    @jwt_required()
-    @requires(*VIEW)
+    @authenticated()
+    @requires(*SEE_PROVIDERS)
     @blp.response(200, AssignmentSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, provider_id: uuid.UUID) -> Rows:
@@ -65,8 +68,8 @@ class ProviderFacilities(MethodView):
 
 @blp.route("/<uuid:provider_id>/assign-facility")
 class AssignFacility(MethodView):
-    @jwt_required()
-    @requires(*ASSIGN)
+    @authenticated()
+    @requires(*SUPERVISE_PROVIDERS)
     @blp.arguments(AssignFacilitySchema)
     @blp.response(201, AssignmentSchema)
     def post(self, data: dict[str, Any], provider_id: uuid.UUID) -> Any:
@@ -89,8 +92,8 @@ class AssignFacility(MethodView):
 
 @blp.route("/<uuid:provider_id>/assignments/<uuid:assignment_id>/end")
 class EndAssignment(MethodView):
-    @jwt_required()
-    @requires(*ASSIGN)
+    @authenticated()
+    @requires(*SUPERVISE_PROVIDERS)
     @blp.arguments(EndAssignmentSchema)
     @blp.response(200, AssignmentSchema)
     def post(self, data: dict[str, Any], provider_id: uuid.UUID, assignment_id: uuid.UUID) -> Any:

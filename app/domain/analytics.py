@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from statistics import mean
 
-from sqlalchemy import Date, Numeric, cast, func, literal, select
+from sqlalchemy import ColumnElement, Date, Label, Numeric, and_, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from app.domain import compliance
-from app.models import Facility, Membership, ProviderFacility
-from app.models.enums import AssignmentStatus, Role
+from app.domain import compliance, queries
+from app.models import Facility, Organization, ProviderFacility
+from app.models.enums import AssignmentStatus
 from app.models.order import Order, OrderStatus
 
 INTERVALS = ("day", "week", "month")
@@ -68,6 +68,23 @@ def _growth(current: Decimal | int, previous: Decimal | int | None) -> float | N
     return round(float((Decimal(current) - Decimal(previous)) / Decimal(previous) * 100), 2)
 
 
+def _created_between(start: dt.date, end: dt.date) -> ColumnElement[bool]:
+    day = cast(Order.created_at, Date)
+    return and_(day >= start, day <= end)
+
+
+def _order_totals() -> tuple[Label[int], Label[Decimal], Label[int]]:
+    """Orders, revenue (orders not cancelled) and ordering providers, per group."""
+    return (
+        func.count().label("orders"),
+        func.coalesce(
+            func.sum(Order.amount).filter(Order.status != OrderStatus.CANCELLED),
+            cast(literal(0), Numeric),
+        ).label("revenue"),
+        func.count(func.distinct(Order.provider_id)).label("ordering_providers"),
+    )
+
+
 def period_starts(start: dt.date, end: dt.date, interval: str) -> list[dt.date]:
     """The first day of every period touching [start, end] (weeks start on Monday)."""
     if interval == "day":
@@ -98,51 +115,31 @@ def analytics(
 ) -> Analytics:
     """Five queries for any range and any organization size."""
     period = cast(func.date_trunc(interval, Order.created_at), Date).label("period")
-    in_range = (
-        Order.organization_id.in_(organization_ids),
-        cast(Order.created_at, Date) >= start,
-        cast(Order.created_at, Date) <= end,
-    )
+    in_range = _created_between(start, end)
     by_period = {
         row.period: row
         for row in session.execute(
-            select(
-                period,
-                func.count().label("orders"),
-                func.coalesce(
-                    func.sum(Order.amount).filter(Order.status != OrderStatus.CANCELLED),
-                    cast(literal(0), Numeric),
-                ).label("revenue"),
-                func.count(func.distinct(Order.provider_id)).label("ordering_providers"),
-            )
-            .where(*in_range)
+            select(period, *_order_totals())
+            .where(Order.organization_id.in_(organization_ids), in_range)
             .group_by(period)
         )
     }
     active_providers = int(
         session.scalar(
             select(func.count(func.distinct(ProviderFacility.user_id))).where(
-                ProviderFacility.organization_id.in_(organization_ids),
-                ProviderFacility.status == AssignmentStatus.ACTIVE,
+                queries.active_assignments_in(organization_ids)
             )
         )
         or 0
     )
     per_facility = session.execute(
         select(Facility.id, Facility.name, func.count(Order.id).label("orders"))
-        .outerjoin(Order, (Order.facility_id == Facility.id) & in_range[1] & in_range[2])
+        .outerjoin(Order, (Order.facility_id == Facility.id) & in_range)
         .where(Facility.organization_id.in_(organization_ids))
         .group_by(Facility.id, Facility.name)
         .order_by(func.count(Order.id).desc(), Facility.name, Facility.id)
     ).all()
-    provider_ids = list(
-        session.scalars(
-            select(func.distinct(Membership.user_id)).where(
-                Membership.organization_id.in_(organization_ids), Membership.role == Role.PROVIDER
-            )
-        )
-    )
-    facts = compliance.load_facts(session, provider_ids, end)
+    facts = compliance.load_facts(session, queries.provider_ids(session, organization_ids), end)
 
     periods: list[Period] = []
     previous: Period | None = None
@@ -204,21 +201,11 @@ class OrganizationTotals:
 
 def breakdown(session: Session, start: dt.date, end: dt.date) -> list[OrganizationTotals]:
     """Every organization the caller sees (MSC: all), with its totals: two queries."""
-    from app.models import Organization
-
     orders = {
         row.organization_id: row
         for row in session.execute(
-            select(
-                Order.organization_id,
-                func.count().label("orders"),
-                func.coalesce(
-                    func.sum(Order.amount).filter(Order.status != OrderStatus.CANCELLED),
-                    cast(literal(0), Numeric),
-                ).label("revenue"),
-                func.count(func.distinct(Order.provider_id)).label("ordering_providers"),
-            )
-            .where(cast(Order.created_at, Date) >= start, cast(Order.created_at, Date) <= end)
+            select(Order.organization_id, *_order_totals())
+            .where(_created_between(start, end))
             .group_by(Order.organization_id)
         )
     }
@@ -228,6 +215,7 @@ def breakdown(session: Session, start: dt.date, end: dt.date) -> list[Organizati
             Organization.name,
             func.count(func.distinct(ProviderFacility.user_id)).label("active_providers"),
         )
+        # Active as `queries.active_assignments_in` means it, counted per organization.
         .outerjoin(
             ProviderFacility,
             (ProviderFacility.organization_id == Organization.id)

@@ -14,7 +14,8 @@ import uuid
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from app.domain.errors import DomainError
+from app import clock
+from app.domain.errors import Conflict, Invalid
 from app.models import Facility, Invitation, Membership, ProviderFacility
 from app.models.enums import AssignmentStatus as Status
 from app.tenancy.context import system_context
@@ -51,7 +52,7 @@ def assign(
 ) -> ProviderFacility:
     """Assign a member of the facility's organization to it (or activate their pending
     assignment there). A start date in the future keeps the assignment pending."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     is_member = session.scalar(
         select(Membership.id).where(
             Membership.organization_id == facility.organization_id,
@@ -59,16 +60,15 @@ def assign(
         )
     )
     if is_member is None:
-        raise DomainError(
+        raise Invalid(
             "the provider is not a member of this facility's organization",
-            status=422,
             field="facility_id",
         )
     start = start_date or today
     status = Status.ACTIVE if start <= today else Status.PENDING
     assignment = current_assignment(session, user_id, facility.id)
     if assignment is not None and assignment.status == Status.ACTIVE:
-        raise DomainError("already assigned to this facility", field="facility_id")
+        raise Conflict("already assigned to this facility", field="facility_id")
     if assignment is None:
         assignment = ProviderFacility(
             organization_id=facility.organization_id, user_id=user_id, facility_id=facility.id
@@ -97,15 +97,15 @@ def end(
 ) -> ProviderFacility:
     """End an assignment; the row stays, inactive, as history."""
     if assignment.status == Status.INACTIVE:
-        raise DomainError("the assignment has already ended", field="assignment_id")
-    today = dt.date.today()
+        raise Conflict("the assignment has already ended", field="assignment_id")
+    today = clock.today()
     # A pending assignment that has not started ends on its start date, not before.
     end_date = end_date or max(today, assignment.start_date)
     if end_date < assignment.start_date:
-        raise DomainError("the end date is before the start date", status=422, field="end_date")
+        raise Invalid("the end date is before the start date", field="end_date")
     if end_date > max(today, assignment.start_date):
         # Nothing would end it on that day: an assignment ends when it is ended.
-        raise DomainError("an assignment ends today, not later", status=422, field="end_date")
+        raise Invalid("an assignment ends today, not later", field="end_date")
     lock_provider(session, assignment.user_id)
     assignment.end_date = end_date
     assignment.status = Status.INACTIVE
@@ -119,7 +119,7 @@ def end(
 def make_primary(session: Session, assignment: ProviderFacility) -> None:
     """Make `assignment` the provider's one primary facility (it must be active)."""
     if assignment.status != Status.ACTIVE:
-        raise DomainError("only an active assignment can be primary", field="is_primary")
+        raise Conflict("only an active assignment can be primary", field="is_primary")
     lock_provider(session, assignment.user_id)
     with system_context(session, anonymous=True):
         session.execute(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from app.domain import compliance, credentials
-from app.domain.errors import DomainError
+from app.domain.errors import NotFound
 from app.domain.orders import has_ordered
 from app.models.enums import CredentialType as Kind
 from app.models.enums import NpiVerification
@@ -34,7 +34,7 @@ class Checklist:
 
 
 def _on_file(facts: compliance.ProviderFacts, kind: str, today: dt.date) -> Item:
-    credential = compliance.best_credential(facts, kind, today)
+    credential = compliance.best_credential(facts, kind)
     if credential is None:
         return Item(kind, False, "not on file")
     state = credentials.status_at(credential, today)
@@ -46,7 +46,7 @@ def _on_file(facts: compliance.ProviderFacts, kind: str, today: dt.date) -> Item
 def checklist(session: Session, user_id: uuid.UUID, today: dt.date) -> Checklist:
     facts = compliance.load_facts(session, [user_id], today).get(user_id)
     if facts is None:
-        raise DomainError("provider not found", status=404)
+        raise NotFound("provider not found")
     user = facts.user
     personal = bool(user.name and user.phone and user.npi)
     dea = (

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.domain import credentials
-from app.models import Credential, Document, Membership, ProviderFacility, User
-from app.models.enums import AssignmentStatus, DocumentType, NpiVerification, Role
+from app.domain import credentials, queries
+from app.models import Credential, Document, ProviderFacility, User
+from app.models.enums import AssignmentStatus, DocumentType, NpiVerification
 from app.models.enums import CredentialType as Kind
 from app.models.enums import VerificationStatus as Verification
 
@@ -130,8 +130,9 @@ def load_facts(
     }
 
 
-def best_credential(facts: ProviderFacts, kind: str, today: dt.date) -> Credential | None:
-    """The credential of a kind that counts: a non-rejected one expiring last."""
+def best_credential(facts: ProviderFacts, kind: str) -> Credential | None:
+    """The credential of a kind that counts: a non-rejected one expiring last. No date is
+    needed to choose it: on any day that one of them is unexpired, so is that one."""
     candidates = [c for c in facts.credentials if c.credential_type == kind]
     if not candidates:
         return None
@@ -142,7 +143,7 @@ def best_credential(facts: ProviderFacts, kind: str, today: dt.date) -> Credenti
 
 def _credential_item(facts: ProviderFacts, kind: str, today: dt.date) -> ItemState:
     weight = WEIGHTS[kind]
-    credential = best_credential(facts, kind, today)
+    credential = best_credential(facts, kind)
     if credential is None:
         return ItemState(kind, weight, 0.0, "missing")
     state = credentials.status_at(credential, today)
@@ -199,16 +200,6 @@ class OrganizationCompliance:
     providers: list[ProviderCompliance]
 
 
-def providers_of(session: Session, organization_id: uuid.UUID) -> list[uuid.UUID]:
-    return list(
-        session.scalars(
-            select(Membership.user_id).where(
-                Membership.organization_id == organization_id, Membership.role == Role.PROVIDER
-            )
-        )
-    )
-
-
 def organization_compliance(
     session: Session,
     organization_id: uuid.UUID,
@@ -220,7 +211,7 @@ def organization_compliance(
 ) -> OrganizationCompliance:
     """Every provider of the organization, riskiest first, with the organization's score
     and training rate (over all its providers, before the filters)."""
-    facts = load_facts(session, providers_of(session, organization_id), today)
+    facts = load_facts(session, queries.provider_ids(session, [organization_id]), today)
     evaluated = [(evaluate(f, today), f) for f in facts.values()]
     scores = [c.score for c, _ in evaluated]
     trained = [f.has_training for _, f in evaluated]
@@ -264,7 +255,7 @@ def expirations(
     """Credentials of the organization's providers and the organization's own documents
     that expire within `within_days` (or already have), soonest first."""
     horizon = today + dt.timedelta(days=within_days)
-    provider_ids = providers_of(session, organization_id)
+    provider_ids = queries.provider_ids(session, [organization_id])
     rows: list[Expiration] = []
     for credential, name in session.execute(
         select(Credential, User.name)

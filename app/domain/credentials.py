@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.domain.dea import is_valid_dea, normalize_dea
-from app.domain.errors import DomainError
+from app.domain.errors import Conflict, Forbidden, Invalid
 from app.models import Credential
 from app.models.enums import CredentialType as Kind
 from app.models.enums import VerificationStatus as Verification
@@ -81,9 +81,7 @@ def create(session: Session, user_id: uuid.UUID, data: dict[str, Any]) -> Creden
 def update(session: Session, credential: Credential, changes: dict[str, Any]) -> Credential:
     """The owner's edit; the database voids an earlier verification (see policies)."""
     if "credential_type" in changes and changes["credential_type"] != credential.credential_type:
-        raise DomainError(
-            "the type of a credential cannot change", status=422, field="credential_type"
-        )
+        raise Invalid("the type of a credential cannot change", field="credential_type")
     merged = {name: getattr(credential, name) for name in REQUIRED[credential.credential_type]}
     merged.update(changes)
     _check_required(credential.credential_type, merged)  # normalises in place
@@ -98,7 +96,7 @@ def verify(
     session: Session, context: TenantContext, credential: Credential, now: dt.datetime
 ) -> Credential:
     if status_at(credential, now.date()) == Verification.EXPIRED:
-        raise DomainError("an expired credential cannot be verified", field="credential_id")
+        raise Conflict("an expired credential cannot be verified", field="credential_id")
     return _set_verification(session, context, credential, Verification.VERIFIED, None, now)
 
 
@@ -117,7 +115,7 @@ def _set_verification(
     now: dt.datetime,
 ) -> Credential:
     if credential.user_id == context.user_id and not context.is_msc_admin:
-        raise DomainError("a provider cannot verify their own credential", status=403)
+        raise Forbidden("a provider cannot verify their own credential")
     ensure_writable(context, context.organization_id)
     credential.verification_status = status
     credential.rejection_reason = reason
@@ -132,12 +130,8 @@ def _check_required(kind: str, data: dict[str, Any]) -> None:
     """Refuse a credential missing what its kind needs; normalise the DEA number."""
     missing = [name for name in REQUIRED[kind] if data.get(name) in (None, "", [])]
     if missing:
-        raise DomainError(
-            f"a {kind.replace('_', ' ')} needs {', '.join(missing)}", status=422, field=missing[0]
-        )
+        raise Invalid(f"a {kind.replace('_', ' ')} needs {', '.join(missing)}", field=missing[0])
     if kind == Kind.DEA_REGISTRATION:
         data["number"] = normalize_dea(data["number"])
         if not is_valid_dea(data["number"]):
-            raise DomainError(
-                "not a valid DEA registration number (check digit)", status=422, field="number"
-            )
+            raise Invalid("not a valid DEA registration number (check digit)", field="number")

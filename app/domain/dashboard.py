@@ -12,9 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.domain import compliance, onboarding
-from app.models import AuditEvent, Facility, Membership, Organization, ProviderFacility, User
-from app.models.enums import AssignmentStatus, Role
+from app.domain import compliance, onboarding, queries
+from app.models import AuditEvent, Organization, ProviderFacility, User
 from app.models.order import Order, OrderStatus
 
 # Orders still on their way: what "active orders" counts.
@@ -66,34 +65,19 @@ class Dashboard:
     onboarding_progress: onboarding.Progress
 
 
-def organization_ids(session: Session, organization: Organization) -> list[uuid.UUID]:
-    """The organization and the descendants the caller can see."""
-    return list(
-        session.scalars(
-            select(Organization.id).where(Organization.ancestor_ids.contains([organization.id]))
-        )
-    )
-
-
 def dashboard(session: Session, organization: Organization, today: dt.date) -> Dashboard:
-    ids = organization_ids(session, organization)
-    facilities = session.scalars(
-        select(Facility)
-        .where(Facility.organization_id.in_(ids))
-        .order_by(Facility.name, Facility.id)
-    ).all()
+    ids = queries.tree_ids(session, organization)
+    facilities = session.scalars(queries.facilities_of(ids, include_inactive=True)).all()
     providers_at = dict(
         session.execute(
             select(
                 ProviderFacility.facility_id, func.count(func.distinct(ProviderFacility.user_id))
             )
-            .where(
-                ProviderFacility.organization_id.in_(ids),
-                ProviderFacility.status == AssignmentStatus.ACTIVE,
-            )
+            .where(queries.active_assignments_in(ids))
             .group_by(ProviderFacility.facility_id)
         ).all()
     )
+    # Work in flight whatever its date, unlike analytics' orders created in a range.
     orders_at = dict(
         session.execute(
             select(Order.facility_id, func.count())
@@ -101,13 +85,7 @@ def dashboard(session: Session, organization: Organization, today: dt.date) -> D
             .group_by(Order.facility_id)
         ).all()
     )
-    provider_ids = list(
-        session.scalars(
-            select(func.distinct(Membership.user_id)).where(
-                Membership.organization_id.in_(ids), Membership.role == Role.PROVIDER
-            )
-        )
-    )
+    provider_ids = queries.provider_ids(session, ids)
     facts = compliance.load_facts(session, provider_ids, today)
     scores = {user_id: compliance.evaluate(f, today).score for user_id, f in facts.items()}
 

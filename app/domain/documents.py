@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from sqlalchemy import Select, event, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, SessionTransaction
 
-from app.domain.errors import DomainError
+from app.domain.errors import Forbidden, Invalid, NotFound, TooLarge
+from app.integrations.storage import DocumentStore, new_key
 from app.models import Credential, Document
 from app.models.enums import DocumentType, Role
-from app.storage import DocumentStore, new_key
 from app.tenancy.context import TenantContext
 
 log = logging.getLogger(__name__)
@@ -112,20 +112,18 @@ def clean_filename(raw: str, file_type: FileType) -> str:
 
 def _check_file(data: bytes, content_type: str, max_bytes: int) -> FileType:
     if not data:
-        raise DomainError("the file is empty", status=422, field="file")
+        raise Invalid("the file is empty", field="file")
     if len(data) > max_bytes:
-        raise DomainError(
-            f"the file is larger than the limit of {max_bytes} bytes", status=413, field="file"
-        )
+        raise TooLarge(f"the file is larger than the limit of {max_bytes} bytes", field="file")
     accepted = ", ".join(t.label for t in FILE_TYPES)
     declared = content_type.split(";", 1)[0].strip().lower()
     if declared not in _UNDECLARED and declared not in ALLOWED_CONTENT_TYPES:
-        raise DomainError(f"the file must be one of: {accepted}", status=422, field="file")
+        raise Invalid(f"the file must be one of: {accepted}", field="file")
     actual = sniff(data)
     if actual is None:
-        raise DomainError(f"the file must be one of: {accepted}", status=422, field="file")
+        raise Invalid(f"the file must be one of: {accepted}", field="file")
     if declared not in _UNDECLARED and declared != actual.content_type:
-        raise DomainError(f"the file is a {actual.label}, not {declared}", status=422, field="file")
+        raise Invalid(f"the file is a {actual.label}, not {declared}", field="file")
     return actual
 
 
@@ -133,22 +131,19 @@ def _check_extension(filename: str, file_type: FileType) -> None:
     # A misleading extension would make the download open in the wrong program.
     _, dot, extension = filename.rpartition(".")
     if dot and extension.lower() not in file_type.extensions:
-        raise DomainError(
+        raise Invalid(
             f"the file is a {file_type.label}, but its name ends in .{extension}",
-            status=422,
             field="file",
         )
 
 
 def _check_credential(session: Session, owner: Owner, credential_id: uuid.UUID) -> None:
     if owner.kind != "provider":
-        raise DomainError(
-            "only a provider's documents link to a credential", status=422, field="credential_id"
-        )
+        raise Invalid("only a provider's documents link to a credential", field="credential_id")
     credential = session.get(Credential, credential_id)
     # Invisible, missing and someone else's answer alike: nothing to learn from it.
     if credential is None or credential.user_id != owner.user_id:
-        raise DomainError("credential not found", status=422, field="credential_id")
+        raise Invalid("credential not found", field="credential_id")
 
 
 def upload(
@@ -168,9 +163,8 @@ def upload(
     """Check and store a file, and record it (flushed, with its server defaults)."""
     if document_type not in DOCUMENT_TYPES[owner.kind]:
         allowed = ", ".join(sorted(DOCUMENT_TYPES[owner.kind]))
-        raise DomainError(
+        raise Invalid(
             f"a document of {owner.kind}s must be one of: {allowed}",
-            status=422,
             field="document_type",
         )
     file_type = _check_file(data, content_type, max_bytes)
@@ -254,14 +248,14 @@ def delete(
 ) -> None:
     """Delete the row now and the file once the deletion is committed."""
     if not may_delete(context, document):
-        raise DomainError("only the document's owner may delete it", status=403)
+        raise Forbidden("only the document's owner may delete it")
     document_id, key = document.id, document.storage_key
     session.delete(document)
     session.flush()
     # A policy that refuses a DELETE filters the row out instead of failing; never let
     # that remove the bytes of a row that is still there.
     if session.scalar(select(Document.id).where(Document.id == document_id)) is not None:
-        raise DomainError("document not found", status=404)
+        raise NotFound("document not found")
     _pending(session, _DOOMED).append((store, key))
 
 
@@ -291,14 +285,15 @@ def _remove_quietly(store: DocumentStore, key: str) -> None:
         log.exception("could not remove stored document %s", key)
 
 
-@event.listens_for(Session, "after_commit")
-def _note_commit(session: Session) -> None:
+def note_commit(session: Session) -> None:
+    """Session listener (see app/database.py): the outermost transaction committed."""
     if not session.in_nested_transaction():
         session.info[_COMMITTED] = True
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _settle_files(session: Session, transaction: SessionTransaction) -> None:
+def settle_files(session: Session, transaction: SessionTransaction) -> None:
+    """Session listener (see app/database.py): once the outermost transaction ends,
+    remove the bytes its outcome orphaned."""
     if transaction.parent is not None:
         return
     committed = session.info.pop(_COMMITTED, False)

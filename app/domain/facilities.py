@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.orm import Session
 
-from app.domain.errors import DomainError
+from app.domain.errors import Forbidden, Invalid
 from app.models import Facility, Membership, Organization, UsState
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, in_scope
@@ -57,9 +57,8 @@ def update_facility(
     if context.role == Role.OFFICE_MANAGER and not context.is_msc_admin:
         forbidden = sorted(changes.keys() - OFFICE_MANAGER_FIELDS)
         if forbidden:
-            raise DomainError(
+            raise Forbidden(
                 f"office managers cannot change {', '.join(forbidden)}",
-                status=403,
                 field=forbidden[0],
             )
     _check_references(session, facility.organization_id, changes)
@@ -74,14 +73,12 @@ def update_facility(
 
 def _check_references(session: Session, organization_id: uuid.UUID, data: dict[str, Any]) -> None:
     if "state" in data and session.get(UsState, data["state"]) is None:
-        raise DomainError("not a US state or territory code", status=422, field="state")
+        raise Invalid("not a US state or territory code", field="state")
     jurisdiction = data.get("mac_jurisdiction")
     if jurisdiction is not None and not session.scalar(
         select(exists().where(UsState.mac_jurisdiction == jurisdiction))
     ):
-        raise DomainError(
-            "not a Medicare A/B MAC jurisdiction", status=422, field="mac_jurisdiction"
-        )
+        raise Invalid("not a Medicare A/B MAC jurisdiction", field="mac_jurisdiction")
     manager_id = data.get("office_manager_id")
     if manager_id is not None:
         is_manager = session.scalar(
@@ -92,8 +89,7 @@ def _check_references(session: Session, organization_id: uuid.UUID, data: dict[s
             )
         )
         if is_manager is None:
-            raise DomainError(
+            raise Invalid(
                 "not an office manager of this organization",
-                status=422,
                 field="office_manager_id",
             )

@@ -2,9 +2,9 @@
 
 The tree is the one the hierarchy endpoint shows (app/domain/hierarchy.py): the
 organization and its descendants, their facilities, and the providers assigned to them.
-It is loaded the same way, in three queries whatever its size; the hierarchy's own
-loader is not reused because its provider rows lack what FHIR needs (assignment dates,
-the assignment's organization, the provider's account status).
+It is loaded from the same queries (app/domain/queries.py), three whatever its size;
+only the assignment rows carry more here, since FHIR needs what the hierarchy does not
+show (assignment dates, the assignment's organization, the provider's account status).
 
 The resources are plain dicts, so the service has no runtime dependency on a FHIR
 library; the tests validate them with one.
@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, literal, select
-from sqlalchemy import any_ as any_of
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from app import clock
+from app.domain import queries
 from app.models import Facility, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, OrganizationStatus
 
@@ -147,22 +148,13 @@ def practitioner_role_resource(row: AssignmentRow) -> Resource:
 def _load(
     session: Session, root: Organization, include_inactive: bool
 ) -> tuple[Sequence[Organization], Sequence[Facility], Sequence[AssignmentRow]]:
-    """Three queries, as in app/domain/hierarchy.py: the subtree through `ancestor_ids`,
-    then its facilities, then their assignments joined to their providers."""
-    organizations = session.scalars(
-        select(Organization)
-        .where(literal(root.id) == any_of(Organization.ancestor_ids))
-        .order_by(func.cardinality(Organization.ancestor_ids), Organization.name, Organization.id)
+    """Three queries, as in app/domain/hierarchy.py: the tree, then its facilities, then
+    their assignments joined to their providers."""
+    organizations = session.scalars(queries.tree(root)).all()
+    facilities = session.scalars(
+        queries.facilities_of([o.id for o in organizations], include_inactive=include_inactive)
     ).all()
-
-    facilities_query = select(Facility).where(
-        Facility.organization_id.in_([o.id for o in organizations])
-    )
-    if not include_inactive:
-        facilities_query = facilities_query.where(Facility.active)
-    facilities = session.scalars(facilities_query.order_by(Facility.name, Facility.id)).all()
-
-    assignments_query = (
+    assignments = session.execute(
         select(
             ProviderFacility.id.label("assignment_id"),
             ProviderFacility.facility_id,
@@ -177,14 +169,12 @@ def _load(
             User.is_active.label("user_active"),
         )
         .join(User, User.id == ProviderFacility.user_id)
-        .where(ProviderFacility.facility_id.in_([f.id for f in facilities]))
-        .order_by(User.name, User.id, ProviderFacility.start_date, ProviderFacility.id)
-    )
-    if not include_inactive:
-        assignments_query = assignments_query.where(
-            ProviderFacility.status != AssignmentStatus.INACTIVE
+        .where(
+            queries.assignments_at([f.id for f in facilities], include_inactive=include_inactive)
         )
-    return organizations, facilities, session.execute(assignments_query).all()
+        .order_by(User.name, User.id, ProviderFacility.start_date, ProviderFacility.id)
+    ).all()
+    return organizations, facilities, assignments
 
 
 def organization_bundle(
@@ -205,7 +195,7 @@ def organization_bundle(
         practitioners.setdefault(row.user_id, practitioner_resource(row))
     resources += practitioners.values()
     resources += [practitioner_role_resource(row) for row in assignments]
-    timestamp = (now or datetime.now(UTC)).astimezone(UTC)
+    timestamp = (now or clock.now()).astimezone(UTC)
     return {
         "resourceType": "Bundle",
         # A fresh id per export: the bundle is a snapshot, not a stored resource.

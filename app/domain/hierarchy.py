@@ -7,12 +7,11 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import any_ as any_of
-from sqlalchemy import func, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Facility, Organization, ProviderFacility, User
-from app.models.enums import AssignmentStatus
+from app.domain import queries
+from app.models import Organization, ProviderFacility, User
 
 
 def hierarchy(
@@ -24,23 +23,10 @@ def hierarchy(
 ) -> dict[str, Any]:
     """`root` with its descendants down to `depth` levels (None: all), each with its
     facilities and their current providers (and past ones with `include_inactive`)."""
-    root_level = len(root.ancestor_ids)
-    organizations_query = select(Organization).where(
-        literal(root.id) == any_of(Organization.ancestor_ids)
-    )
-    if depth is not None:
-        organizations_query = organizations_query.where(
-            func.cardinality(Organization.ancestor_ids) <= root_level + depth
-        )
-    organizations = session.scalars(
-        organizations_query.order_by(func.cardinality(Organization.ancestor_ids), Organization.name)
+    organizations = session.scalars(queries.tree(root, depth=depth)).all()
+    facilities = session.scalars(
+        queries.facilities_of([o.id for o in organizations], include_inactive=include_inactive)
     ).all()
-    ids = [o.id for o in organizations]
-
-    facilities_query = select(Facility).where(Facility.organization_id.in_(ids))
-    if not include_inactive:
-        facilities_query = facilities_query.where(Facility.active)
-    facilities = session.scalars(facilities_query.order_by(Facility.name, Facility.id)).all()
 
     providers_query = (
         select(
@@ -53,13 +39,11 @@ def hierarchy(
             User.npi,
         )
         .join(User, User.id == ProviderFacility.user_id)
-        .where(ProviderFacility.facility_id.in_([f.id for f in facilities]))
+        .where(
+            queries.assignments_at([f.id for f in facilities], include_inactive=include_inactive)
+        )
         .order_by(User.name, User.id)
     )
-    if not include_inactive:
-        providers_query = providers_query.where(
-            ProviderFacility.status != AssignmentStatus.INACTIVE
-        )
     providers_by_facility: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     for row in session.execute(providers_query):
         providers_by_facility[row.facility_id].append(

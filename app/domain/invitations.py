@@ -1,9 +1,11 @@
 """Invitations: asking a person to join an organization, and their acceptance.
 
-The token is random (256 bits), shown once to the inviter, and stored only as its
-SHA-256. Accepting runs without a signed-in user: the token's hash, set as the
-transaction's context, is the capability the policies accept for writing the new
-member's account, membership and assignments, and nothing else.
+The token is random (256 bits) and stored only as its SHA-256. It reaches the invitee
+alone, in the invitation email, which the invite writes to the outbox with the token
+sealed; the inviter never sees it. Accepting runs without a signed-in user: the token's
+hash, set as the transaction's context, is the capability the policies accept for
+reading the invitation and its organization and for writing the new member's account,
+membership and pending assignments and the invitation's acceptance, and nothing else.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.auth.passwords import hash_password
 from app.domain import assignments, outbox
-from app.domain.errors import DomainError
+from app.domain.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from app.models import Facility, Invitation, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, InvitationStatus, MessageKind, Role
 from app.tenancy.context import (
@@ -57,27 +60,25 @@ def invite(
     """Invite `data["email"]`; an open invitation to the same person is replaced. The
     token goes to the invitee only: in the invitation email, written to the outbox in
     the same transaction (the inviter never sees it, so cannot accept in their name)."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     facility_ids: list[uuid.UUID] = list(dict.fromkeys(data.get("facility_ids", [])))
     primary = data.get("primary_facility_id")
     _check_facilities(session, organization.id, facility_ids)
     if primary is not None and primary not in facility_ids:
-        raise DomainError(
+        raise Invalid(
             "the primary facility must be one of facility_ids",
-            status=422,
             field="primary_facility_id",
         )
     if context.role == Role.OFFICE_MANAGER and data["role"] != Role.PROVIDER:
-        raise DomainError("office managers invite providers only", status=403, field="role")
+        raise Forbidden("office managers invite providers only", field="role")
     if data["role"] == Role.OFFICE_MANAGER and facility_ids:
-        raise DomainError(
+        raise Invalid(
             "office managers are not assigned to facilities; an admin names them as a"
             " facility's manager once they have joined",
-            status=422,
             field="facility_ids",
         )
     if _already_member(session, organization.id, data["email"]):
-        raise DomainError("this person is already a member", field="email")
+        raise Conflict("this person is already a member", field="email")
 
     token = secrets.token_urlsafe(32)
     invitation = session.scalar(
@@ -125,9 +126,9 @@ def invite(
 
 def revoke(session: Session, invitation: Invitation, now: dt.datetime | None = None) -> Invitation:
     if invitation.accepted_at is not None:
-        raise DomainError("the invitation has already been accepted", field="invitation_id")
+        raise Conflict("the invitation has already been accepted", field="invitation_id")
     if invitation.revoked_at is None:
-        invitation.revoked_at = now or dt.datetime.now(dt.UTC)
+        invitation.revoked_at = now or clock.now()
         session.flush()
     return invitation
 
@@ -159,13 +160,13 @@ def accept(
 ) -> tuple[Invitation, User]:
     """Accept an invitation: link the existing account of its email, or create one with
     the given password; then the membership and pending assignments. Single use."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     invitation = find_by_token(session, token, request_id)
     if invitation is None:
-        raise DomainError("invitation not found", status=404)
+        raise NotFound("invitation not found")
     state = invitation.status_at(now)
     if state != InvitationStatus.PENDING:
-        raise DomainError(f"the invitation is {state.value}", status=410)
+        raise Gone(f"the invitation is {state.value}")
 
     capability = TenantContext(
         invitation_token_hash=invitation.token_hash,
@@ -176,7 +177,7 @@ def accept(
     user = session.scalar(select(User).where(func.lower(User.email) == invitation.email.lower()))
     if user is None:
         if not data.get("password"):
-            raise DomainError("choose a password for the new account", status=422, field="password")
+            raise Invalid("choose a password for the new account", field="password")
         user = User(
             email=invitation.email,
             name=data.get("name") or invitation.name,
@@ -199,7 +200,7 @@ def accept(
             )
         )
     elif membership.role != invitation.role:
-        raise DomainError(f"already a member as {membership.role}", field="role")
+        raise Conflict(f"already a member as {membership.role}", field="role")
     session.flush()
 
     # Pending assignments are never primary: the invited primary facility becomes the
@@ -211,6 +212,7 @@ def accept(
                     organization_id=invitation.organization_id,
                     user_id=user.id,
                     facility_id=facility_id,
+                    start_date=now.astimezone(dt.UTC).date(),
                     status=AssignmentStatus.PENDING,
                 )
             )
@@ -237,9 +239,8 @@ def _check_facilities(
     )
     missing = [str(i) for i in facility_ids if i not in found]
     if missing:
-        raise DomainError(
+        raise Invalid(
             f"not facilities of this organization: {', '.join(missing)}",
-            status=422,
             field="facility_ids",
         )
 

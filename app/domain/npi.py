@@ -44,7 +44,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.domain.errors import DomainError
+from app.domain import errors
 from app.domain.reference import is_valid_npi
 from app.integrations.nppes import (
     EnumerationType,
@@ -285,9 +285,7 @@ def verify_user_npi(
     """
     npi = user.npi
     if npi is None:
-        raise DomainError(
-            "there is no NPI to verify: add one to the profile", status=422, field="npi"
-        )
+        raise errors.Invalid("there is no NPI to verify: add one to the profile", field="npi")
     check = check_npi(
         session,
         npi,
@@ -325,7 +323,7 @@ def verify_user_npi(
     with system_context(session):
         row = session.execute(statement).one_or_none() or session.execute(current).one_or_none()
     if row is None:  # deleted meanwhile
-        raise DomainError("user not found", status=404)
+        raise errors.NotFound("user not found")
     verification, verified_at = row
     set_committed_value(user, "npi_verification", verification)
     set_committed_value(user, "npi_verified_at", verified_at)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.domain.errors import DomainError
+from app.domain.errors import Conflict
 from app.models import Document, Facility, Invitation, OnboardingStepCompletion, Organization
 from app.models.enums import DocumentType, InvitationRole, OnboardingStatus, OrganizationStatus
 from app.models.enums import OnboardingStep as Step
@@ -147,14 +147,14 @@ def complete(
     current = progress(session, organization)
     state = current.steps[STEPS.index(step)]
     if state.completed:
-        raise DomainError(f"{step.value} is already complete", field="step")
+        raise Conflict(f"{step.value} is already complete", field="step")
     if step not in MANUAL:
-        raise DomainError(
+        raise Conflict(
             f"{step.value} completes itself once there is {DATA_NEEDED[step]}", field="step"
         )
     missing = current.missing_before(step)
     if missing:
-        raise DomainError(
+        raise Conflict(
             f"complete these steps first: {', '.join(s.value for s in missing)}", field="step"
         )
     session.add(
@@ -178,11 +178,11 @@ def reopen(
     ensure_writable(context, organization.id)
     current = progress(session, organization)
     if step not in MANUAL:
-        raise DomainError(f"{step.value} follows its data and cannot be reopened", field="step")
+        raise Conflict(f"{step.value} follows its data and cannot be reopened", field="step")
     if not current.steps[STEPS.index(step)].completed:
-        raise DomainError(f"{step.value} is not complete", field="step")
+        raise Conflict(f"{step.value} is not complete", field="step")
     if step == Step.GO_LIVE or organization.onboarding_status == OnboardingStatus.COMPLETED:
-        raise DomainError("the organization is live: its onboarding is closed", field="step")
+        raise Conflict("the organization is live: its onboarding is closed", field="step")
     session.execute(
         delete(OnboardingStepCompletion).where(
             OnboardingStepCompletion.organization_id == organization.id,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Date, Select, cast, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from app.domain.errors import DomainError
+from app.domain.errors import Conflict, Forbidden, Invalid
 from app.models import Facility, ProviderFacility
 from app.models.enums import AssignmentStatus, Role
 from app.models.order import Order, OrderStatus
@@ -54,9 +54,9 @@ def place_order(
     """The caller's own order at `facility` (already found within the caller's reach)."""
     # MSC admins hold every permission, but an order is a provider's own act.
     if context.role != Role.PROVIDER or context.user_id is None:
-        raise DomainError("orders are placed by providers themselves", status=403)
+        raise Forbidden("orders are placed by providers themselves")
     if not facility.active:
-        raise DomainError("the facility is not active", status=422, field="facility_id")
+        raise Invalid("the facility is not active", field="facility_id")
     assigned = session.scalar(
         select(
             exists().where(
@@ -69,9 +69,7 @@ def place_order(
     )
     if not assigned:
         # The insert policy would refuse too, but only as "not found".
-        raise DomainError(
-            "you have no active assignment at this facility", status=422, field="facility_id"
-        )
+        raise Invalid("you have no active assignment at this facility", field="facility_id")
     status = data.get("status", OrderStatus.SUBMITTED)
     order = Order(
         organization_id=facility.organization_id,
@@ -133,7 +131,7 @@ def change_status(session: Session, context: TenantContext, order: Order, status
     """Move `order` to `status` and stamp the matching *_at column."""
     current = order.status
     if status not in TRANSITIONS[current]:
-        raise DomainError(f"an order cannot go from {current} to {status}", field="status")
+        raise Conflict(f"an order cannot go from {current} to {status}", field="status")
     is_owner = order.provider_id == context.user_id
     staff = _is_staff_for(context, order)
     # The provider submits or cancels their own order; staff do the rest (and may
@@ -142,7 +140,7 @@ def change_status(session: Session, context: TenantContext, order: Order, status
         staff and status != OrderStatus.SUBMITTED
     )
     if not allowed:
-        raise DomainError(f"you may not move this order to {status}", status=403, field="status")
+        raise Forbidden(f"you may not move this order to {status}", field="status")
     # Conditional on the status read: of two concurrent changes, the second finds the
     # order moved on and answers 409 instead of overwriting the first.
     changed = session.execute(
@@ -153,7 +151,7 @@ def change_status(session: Session, context: TenantContext, order: Order, status
         execution_options={"synchronize_session": False},
     ).first()
     if changed is None:
-        raise DomainError("the order's status changed meanwhile; reload it", field="status")
+        raise Conflict("the order's status changed meanwhile; reload it", field="status")
     session.refresh(order)
     return order
 

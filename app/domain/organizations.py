@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
-from app.domain.errors import DomainError
+from app import clock
+from app.domain.errors import Conflict, Forbidden, NotFound
 from app.models import Organization
 from app.models.enums import OrganizationStatus as Status
 from app.models.enums import Role
@@ -71,18 +72,17 @@ def update_organization(
     if not context.is_msc_admin:
         if not context.reaches(organization.id):
             # visible (the user belongs to it) but outside the active organization's scope
-            raise DomainError("organization not found", status=404)
+            raise NotFound("organization not found")
         if context.role != Role.ORGANIZATION_ADMIN:
-            raise DomainError("only organization admins may edit the organization", status=403)
+            raise Forbidden("only organization admins may edit the organization")
         forbidden = sorted(MSC_ONLY_FIELDS & changes.keys())
         if forbidden:
-            raise DomainError(
+            raise Forbidden(
                 f"only MSC admins may change {', '.join(forbidden)}",
-                status=403,
                 field=forbidden[0],
             )
     if "status" in changes:
-        change_status(organization, changes.pop("status"), now or datetime.now(UTC))
+        change_status(organization, changes.pop("status"), now or clock.now())
     for name, value in changes.items():
         setattr(organization, name, value)
     session.flush()
@@ -94,7 +94,7 @@ def change_status(organization: Organization, new_status: str, now: datetime) ->
     if new_status == organization.status:
         return
     if new_status not in STATUS_TRANSITIONS[organization.status]:
-        raise DomainError(
+        raise Conflict(
             f"status cannot change from {organization.status} to {new_status}",
             field="status",
         )

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.domain.errors import DomainError
+from app.domain.errors import Conflict
 from app.models import OutboxMessage
 from app.models.enums import OutboxStatus as Status
 
@@ -240,7 +240,7 @@ def list_messages(filters: dict[str, Any]) -> Select[OutboxMessage]:
 def retry(session: Session, message: OutboxMessage, now: dt.datetime) -> OutboxMessage:
     """An MSC admin sends a failed message again (its attempts start over)."""
     if message.status != Status.FAILED:
-        raise DomainError("only a failed message can be retried", field="status")
+        raise Conflict("only a failed message can be retried", field="status")
     message.status = Status.PENDING
     message.attempts = 0
     message.next_attempt_at = now

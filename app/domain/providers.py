@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, null, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from app.domain.queries import Rows
 from app.models import Facility, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus as Status
 from app.models.enums import Role
-from app.pagination import Rows
 from app.tenancy.context import TenantContext, in_scope
 
 # Current assignments (active, then pending) before ended ones.

@@ -17,8 +17,9 @@ A never learns from it that the provider also works for organization B. An
 organization's documents are for its admins.
 
 The scan runs under whatever tenant context the caller set; in production that is the
-explicit system context of `scan_as_system`, which the policies admit through their
-MSC-admin clause and the audit trail records under the job's request id.
+system context of the reminder job's session (workers/runtime.py), which the policies
+admit through their MSC-admin clause and the audit trail records under the job's
+request id.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from typing import Any
 from sqlalchemy import Row, Select, literal, select, tuple_, union
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app import mail
 from app.domain import outbox
 from app.models import (
     Credential,
@@ -54,7 +54,6 @@ from app.models.enums import (
     Role,
     VerificationStatus,
 )
-from app.tenancy.context import TenantContext, use_context
 
 CREDENTIAL_LABELS: dict[str, str] = {
     CredentialType.MEDICAL_LICENSE: "medical license",
@@ -112,6 +111,13 @@ class _Recipient:
     email: str
 
 
+def mask(number: str | None) -> str:
+    """A sensitive number shown by its last four characters only."""
+    if not number:
+        return ""
+    return "•" * max(len(number) - 4, 0) + number[-4:]
+
+
 def window_for(days_left: int, windows: Iterable[int]) -> int | None:
     """The window an item `days_left` days from expiry is in: the smallest window at
     least that far away. None when it has expired or is beyond the largest window."""
@@ -145,20 +151,6 @@ def scan(
         credentials=_scan_credentials(session, today, last, usable, base, batch_size),
         documents=_scan_documents(session, today, last, usable, base, batch_size),
     )
-
-
-def scan_as_system(
-    session: Session, today: dt.date, windows: tuple[int, ...], base_url: str
-) -> ScanResult:
-    """`scan` in the explicit system context, for a session dedicated to the job: the
-    reminders span every tenant, and the policies name a system actor as an MSC-admin
-    context without a user, audited under the request id `job:reminder-scan:<date>`.
-    The session keeps this context afterwards (it is the job's, not a request's)."""
-    use_context(
-        session,
-        TenantContext(is_msc_admin=True, request_id=f"job:reminder-scan:{today.isoformat()}"),
-    )
-    return scan(session, today, windows, base_url)
 
 
 # --- credentials ------------------------------------------------------------------
@@ -276,7 +268,7 @@ def _credential_messages(
     common: dict[str, Any] = {
         "credential_label": label,
         "provider_name": row.provider_name,
-        "masked_number": mail.mask(row.number),
+        "masked_number": mask(row.number),
         "expiry_date": row.expiry_date.isoformat(),
         "days_left": days_left,
     }

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UUIDPrimaryKey
 
+# The longest request id the trail keeps (X-Request-ID headers and system labels).
+REQUEST_ID_LENGTH = 64
+
 
 class AuditEvent(UUIDPrimaryKey, Base):
     """Append-only record of a row change, written by the audit trigger.
@@ -36,7 +39,7 @@ class AuditEvent(UUIDPrimaryKey, Base):
     row_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     # {column: {"old": ..., "new": ...}}; secrets are redacted by the trigger.
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
-    request_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(REQUEST_ID_LENGTH))
     occurred_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

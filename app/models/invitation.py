@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app import clock
 from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
 from app.models.enums import InvitationRole, InvitationStatus, values
 
@@ -66,4 +67,4 @@ class Invitation(UUIDPrimaryKey, Timestamps, Base):
 
     @property
     def status(self) -> InvitationStatus:
-        return self.status_at(datetime.now(UTC))
+        return self.status_at(clock.now())

@@ -5,6 +5,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from app import clock
 from app.domain.analytics import INTERVALS
 from app.schemas.base import Schema
 from app.schemas.onboarding import OnboardingSchema
@@ -33,7 +34,7 @@ class AnalyticsQuerySchema(Schema):
 
     @validates_schema
     def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        end = data.get("end") or dt.date.today()
+        end = data.get("end") or clock.today()
         start = data.get("start") or end - dt.timedelta(days=30)
         if start > end:
             raise ValidationError("must not be after `to`", "from")

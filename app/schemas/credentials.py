@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from marshmallow import fields, validate
 
+from app import clock
 from app.domain import credentials
 from app.models import Credential
 from app.models.enums import CredentialType, values
@@ -58,10 +58,10 @@ class CredentialSchema(Schema):
     updated_at = fields.DateTime(dump_only=True)
 
     def current_status(self, credential: Credential) -> str:
-        return credentials.status_at(credential, dt.date.today())
+        return credentials.status_at(credential, clock.today())
 
     def remaining_days(self, credential: Credential) -> int | None:
-        return credentials.days_left(credential, dt.date.today())
+        return credentials.days_left(credential, clock.today())
 
 
 class CredentialUpdateSchema(CredentialSchema):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from app.domain.facilities import SORTS
 from app.models.enums import FacilityType, values
 from app.schemas.base import Schema
 from app.schemas.fields import EmailAddress, Npi, Phone, StateCode, ZipCode, place_of_service
@@ -59,5 +60,5 @@ class FacilityQuerySchema(Schema):
     )
     sort = fields.String(
         load_default="name",
-        validate=validate.OneOf(["name", "-name", "created_at", "-created_at", "state"]),
+        validate=validate.OneOf(list(SORTS)),
     )

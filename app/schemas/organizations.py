@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from app.domain.organizations import SORTS
 from app.models.enums import OnboardingStatus, OrganizationStatus, OrganizationType, values
 from app.schemas.base import Schema
 from app.schemas.fields import EmailAddress, Phone, TaxId
@@ -47,5 +48,5 @@ class OrganizationQuerySchema(Schema):
     )
     sort = fields.String(
         load_default="name",
-        validate=validate.OneOf(["name", "-name", "created_at", "-created_at", "status"]),
+        validate=validate.OneOf(list(SORTS)),
     )

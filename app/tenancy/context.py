@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, event, text, true
+from sqlalchemy import ColumnElement, Connection, text, true
 from sqlalchemy.orm import InstrumentedAttribute, Session, SessionTransaction
+
+from app.models.audit_event import REQUEST_ID_LENGTH
 
 SESSION_KEY = "tenant_context"
 
@@ -62,6 +64,13 @@ class TenantContext:
     # Not a database setting: organizations in scope that are suspended or inactive,
     # whose rows this context may read but not write (see app/tenancy/read_only.py).
     read_only_organization_ids: tuple[uuid.UUID, ...] = ()
+
+    @classmethod
+    def system(cls, label: str) -> TenantContext:
+        """The service acting on its own (a job, a seed): MSC reach through the
+        policies' MSC-admin clause, no user, and `label` as the request id that names it
+        in the audit trail."""
+        return cls(is_msc_admin=True, request_id=label[:REQUEST_ID_LENGTH])
 
     def settings(self) -> dict[str, str]:
         return {
@@ -127,9 +136,9 @@ def system_context(session: Session, *, anonymous: bool = False) -> Iterator[Non
     use_context(session, current)
 
 
-@event.listens_for(Session, "after_begin")
-def _apply_on_begin(session: Session, _tx: SessionTransaction, connection: Any) -> None:
-    # Registered on the Session class: every session of the process, whoever made it.
+def apply_on_begin(session: Session, _tx: SessionTransaction, connection: Any) -> None:
+    """Session listener (see app/database.py): each transaction starts in the session's
+    context."""
     context = session.info.get(SESSION_KEY)
     if context is not None:
         apply(connection, context)

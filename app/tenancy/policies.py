@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from app.schema import PROJECT_ROOT
+from app.migrate import PROJECT_ROOT
 
 POLICIES_DIR = PROJECT_ROOT / "policies"
 # Shared functions come first: the table files use them.

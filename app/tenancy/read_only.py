@@ -11,10 +11,9 @@ import uuid
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.domain.errors import DomainError
+from app.domain.errors import Forbidden
 from app.models import Organization
 from app.models.enums import OrganizationStatus
 from app.tenancy.context import SESSION_KEY, TenantContext
@@ -30,11 +29,11 @@ def ensure_writable(context: TenantContext, organization_id: uuid.UUID | None) -
         and not context.is_msc_admin
         and organization_id in context.read_only_organization_ids
     ):
-        raise DomainError("the organization is suspended or inactive: read-only", status=403)
+        raise Forbidden("the organization is suspended or inactive: read-only")
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_writes_to_read_only(session: Session, _flush: Any, _instances: Any) -> None:
+def refuse_writes_to_read_only(session: Session, _flush: Any, _instances: Any) -> None:
+    """Session listener (see app/database.py), before every flush."""
     context: TenantContext | None = session.info.get(SESSION_KEY)
     if context is None or not context.read_only_organization_ids:
         return

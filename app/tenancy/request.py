@@ -1,8 +1,6 @@
-"""One transaction per request: commit on success, roll back on any error.
-
-The session is opened lazily by the first query; the tenant context is applied as
-its transaction begins. Whatever happens, the transaction ends with the request, and
-with it every transaction-local tenant setting.
+"""The request's side of the tenancy: its id (for the audit trail and the logs) and the
+context its token resolved to. The transaction itself is ended by the request session
+(app/extensions.py), and with it every transaction-local tenant setting.
 """
 
 from __future__ import annotations
@@ -12,9 +10,10 @@ import uuid
 
 from flask import Flask, Response, g, has_request_context, request
 
+from app.models.audit_event import REQUEST_ID_LENGTH
 from app.tenancy.context import TenantContext
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(rf"^[A-Za-z0-9._-]{{1,{REQUEST_ID_LENGTH}}}$")
 
 
 def request_id() -> str | None:
@@ -35,15 +34,9 @@ def current_context() -> TenantContext:
     return context
 
 
-def init_request_transactions(app: Flask) -> None:
+def init_request_ids(app: Flask) -> None:
     @app.after_request
-    def _finish_transaction(response: Response) -> Response:
-        session = g.get("db_session")
-        if session is not None:
-            if response.status_code < 400:
-                session.commit()
-            else:
-                session.rollback()
+    def _echo_request_id(response: Response) -> Response:
         rid = g.get("request_id")
         if rid:
             response.headers["X-Request-ID"] = rid

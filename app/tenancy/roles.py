@@ -61,6 +61,13 @@ def ensure_roles(admin_url: str, owner_url: str, app_url: str) -> None:
             sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
             sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(ident(owner.username)),
             sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident(APPLICATION_GROUP)),
+            # Dates the database derives from timestamps (`created_at::date`, date_trunc)
+            # are UTC dates, like the service's clock (app/clock.py), whatever the
+            # server's own time zone.
+            *(
+                sql.SQL("ALTER ROLE {} SET TimeZone = 'UTC'").format(ident(role))
+                for role in (owner.username, app.username)
+            ),
         ]
         for statement in statements:
             conn.execute(statement)

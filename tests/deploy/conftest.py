@@ -223,6 +223,15 @@ def values(variant: str) -> dict[str, Any]:
     return merged_values(variant)
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/deploy is a chart test: marked `deploy`."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.deploy)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "variant" in metafunc.fixturenames:
         metafunc.parametrize("variant", VARIANTS)

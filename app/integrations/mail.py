@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from app.config import Settings
 
-TEMPLATES = Path(__file__).resolve().parent / "templates" / "email"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "email"
 
 _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -37,13 +37,6 @@ class DeliveryError(Exception):
 class UnconfirmedDelivery(DeliveryError):
     """The end-of-data mark went out but no reply came back: the server may well have
     accepted the message, so it must not be sent again."""
-
-
-def mask(number: str | None) -> str:
-    """A sensitive number shown by its last four characters only."""
-    if not number:
-        return ""
-    return "•" * max(len(number) - 4, 0) + number[-4:]
 
 
 def message_id(idempotency_key: str, sender: str) -> str:

@@ -2,11 +2,11 @@
 
 The database keeps each document's metadata and an opaque `storage_key`; a
 `DocumentStore` keeps the bytes under that key. The application uses one store, built
-from the settings the first time a request needs it (`document_store()`).
+from the settings the first time a request needs it (`app.extensions.document_store()`).
 
 `LocalDocumentStore` keeps files on a local (or mounted) filesystem. Storage shared by
 several pods, such as an S3-compatible object store, is meant to be added later as
-another class with the same three methods, chosen in `document_store()` from the
+another class with the same three methods, chosen in `store_for()` from the
 settings; nothing outside this module needs to change for it.
 """
 
@@ -15,17 +15,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import threading
 import uuid
 from pathlib import Path
 from typing import Protocol
 
-from flask import current_app
-
 from app.config import Settings
-
-_EXTENSION = "document_store"
-_creating = threading.Lock()
 
 # Keys are ours (see new_key()); anything else, and in particular a separator or a
 # dot that could climb out of the root, is refused before touching the filesystem.
@@ -94,15 +88,3 @@ class LocalDocumentStore:
 
 def store_for(settings: Settings) -> DocumentStore:
     return LocalDocumentStore(settings.document_storage_path)
-
-
-def document_store() -> DocumentStore:
-    """The current application's store, created on first use and then shared."""
-    store: DocumentStore | None = current_app.extensions.get(_EXTENSION)
-    if store is None:
-        with _creating:
-            store = current_app.extensions.get(_EXTENSION)
-            if store is None:
-                store = store_for(current_app.config["SETTINGS"])
-                current_app.extensions[_EXTENSION] = store
-    return store

@@ -1,0 +1,85 @@
+"""Read-side building blocks shared by the dashboard, analytics, hierarchy and exports.
+
+Each is written once so that "the organization's tree", "its facilities" and "its
+providers" mean the same thing on every screen and in every export. All of them read
+through the caller's row-level security: they return what the caller may see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from app.models import Facility, Membership, Organization, ProviderFacility
+from app.models.enums import AssignmentStatus, Role
+
+# A select of plain rows (several columns), as opposed to one of model instances.
+Rows = Select[*tuple[Any, ...]]
+
+
+def _in_tree(root_id: uuid.UUID) -> ColumnElement[bool]:
+    # `@>` rather than `= ANY`: only the former can use the GIN index on ancestor_ids.
+    return Organization.ancestor_ids.contains([root_id])
+
+
+def tree(root: Organization, *, depth: int | None = None) -> Select[Organization]:
+    """`root` and its descendants down to `depth` levels below it (None: all), each
+    level before the next, then by name."""
+    query = select(Organization).where(_in_tree(root.id))
+    if depth is not None:
+        query = query.where(
+            func.cardinality(Organization.ancestor_ids) <= len(root.ancestor_ids) + depth
+        )
+    return query.order_by(
+        func.cardinality(Organization.ancestor_ids), Organization.name, Organization.id
+    )
+
+
+def tree_ids(session: Session, root: Organization) -> list[uuid.UUID]:
+    """The ids of `root` and all its descendants."""
+    return list(session.scalars(select(Organization.id).where(_in_tree(root.id))))
+
+
+def facilities_of(
+    organization_ids: Sequence[uuid.UUID], *, include_inactive: bool
+) -> Select[Facility]:
+    """The organizations' facilities (active ones only unless `include_inactive`), by name."""
+    query = select(Facility).where(Facility.organization_id.in_(organization_ids))
+    if not include_inactive:
+        query = query.where(Facility.active)
+    return query.order_by(Facility.name, Facility.id)
+
+
+def provider_ids(session: Session, organization_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Everyone who is a provider member of at least one of the organizations, whether or
+    not they are assigned to a facility yet."""
+    return list(
+        session.scalars(
+            select(func.distinct(Membership.user_id)).where(
+                Membership.organization_id.in_(organization_ids), Membership.role == Role.PROVIDER
+            )
+        )
+    )
+
+
+def active_assignments_in(organization_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """Assignments in force in the organizations: what makes a provider active there."""
+    return and_(
+        ProviderFacility.organization_id.in_(organization_ids),
+        ProviderFacility.status == AssignmentStatus.ACTIVE,
+    )
+
+
+def assignments_at(
+    facility_ids: Sequence[uuid.UUID], *, include_inactive: bool
+) -> ColumnElement[bool]:
+    """Assignments at the facilities: current ones (active or pending), and ended ones too
+    with `include_inactive`."""
+    at = ProviderFacility.facility_id.in_(facility_ids)
+    if include_inactive:
+        return at
+    return and_(at, ProviderFacility.status != AssignmentStatus.INACTIVE)

@@ -1,0 +1,60 @@
+"""`create_app()`: settings, extensions, blueprints, error handlers and commands.
+
+The only module that puts the application together; `wsgi.py`, the workers and the
+tests call it. Nothing else imports it, so the rest of the package imports no Flask
+unless it serves requests.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from app import cli, services
+from app.auth.tokens import init_tokens
+from app.blueprints import register_blueprints
+from app.config import Settings
+from app.errors import init_error_handlers
+from app.extensions import init_services, jwt
+from app.tenancy.request import init_request_ids
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    """The application, configured from `config` or else from the environment."""
+    started = services.start(config)
+    settings = started.settings
+
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        REGION=settings.region,
+        # Refuse oversized bodies before reading them; uploads get their own, exact limit.
+        MAX_CONTENT_LENGTH=settings.document_max_bytes + 64 * 1024,
+        JWT_SECRET_KEY=settings.jwt_secret_key,
+        JWT_ACCESS_TOKEN_EXPIRES=settings.access_token_lifetime,
+        JWT_REFRESH_TOKEN_EXPIRES=settings.refresh_token_lifetime,
+        API_TITLE="MSC Customer & Organization Management",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+
+    init_services(app, started)
+    jwt.init_app(app)
+    init_tokens(app)
+    register_blueprints(Api(app))
+    init_request_ids(app)
+    init_error_handlers(app)
+    cli.init_cli(app)
+    return app

@@ -1,0 +1,70 @@
+"""What a process of the service connects to, opened once from the settings: the
+database (engine and session factory), Redis and the document store.
+
+The web application (`app.factory`) and the workers (`workers.runtime`) both start from
+here, so they configure logging, provision local services, check the region and
+register the session listeners the same way. No Flask here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import local
+from app.config import Settings
+from app.database import make_engine, register_session_listeners
+from app.integrations.storage import DocumentStore, store_for
+from app.region import check_region
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    redis: redis.Redis
+    documents: DocumentStore
+
+    @property
+    def engine(self) -> Engine:
+        engine = self.sessions.kw["bind"]
+        assert isinstance(engine, Engine)
+        return engine
+
+    def close(self) -> None:
+        """Close every pooled connection (a process that is done, or a test's app)."""
+        self.engine.dispose()
+        self.redis.close()
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format=f"%(asctime)s %(levelname)s [{settings.region}] %(name)s: %(message)s",
+    )
+
+
+def start(config: Settings | None = None) -> Services:
+    """Connect to everything the settings name (`config`, or else the environment);
+    outside production, missing services are provided locally (see app/local.py)."""
+    settings = config or Settings.from_env()
+    settings.check()
+    if settings.app_env != "production":
+        settings = local.with_local_services(settings)
+    assert settings.database_url and settings.redis_url
+    configure_logging(settings)
+    register_session_listeners()
+    engine = make_engine(
+        settings.database_url, pool_size=settings.database_pool_size, max_overflow=0
+    )
+    check_region(engine, settings.region)
+    return Services(
+        settings=settings,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        redis=redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
+        documents=store_for(settings),
+    )

@@ -1,0 +1,227 @@
+"""Who may call each route, kept as a snapshot.
+
+Every view declares who may call it: `authenticated` and, for most, `requires(...)` or
+`require_msc_admin` (app/permissions.py); views open to anyone document `security=[]`
+in the OpenAPI document. A new route, or a route whose requirement changed, fails here
+until the snapshot below says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_smorest.spec.plugins import FlaskPlugin
+
+from app.permissions import AUTHENTICATED, REQUIRES
+
+# Served by Flask and flask-smorest themselves: static files, the OpenAPI document, its UI.
+FRAMEWORK_ENDPOINTS = {"static", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
+
+AUTHENTICATED_WITH = {
+    "access": "authenticated",
+    "refresh": "authenticated (refresh token)",
+    "either": "authenticated (access or refresh token)",
+}
+
+Requirement = str | tuple[str, ...]
+
+ROUTES: dict[str, Requirement] = {
+    "GET /api/v1/admin/analytics": "msc-admin",
+    "GET /api/v1/admin/audit-events": ("view-audit-trail",),
+    "GET /api/v1/admin/compliance": ("manage-providers", "run-reports", "view-analytics"),
+    "GET /api/v1/admin/compliance/expirations": (
+        "manage-providers",
+        "run-reports",
+        "view-analytics",
+    ),
+    "GET /api/v1/admin/facilities": (
+        "manage-facilities",
+        "manage-providers",
+        "update-facility-info",
+    ),
+    "GET /api/v1/admin/facilities/{facility_id}": (
+        "manage-facilities",
+        "manage-providers",
+        "update-facility-info",
+    ),
+    "PUT /api/v1/admin/facilities/{facility_id}": (
+        "manage-facilities",
+        "update-facility-info",
+    ),
+    "GET /api/v1/admin/facilities/{facility_id}/providers": (
+        "manage-facilities",
+        "manage-providers",
+        "update-facility-info",
+    ),
+    "GET /api/v1/admin/invitations": ("invite-providers", "manage-providers"),
+    "POST /api/v1/admin/invitations/{invitation_id}/revoke": (
+        "invite-providers",
+        "manage-providers",
+    ),
+    "GET /api/v1/admin/organizations": "authenticated",
+    "POST /api/v1/admin/organizations": "msc-admin",
+    "GET /api/v1/admin/organizations/{organization_id}": "authenticated",
+    "PUT /api/v1/admin/organizations/{organization_id}": "authenticated",
+    "GET /api/v1/admin/organizations/{organization_id}/analytics": (
+        "run-reports",
+        "view-analytics",
+    ),
+    "GET /api/v1/admin/organizations/{organization_id}/dashboard": (
+        "run-reports",
+        "view-analytics",
+    ),
+    "GET /api/v1/admin/organizations/{organization_id}/documents": ("manage-billing",),
+    "POST /api/v1/admin/organizations/{organization_id}/documents": ("manage-billing",),
+    "POST /api/v1/admin/organizations/{organization_id}/facilities": ("manage-facilities",),
+    "GET /api/v1/admin/organizations/{organization_id}/fhir": (
+        "manage-facilities",
+        "view-analytics",
+    ),
+    "GET /api/v1/admin/organizations/{organization_id}/hierarchy": (
+        "manage-facilities",
+        "update-facility-info",
+    ),
+    "GET /api/v1/admin/organizations/{organization_id}/onboarding": (
+        "manage-facilities",
+        "update-facility-info",
+    ),
+    "POST /api/v1/admin/organizations/{organization_id}/onboarding/steps/{step}/complete": (
+        "manage-facilities",
+    ),
+    "POST /api/v1/admin/organizations/{organization_id}/onboarding/steps/{step}/reopen": (
+        "manage-facilities",
+    ),
+    "GET /api/v1/admin/outbox": "msc-admin",
+    "POST /api/v1/admin/outbox/{message_id}/retry": "msc-admin",
+    "GET /api/v1/admin/providers": ("invite-providers", "manage-facilities", "manage-providers"),
+    "POST /api/v1/admin/providers/{provider_id}/assign-facility": (
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "POST /api/v1/admin/providers/{provider_id}/assignments/{assignment_id}/end": (
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "GET /api/v1/admin/providers/{provider_id}/compliance": (
+        "manage-providers",
+        "run-reports",
+        "view-analytics",
+    ),
+    "GET /api/v1/admin/providers/{provider_id}/credentials": (
+        "invite-providers",
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "POST /api/v1/admin/providers/{provider_id}/credentials/{credential_id}/reject": (
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "POST /api/v1/admin/providers/{provider_id}/credentials/{credential_id}/verify": (
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "GET /api/v1/admin/providers/{provider_id}/documents": (
+        "invite-providers",
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "GET /api/v1/admin/providers/{provider_id}/facilities": (
+        "invite-providers",
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "POST /api/v1/admin/providers/{provider_id}/npi/verify": (
+        "invite-providers",
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "GET /api/v1/admin/providers/{provider_id}/onboarding": (
+        "invite-providers",
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "POST /api/v1/admin/providers/invite": ("invite-providers", "manage-providers"),
+    "POST /api/v1/auth/login": "public",
+    "POST /api/v1/auth/logout": "authenticated (access or refresh token)",
+    "POST /api/v1/auth/refresh": "authenticated (refresh token)",
+    "POST /api/v1/auth/switch-organization": "authenticated",
+    "DELETE /api/v1/documents/{document_id}": ("manage-billing", "update-credentials"),
+    "GET /api/v1/documents/{document_id}": "authenticated",
+    "GET /api/v1/documents/{document_id}/content": "authenticated",
+    "GET /api/v1/invitations/{token}": "public",
+    "POST /api/v1/invitations/{token}/accept": "public",
+    "GET /api/v1/me": "authenticated",
+    "PUT /api/v1/me": "authenticated",
+    "GET /api/v1/me/compliance": "authenticated",
+    "GET /api/v1/me/credentials": ("update-credentials",),
+    "POST /api/v1/me/credentials": ("update-credentials",),
+    "DELETE /api/v1/me/credentials/{credential_id}": ("update-credentials",),
+    "GET /api/v1/me/credentials/{credential_id}": ("update-credentials",),
+    "PUT /api/v1/me/credentials/{credential_id}": ("update-credentials",),
+    "GET /api/v1/me/documents": ("update-credentials", "view-own-profile"),
+    "POST /api/v1/me/documents": ("update-credentials",),
+    "GET /api/v1/me/facilities": "authenticated",
+    "POST /api/v1/me/npi/verify": "authenticated",
+    "GET /api/v1/me/onboarding": "authenticated",
+    "POST /api/v1/me/primary-facility": ("select-facilities",),
+    "GET /api/v1/npi/{npi}": ("invite-providers", "manage-facilities", "manage-providers"),
+    "GET /api/v1/orders": ("place-orders", "view-all-orders", "view-facility-orders"),
+    "POST /api/v1/orders": ("place-orders",),
+    "GET /api/v1/orders/{order_id}": (
+        "place-orders",
+        "view-all-orders",
+        "view-facility-orders",
+    ),
+    "POST /api/v1/orders/{order_id}/status": (
+        "place-orders",
+        "view-all-orders",
+        "view-facility-orders",
+    ),
+    "GET /healthz": "public",
+    "GET /readyz": "public",
+}
+
+
+def _requirement(view: Any, operation: dict[str, Any]) -> Requirement:
+    token = getattr(view, AUTHENTICATED, None)
+    checked = getattr(view, REQUIRES, None)
+    if operation.get("security") == []:
+        if token is None and checked is None:
+            return "public"
+        return f"documented as public, yet checks {token} {checked}"
+    if token is None:
+        return "undeclared" if checked is None else f"checks {checked} before signing in"
+    if checked is None:
+        return AUTHENTICATED_WITH[token]
+    if token != "access":
+        return f"checks {checked} with a {token} token"
+    return checked if isinstance(checked, str) else tuple(sorted(map(str, checked)))
+
+
+def _requirements(app: Flask) -> dict[str, Requirement]:
+    paths = app.test_client().get("/openapi.json").get_json()["paths"]
+    found: dict[str, Requirement] = {}
+    for rule in app.url_map.iter_rules():
+        view_class = getattr(app.view_functions[rule.endpoint], "view_class", None)
+        if view_class is None:
+            assert rule.endpoint in FRAMEWORK_ENDPOINTS, f"{rule.rule} is not a MethodView"
+            continue
+        path = FlaskPlugin.flaskpath2openapi(rule.rule)
+        for method in sorted(view_class.methods):
+            view = getattr(view_class, method.lower())
+            found[f"{method} {path}"] = _requirement(view, paths[path][method.lower()])
+    return found
+
+
+def test_every_route_declares_who_may_call_it(app: Flask) -> None:
+    known = {"public", "msc-admin", *AUTHENTICATED_WITH.values()}
+    assert {
+        route: requirement
+        for route, requirement in _requirements(app).items()
+        if isinstance(requirement, str) and requirement not in known
+    } == {}
+
+
+def test_each_route_requires_what_the_snapshot_says(app: Flask) -> None:
+    assert _requirements(app) == ROUTES

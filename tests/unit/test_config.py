@@ -1,0 +1,219 @@
+"""Settings from the environment, without a database: each default is its field's, each
+value is parsed, a malformed one is refused by name, and production refuses development
+secrets."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from rq import cron
+
+from app.config import (
+    DEV_JWT_SECRET,
+    DEV_OUTBOX_SECRET,
+    ConfigError,
+    DemoSettings,
+    Settings,
+)
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECRET = "x" * 32
+
+
+def _variables(cls: type[Settings] | type[DemoSettings]) -> set[str]:
+    return {field.metadata["env"] for field in dataclasses.fields(cls)}
+
+
+def test_unset_and_empty_variables_keep_the_field_defaults() -> None:
+    assert Settings.from_env({}) == Settings()
+    assert Settings.from_env(dict.fromkeys(_variables(Settings), "")) == Settings()
+    assert DemoSettings.from_env({}) == DemoSettings(host="127.0.0.1", port=8000, workers=1)
+
+
+def test_defaults() -> None:
+    settings = Settings()
+    assert settings.app_env == "development"
+    assert settings.smtp_starttls is False
+    assert settings.access_token_lifetime == dt.timedelta(minutes=15)
+    assert settings.invitation_lifetime == dt.timedelta(hours=168)
+    assert settings.reminder_windows == (90, 60, 30, 7, 0)
+    assert settings.relay_interval_seconds == 15
+    assert settings.reminder_scan_cron == "0 6 * * *"
+    assert settings.npi_retry_cron == "17 * * * *"
+
+
+def test_every_variable_is_in_the_readme_table() -> None:
+    section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    first_cells = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    documented = {name for cell in first_cells for name in re.findall(r"`([A-Z_]+)`", cell)}
+    assert documented == _variables(Settings) | _variables(DemoSettings)
+
+
+def test_values_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "APP_ENV": "test",
+            "DATABASE_URL": "postgresql://app@db/msc",
+            "JWT_ACCESS_TOKEN_MINUTES": "5",
+            "JWT_REFRESH_TOKEN_DAYS": "2",
+            "INVITATION_TTL_HOURS": "36",
+            "DOCUMENT_STORAGE_PATH": "/srv/documents",
+            "NPI_REGISTRY_TIMEOUT_SECONDS": "2.5",
+            "NPI_REGISTRY_CACHE_HOURS": "0",
+            "SMTP_PORT": "587",
+            "SMTP_STARTTLS": "True",
+            "OUTBOX_RETRY_BASE_SECONDS": "0",
+            "REMINDER_WINDOWS": "7, 90,0,30",
+            "RELAY_INTERVAL_SECONDS": "30",
+            "REMINDER_SCAN_CRON": "30 5 * * 1-5",
+            "NPI_RETRY_CRON": "*/20 * * * *",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.app_env == "test"
+    assert settings.database_url == "postgresql://app@db/msc"
+    assert settings.access_token_lifetime == dt.timedelta(minutes=5)
+    assert settings.refresh_token_lifetime == dt.timedelta(days=2)
+    assert settings.invitation_lifetime == dt.timedelta(hours=36)
+    assert settings.document_storage_path == Path("/srv/documents")
+    assert settings.npi_registry_timeout_seconds == 2.5
+    assert settings.npi_registry_cache_hours == 0
+    assert settings.smtp_port == 587
+    assert settings.smtp_starttls is True
+    assert settings.outbox_retry_base_seconds == 0
+    assert settings.reminder_windows == (90, 30, 7, 0)
+    assert settings.relay_interval_seconds == 30
+    assert settings.reminder_scan_cron == "30 5 * * 1-5"
+    assert settings.npi_retry_cron == "*/20 * * * *"
+    assert settings.log_level == "DEBUG"
+    assert DemoSettings.from_env({"HOST": "0.0.0.0", "PORT": "9000", "WORKERS": "0"}) == (
+        DemoSettings(host="0.0.0.0", port=9000, workers=0)
+    )
+
+
+FLAGS = {
+    **{"true": True, "1": True, "yes": True, "ON": True},
+    **{"false": False, "0": False, "no": False, "Off": False},
+}
+
+
+@pytest.mark.parametrize(("raw", "expected"), FLAGS.items())
+def test_flags(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"SMTP_STARTTLS": raw}).smtp_starttls is expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "expected"),
+    [
+        ("SMTP_STARTTLS", "ture", "expected true/false"),
+        ("APP_ENV", "prod", "expected one of development, test, production"),
+        ("SMTP_PORT", "abc", "expected a whole number"),
+        ("SMTP_PORT", "70000", "from 1 to 65535"),
+        ("DOCUMENT_MAX_BYTES", "1.5", "expected a whole number"),
+        ("DOCUMENT_MAX_BYTES", "-1", "at least 1"),
+        ("JWT_ACCESS_TOKEN_MINUTES", "0", "at least 1"),
+        ("INVITATION_TTL_HOURS", "-24", "at least 1"),
+        ("OUTBOX_LEASE_SECONDS", "0", "at least 1"),
+        ("DATABASE_POOL_SIZE", "many", "expected a whole number"),
+        ("NPI_REGISTRY_TIMEOUT_SECONDS", "-5", "positive number of seconds"),
+        ("SMTP_TIMEOUT_SECONDS", "nan", "positive number of seconds"),
+        ("SMTP_TIMEOUT_SECONDS", "soon", "positive number of seconds"),
+        ("REMINDER_WINDOWS", "90,,30", "separated by commas"),
+        ("REMINDER_WINDOWS", "90;30", "separated by commas"),
+        ("REMINDER_WINDOWS", "30,-7", "separated by commas"),
+        ("REMINDER_WINDOWS", "30,30", "each day once"),
+        ("REMINDER_SCAN_CRON", "0 25 * * *", "a cron expression"),
+        ("NPI_RETRY_CRON", "hourly", "a cron expression"),
+        ("LOG_LEVEL", "loud", "a logging level"),
+    ],
+)
+def test_a_malformed_value_is_refused_by_name(variable: str, raw: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}: ") as refused:
+        Settings.from_env({variable: raw})
+    assert expected in str(refused.value)
+    assert repr(raw) in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"), [("PORT", "http"), ("PORT", "0"), ("WORKERS", "-1"), ("WORKERS", "2x")]
+)
+def test_a_malformed_demo_value_is_refused_by_name(variable: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}: expected a whole number"):
+        DemoSettings.from_env({variable: raw})
+
+
+def test_every_malformed_variable_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"SMTP_STARTTLS": "ture", "SMTP_PORT": "abc", "REGION": "eu"})
+    message = str(refused.value)
+    assert "SMTP_STARTTLS: " in message
+    assert "SMTP_PORT: " in message
+    assert "REGION" not in message
+
+
+def test_a_config_error_is_a_value_error() -> None:
+    assert issubclass(ConfigError, ValueError)
+
+
+def _production(**changes: object) -> Settings:
+    ready = Settings(
+        app_env="production",
+        database_url="postgresql://app@db/msc",
+        redis_url="redis://cache:6379/0",
+        jwt_secret_key=SECRET,
+        outbox_secret_key=SECRET,
+    )
+    return dataclasses.replace(ready, **changes)
+
+
+def test_production_accepts_real_secrets_and_services() -> None:
+    _production().check()
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"jwt_secret_key": DEV_JWT_SECRET}, "JWT_SECRET_KEY"),
+        ({"jwt_secret_key": "short"}, "JWT_SECRET_KEY"),
+        ({"outbox_secret_key": DEV_OUTBOX_SECRET}, "OUTBOX_SECRET_KEY"),
+        ({"outbox_secret_key": "short"}, "OUTBOX_SECRET_KEY"),
+        ({"database_url": None}, "DATABASE_URL"),
+        ({"redis_url": None}, "REDIS_URL"),
+    ],
+)
+def test_production_refuses_development_settings(changes: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        _production(**changes).check()
+
+
+def test_development_keeps_its_defaults() -> None:
+    Settings().check()
+
+
+def test_the_schedule_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cron, "_job_data_registry", [])
+    monkeypatch.setenv("QUEUE_NAME", "reminders")
+    monkeypatch.setenv("RELAY_INTERVAL_SECONDS", "30")
+    monkeypatch.setenv("REMINDER_SCAN_CRON", "0 5 * * *")
+    monkeypatch.setenv("NPI_RETRY_CRON", "*/20 * * * *")
+    monkeypatch.delitem(sys.modules, "workers.cron", raising=False)
+    importlib.import_module("workers.cron")
+    registered = {job["func"].__name__: job for job in cron._job_data_registry}
+    assert {job["queue_name"] for job in registered.values()} == {"reminders"}
+    assert registered["relay_outbox"]["interval"] == 30
+    assert registered["scan_reminders"]["cron"] == "0 5 * * *"
+    assert registered["retry_npi_verifications"]["cron"] == "*/20 * * * *"
+
+
+def test_a_malformed_schedule_stops_the_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cron, "_job_data_registry", [])
+    monkeypatch.setenv("REMINDER_SCAN_CRON", "daily")
+    monkeypatch.delitem(sys.modules, "workers.cron", raising=False)
+    with pytest.raises(ConfigError, match=r"^REMINDER_SCAN_CRON: "):
+        importlib.import_module("workers.cron")

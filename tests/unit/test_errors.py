@@ -1,0 +1,92 @@
+"""Each kind of domain refusal answers with its status and names its field, without a
+database: the table in app/errors.py is the only place a refusal meets HTTP."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import NoReturn
+
+import pytest
+from flask import Flask
+
+from app.domain import errors as domain
+from app.domain.documents import StoredFileCorrupt
+from app.errors import STATUS, init_error_handlers, status_of
+from app.integrations.storage import StoredFileMissing
+
+EXPECTED = {
+    domain.NotFound: 404,
+    domain.Invalid: 422,
+    domain.Conflict: 409,
+    domain.Forbidden: 403,
+    domain.Gone: 410,
+    domain.TooLarge: 413,
+    domain.Unavailable: 503,
+}
+
+
+def _raising(exc: Exception) -> Flask:
+    app = Flask(__name__)
+    init_error_handlers(app)
+
+    @app.get("/")
+    def _raise() -> NoReturn:
+        raise exc
+
+    return app
+
+
+def test_every_kind_of_refusal_has_a_status() -> None:
+    assert set(domain.DomainError.__subclasses__()) == set(EXPECTED)
+    assert all(STATUS[kind] == status for kind, status in EXPECTED.items())
+
+
+@pytest.mark.parametrize(("kind", "status"), EXPECTED.items())
+def test_a_refusal_answers_its_status_naming_the_field(
+    kind: type[domain.DomainError], status: int
+) -> None:
+    assert status_of(kind("refused")) == status
+    response = _raising(kind("refused", field="email")).test_client().get("/")
+    assert response.status_code == status
+    assert response.get_json() == {
+        "code": status,
+        "status": HTTPStatus(status).phrase,
+        "message": "refused",
+        "errors": {"json": {"email": ["refused"]}},
+    }
+
+
+def test_without_a_field_the_body_names_none() -> None:
+    response = _raising(domain.NotFound("order not found")).test_client().get("/")
+    assert response.status_code == 404
+    assert response.get_json() == {
+        "code": 404,
+        "status": "Not Found",
+        "message": "order not found",
+    }
+
+
+def test_a_subclass_answers_as_its_nearest_mapped_class() -> None:
+    class InvitationExpired(domain.Gone):
+        pass
+
+    assert status_of(InvitationExpired("the invitation is expired")) == 410
+    assert status_of(ValueError("unexpected")) == 500
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (StoredFileMissing("0123456789abcdef"), "the stored file is missing"),
+        (StoredFileCorrupt("document 1: stored bytes do not match"), "the stored file is corrupt"),
+    ],
+)
+def test_a_storage_fault_is_a_500_that_says_which(fault: Exception, message: str) -> None:
+    response = _raising(fault).test_client().get("/")
+    assert response.status_code == 500
+    # The key or document id goes to the log, not to the client.
+    assert response.get_json() == {
+        "code": 500,
+        "status": "Internal Server Error",
+        "message": message,
+    }
