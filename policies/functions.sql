@@ -80,6 +80,100 @@ LANGUAGE sql STABLE AS $$
      WHERE m.organization_id = ANY (tenancy.organization_ids())
 $$;
 
+-- Resolve who is asking and apply it, in one statement per request: the request's
+-- first round trip. Runs as the caller (SECURITY INVOKER), so every row it reads is one
+-- the policies show at that step, exactly as if each step were its own statement:
+--   1. only the user id: the policies show the user's own row and memberships;
+--   2. the role in the active organization, and that organization as the scope;
+--   3. an office manager's managed facilities, or an organization admin's descendants
+--      (the organizations policy shows them through ancestor_ids once step 2 is set).
+-- Returns one row (the context), or none, with every setting cleared, when the user is
+-- unknown or deactivated, or no longer a member of the organization asked for.
+-- `read_only_statuses`: organization statuses whose rows may be read but not written,
+-- passed by the caller (app/tenancy/read_only.py holds that rule).
+CREATE OR REPLACE FUNCTION tenancy.enter(
+    acting_user_id uuid,
+    active_organization_id uuid,
+    request_id text,
+    read_only_statuses text[]
+) RETURNS TABLE (
+    is_msc_admin boolean,
+    role text,
+    organization_id uuid,
+    organization_ids uuid[],
+    facility_ids uuid[],
+    read_only_organization_ids uuid[]
+)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    asker record;
+    in_organization boolean;
+BEGIN
+    PERFORM set_config('tenancy.user_id', coalesce(acting_user_id::text, ''), true),
+            set_config('tenancy.organization_id', '', true),
+            set_config('tenancy.role', '', true),
+            set_config('tenancy.organization_ids', '', true),
+            set_config('tenancy.facility_ids', '', true),
+            set_config('tenancy.is_msc_admin', '', true),
+            set_config('tenancy.login_email', '', true),
+            set_config('tenancy.invitation_token_hash', '', true),
+            set_config('tenancy.request_id', coalesce(request_id, ''), true);
+
+    SELECT u.is_msc_admin, u.is_active, m.role, o.status
+      INTO asker
+      FROM users u
+      LEFT JOIN memberships m
+             ON m.user_id = u.id AND m.organization_id = active_organization_id
+      LEFT JOIN organizations o ON o.id = m.organization_id
+     WHERE u.id = acting_user_id;
+    IF NOT FOUND OR NOT asker.is_active
+       OR (active_organization_id IS NOT NULL AND asker.role IS NULL AND NOT asker.is_msc_admin)
+    THEN
+        PERFORM set_config('tenancy.user_id', '', true);
+        RETURN;
+    END IF;
+
+    in_organization := asker.role IS NOT NULL;
+    is_msc_admin := asker.is_msc_admin;
+    role := asker.role;
+    organization_id := CASE WHEN in_organization THEN active_organization_id END;
+    organization_ids := CASE WHEN in_organization THEN ARRAY[active_organization_id]
+                             ELSE '{}'::uuid[] END;
+    facility_ids := '{}'::uuid[];
+    read_only_organization_ids :=
+        CASE WHEN in_organization AND asker.status = ANY (read_only_statuses)
+             THEN ARRAY[active_organization_id] ELSE '{}'::uuid[] END;
+    PERFORM set_config('tenancy.organization_id', coalesce(organization_id::text, ''), true),
+            set_config('tenancy.role', coalesce(role, ''), true),
+            set_config('tenancy.organization_ids', array_to_string(organization_ids, ','), true),
+            set_config('tenancy.is_msc_admin', CASE WHEN is_msc_admin THEN 'true' ELSE '' END,
+                       true);
+
+    IF role = 'office_manager' THEN
+        SELECT coalesce(array_agg(f.id ORDER BY f.id), '{}'::uuid[])
+          INTO facility_ids
+          FROM facilities f
+         WHERE f.organization_id = active_organization_id
+           AND f.office_manager_id = acting_user_id;
+        PERFORM set_config('tenancy.facility_ids', array_to_string(facility_ids, ','), true);
+    ELSIF role = 'organization_admin' THEN
+        SELECT active_organization_id
+                   || coalesce(array_agg(o.id ORDER BY o.id)
+                                   FILTER (WHERE o.id <> active_organization_id),
+                               '{}'::uuid[]),
+               coalesce(array_agg(o.id ORDER BY o.id)
+                            FILTER (WHERE o.status = ANY (read_only_statuses)),
+                        '{}'::uuid[])
+          INTO organization_ids, read_only_organization_ids
+          FROM organizations o
+         WHERE o.ancestor_ids @> ARRAY[active_organization_id];
+        PERFORM set_config('tenancy.organization_ids', array_to_string(organization_ids, ','),
+                           true);
+    END IF;
+    RETURN NEXT;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION tenancy.set_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, text
+from flask import Flask
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from app.extensions import db
 from app.models import Facility, Organization, User
 from app.models.enums import Role
 from tests import factories
@@ -82,3 +86,68 @@ def validation_errors(response: TestResponse) -> dict[str, Any]:
     assert "errors" in body, body
     fields: dict[str, Any] = body["errors"]["json"]
     return fields
+
+
+@contextmanager
+def counting_statements(app: Flask) -> Iterator[list[str]]:
+    """The statements `app` sends to the database inside the block, in order."""
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def grow_tenant(
+    admin_engine: Engine, organization_id: uuid.UUID, facilities: int, providers: int
+) -> None:
+    """`facilities` facilities and `providers` providers (spread over them), in bulk."""
+    with admin_engine.begin() as conn:
+        facility_ids = (
+            conn.execute(
+                text(
+                    "INSERT INTO facilities (organization_id, name, facility_type, state)"
+                    " SELECT :o, 'Facility ' || n, 'clinic', 'TX' FROM generate_series(1, :n) n"
+                    " RETURNING id"
+                ),
+                {"o": organization_id, "n": facilities},
+            )
+            .scalars()
+            .all()
+        )
+        user_ids = (
+            conn.execute(
+                text(
+                    "INSERT INTO users (email, name)"
+                    " SELECT 'bulk' || n || '-' || :tag || '@example.com', 'Provider ' || n"
+                    " FROM generate_series(1, :n) n RETURNING id"
+                ),
+                {"n": providers, "tag": uuid.uuid4().hex[:8]},
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (organization_id, user_id, role)"
+                " VALUES (:o, :u, 'provider')"
+            ),
+            [{"o": organization_id, "u": u} for u in user_ids],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO provider_facilities (organization_id, user_id, facility_id, status)"
+                " VALUES (:o, :u, :f, 'active')"
+            ),
+            [
+                {"o": organization_id, "u": u, "f": facility_ids[i % facilities]}
+                for i, u in enumerate(user_ids)
+            ],
+        )

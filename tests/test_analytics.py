@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from tests import factories
+from tests.api_helpers import counting_statements
 from tests.conftest import TwoTenants, bearer, token_for
-from tests.test_hierarchy import counting_statements
 
 TODAY = clock.today()
 # (days ago, facility index, amount, status) for tenant A's shared provider

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from app.domain.fhir import PLACE_OF_SERVICE, PRIMARY_FACILITY, US_EIN, US_NPI, human_name
 from app.models.enums import Role
 from tests import factories
+from tests.api_helpers import counting_statements
 from tests.conftest import TwoTenants, bearer, token_for
-from tests.test_hierarchy import counting_statements
 
 
 def _url(organization_id: uuid.UUID) -> str:

@@ -2,91 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.extensions import db
 from app.models.enums import Role
 from tests import factories
+from tests.api_helpers import counting_statements, grow_tenant
 from tests.conftest import TwoTenants, bearer, token_for
 
 FACILITIES = 200
 PROVIDERS = 2000
 
 
-@contextmanager
-def counting_statements(app: Flask) -> Iterator[list[str]]:
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
-def _grow(admin_engine: Engine, organization_id: uuid.UUID) -> None:
-    """200 facilities and 2,000 providers (10 per facility), in bulk."""
-    with admin_engine.begin() as conn:
-        facility_ids = (
-            conn.execute(
-                text(
-                    "INSERT INTO facilities (organization_id, name, facility_type, state)"
-                    " SELECT :o, 'Facility ' || n, 'clinic', 'TX' FROM generate_series(1, :n) n"
-                    " RETURNING id"
-                ),
-                {"o": organization_id, "n": FACILITIES},
-            )
-            .scalars()
-            .all()
-        )
-        user_ids = (
-            conn.execute(
-                text(
-                    "INSERT INTO users (email, name)"
-                    " SELECT 'bulk' || n || '-' || :tag || '@example.com', 'Provider ' || n"
-                    " FROM generate_series(1, :n) n RETURNING id"
-                ),
-                {"n": PROVIDERS, "tag": uuid.uuid4().hex[:8]},
-            )
-            .scalars()
-            .all()
-        )
-        conn.execute(
-            text(
-                "INSERT INTO memberships (organization_id, user_id, role)"
-                " VALUES (:o, :u, 'provider')"
-            ),
-            [{"o": organization_id, "u": u} for u in user_ids],
-        )
-        conn.execute(
-            text(
-                "INSERT INTO provider_facilities (organization_id, user_id, facility_id, status)"
-                " VALUES (:o, :u, :f, 'active')"
-            ),
-            [
-                {"o": organization_id, "u": u, "f": facility_ids[i % FACILITIES]}
-                for i, u in enumerate(user_ids)
-            ],
-        )
-
-
 def test_statement_count_does_not_grow_with_the_tenant(
     app: Flask, client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     small, big = seeded.a, seeded.b
-    _grow(admin_engine, big.organization.id)
+    grow_tenant(admin_engine, big.organization.id, FACILITIES, PROVIDERS)
     counts = {}
     for tenant in (small, big):
         token = token_for(client, tenant.admin)

@@ -112,6 +112,16 @@ def use_context(session: Session, context: TenantContext) -> None:
         apply(session.connection(), context)
 
 
+def adopt_context(session: Session, context: TenantContext | None) -> None:
+    """Make `context` the session's, for the transactions it begins from now on, without
+    applying it: for a transaction whose settings the database has set itself
+    (`tenancy.enter`, see resolve.py). None: transactions begin with no context."""
+    if context is None:
+        session.info.pop(SESSION_KEY, None)
+    else:
+        session.info[SESSION_KEY] = context
+
+
 @contextmanager
 def system_context(session: Session, *, anonymous: bool = False) -> Iterator[None]:
     """MSC reach for the statements inside, on behalf of the current caller.

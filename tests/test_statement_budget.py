@@ -1,0 +1,93 @@
+"""Every request's statement budget: one statement resolves and applies the tenant
+context, then a list makes two more (its page and its total) and a detail one, however
+large the page or the tenant. Reports and trees have budgets of their own that must not
+grow with the tenant either."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+
+from tests.api_helpers import committed_provider, counting_statements, grow_tenant
+from tests.conftest import Tenant, TwoTenants, bearer, token_for
+
+CONTEXT = 1
+LIST_BUDGET = CONTEXT + 2  # the page and its total
+DETAIL_BUDGET = CONTEXT + 1
+
+LISTS = (
+    "/api/v1/admin/facilities",
+    "/api/v1/admin/providers",
+    "/api/v1/admin/organizations",
+    "/api/v1/admin/invitations",
+    "/api/v1/orders",
+    "/api/v1/admin/audit-events",
+)
+
+
+def _details(tenant: Tenant) -> tuple[str, ...]:
+    return (
+        f"/api/v1/admin/facilities/{tenant.facility.id}",
+        f"/api/v1/admin/organizations/{tenant.organization.id}",
+    )
+
+
+def _reports(tenant: Tenant) -> tuple[str, ...]:
+    organization = f"/api/v1/admin/organizations/{tenant.organization.id}"
+    return (
+        "/api/v1/me",  # the profile and every membership
+        f"{organization}/hierarchy",
+        f"{organization}/dashboard",
+        f"{organization}/analytics",
+        "/api/v1/admin/compliance",
+    )
+
+
+def _count(app: Flask, client: FlaskClient, token: str, url: str) -> int:
+    with counting_statements(app) as statements:
+        response = client.get(url, headers=bearer(token))
+    assert response.status_code == 200, (url, response.get_json())
+    return len(statements)
+
+
+def test_statements_per_request_stay_within_budget_whatever_the_size(
+    app: Flask, client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    small, big = seeded.a, seeded.b
+    grow_tenant(admin_engine, big.organization.id, facilities=120, providers=300)
+    committed_provider(admin_engine, small.organization, small.facility)
+    counts: dict[str, dict[str, int]] = {}
+    for tenant in (small, big):
+        token = token_for(client, tenant.admin)
+        name = tenant.organization.name
+        for url in LISTS:
+            for size in (5, 100):
+                counts.setdefault(f"{url}?page_size={size}", {})[name] = _count(
+                    app, client, token, f"{url}?page_size={size}"
+                )
+        for url in (*_details(tenant), *_reports(tenant)):
+            key = url.replace(str(tenant.organization.id), "{org}").replace(
+                str(tenant.facility.id), "{facility}"
+            )
+            counts.setdefault(key, {})[name] = _count(app, client, token, url)
+
+    for key, by_tenant in counts.items():
+        assert by_tenant["Tenant A"] == by_tenant["Tenant B"], (key, by_tenant)
+    for url in LISTS:
+        assert counts[f"{url}?page_size=5"] == counts[f"{url}?page_size=100"], url
+        assert counts[f"{url}?page_size=100"]["Tenant B"] <= LIST_BUDGET, (url, counts)
+    for url in _details(small):
+        key = url.replace(str(small.organization.id), "{org}").replace(
+            str(small.facility.id), "{facility}"
+        )
+        assert counts[key]["Tenant B"] <= DETAIL_BUDGET, (key, counts[key])
+
+
+def test_a_provider_and_an_office_manager_resolve_in_one_statement(
+    app: Flask, client: FlaskClient, seeded: TwoTenants
+) -> None:
+    """The context of every role is one statement: a list stays within its budget."""
+    for user in (seeded.shared_provider, seeded.a.office_manager, seeded.msc_admin):
+        token = token_for(client, user, None if user.is_msc_admin else seeded.a.organization)
+        assert _count(app, client, token, "/api/v1/me/facilities") <= LIST_BUDGET
