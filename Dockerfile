@@ -2,7 +2,7 @@
 #
 # Build:  docker build -t msc/organizations:<version> .
 # The Helm chart (helm/msc-organizations) runs this image as the API, the RQ
-# worker, the RQ scheduler and the migration Job, with a read-only root
+# worker, the scheduler and the migration Job, with a read-only root
 # filesystem and an emptyDir at /tmp.
 
 FROM python:3.11-slim AS build
@@ -43,7 +43,7 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY app ./app
 COPY workers ./workers
-COPY wsgi.py alembic.ini ./
+COPY wsgi.py gunicorn.conf.py alembic.ini ./
 COPY migrations ./migrations
 COPY policies ./policies
 RUN python -m compileall -q /app
@@ -53,4 +53,5 @@ USER 10001:10001
 
 EXPOSE 8000
 
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", "wsgi:app"]
+# Port 8000, two workers, and graceful shutdown: gunicorn.conf.py.
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]

@@ -24,12 +24,14 @@ def init_cli(app: Flask) -> None:
         """Create or update the owner and application roles and their grants (idempotent).
 
         Uses DATABASE_ADMIN_URL; role names and passwords come from DATABASE_OWNER_URL
-        and DATABASE_URL."""
+        and DATABASE_URL, the application role's statement, lock and idle-in-transaction
+        timeouts from their DATABASE_*_TIMEOUT_SECONDS."""
         settings = current_settings()
         ensure_roles(
             _require(settings.database_admin_url, "DATABASE_ADMIN_URL"),
             _require(settings.database_owner_url, "DATABASE_OWNER_URL"),
             _require(settings.database_url, "DATABASE_URL"),
+            settings,
         )
         click.echo("roles and grants are up to date")
 

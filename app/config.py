@@ -128,7 +128,7 @@ def _windows(raw: str) -> tuple[int, ...]:
 
 
 def _cron(raw: str) -> str:
-    # The schedule's own parser (rq cron reads it with croniter); imported here because
+    # The schedule's own parser (rq's scheduler reads it with croniter); imported here because
     # it is slow to import and only a set variable needs it.
     from croniter import croniter
 
@@ -181,6 +181,8 @@ class Settings:
     document_max_bytes: int = field(
         default=10 * 1024 * 1024, metadata=_env("DOCUMENT_MAX_BYTES", _whole(1))
     )
+    # The largest request body other than an upload (in practice, a JSON body).
+    json_max_bytes: int = field(default=1024 * 1024, metadata=_env("JSON_MAX_BYTES", _whole(1)))
     # The NPPES NPI Registry API: base URL, per-request timeout, how long answers are kept.
     npi_registry_url: str = field(
         default="https://npiregistry.cms.hhs.gov/api/", metadata=_env("NPI_REGISTRY_URL", _text)
@@ -211,8 +213,14 @@ class Settings:
         default=60, metadata=_env("OUTBOX_RETRY_BASE_SECONDS", _whole(0))
     )
     outbox_lease_seconds: int = field(default=300, metadata=_env("OUTBOX_LEASE_SECONDS", _whole(1)))
+    # A message handed to the queue and not claimed within this time is handed again (its
+    # job may have been lost with Redis); a second job for a message still waiting in a
+    # long queue is harmless, as only one worker can claim the message.
+    outbox_requeue_seconds: int = field(
+        default=60, metadata=_env("OUTBOX_REQUEUE_SECONDS", _whole(1))
+    )
     # Background jobs: the queue, the renewal-reminder windows (days before expiry) and
-    # the schedule `rq cron workers.cron` keeps, in UTC.
+    # the schedule the scheduler (`python -m workers.scheduler`) keeps, in UTC.
     queue_name: str = field(default="default", metadata=_env("QUEUE_NAME", _text))
     reminder_windows: tuple[int, ...] = field(
         default=(90, 60, 30, 7, 0), metadata=_env("REMINDER_WINDOWS", _windows)
@@ -222,8 +230,38 @@ class Settings:
     )
     reminder_scan_cron: str = field(default="0 6 * * *", metadata=_env("REMINDER_SCAN_CRON", _cron))
     npi_retry_cron: str = field(default="17 * * * *", metadata=_env("NPI_RETRY_CRON", _cron))
+    # The file a worker or the scheduler touches each time round its loop, for a liveness
+    # probe to check (`python -m workers.heartbeat`); unset: none.
+    heartbeat_file: Path | None = field(default=None, metadata=_env("HEARTBEAT_FILE", _path))
+    # How long a stopping API process (gunicorn, gunicorn.conf.py) has to answer the
+    # requests it accepted before it is killed.
+    graceful_timeout_seconds: int = field(
+        default=25, metadata=_env("GRACEFUL_TIMEOUT_SECONDS", _whole(1))
+    )
     local_data_dir: Path = field(default=Path(".local"), metadata=_env("LOCAL_DATA_DIR", _path))
     database_pool_size: int = field(default=5, metadata=_env("DATABASE_POOL_SIZE", _whole(1)))
+    # How long the service waits on the database: to connect (libpq's connect_timeout,
+    # whole seconds, 2 at least), for a pooled connection, and, set on the application
+    # role (`flask db ensure-roles`), for a statement, a lock, and a transaction left idle.
+    database_connect_timeout_seconds: int = field(
+        default=3, metadata=_env("DATABASE_CONNECT_TIMEOUT_SECONDS", _whole(2))
+    )
+    database_pool_timeout_seconds: float = field(
+        default=5.0, metadata=_env("DATABASE_POOL_TIMEOUT_SECONDS", _seconds)
+    )
+    database_statement_timeout_seconds: float = field(
+        default=15.0, metadata=_env("DATABASE_STATEMENT_TIMEOUT_SECONDS", _seconds)
+    )
+    database_lock_timeout_seconds: float = field(
+        default=5.0, metadata=_env("DATABASE_LOCK_TIMEOUT_SECONDS", _seconds)
+    )
+    database_idle_in_transaction_timeout_seconds: float = field(
+        default=30.0, metadata=_env("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", _seconds)
+    )
+    # How long a Redis command (or connecting for one) may take.
+    redis_timeout_seconds: float = field(
+        default=2.0, metadata=_env("REDIS_TIMEOUT_SECONDS", _seconds)
+    )
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", _log_level))
 
     @classmethod

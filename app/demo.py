@@ -1,19 +1,22 @@
 """Demo data for local runs: an MSC admin, two tenants (one with a child organization),
-their admins, facilities, and a provider who works for both tenants."""
+their admins, facilities, and a provider who works for both tenants; and `make run`
+(`python -m app.demo`), which serves the API with them."""
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
+import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import clock
+from app import clock, local
 from app.auth.passwords import hash_password
 from app.config import DemoSettings, Settings, child_environment
 from app.extensions import current_settings, db
@@ -120,60 +123,86 @@ def _runs_smtp_sink(settings: Settings) -> bool:
 
 
 def _background_processes(settings: Settings, workers: int) -> list[subprocess.Popen[bytes]]:
-    """`workers` workers, the cron scheduler and (see `_runs_smtp_sink`) an SMTP sink, all
-    on the same database and Redis as the API."""
+    """`workers` workers, the scheduler and (see `_runs_smtp_sink`) an SMTP sink, all on
+    the same database and Redis as the API. Each has a session of its own, so that a
+    Ctrl-C reaches this process alone, which stops them in order (`_stop`)."""
     env = child_environment(
         DATABASE_URL=settings.database_url or "",
         DATABASE_OWNER_URL=settings.database_owner_url or "",
         DATABASE_ADMIN_URL=settings.database_admin_url or "",
         REDIS_URL=settings.redis_url or "",
         REGION=settings.region,
+        PUBLIC_BASE_URL=settings.public_base_url,
     )
     bin_dir = Path(sys.executable).parent
-    url = settings.redis_url or ""
     worker = [
         str(bin_dir / "rq"),
         "worker",
         "--url",
-        url,
+        settings.redis_url or "",
         "--worker-class",
         "workers.worker.Worker",
         settings.queue_name,
     ]
     commands = [worker] * workers
-    commands.append([str(bin_dir / "rq"), "cron", "--url", url, "workers.cron"])
+    commands.append([sys.executable, "-m", "workers.scheduler"])
     if _runs_smtp_sink(settings):
         sink = f"{settings.smtp_host}:{settings.smtp_port}"
         commands.append([sys.executable, "-m", "aiosmtpd", "-n", "-l", sink])
-    processes = [subprocess.Popen(command, env=env) for command in commands]
+    return [subprocess.Popen(command, env=env, start_new_session=True) for command in commands]
 
-    def stop() -> None:
-        for process in processes:
-            process.terminate()
 
-    atexit.register(stop)
-    return processes
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM: a worker finishes the job in hand, the scheduler its round. Whatever is
+    still running after a while is killed."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:
-    """Set everything up, seed the demo, start the background processes, serve the API."""
+    """Set everything up, seed the demo, start the background processes, serve the API.
+    Ctrl-C (SIGINT) or SIGTERM stops what it started: the background processes, then
+    the embedded PostgreSQL and Redis if it started them (app/local.py)."""
     from werkzeug.serving import run_simple
 
     from app.factory import create_app
 
+    signal.signal(signal.SIGTERM, _interrupt)
     demo = DemoSettings.from_env()
-    app = create_app()
-    with app.app_context():
-        settings = current_settings()
-        seed_demo()
-    processes = _background_processes(settings, demo.workers)
-    click.echo(f"\nAPI docs: http://{demo.host}:{demo.port}/docs")
-    print_logins()
-    click.echo(
-        f"Background: worker(s), cron scheduler{', SMTP sink' if _runs_smtp_sink(settings) else ''}"
-        f" (pids {', '.join(str(p.pid) for p in processes)}); `rq info --url {settings.redis_url}`"
-    )
-    run_simple(demo.host, demo.port, app, threaded=True)
+    settings = Settings.from_env()
+    if settings.public_base_url == Settings.public_base_url:
+        # Links in emails point at this server unless PUBLIC_BASE_URL says otherwise.
+        settings = replace(settings, public_base_url=f"http://{demo.host}:{demo.port}")
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        app = create_app(settings)
+        with app.app_context():
+            settings = current_settings()
+            seed_demo()
+        processes = _background_processes(settings, demo.workers)
+        click.echo(f"\nAPI docs: http://{demo.host}:{demo.port}/docs")
+        print_logins()
+        click.echo(
+            f"Background: worker(s), scheduler{', SMTP sink' if _runs_smtp_sink(settings) else ''}"
+            f" (pids {', '.join(str(p.pid) for p in processes)});"
+            f" `rq info --url {settings.redis_url}`"
+        )
+        run_simple(demo.host, demo.port, app, threaded=True)  # returns on KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass  # interrupted while starting
+    finally:
+        _stop(processes)
+        local.stop_embedded()
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ flask-smorest already answers HTTP errors (and 422 validation errors naming each
 field) as JSON. This adds: the domain's refusals, each kind with its status (STATUS, the
 one place they become status codes), naming the field; database constraint violations
 as 409/422 naming the field; a document's stored file missing or corrupt as a 500 that
-says so; an unreachable Redis as 503; and anything unexpected as a JSON 500 (logged, and
-the transaction rolled back by the request hook).
+says so; a body over its limit as a 413 naming the limit; a database or Redis that
+cannot serve the request now as 503 with Retry-After (see `_retry_later`); and anything
+unexpected as a JSON 500 (logged, and the transaction rolled back by the request hook).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from typing import NoReturn, cast
 
 import flask_smorest
 import psycopg.errors
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.database import unavailable
 from app.domain.documents import StoredFileCorrupt
 from app.domain.errors import (
     Conflict,
@@ -114,6 +118,28 @@ def _body(status: int, message: str, field: str | None) -> ResponseReturnValue:
     return jsonify(payload), status
 
 
+# How long a client is asked to wait before retrying a request refused by an outage.
+RETRY_AFTER_SECONDS = 5
+
+
+def _retry_later(service: str, exc: BaseException) -> ResponseReturnValue:
+    """503 with Retry-After, logged as one line: an outage refuses every request, and a
+    traceback each would bury the log in copies of the same one."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first_line = next(iter(str(cause).strip().splitlines()), "")
+    log.warning(
+        "%s unavailable (%s %s): %s: %s",
+        service,
+        request.method,
+        request.path,
+        type(cause).__name__,
+        first_line,
+    )
+    response = make_response(_body(503, "a required service is unavailable, retry later", None))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def integrity_error(exc: IntegrityError) -> ResponseReturnValue:
     diag = getattr(exc.orig, "diag", None)
     constraint = getattr(diag, "constraint_name", None) or ""
@@ -144,6 +170,12 @@ def init_error_handlers(app: Flask) -> None:
     for fault in STORAGE_FAULTS:
         app.register_error_handler(fault, _storage_fault)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def _body_too_large(_exc: RequestEntityTooLarge) -> ResponseReturnValue:
+        # The limit depends on the kind of body (app/request_body.py): say which applied.
+        limit = request.max_content_length
+        return _body(413, f"the request body is larger than the {limit} bytes accepted", None)
+
     @app.errorhandler(StaleDataError)
     def _vanished(_exc: StaleDataError) -> ResponseReturnValue:
         # The row was visible but the policies refused to change it: out of reach.
@@ -151,6 +183,8 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> ResponseReturnValue:
+        if unavailable(exc):
+            return _retry_later("database", exc)
         if isinstance(exc.orig, psycopg.errors.NumericValueOutOfRange | psycopg.errors.DataError):
             # Values past what a column holds (a number too large, a date out of range).
             return _body(422, "a value is out of range", exc.orig.diag.column_name)
@@ -163,10 +197,13 @@ def init_error_handlers(app: Flask) -> None:
         log.exception("database error")
         return _body(500, "internal error", None)
 
+    @app.errorhandler(PoolTimeout)
+    def _no_connection(exc: PoolTimeout) -> ResponseReturnValue:
+        return _retry_later("database", exc)
+
     @app.errorhandler(RedisError)
-    def _redis_down(_exc: RedisError) -> ResponseReturnValue:
-        log.exception("redis unavailable")
-        return _body(503, "a required service is unavailable, retry later", None)
+    def _redis_down(exc: RedisError) -> ResponseReturnValue:
+        return _retry_later("redis", exc)
 
     @app.errorhandler(Exception)
     def _unexpected(_exc: Exception) -> ResponseReturnValue:

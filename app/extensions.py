@@ -7,9 +7,11 @@ import redis
 from flask import Flask, Response, current_app, g
 from flask_jwt_extended import JWTManager
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.database import unavailable
 from app.integrations.storage import DocumentStore
 from app.services import Services
 
@@ -35,7 +37,10 @@ def current_settings() -> Settings:
 class Database:
     """One session per request, opened by its first query (the tenant context is applied
     as its transaction begins) and ended with the request: committed when the response
-    succeeds, rolled back otherwise, so every transaction-local setting ends with it."""
+    succeeds, rolled back otherwise, so every transaction-local setting ends with it.
+
+    A commit that fails (the database gone, a conflict it finds only then) is rolled back
+    and answered as if the view had raised the error: by the error handlers."""
 
     def init_app(self, app: Flask) -> None:
         app.after_request(self._finish_transaction)
@@ -59,11 +64,16 @@ class Database:
     @staticmethod
     def _finish_transaction(response: Response) -> Response:
         session: Session | None = g.get("db_session")
-        if session is not None:
-            if response.status_code < 400:
-                session.commit()
-            else:
-                session.rollback()
+        if session is None:
+            return response
+        if response.status_code >= 400:
+            _roll_back(session)
+            return response
+        try:
+            session.commit()
+        except Exception as exc:
+            _roll_back(session)
+            return current_app.make_response(current_app.handle_user_exception(exc))
         return response
 
     @staticmethod
@@ -71,6 +81,16 @@ class Database:
         session: Session | None = g.pop("db_session", None)
         if session is not None:
             session.close()
+
+
+def _roll_back(session: Session) -> None:
+    try:
+        session.rollback()
+    except SQLAlchemyError as exc:
+        # The connection was lost: the server ends its transaction with it, and the pool
+        # has discarded it.
+        if not unavailable(exc):
+            raise
 
 
 class RedisConnection:

@@ -16,6 +16,7 @@ from app.blueprints import register_blueprints
 from app.config import Settings
 from app.errors import init_error_handlers
 from app.extensions import init_services, jwt
+from app.request_body import init_request_bodies
 from app.tenancy.request import init_request_ids
 
 
@@ -28,8 +29,6 @@ def create_app(config: Settings | None = None) -> Flask:
     app.config.update(
         SETTINGS=settings,
         REGION=settings.region,
-        # Refuse oversized bodies before reading them; uploads get their own, exact limit.
-        MAX_CONTENT_LENGTH=settings.document_max_bytes + 64 * 1024,
         JWT_SECRET_KEY=settings.jwt_secret_key,
         JWT_ACCESS_TOKEN_EXPIRES=settings.access_token_lifetime,
         JWT_REFRESH_TOKEN_EXPIRES=settings.refresh_token_lifetime,
@@ -50,11 +49,14 @@ def create_app(config: Settings | None = None) -> Flask:
         },
     )
 
+    # Response hooks run in the reverse order of their registration: the request id goes
+    # on whatever response the request session's commit leaves (a failed commit's 503).
+    init_request_ids(app)
     init_services(app, started)
+    init_request_bodies(app, settings)
     jwt.init_app(app)
     init_tokens(app)
     register_blueprints(Api(app))
-    init_request_ids(app)
     init_error_handlers(app)
     cli.init_cli(app)
     return app

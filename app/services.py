@@ -1,5 +1,6 @@
 """What a process of the service connects to, opened once from the settings: the
-database (engine and session factory), Redis and the document store.
+database (engine and session factory, and an engine for readiness probes), Redis and the
+document store.
 
 The web application (`app.factory`) and the workers (`workers.runtime`) both start from
 here, so they configure logging, provision local services, check the region and
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import local
 from app.config import Settings
-from app.database import make_engine, register_session_listeners
+from app.database import application_engine, probe_engine, register_session_listeners
 from app.integrations.storage import DocumentStore, store_for
 from app.region import check_region
 
@@ -28,6 +29,8 @@ class Services:
     sessions: sessionmaker[Session]
     redis: redis.Redis
     documents: DocumentStore
+    # For readiness probes only (see app.database.probe_engine).
+    probe: Engine
 
     @property
     def engine(self) -> Engine:
@@ -38,6 +41,7 @@ class Services:
     def close(self) -> None:
         """Close every pooled connection (a process that is done, or a test's app)."""
         self.engine.dispose()
+        self.probe.dispose()
         self.redis.close()
 
 
@@ -58,13 +62,16 @@ def start(config: Settings | None = None) -> Services:
     assert settings.database_url and settings.redis_url
     configure_logging(settings)
     register_session_listeners()
-    engine = make_engine(
-        settings.database_url, pool_size=settings.database_pool_size, max_overflow=0
-    )
+    engine = application_engine(settings)
     check_region(engine, settings.region)
     return Services(
         settings=settings,
         sessions=sessionmaker(engine, expire_on_commit=False),
-        redis=redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
+        redis=redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+        ),
         documents=store_for(settings),
+        probe=probe_engine(settings.database_url),
     )

@@ -205,10 +205,14 @@ def reminder_payload(link: str = "https://msc.example.com/x") -> dict[str, Any]:
     }
 
 
-def add_messages(app: Flask, count: int) -> list[str]:
-    """Write `count` credential reminders straight into the outbox; returns their keys."""
+def add_messages(app: Flask, count: int, sealed_link: bool = False) -> list[str]:
+    """Write `count` credential reminders straight into the outbox (`sealed_link`: their
+    link sealed, as an invitation's is); returns their keys."""
     prefix = uuid.uuid4().hex[:8]
     keys = [f"test:{prefix}:{n}" for n in range(count)]
+    sealer = outbox.Sealer(app.config["SETTINGS"].outbox_secret_key)
+    payload = reminder_payload()
+    sealed = sealer.seal({"link": payload.pop("link")}) if sealed_link else None
     with app.app_context(), system_session("test-setup") as session:
         for n, key in enumerate(keys):
             outbox.add(
@@ -220,7 +224,8 @@ def add_messages(app: Flask, count: int) -> list[str]:
                 recipient_user_id=None,
                 subject="Your medical license expires in 30 days",
                 template=MessageKind.CREDENTIAL_REMINDER,
-                payload=reminder_payload(),
+                payload=payload if sealed_link else reminder_payload(),
+                sealed_payload=sealed,
             )
     return keys
 
@@ -409,6 +414,60 @@ def test_invitation_is_delivered_exactly_once_with_its_sealed_link(
     assert len(smtp.received) == 1
 
 
+def test_a_replaced_or_revoked_invitation_cancels_its_waiting_email(
+    client: FlaskClient,
+    seeded: TwoTenants,
+    smtp: SmtpServer,
+    make_app: AppFactory,
+    admin_engine: Engine,
+    settings: Settings,
+) -> None:
+    """No email with a dead link goes out while it can still be stopped: re-inviting
+    cancels the old token's email, even one handed to the queue already, and revoking
+    cancels the invitation's. An email a worker has claimed already is left to it."""
+    app = make_app()
+    invite(client, seeded, "nova.reyes@example.com")
+    assert relay(app) == 1  # its job waits in the queue
+    invite(client, seeded, "nova.reyes@example.com")
+    old, new = outbox_rows(admin_engine)
+    assert old["invitation_id"] == new["invitation_id"] is not None
+    assert (old["status"], old["sealed_payload"]) == ("cancelled", None)
+    assert new["status"] == "pending" and new["sealed_payload"] is not None
+
+    assert relay(app) == 1
+    work(app)  # the cancelled message's job finds nothing to send
+    assert [r.message_id for r in smtp.received] == [
+        mail.message_id(new["idempotency_key"], settings.smtp_sender)
+    ]
+    assert outbox_row(admin_engine, old["id"])["status"] == "cancelled"
+
+    admin = bearer(token_for(client, seeded.a.admin))
+
+    def revoke(invitation_id: uuid.UUID) -> None:
+        response = client.post(f"/api/v1/admin/invitations/{invitation_id}/revoke", headers=admin)
+        assert response.status_code == 200, response.get_json()
+
+    invite(client, seeded, "waiting@example.com")
+    [waiting] = [
+        r for r in outbox_rows(admin_engine) if r["recipient_email"] == "waiting@example.com"
+    ]
+    revoke(waiting["invitation_id"])
+    assert outbox_row(admin_engine, waiting["id"])["status"] == "cancelled"
+    assert relay(app) == 0
+
+    invite(client, seeded, "in.flight@example.com")
+    [claimed] = [
+        r for r in outbox_rows(admin_engine) if r["recipient_email"] == "in.flight@example.com"
+    ]
+    with app.app_context(), system_session("test-worker") as session:
+        policy = outbox.RetryPolicy.from_settings(app.config["SETTINGS"])
+        assert outbox.claim(session, claimed["id"], clock.now(), policy) is not None
+    revoke(claimed["invitation_id"])
+    assert outbox_row(admin_engine, claimed["id"])["status"] == "sending"
+    work(app)
+    assert len(smtp.received) == 1
+
+
 # --- 3. Redis down when the change is made ------------------------------------------------
 
 
@@ -445,6 +504,29 @@ def test_relay_with_redis_unreachable_leaves_the_row_pending(
     assert len(for_key(smtp, settings, row["idempotency_key"])) == 1
     assert len(smtp.received) == 1
     assert outbox_row(admin_engine, row["id"])["status"] == "sent"
+
+
+def test_a_job_lost_before_its_claim_is_queued_again_after_the_requeue_interval(
+    clean_database: None,
+    smtp: SmtpServer,
+    make_app: AppFactory,
+    admin_engine: Engine,
+    settings: Settings,
+) -> None:
+    app = make_app(outbox_requeue_seconds=5)
+    [key] = add_messages(app, 1)
+    assert relay(app) == 1
+    with app.app_context():
+        Queue(app.config["SETTINGS"].queue_name, connection=redis_connection.client).empty()
+    assert queued_jobs(app) == 0  # Redis lost the job; the row says `queued`
+
+    assert relay(app) == 0  # too soon to tell a lost job from one still waiting
+    with clock.frozen(clock.now() + dt.timedelta(seconds=6)):
+        assert relay(app) == 1
+    work(app)
+    assert len(for_key(smtp, settings, key)) == 1
+    [row] = outbox_rows(admin_engine)
+    assert (row["status"], row["attempts"]) == ("sent", 1)
 
 
 # --- 4. SMTP failures, backoff, failed, the MSC admin's retry ---------------------------------
@@ -542,6 +624,59 @@ def test_smtp_failures_back_off_then_fail_and_an_msc_admin_retries(
     [received] = for_key(smtp, settings, row["idempotency_key"])
     assert received.rcpt_tos == ("unlucky@example.com",)
     assert len(smtp.received) == 1
+
+
+def test_a_message_that_cannot_be_built_fails_at_once_with_the_error(
+    client: FlaskClient,
+    seeded: TwoTenants,
+    smtp: SmtpServer,
+    make_app: AppFactory,
+    admin_engine: Engine,
+) -> None:
+    """A line break in the organization's name (written past the API) would go into the
+    invitation's Subject header: the message cannot be built, and no retry changes that."""
+    app = make_app()
+    with admin_engine.begin() as connection:
+        connection.execute(
+            text("UPDATE organizations SET name = :name WHERE id = :id"),
+            {"name": "Tenant A\r\nBcc: someone@example.com", "id": seeded.a.organization.id},
+        )
+    invite(client, seeded, "nova.reyes@example.com")
+    [row] = outbox_rows(admin_engine)
+
+    assert relay(app) == 1
+    work(app)
+    failed = outbox_row(admin_engine, row["id"])
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert failed["last_error"].startswith("the message cannot be built: ValueError")
+    assert "linefeed" in failed["last_error"], failed["last_error"]
+    assert failed["lease_until"] is None and failed["sent_at"] is None
+    assert smtp.received == []
+    make_due(admin_engine, row["id"])
+    assert relay(app) == 0
+
+
+def test_a_message_whose_worker_keeps_dying_fails_when_its_attempts_are_spent(
+    clean_database: None, make_app: AppFactory, admin_engine: Engine
+) -> None:
+    app = make_app(outbox_max_attempts=2)
+    add_messages(app, 1)
+    [row] = outbox_rows(admin_engine)
+    policy = outbox.RetryPolicy.from_settings(app.config["SETTINGS"])
+    for attempt in (1, 2):
+        assert relay_after_the_leases(app) == 1
+        # A worker claims the message, then dies with it (its lease runs out).
+        with app.app_context(), system_session("test-worker") as session:
+            claimed = outbox.claim(session, row["id"], clock.now(), policy)
+            assert claimed is not None and claimed.attempts == attempt
+
+    assert relay_after_the_leases(app) == 0
+    failed = outbox_row(admin_engine, row["id"])
+    assert (failed["status"], failed["attempts"], failed["last_error"]) == (
+        "failed",
+        2,
+        "the worker stopped before finishing",
+    )
 
 
 # --- 5 and 6. a worker killed with SIGKILL ------------------------------------------------
@@ -736,17 +871,20 @@ def test_worker_killed_after_the_server_has_the_message_sends_nothing_twice(
     settings: Settings,
 ) -> None:
     app = make_app()
-    [key] = add_messages(app, 1)
+    [key] = add_messages(app, 1, sealed_link=True)
     [row] = outbox_rows(admin_engine)
+    assert row["sealed_payload"] is not None
     smtp.set_behaviour(Behaviour.BLOCK_DATA)
 
     assert relay(app) == 1
     worker = rq_worker()
     assert smtp.data_blocking.wait(timeout=30), worker.output()
-    # Marked sent (and committed) before the end-of-data mark the server now holds.
+    # Marked sent (and committed) before the end-of-data mark the server now holds, and
+    # its secret erased by the same update: the worker dies here, and no secret is left.
     held = outbox_row(admin_engine, row["id"])
     assert (held["status"], held["attempts"]) == ("sent", 1)
     assert held["sent_at"] is not None and held["smtp_reply"] is None
+    assert held["sealed_payload"] is None
 
     worker.kill()
     smtp.set_behaviour(Behaviour.ACCEPT)
@@ -756,10 +894,11 @@ def test_worker_killed_after_the_server_has_the_message_sends_nothing_twice(
     assert relay_after_the_leases(app) == 0  # a sent row is never sent again
     work(app)  # sends in this process: anything it sent has arrived when it returns
 
-    assert len(for_key(smtp, settings, key)) == 1
+    [received] = for_key(smtp, settings, key)
+    assert "https://msc.example.com/x" in parts(received)["text/plain"]  # unsealed, sent
     assert len(smtp.received) == 1
     after = outbox_row(admin_engine, row["id"])
-    assert (after["status"], after["attempts"]) == ("sent", 1)
+    assert (after["status"], after["attempts"], after["sealed_payload"]) == ("sent", 1, None)
 
 
 def test_a_lost_reply_to_the_end_of_data_does_not_send_the_message_twice(

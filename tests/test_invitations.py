@@ -141,9 +141,10 @@ def test_tokens_are_single_use_and_expire_and_can_be_revoked(
 
     revoked = _invite(client, admin, org, [], email="revoked@example.com").get_json()
     revoked_id = revoked["id"]
+    # Read before revoking: revoking cancels the email and erases its link.
+    revoked_token = _token_for(admin_engine, "revoked@example.com")
     response = client.post(f"/api/v1/admin/invitations/{revoked_id}/revoke", headers=bearer(admin))
     assert response.status_code == 200 and response.get_json()["status"] == "revoked"
-    revoked_token = _token_for(admin_engine, "revoked@example.com")
     assert _accept(client, revoked_token, password=NEW_PASSWORD).status_code == 410
 
     expired = _invite(client, admin, org, [], email="late@example.com").get_json()

@@ -1,7 +1,7 @@
-"""Background jobs: RQ workers and the `rq cron` schedule.
+"""Background jobs: RQ workers and the scheduler.
 
     rq worker --url "$REDIS_URL" --worker-class workers.worker.Worker default
-    rq cron --url "$REDIS_URL" workers.cron      # exactly one per region
+    python -m workers.scheduler                  # exactly one per region
 
 Jobs call the same domain functions as the API, in an explicit system context.
 """

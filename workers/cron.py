@@ -1,8 +1,9 @@
-"""The schedule, for `rq cron workers.cron` (run exactly one scheduler per region: rq
-cron has no leader election, and two would enqueue every job twice).
+"""The schedule the scheduler keeps (`python -m workers.scheduler`, workers/scheduler.py;
+run exactly one per region: it has no leader election, and two would enqueue every job
+twice).
 
-Times are UTC: rq cron reads each expression against the current UTC time, the same
-clock the jobs take today's date from (app/clock.py).
+Times are UTC: rq's CronScheduler reads each expression against the current UTC time,
+the same clock the jobs take today's date from (app/clock.py).
 
 - relay the outbox every RELAY_INTERVAL_SECONDS: messages written by requests and scans
   reach the queue, and abandoned ones are recovered;
@@ -13,13 +14,14 @@ clock the jobs take today's date from (app/clock.py).
 
 from __future__ import annotations
 
-from rq import cron
+from rq.cron import CronScheduler
 
 from app.config import Settings
 from workers import jobs
 
-settings = Settings.from_env()
 
-cron.register(jobs.relay_outbox, settings.queue_name, interval=settings.relay_interval_seconds)
-cron.register(jobs.scan_reminders, settings.queue_name, cron=settings.reminder_scan_cron)
-cron.register(jobs.retry_npi_verifications, settings.queue_name, cron=settings.npi_retry_cron)
+def register(scheduler: CronScheduler, settings: Settings) -> None:
+    queue = settings.queue_name
+    scheduler.register(jobs.relay_outbox, queue, interval=settings.relay_interval_seconds)
+    scheduler.register(jobs.scan_reminders, queue, cron=settings.reminder_scan_cron)
+    scheduler.register(jobs.retry_npi_verifications, queue, cron=settings.npi_retry_cron)

@@ -62,11 +62,27 @@ def deliver_message(message_id: str) -> str:
                 subject=message.subject,
                 idempotency_key=message.idempotency_key,
             )
+        except (TemplateError, ValueError, InvalidToken) as exc:
+            # Its data cannot make a message (a template error, a line break in a header,
+            # text that cannot be encoded): every attempt would fail alike, so it fails
+            # now. A sealed payload that this worker's OUTBOX_SECRET_KEY does not open is
+            # retried instead: during a key rotation, another worker's key may open it.
+            sealed_elsewhere = isinstance(exc, InvalidToken)
+            reason = "the sealed payload does not open" if sealed_elsewhere else str(exc)
+            error = f"the message cannot be built: {type(exc).__name__}: {reason}"
+            outbox.mark_failed_attempt(
+                session, message, error, clock.now(), policy, permanent=not sealed_elsewhere
+            )
+            log.error(
+                "outbox %s (organization %s): %s, now %s", message_id, tenant, error, message.status
+            )
+            return message.status
 
-            def record_sent() -> None:
-                outbox.mark_sent(session, message, clock.now())
-                session.commit()
+        def record_sent() -> None:
+            outbox.mark_sent(session, message, clock.now())
+            session.commit()
 
+        try:
             reply = mail.SmtpMailer(config).send(email, before_end_of_data=record_sent)
         except outbox.LostClaim as exc:
             # Another worker has the message now; this attempt never completed it.
@@ -77,7 +93,7 @@ def deliver_message(message_id: str) -> str:
             outbox.confirm_sent(session, message, f"unconfirmed: {exc}")
             log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)
             return OutboxStatus.SENT
-        except (mail.DeliveryError, TemplateError, InvalidToken) as exc:
+        except mail.DeliveryError as exc:
             # Refused before or after the sent mark: either way, not delivered.
             outbox.mark_failed_attempt(session, message, str(exc), clock.now(), policy)
             log.warning(

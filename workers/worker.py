@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
 from rq.worker import Worker as RqWorker
 
+from workers import heartbeat
 from workers.runtime import dispose_inherited_connections, services
+
+# The longest an idle worker waits for a job before it comes round its loop again
+# (rq's own wait is 405 s): often enough for the liveness heartbeat.
+IDLE_ROUND_SECONDS = 60
 
 
 class Worker(RqWorker):
     """RQ forks a work horse per job. The services are opened once, in the worker, so
     each horse inherits them ready; a forked process must not share the parent's pooled
-    database connections, so the horse drops them before running the job."""
+    database connections, so the horse drops them before running the job.
+
+    While Redis is down, rq's loop waits and tries again (up to a minute apart), and the
+    worker carries on when Redis is back. Each heartbeat, which rq sends each time round
+    that loop (at least every IDLE_ROUND_SECONDS) and every 30 s while a job runs, also
+    touches HEARTBEAT_FILE for the liveness probe (workers/heartbeat.py)."""
+
+    heartbeat_file: Path | None = None
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return min(super().dequeue_timeout, IDLE_ROUND_SECONDS)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        services()
+        settings = services().settings
+        self.heartbeat_file = settings.heartbeat_file
+        # rq bounds the time a command may take, not the time connecting may take: bound
+        # that too, so an unreachable Redis is retried at rq's pace.
+        self.connection.connection_pool.connection_kwargs["socket_connect_timeout"] = (
+            settings.redis_timeout_seconds
+        )
         return bool(super().work(*args, **kwargs))
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        heartbeat.beat(self.heartbeat_file)
+        super().heartbeat(timeout, pipeline)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         dispose_inherited_connections()

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import clock
 from app.blueprints.lookups import organization_or_404
@@ -22,6 +21,7 @@ from app.domain import dashboard as dashboards
 from app.domain import queries
 from app.extensions import db
 from app.permissions import SEE_REPORTS, authenticated, require_msc_admin, requires
+from app.request_body import Blueprint
 from app.schemas.analytics import (
     AnalyticsQuerySchema,
     AnalyticsSchema,

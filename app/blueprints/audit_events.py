@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select, select
 
 from app.models import AuditEvent
 from app.pagination import SelectPage
 from app.permissions import Permission, authenticated, requires
+from app.request_body import Blueprint
 from app.schemas.audit_events import AuditEventQuerySchema, AuditEventSchema
 
 blp = Blueprint(

@@ -8,7 +8,6 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
-from flask_smorest import Blueprint
 
 from app.auth.tokens import (
     TokenPair,
@@ -21,6 +20,7 @@ from app.domain import accounts
 from app.errors import abort
 from app.extensions import db
 from app.permissions import authenticated
+from app.request_body import Blueprint
 from app.schemas.auth import LoginSchema, SwitchOrganizationSchema, TokenSchema
 from app.tenancy.request import current_context, request_id
 

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import clock
 from app.blueprints.lookups import organization_or_404, provider_or_404
@@ -14,6 +13,7 @@ from app.domain import compliance
 from app.errors import abort
 from app.extensions import db
 from app.permissions import SEE_COMPLIANCE, authenticated, requires
+from app.request_body import Blueprint
 from app.schemas.compliance import (
     ComplianceQuerySchema,
     ExpirationQuerySchema,

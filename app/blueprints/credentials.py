@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app import clock
@@ -17,6 +16,7 @@ from app.extensions import db
 from app.models import Credential, User
 from app.pagination import SelectPage
 from app.permissions import SEE_PROVIDERS, SUPERVISE_PROVIDERS, Permission, authenticated, requires
+from app.request_body import Blueprint
 from app.schemas.credentials import CredentialSchema, CredentialUpdateSchema, RejectionSchema
 from app.tenancy.request import current_context
 

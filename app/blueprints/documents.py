@@ -14,10 +14,8 @@ from typing import Any, ClassVar
 
 from flask import Request, Response, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema
 from sqlalchemy import Select
-from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
 from app.blueprints.lookups import organization_or_404, provider_or_404
@@ -34,6 +32,7 @@ from app.permissions import (
     authenticated,
     requires,
 )
+from app.request_body import Blueprint, RequestParser
 from app.schemas.documents import (
     DocumentSchema,
     OrganizationUploadSchema,
@@ -42,7 +41,7 @@ from app.schemas.documents import (
 from app.tenancy.request import current_context
 
 
-class _MultipartParser(FlaskParser):
+class _MultipartParser(RequestParser):
     """Reads an upload's form fields and files as one location, `multipart`.
 
     webargs keeps `form` and `files` apart, and flask-smorest documents only one of two
@@ -58,7 +57,7 @@ class _MultipartParser(FlaskParser):
         return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
 
 
-class _Blueprint(Blueprint):  # type: ignore[misc]
+class _Blueprint(Blueprint):
     ARGUMENTS_PARSER = _MultipartParser()
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING: ClassVar[dict[str, str]] = {
         **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,

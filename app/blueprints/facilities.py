@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.blueprints.lookups import facility_or_404, organization_or_404
@@ -24,6 +23,7 @@ from app.permissions import (
     requires,
     sees_personal_contact,
 )
+from app.request_body import Blueprint
 from app.schemas.facilities import FacilityQuerySchema, FacilitySchema, FacilityUpdateSchema
 from app.schemas.providers import FacilityProviderSchema
 from app.tenancy.request import current_context

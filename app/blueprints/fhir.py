@@ -8,12 +8,12 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.blueprints.lookups import organization_or_404
 from app.domain.fhir import organization_bundle
 from app.extensions import db
 from app.permissions import EXPORT_FHIR, authenticated, requires
+from app.request_body import Blueprint
 from app.schemas.fhir import FhirQuerySchema
 
 FHIR_JSON = "application/fhir+json"

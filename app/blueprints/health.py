@@ -1,19 +1,33 @@
-"""Liveness and readiness, unauthenticated."""
+"""Liveness and readiness, unauthenticated.
+
+Liveness touches nothing but the process. Readiness asks PostgreSQL and Redis on fresh
+connections of its own, both at once, and answers within about a second whatever they
+do: a probe that waited on the request pool, or on a frozen server, would hang with
+the requests it is meant to report on.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from redis.exceptions import RedisError
-from sqlalchemy import text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import current_settings, db, redis_connection
-from app.region import RegionMismatch, check_region
+from app.database import PROBE_ANSWER_SECONDS
+from app.extensions import current_settings, services
+from app.region import RegionMismatch, verify_region
 
 blp = Blueprint("health", __name__, description="Probes for the orchestrator.")
+
+# How long readiness waits for its checks; an unfinished check reports `no answer`.
+READINESS_SECONDS = PROBE_ANSWER_SECONDS
 
 
 @blp.route("/healthz")
@@ -29,23 +43,50 @@ class Liveness(MethodView):
 class Readiness(MethodView):
     @blp.doc(security=[])
     @blp.response(200)
-    @blp.alt_response(503, description="a dependency is unreachable")
+    @blp.alt_response(503, description="a dependency is unreachable or does not answer")
     def get(self) -> tuple[dict[str, Any], int]:
         """The database and Redis answer."""
-        checks = {"database": _check_database(), "redis": _check_redis()}
+        settings = current_settings()
+        assert settings.redis_url
+        probe, region, redis_url = services().probe, settings.region, settings.redis_url
+        checks = _within(
+            READINESS_SECONDS,
+            database=lambda: _check_database(probe, region),
+            redis=lambda: _check_redis(redis_url),
+        )
         ready = all(value == "ok" for value in checks.values())
         body = {
             "status": "ok" if ready else "unavailable",
-            "region": current_settings().region,
+            "region": region,
             "checks": checks,
         }
         return body, 200 if ready else 503
 
 
-def _check_database() -> str:
+def _within(seconds: float, **checks: Callable[[], str]) -> dict[str, str]:
+    """Run the checks at once, each on a thread of its own, and wait `seconds` for them.
+    A check still running then is left to end on its own timeouts."""
+    outcomes: dict[str, str] = {}
+
+    def run(name: str, check: Callable[[], str]) -> None:
+        outcomes[name] = check()
+
+    threads = [
+        threading.Thread(target=run, args=item, name=f"readiness-{item[0]}", daemon=True)
+        for item in checks.items()
+    ]
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return {name: outcomes.get(name, "no answer") for name in checks}
+
+
+def _check_database(probe: Engine, region: str) -> str:
     try:
-        check_region(db.engine, current_settings().region)
-        db.session.execute(text("SELECT 1"))
+        with probe.connect() as connection:
+            verify_region(connection, region)
     except RegionMismatch:
         return "another region's database"
     except SQLAlchemyError:
@@ -53,9 +94,14 @@ def _check_database() -> str:
     return "ok"
 
 
-def _check_redis() -> str:
+def _check_redis(url: str) -> str:
+    client = redis.Redis.from_url(
+        url, socket_timeout=READINESS_SECONDS, socket_connect_timeout=READINESS_SECONDS
+    )
     try:
-        redis_connection.client.ping()
+        client.ping()
     except RedisError:
         return "unreachable"
+    finally:
+        client.close()
     return "ok"

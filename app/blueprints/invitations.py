@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.blueprints.lookups import invitation_or_404, organization_for_field
@@ -16,6 +15,7 @@ from app.extensions import current_settings, db
 from app.models import Invitation, Organization
 from app.pagination import SelectPage
 from app.permissions import INVITE, authenticated, requires
+from app.request_body import Blueprint
 from app.schemas.invitations import (
     AcceptedSchema,
     AcceptSchema,
@@ -78,7 +78,8 @@ class RevokeInvitation(MethodView):
     @requires(*INVITE)
     @blp.response(200, InvitationSchema)
     def post(self, invitation_id: uuid.UUID) -> Invitation:
-        """Revoke an open invitation: its token stops working."""
+        """Revoke an open invitation: its token stops working, and its email is cancelled
+        unless already being sent."""
         return invitations.revoke(db.session, invitation_or_404(invitation_id))
 
 

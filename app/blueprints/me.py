@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.domain import accounts, assignments, providers
 from app.domain.errors import Invalid
@@ -15,6 +14,7 @@ from app.models import ProviderFacility, User
 from app.models.enums import AssignmentStatus
 from app.pagination import SelectPage
 from app.permissions import Permission, authenticated, permissions_of, requires
+from app.request_body import Blueprint
 from app.schemas.auth import MeSchema
 from app.schemas.providers import AssignmentSchema, PrimaryFacilitySchema, ProfileSchema
 from app.tenancy.request import current_context

@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import clock
 from app.blueprints.lookups import provider_or_404
@@ -21,6 +20,7 @@ from app.extensions import current_settings, db
 from app.integrations.nppes import Found, NppesClient
 from app.models import User
 from app.permissions import SEE_PROVIDERS, authenticated, requires
+from app.request_body import Blueprint
 from app.schemas.npi import NpiLookupSchema, NpiVerificationSchema
 from app.tenancy.request import current_context
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import clock
 from app.blueprints.lookups import organization_or_404, provider_or_404
@@ -14,6 +13,7 @@ from app.errors import abort
 from app.extensions import db
 from app.models.enums import OnboardingStep
 from app.permissions import RUN_FACILITIES, SEE_PROVIDERS, Permission, authenticated, requires
+from app.request_body import Blueprint
 from app.schemas.onboarding import ChecklistSchema, OnboardingSchema
 from app.tenancy.request import current_context
 

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.blueprints.lookups import facility_for_field
@@ -16,6 +15,7 @@ from app.extensions import db
 from app.models.order import Order
 from app.pagination import SelectPage
 from app.permissions import HANDLE_ORDERS, Permission, authenticated, requires
+from app.request_body import Blueprint
 from app.schemas.orders import OrderQuerySchema, OrderSchema, OrderStatusSchema, PlaceOrderSchema
 from app.tenancy.request import current_context
 

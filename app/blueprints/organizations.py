@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.blueprints.lookups import organization_or_404
@@ -16,6 +15,7 @@ from app.extensions import db
 from app.models import Organization
 from app.pagination import SelectPage
 from app.permissions import RUN_FACILITIES, authenticated, require_msc_admin, requires
+from app.request_body import Blueprint
 from app.schemas.hierarchy import HierarchyNodeSchema, HierarchyQuerySchema
 from app.schemas.organizations import (
     OrganizationQuerySchema,

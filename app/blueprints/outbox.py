@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app import clock
@@ -16,6 +15,7 @@ from app.extensions import db
 from app.models import OutboxMessage
 from app.pagination import SelectPage
 from app.permissions import authenticated, require_msc_admin
+from app.request_body import Blueprint
 from app.schemas.outbox import OutboxMessageSchema, OutboxQuerySchema
 
 blp = Blueprint(

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.blueprints.lookups import assignment_or_404, facility_for_field, provider_or_404
 from app.domain import assignments, providers
@@ -20,6 +19,7 @@ from app.permissions import (
     requires,
     sees_personal_contact,
 )
+from app.request_body import Blueprint
 from app.schemas.providers import (
     AssignFacilitySchema,
     AssignmentSchema,

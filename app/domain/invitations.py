@@ -57,9 +57,11 @@ def invite(
     sealer: outbox.Sealer,
     now: dt.datetime | None = None,
 ) -> Invitation:
-    """Invite `data["email"]`; an open invitation to the same person is replaced. The
-    token goes to the invitee only: in the invitation email, written to the outbox in
-    the same transaction (the inviter never sees it, so cannot accept in their name)."""
+    """Invite `data["email"]`; an open invitation to the same person is replaced, and its
+    email cancelled if still waiting. The token goes to the invitee only: in the
+    invitation email, written to the outbox in the same transaction (the inviter never
+    sees it, so cannot accept in their name). Concurrent invites of one person take
+    turns on the open invitation's lock, so the last one's email is the one left."""
     now = now or clock.now()
     facility_ids: list[uuid.UUID] = list(dict.fromkeys(data.get("facility_ids", [])))
     primary = data.get("primary_facility_id")
@@ -88,10 +90,13 @@ def invite(
             Invitation.accepted_at.is_(None),
             Invitation.revoked_at.is_(None),
         )
+        .with_for_update()
     )
     if invitation is None:
         invitation = Invitation(organization_id=organization.id)
         session.add(invitation)
+    else:
+        outbox.cancel_invitation_email(session, invitation.id)
     invitation.email = data["email"]
     invitation.name = data["name"]
     invitation.role = data["role"]
@@ -120,25 +125,37 @@ def invite(
             "expires_at": invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         },
         sealed_payload=sealer.seal({"accept_url": accept_url}),
+        invitation_id=invitation.id,
     )
     return invitation
 
 
 def revoke(session: Session, invitation: Invitation, now: dt.datetime | None = None) -> Invitation:
+    """Revoke an open invitation, and cancel its email if still waiting. Read under lock:
+    an acceptance or a new invitation in flight ends first, and is seen."""
+    session.refresh(invitation, with_for_update=True)
     if invitation.accepted_at is not None:
         raise Conflict("the invitation has already been accepted", field="invitation_id")
     if invitation.revoked_at is None:
         invitation.revoked_at = now or clock.now()
         session.flush()
+        outbox.cancel_invitation_email(session, invitation.id)
     return invitation
 
 
-def find_by_token(session: Session, token: str, request_id: str | None = None) -> Invitation | None:
-    """The invitation this token opens (any status), or None for a wrong token."""
+def find_by_token(
+    session: Session, token: str, request_id: str | None = None, *, lock: bool = False
+) -> Invitation | None:
+    """The invitation this token opens (any status), or None for a wrong token. With
+    `lock`, the row is held until the transaction ends, and a caller that waited for it
+    reads it as the holder left it."""
     use_context(
         session, TenantContext(invitation_token_hash=token_hash(token), request_id=request_id)
     )
-    return session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
+    query = select(Invitation).where(Invitation.token_hash == token_hash(token))
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
 
 
 def account_exists(session: Session, invitation: Invitation) -> bool:
@@ -159,9 +176,11 @@ def accept(
     now: dt.datetime | None = None,
 ) -> tuple[Invitation, User]:
     """Accept an invitation: link the existing account of its email, or create one with
-    the given password; then the membership and pending assignments. Single use."""
+    the given password; then the membership and pending assignments. Single use: of
+    concurrent accepts, the first to lock the invitation accepts it, and the others,
+    waiting on that lock, then find it accepted (Gone)."""
     now = now or clock.now()
-    invitation = find_by_token(session, token, request_id)
+    invitation = find_by_token(session, token, request_id, lock=True)
     if invitation is None:
         raise NotFound("invitation not found")
     state = invitation.status_at(now)

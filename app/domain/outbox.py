@@ -7,12 +7,18 @@ one narrow window (see `deliver`):
 - `claim` moves a row to `sending` with a lease in one atomic UPDATE, so two workers
   holding the same job cannot both send it.
 - The row is marked `sent` (and committed) after the SMTP server has the whole message
-  but before the end-of-data mark that makes the server accept it. A worker killed
-  before that commit leaves an unaccepted message and a lease that expires, and the row
-  is sent again; killed after it, the row stays sent and nothing is sent twice. Only a
-  worker dying between that commit and the five bytes of end-of-data loses the message.
+  but before the end-of-data mark that makes the server accept it; the same update
+  erases its secret, so no `sent` row keeps one. A worker killed before that commit
+  leaves an unaccepted message and a lease that expires, and the row is sent again;
+  killed after it, the row stays sent and nothing is sent twice. Only a worker dying
+  between that commit and the five bytes of end-of-data loses the message.
 - Failures retry with exponential backoff and end `failed`, error kept, for an MSC
-  admin to retry.
+  admin to retry; a message that cannot be built from its data fails at once, and one
+  whose worker keeps dying fails once its attempts are spent.
+- A row handed to the queue but not claimed within `requeue_after` (its job lost with
+  Redis) is handed to the queue again.
+- An invitation's email still waiting is cancelled when the invitation is replaced or
+  revoked (`cancel_invitation_email`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, case, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -61,8 +67,7 @@ class RetryPolicy:
     max_attempts: int = 6
     base_delay: dt.timedelta = dt.timedelta(minutes=1)
     lease: dt.timedelta = dt.timedelta(minutes=5)
-    # A row handed to the queue but never claimed (its job lost with Redis) goes back.
-    requeue_after: dt.timedelta = dt.timedelta(minutes=15)
+    requeue_after: dt.timedelta = dt.timedelta(minutes=1)
 
     def delay(self, attempts: int) -> dt.timedelta:
         factor: int = 2 ** max(attempts - 1, 0)
@@ -74,6 +79,7 @@ class RetryPolicy:
             max_attempts=settings.outbox_max_attempts,
             base_delay=dt.timedelta(seconds=settings.outbox_retry_base_seconds),
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
+            requeue_after=dt.timedelta(seconds=settings.outbox_requeue_seconds),
         )
 
 
@@ -89,9 +95,11 @@ def add(
     template: str,
     payload: dict[str, Any],
     sealed_payload: str | None = None,
+    invitation_id: uuid.UUID | None = None,
 ) -> None:
     """Write a message unless one with this key exists (`sealed_payload`: from
-    Sealer.seal, for secrets)."""
+    Sealer.seal, for secrets; `invitation_id`: the invitation an invitation email
+    belongs to)."""
     session.execute(
         insert(OutboxMessage)
         .values(
@@ -104,6 +112,7 @@ def add(
             template=template,
             payload=payload,
             sealed_payload=sealed_payload,
+            invitation_id=invitation_id,
         )
         .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
     )
@@ -117,12 +126,21 @@ def relay(
     batch: int = 200,
 ) -> int:
     """Hand due messages to the queue; returns how many. Recovers rows whose worker died
-    (lease expired) and rows whose job was lost. If the queue is unreachable, `enqueue`
-    raises, the transaction rolls back, and the rows wait for the next run."""
+    (lease expired: sent again, unless that was the last attempt) and rows whose job was
+    lost. If the queue is unreachable, `enqueue` raises, the transaction rolls back, and
+    the rows wait for the next run."""
     session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == Status.SENDING, OutboxMessage.lease_until < now)
-        .values(status=Status.PENDING, last_error="the worker stopped before finishing")
+        .values(
+            # A message that stops its worker every time must not loop for ever.
+            status=case(
+                (OutboxMessage.attempts >= policy.max_attempts, Status.FAILED.value),
+                else_=Status.PENDING.value,
+            ),
+            lease_until=None,
+            last_error="the worker stopped before finishing",
+        )
         .execution_options(synchronize_session=False)
     )
     session.execute(
@@ -179,8 +197,12 @@ class LostClaim(Exception):
     """The worker's lease ran out and the message was handed to another worker."""
 
 
-def _update_claimed(session: Session, message: OutboxMessage, **values: Any) -> None:
-    """Change the row only while this worker's claim on it stands."""
+def _update_claimed(
+    session: Session, message: OutboxMessage, values: dict[str, Any], *, erase_secret: bool = False
+) -> None:
+    """Change the row only while this worker's claim on it stands; with `erase_secret`,
+    erase its sealed payload in the same statement. The instance keeps the payload it
+    was claimed with, for `mark_failed_attempt` to put back should the server refuse."""
     result = session.execute(
         update(OutboxMessage)
         .where(
@@ -189,7 +211,7 @@ def _update_claimed(session: Session, message: OutboxMessage, **values: Any) -> 
             OutboxMessage.status.in_([Status.SENDING, Status.SENT]),
             OutboxMessage.attempts == message.attempts,
         )
-        .values(**values)
+        .values(**values, **({"sealed_payload": None} if erase_secret else {}))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -199,16 +221,20 @@ def _update_claimed(session: Session, message: OutboxMessage, **values: Any) -> 
 
 
 def mark_sent(session: Session, message: OutboxMessage, now: dt.datetime) -> None:
-    """Recorded just before the server is asked to accept the message; raises LostClaim
-    (and so the message is not completed) if another worker has it by now."""
+    """Recorded just before the server is asked to accept the message, erasing its secret
+    in the same update (a worker that dies next leaves no `sent` row holding one);
+    raises LostClaim (and so the message is not completed) if another worker has it."""
     _update_claimed(
-        session, message, status=Status.SENT, sent_at=now, lease_until=None, last_error=None
+        session,
+        message,
+        {"status": Status.SENT, "sent_at": now, "lease_until": None, "last_error": None},
+        erase_secret=True,
     )
 
 
 def confirm_sent(session: Session, message: OutboxMessage, reply: str) -> None:
-    """The server accepted: keep its reply, and erase what must not outlive delivery."""
-    _update_claimed(session, message, smtp_reply=reply[:512], sealed_payload=None)
+    """The server accepted: keep its reply."""
+    _update_claimed(session, message, {"smtp_reply": reply[:512]})
 
 
 def mark_failed_attempt(
@@ -217,16 +243,41 @@ def mark_failed_attempt(
     error: str,
     now: dt.datetime,
     policy: RetryPolicy,
+    *,
+    permanent: bool = False,
 ) -> None:
-    """Schedule the next attempt with backoff, or give up after the last one (only while
-    this worker's claim stands: a message refused after its sent mark is `sent`)."""
-    values: dict[str, Any] = {"last_error": error[:2000], "lease_until": None, "sent_at": None}
-    if message.attempts >= policy.max_attempts:
+    """Schedule the next attempt with backoff, or give up after the last one, or at once
+    for a `permanent` error (the message cannot be built from its data). Only while this
+    worker's claim stands; a message refused after its sent mark gets its secret back,
+    for the next attempt."""
+    values: dict[str, Any] = {
+        "last_error": error[:2000],
+        "lease_until": None,
+        "sent_at": None,
+        "sealed_payload": message.sealed_payload,
+    }
+    if permanent or message.attempts >= policy.max_attempts:
         values["status"] = Status.FAILED
     else:
         values["status"] = Status.PENDING
         values["next_attempt_at"] = now + policy.delay(message.attempts)
-    _update_claimed(session, message, **values)
+    _update_claimed(session, message, values)
+
+
+def cancel_invitation_email(session: Session, invitation_id: uuid.UUID) -> None:
+    """Cancel the invitation's email while it waits (pending or queued), erasing its
+    link: the invitation is being replaced or revoked, in this same transaction, so the
+    link would open nothing. An email a worker has already claimed goes out; its link
+    then answers that the invitation is no longer open."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.invitation_id == invitation_id,
+            OutboxMessage.status.in_([Status.PENDING, Status.QUEUED]),
+        )
+        .values(status=Status.CANCELLED, sealed_payload=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def list_messages(filters: dict[str, Any]) -> Select[OutboxMessage]:

@@ -112,6 +112,7 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"  # claimed by a worker, under a lease
     SENT = "sent"
     FAILED = "failed"  # gave up after the last attempt; an MSC admin may retry
+    CANCELLED = "cancelled"  # not to be sent: its invitation was replaced or revoked
 
 
 class MessageKind(StrEnum):

@@ -4,7 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,11 +36,21 @@ class OutboxMessage(UUIDPrimaryKey, Timestamps, Base):
         # The relay's scan: what is due.
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_messages_organization_id", "organization_id"),
+        Index(
+            "ix_outbox_messages_invitation_id",
+            "invitation_id",
+            postgresql_where=text("invitation_id IS NOT NULL"),
+        ),
     )
 
     # The organization the message speaks for; NULL for a provider's own reminder.
     organization_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    # The invitation an invitation email belongs to: replacing or revoking the invitation
+    # cancels the email while it waits.
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("invitations.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(32))
     idempotency_key: Mapped[str] = mapped_column(String(255))
@@ -43,7 +63,7 @@ class OutboxMessage(UUIDPrimaryKey, Timestamps, Base):
     # What the template needs.
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # What the template needs that is secret (an invitation's accept link), encrypted
-    # with OUTBOX_SECRET_KEY and erased once the server accepted the message.
+    # with OUTBOX_SECRET_KEY; erased with the sent mark, and when the message is cancelled.
     sealed_payload: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), server_default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")

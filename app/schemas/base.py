@@ -1,28 +1,80 @@
-"""The base of every schema: text that PostgreSQL cannot store is refused up front."""
+"""The base of every schema: text with characters it has no place for is refused up front.
+
+Every string loaded (a value, an item of a list, a key or value of a dict), whatever its
+field, is refused with a NUL (PostgreSQL cannot store it), a lone surrogate (no encoder
+can write it) or another control character; and, unless its field is a `Text` (the few
+fields meant to hold several lines, app/schemas/fields.py), with a line break or a tab,
+which would break the single-line places such values end up in: email headers, CSV cells,
+log lines. Nested schemas check their own fields. New schemas and fields get this by
+deriving from `Schema`, as every schema does.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import marshmallow
-from marshmallow import ValidationError, pre_load
+from marshmallow import ValidationError, fields, pre_load
+
+from app.schemas.fields import Text
+
+# C0 and C1 control characters, line and paragraph separators, and surrogates.
+_NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# The same, less what multi-line text may hold: tabs and line breaks.
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+_LINE_BREAKS = "\r\n\u2028\u2029"
 
 
-def _has_nul(value: Any) -> bool:
+def _problem(char: str) -> str:
+    if char == "\x00":
+        return "contains a NUL character"
+    if char in _LINE_BREAKS:
+        return "must be a single line: contains a line break"
+    if char == "\t":
+        return "must be a single line: contains a tab"
+    if "\ud800" <= char <= "\udfff":
+        return "contains a lone surrogate"
+    return f"contains a control character (U+{ord(char):04X})"
+
+
+def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple):
-        return any(_has_nul(item) for item in value)
-    return False
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+
+
+def _checked_by_own_schema(field: fields.Field[Any] | None) -> bool:
+    return isinstance(field, fields.Nested) or (
+        isinstance(field, fields.List) and isinstance(field.inner, fields.Nested)
+    )
 
 
 class Schema(marshmallow.Schema):
     @pre_load
-    def _refuse_nul_characters(self, data: Any, **_kwargs: Any) -> Any:
-        if hasattr(data, "items"):
-            bad = {
-                key: ["contains a NUL character"] for key, value in data.items() if _has_nul(value)
-            }
-            if bad:
-                raise ValidationError(bad)
+    def _refuse_control_characters(self, data: Any, **_kwargs: Any) -> Any:
+        if not hasattr(data, "items"):
+            return data  # not an object: the load itself refuses it
+        by_key = {field.data_key or name: field for name, field in self.load_fields.items()}
+        errors: dict[str, list[str]] = {}
+        for key, value in data.items():
+            field = by_key.get(key)
+            if _checked_by_own_schema(field):
+                continue
+            refused = _NOT_IN_TEXT if isinstance(field, Text) else _NOT_IN_A_LINE
+            for text in _strings(value):
+                found = refused.search(text)
+                if found:
+                    errors[key] = [_problem(found.group())]
+                    break
+        if errors:
+            raise ValidationError(errors)
         return data

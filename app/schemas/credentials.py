@@ -9,7 +9,7 @@ from app.domain import credentials
 from app.models import Credential
 from app.models.enums import CredentialType, values
 from app.schemas.base import Schema
-from app.schemas.fields import StateCode
+from app.schemas.fields import StateCode, Text
 
 DEA_SCHEDULES = ["2", "2N", "3", "3N", "4", "5"]
 # What the column holds: NUMERIC(14, 2).
@@ -71,4 +71,4 @@ class CredentialUpdateSchema(CredentialSchema):
 
 
 class RejectionSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+    reason = Text(required=True, validate=validate.Length(min=3, max=2000))

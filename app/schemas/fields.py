@@ -1,4 +1,4 @@
-"""Reusable fields that validate and normalise contact data."""
+"""Reusable fields: free text, and contact data validated and normalised."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from email_validator import EmailNotValidError, validate_email
 from marshmallow import ValidationError, fields, validate
 
 from app.domain.reference import PLACE_OF_SERVICE, is_valid_npi
+
+
+class Text(fields.String):
+    """Free text that may run over several lines: the one kind of string field that
+    accepts line breaks and tabs (every other is a single line, app/schemas/base.py)."""
 
 
 class Phone(fields.String):

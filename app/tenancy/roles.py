@@ -12,6 +12,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from app.config import Settings
+
 APPLICATION_GROUP = "msc_application"
 
 _SAFE_ATTRIBUTES = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION"
@@ -34,11 +36,27 @@ def _ensure_role(conn: psycopg.Connection, name: str, *, login: bool, password: 
     conn.execute(statement)
 
 
-def ensure_roles(admin_url: str, owner_url: str, app_url: str) -> None:
+def application_role_limits(settings: Settings) -> dict[str, int]:
+    """How long, in milliseconds, a session of the application role may run a statement,
+    wait for a lock, and leave its transaction idle between two statements."""
+    seconds = {
+        "statement_timeout": settings.database_statement_timeout_seconds,
+        "lock_timeout": settings.database_lock_timeout_seconds,
+        "idle_in_transaction_session_timeout": (
+            settings.database_idle_in_transaction_timeout_seconds
+        ),
+    }
+    return {name: max(1, round(value * 1000)) for name, value in seconds.items()}
+
+
+def ensure_roles(
+    admin_url: str, owner_url: str, app_url: str, settings: Settings | None = None
+) -> None:
     """Create or update the owner, group and application roles and their grants.
 
     Idempotent. `admin_url` needs CREATEROLE (or superuser) on the server; the grants
-    are made in the database named by `app_url`.
+    are made in the database named by `app_url`. The application role's limits are
+    those of `settings` (the defaults when None).
     """
     owner, app = make_url(owner_url), make_url(app_url)
     if not owner.username or not app.username or owner.username == app.username:
@@ -67,6 +85,17 @@ def ensure_roles(admin_url: str, owner_url: str, app_url: str) -> None:
             *(
                 sql.SQL("ALTER ROLE {} SET TimeZone = 'UTC'").format(ident(role))
                 for role in (owner.username, app.username)
+            ),
+            # Set on the role, not sent by each connection: the server applies them as a
+            # session starts, so they hold through a transaction-pooling PgBouncer (which
+            # refuses the `options` connection parameter) and for every process and
+            # console session of the role. In this database only: another database of the
+            # server with a role of the same name keeps its own.
+            *(
+                sql.SQL("ALTER ROLE {} IN DATABASE {} SET {} = {}").format(
+                    ident(app.username), ident(app.database), ident(name), sql.Literal(value)
+                )
+                for name, value in application_role_limits(settings or Settings()).items()
             ),
         ]
         for statement in statements:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import runpy
 import sys
 
 
@@ -55,7 +56,8 @@ def test_copies_runtime_files_into_app(chart):
     stage = final_stage(chart)
     assert ("WORKDIR", "/app") in stage
     copied = " ".join(rest for keyword, rest in stage if keyword == "COPY")
-    for path in ("app", "workers", "wsgi.py", "alembic.ini", "migrations", "policies"):
+    runtime = ("app", "workers", "wsgi.py", "gunicorn.conf.py", "alembic.ini", "migrations")
+    for path in (*runtime, "policies"):
         assert re.search(rf"(^|\s){re.escape(path)}(\s|$)", copied), path
 
 
@@ -65,16 +67,14 @@ def test_exposes_port_8000(chart):
 
 def test_cmd_is_gunicorn_on_port_8000(chart):
     (cmd,) = [rest for keyword, rest in final_stage(chart) if keyword == "CMD"]
-    assert json.loads(cmd) == [
-        "gunicorn",
-        "--bind",
-        "0.0.0.0:8000",
-        "--workers",
-        "2",
-        "--access-logfile",
-        "-",
-        "wsgi:app",
-    ]
+    assert json.loads(cmd) == ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]
+    config = runpy.run_path(str(chart.repo_root / "gunicorn.conf.py"))
+    assert config["bind"] == "0.0.0.0:8000"
+    assert config["workers"] == 2
+    assert config["accesslog"] == "-"
+    # The chart's default graceful timeout is the application's own.
+    values = chart.load_yaml(chart.chart_dir / "values.yaml")
+    assert config["graceful_timeout"] == values["api"]["gracefulTimeoutSeconds"]
 
 
 def test_dockerignore_excludes_local_state(chart):
@@ -85,7 +85,8 @@ def test_dockerignore_excludes_local_state(chart):
     }
     assert {".venv", ".local", ".tools", "tests", ".git"} <= entries
     # Needed by the build.
-    assert not {"app", "workers", "migrations", "policies", "pyproject.toml", "README.md"} & entries
+    needed = {"app", "workers", "migrations", "policies", "pyproject.toml", "README.md"}
+    assert not {*needed, "gunicorn.conf.py"} & entries
 
 
 def test_fetch_script_uses_only_the_standard_library(chart):

@@ -382,6 +382,33 @@ def test_api_probes_and_port(manifests):
         assert probe_port(container[probe]) == 8000
 
 
+def test_api_shutdown_timings_agree(manifests, values):
+    """Kubernetes waits for the preStop delay, then gunicorn's graceful timeout, then a
+    margin, before it kills an API pod: never before gunicorn is done."""
+    api = values["api"]
+    spec = by_component(manifests, "Deployment", "api")["spec"]["template"]["spec"]
+    container = only_container(by_component(manifests, "Deployment", "api")["spec"]["template"])
+    graceful = int(env_map(container)["GRACEFUL_TIMEOUT_SECONDS"]["value"])
+    assert graceful == api["gracefulTimeoutSeconds"]
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pre_stop == api["preStopSleepSeconds"] > 0
+    assert api["shutdownMarginSeconds"] > 0
+    assert spec["terminationGracePeriodSeconds"] >= (
+        pre_stop + graceful + api["shutdownMarginSeconds"]
+    )
+
+
+def test_api_grace_period_override_is_kept_when_long_enough(helm):
+    docs = helm.template(
+        set_values=["api.gracefulTimeoutSeconds=50", "api.terminationGracePeriodSeconds=60"]
+    )
+    spec = by_component(docs, "Deployment", "api")["spec"]["template"]["spec"]
+    assert spec["terminationGracePeriodSeconds"] == 60
+    docs = helm.template(set_values=["api.gracefulTimeoutSeconds=50"])
+    spec = by_component(docs, "Deployment", "api")["spec"]["template"]["spec"]
+    assert spec["terminationGracePeriodSeconds"] == 5 + 50 + 5
+
+
 def test_service_routes_to_api_port(manifests):
     service = by_component(manifests, "Service", "api")
     deployment = by_component(manifests, "Deployment", "api")
@@ -448,13 +475,37 @@ def test_scheduler_runs_exactly_once(manifests):
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     container = only_container(deployment["spec"]["template"])
-    assert container["command"] == ["rq", "cron", "--url", "$(REDIS_URL)", "workers.cron"]
+    assert container["command"] == ["python", "-m", "workers.scheduler"]
+    assert "REDIS_URL" in env_map(container)
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     for doc in manifests:
         if doc["kind"] == "HorizontalPodAutoscaler":
             assert doc["spec"]["scaleTargetRef"]["name"] != deployment["metadata"]["name"]
         if doc["kind"] == "PodDisruptionBudget":
             assert not selector_matches(doc["spec"]["selector"], labels), doc["metadata"]["name"]
+
+
+def test_background_processes_have_heartbeat_liveness_probes(manifests, values):
+    """A worker or scheduler whose loop stops coming round is restarted; the probe reads
+    a file in the pod (never Redis), so a Redis outage restarts nothing."""
+    for component in ("worker", "scheduler"):
+        template = by_component(manifests, "Deployment", component)["spec"]["template"]
+        container = only_container(template)
+        settings = values[component]["livenessProbe"]
+        probe = container["livenessProbe"]
+        assert probe["exec"]["command"] == [
+            "python",
+            "-m",
+            "workers.heartbeat",
+            str(settings["heartbeatMaxAgeSeconds"]),
+        ]
+        # Longer than the longest round of a healthy loop (a minute), twice over.
+        assert settings["heartbeatMaxAgeSeconds"] >= 120
+        for key in ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold"):
+            assert probe[key] == settings[key], (component, key)
+        heartbeat_file = env_map(container)["HEARTBEAT_FILE"]["value"]
+        mounts = [mount["mountPath"] for mount in container["volumeMounts"]]
+        assert heartbeat_file.startswith("/tmp/") and "/tmp" in mounts, component
 
 
 # --- Scaling and disruption ------------------------------------------------

@@ -51,6 +51,20 @@ REJECTED = [
         "must be >= worker.jobTimeoutSeconds",
     ),
     (
+        "API grace period shorter than the preStop delay and gunicorn's graceful timeout",
+        ["api.terminationGracePeriodSeconds=20"],
+        [],
+        "must be >= api.preStopSleepSeconds + api.gracefulTimeoutSeconds",
+    ),
+    ("zero graceful timeout", ["api.gracefulTimeoutSeconds=0"], [], "/api/gracefulTimeoutSeconds"),
+    (
+        "heartbeat max age within a healthy loop's round",
+        ["worker.livenessProbe.heartbeatMaxAgeSeconds=60"],
+        [],
+        "/worker/livenessProbe/heartbeatMaxAgeSeconds",
+    ),
+    ("scheduler without a liveness probe", ["scheduler.livenessProbe=null"], [], "livenessProbe"),
+    (
         "HPA minimum above maximum",
         [
             "api.autoscaling.enabled=true",

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib
 import re
-import sys
 from pathlib import Path
 
 import pytest
-from rq import cron
+from redis import Redis
+from rq.cron import CronScheduler
 
 from app.config import (
     DEV_JWT_SECRET,
@@ -21,6 +20,7 @@ from app.config import (
     DemoSettings,
     Settings,
 )
+from workers import cron, scheduler
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECRET = "x" * 32
@@ -196,24 +196,25 @@ def test_development_keeps_its_defaults() -> None:
     Settings().check()
 
 
-def test_the_schedule_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cron, "_job_data_registry", [])
-    monkeypatch.setenv("QUEUE_NAME", "reminders")
-    monkeypatch.setenv("RELAY_INTERVAL_SECONDS", "30")
-    monkeypatch.setenv("REMINDER_SCAN_CRON", "0 5 * * *")
-    monkeypatch.setenv("NPI_RETRY_CRON", "*/20 * * * *")
-    monkeypatch.delitem(sys.modules, "workers.cron", raising=False)
-    importlib.import_module("workers.cron")
-    registered = {job["func"].__name__: job for job in cron._job_data_registry}
-    assert {job["queue_name"] for job in registered.values()} == {"reminders"}
-    assert registered["relay_outbox"]["interval"] == 30
-    assert registered["scan_reminders"]["cron"] == "0 5 * * *"
-    assert registered["retry_npi_verifications"]["cron"] == "*/20 * * * *"
+def test_the_schedule_comes_from_the_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "QUEUE_NAME": "reminders",
+            "RELAY_INTERVAL_SECONDS": "30",
+            "REMINDER_SCAN_CRON": "0 5 * * *",
+            "NPI_RETRY_CRON": "*/20 * * * *",
+        }
+    )
+    scheduler = CronScheduler(Redis())  # registering jobs connects to nothing
+    cron.register(scheduler, settings)
+    registered = {job.func_name.rsplit(".", 1)[1]: job for job in scheduler.get_jobs()}
+    assert {job.queue_name for job in registered.values()} == {"reminders"}
+    assert registered["relay_outbox"].interval == 30
+    assert registered["scan_reminders"].cron == "0 5 * * *"
+    assert registered["retry_npi_verifications"].cron == "*/20 * * * *"
 
 
 def test_a_malformed_schedule_stops_the_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cron, "_job_data_registry", [])
     monkeypatch.setenv("REMINDER_SCAN_CRON", "daily")
-    monkeypatch.delitem(sys.modules, "workers.cron", raising=False)
     with pytest.raises(ConfigError, match=r"^REMINDER_SCAN_CRON: "):
-        importlib.import_module("workers.cron")
+        scheduler.main()

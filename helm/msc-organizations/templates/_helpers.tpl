@@ -287,6 +287,50 @@ the longest job, since RQ finishes the current job on SIGTERM.
 {{- end }}
 
 {{/*
+Effective terminationGracePeriodSeconds of API pods: the preStop delay, then
+gunicorn's graceful timeout for the requests it accepted, then a margin for the
+process to exit; never less, or Kubernetes would kill a pod still answering.
+*/}}
+{{- define "msc-organizations.apiGracePeriod" -}}
+{{- $api := .Values.api }}
+{{- $needed := int (add $api.preStopSleepSeconds $api.gracefulTimeoutSeconds $api.shutdownMarginSeconds) }}
+{{- if kindIs "invalid" $api.terminationGracePeriodSeconds }}
+{{- $needed }}
+{{- else }}
+{{- $grace := int $api.terminationGracePeriodSeconds }}
+{{- if lt $grace $needed }}
+{{- fail (printf "api.terminationGracePeriodSeconds (%d) must be >= api.preStopSleepSeconds + api.gracefulTimeoutSeconds + api.shutdownMarginSeconds (%d): gunicorn may still be answering requests" $grace $needed) }}
+{{- end }}
+{{- $grace }}
+{{- end }}
+{{- end }}
+
+{{/*
+The file a background process (worker, scheduler) touches each time round its
+loop, and the liveness probe that checks it (workers/heartbeat.py). The loops come
+round while Redis is down too, so an outage of Redis never fails the probe: only a
+process that stopped coming round does. Call the probe with the component's
+livenessProbe values.
+*/}}
+{{- define "msc-organizations.heartbeatEnv" -}}
+- name: HEARTBEAT_FILE
+  value: /tmp/heartbeat
+{{- end }}
+
+{{- define "msc-organizations.heartbeatProbe" -}}
+exec:
+  command:
+    - python
+    - -m
+    - workers.heartbeat
+    - {{ .heartbeatMaxAgeSeconds | toString | quote }}
+initialDelaySeconds: {{ .initialDelaySeconds }}
+periodSeconds: {{ .periodSeconds }}
+timeoutSeconds: {{ .timeoutSeconds }}
+failureThreshold: {{ .failureThreshold }}
+{{- end }}
+
+{{/*
 Validate an autoscaling block. Call with (dict "name" "api" "autoscaling" .Values.api.autoscaling).
 */}}
 {{- define "msc-organizations.validateAutoscaling" -}}

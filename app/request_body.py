@@ -1,0 +1,90 @@
+"""How the API reads request bodies: a size limit for each kind, and one JSON parser.
+
+Every body is capped before it is read: an upload (`multipart/form-data`) at the
+largest document plus room for its form fields, any other body at JSON_MAX_BYTES; past
+the cap the answer is 413, whether the size was announced (Content-Length) or not
+(chunked). JSON is read by `app.strict_json` alone: by the parser of the schemas
+(`Blueprint` below, the base of every blueprint) and by `request.get_json()` (the
+application's JSON provider).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import flask_smorest
+from flask import Flask, Request, request
+from flask.json.provider import DefaultJSONProvider
+from marshmallow import Schema
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app import strict_json
+from app.config import Settings
+
+# Room for an upload's other form fields and the multipart framing around its file.
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON (`request.get_json()`, `flask.json.loads`), read by `strict_json`."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return strict_json.loads(s)
+
+
+def _announces_body(req: Request) -> bool:
+    return bool(req.content_length) or "Transfer-Encoding" in req.headers
+
+
+def _read(req: Request) -> bytes:
+    body = req.get_data(cache=True)
+    limit = req.max_content_length
+    # A body of unannounced size (chunked) is cut at the limit without a word: one that
+    # reaches the limit may have had more, and is refused.
+    if req.content_length is None and limit is not None and len(body) >= limit:
+        raise RequestEntityTooLarge()
+    return body
+
+
+def _refuse(message: str) -> NoReturn:
+    abort(400, message=message, messages={"json": [message]})
+
+
+class RequestParser(FlaskParser):
+    """webargs' parser, reading JSON with `strict_json`, and refusing a body sent as
+    anything but JSON where JSON is expected (instead of ignoring it)."""
+
+    def load_json(self, req: Request, schema: Schema) -> Any:
+        if not is_json_request(req):
+            if _announces_body(req):
+                _refuse(
+                    "expected a JSON body (Content-Type: application/json), got "
+                    + (req.mimetype or "no Content-Type")
+                )
+            return missing
+        body = _read(req)
+        if not body:  # as with no body at all: the schema's defaults and required fields
+            return missing
+        try:
+            return strict_json.loads(body)
+        except strict_json.InvalidJSON as exc:
+            _refuse(str(exc))
+
+
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    """The base of every blueprint: its `arguments` are read by RequestParser."""
+
+    ARGUMENTS_PARSER = RequestParser()
+
+
+def init_request_bodies(app: Flask, settings: Settings) -> None:
+    app.json = StrictJSONProvider(app)
+    app.config["MAX_CONTENT_LENGTH"] = settings.json_max_bytes
+    upload_max_bytes = settings.document_max_bytes + UPLOAD_OVERHEAD_BYTES
+
+    @app.before_request
+    def _allow_uploads() -> None:
+        if request.mimetype == "multipart/form-data":
+            request.max_content_length = upload_max_bytes
