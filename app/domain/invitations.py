@@ -84,7 +84,8 @@ def invite(
 
     token = secrets.token_urlsafe(32)
     invitation = session.scalar(
-        select(Invitation).where(
+        select(Invitation)
+        .where(
             Invitation.organization_id == organization.id,
             func.lower(Invitation.email) == data["email"].lower(),
             Invitation.accepted_at.is_(None),
