@@ -5,15 +5,17 @@ ALTER TABLE facilities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE facilities FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON facilities TO msc_application;
 
+-- The branch most rows meet comes first: the others are evaluated only for rows it
+-- rejects.
 DROP POLICY IF EXISTS facilities_select ON facilities;
 CREATE POLICY facilities_select ON facilities FOR SELECT USING (
-    (SELECT tenancy.is_msc_admin())
-    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-        AND ((SELECT tenancy.role()) IS DISTINCT FROM 'office_manager'
-             OR office_manager_id = (SELECT tenancy.user_id())))
+    organization_id = ANY ((SELECT tenancy.whole_organization_ids())::uuid[])
+    -- an office manager's (read by the row: resolving the context reads them so)
+    OR (office_manager_id = (SELECT tenancy.user_id())
+        AND organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[]))
     -- a provider sees the facilities of their own assignments, at every organization
-    OR id = ANY (ARRAY(SELECT pf.facility_id FROM provider_facilities pf
-                        WHERE pf.user_id = (SELECT tenancy.user_id())))
+    OR id = ANY ((SELECT tenancy.assigned_facility_ids())::uuid[])
+    OR (SELECT tenancy.is_msc_admin())
 );
 
 DROP POLICY IF EXISTS facilities_insert ON facilities;

@@ -80,6 +80,46 @@ LANGUAGE sql STABLE AS $$
      WHERE m.organization_id = ANY (tenancy.organization_ids())
 $$;
 
+-- The reach functions below stand in for what a policy would otherwise spell out with
+-- several settings or a subquery: a policy wraps each in (SELECT ...), so it runs once
+-- per statement, and only if a row reaches that branch; fewer such calls keep planning
+-- short. The staff's reach into users goes through users.organization_ids instead (kept
+-- by the memberships trigger), which costs nothing per statement.
+
+-- The organizations whose members an organization admin reaches: the scope (empty for
+-- every other role).
+CREATE OR REPLACE FUNCTION tenancy.staff_organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN tenancy.role() = 'organization_admin'
+                THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
+$$;
+
+-- The organizations in scope whose every facility the caller reaches: all of them,
+-- except for an office manager, who reaches only the facilities they manage.
+CREATE OR REPLACE FUNCTION tenancy.whole_organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN tenancy.role() IS DISTINCT FROM 'office_manager'
+                THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
+$$;
+
+-- The facilities of the caller's own assignments, at every organization, in any status.
+CREATE OR REPLACE FUNCTION tenancy.assigned_facility_ids() RETURNS uuid[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(pf.facility_id), '{}'::uuid[])
+      FROM provider_facilities pf
+     WHERE pf.user_id = tenancy.user_id()
+$$;
+
+-- An office manager's people: the users assigned (in any status) to the facilities they
+-- manage (empty for every other role).
+CREATE OR REPLACE FUNCTION tenancy.managed_member_ids() RETURNS uuid[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(DISTINCT pf.user_id), '{}'::uuid[])
+      FROM provider_facilities pf
+     WHERE tenancy.role() = 'office_manager'
+       AND pf.facility_id = ANY (tenancy.facility_ids())
+$$;
+
 -- Resolve who is asking and apply it, in one statement per request: the request's
 -- first round trip. Runs as the caller (SECURITY INVOKER), so every row it reads is one
 -- the policies show at that step, exactly as if each step were its own statement:

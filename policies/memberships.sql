@@ -6,17 +6,16 @@ ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON memberships TO msc_application;
 
+-- The branch most rows meet comes first: the others are evaluated only for rows it
+-- rejects.
 DROP POLICY IF EXISTS memberships_select ON memberships;
 CREATE POLICY memberships_select ON memberships FOR SELECT USING (
-    user_id = (SELECT tenancy.user_id())
+    (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
+     AND ((SELECT tenancy.role()) = 'organization_admin'
+          -- an office manager sees the members assigned to the facilities they manage
+          OR user_id = ANY ((SELECT tenancy.managed_member_ids())::uuid[])))
+    OR user_id = (SELECT tenancy.user_id())
     OR (SELECT tenancy.is_msc_admin())
-    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-        AND (SELECT tenancy.role()) = 'organization_admin')
-    -- an office manager sees the members assigned to the facilities they manage
-    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-        AND (SELECT tenancy.role()) = 'office_manager'
-        AND user_id = ANY (ARRAY(SELECT pf.user_id FROM provider_facilities pf
-                                  WHERE pf.facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[]))))
 );
 
 DROP POLICY IF EXISTS memberships_insert ON memberships;
@@ -48,6 +47,31 @@ CREATE POLICY memberships_delete ON memberships FOR DELETE USING (
     OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
         AND (SELECT tenancy.role()) = 'organization_admin')
 );
+
+-- users.organization_ids follows the memberships (the staff's reach into users, see
+-- policies/users.sql). SECURITY DEFINER: whoever may change a membership may not see or
+-- change the member's user row; the owner may, through the users_sync_* policies.
+CREATE OR REPLACE FUNCTION tenancy.sync_member_organizations() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE users SET organization_ids = array_remove(organization_ids, OLD.organization_id)
+         WHERE id = OLD.user_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        UPDATE users SET organization_ids = organization_ids || NEW.organization_id
+         WHERE id = NEW.user_id AND NOT organization_ids @> ARRAY[NEW.organization_id];
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+REVOKE ALL ON FUNCTION tenancy.sync_member_organizations() FROM PUBLIC;
+
+DROP TRIGGER IF EXISTS memberships_sync_users ON memberships;
+CREATE TRIGGER memberships_sync_users
+    AFTER INSERT OR DELETE OR UPDATE OF organization_id, user_id ON memberships
+    FOR EACH ROW EXECUTE FUNCTION tenancy.sync_member_organizations();
 
 DROP TRIGGER IF EXISTS memberships_updated_at ON memberships;
 CREATE TRIGGER memberships_updated_at BEFORE UPDATE ON memberships

@@ -6,14 +6,14 @@ ALTER TABLE provider_facilities FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON provider_facilities TO msc_application;
 
 -- Staff reach: organization admins the whole scope, office managers their facilities.
+-- The branch most rows meet comes first: the others are evaluated only for rows it
+-- rejects. (An office manager's facilities are all in the active organization.)
 DROP POLICY IF EXISTS provider_facilities_select ON provider_facilities;
 CREATE POLICY provider_facilities_select ON provider_facilities FOR SELECT USING (
-    user_id = (SELECT tenancy.user_id())
+    organization_id = ANY ((SELECT tenancy.staff_organization_ids())::uuid[])
+    OR facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[])
+    OR user_id = (SELECT tenancy.user_id())
     OR (SELECT tenancy.is_msc_admin())
-    OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-        AND ((SELECT tenancy.role()) = 'organization_admin'
-             OR ((SELECT tenancy.role()) = 'office_manager'
-                 AND facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[]))))
 );
 
 DROP POLICY IF EXISTS provider_facilities_insert ON provider_facilities;

@@ -1,17 +1,42 @@
 -- users: global identities, not owned by one tenant. A user reaches their own row;
 -- organization staff reach the users who belong to organizations in their scope (as
--- far as the memberships policy lets them see those memberships); MSC admins reach all.
+-- far as the memberships policy lets them see those memberships: organization admins
+-- all members, office managers the people at their facilities); MSC admins reach all.
+-- organization_ids, the organizations the user is a member of, is kept by the
+-- memberships trigger (policies/memberships.sql), so a row tells by itself which admins
+-- reach it.
 ALTER TABLE users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE users FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON users TO msc_application;
 
 DROP POLICY IF EXISTS users_select ON users;
 CREATE POLICY users_select ON users FOR SELECT USING (
-    id = (SELECT tenancy.user_id())
+    organization_ids && (SELECT tenancy.staff_organization_ids())
+    OR id = (SELECT tenancy.user_id())
+    OR id = ANY ((SELECT tenancy.managed_member_ids())::uuid[])
     OR (SELECT tenancy.is_msc_admin())
-    OR lower(email) = (SELECT tenancy.login_email())
-    OR id = ANY ((SELECT tenancy.member_ids())::uuid[])
+    -- while logging in: the account of the email given (lower() only then: rows outside
+    -- the caller's reach meet every branch)
+    OR ((SELECT tenancy.login_email()) IS NOT NULL
+        AND lower(email) = (SELECT tenancy.login_email()))
 );
+
+-- The owner, through tenancy.sync_member_organizations (SECURITY DEFINER), reads and
+-- updates any user row to keep organization_ids; the application role is no member of
+-- the owner role.
+DO $$
+DECLARE
+    owner name := (SELECT tableowner FROM pg_tables
+                    WHERE schemaname = 'public' AND tablename = 'users');
+BEGIN
+    DROP POLICY IF EXISTS users_sync_select ON users;
+    EXECUTE format('CREATE POLICY users_sync_select ON users FOR SELECT TO %I USING (true)',
+                   owner);
+    DROP POLICY IF EXISTS users_sync_update ON users;
+    EXECUTE format('CREATE POLICY users_sync_update ON users FOR UPDATE TO %I USING (true)',
+                   owner);
+END
+$$;
 
 DROP POLICY IF EXISTS users_insert ON users;
 CREATE POLICY users_insert ON users FOR INSERT WITH CHECK (
@@ -58,10 +83,41 @@ DROP TRIGGER IF EXISTS users_npi_reset ON users;
 CREATE TRIGGER users_npi_reset BEFORE UPDATE OF npi, name ON users
     FOR EACH ROW EXECUTE FUNCTION tenancy.reset_npi_verification();
 
+-- organization_ids is written only by the owner's sync: a user cannot claim membership.
+CREATE OR REPLACE FUNCTION tenancy.guard_user_organization_ids() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.organization_ids IS DISTINCT FROM
+           (CASE WHEN TG_OP = 'UPDATE' THEN OLD.organization_ids ELSE '{}'::uuid[] END)
+       AND NOT pg_has_role(current_user,
+                           (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
+    THEN
+        RAISE EXCEPTION 'users.organization_ids follows the memberships'
+            USING ERRCODE = 'insufficient_privilege', COLUMN = 'organization_ids';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS users_organization_ids_guard ON users;
+CREATE TRIGGER users_organization_ids_guard BEFORE INSERT OR UPDATE OF organization_ids ON users
+    FOR EACH ROW EXECUTE FUNCTION tenancy.guard_user_organization_ids();
+
+-- A change of organization_ids alone is a membership change, stamped and audited on the
+-- membership: the user row is neither touched nor audited for it.
 DROP TRIGGER IF EXISTS users_updated_at ON users;
 CREATE TRIGGER users_updated_at BEFORE UPDATE ON users
-    FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+    FOR EACH ROW
+    WHEN ((to_jsonb(OLD) - 'organization_ids') IS DISTINCT FROM (to_jsonb(NEW) - 'organization_ids'))
+    EXECUTE FUNCTION tenancy.set_updated_at();
 
 DROP TRIGGER IF EXISTS users_audit ON users;
-CREATE TRIGGER users_audit AFTER INSERT OR UPDATE OR DELETE ON users
+CREATE TRIGGER users_audit AFTER INSERT OR DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('', 'password_hash');
+
+DROP TRIGGER IF EXISTS users_audit_update ON users;
+CREATE TRIGGER users_audit_update AFTER UPDATE ON users
+    FOR EACH ROW
+    WHEN ((to_jsonb(OLD) - 'organization_ids' - 'updated_at')
+          IS DISTINCT FROM (to_jsonb(NEW) - 'organization_ids' - 'updated_at'))
+    EXECUTE FUNCTION tenancy.record_audit_event('', 'password_hash');

@@ -55,7 +55,14 @@ class Order(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("line_count >= 1", name="line_count_positive"),
         # Lists and analytics: newest first per organization; per facility.
         Index("ix_orders_organization_id_created_at", "organization_id", "created_at"),
-        Index("ix_orders_organization_id_facility_id", "organization_id", "facility_id"),
+        # provider_id rides along for the select policy: a count under the policies is an
+        # index-only scan as it is without them.
+        Index(
+            "ix_orders_organization_id_facility_id",
+            "organization_id",
+            "facility_id",
+            postgresql_include=["provider_id"],
+        ),
         # The provider's own orders, at every organization (policy and checklist).
         Index("ix_orders_provider_id", "provider_id"),
     )

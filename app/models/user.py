@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import (
@@ -13,6 +14,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
@@ -53,3 +55,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     dea_not_applicable: Mapped[bool] = mapped_column(Boolean, server_default=false())
     is_msc_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    # The organizations the user is a member of, kept by the database from the memberships
+    # for the users policy (policies/users.sql); the application never reads or writes it.
+    organization_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID(as_uuid=True)), server_default=text("'{}'"), deferred=True
+    )
