@@ -53,6 +53,8 @@ class Received:
     message_id: str | None
     message: EmailMessage
     raw: bytes
+    # The client's end of the connection that carried it (host, port).
+    peer: tuple[str, int]
 
 
 def free_port() -> int:
@@ -125,12 +127,13 @@ class _Handler:
         mail_from = str(envelope.mail_from)
         rcpt_tos = tuple(str(r) for r in envelope.rcpt_tos)
         options = tuple(str(o) for o in envelope.mail_options)
+        peer = (str(session.peer[0]), int(session.peer[1]))
         if behaviour is Behaviour.BLOCK_DATA:
             self._server._note_blocking(self._server.data_blocking)
 
             async def hold_then_store() -> None:
                 await self._server._released()
-                self._server._store(mail_from, rcpt_tos, options, raw)
+                self._server._store(mail_from, rcpt_tos, options, raw, peer)
 
             # A task of its own, shielded: the client's connection going (which cancels
             # this hook) does not undo what the server already holds.
@@ -139,7 +142,7 @@ class _Handler:
             task.add_done_callback(self._server._held.discard)
             await asyncio.shield(task)
             return "250 2.0.0 OK: queued"
-        self._server._store(mail_from, rcpt_tos, options, raw)
+        self._server._store(mail_from, rcpt_tos, options, raw, peer)
         return "250 2.0.0 OK: queued"
 
 
@@ -248,7 +251,12 @@ class SmtpServer:
             await asyncio.sleep(0.01)
 
     def _store(
-        self, mail_from: str, rcpt_tos: tuple[str, ...], options: tuple[str, ...], raw: bytes
+        self,
+        mail_from: str,
+        rcpt_tos: tuple[str, ...],
+        options: tuple[str, ...],
+        raw: bytes,
+        peer: tuple[str, int],
     ) -> None:
         message = _parse(raw)
         received = Received(
@@ -258,6 +266,7 @@ class SmtpServer:
             message_id=str(message["Message-ID"]) if message["Message-ID"] else None,
             message=message,
             raw=raw,
+            peer=peer,
         )
         with self._lock:
             self._received.append(received)

@@ -708,8 +708,8 @@ def _kill(pids: list[int]) -> None:
 
 
 class RqWorkerProcess:
-    """A real `rq worker` (the deployment's Worker class, forking a horse per job) in a
-    session of its own, its output in `log`."""
+    """A real `rq worker` (the deployment's Worker class) in a session of its own, its
+    output in `log`."""
 
     def __init__(
         self,

@@ -17,14 +17,20 @@ from app.domain.outbox import RetryPolicy
 from app.integrations import mail
 from app.integrations.nppes import NppesClient
 from app.models.enums import OutboxStatus
-from workers.runtime import log, services, settings, system_session
+from workers.runtime import log, mailer, services, settings, system_session
 
 DELIVER = "workers.jobs.deliver_message"
+# A relay run hands over up to RELAY_ROUNDS batches of RELAY_BATCH messages, each batch
+# its own transaction; the next run (RELAY_INTERVAL_SECONDS later) takes the rest. Far
+# more than the workers send in the interval: the relay never holds delivery back.
+RELAY_BATCH = 500
+RELAY_ROUNDS = 20
 
 
 def relay_outbox() -> int:
     """Hand due outbox messages to the queue (and recover abandoned ones)."""
     config = settings()
+    policy = RetryPolicy.from_settings(config)
     queue = Queue(config.queue_name, connection=services().redis)
 
     def enqueue(message_id: uuid.UUID, attempts: int) -> None:
@@ -35,8 +41,13 @@ def relay_outbox() -> int:
             job_timeout=int(config.smtp_timeout_seconds * 6),
         )
 
-    with system_session("relay-outbox") as session:
-        count = outbox.relay(session, enqueue, clock.now(), RetryPolicy.from_settings(config))
+    count = 0
+    for _ in range(RELAY_ROUNDS):
+        with system_session("relay-outbox") as session:
+            relayed = outbox.relay(session, enqueue, clock.now(), policy, batch=RELAY_BATCH)
+        count += relayed
+        if relayed < RELAY_BATCH:
+            break
     log.info("relay: %d message(s) queued", count)
     return count
 
@@ -83,7 +94,7 @@ def deliver_message(message_id: str) -> str:
             session.commit()
 
         try:
-            reply = mail.SmtpMailer(config).send(email, before_end_of_data=record_sent)
+            reply = mailer().send(email, before_end_of_data=record_sent)
         except outbox.LostClaim as exc:
             # Another worker has the message now; this attempt never completed it.
             log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)

@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 
 from app import services as process_services
 from app.config import Settings
+from app.integrations.mail import SmtpMailer
 from app.services import Services
 from app.tenancy.context import TenantContext, use_context
 
 log = logging.getLogger("workers")
 
 _services: Services | None = None
+_mailer: SmtpMailer | None = None
 
 
 def services() -> Services:
@@ -36,11 +38,26 @@ def settings() -> Settings:
     return services().settings
 
 
+def mailer() -> SmtpMailer:
+    """This process's mailer for the current settings, whose SMTP connection carries
+    one message after another (see SmtpMailer)."""
+    global _mailer
+    config = settings()
+    if _mailer is None or _mailer.settings is not config:
+        if _mailer is not None:
+            _mailer.close()
+        _mailer = SmtpMailer(config)
+    return _mailer
+
+
 def dispose_inherited_connections() -> None:
-    """In a forked work horse: drop the pool inherited from the parent without closing
-    its sockets (the parent still owns them), so this process opens its own."""
+    """In a forked work horse: drop the database pool and the SMTP connection inherited
+    from the parent without closing their sockets (the parent still owns them), so this
+    process opens its own."""
     if _services is not None:
         _services.engine.dispose(close=False)
+    if _mailer is not None:
+        _mailer.forget()
 
 
 @contextmanager

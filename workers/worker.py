@@ -9,19 +9,29 @@ from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
 from rq.worker import Worker as RqWorker
+from rq.worker import WorkerStatus
 
 from workers import heartbeat
+from workers.jobs import DELIVER
 from workers.runtime import dispose_inherited_connections, services
 
 # The longest an idle worker waits for a job before it comes round its loop again
 # (rq's own wait is 405 s): often enough for the liveness heartbeat.
 IDLE_ROUND_SECONDS = 60
+# Jobs the worker runs in its own process rather than in a forked work horse: short,
+# bounded by their job timeout, and run thousands of times a minute, so a fork each (and
+# a new database and SMTP connection each) would cost more than the job itself.
+IN_PROCESS = frozenset({DELIVER})
 
 
 class Worker(RqWorker):
-    """RQ forks a work horse per job. The services are opened once, in the worker, so
-    each horse inherits them ready; a forked process must not share the parent's pooled
-    database connections, so the horse drops them before running the job.
+    """Deliveries (IN_PROCESS) run in the worker itself, one after another over its pooled
+    database connection and its kept SMTP connection. Every other job (the reminder
+    scan, the NPI retries) runs in a forked work horse, as RQ does by default: a long job
+    then leaves the worker free to send heartbeats, and whatever memory it used goes
+    with the horse. The services are opened once, in the worker, so each horse inherits
+    them ready; a forked process must not share the parent's connections, so the horse
+    drops them before running the job.
 
     While Redis is down, rq's loop waits and tries again (up to a minute apart), and the
     worker carries on when Redis is back. Each heartbeat, which rq sends each time round
@@ -47,6 +57,15 @@ class Worker(RqWorker):
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         heartbeat.beat(self.heartbeat_file)
         super().heartbeat(timeout, pipeline)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        if job.func_name not in IN_PROCESS:
+            super().execute_job(job, queue)
+            return
+        # As rq's SimpleWorker runs every job: the job timeout still holds (SIGALRM).
+        self.prepare_execution(job)
+        self.perform_job(job, queue)
+        self.set_state(WorkerStatus.IDLE)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         dispose_inherited_connections()

@@ -28,14 +28,17 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.fernet import Fernet
-from sqlalchemy import Select, case, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, Text, Uuid, case, cast, func, literal, select, update
+from sqlalchemy import column as typed_column
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.types import TypeEngine
 
 from app.config import Settings
 from app.domain.errors import Conflict
@@ -116,6 +119,69 @@ def add(
         )
         .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
     )
+
+
+class NewMessage(NamedTuple):
+    """A message for `add_many`, its fields named as the outbox's columns."""
+
+    kind: str
+    idempotency_key: str
+    organization_id: uuid.UUID | None
+    recipient_email: str
+    recipient_user_id: uuid.UUID | None
+    subject: str
+    template: str
+    payload: dict[str, Any]
+
+
+# How the server reads each field of a NewMessage from its JSON.
+NEW_MESSAGE_TYPES: dict[str, TypeEngine[Any]] = {
+    "kind": Text(),
+    "idempotency_key": Text(),
+    "organization_id": Uuid(),
+    "recipient_email": Text(),
+    "recipient_user_id": Uuid(),
+    "subject": Text(),
+    "template": Text(),
+    "payload": JSONB(),
+}
+
+
+def add_many(session: Session, messages: Sequence[NewMessage]) -> int:
+    """Write the messages whose keys the outbox does not hold yet, in one statement (for a
+    job writing thousands); returns how many it wrote. RETURNING counts the rows written,
+    so the count is exact even when another writer races for the same keys."""
+    if not messages:
+        return 0
+    # The rows travel as one JSON document, unpacked by the server: a parameter per
+    # value would cost the client more than the insert costs the server.
+    document = json.dumps([message._asdict() for message in messages], default=str)
+    rows = (
+        func.jsonb_to_recordset(cast(literal(document, Text), JSONB))
+        .table_valued(*(typed_column(name, NEW_MESSAGE_TYPES[name]) for name in NewMessage._fields))
+        .render_derived(with_types=True)
+    )
+    written = session.connection().execute(
+        insert(OutboxMessage)
+        .from_select(NewMessage._fields, select(*rows.c))
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+        .returning(OutboxMessage.id)
+    )
+    return len(written.all())
+
+
+def missing(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of `keys` the outbox holds no message for, in one query whatever their
+    number. Only MSC reach reads the whole outbox: under a narrower context, the keys of
+    messages it cannot see are among those returned."""
+    # The keys travel as one newline-separated text (keys hold no line break), which
+    # costs far less to send than an array parameter of thousands of strings.
+    joined = literal("\n".join(keys), Text)
+    key = func.unnest(func.string_to_array(joined, "\n")).column_valued("key")
+    lacking = select(key).where(
+        ~select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key).exists()
+    )
+    return set(session.connection().execute(lacking).scalars())
 
 
 def relay(
@@ -203,7 +269,8 @@ def _update_claimed(
     """Change the row only while this worker's claim on it stands; with `erase_secret`,
     erase its sealed payload in the same statement. The instance keeps the payload it
     was claimed with, for `mark_failed_attempt` to put back should the server refuse."""
-    result = session.execute(
+    # On the connection: a plain UPDATE, without the ORM's bulk-update bookkeeping.
+    result = session.connection().execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.id == message.id,
@@ -212,12 +279,13 @@ def _update_claimed(
             OutboxMessage.attempts == message.attempts,
         )
         .values(**values, **({"sealed_payload": None} if erase_secret else {}))
-        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise LostClaim(f"outbox {message.id}: the claim was lost")
+    # The instance follows as the row now stands, without becoming dirty: a plain
+    # assignment would have the next flush write the same values again.
     for name, value in values.items():
-        setattr(message, name, value)
+        set_committed_value(message, name, value)
 
 
 def mark_sent(session: Session, message: OutboxMessage, now: dt.datetime) -> None:

@@ -27,11 +27,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, literal, select, tuple_, union
+from sqlalchemy import Row, Select, Text, cast, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.domain import outbox
@@ -41,7 +42,6 @@ from app.models import (
     Facility,
     Membership,
     Organization,
-    OutboxMessage,
     ProviderFacility,
     User,
 )
@@ -76,10 +76,8 @@ _SUBJECT_MAX = 255
 
 @dataclass(frozen=True)
 class ScanResult:
-    """How many outbox messages the scan created (not how many it found already sent).
-
-    Exact when scans do not overlap; two scans racing on one item both count a message
-    only one of them wrote (the outbox still holds it once)."""
+    """How many outbox messages the scan created (not how many it found already there).
+    Exact even when two scans race on one item: each counts only the rows it wrote."""
 
     credentials: int = 0
     documents: int = 0
@@ -89,26 +87,31 @@ class ScanResult:
         return self.credentials + self.documents
 
 
-@dataclass(frozen=True)
-class _Message:
-    """The arguments of one `outbox.add`, gathered first so a batch can be deduplicated
-    and checked against the outbox in one query before anything is written."""
-
-    kind: str
-    key: str
-    organization_id: uuid.UUID | None
-    recipient_email: str
-    recipient_user_id: uuid.UUID
-    subject: str
-    template: str
-    payload: dict[str, Any]
+# Named tuples rather than dataclasses: a scan makes hundreds of thousands of them.
 
 
-@dataclass(frozen=True)
-class _Recipient:
+class _Recipient(NamedTuple):
     user_id: uuid.UUID
     name: str
     email: str
+    ref: str  # the user id as idempotency keys spell it
+
+
+def _recipient(user_id: uuid.UUID, name: str, email: str) -> _Recipient:
+    return _Recipient(user_id, name, email, str(user_id))
+
+
+class _Due(NamedTuple):
+    """A reminder due to one recipient, named by its idempotency key. Its message is
+    composed only once the key is known to be new: a daily scan finds again every item
+    of the windows it already covered, and composing those would be most of its work."""
+
+    key: str
+    item: Row[*tuple[Any, ...]]
+    days_left: int
+    # The organization the message is filed under; None for a provider's own.
+    organization_id: uuid.UUID | None
+    recipient: _Recipient
 
 
 def mask(number: str | None) -> str:
@@ -136,9 +139,9 @@ def scan(
     """Write the reminders due on `today` into the outbox; the caller commits.
 
     Runs under the session's current tenant context (this function never widens it).
-    Walks the candidates in pages of `batch_size` ordered by (expiry_date, id), so
-    memory stays bounded whatever the number of credentials, and loads each page's
-    recipients in a fixed number of queries."""
+    Reads the organizations' staff once, then walks the candidates in pages of
+    `batch_size` ordered by (expiry_date, id), so memory stays bounded whatever the
+    number of credentials, with a fixed number of statements per page."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     # A negative window could never match (expired items are skipped), so drop it.
@@ -146,11 +149,94 @@ def scan(
     if not usable:
         return ScanResult()
     last = today + dt.timedelta(days=max(usable))
+    # The window of every item found, by its days left (0 to the largest window).
+    windows_by_day: list[int] = []
+    for days in range(max(usable) + 1):
+        window = window_for(days, usable)
+        assert window is not None  # the largest window holds every day up to it
+        windows_by_day.append(window)
     base = base_url.rstrip("/")
+    staff = _Staff.load(session)
     return ScanResult(
-        credentials=_scan_credentials(session, today, last, usable, base, batch_size),
-        documents=_scan_documents(session, today, last, usable, base, batch_size),
+        credentials=_scan_credentials(
+            session, staff, today, last, windows_by_day, base, batch_size
+        ),
+        documents=_scan_documents(session, staff, today, last, windows_by_day, base, batch_size),
     )
+
+
+@dataclass(frozen=True)
+class _Staff:
+    """Who hears about an organization's providers and documents: its active admins,
+    and each facility's active office manager, for every organization that is not
+    closed. Read once per scan: its size follows the organizations and facilities, not
+    the credentials."""
+
+    admins: dict[uuid.UUID, list[_Recipient]]  # by organization, in user id order
+    # by facility: its organization, and its manager if any (closed organizations' absent)
+    facilities: dict[uuid.UUID, tuple[uuid.UUID, _Recipient | None]]
+    # Providers at the same facilities share their staff: worked out once per set.
+    _known: dict[str, list[tuple[uuid.UUID, _Recipient]]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session) -> _Staff:
+        # A deactivated account gets no mail; a closed organization no reminders.
+        open_organization = Organization.status != OrganizationStatus.INACTIVE
+        connection = session.connection()
+        admins: dict[uuid.UUID, list[_Recipient]] = defaultdict(list)
+        for organization_id, user_id, name, email in connection.execute(
+            select(Membership.organization_id, User.id, User.name, User.email)
+            .join(User, User.id == Membership.user_id)
+            .join(Organization, Organization.id == Membership.organization_id)
+            .where(Membership.role == Role.ORGANIZATION_ADMIN, User.is_active, open_organization)
+            .order_by(Membership.organization_id, User.id)
+        ):
+            admins[organization_id].append(_recipient(user_id, name, email))
+        facilities: dict[uuid.UUID, tuple[uuid.UUID, _Recipient | None]] = {
+            facility_id: (
+                organization_id,
+                None if user_id is None else _recipient(user_id, name, email),
+            )
+            for facility_id, organization_id, user_id, name, email in connection.execute(
+                select(Facility.id, Facility.organization_id, User.id, User.name, User.email)
+                .join(Organization, Organization.id == Facility.organization_id)
+                .outerjoin(User, (User.id == Facility.office_manager_id) & User.is_active)
+                .where(open_organization)
+            )
+        }
+        return cls(admins, facilities)
+
+    def of_provider(self, facilities: str | None) -> list[tuple[uuid.UUID, _Recipient]]:
+        """(organization id, staff member) for every organization where the provider is
+        actively assigned, given the facilities of those assignments (their ids, in
+        order, comma-separated; None for none): the organization's admins and the
+        managers of the provider's facilities there, a person in both roles once. In a
+        stable order (organization, then person), so which organization files a shared
+        recipient's single message (see _write) is the same on every run."""
+        if not facilities:
+            return []
+        known = self._known.get(facilities)
+        if known is None:
+            known = self._known[facilities] = self._of(facilities.split(","))
+        return known
+
+    def _of(self, facility_ids: list[str]) -> list[tuple[uuid.UUID, _Recipient]]:
+        by_organization: dict[uuid.UUID, dict[uuid.UUID, _Recipient]] = defaultdict(dict)
+        for facility_id in facility_ids:
+            found = self.facilities.get(uuid.UUID(facility_id))
+            if found is None:  # a closed organization's facility
+                continue
+            organization_id, manager = found
+            people = by_organization[organization_id]
+            for admin in self.admins.get(organization_id, ()):
+                people[admin.user_id] = admin
+            if manager is not None:
+                people[manager.user_id] = manager
+        return [
+            (organization_id, person)
+            for organization_id, people in sorted(by_organization.items())
+            for _, person in sorted(people.items())
+        ]
 
 
 # --- credentials ------------------------------------------------------------------
@@ -158,12 +244,28 @@ def scan(
 
 def _scan_credentials(
     session: Session,
+    staff: _Staff,
     today: dt.date,
     last: dt.date,
-    windows: tuple[int, ...],
+    windows_by_day: list[int],
     base_url: str,
     batch_size: int,
 ) -> int:
+    # The facilities of the provider's active assignments, with each credential: the
+    # staff who hear about it follow from them (see _Staff).
+    facilities = (
+        select(
+            func.string_agg(
+                cast(ProviderFacility.facility_id, Text),
+                aggregate_order_by(literal(","), ProviderFacility.facility_id),
+            )
+        )
+        .where(
+            ProviderFacility.user_id == Credential.user_id,
+            ProviderFacility.status == AssignmentStatus.ACTIVE,
+        )
+        .scalar_subquery()
+    )
     query = (
         select(
             Credential.id,
@@ -174,9 +276,11 @@ def _scan_credentials(
             User.name.label("provider_name"),
             User.email.label("provider_email"),
             User.is_active.label("provider_active"),
+            facilities.label("facilities"),
         )
         .join(User, User.id == Credential.user_id)
-        # The range on expiry_date is what lets ix_credentials_expiry_date drive the walk.
+        # The range, with the page order, is what lets ix_credentials_expiry_date_id drive
+        # the walk.
         .where(
             Credential.expiry_date.between(today, last),
             Credential.verification_status != VerificationStatus.REJECTED,
@@ -184,129 +288,66 @@ def _scan_credentials(
     )
     created = 0
     for rows in _pages(session, query, Credential.expiry_date, Credential.id, batch_size):
-        staff = _credential_staff(session, {row.user_id for row in rows})
-        messages: list[_Message] = []
+        dues: list[_Due] = []
         for row in rows:
             days_left = (row.expiry_date - today).days
-            window = window_for(days_left, windows)
-            if window is None:  # only possible with gaps below the smallest window
-                continue
-            messages.extend(_credential_messages(row, days_left, window, staff, base_url))
-        created += _write(session, messages)
-        session.flush()
+            staff_of_provider = staff.of_provider(row.facilities)
+            dues.extend(
+                _credential_dues(row, days_left, windows_by_day[days_left], staff_of_provider)
+            )
+        created += _write(session, dues, lambda due: _credential_message(due, base_url))
     return created
 
 
-def _credential_staff(
-    session: Session, provider_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, list[tuple[uuid.UUID, _Recipient]]]:
-    """For each provider of the page: (organization id, staff member) for every
-    organization where the provider is actively assigned. One query for the page.
-
-    UNION (not UNION ALL) merges a person who is both an organization admin and the
-    office manager of the provider's facility into one row for that organization."""
-    active = ProviderFacility.status == AssignmentStatus.ACTIVE
-    admins = (
-        select(
-            ProviderFacility.user_id.label("provider_id"),
-            ProviderFacility.organization_id.label("organization_id"),
-            Membership.user_id.label("recipient_id"),
-        )
-        .join(
-            Membership,
-            (Membership.organization_id == ProviderFacility.organization_id)
-            & (Membership.role == Role.ORGANIZATION_ADMIN),
-        )
-        .where(ProviderFacility.user_id.in_(provider_ids), active)
-    )
-    managers = (
-        select(
-            ProviderFacility.user_id,
-            ProviderFacility.organization_id,
-            Facility.office_manager_id,
-        )
-        .join(
-            Facility,
-            (Facility.organization_id == ProviderFacility.organization_id)
-            & (Facility.id == ProviderFacility.facility_id),
-        )
-        .where(
-            ProviderFacility.user_id.in_(provider_ids),
-            active,
-            Facility.office_manager_id.is_not(None),
-        )
-    )
-    staff = union(admins, managers).subquery()
-    rows = session.execute(
-        select(staff.c.provider_id, staff.c.organization_id, User.id, User.name, User.email)
-        .join(User, User.id == staff.c.recipient_id)
-        .join(Organization, Organization.id == staff.c.organization_id)
-        # A deactivated account gets no mail; a closed organization no reminders.
-        .where(User.is_active, Organization.status != OrganizationStatus.INACTIVE)
-        # A stable order, so which organization files a shared recipient's single
-        # message (see _write) is the same on every run.
-        .order_by(staff.c.provider_id, staff.c.organization_id, User.id)
-    ).all()
-    by_provider: dict[uuid.UUID, list[tuple[uuid.UUID, _Recipient]]] = defaultdict(list)
-    for provider_id, organization_id, user_id, name, email in rows:
-        by_provider[provider_id].append((organization_id, _Recipient(user_id, name, email)))
-    return by_provider
-
-
-def _credential_messages(
+def _credential_dues(
     row: Row[*tuple[Any, ...]],
     days_left: int,
     window: int,
-    staff: dict[uuid.UUID, list[tuple[uuid.UUID, _Recipient]]],
-    base_url: str,
-) -> Iterator[_Message]:
-    label = CREDENTIAL_LABELS.get(row.credential_type, row.credential_type.replace("_", " "))
-    when = _expires(days_left)
-    prefix = f"credential:{row.id}:{row.expiry_date.isoformat()}:{window}"
-    # Only what the templates need: the provider, the credential, the dates. Nothing
-    # about the organizations the provider works for, so no message can leak one.
-    common: dict[str, Any] = {
-        "credential_label": label,
-        "provider_name": row.provider_name,
-        "masked_number": mask(row.number),
-        "expiry_date": row.expiry_date.isoformat(),
-        "days_left": days_left,
-    }
+    staff: list[tuple[uuid.UUID, _Recipient]],
+) -> Iterator[_Due]:
+    """`staff`: the provider's, as (organization id, staff member)."""
+    prefix = f"credential:{row.id}:{row.expiry_date.isoformat()}:{window}:"
     # The provider's own message comes first: a provider who is also staff of an
     # organization assigning them gets this one, not a second one as staff.
     if row.provider_active:
-        yield _Message(
-            kind=MessageKind.CREDENTIAL_REMINDER,
-            key=f"{prefix}:{row.user_id}",
-            organization_id=None,
-            recipient_email=row.provider_email,
-            recipient_user_id=row.user_id,
-            subject=_subject(f"Your {label} {when}"),
-            template=MessageKind.CREDENTIAL_REMINDER,
-            payload={
-                **common,
-                "recipient_name": row.provider_name,
-                "for_provider": True,
-                "link": f"{base_url}/api/v1/me/credentials/{row.id}",
-            },
-        )
-    link = f"{base_url}/api/v1/admin/providers/{row.user_id}/credentials"
-    for organization_id, recipient in staff.get(row.user_id, ()):
-        yield _Message(
-            kind=MessageKind.CREDENTIAL_REMINDER,
-            key=f"{prefix}:{recipient.user_id}",
-            organization_id=organization_id,
-            recipient_email=recipient.email,
-            recipient_user_id=recipient.user_id,
-            subject=_subject(f"{_capitalized(label)} of {row.provider_name} {when}"),
-            template=MessageKind.CREDENTIAL_REMINDER,
-            payload={
-                **common,
-                "recipient_name": recipient.name,
-                "for_provider": False,
-                "link": link,
-            },
-        )
+        provider = _recipient(row.user_id, row.provider_name, row.provider_email)
+        yield _Due(prefix + provider.ref, row, days_left, None, provider)
+    for organization_id, recipient in staff:
+        yield _Due(prefix + recipient.ref, row, days_left, organization_id, recipient)
+
+
+def _credential_message(due: _Due, base_url: str) -> outbox.NewMessage:
+    row = due.item
+    label = CREDENTIAL_LABELS.get(row.credential_type, row.credential_type.replace("_", " "))
+    when = _expires(due.days_left)
+    for_provider = due.organization_id is None
+    if for_provider:
+        subject = f"Your {label} {when}"
+        link = f"{base_url}/api/v1/me/credentials/{row.id}"
+    else:
+        subject = f"{_capitalized(label)} of {row.provider_name} {when}"
+        link = f"{base_url}/api/v1/admin/providers/{row.user_id}/credentials"
+    return outbox.NewMessage(
+        kind=MessageKind.CREDENTIAL_REMINDER,
+        idempotency_key=due.key,
+        organization_id=due.organization_id,
+        recipient_email=due.recipient.email,
+        recipient_user_id=due.recipient.user_id,
+        subject=_subject(subject),
+        template=MessageKind.CREDENTIAL_REMINDER,
+        # Only what the templates need: the provider, the credential, the dates. Nothing
+        # about the organizations the provider works for, so no message can leak one.
+        payload={
+            "recipient_name": due.recipient.name,
+            "for_provider": for_provider,
+            "credential_label": label,
+            "provider_name": row.provider_name,
+            "masked_number": mask(row.number),
+            "expiry_date": row.expiry_date.isoformat(),
+            "days_left": due.days_left,
+            "link": link,
+        },
+    )
 
 
 # --- organization documents -------------------------------------------------------
@@ -314,9 +355,10 @@ def _credential_messages(
 
 def _scan_documents(
     session: Session,
+    staff: _Staff,
     today: dt.date,
     last: dt.date,
-    windows: tuple[int, ...],
+    windows_by_day: list[int],
     base_url: str,
     batch_size: int,
 ) -> int:
@@ -339,72 +381,41 @@ def _scan_documents(
     )
     created = 0
     for rows in _pages(session, query, Document.expiry_date, Document.id, batch_size):
-        admins = _organization_admins(session, {row.organization_id for row in rows})
-        messages: list[_Message] = []
+        dues: list[_Due] = []
         for row in rows:
             days_left = (row.expiry_date - today).days
-            window = window_for(days_left, windows)
-            if window is None:
-                continue
-            messages.extend(
-                _document_messages(
-                    row, days_left, window, admins.get(row.organization_id, ()), base_url
-                )
+            window = windows_by_day[days_left]
+            prefix = f"document:{row.id}:{row.expiry_date.isoformat()}:{window}:"
+            dues.extend(
+                _Due(prefix + admin.ref, row, days_left, row.organization_id, admin)
+                for admin in staff.admins.get(row.organization_id, ())
             )
-        created += _write(session, messages)
-        session.flush()
+        created += _write(session, dues, lambda due: _document_message(due, base_url))
     return created
 
 
-def _organization_admins(
-    session: Session, organization_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, list[_Recipient]]:
-    """The active admins of each organization of the page, in one query."""
-    rows = session.execute(
-        select(Membership.organization_id, User.id, User.name, User.email)
-        .join(User, User.id == Membership.user_id)
-        .where(
-            Membership.organization_id.in_(organization_ids),
-            Membership.role == Role.ORGANIZATION_ADMIN,
-            User.is_active,
-        )
-        .order_by(Membership.organization_id, User.id)
-    ).all()
-    by_organization: dict[uuid.UUID, list[_Recipient]] = defaultdict(list)
-    for organization_id, user_id, name, email in rows:
-        by_organization[organization_id].append(_Recipient(user_id, name, email))
-    return by_organization
-
-
-def _document_messages(
-    row: Row[*tuple[Any, ...]],
-    days_left: int,
-    window: int,
-    admins: Iterable[_Recipient],
-    base_url: str,
-) -> Iterator[_Message]:
+def _document_message(due: _Due, base_url: str) -> outbox.NewMessage:
+    row = due.item
     label = DOCUMENT_LABELS.get(row.document_type, row.document_type.replace("_", " "))
-    subject = _subject(f"{_capitalized(label)} of {row.organization_name} {_expires(days_left)}")
-    link = f"{base_url}/api/v1/admin/organizations/{row.organization_id}/documents"
-    for admin in admins:
-        yield _Message(
-            kind=MessageKind.DOCUMENT_REMINDER,
-            key=f"document:{row.id}:{row.expiry_date.isoformat()}:{window}:{admin.user_id}",
-            organization_id=row.organization_id,
-            recipient_email=admin.email,
-            recipient_user_id=admin.user_id,
-            subject=subject,
-            template=MessageKind.DOCUMENT_REMINDER,
-            payload={
-                "recipient_name": admin.name,
-                "organization_name": row.organization_name,
-                "document_label": label,
-                "filename": row.filename,
-                "expiry_date": row.expiry_date.isoformat(),
-                "days_left": days_left,
-                "link": link,
-            },
-        )
+    subject = f"{_capitalized(label)} of {row.organization_name} {_expires(due.days_left)}"
+    return outbox.NewMessage(
+        kind=MessageKind.DOCUMENT_REMINDER,
+        idempotency_key=due.key,
+        organization_id=row.organization_id,
+        recipient_email=due.recipient.email,
+        recipient_user_id=due.recipient.user_id,
+        subject=_subject(subject),
+        template=MessageKind.DOCUMENT_REMINDER,
+        payload={
+            "recipient_name": due.recipient.name,
+            "organization_name": row.organization_name,
+            "document_label": label,
+            "filename": row.filename,
+            "expiry_date": row.expiry_date.isoformat(),
+            "days_left": due.days_left,
+            "link": f"{base_url}/api/v1/admin/organizations/{row.organization_id}/documents",
+        },
+    )
 
 
 # --- shared -----------------------------------------------------------------------
@@ -432,7 +443,7 @@ def _pages(
                 tuple_(expiry, row_id)
                 > tuple_(literal(after[0], expiry.type), literal(after[1], row_id.type))
             )
-        rows = session.execute(page).all()
+        rows = session.connection().execute(page).all()
         if rows:
             yield rows
         # A short page is the last one: no need for a query that returns nothing.
@@ -441,45 +452,23 @@ def _pages(
         after = (rows[-1].expiry_date, rows[-1].id)
 
 
-def _write(session: Session, messages: list[_Message]) -> int:
-    """Add the page's messages the outbox does not hold yet; returns how many.
+def _write(session: Session, dues: list[_Due], compose: Callable[[_Due], outbox.NewMessage]) -> int:
+    """Write the messages of the page's dues that the outbox does not hold yet; returns
+    how many.
 
-    The keys already present are read in one query: it gives an exact count (the
-    outbox's insert does not report whether it wrote), and a daily scan re-finds items
-    of a window it already covered, whose inserts would only hit ON CONFLICT. The
-    outbox's unique key still settles a race with a concurrent scan. (Only MSC reach
-    reads the outbox: under a narrower context nothing is found, and the count is of
-    the messages attempted.)"""
-    unique: dict[str, _Message] = {}
-    for message in messages:
+    The outbox is asked first which of the page's keys it lacks, in one query: a daily
+    scan finds again the items of every window it already covered, and only new
+    messages are composed and sent. The outbox's unique key still settles a race with a
+    concurrent scan. (Only MSC reach reads the whole outbox: under a narrower context
+    every message is attempted.)"""
+    unique: dict[str, _Due] = {}
+    for due in dues:
         # One message per recipient and reminder: the first role found wins.
-        unique.setdefault(message.key, message)
+        unique.setdefault(due.key, due)
     if not unique:
         return 0
-    existing = set(
-        session.scalars(
-            select(OutboxMessage.idempotency_key).where(
-                OutboxMessage.idempotency_key.in_(list(unique))
-            )
-        )
-    )
-    created = 0
-    for key, message in unique.items():
-        if key in existing:
-            continue
-        outbox.add(
-            session,
-            kind=message.kind,
-            key=key,
-            organization_id=message.organization_id,
-            recipient_email=message.recipient_email,
-            recipient_user_id=message.recipient_user_id,
-            subject=message.subject,
-            template=message.template,
-            payload=message.payload,
-        )
-        created += 1
-    return created
+    lacking = outbox.missing(session, unique)
+    return outbox.add_many(session, [compose(due) for key, due in unique.items() if key in lacking])
 
 
 def _expires(days_left: int) -> str:

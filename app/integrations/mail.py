@@ -11,6 +11,7 @@ import hashlib
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -78,13 +79,58 @@ def _close(smtp: smtplib.SMTP) -> None:
         smtp.close()
 
 
+class _Stale(Exception):
+    """A kept connection failed before any of the message went out: the server had let
+    it go while it waited (idle timeout, a cap on messages per connection)."""
+
+
 class SmtpMailer:
+    """Sends messages over one SMTP connection, kept open between them (opening one, with
+    its greeting, EHLO, STARTTLS and login, costs more than sending a message over it).
+
+    A kept connection is used again only within KEEP_IDLE_SECONDS of its last message,
+    and only for a message it has not begun: if the server turns out to have closed it,
+    the message goes over a new connection instead, as nothing of it was sent. Anything
+    that goes wrong during a message drops the connection."""
+
+    # Well below the five minutes a server waits for the next command (RFC 5321 4.5.3.2.7).
+    KEEP_IDLE_SECONDS = 30.0
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._kept: smtplib.SMTP | None = None
+        self._kept_since = 0.0
 
     def send(self, message: EmailMessage, before_end_of_data: Callable[[], None]) -> str:
         """Send, calling `before_end_of_data` just before the server is asked to accept.
         Returns the server's acceptance reply; raises DeliveryError."""
+        smtp = self._take_kept()
+        if smtp is not None:
+            try:
+                return self._transaction(smtp, message, before_end_of_data, kept=True)
+            except _Stale:
+                pass
+        return self._transaction(self._open(), message, before_end_of_data, kept=False)
+
+    def close(self) -> None:
+        """Say goodbye on the kept connection, if any."""
+        smtp, self._kept = self._kept, None
+        if smtp is not None:
+            _close(smtp)
+
+    def forget(self) -> None:
+        """Drop the kept connection without a word: in a forked process, whose parent
+        still owns it."""
+        self._kept = None
+
+    def _take_kept(self) -> smtplib.SMTP | None:
+        smtp, self._kept = self._kept, None
+        if smtp is not None and time.monotonic() - self._kept_since > self.KEEP_IDLE_SECONDS:
+            _close(smtp)
+            return None
+        return smtp
+
+    def _open(self) -> smtplib.SMTP:
         settings = self.settings
         try:
             smtp = smtplib.SMTP(
@@ -92,7 +138,6 @@ class SmtpMailer:
             )
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
-        completed = False
         try:
             smtp.ehlo()
             if settings.smtp_starttls:
@@ -104,47 +149,64 @@ class SmtpMailer:
             # the second waits for the server's delayed acknowledgement (~40 ms).
             if smtp.sock is not None:
                 smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            reply = self._transaction(smtp, message, before_end_of_data)
-            completed = True
-            return reply
         except (OSError, smtplib.SMTPException) as exc:
+            smtp.close()
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            # A transaction cut short mid-message is dropped, not QUIT: a QUIT line there
-            # would only be more message text.
-            if completed:
-                _close(smtp)
-            else:
-                smtp.close()
+        return smtp
 
-    @staticmethod
     def _transaction(
-        smtp: smtplib.SMTP, message: EmailMessage, before_end_of_data: Callable[[], None]
+        self,
+        smtp: smtplib.SMTP,
+        message: EmailMessage,
+        before_end_of_data: Callable[[], None],
+        *,
+        kept: bool,
     ) -> str:
         # smtplib's sendmail() sends the message and its end-of-data in one go; here the
         # two are split so the callback runs between them.
-        sender = str(message["From"])
-        code, reply = smtp.mail(sender)
-        if code != 250:
-            raise smtplib.SMTPSenderRefused(code, reply, sender)
-        code, reply = smtp.rcpt(str(message["To"]))
-        if code not in (250, 251):
-            raise smtplib.SMTPRecipientsRefused({str(message["To"]): (code, reply)})
-        code, reply = smtp.docmd("DATA")
-        if code != 354:
-            raise smtplib.SMTPDataError(code, reply)
-        body = message.as_bytes()
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
-        # Transparency: a line starting with "." gets a second one (RFC 5321 4.5.2).
-        body = (b"." + body if body.startswith(b".") else body).replace(b"\r\n.", b"\r\n..")
-        smtp.send(body)
-        before_end_of_data()
+        begun = False
         try:
-            smtp.send(b".\r\n")
-            code, reply = smtp.getreply()
-        except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            raise UnconfirmedDelivery(f"no reply to the end of the message: {exc}") from exc
-        if code != 250:
-            raise smtplib.SMTPDataError(code, reply)
+            sender = str(message["From"])
+            code, reply = smtp.mail(sender)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, reply, sender)
+            code, reply = smtp.rcpt(str(message["To"]))
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({str(message["To"]): (code, reply)})
+            code, reply = smtp.docmd("DATA")
+            if code != 354:
+                raise smtplib.SMTPDataError(code, reply)
+            begun = True
+            body = message.as_bytes()
+            if not body.endswith(b"\r\n"):
+                body += b"\r\n"
+            # Transparency: a line starting with "." gets a second one (RFC 5321 4.5.2).
+            body = (b"." + body if body.startswith(b".") else body).replace(b"\r\n.", b"\r\n..")
+            smtp.send(body)
+            before_end_of_data()
+            try:
+                smtp.send(b".\r\n")
+                code, reply = smtp.getreply()
+            except (OSError, smtplib.SMTPServerDisconnected) as exc:
+                raise UnconfirmedDelivery(f"no reply to the end of the message: {exc}") from exc
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
+        except BaseException as exc:
+            # A transaction cut short mid-message is dropped, not QUIT: a QUIT line there
+            # would only be more message text.
+            smtp.close()
+            if kept and not begun and _dropped(exc):
+                raise _Stale from exc
+            if isinstance(exc, (OSError, smtplib.SMTPException)):
+                raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+            raise
+        self._kept, self._kept_since = smtp, time.monotonic()
         return f"{code} {reply.decode(errors='replace')}"
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Whether a command failed because the server had closed the connection (or says
+    it is closing it: 421)."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return isinstance(exc, (OSError, smtplib.SMTPServerDisconnected))

@@ -32,8 +32,8 @@ class Credential(UUIDPrimaryKey, Timestamps, Base):
             name="rejection_has_reason",
         ),
         Index("ix_credentials_user_id", "user_id"),
-        # The renewal-reminder scan walks credentials by expiry date.
-        Index("ix_credentials_expiry_date", "expiry_date"),
+        # The renewal-reminder scan walks credentials in (expiry date, id) order.
+        Index("ix_credentials_expiry_date_id", "expiry_date", "id"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
