@@ -240,6 +240,13 @@ class Settings:
     )
     local_data_dir: Path = field(default=Path(".local"), metadata=_env("LOCAL_DATA_DIR", _path))
     database_pool_size: int = field(default=5, metadata=_env("DATABASE_POOL_SIZE", _whole(1)))
+    # Server-side prepared statements (psycopg prepares a statement run 5 times on one
+    # connection). Off behind PgBouncer in transaction pooling mode before 1.21, or without
+    # its max_prepared_statements: there a prepared statement may not be on the server
+    # connection the next transaction gets.
+    database_prepared_statements: bool = field(
+        default=True, metadata=_env("DATABASE_PREPARED_STATEMENTS", _flag)
+    )
     # How long the service waits on the database: to connect (libpq's connect_timeout,
     # whole seconds, 2 at least), for a pooled connection, and, set on the application
     # role (`flask db ensure-roles`), for a statement, a lock, and a transaction left idle.

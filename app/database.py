@@ -85,12 +85,19 @@ class BoundedConnection(psycopg.Connection[Any]):
 
 
 def bounded_engine(
-    url: str, *, connect_timeout: int, answer_timeout: float, **options: Any
+    url: str,
+    *,
+    connect_timeout: int,
+    answer_timeout: float,
+    prepared_statements: bool = True,
+    **options: Any,
 ) -> Engine:
-    """An engine none of whose waits is endless: connecting, each answer, a dead peer."""
-    engine = make_engine(
-        url, connect_args={"connect_timeout": connect_timeout, **KEEPALIVES}, **options
-    )
+    """An engine none of whose waits is endless: connecting, each answer, a dead peer.
+    Without `prepared_statements`, psycopg never prepares a statement on the server."""
+    connect_args: dict[str, Any] = {"connect_timeout": connect_timeout, **KEEPALIVES}
+    if not prepared_statements:
+        connect_args["prepare_threshold"] = None
+    engine = make_engine(url, connect_args=connect_args, **options)
 
     def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> BoundedConnection:
         connection = BoundedConnection.connect(*cargs, **cparams)
@@ -111,6 +118,7 @@ def application_engine(settings: Settings) -> Engine:
         settings.database_url,
         connect_timeout=settings.database_connect_timeout_seconds,
         answer_timeout=settings.database_statement_timeout_seconds + ANSWER_MARGIN_SECONDS,
+        prepared_statements=settings.database_prepared_statements,
         pool_size=settings.database_pool_size,
         max_overflow=0,
         pool_timeout=settings.database_pool_timeout_seconds,

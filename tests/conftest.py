@@ -41,7 +41,7 @@ from app.local import (
 from app.models import Facility, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
-from tests import factories
+from tests import factories, pgbouncer
 
 # Sessions made here directly (not through the app) get the same listeners as the app's.
 register_session_listeners()
@@ -64,6 +64,16 @@ def server_admin_url() -> str:
 def database_urls(server_admin_url: str) -> Iterator[DatabaseUrls]:
     yield provision(server_admin_url, TEST_DATABASE, "test", recreate=True)
     drop_database(server_admin_url, TEST_DATABASE)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(database_urls: DatabaseUrls) -> Iterator[str]:
+    """The test database as the application role, through a real PgBouncer in
+    transaction pooling mode with two server connections (tests/pgbouncer.py)."""
+    if not pgbouncer.available():
+        pytest.skip("pgbouncer is not installed")
+    with pgbouncer.running(database_urls.app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -122,6 +122,11 @@ SMTP_PORT: {{ .Values.config.smtp.port | toString | quote }}
 SMTP_STARTTLS: {{ ternary "true" "false" .Values.config.smtp.starttls | quote }}
 SMTP_SENDER: {{ .Values.config.smtp.sender | quote }}
 WORKER_JOB_TIMEOUT_SECONDS: {{ .Values.worker.jobTimeoutSeconds | toString | quote }}
+{{- with .Values.database.pgbouncer }}
+{{- if and .enabled (not .preparedStatements) }}
+DATABASE_PREPARED_STATEMENTS: "false"
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -160,18 +165,28 @@ variable's own name; otherwise from secrets.<group>.existingSecret (default
 {{/*
 Environment shared by every container: the region, plus the secrets every
 process needs (application database role, Redis, JWT key, SMTP credentials).
+With database.pgbouncer.enabled the application role's URL is the one through
+PgBouncer, except when called with (dict "root" $ "direct" true): the
+migration Job, which connects straight to PostgreSQL.
 */}}
 {{- define "msc-organizations.commonEnv" -}}
+{{- $root := . }}
+{{- $direct := false }}
+{{- if hasKey . "root" }}
+{{- $root = .root }}
+{{- $direct = .direct }}
+{{- end }}
+{{- $urlKey := ternary "pgbouncerUrl" "url" (and $root.Values.database.pgbouncer.enabled (not $direct)) -}}
 - name: REGION
-  value: {{ .Values.region | quote }}
+  value: {{ $root.Values.region | quote }}
 - name: HOME
   value: /tmp
-{{ include "msc-organizations.secretEnv" (dict "root" . "group" "database" "key" "url" "env" "DATABASE_URL") }}
-{{ include "msc-organizations.secretEnv" (dict "root" . "group" "redis" "key" "url" "env" "REDIS_URL") }}
-{{ include "msc-organizations.secretEnv" (dict "root" . "group" "jwt" "key" "secretKey" "env" "JWT_SECRET_KEY") }}
-{{ include "msc-organizations.secretEnv" (dict "root" . "group" "jwt" "key" "outboxSecretKey" "env" "OUTBOX_SECRET_KEY") }}
-{{ include "msc-organizations.secretEnv" (dict "root" . "group" "smtp" "key" "username" "env" "SMTP_USERNAME") }}
-{{ include "msc-organizations.secretEnv" (dict "root" . "group" "smtp" "key" "password" "env" "SMTP_PASSWORD") }}
+{{ include "msc-organizations.secretEnv" (dict "root" $root "group" "database" "key" $urlKey "env" "DATABASE_URL") }}
+{{ include "msc-organizations.secretEnv" (dict "root" $root "group" "redis" "key" "url" "env" "REDIS_URL") }}
+{{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "secretKey" "env" "JWT_SECRET_KEY") }}
+{{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "outboxSecretKey" "env" "OUTBOX_SECRET_KEY") }}
+{{ include "msc-organizations.secretEnv" (dict "root" $root "group" "smtp" "key" "username" "env" "SMTP_USERNAME") }}
+{{ include "msc-organizations.secretEnv" (dict "root" $root "group" "smtp" "key" "password" "env" "SMTP_PASSWORD") }}
 {{- end }}
 
 {{/*
