@@ -1,16 +1,25 @@
-"""How many emails one forking RQ worker delivers per minute through the outbox.
+"""How many emails the deployment's workers deliver per minute through the outbox, with
+one and with two worker processes.
 
-    DATABASE_ADMIN_URL=... REDIS_URL=... python bench/delivery.py [messages]
+    DATABASE_ADMIN_URL=... REDIS_URL=... .venv/bin/python bench/delivery.py \
+        [--messages 2000] [--workers 1,2]
 
-Writes N renewal-reminder messages to the outbox of a scratch database, relays them to a
-scratch queue, runs one real `rq worker --burst` (the deployment's worker class, a
-forked work horse per job) against a local SMTP server, and prints the rate.
+For each worker count: writes that many renewal-reminder messages to the outbox of a
+scratch database, relays them to a scratch queue, starts as many real `rq worker --burst`
+processes (the deployment's worker class, `workers.worker.Worker`) against a local SMTP
+server (aiosmtpd), and prints the time until the queue is empty and the rate, in all and
+per worker. "steady" leaves out the workers' start-up: from the first message the server
+received to the last. Then checks that every message arrived once and every row is sent
+after one attempt.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import logging
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -20,6 +29,7 @@ import uuid
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import text
 
 from app.config import Settings
 from app.domain import outbox
@@ -31,32 +41,150 @@ from app.tenancy.context import TenantContext, use_context
 from workers import jobs
 
 ROOT = Path(__file__).resolve().parents[1]
+PAYLOAD = {
+    "recipient_name": "Dr. Bench",
+    "for_provider": True,
+    "credential_label": "medical license",
+    "provider_name": "Dr. Bench",
+    "masked_number": "•••1234",
+    "expiry_date": "2026-12-25",
+    "days_left": 30,
+    "link": "http://127.0.0.1/api/v1/me/credentials",
+}
 
 
 class Counter:
+    """The SMTP server's handler: counts what it accepts, and when."""
+
     def __init__(self) -> None:
-        self.received = 0
+        self.message_ids: list[str] = []
+        self.times: list[float] = []
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        content: bytes = envelope.content  # type: ignore[attr-defined]
+        header = content.split(b"\r\n\r\n", 1)[0]
+        found = [line for line in header.split(b"\r\n") if line.lower().startswith(b"message-id:")]
         with self.lock:
-            self.received += 1
+            self.message_ids.append(found[0].split(b":", 1)[1].strip().decode() if found else "")
+            self.times.append(time.perf_counter())
         return "250 OK"
 
+    def reset(self) -> None:
+        with self.lock:
+            self.message_ids.clear()
+            self.times.clear()
 
-def main(count: int) -> None:
+
+def free_port() -> int:
+    with socket.socket() as probe:  # the controller cannot use port 0
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def run(
+    settings: Settings, counter: Counter, messages: int, workers: int, round_name: str
+) -> float:
+    """Deliver `messages` with `workers` worker processes; returns messages per minute."""
+    app = create_app(settings)
+    with app.app_context():
+        session = db.session
+        use_context(session, TenantContext.system("bench"))
+        for i in range(messages):
+            outbox.add(
+                session,
+                kind=MessageKind.CREDENTIAL_REMINDER,
+                key=f"bench:{round_name}:{i}",
+                organization_id=None,
+                recipient_email=f"provider{i}@example.com",
+                recipient_user_id=None,
+                subject="Your medical license expires in 30 days",
+                template="credential_reminder",
+                payload=PAYLOAD,
+            )
+        session.commit()
+        queued = 0
+        while relayed := jobs.relay_outbox():
+            queued += relayed
+    counter.reset()
+    assert settings.database_url and settings.redis_url
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "DATABASE_OWNER_URL": settings.database_owner_url or "",
+        "DATABASE_ADMIN_URL": settings.database_admin_url or "",
+        "REDIS_URL": settings.redis_url,
+        "REGION": settings.region,
+        "SMTP_PORT": str(settings.smtp_port),
+        "QUEUE_NAME": settings.queue_name,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    rq = str(Path(sys.executable).parent / "rq")
+    command = [rq, "worker", "--burst", "--quiet", "--url", settings.redis_url]
+    command += ["--worker-class", "workers.worker.Worker", settings.queue_name]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = time.process_time()
+    started = time.perf_counter()
+    processes = [subprocess.Popen(command, env=env, cwd=ROOT) for _ in range(workers)]
+    for process in processes:
+        if process.wait(timeout=3600) != 0:
+            raise SystemExit(f"a worker exited with {process.returncode}")
+    elapsed = time.perf_counter() - started
+    # CPU seconds of the workers (start-up included) and of this process (the SMTP server).
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    server_cpu = time.process_time() - own
+
+    delivered = len(counter.message_ids)
+    steady = (delivered - 1) / (counter.times[-1] - counter.times[0]) if delivered > 1 else 0.0
+    print(
+        f"{workers} worker(s): queued {queued}, delivered {delivered} in {elapsed:.1f} s:"
+        f" {delivered / elapsed * 60:.0f}/min ({delivered / elapsed * 60 / workers:.0f}/min"
+        f" per worker); steady {steady * 60:.0f}/min ({steady * 60 / workers:.0f}/min"
+        " per worker)",
+        flush=True,
+    )
+    print(
+        f"  CPU per message: workers {worker_cpu / delivered * 1000:.1f} ms (start-up"
+        f" included), SMTP server {server_cpu / delivered * 1000:.1f} ms",
+        flush=True,
+    )
+    with app.app_context():
+        session = db.session
+        use_context(session, TenantContext.system("bench"))
+        rows = session.execute(
+            text(
+                "SELECT status, attempts, count(*) FROM outbox_messages"
+                " WHERE idempotency_key LIKE :prefix GROUP BY status, attempts"
+            ),
+            {"prefix": f"bench:{round_name}:%"},
+        ).all()
+        session.rollback()
+    if delivered != messages or len(set(counter.message_ids)) != messages:
+        raise SystemExit(f"{delivered} messages arrived ({len(set(counter.message_ids))} distinct)")
+    if [tuple(row) for row in rows] != [("sent", 1, messages)]:
+        raise SystemExit(f"outbox rows: {rows}")
+    return steady * 60
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--workers", default="1,2", help="worker counts to run, in turn")
+    args = parser.parse_args(argv)
+
     configured = Settings.from_env()
     admin = configured.database_admin_url or embedded_postgres(configured.local_data_dir)
     redis_url = configured.redis_url or embedded_redis(configured.local_data_dir)
-    database = f"msc_bench_{os.getpid()}"
+    database = f"msc_bench_delivery_{os.getpid()}"
     urls = provision(admin, database, "bench", recreate=True)
+    # The SMTP server logs every command at INFO.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     counter = Counter()
-    with socket.socket() as probe:  # a free port (the controller cannot use port 0)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    smtp = Controller(counter, hostname="127.0.0.1", port=port)
+    smtp = Controller(counter, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
     settings = dataclasses.replace(
         configured,
         region="bench",
@@ -64,75 +192,19 @@ def main(count: int) -> None:
         database_owner_url=urls.owner,
         database_admin_url=urls.admin,
         redis_url=redis_url,
+        smtp_host="127.0.0.1",
         smtp_port=smtp.port,
-        queue_name=queue,
+        log_level="WARNING",
     )
     try:
-        app = create_app(settings)
-        with app.app_context():
-            session = db.session
-            use_context(session, TenantContext.system("bench"))
-            for i in range(count):
-                outbox.add(
-                    session,
-                    kind=MessageKind.CREDENTIAL_REMINDER,
-                    key=f"bench:{i}",
-                    organization_id=None,
-                    recipient_email=f"provider{i}@example.com",
-                    recipient_user_id=None,
-                    subject="Your medical license expires in 30 days",
-                    template="credential_reminder",
-                    payload={
-                        "recipient_name": "Dr. Bench",
-                        "for_provider": True,
-                        "credential_label": "medical license",
-                        "provider_name": "Dr. Bench",
-                        "masked_number": "•••1234",
-                        "expiry_date": "2026-12-25",
-                        "days_left": 30,
-                        "link": "http://127.0.0.1/api/v1/me/credentials",
-                    },
-                )
-            session.commit()
-            queued = jobs.relay_outbox()
-        env = {
-            **os.environ,
-            "DATABASE_URL": urls.app,
-            "DATABASE_OWNER_URL": urls.owner,
-            "DATABASE_ADMIN_URL": urls.admin,
-            "REDIS_URL": redis_url,
-            "REGION": "bench",
-            "SMTP_PORT": str(smtp.port),
-            "QUEUE_NAME": queue,
-            "LOG_LEVEL": "WARNING",
-        }
-        rq = str(Path(sys.executable).parent / "rq")
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                rq,
-                "worker",
-                "--burst",
-                "--quiet",
-                "--url",
-                redis_url,
-                "--worker-class",
-                "workers.worker.Worker",
-                queue,
-            ],
-            env=env,
-            cwd=ROOT,
-            check=True,
-        )
-        elapsed = time.perf_counter() - started
-        print(
-            f"queued {queued}, delivered {counter.received} in {elapsed:.1f} s:"
-            f" {counter.received / elapsed * 60:.0f} messages per minute (one forking worker)"
-        )
+        for workers in (int(n) for n in args.workers.split(",")):
+            round_name = f"{workers}-{uuid.uuid4().hex[:8]}"
+            queue = dataclasses.replace(settings, queue_name=f"bench-{round_name}")
+            run(queue, counter, args.messages, workers, round_name)
     finally:
         smtp.stop()
         drop_database(admin, database)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    main()
