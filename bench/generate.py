@@ -270,7 +270,7 @@ ACCOUNTED_TRIGGERS = {
         for table in ("facilities", "invitations", "documents", "onboarding_step_completions")
     },
     **{
-        f"{table}_audit": "insert events written for organizations and facilities only"
+        f"{table}_audit_insert": "insert events written for organizations and facilities only"
         for table in (
             "organizations",
             "users",

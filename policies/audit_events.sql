@@ -1,5 +1,6 @@
--- audit_events: append-only. Rows are written only by tenancy.record_audit_event(), a
--- SECURITY DEFINER trigger function running as the table owner: the application role
+-- audit_events: append-only. Rows are written only by tenancy.record_audit_event() and
+-- tenancy.record_audit_inserts(), SECURITY DEFINER trigger functions running as the
+-- table owner (policies/functions.sql): the application role
 -- may read (as far as the select policy allows) and nothing else. Organization admins
 -- read their scope's events; MSC admins all.
 ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY;

@@ -79,5 +79,10 @@ CREATE TRIGGER credentials_updated_at BEFORE UPDATE ON credentials
 
 -- Global rows: the event is filed under the acting organization.
 DROP TRIGGER IF EXISTS credentials_audit ON credentials;
-CREATE TRIGGER credentials_audit AFTER INSERT OR UPDATE OR DELETE ON credentials
+CREATE TRIGGER credentials_audit AFTER UPDATE OR DELETE ON credentials
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('', 'number');
+
+DROP TRIGGER IF EXISTS credentials_audit_insert ON credentials;
+CREATE TRIGGER credentials_audit_insert AFTER INSERT ON credentials
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('', 'number');

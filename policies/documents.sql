@@ -46,8 +46,13 @@ CREATE TRIGGER documents_updated_at BEFORE UPDATE ON documents
 
 -- Provider documents have no organization: their events go under the acting one.
 DROP TRIGGER IF EXISTS documents_audit ON documents;
-CREATE TRIGGER documents_audit AFTER INSERT OR UPDATE OR DELETE ON documents
+CREATE TRIGGER documents_audit AFTER UPDATE OR DELETE ON documents
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id', 'storage_key');
+
+DROP TRIGGER IF EXISTS documents_audit_insert ON documents;
+CREATE TRIGGER documents_audit_insert AFTER INSERT ON documents
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id', 'storage_key');
 
 DROP TRIGGER IF EXISTS documents_onboarding ON documents;
 CREATE TRIGGER documents_onboarding AFTER INSERT ON documents

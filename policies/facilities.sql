@@ -65,8 +65,13 @@ CREATE TRIGGER facilities_updated_at BEFORE UPDATE ON facilities
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
 
 DROP TRIGGER IF EXISTS facilities_audit ON facilities;
-CREATE TRIGGER facilities_audit AFTER INSERT OR UPDATE OR DELETE ON facilities
+CREATE TRIGGER facilities_audit AFTER UPDATE OR DELETE ON facilities
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
+
+DROP TRIGGER IF EXISTS facilities_audit_insert ON facilities;
+CREATE TRIGGER facilities_audit_insert AFTER INSERT ON facilities
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id');
 
 DROP TRIGGER IF EXISTS facilities_onboarding ON facilities;
 CREATE TRIGGER facilities_onboarding AFTER INSERT ON facilities

@@ -256,23 +256,32 @@ BEGIN
 END
 $$;
 
--- AFTER ROW trigger writing one audit event per changed row.
--- TG_ARGV[0]: the column holding the row's organization ('' for global rows such as
--- users; a NULL or absent organization means the acting one); TG_ARGV[1..]: columns
--- whose values are redacted.
+-- Whether an audit event for `org_id` records an MSC admin acting outside their own
+-- organizations (the audit trail's cross-tenant flag).
+CREATE OR REPLACE FUNCTION tenancy.is_cross_tenant(org_id uuid) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT tenancy.is_msc_admin()
+       AND coalesce(NOT (org_id = ANY (tenancy.organization_ids())), true)
+$$;
+
+-- The audit trigger functions. Their arguments: TG_ARGV[0], the column holding the row's
+-- organization ('' for global rows such as users; a NULL or absent organization means
+-- the acting one); TG_ARGV[1..], columns whose values are redacted. Every event's
+-- `changes` maps each column (but created_at and updated_at) to its old and new value.
 -- SECURITY DEFINER: the application role holds no INSERT on audit_events, so the
--- trail holds only what this function writes, under the session's real context.
+-- trail holds only what these functions write, under the session's real context.
+
+-- AFTER UPDATE OR DELETE row trigger: one event per changed or deleted row.
 CREATE OR REPLACE FUNCTION tenancy.record_audit_event() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
-    old_row jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
-    new_row jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+    old_row jsonb := to_jsonb(OLD);
+    new_row jsonb := CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(NEW) END;
     row_data jsonb := coalesce(new_row, old_row);
     org_id uuid;
     diff jsonb;
     redacted text;
 BEGIN
-    -- Rows with no organization of their own are filed under the acting one.
     IF TG_ARGV[0] <> '' THEN
         org_id := (row_data ->> TG_ARGV[0])::uuid;
     END IF;
@@ -299,17 +308,37 @@ BEGIN
 
     INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,
                               table_name, row_id, changes, request_id)
-    VALUES (org_id,
-            tenancy.user_id(),
-            tenancy.is_msc_admin()
-                AND coalesce(NOT (org_id = ANY (tenancy.organization_ids())), true),
-            lower(TG_OP),
-            TG_TABLE_NAME,
-            (row_data ->> 'id')::uuid,
-            diff,
-            tenancy.request_id());
+    VALUES (org_id, tenancy.user_id(), tenancy.is_cross_tenant(org_id), lower(TG_OP),
+            TG_TABLE_NAME, (row_data ->> 'id')::uuid, diff, tenancy.request_id());
+    RETURN NULL;
+END
+$$;
+
+-- AFTER INSERT statement trigger, REFERENCING NEW TABLE AS inserted: the insert events
+-- of a whole statement in one INSERT ... SELECT. A job writing a hundred thousand rows
+-- (the reminder scan) then pays one statement, not a function call and an insert per row.
+CREATE OR REPLACE FUNCTION tenancy.record_audit_inserts() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,
+                              table_name, row_id, changes, request_id)
+    SELECT event.org_id, tenancy.user_id(), tenancy.is_cross_tenant(event.org_id), 'insert',
+           TG_TABLE_NAME, (event.row_data ->> 'id')::uuid, event.changes, tenancy.request_id()
+      FROM (SELECT coalesce(CASE WHEN TG_ARGV[0] <> '' THEN (r.row_data ->> TG_ARGV[0])::uuid END,
+                            tenancy.organization_id()) AS org_id,
+                   r.row_data,
+                   (SELECT coalesce(jsonb_object_agg(
+                               field.key,
+                               CASE WHEN field.key = ANY (TG_ARGV[1:])
+                                    THEN '{"old": "[redacted]", "new": "[redacted]"}'::jsonb
+                                    ELSE jsonb_build_object('old', NULL, 'new', field.value)
+                               END), '{}'::jsonb)
+                      FROM jsonb_each(r.row_data) AS field
+                     WHERE field.key NOT IN ('created_at', 'updated_at')) AS changes
+              FROM (SELECT to_jsonb(inserted) AS row_data FROM inserted) AS r) AS event;
     RETURN NULL;
 END
 $$;
 
 REVOKE ALL ON FUNCTION tenancy.record_audit_event() FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenancy.record_audit_inserts() FROM PUBLIC;

@@ -66,8 +66,13 @@ CREATE TRIGGER invitations_updated_at BEFORE UPDATE ON invitations
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
 
 DROP TRIGGER IF EXISTS invitations_audit ON invitations;
-CREATE TRIGGER invitations_audit AFTER INSERT OR UPDATE OR DELETE ON invitations
+CREATE TRIGGER invitations_audit AFTER UPDATE OR DELETE ON invitations
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id', 'token_hash');
+
+DROP TRIGGER IF EXISTS invitations_audit_insert ON invitations;
+CREATE TRIGGER invitations_audit_insert AFTER INSERT ON invitations
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id', 'token_hash');
 
 DROP TRIGGER IF EXISTS invitations_onboarding ON invitations;
 CREATE TRIGGER invitations_onboarding AFTER INSERT ON invitations

@@ -78,5 +78,10 @@ CREATE TRIGGER memberships_updated_at BEFORE UPDATE ON memberships
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
 
 DROP TRIGGER IF EXISTS memberships_audit ON memberships;
-CREATE TRIGGER memberships_audit AFTER INSERT OR UPDATE OR DELETE ON memberships
+CREATE TRIGGER memberships_audit AFTER UPDATE OR DELETE ON memberships
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
+
+DROP TRIGGER IF EXISTS memberships_audit_insert ON memberships;
+CREATE TRIGGER memberships_audit_insert AFTER INSERT ON memberships
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id');

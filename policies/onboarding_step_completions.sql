@@ -28,8 +28,13 @@ CREATE POLICY onboarding_step_completions_delete ON onboarding_step_completions
 
 DROP TRIGGER IF EXISTS onboarding_step_completions_audit ON onboarding_step_completions;
 CREATE TRIGGER onboarding_step_completions_audit
-    AFTER INSERT OR UPDATE OR DELETE ON onboarding_step_completions
+    AFTER UPDATE OR DELETE ON onboarding_step_completions
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
+
+DROP TRIGGER IF EXISTS onboarding_step_completions_audit_insert ON onboarding_step_completions;
+CREATE TRIGGER onboarding_step_completions_audit_insert AFTER INSERT ON onboarding_step_completions
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id');
 
 DROP TRIGGER IF EXISTS onboarding_step_completions_onboarding ON onboarding_step_completions;
 CREATE TRIGGER onboarding_step_completions_onboarding AFTER INSERT ON onboarding_step_completions

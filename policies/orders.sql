@@ -93,5 +93,10 @@ CREATE TRIGGER orders_updated_at BEFORE UPDATE ON orders
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
 
 DROP TRIGGER IF EXISTS orders_audit ON orders;
-CREATE TRIGGER orders_audit AFTER INSERT OR UPDATE OR DELETE ON orders
+CREATE TRIGGER orders_audit AFTER UPDATE OR DELETE ON orders
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
+
+DROP TRIGGER IF EXISTS orders_audit_insert ON orders;
+CREATE TRIGGER orders_audit_insert AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id');

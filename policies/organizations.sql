@@ -93,5 +93,10 @@ CREATE TRIGGER organizations_updated_at BEFORE UPDATE ON organizations
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
 
 DROP TRIGGER IF EXISTS organizations_audit ON organizations;
-CREATE TRIGGER organizations_audit AFTER INSERT OR UPDATE OR DELETE ON organizations
+CREATE TRIGGER organizations_audit AFTER UPDATE OR DELETE ON organizations
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('id', 'tax_id');
+
+DROP TRIGGER IF EXISTS organizations_audit_insert ON organizations;
+CREATE TRIGGER organizations_audit_insert AFTER INSERT ON organizations
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('id', 'tax_id');

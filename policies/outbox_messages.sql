@@ -60,5 +60,10 @@ CREATE TRIGGER outbox_messages_updated_at BEFORE UPDATE ON outbox_messages
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
 
 DROP TRIGGER IF EXISTS outbox_messages_audit ON outbox_messages;
-CREATE TRIGGER outbox_messages_audit AFTER INSERT OR UPDATE OR DELETE ON outbox_messages
+CREATE TRIGGER outbox_messages_audit AFTER UPDATE OR DELETE ON outbox_messages
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id', 'payload', 'sealed_payload');
+
+DROP TRIGGER IF EXISTS outbox_messages_audit_insert ON outbox_messages;
+CREATE TRIGGER outbox_messages_audit_insert AFTER INSERT ON outbox_messages
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id', 'payload', 'sealed_payload');

@@ -55,5 +55,10 @@ CREATE TRIGGER provider_facilities_updated_at BEFORE UPDATE ON provider_faciliti
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
 
 DROP TRIGGER IF EXISTS provider_facilities_audit ON provider_facilities;
-CREATE TRIGGER provider_facilities_audit AFTER INSERT OR UPDATE OR DELETE ON provider_facilities
+CREATE TRIGGER provider_facilities_audit AFTER UPDATE OR DELETE ON provider_facilities
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('organization_id');
+
+DROP TRIGGER IF EXISTS provider_facilities_audit_insert ON provider_facilities;
+CREATE TRIGGER provider_facilities_audit_insert AFTER INSERT ON provider_facilities
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id');

@@ -112,8 +112,13 @@ CREATE TRIGGER users_updated_at BEFORE UPDATE ON users
     EXECUTE FUNCTION tenancy.set_updated_at();
 
 DROP TRIGGER IF EXISTS users_audit ON users;
-CREATE TRIGGER users_audit AFTER INSERT OR DELETE ON users
+CREATE TRIGGER users_audit AFTER DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('', 'password_hash');
+
+DROP TRIGGER IF EXISTS users_audit_insert ON users;
+CREATE TRIGGER users_audit_insert AFTER INSERT ON users
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('', 'password_hash');
 
 DROP TRIGGER IF EXISTS users_audit_update ON users;
 CREATE TRIGGER users_audit_update AFTER UPDATE ON users

@@ -91,3 +91,67 @@ def test_password_changes_are_redacted(
             {"id": seeded.a.admin.id},
         ).scalar_one()
     assert changes == {"password_hash": {"old": "[redacted]", "new": "[redacted]"}}
+
+
+def test_one_statement_inserting_many_rows_writes_an_event_for_each(
+    seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """Insert events are written a statement at a time: each row still gets its own
+    event, with every column (timestamps aside), redactions, the acting user, the
+    organization of the row (the acting one for global rows) and the request."""
+    acting = seeded.msc_admin
+    with admin_engine.begin() as conn:
+        conn.execute(
+            text(
+                "SELECT set_config('tenancy.user_id', :user, true),"
+                " set_config('tenancy.organization_id', :org, true),"
+                " set_config('tenancy.organization_ids', :org, true),"
+                " set_config('tenancy.is_msc_admin', 'true', true),"
+                " set_config('tenancy.request_id', 'req-bulk', true)"
+            ),
+            # acting from tenant A's organization, as an MSC admin reaching into B
+            {"user": str(acting.id), "org": str(seeded.a.organization.id)},
+        )
+        facilities = conn.execute(
+            text(
+                "INSERT INTO facilities (organization_id, name, facility_type, state) VALUES"
+                " (:a, 'Bulk A', 'clinic', 'TX'), (:b, 'Bulk B', 'clinic', 'CA')"
+                " RETURNING id, organization_id"
+            ),
+            {"a": seeded.a.organization.id, "b": seeded.b.organization.id},
+        ).all()
+        users = (
+            conn.execute(
+                text(
+                    "INSERT INTO users (email, name, password_hash) VALUES"
+                    " ('bulk1@example.com', 'Bulk One', 'secret-1'),"
+                    " ('bulk2@example.com', 'Bulk Two', NULL) RETURNING id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        events = conn.execute(
+            text(
+                "SELECT row_id, organization_id, actor_user_id, cross_tenant, changes"
+                " FROM audit_events WHERE request_id = 'req-bulk' AND action = 'insert'"
+            )
+        ).all()
+    by_row = {event.row_id: event for event in events}
+    assert set(by_row) == {f.id for f in facilities} | set(users)
+    for facility in facilities:
+        event = by_row[facility.id]
+        assert event.organization_id == facility.organization_id
+        assert event.actor_user_id == acting.id
+        assert event.cross_tenant == (facility.organization_id == seeded.b.organization.id)
+        assert event.changes["organization_id"] == {
+            "old": None, "new": str(facility.organization_id)
+        }  # fmt: skip
+        assert "created_at" not in event.changes and "updated_at" not in event.changes
+    assert by_row[facilities[0].id].changes["name"] == {"old": None, "new": "Bulk A"}
+    for user_id in users:
+        event = by_row[user_id]
+        # global rows are filed under the acting organization
+        assert event.organization_id == seeded.a.organization.id and not event.cross_tenant
+        assert event.changes["password_hash"] == {"old": "[redacted]", "new": "[redacted]"}
+    assert by_row[users[0]].changes["email"] == {"old": None, "new": "bulk1@example.com"}
