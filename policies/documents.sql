@@ -12,7 +12,7 @@ CREATE POLICY documents_select ON documents FOR SELECT USING (
         AND (SELECT tenancy.role()) = 'organization_admin')
     OR user_id = (SELECT tenancy.user_id())
     OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
-        AND user_id = ANY ((SELECT tenancy.member_ids())::uuid[]))
+        AND user_id IN (SELECT unnest(tenancy.member_ids())))
 );
 
 DROP POLICY IF EXISTS documents_insert ON documents;

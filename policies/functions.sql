@@ -77,7 +77,9 @@ CREATE OR REPLACE FUNCTION tenancy.member_ids() RETURNS uuid[]
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(array_agg(m.user_id), '{}'::uuid[])
       FROM memberships m
-     WHERE m.organization_id = ANY (tenancy.organization_ids())
+     -- the scope as an InitPlan: a value the index on (organization_id, user_id) can
+     -- search, where the bare call is evaluated per membership row of the whole table
+     WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
 $$;
 
 -- The reach functions below stand in for what a policy would otherwise spell out with

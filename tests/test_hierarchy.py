@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app.models import Facility, Organization, ProviderFacility, User
 from app.models.enums import Role
+from app.schemas.facilities import FacilitySchema
+from app.schemas.hierarchy import HierarchyProviderSchema
+from app.schemas.organizations import OrganizationSchema
 from tests import factories
 from tests.api_helpers import counting_statements, grow_tenant
 from tests.conftest import TwoTenants, bearer, token_for
@@ -77,3 +84,75 @@ def test_hierarchy_shape_depth_and_reach(
     assert client.get(other, headers=bearer(token)).status_code == 404
     provider_token = token_for(client, seeded.shared_provider, a.organization)
     assert client.get(url, headers=bearer(provider_token)).status_code == 403
+
+
+def test_the_tree_holds_what_the_schemas_dump(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """The tree is sent as the domain builds it, not dumped through its schema: its
+    organizations, facilities and providers must be what the schemas would make of them."""
+    a = seeded.a
+    with Session(admin_engine, expire_on_commit=False) as setup:
+        child = factories.make_organization(
+            setup,
+            name="Child",
+            parent_organization_id=a.organization.id,
+            tax_id="12-3456789",
+            primary_contact_name="Dana Doe",
+            primary_contact_email="dana@example.com",
+            primary_contact_phone="+15125550100",
+        )
+        clinic = factories.make_facility(
+            setup,
+            child,
+            name="Child Clinic",
+            npi=factories.unique_npi(),
+            ptan="P-1",
+            address="1 Main St",
+            city="Austin",
+            zip_code="78701-1234",
+            phone="+15125550101",
+            email="clinic@example.com",
+        )
+        provider = factories.make_user(setup, name="Ann Provider", npi=factories.unique_npi())
+        factories.make_membership(setup, provider, child, Role.PROVIDER)
+        assignment = factories.make_assignment(setup, provider, clinic, status="pending")
+        setup.commit()
+
+    token = token_for(client, a.admin)
+    url = f"/api/v1/admin/organizations/{a.organization.id}/hierarchy"
+    tree = client.get(url, headers=bearer(token)).get_json()
+
+    with Session(admin_engine) as session:
+        organizations = {o.id: o for o in session.scalars(select(Organization))}
+        facilities = {f.id: f for f in session.scalars(select(Facility))}
+        users = {u.id: u for u in session.scalars(select(User))}
+        assignments = {pf.id: pf for pf in session.scalars(select(ProviderFacility))}
+
+    def check(node: dict[str, Any]) -> None:
+        organization = organizations[uuid.UUID(node["organization"]["id"])]
+        assert node["organization"] == OrganizationSchema().dump(organization)
+        for entry in node["facilities"]:
+            facility = facilities[uuid.UUID(entry["facility"]["id"])]
+            assert entry["facility"] == FacilitySchema().dump(facility)
+            for shown in entry["providers"]:
+                held = assignments[uuid.UUID(shown["assignment_id"])]
+                user = users[held.user_id]
+                assert shown == HierarchyProviderSchema().dump(
+                    {
+                        "id": user.id,
+                        "name": user.name,
+                        "npi": user.npi,
+                        "assignment_id": held.id,
+                        "is_primary": held.is_primary,
+                        "status": held.status,
+                    }
+                )
+        for child_node in node["children"]:
+            check(child_node)
+
+    check(tree)
+    (child_node,) = tree["children"]
+    (entry,) = child_node["facilities"]
+    assert entry["facility"]["zip_code"] == "78701-1234"
+    assert entry["providers"][0]["assignment_id"] == str(assignment.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import Response, jsonify
 from flask.views import MethodView
 from sqlalchemy import Select
 
@@ -76,13 +77,16 @@ class OrganizationHierarchy(MethodView):
     @requires(*RUN_FACILITIES)
     @blp.arguments(HierarchyQuerySchema, location="query")
     @blp.response(200, HierarchyNodeSchema)
-    def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> dict[str, Any]:
+    def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> Response:
         """The organization, its child organizations, their facilities and each facility's
         providers (with primary flags), in a constant number of queries."""
         organization = organization_or_404(organization_id, in_scope=True)
-        return hierarchy(
+        tree = hierarchy(
             db.session,
             organization,
             depth=query["depth"],
             include_inactive=query["include_inactive"],
         )
+        # Already the schema's JSON values (app/domain/hierarchy.py): sent as they are, the
+        # schema only documents them.
+        return jsonify(tree)

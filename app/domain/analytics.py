@@ -16,9 +16,19 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from statistics import mean
 
-from sqlalchemy import ColumnElement, Date, Label, Numeric, and_, cast, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Label,
+    Numeric,
+    and_,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from app.domain import compliance, queries
@@ -69,8 +79,18 @@ def _growth(current: Decimal | int, previous: Decimal | int | None) -> float | N
 
 
 def _created_between(start: dt.date, end: dt.date) -> ColumnElement[bool]:
-    day = cast(Order.created_at, Date)
-    return and_(day >= start, day <= end)
+    """Created on a day from `start` through `end` (`created_at::date`), said as a range of
+    instants: the days' midnights in the session's time zone, the one `::date` reads in.
+    Instants compare with an operator the policies let the (organization_id, created_at)
+    index bound the scan with; a timestamp against a date does not."""
+
+    def midnight(day: dt.date) -> ColumnElement[dt.datetime]:
+        return cast(literal(day, Date), DateTime(timezone=True))
+
+    return and_(
+        Order.created_at >= midnight(start),
+        Order.created_at < midnight(end + dt.timedelta(days=1)),
+    )
 
 
 def _order_totals() -> tuple[Label[int], Label[Decimal], Label[int]]:
@@ -132,27 +152,40 @@ def analytics(
         )
         or 0
     )
+    # Counted where the range's orders are found (by organization and date), then matched
+    # to the facilities, every one of them listed.
+    counts = (
+        select(Order.facility_id, func.count().label("orders"))
+        .where(Order.organization_id.in_(organization_ids), in_range)
+        .group_by(Order.facility_id)
+        .subquery()
+    )
+    orders_at = func.coalesce(counts.c.orders, 0)
     per_facility = session.execute(
-        select(Facility.id, Facility.name, func.count(Order.id).label("orders"))
-        .outerjoin(Order, (Order.facility_id == Facility.id) & in_range)
+        select(Facility.id, Facility.name, orders_at)
+        .outerjoin(counts, counts.c.facility_id == Facility.id)
         .where(Facility.organization_id.in_(organization_ids))
-        .group_by(Facility.id, Facility.name)
-        .order_by(func.count(Order.id).desc(), Facility.name, Facility.id)
+        .order_by(orders_at.desc(), Facility.name, Facility.id)
     ).all()
-    facts = compliance.load_facts(session, queries.provider_ids(session, organization_ids), end)
+    starts = period_starts(start, end, interval)
+    last_days = [
+        min(end, starts[index + 1] - dt.timedelta(days=1) if index + 1 < len(starts) else end)
+        for index in range(len(starts))
+    ]
+    # Credentials as of each period's last day; training as it stands at the range's end.
+    providers = queries.provider_ids(session, organization_ids)
+    score_on = {
+        day: compliance.mean_score(int(total), int(count))
+        for day, total, count in session.execute(compliance.score_sums(providers, last_days, end))
+    }
 
     periods: list[Period] = []
     previous: Period | None = None
-    starts = period_starts(start, end, interval)
-    for index, first_day in enumerate(starts):
-        last_day = min(
-            end, starts[index + 1] - dt.timedelta(days=1) if index + 1 < len(starts) else end
-        )
+    for first_day, last_day in zip(starts, last_days, strict=True):
         row = by_period.get(first_day)
         orders = int(row.orders) if row else 0
         revenue = Decimal(row.revenue) if row else Decimal("0")
         ordering = int(row.ordering_providers) if row else 0
-        scores = [compliance.evaluate(f, last_day).score for f in facts.values()]
         current = Period(
             first_day,
             orders,
@@ -160,7 +193,7 @@ def analytics(
             ordering,
             active_providers,
             round(ordering / active_providers, 4) if active_providers else None,
-            round(mean(scores)) if scores else None,
+            score_on.get(last_day),
             _growth(orders, previous.orders if previous else None),
             _growth(revenue, previous.revenue if previous else None),
         )

@@ -6,18 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from statistics import mean
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import CTE, Label, func, literal, select, true, union_all
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.orm import Session, aliased
 
 from app.domain import compliance, onboarding, queries
-from app.models import AuditEvent, Organization, ProviderFacility, User
-from app.models.order import Order, OrderStatus
+from app.models import AuditEvent, Facility, Organization, ProviderFacility, User
+from app.models.order import ACTIVE_ORDER_STATUSES, Order
 
-# Orders still on their way: what "active orders" counts.
-ACTIVE_ORDER_STATUSES = (OrderStatus.SUBMITTED, OrderStatus.APPROVED, OrderStatus.SHIPPED)
 RECENT_ACTIVITY = 10
 
 _VERBS = {"insert": "added", "update": "updated", "delete": "removed"}
@@ -67,7 +65,12 @@ class Dashboard:
 
 def dashboard(session: Session, organization: Organization, today: dt.date) -> Dashboard:
     ids = queries.tree_ids(session, organization)
-    facilities = session.scalars(queries.facilities_of(ids, include_inactive=True)).all()
+    # A card's columns only: a thousand facilities as rows, not as loaded entities.
+    facilities = session.execute(
+        queries.facilities_of(ids, include_inactive=True).with_only_columns(
+            Facility.id, Facility.name, Facility.organization_id, Facility.active
+        )
+    ).all()
     providers_at = dict(
         session.execute(
             select(
@@ -86,13 +89,7 @@ def dashboard(session: Session, organization: Organization, today: dt.date) -> D
         ).all()
     )
     provider_ids = queries.provider_ids(session, ids)
-    facts = compliance.load_facts(session, provider_ids, today)
-    scores = {user_id: compliance.evaluate(f, today).score for user_id, f in facts.items()}
-
-    def facility_score(facility_id: uuid.UUID) -> int | None:
-        at = [scores[u] for u, f in facts.items() if facility_id in f.active_facility_ids]
-        return round(mean(at)) if at else None
-
+    overall, scores_at = _compliance_scores(session, ids, provider_ids, today)
     cards = [
         FacilityCard(
             f.id,
@@ -101,7 +98,7 @@ def dashboard(session: Session, organization: Organization, today: dt.date) -> D
             f.active,
             int(providers_at.get(f.id, 0)),
             int(orders_at.get(f.id, 0)),
-            facility_score(f.id),
+            scores_at.get(f.id),
         )
         for f in facilities
     ]
@@ -109,7 +106,7 @@ def dashboard(session: Session, organization: Organization, today: dt.date) -> D
         "total_facilities": len(facilities),
         "total_providers": len(provider_ids),
         "active_orders": sum(card.active_orders for card in cards),
-        "compliance_score": round(mean(scores.values())) if scores else None,
+        "compliance_score": overall,
     }
     return Dashboard(
         organization.id,
@@ -120,12 +117,54 @@ def dashboard(session: Session, organization: Organization, today: dt.date) -> D
     )
 
 
+def _compliance_scores(
+    session: Session, ids: list[uuid.UUID], provider_ids: list[uuid.UUID], today: dt.date
+) -> tuple[int | None, dict[uuid.UUID, int | None]]:
+    """The providers' mean score, and the mean score of those active at each facility of
+    the organizations, in one statement: only sums and counts leave the database."""
+    scores = compliance.scores(provider_ids, [today], today)
+    everyone = select(literal(None, UUID(as_uuid=True)).label("facility_id"), *_sum_count(scores))
+    # An assignment is in its facility's organization (fk_provider_facilities_facility):
+    # those at the tree's facilities are the ones in the tree's organizations.
+    per_facility = (
+        select(ProviderFacility.facility_id, *_sum_count(scores))
+        .join(scores, scores.c.user_id == ProviderFacility.user_id)
+        .where(queries.active_assignments_in(ids))
+        .group_by(ProviderFacility.facility_id)
+    )
+    overall: int | None = None
+    at: dict[uuid.UUID, int | None] = {}
+    for facility_id, total, count in session.execute(union_all(everyone, per_facility)):
+        if facility_id is None:
+            overall = compliance.mean_score(int(total or 0), count)
+        else:
+            at[facility_id] = compliance.mean_score(int(total), count)
+    return overall, at
+
+
+def _sum_count(scores: CTE) -> tuple[Label[int], Label[int]]:
+    return func.sum(scores.c.score).label("total"), func.count().label("count")
+
+
 def recent_activity(session: Session, ids: list[uuid.UUID]) -> list[Activity]:
-    rows = session.execute(
-        select(AuditEvent, User.name)
-        .outerjoin(User, User.id == AuditEvent.actor_user_id)
-        .where(AuditEvent.organization_id.in_(ids))
+    # The latest events of each organization, read from its end of the
+    # (organization_id, occurred_at) index, hold the latest of them all: a tree's whole
+    # trail is neither read, nor sorted, nor joined to its actors.
+    scope = select(func.unnest(literal(ids, ARRAY(UUID(as_uuid=True)))).label("id")).subquery()
+    latest = (
+        select(AuditEvent)
+        .where(AuditEvent.organization_id == scope.c.id)
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)
+        .limit(RECENT_ACTIVITY)
+        .lateral("latest")
+    )
+    event = aliased(AuditEvent, latest)
+    rows = session.execute(
+        select(event, User.name)
+        .select_from(scope)
+        .join(latest, true())
+        .outerjoin(User, User.id == event.actor_user_id)
+        .order_by(event.occurred_at.desc(), event.id)
         .limit(RECENT_ACTIVITY)
     ).all()
     return [

@@ -11,14 +11,23 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.models import Facility, Membership, Organization, ProviderFacility
 from app.models.enums import AssignmentStatus, Role
 
 # A select of plain rows (several columns), as opposed to one of model instances.
 Rows = Select[*tuple[Any, ...]]
+
+
+def one_of(
+    column: InstrumentedAttribute[uuid.UUID], ids: Sequence[uuid.UUID]
+) -> ColumnElement[bool]:
+    """`column = ANY(:ids)`: one array parameter however many ids, where an IN list sends,
+    renders and plans one parameter per id (a health system has a thousand facilities)."""
+    return column == any_(bindparam(None, list(ids), type_=ARRAY(column.type)))
 
 
 def _in_tree(root_id: uuid.UUID) -> ColumnElement[bool]:
@@ -48,7 +57,7 @@ def facilities_of(
     organization_ids: Sequence[uuid.UUID], *, include_inactive: bool
 ) -> Select[Facility]:
     """The organizations' facilities (active ones only unless `include_inactive`), by name."""
-    query = select(Facility).where(Facility.organization_id.in_(organization_ids))
+    query = select(Facility).where(one_of(Facility.organization_id, organization_ids))
     if not include_inactive:
         query = query.where(Facility.active)
     return query.order_by(Facility.name, Facility.id)
@@ -79,7 +88,7 @@ def assignments_at(
 ) -> ColumnElement[bool]:
     """Assignments at the facilities: current ones (active or pending), and ended ones too
     with `include_inactive`."""
-    at = ProviderFacility.facility_id.in_(facility_ids)
+    at = one_of(ProviderFacility.facility_id, facility_ids)
     if include_inactive:
         return at
     return and_(at, ProviderFacility.status != AssignmentStatus.INACTIVE)

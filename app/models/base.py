@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import DateTime, MetaData, func, text
@@ -33,7 +34,7 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-def check_in(column: str, values: list[str]) -> str:
+def check_in(column: str, values: Sequence[str]) -> str:
     """SQL for a CHECK constraint limiting a column to a fixed list of values."""
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"

@@ -31,7 +31,14 @@ class Document(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("size_bytes > 0", name="not_empty"),
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         Index("ix_documents_organization_id", "organization_id"),
-        Index("ix_documents_user_id", "user_id"),
+        # A provider's documents, and who holds training (compliance) as an index-only
+        # read of the certificates.
+        Index(
+            "ix_documents_user_id_document_type",
+            "user_id",
+            "document_type",
+            postgresql_include=["expiry_date", "organization_id"],
+        ),
         Index("ix_documents_expiry_date", "expiry_date"),
     )
 

@@ -61,6 +61,8 @@ class ProviderFacility(UUIDPrimaryKey, Timestamps, Base):
             "ix_provider_facilities_organization_id_facility_id", "organization_id", "facility_id"
         ),
         Index("ix_provider_facilities_user_id", "user_id"),
+        # A facility's providers (hierarchy, FHIR) whatever the organization.
+        Index("ix_provider_facilities_facility_id", "facility_id"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(

@@ -1,0 +1,162 @@
+"""The compliance score in SQL (`compliance.scores`, behind the dashboard and analytics)
+gives every provider the same integer as `compliance.evaluate`, on any day: providers
+with every mix of credentials (several of a kind, rejected, expired, expiring, tied on
+dates), NPI states, DEA exemption and training certificates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import math
+import random
+import uuid
+from statistics import mean
+
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.domain import compliance
+from app.models import Credential, Document, Membership, User
+from app.models.enums import CredentialType, DocumentType, NpiVerification, Role
+from app.models.enums import VerificationStatus as Verification
+from tests import factories
+from tests.conftest import TwoTenants, bearer, token_for
+
+TODAY = clock.today()
+# Around every edge of a share: expiry on the day, the day after, 30 and 31 days out.
+OFFSETS = (None, -40, -1, 0, 1, 29, 30, 31, 100)
+DAYS = [TODAY + dt.timedelta(days=d) for d in (-45, -2, -1, 0, 1, 30, 31, 70, 101)]
+PROVIDERS = 160
+
+
+def _credential(rng: random.Random, user: User, kind: str, at: dt.datetime) -> Credential:
+    status = rng.choice([Verification.VERIFIED, Verification.UNVERIFIED, Verification.REJECTED])
+    offset = rng.choice(OFFSETS)
+    return Credential(
+        user_id=user.id,
+        credential_type=kind,
+        verification_status=status,
+        expiry_date=None if offset is None else TODAY + dt.timedelta(days=offset),
+        rejection_reason="unknown to the board" if status == Verification.REJECTED else None,
+        created_at=at,
+    )
+
+
+def _training(rng: random.Random, user: User) -> Document | None:
+    offset = rng.choice(["none", None, -1, 0, 40])
+    if offset == "none":
+        return None
+    return Document(
+        user_id=user.id,
+        document_type=DocumentType.TRAINING_CERTIFICATE,
+        filename="training.pdf",
+        content_type="application/pdf",
+        size_bytes=1,
+        sha256=hashlib.sha256(user.id.bytes).hexdigest(),
+        storage_key=f"documents/{user.id}",
+        expiry_date=None if offset is None else TODAY + dt.timedelta(days=offset),
+    )
+
+
+def _providers(session: Session, seeded: TwoTenants) -> list[User]:
+    """Providers of tenant A, each at one or two of its facilities, with random facts."""
+    rng = random.Random(20260101)
+    facilities = [seeded.a.facility] + [
+        factories.make_facility(session, seeded.a.organization) for _ in range(3)
+    ]
+    created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    providers = []
+    for n in range(PROVIDERS):
+        npi = rng.choice([None, *list(NpiVerification)])
+        user = factories.make_user(
+            session,
+            npi=None if npi is None else f"1{n:09d}",
+            npi_verification=npi or NpiVerification.UNVERIFIED,
+            dea_not_applicable=rng.random() < 0.25,
+        )
+        factories.make_membership(session, user, seeded.a.organization, Role.PROVIDER)
+        for facility in rng.sample(facilities, rng.choice([0, 1, 2])):
+            factories.make_assignment(session, user, facility)
+        for kind in (*compliance.CREDENTIAL_KINDS, CredentialType.BOARD_CERTIFICATION):
+            # Equal creation stamps on purpose: ties are broken by id on both sides.
+            stamps = rng.choice([created, created + dt.timedelta(seconds=n)])
+            for _ in range(rng.choice([0, 1, 1, 2, 3])):
+                session.add(_credential(rng, user, kind, stamps))
+        document = _training(rng, user)
+        if document is not None:
+            session.add(document)
+        providers.append(user)
+    session.flush()
+    return providers
+
+
+def test_sql_scores_equal_evaluate_on_every_day(seeded: TwoTenants, admin_engine: Engine) -> None:
+    with Session(admin_engine) as session:
+        ids = [p.id for p in _providers(session, seeded)]
+        facts = compliance.load_facts(session, ids, TODAY)
+        evaluated = {
+            (user_id, day): compliance.evaluate(f, day)
+            for (user_id, f), day in itertools.product(facts.items(), DAYS)
+        }
+        scores = compliance.scores(ids, DAYS, TODAY)
+        got = {
+            (user_id, day): score
+            for user_id, day, score in session.execute(
+                select(scores.c.user_id, scores.c.day, scores.c.score)
+            )
+        }
+        session.rollback()
+    assert got == {key: result.score for key, result in evaluated.items()}
+    assert len(set(got.values())) > 10  # the mix reaches many different scores
+    # ... and ties on both sides, which round() breaks to even: 12.5 to 12, 13.5 to 14
+    unrounded = (
+        100 * sum(i.weight * i.share for i in r.items) / sum(i.weight for i in r.items)
+        for r in evaluated.values()
+    )
+    assert {math.floor(value) % 2 for value in unrounded if value % 1 == 0.5} == {0, 1}
+
+
+def test_dashboard_scores_are_the_means_of_evaluate(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    with Session(admin_engine, expire_on_commit=False) as session:
+        ids = [p.id for p in _providers(session, seeded)]
+        session.commit()
+    assert ids
+    with Session(admin_engine) as session:
+        providers = select(Membership.user_id).where(
+            Membership.organization_id == seeded.a.organization.id,
+            Membership.role == Role.PROVIDER,
+        )
+        facts = compliance.load_facts(session, list(session.scalars(providers)), TODAY)
+    score = {u: compliance.evaluate(f, TODAY).score for u, f in facts.items()}
+    token = token_for(client, seeded.a.admin)
+    body = client.get(
+        f"/api/v1/admin/organizations/{seeded.a.organization.id}/dashboard", headers=bearer(token)
+    ).get_json()
+    assert body["overview"]["compliance_score"] == round(mean(score.values()))
+    for card in body["facilities"]:
+        facility_id = uuid.UUID(card["id"])
+        at = [score[u] for u, f in facts.items() if facility_id in f.active_facility_ids]
+        assert card["compliance_score"] == (round(mean(at)) if at else None), card
+
+
+def test_sums_of_providers_scoring_alike_equal_the_sums_of_evaluate(
+    seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    with Session(admin_engine) as session:
+        ids = [p.id for p in _providers(session, seeded)]
+        facts = compliance.load_facts(session, ids, TODAY)
+        expected = {
+            day: (sum(compliance.evaluate(f, day).score for f in facts.values()), len(facts))
+            for day in DAYS
+        }
+        got = {
+            day: (int(total), int(count))
+            for day, total, count in session.execute(compliance.score_sums(ids, DAYS, TODAY))
+        }
+        session.rollback()
+    assert got == expected
