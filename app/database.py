@@ -3,6 +3,7 @@ the web application, the workers and the migrations all connect through this mod
 
 from __future__ import annotations
 
+import select
 from typing import Any
 
 import psycopg
@@ -42,7 +43,31 @@ def sqlalchemy_url(url: str) -> URL:
 
 
 def make_engine(url: str, **options: Any) -> Engine:
-    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, **options)
+    engine = create_engine(sqlalchemy_url(url), **options)
+    event.listen(engine, "checkout", _refuse_closed_by_server)
+    return engine
+
+
+def _refuse_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pool listener, on every checkout: a connection the server has closed (terminated,
+    restarted, or a proxy in between gone) is replaced before the request uses it.
+
+    Instead of a ping, which costs every request a round trip: an idle connection's
+    socket has nothing to read unless the server has said goodbye (its FATAL message,
+    or the end of the stream), as this service never LISTENs. Raising
+    DisconnectionError makes the pool discard the connection and open another. A
+    connection lost silently (its host gone, no end of stream) fails on its first
+    statement, as it would have failed a ping (within the answer timeout, or sooner by
+    the keepalives); the pool then discards it and every connection pooled before it,
+    and that one request is answered 503 (see `unavailable`)."""
+    connection: psycopg.Connection[Any] = dbapi_connection
+    pgconn = connection.pgconn
+    if pgconn.status != psycopg.pq.ConnStatus.OK:
+        raise exc.DisconnectionError("connection already lost")
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN)
+    if poller.poll(0):
+        raise exc.DisconnectionError("connection closed by the server while pooled")
 
 
 # Listeners on the Session class reach every session of the process, whoever made it:

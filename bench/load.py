@@ -1,7 +1,7 @@
 """Load test of the API under gunicorn, driven by wrk, with the bare peer in the same run.
 
     DATABASE_ADMIN_URL=... REDIS_URL=... python bench/load.py DATABASE
-        [--clients 8,32] [--duration 20] [--workers 4] [--worker-class sync|gthread]
+        [--clients 8,32] [--duration 20] [--workers 2] [--worker-class sync|gthread]
         [--threads 4] [--kinds list,detail,...] [--rounds 2] [--sweep] [--smoke]
 
 DATABASE is a benchmark database on the server of DATABASE_ADMIN_URL (bench/generate.py).
@@ -321,7 +321,8 @@ def main() -> None:
     parser.add_argument("database")
     parser.add_argument("--clients", default="8,32", help="comma-separated client counts")
     parser.add_argument("--duration", type=int, default=20, help="seconds per measurement")
-    parser.add_argument("--workers", type=int, default=4)
+    # gunicorn.conf.py's default (WEB_CONCURRENCY unset): what a pod runs.
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync")
     parser.add_argument("--threads", type=int, default=4, help="per gthread worker")
     parser.add_argument("--kinds", default=",".join(harness.KINDS))

@@ -36,9 +36,8 @@ PHASES = (
     ("token: revocation check (Redis)", "_is_revoked"),
     ("context (resolve_context)", "resolve_context"),
     ("query arguments (webargs)", "Parser.parse"),
-    ("total (count query)", "SelectPage.item_count"),
-    ("page (query, ORM rows)", "SelectPage.items"),
-    ("serialization (marshmallow dump)", "Schema.dump"),
+    ("page and total (one query)", "SelectPage.__init__"),
+    ("serialization (schema dump)", "Schema.dump"),
     ("commit", "_finish_transaction"),
 )
 

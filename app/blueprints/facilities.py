@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import Select
 
 from app.blueprints.lookups import facility_or_404, organization_or_404
 from app.domain import facilities as rules
@@ -59,7 +58,7 @@ class Facilities(MethodView):
     @blp.arguments(FacilityQuerySchema, location="query")
     @blp.response(200, FacilitySchema(many=True))
     @blp.paginate(SelectPage)
-    def get(self, filters: dict[str, Any]) -> Select[Facility]:
+    def get(self, filters: dict[str, Any]) -> Rows:
         """List facilities (paginated; filter by organization, type, state, active, name)."""
         return rules.list_facilities(current_context(), filters)
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from app.domain.errors import Forbidden, Invalid
+from app.domain.queries import Rows
 from app.models import Facility, Membership, Organization, UsState
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, in_scope
@@ -32,8 +33,10 @@ def get_facility(session: Session, facility_id: uuid.UUID) -> Facility | None:
     return session.get(Facility, facility_id)
 
 
-def list_facilities(context: TenantContext, filters: dict[str, Any]) -> Select[Facility]:
-    query = select(Facility).where(in_scope(Facility.organization_id, context))
+def list_facilities(context: TenantContext, filters: dict[str, Any]) -> Rows:
+    """Plain rows of every column: a list only reads them, so no instance is built or
+    tracked for any."""
+    query = select(*Facility.__table__.columns).where(in_scope(Facility.organization_id, context))
     for column in ("organization_id", "facility_type", "state", "active"):
         if column in filters:
             query = query.where(getattr(Facility, column) == filters[column])

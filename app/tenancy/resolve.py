@@ -37,15 +37,21 @@ def resolve_context(
     unknown, deactivated, or no longer a member of that organization. The session's
     transaction carries the context once this returns (and none when it returns None)."""
     adopt_context(session, None)
-    row = session.execute(
-        _ENTER,
-        {
-            "user_id": user_id,
-            "organization_id": organization_id,
-            "request_id": request_id,
-            "read_only_statuses": _READ_ONLY_STATUSES,
-        },
-    ).one_or_none()
+    # A plain statement: through the connection, which begins the session's transaction
+    # as the session would, without the ORM's execution around it.
+    row = (
+        session.connection()
+        .execute(
+            _ENTER,
+            {
+                "user_id": user_id,
+                "organization_id": organization_id,
+                "request_id": request_id,
+                "read_only_statuses": _READ_ONLY_STATUSES,
+            },
+        )
+        .one_or_none()
+    )
     if row is None:
         return None
     context = TenantContext(
