@@ -13,6 +13,7 @@ from flask_smorest import Api
 from app import cli, services
 from app.auth.tokens import init_tokens
 from app.blueprints import register_blueprints
+from app.blueprints.pages import init_pages
 from app.config import Settings
 from app.errors import init_error_handlers
 from app.extensions import init_services, jwt
@@ -38,7 +39,6 @@ def create_app(config: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         API_SPEC_OPTIONS={
             "components": {
                 "securitySchemes": {
@@ -56,6 +56,7 @@ def create_app(config: Settings | None = None) -> Flask:
     init_request_bodies(app, settings)
     jwt.init_app(app)
     init_tokens(app)
+    init_pages(app, settings)  # before the API: it says where Swagger UI's files are
     register_blueprints(Api(app))
     init_error_handlers(app)
     cli.init_cli(app)

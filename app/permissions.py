@@ -31,6 +31,7 @@ class Permission(StrEnum):
     MANAGE_BILLING = "manage-billing"
     VIEW_ANALYTICS = "view-analytics"
     VIEW_AUDIT_TRAIL = "view-audit-trail"
+    MANAGE_MEMBERS = "manage-members"
     MANAGE_PROVIDERS = "manage-providers"
     VIEW_FACILITY_ORDERS = "view-facility-orders"
     UPDATE_FACILITY_INFO = "update-facility-info"
@@ -50,8 +51,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.MANAGE_BILLING,
             Permission.VIEW_ANALYTICS,
             # Not in the spec's table: organization admins read their organizations'
-            # audit trail here.
+            # audit trail here, and manage their members (roles, deactivation).
             Permission.VIEW_AUDIT_TRAIL,
+            Permission.MANAGE_MEMBERS,
         }
     ),
     Role.OFFICE_MANAGER: frozenset(
@@ -86,7 +88,8 @@ SEE_PROVIDERS = (
 )
 # Assign providers to facilities and end assignments; verify or reject credentials.
 SUPERVISE_PROVIDERS = (Permission.MANAGE_FACILITIES, Permission.MANAGE_PROVIDERS)
-# Invite providers and office managers, list and revoke invitations.
+# Invite providers, office managers and (organization admins only, app/domain/invitations.py)
+# organization admins; list and revoke invitations.
 INVITE = (Permission.INVITE_PROVIDERS, Permission.MANAGE_PROVIDERS)
 # See facilities and who works there: those who run them, and those who manage the
 # providers assigned to them.

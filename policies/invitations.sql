@@ -1,6 +1,7 @@
--- invitations: an organization asks a person (by email) to join as provider or office
--- manager. Organization admins see and manage their scope's; office managers the ones
--- they sent (providers, to their own facilities). The invitee, holding the token, sees
+-- invitations: an organization asks a person (by email) to join as provider, office
+-- manager or organization admin. Organization admins see and manage their scope's (and
+-- invite any role into it, admins included); office managers the ones they sent
+-- (providers, to their own facilities). The invitee, holding the token, sees
 -- exactly that invitation while accepting it. Never deleted: revoked or accepted rows
 -- stay as history.
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;

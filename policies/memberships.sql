@@ -1,7 +1,11 @@
 -- memberships: who belongs to which organization, with which role.
--- A user sees their own memberships everywhere (to know where they may switch);
+-- A user sees their own active memberships everywhere (to know where they may switch);
 -- organization admins see their scope's, office managers those of the people at their
 -- facilities; organization admins and MSC admins change them.
+-- A deactivated membership (is_active false) is hidden from its member: tenancy.enter
+-- reads the role through this policy with only the user id set, so it finds none, and
+-- the member's tokens for that organization stop working on their next request; a login
+-- or a switch to that organization finds no membership either.
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON memberships TO msc_application;
@@ -14,7 +18,7 @@ CREATE POLICY memberships_select ON memberships FOR SELECT USING (
      AND ((SELECT tenancy.role()) = 'organization_admin'
           -- an office manager sees the members assigned to the facilities they manage
           OR user_id = ANY ((SELECT tenancy.managed_member_ids())::uuid[])))
-    OR user_id = (SELECT tenancy.user_id())
+    OR (user_id = (SELECT tenancy.user_id()) AND is_active)
     OR (SELECT tenancy.is_msc_admin())
 );
 

@@ -392,7 +392,7 @@ def test_invitation_is_delivered_exactly_once_with_its_sealed_link(
     assert accept_url in found["text/plain"].splitlines()
     assert f'href="{accept_url}"' in found["text/html"]
     # ...and it opens the invitation.
-    prefix = f"{settings.public_base_url.rstrip('/')}/api/v1/invitations/"
+    prefix = f"{settings.public_base_url.rstrip('/')}/invitations/"
     assert accept_url.startswith(prefix) and accept_url.endswith("/accept")
     token = accept_url.removeprefix(prefix).removesuffix("/accept")
     with admin_engine.connect() as connection:

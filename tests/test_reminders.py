@@ -135,7 +135,10 @@ def test_credential_in_30_days_reminds_provider_and_each_organizations_staff_onc
     assert own.kind == own.template == MessageKind.CREDENTIAL_REMINDER
     assert own.subject == "Your medical license expires in 30 days"
     assert own.payload["for_provider"] is True
-    assert own.payload["link"] == f"https://msc.example.com/api/v1/me/credentials/{credential.id}"
+    assert own.payload["link"] == (
+        f"https://msc.example.com/reminders/me/credentials/{credential.id}"
+        f"?type=medical_license&expires={credential.expiry_date}"
+    )
     assert own.idempotency_key == (
         f"credential:{credential.id}:{credential.expiry_date}:30:{t.shared_provider.id}"
     )
@@ -155,7 +158,8 @@ def test_credential_in_30_days_reminds_provider_and_each_organizations_staff_onc
         assert message.payload["days_left"] == 30
         assert message.payload["expiry_date"] == str(credential.expiry_date)
         assert message.payload["link"] == (
-            f"https://msc.example.com/api/v1/admin/providers/{t.shared_provider.id}/credentials"
+            f"https://msc.example.com/reminders/providers/{t.shared_provider.id}/credentials"
+            f"?type=medical_license&expires={credential.expiry_date}"
         )
         # The payload is complete for the template (StrictUndefined would raise).
         mail.render(
@@ -382,7 +386,8 @@ def test_organization_documents_remind_that_organizations_admins_only(
         assert message.payload["organization_name"] == "Tenant A"
         assert message.payload["filename"] == "w9-2026.pdf"
         assert message.payload["link"] == (
-            f"https://msc.example.com/api/v1/admin/organizations/{t.a.organization.id}/documents"
+            f"https://msc.example.com/reminders/organizations/{t.a.organization.id}/documents"
+            f"?type=tax_form&expires={document.expiry_date}"
         )
         text = json.dumps(message.payload)
         assert "Tenant B" not in text and str(t.b.organization.id) not in text

@@ -15,8 +15,14 @@ from flask_smorest.spec.plugins import FlaskPlugin
 
 from app.permissions import AUTHENTICATED, REQUIRES
 
-# Served by Flask and flask-smorest themselves: static files, the OpenAPI document, its UI.
-FRAMEWORK_ENDPOINTS = {"static", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
+# Served by Flask and flask-smorest themselves: static files, the OpenAPI document, its UI
+# and the UI's files.
+FRAMEWORK_ENDPOINTS = {
+    "static",
+    "api-docs.openapi_json",
+    "api-docs.openapi_swagger_ui",
+    "swagger_ui.static",
+}
 
 AUTHENTICATED_WITH = {
     "access": "authenticated",
@@ -55,6 +61,10 @@ ROUTES: dict[str, Requirement] = {
         "update-facility-info",
     ),
     "GET /api/v1/admin/invitations": ("invite-providers", "manage-providers"),
+    "GET /api/v1/admin/members/{membership_id}": ("manage-members",),
+    "PUT /api/v1/admin/members/{membership_id}": ("manage-members",),
+    "POST /api/v1/admin/members/{membership_id}/deactivate": ("manage-members",),
+    "POST /api/v1/admin/members/{membership_id}/reactivate": ("manage-members",),
     "POST /api/v1/admin/invitations/{invitation_id}/revoke": (
         "invite-providers",
         "manage-providers",
@@ -74,6 +84,7 @@ ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/organizations/{organization_id}/documents": ("manage-billing",),
     "POST /api/v1/admin/organizations/{organization_id}/documents": ("manage-billing",),
     "POST /api/v1/admin/organizations/{organization_id}/facilities": ("manage-facilities",),
+    "GET /api/v1/admin/organizations/{organization_id}/members": ("manage-members",),
     "GET /api/v1/admin/organizations/{organization_id}/fhir": (
         "manage-facilities",
         "view-analytics",
@@ -142,6 +153,8 @@ ROUTES: dict[str, Requirement] = {
         "manage-providers",
     ),
     "POST /api/v1/admin/providers/invite": ("invite-providers", "manage-providers"),
+    "POST /api/v1/admin/users/{user_id}/deactivate": "msc-admin",
+    "POST /api/v1/admin/users/{user_id}/reactivate": "msc-admin",
     "POST /api/v1/auth/login": "public",
     "POST /api/v1/auth/logout": "authenticated (access or refresh token)",
     "POST /api/v1/auth/refresh": "authenticated (refresh token)",
@@ -180,6 +193,12 @@ ROUTES: dict[str, Requirement] = {
     ),
     "GET /healthz": "public",
     "GET /readyz": "public",
+    # The pages behind the email links (the token in the address is the capability).
+    "GET /invitations/{token}/accept": "public",
+    "POST /invitations/{token}/accept": "public",
+    "GET /reminders/me/credentials/{credential_id}": "public",
+    "GET /reminders/organizations/{organization_id}/documents": "public",
+    "GET /reminders/providers/{provider_id}/credentials": "public",
 }
 
 

@@ -14,11 +14,13 @@ from app.blueprints import (
     health,
     invitations,
     me,
+    members,
     npi,
     onboarding,
     orders,
     organizations,
     outbox,
+    pages,
     providers,
 )
 
@@ -32,6 +34,7 @@ def register_blueprints(api: Api) -> None:
         facilities,
         providers,
         invitations,
+        members,
         credentials,
         documents,
         npi,
@@ -42,5 +45,6 @@ def register_blueprints(api: Api) -> None:
         fhir,
         outbox,
         audit_events,
+        pages,
     ):
         api.register_blueprint(module.blp)

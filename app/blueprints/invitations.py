@@ -30,10 +30,25 @@ blp = Blueprint(
     "invitations",
     __name__,
     url_prefix="/api/v1",
-    description="Invitations: single-use, expiring tokens that bring a provider or office "
-    "manager into an organization. Inviting an email that already has an account links "
-    "that account.",
+    description="Invitations: single-use, expiring tokens that bring a provider, office "
+    "manager or organization admin into an organization. Inviting an email that already "
+    "has an account links that account.",
 )
+
+
+def send_invitation(organization: Organization, data: dict[str, Any]) -> Invitation:
+    """Invite into `organization` as the caller, the email through the outbox (also used
+    when an organization is created with its first admin)."""
+    settings = current_settings()
+    return invitations.invite(
+        db.session,
+        current_context(),
+        organization,
+        data,
+        settings.invitation_lifetime,
+        settings.public_base_url,
+        outbox.Sealer(settings.outbox_secret_key),
+    )
 
 
 @blp.route("/admin/providers/invite")
@@ -43,21 +58,12 @@ class Invite(MethodView):
     @blp.arguments(InviteSchema)
     @blp.response(201, InvitationSchema)
     def post(self, data: dict[str, Any]) -> Invitation:
-        """Invite a provider or office manager by email, to an organization and (providers)
-        optionally to facilities, one of them primary. The single-use link goes to the
-        invitee only, by email through the outbox. Inviting the same email again replaces
-        the open invitation and its link."""
-        organization = organization_for_field(data["organization_id"])
-        settings = current_settings()
-        return invitations.invite(
-            db.session,
-            current_context(),
-            organization,
-            data,
-            settings.invitation_lifetime,
-            settings.public_base_url,
-            outbox.Sealer(settings.outbox_secret_key),
-        )
+        """Invite a provider, office manager or organization admin by email, to an
+        organization and (providers) optionally to facilities, one of them primary. Office
+        managers invite providers only. The single-use link goes to the invitee only, by
+        email through the outbox. Inviting the same email again replaces the open
+        invitation and its link."""
+        return send_invitation(organization_for_field(data["organization_id"]), data)
 
 
 @blp.route("/admin/invitations")

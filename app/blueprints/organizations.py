@@ -9,16 +9,19 @@ from flask import Response, jsonify
 from flask.views import MethodView
 from sqlalchemy import Select
 
+from app.blueprints.invitations import send_invitation
 from app.blueprints.lookups import organization_or_404
 from app.domain import organizations as rules
 from app.domain.hierarchy import hierarchy
 from app.extensions import db
 from app.models import Organization
+from app.models.enums import Role
 from app.pagination import SelectPage
 from app.permissions import RUN_FACILITIES, authenticated, require_msc_admin, requires
 from app.request_body import Blueprint
 from app.schemas.hierarchy import HierarchyNodeSchema, HierarchyQuerySchema
 from app.schemas.organizations import (
+    OrganizationCreateSchema,
     OrganizationQuerySchema,
     OrganizationSchema,
     OrganizationUpdateSchema,
@@ -46,11 +49,16 @@ class Organizations(MethodView):
 
     @authenticated()
     @require_msc_admin
-    @blp.arguments(OrganizationSchema)
+    @blp.arguments(OrganizationCreateSchema)
     @blp.response(201, OrganizationSchema)
     def post(self, data: dict[str, Any]) -> Organization:
-        """Create an organization (MSC admins)."""
-        return rules.create_organization(db.session, data)
+        """Create an organization (MSC admins), optionally with the invitation of its first
+        organization admin (`first_admin`), in one transaction."""
+        first_admin = data.pop("first_admin")
+        organization = rules.create_organization(db.session, data)
+        if first_admin is not None:
+            send_invitation(organization, {**first_admin, "role": Role.ORGANIZATION_ADMIN})
+        return organization
 
 
 @blp.route("/<uuid:organization_id>")

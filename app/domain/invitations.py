@@ -71,16 +71,22 @@ def invite(
             "the primary facility must be one of facility_ids",
             field="primary_facility_id",
         )
+    # Organization admins invite any role, organization admins included, into their
+    # scope (the organization and its descendants: `organization` was found in reach).
     if context.role == Role.OFFICE_MANAGER and data["role"] != Role.PROVIDER:
         raise Forbidden("office managers invite providers only", field="role")
-    if data["role"] == Role.OFFICE_MANAGER and facility_ids:
+    if data["role"] != Role.PROVIDER and facility_ids:
         raise Invalid(
-            "office managers are not assigned to facilities; an admin names them as a"
-            " facility's manager once they have joined",
+            "only providers are assigned to facilities (an admin names an office manager"
+            " as a facility's manager once they have joined)",
             field="facility_ids",
         )
     if _already_member(session, organization.id, data["email"]):
-        raise Conflict("this person is already a member", field="email")
+        raise Conflict(
+            "this person is already a member (a deactivated member is reactivated, not"
+            " invited again)",
+            field="email",
+        )
 
     token = secrets.token_urlsafe(32)
     invitation = session.scalar(
@@ -108,7 +114,8 @@ def invite(
     invitation.invited_by_id = context.user_id
     session.flush()
     session.refresh(invitation)
-    accept_url = f"{base_url.rstrip('/')}/api/v1/invitations/{token}/accept"
+    # The accept page (app/blueprints/pages.py), which a browser opens.
+    accept_url = f"{base_url.rstrip('/')}/invitations/{token}/accept"
     outbox.add(
         session,
         kind=MessageKind.INVITATION,
@@ -155,7 +162,9 @@ def find_by_token(
     )
     query = select(Invitation).where(Invitation.token_hash == token_hash(token))
     if lock:
-        query = query.with_for_update()
+        # populate_existing: an invitation this session already read is overwritten with
+        # the row as the lock found it, not kept as it was before the wait.
+        query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalar(query)
 
 

@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 from sqlalchemy import Row, Select, Text, cast, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -321,12 +322,15 @@ def _credential_message(due: _Due, base_url: str) -> outbox.NewMessage:
     label = CREDENTIAL_LABELS.get(row.credential_type, row.credential_type.replace("_", " "))
     when = _expires(due.days_left)
     for_provider = due.organization_id is None
+    # The reminder pages (app/blueprints/pages.py), which a browser opens: the item's
+    # type and expiry date, nothing about the person.
+    about = urlencode({"type": row.credential_type, "expires": row.expiry_date.isoformat()})
     if for_provider:
         subject = f"Your {label} {when}"
-        link = f"{base_url}/api/v1/me/credentials/{row.id}"
+        link = f"{base_url}/reminders/me/credentials/{row.id}?{about}"
     else:
         subject = f"{_capitalized(label)} of {row.provider_name} {when}"
-        link = f"{base_url}/api/v1/admin/providers/{row.user_id}/credentials"
+        link = f"{base_url}/reminders/providers/{row.user_id}/credentials?{about}"
     return outbox.NewMessage(
         kind=MessageKind.CREDENTIAL_REMINDER,
         idempotency_key=due.key,
@@ -413,7 +417,8 @@ def _document_message(due: _Due, base_url: str) -> outbox.NewMessage:
             "filename": row.filename,
             "expiry_date": row.expiry_date.isoformat(),
             "days_left": due.days_left,
-            "link": f"{base_url}/api/v1/admin/organizations/{row.organization_id}/documents",
+            "link": f"{base_url}/reminders/organizations/{row.organization_id}/documents?"
+            + urlencode({"type": row.document_type, "expires": row.expiry_date.isoformat()}),
         },
     )
 

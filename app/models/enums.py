@@ -36,10 +36,13 @@ class Role(StrEnum):
 
 
 class InvitationRole(StrEnum):
-    """The roles an invitation can offer (organization admins are made by MSC)."""
+    """The roles an invitation can offer. Office managers offer only `provider`, and an
+    organization admin is invited by an MSC admin or an admin of the organization or of
+    one of its ancestors (app/domain/invitations.py)."""
 
     PROVIDER = "provider"
     OFFICE_MANAGER = "office_manager"
+    ORGANIZATION_ADMIN = "organization_admin"
 
 
 class InvitationStatus(StrEnum):

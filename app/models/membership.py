@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, true
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,3 +27,6 @@ class Membership(UUIDPrimaryKey, Timestamps, Base):
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
     )
     role: Mapped[str] = mapped_column(String(32))
+    # A deactivated membership stays, with its role, for reactivation and history; its
+    # member no longer sees it, so cannot act in the organization (policies/memberships.sql).
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())

@@ -50,3 +50,21 @@ class OrganizationQuerySchema(Schema):
         load_default="name",
         validate=validate.OneOf(list(SORTS)),
     )
+
+
+class FirstAdminSchema(Schema):
+    email = EmailAddress(required=True)
+    name = fields.String(required=True, validate=_NAME)
+
+
+class OrganizationCreateSchema(OrganizationSchema):
+    first_admin = fields.Nested(
+        FirstAdminSchema,
+        load_only=True,
+        load_default=None,
+        metadata={
+            "description": "invite the organization's first admin in the same request: the"
+            " invitation email goes out through the outbox, as for any invitation (listed"
+            " under /api/v1/admin/invitations)"
+        },
+    )

@@ -1,0 +1,330 @@
+"""The pages behind the email links, and the API documentation's page.
+
+An invitation email links to its accept page: the invitee sets a name and password, or,
+when an account with the invited email exists, signs in with it on the same page; either
+way the acceptance is the API's (app/domain/invitations.py). A renewal reminder links to
+a plain page that says what to renew and where, from the link alone: it reads nothing
+from the database, so it shows nothing the email did not already carry.
+
+The pages are server-rendered forms that work without JavaScript. Each form carries a
+CSRF token (flask-wtf) bound to the secret it keeps in the pages' signed session cookie,
+and every page is served under a Content-Security-Policy that allows this server's
+stylesheet and form posts, and nothing else.
+
+`/docs` is flask-smorest's Swagger UI page (its template overridden by
+app/templates/swagger_ui.html, without inline script), with Swagger UI's files from the
+flask-swagger-ui package, so the documentation works with no network access.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Blueprint as FlaskBlueprint
+from flask import Flask, Response, render_template, request
+from flask.typing import ResponseReturnValue
+from flask.views import MethodView
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from marshmallow import ValidationError
+from wtforms.validators import ValidationError as CSRFError
+
+from app import clock
+from app.config import Settings
+from app.domain import accounts, invitations
+from app.domain.errors import Conflict, Gone, Invalid, NotFound
+from app.domain.reminders import CREDENTIAL_LABELS, DOCUMENT_LABELS
+from app.extensions import db
+from app.models import Invitation, Organization
+from app.models.enums import InvitationStatus
+from app.request_body import Blueprint
+from app.schemas.invitations import AcceptSchema
+from app.tenancy.request import request_id
+
+# The pages' policy: this server's stylesheet, forms posted back to it, nothing else (no
+# script at all, no images, no framing).
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none';"
+    " base-uri 'none'"
+)
+# Swagger UI's: its script and stylesheet from this server; it fetches the OpenAPI
+# document (and "Try it out" calls the API) here only. React sets style attributes on
+# some elements, so inline style attributes (not elements) are allowed; its stylesheet
+# embeds its icons as data: URLs.
+DOCS_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline';"
+    " img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none';"
+    " base-uri 'none'"
+)
+SWAGGER_UI_ASSETS = "/docs/assets"
+
+# Only the session's CSRF secret goes into the cookie; derived from the JWT secret (which
+# production requires to be strong) for this one use, so a cookie signature and a token
+# signature never share a key.
+_SESSION_KEY_INFO = b"msc-organizations pages session cookie"
+
+_HTML_DOC: dict[str, Any] = {
+    "security": [],
+    "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {}}}},
+}
+
+blp = Blueprint(
+    "pages",
+    __name__,
+    description="HTML pages the emails link to: accepting an invitation, and where a renewal "
+    "reminder leads. Forms, not API calls: they need the page's CSRF token.",
+)
+
+
+def init_pages(app: Flask, settings: Settings) -> None:
+    """What the pages need from the application: the key that signs their session cookie,
+    the cookie's attributes, and Swagger UI served from the installed package under its
+    policy. Called before the API (and so its documentation page) is set up."""
+    app.config.update(
+        SECRET_KEY=_session_key(settings.jwt_secret_key),
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        OPENAPI_SWAGGER_UI_URL=f"{SWAGGER_UI_ASSETS}/",
+        # Swagger UI would otherwise send the document to validator.swagger.io for a badge.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
+    )
+    assets = resources.files("flask_swagger_ui") / "dist"
+    app.register_blueprint(
+        FlaskBlueprint(
+            "swagger_ui", __name__, static_folder=str(assets), static_url_path=SWAGGER_UI_ASSETS
+        )
+    )
+    app.after_request(_docs_headers)
+
+
+def _session_key(jwt_secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SESSION_KEY_INFO).derive(
+        jwt_secret.encode()
+    )
+
+
+def _docs_headers(response: Response) -> Response:
+    if request.endpoint == "api-docs.openapi_swagger_ui":
+        response.headers["Content-Security-Policy"] = DOCS_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blp.after_request
+def _page_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = PAGE_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # The invitation token is in the page's address: never sent on as a Referer, and the
+    # page (with its form token) never kept by a shared browser's cache.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(template: str, code: int = 200, **values: Any) -> tuple[str, int]:
+    return render_template(f"pages/{template}", **values), code
+
+
+# --- invitations ----------------------------------------------------------------------
+
+
+@blp.route("/invitations/<string:token>/accept")
+class AcceptInvitationPage(MethodView):
+    @blp.doc(**_HTML_DOC)
+    def get(self, token: str) -> ResponseReturnValue:
+        """The invitation email's link: what the invitation offers, and the form that
+        accepts it (a new account's name and password, or signing in to the existing
+        account of the invited email). 404 for an unknown token; 410 for an invitation
+        accepted, revoked or expired."""
+        invitation = invitations.find_by_token(db.session, token, request_id())
+        if invitation is None or invitation.status != InvitationStatus.PENDING:
+            return _closed(invitation)
+        return _accept_form(invitation)
+
+    @blp.doc(**_HTML_DOC)
+    def post(self, token: str) -> ResponseReturnValue:
+        """Accept the invitation with the page's form (the API's acceptance: the same
+        rules, single use). A refused form is shown again with what to fix; nothing is
+        written unless the invitation is accepted."""
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except CSRFError:
+            return _page("form_expired.html", 400, retry_url=request.path)
+        invitation = invitations.find_by_token(db.session, token, request_id())
+        if invitation is None or invitation.status != InvitationStatus.PENDING:
+            return _closed(invitation)
+        form = request.form
+        signing_in = invitations.account_exists(db.session, invitation)
+        try:
+            if signing_in:
+                _sign_in_as_invitee(invitation, form.get("email", ""), form.get("password", ""))
+                data: dict[str, Any] = {}
+            else:
+                data = _new_account(form)
+            accepted, user = invitations.accept(db.session, token, data, request_id())
+        except Invalid as error:
+            return _accept_form(invitation, 422, error=str(error), form=form)
+        except Gone:
+            # Accepted, revoked or expired since the page was shown (`accept` read the
+            # invitation again under its lock).
+            return _closed(invitation)
+        except Conflict as error:
+            return _page("invitation_conflict.html", 409, message=str(error))
+        except NotFound:
+            return _page("invitation_unknown.html", 404)
+        return _page(
+            "invitation_accepted.html",
+            organization_name=_organization_name(accepted),
+            role_label=_role_label(accepted.role),
+            email=user.email,
+            linked=signing_in,
+        )
+
+
+def _closed(invitation: Invitation | None) -> tuple[str, int]:
+    """The page for a token that opens nothing: unknown (404), or an invitation that was
+    accepted, revoked or has expired (410)."""
+    if invitation is None:
+        return _page("invitation_unknown.html", 404)
+    return _page(
+        "invitation_closed.html",
+        410,
+        state=invitation.status.value,
+        expires_at=_when(invitation.expires_at),
+    )
+
+
+def _accept_form(
+    invitation: Invitation,
+    code: int = 200,
+    error: str | None = None,
+    form: Mapping[str, str] | None = None,
+) -> tuple[str, int]:
+    return _page(
+        "invitation_accept.html",
+        code,
+        invitation=invitation,
+        organization_name=_organization_name(invitation),
+        role_label=_role_label(invitation.role),
+        expires_at=_when(invitation.expires_at),
+        account_exists=invitations.account_exists(db.session, invitation),
+        csrf_token=generate_csrf(),
+        error=error,
+        # Passwords are never sent back; the name and email are.
+        name=(form or {}).get("name", invitation.name),
+        email=(form or {}).get("email", invitation.email),
+    )
+
+
+def _sign_in_as_invitee(invitation: Invitation, email: str, password: str) -> None:
+    """Linking an existing account takes its password: only its owner adds it to an
+    organization from this page."""
+    if email.strip().lower() != invitation.email.lower():
+        raise Invalid(
+            f"this invitation is for {invitation.email}: sign in with that email", field="email"
+        )
+    if accounts.authenticate(db.session, invitation.email, password, request_id()) is None:
+        raise Invalid("wrong email or password", field="password")
+
+
+def _new_account(form: Mapping[str, str]) -> dict[str, Any]:
+    """The new account's name and password, checked by the API's own schema."""
+    if form.get("password", "") != form.get("password_confirm", ""):
+        raise Invalid("the two passwords differ", field="password_confirm")
+    try:
+        data: dict[str, Any] = AcceptSchema().load(
+            {"name": form.get("name") or None, "password": form.get("password") or None}
+        )
+    except ValidationError as error:
+        raise Invalid(_first_message(error.messages_dict)) from None
+    return data
+
+
+def _first_message(messages: dict[str, Any]) -> str:
+    field, problems = next(iter(messages.items()))
+    problem = problems[0] if isinstance(problems, list) else problems
+    return f"{field}: {problem}"
+
+
+def _organization_name(invitation: Invitation) -> str:
+    organization = db.session.get(Organization, invitation.organization_id)
+    return organization.name if organization is not None else "the organization"
+
+
+def _role_label(role: str) -> str:
+    return role.replace("_", " ")
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- renewal reminders ----------------------------------------------------------------
+# The reminder emails link here (app/domain/reminders.py). The link says which item (its
+# type and expiry date) and where it lives; the page says what to do about it. Nothing
+# is looked up, so a link shows no more than the email that carried it.
+
+
+@blp.route("/reminders/me/credentials/<uuid:credential_id>")
+class OwnCredentialReminderPage(MethodView):
+    @blp.doc(**_HTML_DOC)
+    def get(self, credential_id: uuid.UUID) -> ResponseReturnValue:
+        """A provider's reminder to renew one of their credentials."""
+        return _reminder(
+            CREDENTIAL_LABELS,
+            whose="Your",
+            action="Upload the renewed credential, signed in as yourself:",
+            endpoint=f"PUT /api/v1/me/credentials/{credential_id}",
+        )
+
+
+@blp.route("/reminders/providers/<uuid:provider_id>/credentials")
+class ProviderCredentialReminderPage(MethodView):
+    @blp.doc(**_HTML_DOC)
+    def get(self, provider_id: uuid.UUID) -> ResponseReturnValue:
+        """An organization's reminder that a provider's credential needs renewing."""
+        return _reminder(
+            CREDENTIAL_LABELS,
+            whose="A provider's",
+            action="See the provider's credentials, signed in to your organization:",
+            endpoint=f"GET /api/v1/admin/providers/{provider_id}/credentials",
+        )
+
+
+@blp.route("/reminders/organizations/<uuid:organization_id>/documents")
+class DocumentReminderPage(MethodView):
+    @blp.doc(**_HTML_DOC)
+    def get(self, organization_id: uuid.UUID) -> ResponseReturnValue:
+        """An organization's reminder to upload a current copy of one of its documents."""
+        return _reminder(
+            DOCUMENT_LABELS,
+            whose="Your organization's",
+            action="Upload a current copy, signed in as an admin of the organization:",
+            endpoint=f"POST /api/v1/admin/organizations/{organization_id}/documents",
+        )
+
+
+def _reminder(labels: Mapping[str, str], whose: str, action: str, endpoint: str) -> tuple[str, int]:
+    """The reminder page for the link's `type` (a key of `labels`) and `expires` (its
+    ISO date); a link that names neither properly gets a 404 page, not a guess."""
+    label = labels.get(request.args.get("type", ""))
+    try:
+        expires = dt.date.fromisoformat(request.args.get("expires", ""))
+    except ValueError:
+        expires = None
+    if label is None or expires is None:
+        return _page("reminder_unknown.html", 404)
+    return _page(
+        "reminder.html",
+        whose=whose,
+        label=label,
+        expires=expires.isoformat(),
+        days_left=(expires - clock.today()).days,
+        action=action,
+        endpoint=endpoint,
+    )

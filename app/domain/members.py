@@ -1,0 +1,207 @@
+"""Members of an organization: their roles, and deactivating and reactivating them.
+
+A membership is deactivated, never deleted: it keeps its role and history, and the
+member stops seeing it (policies/memberships.sql), so every token they hold for that
+organization stops working on their next request (`tenancy.enter` resolves the role on
+each one). Deactivating an account works the same way, everywhere at once. Every change
+lands in the audit trail through the tables' triggers.
+
+An organization keeps at least one active organization admin (an active admin
+membership of an active account): whatever would take the last one away (demoting,
+deactivating the membership, deactivating the account) is refused. Each such change
+first locks the organization's admin memberships, so that of two admins removing each
+other, the second waits for the first and then counts what it left.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from app.domain.errors import Conflict
+from app.domain.queries import Rows, one_of
+from app.models import Membership, Organization, User
+from app.models.enums import Role
+from app.tenancy.context import TenantContext
+
+LAST_ADMIN = "an organization keeps at least one active organization admin"
+
+
+class MemberStatus(StrEnum):
+    """Derived, never stored: from the membership's and the account's flags."""
+
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"  # the membership, in this organization
+    ACCOUNT_DEACTIVATED = "account_deactivated"  # the account, everywhere
+
+
+_STATUS = case(
+    (~User.is_active, MemberStatus.ACCOUNT_DEACTIVATED.value),
+    (~Membership.is_active, MemberStatus.DEACTIVATED.value),
+    else_=MemberStatus.ACTIVE.value,
+)
+
+
+def _members() -> Rows:
+    return select(
+        Membership.id,
+        Membership.organization_id,
+        Membership.user_id,
+        User.name,
+        User.email,
+        Membership.role,
+        _STATUS.label("status"),
+        Membership.created_at,
+        Membership.updated_at,
+    ).join(User, User.id == Membership.user_id)
+
+
+def list_members(organization_id: uuid.UUID, filters: dict[str, Any]) -> Rows:
+    """The organization's members (not its descendants'), by name."""
+    query = _members().where(Membership.organization_id == organization_id)
+    if "role" in filters:
+        query = query.where(Membership.role == filters["role"])
+    if "status" in filters:
+        query = query.where(filters["status"] == _STATUS)
+    return query.order_by(User.name, User.id)
+
+
+def member(session: Session, membership_id: uuid.UUID) -> dict[str, Any] | None:
+    """One member as the list shows them, or None when out of the caller's sight."""
+    row = session.execute(_members().where(Membership.id == membership_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def get_membership(session: Session, membership_id: uuid.UUID) -> Membership | None:
+    """None when it does not exist or the policies hide it (the same to the caller)."""
+    return session.get(Membership, membership_id)
+
+
+def change_role(session: Session, membership: Membership, role: str) -> Membership:
+    _lock_admins(session, [membership.organization_id])
+    session.refresh(membership, with_for_update=True)
+    if membership.role == role:
+        return membership
+    if membership.role == Role.ORGANIZATION_ADMIN:
+        _keep_an_admin(session, [membership.organization_id], leaving=membership.id, field="role")
+    membership.role = role
+    session.flush()
+    return membership
+
+
+def deactivate(session: Session, membership: Membership) -> Membership:
+    _lock_admins(session, [membership.organization_id])
+    session.refresh(membership, with_for_update=True)
+    if not membership.is_active:
+        return membership
+    if membership.role == Role.ORGANIZATION_ADMIN:
+        _keep_an_admin(session, [membership.organization_id], leaving=membership.id)
+    membership.is_active = False
+    session.flush()
+    return membership
+
+
+def reactivate(session: Session, membership: Membership) -> Membership:
+    session.refresh(membership, with_for_update=True)
+    if not membership.is_active:
+        membership.is_active = True
+        session.flush()
+    return membership
+
+
+def get_account(session: Session, user_id: uuid.UUID) -> User | None:
+    return session.get(User, user_id)
+
+
+def deactivate_account(session: Session, context: TenantContext, user: User) -> User:
+    """Deactivate an account in every organization at once (MSC admins: only they may
+    change `users.is_active`, policies/users.sql)."""
+    if user.id == context.user_id:
+        raise Conflict("an MSC admin cannot deactivate their own account")
+    administered = session.scalars(
+        select(Membership.organization_id).where(
+            Membership.user_id == user.id,
+            Membership.role == Role.ORGANIZATION_ADMIN,
+            Membership.is_active,
+        )
+    ).all()
+    _lock_admins(session, administered)
+    session.refresh(user, with_for_update=True)
+    if not user.is_active:
+        return user
+    _keep_an_admin(session, administered, leaving_user=user.id)
+    user.is_active = False
+    session.flush()
+    return user
+
+
+def reactivate_account(session: Session, user: User) -> User:
+    session.refresh(user, with_for_update=True)
+    if not user.is_active:
+        user.is_active = True
+        session.flush()
+    return user
+
+
+def _lock_admins(session: Session, organization_ids: Iterable[uuid.UUID]) -> None:
+    """Lock the organizations' admin memberships, in id order (two changes lock them in
+    the same order, so they queue rather than deadlock). The count that follows runs as a
+    later statement, so it reads what a change that held these locks committed."""
+    ids = sorted(set(organization_ids))
+    if ids:
+        session.execute(
+            select(Membership.id)
+            .where(one_of(Membership.organization_id, ids))
+            .where(Membership.role == Role.ORGANIZATION_ADMIN)
+            .order_by(Membership.id)
+            .with_for_update()
+        ).all()
+
+
+def _keep_an_admin(
+    session: Session,
+    organization_ids: Iterable[uuid.UUID],
+    *,
+    leaving: uuid.UUID | None = None,
+    leaving_user: uuid.UUID | None = None,
+    field: str | None = None,
+) -> None:
+    """Refuse (409) if an organization that has an active admin would have none once the
+    membership `leaving`, or the account `leaving_user`, stops counting. (One that has
+    none already is not made worse by the change.)"""
+    ids = sorted(set(organization_ids))
+    if not ids:
+        return
+    active_admins = session.execute(
+        select(Membership.organization_id, Membership.id, Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            one_of(Membership.organization_id, ids),
+            Membership.role == Role.ORGANIZATION_ADMIN,
+            Membership.is_active,
+            User.is_active,
+        )
+    ).all()
+    before = {row.organization_id for row in active_admins}
+    after = {
+        row.organization_id
+        for row in active_admins
+        if row.id != leaving and row.user_id != leaving_user
+    }
+    orphaned = sorted(before - after)
+    if orphaned:
+        names = session.scalars(
+            select(Organization.name)
+            .where(one_of(Organization.id, orphaned))
+            .order_by(Organization.name)
+        ).all()
+        raise Conflict(
+            f"{LAST_ADMIN}: this is the last one of {', '.join(names)}; make another member"
+            " an organization admin first",
+            field=field,
+        )

@@ -1,0 +1,64 @@
+"""A real browser for the page tests: the system's Chromium (Debian's `chromium`
+package) driven by Playwright, and the application served on a real port for it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Headless Chromium; the test is skipped where it is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser at {CHROMIUM}: install it with `apt-get install -y chromium`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def live_server(app: Flask) -> Iterator[str]:
+    """`app` served on a free local port, in threads of this process; yields its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def policy_violations(page: Page) -> list[str]:
+    """The Content-Security-Policy refusals the page reports from now on (in a list
+    that fills as they happen)."""
+    found: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            found.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return found
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
+    """With WRITE_SCREENSHOTS=1, the page as shown (all of it, or the window), into
+    docs/screenshots/NAME.png."""
+    if os.environ.get("WRITE_SCREENSHOTS") == "1":
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
