@@ -385,3 +385,44 @@ def test_two_admins_removing_each_other_at_once_leave_one(
             {"o": a.organization.id},
         ).scalar_one()
     assert active == 1
+
+
+def test_a_deactivated_member_is_no_longer_assigned_or_made_a_manager(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """Work needs an active membership: an admin cannot assign a member whose membership
+    is deactivated to a facility, nor name them a facility's office manager."""
+    a = seeded.a
+    provider = _add_member(admin_engine, a.organization, Role.PROVIDER)
+    manager = _add_member(admin_engine, a.organization, Role.OFFICE_MANAGER)
+    admin = token_for(client, a.admin)
+    for user in (provider, manager):
+        membership_id = _membership_id(admin_engine, user, a.organization)
+        off = client.post(f"{ADMIN}/members/{membership_id}/deactivate", headers=bearer(admin))
+        assert off.status_code == 200
+
+    assigned = client.post(
+        f"{ADMIN}/providers/{provider.id}/assign-facility",
+        json={"facility_id": str(a.facility.id)},
+        headers=bearer(admin),
+    )
+    assert assigned.status_code in (404, 422), assigned.get_json()
+    managed = client.put(
+        f"{ADMIN}/facilities/{a.facility.id}",
+        json={"office_manager_id": str(manager.id)},
+        headers=bearer(admin),
+    )
+    assert managed.status_code == 422 and "office_manager_id" in validation_errors(managed)
+    with admin_engine.connect() as conn:
+        held = (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM provider_facilities WHERE user_id = :p"
+                    " UNION ALL SELECT count(*) FROM facilities WHERE office_manager_id = :m"
+                ),
+                {"p": provider.id, "m": manager.id},
+            )
+            .scalars()
+            .all()
+        )
+    assert held == [0, 0]

@@ -537,3 +537,19 @@ def test_the_scans_queries_do_not_grow_with_the_credentials(
     assert len(reads_large) <= 8, reads_large
     assert sum(map(_is_outbox_insert, small)) == 1
     assert sum(map(_is_outbox_insert, large)) == 1
+
+
+def test_a_deactivated_admin_membership_gets_no_reminders(
+    db: Session, with_manager: TwoTenants
+) -> None:
+    t = with_manager
+    use_context(db, MSC_SYSTEM)
+    former = factories.make_user(db)
+    factories.make_membership(
+        db, former, t.a.organization, Role.ORGANIZATION_ADMIN
+    ).is_active = False
+    _org_document(db, t.a.organization.id, 30)
+    db.flush()
+
+    assert _scan(db) == ScanResult(credentials=0, documents=1)
+    assert {m.recipient_user_id for m in _messages(db, "document:")} == {t.a.admin.id}

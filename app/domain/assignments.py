@@ -57,11 +57,12 @@ def assign(
         select(Membership.id).where(
             Membership.organization_id == facility.organization_id,
             Membership.user_id == user_id,
+            Membership.is_active,
         )
     )
     if is_member is None:
         raise Invalid(
-            "the provider is not a member of this facility's organization",
+            "the provider is not an active member of this facility's organization",
             field="facility_id",
         )
     start = start_date or today

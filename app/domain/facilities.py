@@ -89,10 +89,11 @@ def _check_references(session: Session, organization_id: uuid.UUID, data: dict[s
                 Membership.organization_id == organization_id,
                 Membership.user_id == manager_id,
                 Membership.role == Role.OFFICE_MANAGER,
+                Membership.is_active,
             )
         )
         if is_manager is None:
             raise Invalid(
-                "not an office manager of this organization",
+                "not an active office manager of this organization",
                 field="office_manager_id",
             )

@@ -181,7 +181,8 @@ class _Staff:
 
     @classmethod
     def load(cls, session: Session) -> _Staff:
-        # A deactivated account gets no mail; a closed organization no reminders.
+        # A deactivated account or membership gets no mail; a closed organization no
+        # reminders.
         open_organization = Organization.status != OrganizationStatus.INACTIVE
         connection = session.connection()
         admins: dict[uuid.UUID, list[_Recipient]] = defaultdict(list)
@@ -189,7 +190,12 @@ class _Staff:
             select(Membership.organization_id, User.id, User.name, User.email)
             .join(User, User.id == Membership.user_id)
             .join(Organization, Organization.id == Membership.organization_id)
-            .where(Membership.role == Role.ORGANIZATION_ADMIN, User.is_active, open_organization)
+            .where(
+                Membership.role == Role.ORGANIZATION_ADMIN,
+                Membership.is_active,
+                User.is_active,
+                open_organization,
+            )
             .order_by(Membership.organization_id, User.id)
         ):
             admins[organization_id].append(_recipient(user_id, name, email))
