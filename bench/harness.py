@@ -12,12 +12,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import psycopg
@@ -33,6 +35,18 @@ from app.tenancy.roles import libpq_url
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+
+
+def pgbouncer() -> ModuleType:
+    """tests/pgbouncer.py, which starts the PgBouncer the tests use: the benchmarks run
+    the same one."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests import pgbouncer as module
+
+    return module
+
+
 API = "/api/v1/admin"
 # The endpoint kinds the load test drives, in the order reports list them.
 KINDS = ("list", "detail", "hierarchy", "dashboard", "analytics", "write")

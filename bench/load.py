@@ -2,7 +2,8 @@
 
     DATABASE_ADMIN_URL=... REDIS_URL=... python bench/load.py DATABASE
         [--clients 8,32] [--duration 20] [--workers 2] [--worker-class sync|gthread]
-        [--threads 4] [--kinds list,detail,...] [--rounds 2] [--sweep] [--smoke]
+        [--threads 4] [--kinds list,detail,...] [--rounds 2] [--sweep] [--pgbouncer]
+        [--smoke]
 
 DATABASE is a benchmark database on the server of DATABASE_ADMIN_URL (bench/generate.py).
 The run:
@@ -19,7 +20,11 @@ The run:
      client count: the ratios of requests/s and of p99;
   5. one client: the hierarchy and the dashboard of the largest tenant;
   6. with `--sweep`: the list endpoint at the largest client count under several worker
-     classes and counts.
+     classes and counts;
+  7. with `--pgbouncer`: the list endpoint at the largest client count, the application
+     straight to PostgreSQL and through a real PgBouncer in transaction mode (as many
+     server connections as the workers hold; no prepared statements), alternately
+     (`--rounds` each).
 Prints the figures and writes them to bench/results/load_<date>_<database>.json. Exits
 with status 1 if any answer was not 2xx or a socket error occurred.
 """
@@ -330,6 +335,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="full/bare alternations")
     parser.add_argument("--single", type=int, default=10, help="one-client requests (0: none)")
     parser.add_argument("--sweep", action="store_true", help="compare worker models")
+    parser.add_argument("--pgbouncer", action="store_true", help="the list through PgBouncer")
     parser.add_argument(
         "--smoke", action="store_true", help="that it runs: 1 worker, 2 clients, 1 s, 1 round"
     )
@@ -368,6 +374,7 @@ def main() -> None:
         "single_client": {},
         "full_vs_bare": {},
         "sweep": [],
+        "pgbouncer": {},
     }
     print(
         f"{bench.database}: largest tenant {cast.largest_facility_count} facilities, "
@@ -440,6 +447,38 @@ def main() -> None:
                 errors += figures["errors"]
                 report["sweep"].append({"model": str(candidate), **figures})
                 print(line(str(candidate), figures))
+
+        if args.pgbouncer:
+            clients = client_counts[-1]
+            lists = files.get("list") or write_calls(folder / "list.tsv", calls["list"])
+            print(f"\nlist, direct and through PgBouncer, {clients} clients, {args.rounds} rounds")
+            connections = model.workers * int(pool_size(model))
+            paths: dict[str, list[dict[str, Any]]] = {"direct": [], "pgbouncer": []}
+            with harness.pgbouncer().running(bench.urls.app, pool_size=connections) as bounced:
+                through = {
+                    **env,
+                    "DATABASE_URL": bounced,
+                    # PgBouncer 1.18 carries no prepared statement between transactions.
+                    "DATABASE_PREPARED_STATEMENTS": "false",
+                }
+                with (
+                    serving("direct", "wsgi:app", model, env, folder, bench, probe) as direct,
+                    serving(
+                        "pgbouncer", "wsgi:app", model, through, folder, bench, probe
+                    ) as bouncer,
+                ):
+                    bouncer.drive(lists, clients, 2)
+                    for n in range(args.rounds):
+                        for name, server in (("direct", direct), ("pgbouncer", bouncer)):
+                            figures = server.drive(lists, clients, args.duration)
+                            errors += figures["errors"]
+                            paths[name].append(figures)
+                            print(line(f"{name} (round {n + 1})", figures))
+            ratio = statistics.median(f["rps"] for f in paths["pgbouncer"]) / statistics.median(
+                f["rps"] for f in paths["direct"]
+            )
+            report["pgbouncer"] = {"clients": clients, **paths, "rps_ratio": ratio}
+            print(f"  pgbouncer/direct requests/s {ratio:.2f}x")
 
     report["errors"] = errors
     out = args.out or harness.RESULTS / f"load_{dt.date.today()}_{bench.database}.json"

@@ -26,7 +26,6 @@ import dataclasses
 import datetime as dt
 import os
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -38,10 +37,6 @@ from flask import Flask
 
 from app.config import Settings
 from app.factory import create_app
-
-# tests/pgbouncer.py starts the PgBouncer the tests use; the benchmark runs the same one.
-sys.path.insert(0, str(harness.ROOT))
-from tests import pgbouncer
 
 
 @dataclasses.dataclass
@@ -109,7 +104,9 @@ def main() -> None:
     secret = harness.new_jwt_secret()
     base = dataclasses.replace(harness.settings_for(bench, secret), database_pool_size=args.threads)
     with ExitStack() as stack:
-        bounced = stack.enter_context(pgbouncer.running(bench.urls.app, pool_size=args.threads))
+        bounced = stack.enter_context(
+            harness.pgbouncer().running(bench.urls.app, pool_size=args.threads)
+        )
         apps = {
             "direct": stack.enter_context(application(base)),
             "direct, unprepared": stack.enter_context(

@@ -224,12 +224,15 @@ def test_the_load_test_runs_without_errors(
         pytest.skip("wrk is not installed")
     urls, _ = generated
     report = tmp_path / "load.json"
+    # Through PgBouncer too, where it is installed.
+    bouncer = ["--pgbouncer"] if pgbouncer.available() else []
     result = subprocess.run(
         [
             sys.executable,
             "bench/load.py",
             str(make_url(urls.admin).database),
             "--smoke",
+            *bouncer,
             "--out",
             str(report),
         ],
@@ -242,6 +245,8 @@ def test_the_load_test_runs_without_errors(
     assert result.returncode == 0, result.stdout + result.stderr
     figures = json.loads(report.read_text())
     assert figures["errors"] == 0
+    if bouncer:
+        assert figures["pgbouncer"]["pgbouncer"] and figures["pgbouncer"]["direct"]
     assert set(figures["endpoints"]) == {
         "list",
         "detail",
