@@ -151,3 +151,13 @@ def grow_tenant(
                 for i, u in enumerate(user_ids)
             ],
         )
+
+
+def child_organization(admin_engine: Engine, parent: Organization) -> tuple[Organization, User]:
+    """A committed child organization of `parent`, with an admin of its own."""
+    with Session(admin_engine, expire_on_commit=False) as session:
+        child = factories.make_organization(session, parent_organization_id=parent.id)
+        admin = factories.make_user(session)
+        factories.make_membership(session, admin, child, Role.ORGANIZATION_ADMIN)
+        session.commit()
+    return child, admin

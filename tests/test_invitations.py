@@ -9,14 +9,11 @@ import hashlib
 
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
 
 from app.config import DEV_OUTBOX_SECRET
 from app.domain.outbox import Sealer
-from app.models import Organization, User
-from app.models.enums import Role
-from tests import factories
-from tests.api_helpers import validation_errors
+from app.models import Organization
+from tests.api_helpers import child_organization, validation_errors
 from tests.conftest import TwoTenants, bearer, token_for
 
 INVITE = "/api/v1/admin/providers/invite"
@@ -264,21 +261,11 @@ def test_office_managers_are_invited_without_facilities(
     assert "facility_ids" in response.get_json()["errors"]["json"]
 
 
-def _child_of(admin_engine: Engine, parent: Organization) -> tuple[Organization, User]:
-    """A committed child organization of `parent`, with an admin of its own."""
-    with Session(admin_engine, expire_on_commit=False) as session:
-        child = factories.make_organization(session, parent_organization_id=parent.id)
-        admin = factories.make_user(session)
-        factories.make_membership(session, admin, child, Role.ORGANIZATION_ADMIN)
-        session.commit()
-    return child, admin
-
-
 def test_organization_admins_are_invited_within_reach(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     a, b = seeded.a, seeded.b
-    child, child_admin = _child_of(admin_engine, a.organization)
+    child, child_admin = child_organization(admin_engine, a.organization)
     as_admin = {"role": "organization_admin"}
 
     def invite(token: str, organization: Organization, email: str):

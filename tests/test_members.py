@@ -22,7 +22,7 @@ from app.models import Membership, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
-from tests.api_helpers import counting_statements, validation_errors
+from tests.api_helpers import child_organization, counting_statements, validation_errors
 from tests.conftest import TwoTenants, bearer, token_for
 
 ADMIN = "/api/v1/admin"
@@ -47,15 +47,6 @@ def _add_member(admin_engine: Engine, organization: Organization, role: str) -> 
         factories.make_membership(session, user, organization, role)
         session.commit()
     return user
-
-
-def _child_of(admin_engine: Engine, parent: Organization) -> tuple[Organization, User]:
-    with Session(admin_engine, expire_on_commit=False) as session:
-        child = factories.make_organization(session, parent_organization_id=parent.id)
-        admin = factories.make_user(session)
-        factories.make_membership(session, admin, child, Role.ORGANIZATION_ADMIN)
-        session.commit()
-    return child, admin
 
 
 def _audit(admin_engine: Engine, table: str, row_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -108,7 +99,7 @@ def test_who_may_list_and_change_members(
     """MSC admins and the admins of the organization or of an ancestor: yes; office
     managers and providers: 403; a child's admin, upwards, and another tenant's admin: 404."""
     a, b = seeded.a, seeded.b
-    child, child_admin = _child_of(admin_engine, a.organization)
+    child, child_admin = child_organization(admin_engine, a.organization)
     child_member = _add_member(admin_engine, child, Role.PROVIDER)
     target = _membership_id(admin_engine, child_member, child)
     a_member = _membership_id(admin_engine, seeded.shared_provider, a.organization)
