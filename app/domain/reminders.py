@@ -175,7 +175,7 @@ class _Staff:
 
     admins: dict[uuid.UUID, list[_Recipient]]  # by organization, in user id order
     # by facility: its organization, and its manager if any (closed organizations' absent)
-    facilities: dict[uuid.UUID, tuple[uuid.UUID, _Recipient | None]]
+    facilities: dict[str, tuple[uuid.UUID, _Recipient | None]]
     # Providers at the same facilities share their staff: worked out once per set.
     _known: dict[str, list[tuple[uuid.UUID, _Recipient]]] = field(default_factory=dict)
 
@@ -199,8 +199,9 @@ class _Staff:
             .order_by(Membership.organization_id, User.id)
         ):
             admins[organization_id].append(_recipient(user_id, name, email))
-        facilities: dict[uuid.UUID, tuple[uuid.UUID, _Recipient | None]] = {
-            facility_id: (
+        # Keyed by the id as text, as a credential's facilities arrive (see of_provider).
+        facilities: dict[str, tuple[uuid.UUID, _Recipient | None]] = {
+            str(facility_id): (
                 organization_id,
                 None if user_id is None else _recipient(user_id, name, email),
             )
@@ -230,7 +231,7 @@ class _Staff:
     def _of(self, facility_ids: list[str]) -> list[tuple[uuid.UUID, _Recipient]]:
         by_organization: dict[uuid.UUID, dict[uuid.UUID, _Recipient]] = defaultdict(dict)
         for facility_id in facility_ids:
-            found = self.facilities.get(uuid.UUID(facility_id))
+            found = self.facilities.get(facility_id)
             if found is None:  # a closed organization's facility
                 continue
             organization_id, manager = found
