@@ -28,7 +28,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
 from werkzeug.test import TestResponse
 
-from app.auth.tokens import issue_tokens
+from app.auth.tokens import Client, open_session
 from app.config import Settings
 from app.local import DatabaseUrls, embedded_postgres, embedded_redis, urls_for
 from app.tenancy.roles import libpq_url
@@ -183,7 +183,9 @@ def mint_tokens(app: Flask, admins: Sequence[Admin]) -> dict[Admin, str]:
     """An access token per admin, as a login issues it (a login session of its own, whose
     revocation the server checks in Redis on every request)."""
     with app.app_context():
-        return {a: issue_tokens(a.user_id, a.organization_id).access_token for a in admins}
+        return {
+            a: open_session(a.user_id, a.organization_id, Client()).access_token for a in admins
+        }
 
 
 # In a body, replaced by a 4-digit counter per request (bench/wrk/rotate.lua does the

@@ -180,12 +180,13 @@ def test_refresh_issues_a_working_access_token(client: FlaskClient, seeded: TwoT
     refreshed = client.post("/api/v1/auth/refresh", headers=bearer(body["refresh_token"]))
     assert refreshed.status_code == 200
     new_access = refreshed.get_json()["access_token"]
+    new_refresh = refreshed.get_json()["refresh_token"]
     assert client.get(ME, headers=bearer(new_access)).get_json()["organization_id"] == str(
         seeded.a.organization.id
     )
     # an access token is not a refresh token, and the other way round
     _assert_401(client.post("/api/v1/auth/refresh", headers=bearer(new_access)))
-    _assert_401(client.get(ME, headers=bearer(body["refresh_token"])))
+    _assert_401(client.get(ME, headers=bearer(new_refresh)))
 
 
 def test_switch_only_to_an_organization_with_membership(
@@ -236,15 +237,18 @@ def test_a_directly_issued_token_is_a_login_token(
     _assert_401(client.get(ME, headers=bearer(direct_token)))
 
 
-def test_unreachable_revocation_list_answers_503(settings: Settings, seeded: TwoTenants) -> None:
-    """If Redis cannot be read, a request is refused, never let through unchecked."""
+def test_unreachable_redis_answers_503(settings: Settings, seeded: TwoTenants) -> None:
+    """If Redis cannot be read, a request is refused, never let through unchecked; a
+    login, which records its session there, is refused the same way."""
     from dataclasses import replace
 
     down: Flask = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
     client = down.test_client()
-    token = client.post(
+    login_response = client.post(
         "/api/v1/auth/login", json={"email": seeded.a.admin.email, "password": PASSWORD}
-    ).get_json()["access_token"]
-    response = client.get(ME, headers=bearer(token))
-    assert response.status_code == 503
-    assert response.get_json()["code"] == 503
+    )
+    token = _forge(settings, {"sub": str(seeded.a.admin.id)})
+    for response in (login_response, client.get(ME, headers=bearer(token))):
+        assert response.status_code == 503
+        assert response.get_json()["code"] == 503
+        assert response.headers["Retry-After"]

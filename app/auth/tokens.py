@@ -1,21 +1,28 @@
-"""JWT issuance, the Redis revocation list, and the answers to bad tokens.
+"""JWT issuance, login sessions in Redis, and the answers to bad tokens.
 
-Every token belongs to a login session (`sid`); logging out revokes the session, so
-the access and refresh tokens issued with it stop working together. Every bad token
-answers 401 with a JSON body, and if the revocation list cannot be read the request
-is refused with 503 rather than let through.
+Every token belongs to a login session (`sid`). Each session has a Redis record (a hash:
+user, created, last used, user agent, IP, and the id of its one valid refresh token)
+listed in a per-user set, both living as long as a refresh token. Refreshing rotates the
+refresh token; presenting one already rotated away means it was copied, so the whole
+session is revoked. Ending a session (logout, or from the session list) writes the
+revocation marker that every request checks, so its access and refresh tokens stop
+together; that check stays one Redis round trip. Every bad token answers 401 with a JSON
+body, and if Redis cannot be read the request is refused with 503 rather than let through.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import Enum
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
 from flask_jwt_extended import create_access_token, create_refresh_token
+from redis.typing import EncodableT, FieldT
 from sqlalchemy.orm import Session
 
 from app.domain import accounts
@@ -25,6 +32,11 @@ from app.tenancy.request import request_id
 
 ALGORITHM = "HS256"
 _REVOKED_PREFIX = "revoked-session:"
+_SESSION_PREFIX = "session:"
+_USER_SESSIONS_PREFIX = "user-sessions:"
+# What a client sends is kept for display only; a cap keeps a hostile header from
+# inflating every session record.
+USER_AGENT_MAX = 512
 
 
 @dataclass(frozen=True)
@@ -34,25 +46,86 @@ class TokenPair:
     organization_id: uuid.UUID | None
 
 
+@dataclass(frozen=True)
+class Client:
+    """Where a login comes from, as the request says: shown in the session list."""
+
+    user_agent: str | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    id: str
+    created_at: float
+    last_used_at: float
+    user_agent: str | None
+    ip: str | None
+
+
+class Rotation(Enum):
+    ROTATED = 1
+    REVOKED = 0  # the session was ended: the marker the request check reads
+    UNKNOWN = -1  # no record: expired, or issued before sessions were recorded
+    REUSED = -2  # an already rotated refresh token: the session is now revoked
+
+
+def _session_key(session_id: str) -> str:
+    return _SESSION_PREFIX + session_id
+
+
+def _user_key(user_id: uuid.UUID) -> str:
+    return _USER_SESSIONS_PREFIX + str(user_id)
+
+
+def _refresh_lifetime() -> int:
+    lifetime: timedelta = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    return int(lifetime.total_seconds())
+
+
 def _claims(organization_id: uuid.UUID | None, session_id: str) -> dict[str, Any]:
     """What every token carries besides its user: the active organization and the login."""
     return {"org": str(organization_id) if organization_id else None, "sid": session_id}
 
 
-def issue_tokens(
-    user_id: uuid.UUID, organization_id: uuid.UUID | None, session_id: str | None = None
+def _issue(
+    user_id: uuid.UUID, organization_id: uuid.UUID | None, session_id: str, refresh_id: str
 ) -> TokenPair:
-    claims = _claims(organization_id, session_id or uuid.uuid4().hex)
+    claims = _claims(organization_id, session_id)
     identity = str(user_id)
     return TokenPair(
         access_token=create_access_token(identity=identity, additional_claims=claims),
-        refresh_token=create_refresh_token(identity=identity, additional_claims=claims),
+        refresh_token=create_refresh_token(
+            identity=identity, additional_claims={**claims, "jti": refresh_id}
+        ),
         organization_id=organization_id,
     )
 
 
+def _start_session(user_id: uuid.UUID, session_id: str, refresh_id: str, client: Client) -> None:
+    now = repr(time.time())
+    ttl = _refresh_lifetime()
+    record: dict[FieldT, EncodableT] = {
+        "user": str(user_id),
+        "created": now,
+        "last_used": now,
+        "user_agent": (client.user_agent or "")[:USER_AGENT_MAX],
+        "ip": client.ip or "",
+        "refresh": refresh_id,
+    }
+    pipe = redis_connection.client.pipeline(transaction=True)
+    pipe.hset(_session_key(session_id), mapping=record)
+    pipe.expire(_session_key(session_id), ttl)
+    pipe.sadd(_user_key(user_id), session_id)
+    pipe.expire(_user_key(user_id), ttl)
+    pipe.execute()
+
+
 def sign_in(
-    session: Session, user_id: uuid.UUID, organization_id: uuid.UUID | None
+    session: Session,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    client: Client | None = None,
 ) -> TokenPair | None:
     """A new login session for a user already identified and acting as themselves in
     `session`: tokens for `organization_id`, or for the user's first organization when
@@ -61,19 +134,129 @@ def sign_in(
         organization_id = accounts.default_organization(session, user_id)
     elif not accounts.is_member(session, user_id, organization_id):
         return None
-    return issue_tokens(user_id, organization_id)
+    return open_session(user_id, organization_id, client or Client())
 
 
-def issue_access_token(
-    user_id: uuid.UUID, organization_id: uuid.UUID | None, session_id: str
-) -> str:
-    claims = _claims(organization_id, session_id)
-    token: str = create_access_token(identity=str(user_id), additional_claims=claims)
-    return token
+def open_session(
+    user_id: uuid.UUID, organization_id: uuid.UUID | None, client: Client
+) -> TokenPair:
+    """A new login session and its first tokens, for a user whose membership the caller
+    has checked (sign_in; the benchmarks' logins)."""
+    session_id, refresh_id = uuid.uuid4().hex, uuid.uuid4().hex
+    _start_session(user_id, session_id, refresh_id, client)
+    return _issue(user_id, organization_id, session_id, refresh_id)
 
 
-def revoke_session(session_id: str, lifetime: timedelta) -> None:
-    redis_connection.client.set(_REVOKED_PREFIX + session_id, "1", ex=lifetime)
+# Checks and moves a session's refresh token in one step, so that of two requests
+# presenting the same refresh token at once only one can rotate it; the other sees a
+# token already rotated away and revokes the session.
+# KEYS: revocation marker, session record, user's session set.
+# ARGV: presented refresh id (empty: rotate whatever is current), new refresh id, now,
+# lifetime in seconds, session id.
+_ROTATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local current = redis.call('HGET', KEYS[2], 'refresh')
+if not current then return -1 end
+if ARGV[1] ~= '' and current ~= ARGV[1] then
+  redis.call('SET', KEYS[1], '1', 'EX', ARGV[4])
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[5])
+  return -2
+end
+redis.call('HSET', KEYS[2], 'refresh', ARGV[2], 'last_used', ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+return 1
+"""
+
+
+def rotate(
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    session_id: str,
+    presented_refresh_id: str | None,
+) -> TokenPair | Rotation:
+    """New tokens for the session, replacing its refresh token: the one presented must be
+    the current one (None: any, for a caller proven by an access token)."""
+    refresh_id = uuid.uuid4().hex
+    script = redis_connection.client.register_script(_ROTATE)
+    keys = [_REVOKED_PREFIX + session_id, _session_key(session_id), _user_key(user_id)]
+    args: list[EncodableT] = [
+        presented_refresh_id or "",
+        refresh_id,
+        repr(time.time()),
+        _refresh_lifetime(),
+        session_id,
+    ]
+    outcome = Rotation(int(script(keys=keys, args=args)))
+    if outcome is not Rotation.ROTATED:
+        return outcome
+    return _issue(user_id, organization_id, session_id, refresh_id)
+
+
+def _text(value: bytes | str | None) -> str:
+    """A Redis reply as text (the client answers bytes)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return value or ""
+
+
+def list_sessions(user_id: uuid.UUID) -> list[LoginSession]:
+    """The user's live sessions, newest first; ids whose record expired are dropped."""
+    client = redis_connection.client
+    ids = sorted(_text(member) for member in client.smembers(_user_key(user_id)))
+    if not ids:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for session_id in ids:
+        pipe.hgetall(_session_key(session_id))
+    records: list[dict[bytes, bytes]] = pipe.execute()
+    found, gone = [], []
+    for session_id, record in zip(ids, records, strict=True):
+        if _text(record.get(b"user")) != str(user_id):
+            gone.append(session_id)
+            continue
+        found.append(
+            LoginSession(
+                id=session_id,
+                created_at=float(record[b"created"]),
+                last_used_at=float(record[b"last_used"]),
+                user_agent=_text(record.get(b"user_agent")) or None,
+                ip=_text(record.get(b"ip")) or None,
+            )
+        )
+    if gone:
+        client.srem(_user_key(user_id), *gone)
+    return sorted(found, key=lambda s: s.created_at, reverse=True)
+
+
+def end_session(user_id: uuid.UUID, session_id: str) -> bool:
+    """End one of the user's sessions: its tokens stop at once. False when the user has
+    no such session (another user's is reported the same way)."""
+    owner = redis_connection.client.hget(_session_key(session_id), "user")
+    if _text(owner) != str(user_id):
+        return False
+    revoke_sessions(user_id, [session_id])
+    return True
+
+
+def end_other_sessions(user_id: uuid.UUID, keep: str) -> int:
+    """End every session of the user but `keep`; how many were ended."""
+    others = [s.id for s in list_sessions(user_id) if s.id != keep]
+    revoke_sessions(user_id, others)
+    return len(others)
+
+
+def revoke_sessions(user_id: uuid.UUID, session_ids: list[str]) -> None:
+    """Revoke sessions: the marker stops their tokens, the records leave the list."""
+    if not session_ids:
+        return
+    pipe = redis_connection.client.pipeline(transaction=True)
+    for session_id in session_ids:
+        pipe.set(_REVOKED_PREFIX + session_id, "1", ex=_refresh_lifetime())
+        pipe.delete(_session_key(session_id))
+    pipe.srem(_user_key(user_id), *session_ids)
+    pipe.execute()
 
 
 def _error(message: str, status: int = 401) -> ResponseReturnValue:

@@ -22,6 +22,7 @@ from app.blueprints import (
     outbox,
     pages,
     providers,
+    sessions,
 )
 
 
@@ -29,6 +30,7 @@ def register_blueprints(api: Api) -> None:
     for module in (
         health,
         auth,
+        sessions,
         me,
         organizations,
         facilities,

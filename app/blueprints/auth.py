@@ -5,17 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
-from app.auth.tokens import (
-    TokenPair,
-    issue_access_token,
-    issue_tokens,
-    revoke_session,
-    sign_in,
-)
+from app.auth.tokens import Client, Rotation, TokenPair, revoke_sessions, rotate, sign_in
 from app.domain import accounts
 from app.errors import abort
 from app.extensions import db
@@ -49,28 +43,45 @@ class Login(MethodView):
         user = accounts.authenticate(session, data["email"], data["password"], request_id())
         if user is None:
             abort(401, message="wrong email or password")
-        pair = sign_in(session, user.id, data["organization_id"])
+        client = Client(user_agent=request.headers.get("User-Agent"), ip=request.remote_addr)
+        pair = sign_in(session, user.id, data["organization_id"], client)
         if pair is None:
             abort(403, message="not a member of this organization")
         return _token_body(pair)
+
+
+# Why a rotation failed, as the client is told (401).
+_ROTATION_REFUSED = {
+    Rotation.REVOKED: "token has been revoked",
+    Rotation.UNKNOWN: "login session not found or expired; sign in again",
+    Rotation.REUSED: "refresh token already used; the login session has been revoked, "
+    "sign in again",
+}
+
+
+def _rotated(organization_id: uuid.UUID | None, presented_refresh_id: str | None) -> TokenPair:
+    context = current_context()
+    assert context.user_id is not None
+    outcome = rotate(context.user_id, organization_id, get_jwt()["sid"], presented_refresh_id)
+    if isinstance(outcome, Rotation):
+        abort(401, message=_ROTATION_REFUSED[outcome])
+    return outcome
 
 
 @blp.route("/refresh")
 class Refresh(MethodView):
     @authenticated(token="refresh")
     @blp.response(200, TokenSchema)
+    @blp.alt_response(401, description="refresh token expired, revoked or already used")
     def post(self) -> dict[str, Any]:
-        """A new access token for the refresh token's user and organization."""
-        context = current_context()
-        assert context.user_id is not None
-        lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
-        return {
-            "access_token": issue_access_token(
-                context.user_id, context.organization_id, get_jwt()["sid"]
-            ),
-            "expires_in": int(lifetime.total_seconds()),
-            "organization_id": context.organization_id,
-        }
+        """New access and refresh tokens for the refresh token's user and organization.
+
+        The refresh token is single-use: each refresh returns a new one and the one
+        presented stops working. Presenting a refresh token that was already used
+        revokes the whole login session (every token issued with it) and answers 401.
+        A refresh also updates the session's "last used" time (plain requests do not,
+        to keep their cost to one revocation check)."""
+        return _token_body(_rotated(current_context().organization_id, get_jwt()["jti"]))
 
 
 @blp.route("/logout")
@@ -79,7 +90,9 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self) -> None:
         """Revoke this login: its access and refresh tokens stop working."""
-        revoke_session(get_jwt()["sid"], current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
+        context = current_context()
+        assert context.user_id is not None
+        revoke_sessions(context.user_id, [get_jwt()["sid"]])
 
 
 @blp.route("/switch-organization")
@@ -88,10 +101,11 @@ class SwitchOrganization(MethodView):
     @blp.arguments(SwitchOrganizationSchema)
     @blp.response(200, TokenSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """New tokens acting for another organization the user belongs to."""
+        """New tokens acting for another organization the user belongs to, in the same
+        login session: the session's previous refresh token stops working."""
         context = current_context()
         assert context.user_id is not None
         organization_id: uuid.UUID = data["organization_id"]
         if not accounts.is_member(db.session, context.user_id, organization_id):
             abort(404, message="organization not found")
-        return _token_body(issue_tokens(context.user_id, organization_id, get_jwt()["sid"]))
+        return _token_body(_rotated(organization_id, None))
