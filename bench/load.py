@@ -407,12 +407,7 @@ def main() -> None:
             lists = files.get("list") or write_calls(folder / "list.tsv", calls["list"])
             if not args.smoke:
                 bare.drive(lists, clients, 2)
-            for n in range(args.rounds):
-                for name, server in (("full", full), ("bare", bare)):
-                    figures = server.drive(lists, clients, args.duration)
-                    errors += figures["errors"]
-                    rounds[name].append(figures)
-                    print(line(f"{name} (round {n + 1})", figures))
+            errors += alternate({"full": full, "bare": bare}, rounds, lists, clients, args)
             comparison = compare(rounds)
             report["full_vs_bare"] = {"clients": clients, **rounds, **comparison}
             print(
@@ -468,12 +463,8 @@ def main() -> None:
                     ) as bouncer,
                 ):
                     bouncer.drive(lists, clients, 2)
-                    for n in range(args.rounds):
-                        for name, server in (("direct", direct), ("pgbouncer", bouncer)):
-                            figures = server.drive(lists, clients, args.duration)
-                            errors += figures["errors"]
-                            paths[name].append(figures)
-                            print(line(f"{name} (round {n + 1})", figures))
+                    servers = {"direct": direct, "pgbouncer": bouncer}
+                    errors += alternate(servers, paths, lists, clients, args)
             ratio = statistics.median(f["rps"] for f in paths["pgbouncer"]) / statistics.median(
                 f["rps"] for f in paths["direct"]
             )
@@ -486,6 +477,25 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nerrors: {errors}\nwritten to {out}")
     sys.exit(1 if errors else 0)
+
+
+def alternate(
+    servers: dict[str, Server],
+    rounds: dict[str, list[dict[str, Any]]],
+    requests: Path,
+    clients: int,
+    args: argparse.Namespace,
+) -> int:
+    """`args.rounds` rounds of the servers in turn, each for `args.duration` seconds: the
+    figures go to `rounds` by server name; returns the errors seen."""
+    errors = 0
+    for n in range(args.rounds):
+        for name, server in servers.items():
+            figures = server.drive(requests, clients, args.duration)
+            errors += figures["errors"]
+            rounds[name].append(figures)
+            print(line(f"{name} (round {n + 1})", figures))
+    return errors
 
 
 def check_same_answer(full: str, bare: str, calls: Sequence[harness.Call]) -> None:

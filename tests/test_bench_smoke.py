@@ -226,22 +226,11 @@ def test_the_load_test_runs_without_errors(
     report = tmp_path / "load.json"
     # Through PgBouncer too, where it is installed.
     bouncer = ["--pgbouncer"] if pgbouncer.available() else []
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/load.py",
-            str(make_url(urls.admin).database),
-            "--smoke",
-            *bouncer,
-            "--out",
-            str(report),
-        ],
-        cwd=Path(__file__).resolve().parents[1],
-        env=child_environment(DATABASE_ADMIN_URL=server_admin_url, REDIS_URL=redis_url),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    database = str(make_url(urls.admin).database)
+    result = _run(
+        "load.py", server_admin_url, redis_url, database, "--smoke", *bouncer,
+        "--out", str(report),
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     figures = json.loads(report.read_text())
     assert figures["errors"] == 0
@@ -340,14 +329,7 @@ def test_the_reminder_scan_runs(
 def test_the_delivery_benchmark_runs(server_admin_url: str, redis_url: str) -> None:
     """bench/delivery.py with two worker processes: every message arrives once, every row
     is sent (the script checks both and fails otherwise)."""
-    result = subprocess.run(
-        [sys.executable, "bench/delivery.py", "--messages", "4", "--workers", "2"],
-        cwd=Path(__file__).resolve().parents[1],
-        env=child_environment(DATABASE_ADMIN_URL=server_admin_url, REDIS_URL=redis_url),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _run("delivery.py", server_admin_url, redis_url, "--messages", "4", "--workers", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 worker(s): queued 4, delivered 4" in result.stdout
 
