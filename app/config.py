@@ -19,6 +19,7 @@ from typing import Any
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEV_OUTBOX_SECRET = "dev-only-insecure-outbox-secret-change-me"
+DEV_MFA_SECRET = "dev-only-insecure-mfa-secret-change-me"
 
 
 class ConfigError(ValueError):
@@ -100,8 +101,8 @@ def _seconds(raw: str) -> float:
     return value
 
 
-def _duration(unit: str) -> Callable[[str], timedelta]:
-    count = _whole(1)
+def _duration(unit: str, maximum: int | None = None) -> Callable[[str], timedelta]:
+    count = _whole(1, maximum)
 
     def parse(raw: str) -> timedelta:
         return timedelta(**{unit: count(raw)})
@@ -144,6 +145,20 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _rate_limits(raw: str) -> str:
+    # The limits library's own parser: the notation app/auth/throttle.py reads at each
+    # request.
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ValueError(
+            f"expected rate limits such as '10/minute;100/hour', got {raw!r}"
+        ) from None
+    return raw
+
+
 _port = _whole(1, 65535)
 
 
@@ -170,6 +185,11 @@ class Settings:
     )
     invitation_lifetime: timedelta = field(
         default=timedelta(days=7), metadata=_env("INVITATION_TTL_HOURS", _duration("hours"))
+    )
+    # A password reset link opens the account to whoever holds it: an hour at most.
+    password_reset_lifetime: timedelta = field(
+        default=timedelta(minutes=30),
+        metadata=_env("PASSWORD_RESET_TTL_MINUTES", _duration("minutes", maximum=60)),
     )
     public_base_url: str = field(
         default="http://127.0.0.1:8000", metadata=_env("PUBLIC_BASE_URL", _text)
@@ -207,6 +227,14 @@ class Settings:
     )
     outbox_secret_key: str = field(
         default=DEV_OUTBOX_SECRET, metadata=_env("OUTBOX_SECRET_KEY", _text)
+    )
+    # Multi-factor sign-in (app/domain/mfa.py): the key that encrypts users' TOTP secrets,
+    # and how long the challenge between a login's password and its second factor lasts.
+    mfa_encryption_key: str = field(
+        default=DEV_MFA_SECRET, metadata=_env("MFA_ENCRYPTION_KEY", _text)
+    )
+    mfa_challenge_seconds: int = field(
+        default=300, metadata=_env("MFA_CHALLENGE_SECONDS", _whole(1, 300))
     )
     outbox_max_attempts: int = field(default=6, metadata=_env("OUTBOX_MAX_ATTEMPTS", _whole(1)))
     outbox_retry_base_seconds: int = field(
@@ -269,6 +297,48 @@ class Settings:
     redis_timeout_seconds: float = field(
         default=2.0, metadata=_env("REDIS_TIMEOUT_SECONDS", _seconds)
     )
+    # Brute-force protection (app/auth/throttle.py). Request limits in the `limits`
+    # notation ("10/minute;100/hour"), per client address and per account (the email,
+    # challenge or token a guess is aimed at).
+    rate_limit_sign_in: str = field(
+        default="30/minute;300/hour", metadata=_env("RATE_LIMIT_SIGN_IN", _rate_limits)
+    )
+    rate_limit_sign_in_account: str = field(
+        default="10/minute;60/hour", metadata=_env("RATE_LIMIT_SIGN_IN_ACCOUNT", _rate_limits)
+    )
+    rate_limit_refresh: str = field(
+        default="60/minute", metadata=_env("RATE_LIMIT_REFRESH", _rate_limits)
+    )
+    rate_limit_password_reset: str = field(
+        default="20/hour", metadata=_env("RATE_LIMIT_PASSWORD_RESET", _rate_limits)
+    )
+    rate_limit_password_reset_account: str = field(
+        default="5/hour", metadata=_env("RATE_LIMIT_PASSWORD_RESET_ACCOUNT", _rate_limits)
+    )
+    # The links an email carries (invitations, password resets): their tokens.
+    rate_limit_links: str = field(
+        default="30/minute;300/hour", metadata=_env("RATE_LIMIT_LINKS", _rate_limits)
+    )
+    rate_limit_links_token: str = field(
+        default="10/minute", metadata=_env("RATE_LIMIT_LINKS_TOKEN", _rate_limits)
+    )
+    # After this many failed sign-ins in a row, an account waits before the next attempt:
+    # the first delay, doubled with each further failure, up to the cap.
+    sign_in_free_failures: int = field(default=5, metadata=_env("SIGN_IN_FREE_FAILURES", _whole(1)))
+    sign_in_delay_seconds: int = field(
+        default=15, metadata=_env("SIGN_IN_DELAY_SECONDS", _whole(1))
+    )
+    sign_in_delay_max_seconds: int = field(
+        default=900, metadata=_env("SIGN_IN_DELAY_MAX_SECONDS", _whole(1))
+    )
+    # Prefixes the limits' Redis keys: deployments sharing one Redis count apart.
+    rate_limit_key_prefix: str = field(
+        default="rate-limit", metadata=_env("RATE_LIMIT_KEY_PREFIX", _text)
+    )
+    # How many reverse proxies (ingress, load balancer) stand in front of the service and
+    # append the client's address to X-Forwarded-For. 0: the header is ignored, and the
+    # client is the connection's peer.
+    trusted_proxy_count: int = field(default=0, metadata=_env("TRUSTED_PROXY_COUNT", _whole(0)))
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", _log_level))
 
     @classmethod
@@ -282,6 +352,8 @@ class Settings:
                 raise ConfigError("JWT_SECRET_KEY must be set to a random value of 32+ chars")
             if self.outbox_secret_key == DEV_OUTBOX_SECRET or len(self.outbox_secret_key) < 32:
                 raise ConfigError("OUTBOX_SECRET_KEY must be set to a random value of 32+ chars")
+            if self.mfa_encryption_key == DEV_MFA_SECRET or len(self.mfa_encryption_key) < 32:
+                raise ConfigError("MFA_ENCRYPTION_KEY must be set to a random value of 32+ chars")
             if not self.database_url or not self.redis_url:
                 raise ConfigError("DATABASE_URL and REDIS_URL are required in production")
 

@@ -3,8 +3,9 @@
 flask-smorest already answers HTTP errors (and 422 validation errors naming each
 field) as JSON. This adds: the domain's refusals, each kind with its status (STATUS, the
 one place they become status codes), naming the field; database constraint violations
-as 409/422 naming the field; a document's stored file missing or corrupt as a 500 that
-says so; a body over its limit as a 413 naming the limit; a database or Redis that
+as 409/422 naming the field; a write the policies refuse as 404, or as 403 to an MSC
+representative (see `_refused_write`); a document's stored file missing or corrupt as a
+500 that says so; a body over its limit as a 413 naming the limit; a database or Redis that
 cannot serve the request now as 503 with Retry-After (see `_retry_later`); and anything
 unexpected as a JSON 500 (logged, and the transaction rolled back by the request hook).
 """
@@ -18,7 +19,7 @@ from typing import NoReturn, cast
 
 import flask_smorest
 import psycopg.errors
-from flask import Flask, jsonify, make_response, request
+from flask import Flask, g, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -39,6 +40,7 @@ from app.domain.errors import (
     Unavailable,
 )
 from app.integrations.storage import StoredFileMissing
+from app.models.enums import MSC_REPRESENTATIVE
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ CONSTRAINT_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _body(status: int, message: str, field: str | None) -> ResponseReturnValue:
+def error_body(status: int, message: str, field: str | None) -> ResponseReturnValue:
     # The same shape as flask-smorest's own error bodies (its 422s and aborts).
     payload: dict[str, object] = {
         "code": status,
@@ -135,7 +137,9 @@ def _retry_later(service: str, exc: BaseException) -> ResponseReturnValue:
         type(cause).__name__,
         first_line,
     )
-    response = make_response(_body(503, "a required service is unavailable, retry later", None))
+    response = make_response(
+        error_body(503, "a required service is unavailable, retry later", None)
+    )
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -152,7 +156,18 @@ def integrity_error(exc: IntegrityError) -> ResponseReturnValue:
         message = "conflicts with an existing record" if unique else "invalid value"
         if getattr(diag, "column_name", None):  # raised by one of our triggers: say why
             message = str(getattr(diag, "message_primary", message))
-    return _body(409 if unique else 422, message, field)
+    return error_body(409 if unique else 422, message, field)
+
+
+def _refused_write() -> ResponseReturnValue:
+    """A write the policies refused: its target lies outside the caller's reach, so it is
+    not found. But an MSC representative reads what they may not write (the tenant
+    tables refuse every write of theirs, `tenancy.may_write_tenant_data`): to them the
+    refusal is a 403, which tells nothing of the target, being the same for any."""
+    context = g.get("tenant_context")
+    if context is not None and context.role == MSC_REPRESENTATIVE:
+        return error_body(403, "an MSC representative's access is read-only", None)
+    return error_body(404, "not found", None)
 
 
 def init_error_handlers(app: Flask) -> None:
@@ -160,12 +175,12 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> ResponseReturnValue:
-        return _body(status_of(exc), exc.message, exc.field)
+        return error_body(status_of(exc), exc.message, exc.field)
 
     def _storage_fault(exc: Exception) -> ResponseReturnValue:
         message = next(m for cls, m in STORAGE_FAULTS.items() if isinstance(exc, cls))
         log.error("%s (%s %s): %s", message, request.method, request.path, exc)
-        return _body(status_of(exc), message, None)
+        return error_body(status_of(exc), message, None)
 
     for fault in STORAGE_FAULTS:
         app.register_error_handler(fault, _storage_fault)
@@ -174,12 +189,12 @@ def init_error_handlers(app: Flask) -> None:
     def _body_too_large(_exc: RequestEntityTooLarge) -> ResponseReturnValue:
         # The limit depends on the kind of body (app/request_body.py): say which applied.
         limit = request.max_content_length
-        return _body(413, f"the request body is larger than the {limit} bytes accepted", None)
+        return error_body(413, f"the request body is larger than the {limit} bytes accepted", None)
 
     @app.errorhandler(StaleDataError)
     def _vanished(_exc: StaleDataError) -> ResponseReturnValue:
-        # The row was visible but the policies refused to change it: out of reach.
-        return _body(404, "not found", None)
+        # The row was visible but the policies refused to change it (none changed).
+        return _refused_write()
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> ResponseReturnValue:
@@ -187,15 +202,15 @@ def init_error_handlers(app: Flask) -> None:
             return _retry_later("database", exc)
         if isinstance(exc.orig, psycopg.errors.NumericValueOutOfRange | psycopg.errors.DataError):
             # Values past what a column holds (a number too large, a date out of range).
-            return _body(422, "a value is out of range", exc.orig.diag.column_name)
+            return error_body(422, "a value is out of range", exc.orig.diag.column_name)
         if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
             column = exc.orig.diag.column_name
             if column:  # a column guard: the row is reachable, the column is not the caller's
-                return _body(403, str(exc.orig.diag.message_primary), column)
-            # a policy's WITH CHECK: the target lies outside the caller's reach
-            return _body(404, "not found", None)
+                return error_body(403, str(exc.orig.diag.message_primary), column)
+            # a policy's WITH CHECK ("new row violates row-level security policy")
+            return _refused_write()
         log.exception("database error")
-        return _body(500, "internal error", None)
+        return error_body(500, "internal error", None)
 
     @app.errorhandler(PoolTimeout)
     def _no_connection(exc: PoolTimeout) -> ResponseReturnValue:
@@ -209,4 +224,4 @@ def init_error_handlers(app: Flask) -> None:
     def _unexpected(_exc: Exception) -> ResponseReturnValue:
         # HTTP errors never get here: flask-smorest's more specific handler takes them.
         log.exception("unhandled error")
-        return _body(500, "internal error", None)
+        return error_body(500, "internal error", None)

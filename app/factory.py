@@ -11,6 +11,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from app import cli, services
+from app.auth.throttle import init_throttle
 from app.auth.tokens import init_tokens
 from app.blueprints import register_blueprints
 from app.blueprints.pages import init_pages
@@ -56,6 +57,7 @@ def create_app(config: Settings | None = None) -> Flask:
     init_request_bodies(app, settings)
     jwt.init_app(app)
     init_tokens(app)
+    init_throttle(app, settings, started.redis)
     init_pages(app, settings)  # before the API: it says where Swagger UI's files are
     register_blueprints(Api(app))
     init_error_handlers(app)

@@ -19,7 +19,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from flask_jwt_extended import jwt_required
 
 from app.errors import abort
-from app.models.enums import Role
+from app.models.enums import MSC_REPRESENTATIVE, Role
 from app.tenancy.context import TenantContext
 from app.tenancy.request import current_context
 
@@ -40,6 +40,7 @@ class Permission(StrEnum):
     UPDATE_CREDENTIALS = "update-credentials"
     SELECT_FACILITIES = "select-facilities"
     PLACE_ORDERS = "place-orders"
+    VIEW_REPRESENTED_ORGANIZATIONS = "view-represented-organizations"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -72,6 +73,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.PLACE_ORDERS,
         }
     ),
+    # Not in the spec's table: MSC staff who read the organizations they represent, and
+    # only the reports below (the groups holding this permission). Writing is refused by
+    # the database too: the tenant tables' policies (`tenancy.may_write_tenant_data`).
+    MSC_REPRESENTATIVE: frozenset({Permission.VIEW_REPRESENTED_ORGANIZATIONS}),
 }
 
 ALL_PERMISSIONS = frozenset(Permission)
@@ -98,9 +103,11 @@ SEE_FACILITIES = (
     Permission.UPDATE_FACILITY_INFO,
     Permission.MANAGE_PROVIDERS,
 )
-# Run the organization's facilities: edit their information, follow the organization's
-# structure (its hierarchy) and set-up (its onboarding progress).
+# Run the organization's facilities: edit their information.
 RUN_FACILITIES = (Permission.MANAGE_FACILITIES, Permission.UPDATE_FACILITY_INFO)
+# Follow the organization's structure (its hierarchy) and set-up (its onboarding
+# progress): whoever runs its facilities, and its MSC representative.
+FOLLOW_ORGANIZATION = (*RUN_FACILITIES, Permission.VIEW_REPRESENTED_ORGANIZATIONS)
 # See orders and move them along. Which orders (own, the facilities', all) and which
 # status changes follow from the permission held, in the domain.
 HANDLE_ORDERS = (
@@ -110,13 +117,23 @@ HANDLE_ORDERS = (
 )
 # Dashboards and analytics.
 SEE_REPORTS = (Permission.VIEW_ANALYTICS, Permission.RUN_REPORTS)
-# Compliance scores and expirations: a report, and also the working list of whoever
-# manages providers and chases their expiring credentials.
-SEE_COMPLIANCE = (*SEE_REPORTS, Permission.MANAGE_PROVIDERS)
+# The dashboard: a report, and the overview an MSC representative follows.
+SEE_DASHBOARD = (*SEE_REPORTS, Permission.VIEW_REPRESENTED_ORGANIZATIONS)
+# Compliance scores and expirations: a report, also the working list of whoever manages
+# providers and chases their expiring credentials, and what an MSC representative follows.
+SEE_COMPLIANCE = (
+    *SEE_REPORTS,
+    Permission.MANAGE_PROVIDERS,
+    Permission.VIEW_REPRESENTED_ORGANIZATIONS,
+)
 # Export the organization's structure as FHIR.
 EXPORT_FHIR = (Permission.MANAGE_FACILITIES, Permission.VIEW_ANALYTICS)
 # A provider's own documents.
 SEE_OWN_DOCUMENTS = (Permission.UPDATE_CREDENTIALS, Permission.VIEW_OWN_PROFILE)
+# Open a document the policies show (its details and its file): the owner's side (a
+# provider; an organization's billing admins) and the staff who see providers. Not an MSC
+# representative, whose reports read documents' dates but who is handed no document.
+OPEN_DOCUMENTS = (*SEE_OWN_DOCUMENTS, Permission.MANAGE_BILLING, *SEE_PROVIDERS)
 # Delete documents from the owner's side: an organization's billing documents, a
 # provider's own.
 DELETE_DOCUMENTS = (Permission.MANAGE_BILLING, Permission.UPDATE_CREDENTIALS)

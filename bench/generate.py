@@ -262,6 +262,8 @@ STATE_WEIGHTS = {
 # for each.
 ACCOUNTED_TRIGGERS = {
     "organizations_ancestors": "ancestor_ids derived from the planned hierarchy",
+    "organizations_representative": "the representatives named are MSC admins, each flagged"
+    " an MSC representative",
     "facilities_mac_jurisdiction": "mac_jurisdiction read from us_states",
     "memberships_sync_users": "users.organization_ids written from the planned memberships",
     "users_organization_ids_guard": "organization_ids written as that sync would write it",
@@ -821,6 +823,9 @@ def _staff_row(staff: Staff, hashed: str, *, is_msc_admin: bool) -> Row:
         None,
         False,
         is_msc_admin,
+        # The organizations' representatives are MSC admins (Plan): so they are
+        # representatives too, as the organizations_representative trigger requires.
+        is_msc_admin,
         True,
         staff.created_at,
         staff.created_at,
@@ -865,6 +870,7 @@ def user_rows(plan: Plan) -> Iterator[Row]:
             verdict,
             checked_at,
             not p.has_dea and rng.random() < 0.5,
+            False,
             False,
             p.active,
             p.created_at,
@@ -1287,7 +1293,8 @@ TABLES = (
         "users",
         _columns(
             "id email name phone npi password_hash npi_verification npi_verified_at"
-            " dea_not_applicable is_msc_admin is_active created_at updated_at organization_ids"
+            " dea_not_applicable is_msc_admin is_msc_representative is_active created_at"
+            " updated_at organization_ids"
         ),
         user_rows,
     ),

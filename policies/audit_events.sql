@@ -2,7 +2,7 @@
 -- tenancy.record_audit_inserts(), SECURITY DEFINER trigger functions running as the
 -- table owner (policies/functions.sql): the application role
 -- may read (as far as the select policy allows) and nothing else. Organization admins
--- read their scope's events; MSC admins all.
+-- and MSC representatives read their scope's events; MSC admins all.
 ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_events FORCE ROW LEVEL SECURITY;
 REVOKE ALL ON audit_events FROM msc_application;
@@ -13,6 +13,8 @@ CREATE POLICY audit_events_select ON audit_events FOR SELECT USING (
     (SELECT tenancy.is_msc_admin())
     OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
         AND (SELECT tenancy.role()) = 'organization_admin')
+    -- an MSC representative reads their organizations' recent activity (the dashboard)
+    OR organization_id = ANY ((SELECT tenancy.represented_organization_ids())::uuid[])
 );
 
 -- Only the owner holds INSERT (through the audit function), so this admits only it.

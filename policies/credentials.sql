@@ -1,7 +1,8 @@
 -- credentials: owned by the provider (user_id), not by a tenant. The provider manages
 -- their own; every organization they work for sees them, through the memberships its
 -- staff can see (organization admins: all members; office managers: the people at their
--- facilities); MSC admins see all. Another organization's staff see nothing.
+-- facilities), and so do MSC representatives of those organizations (compliance); MSC
+-- admins see all. Another organization's staff see nothing.
 ALTER TABLE credentials ENABLE ROW LEVEL SECURITY;
 ALTER TABLE credentials FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON credentials TO msc_application;
@@ -14,7 +15,7 @@ DROP POLICY IF EXISTS credentials_select ON credentials;
 CREATE POLICY credentials_select ON credentials FOR SELECT USING (
     user_id = (SELECT tenancy.user_id())
     OR (SELECT tenancy.is_msc_admin())
-    OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
+    OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager', 'msc_representative')
         AND user_id IN (SELECT unnest(tenancy.member_ids())))
 );
 
@@ -37,6 +38,15 @@ DROP POLICY IF EXISTS credentials_delete ON credentials;
 CREATE POLICY credentials_delete ON credentials FOR DELETE USING (
     user_id = (SELECT tenancy.user_id()) OR (SELECT tenancy.is_msc_admin())
 );
+
+-- MSC representatives write nothing here, whatever the policies above admit
+-- (tenancy.may_write_tenant_data says why, and why two policies).
+DROP POLICY IF EXISTS credentials_may_write ON credentials;
+CREATE POLICY credentials_may_write ON credentials AS RESTRICTIVE FOR ALL
+    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
+DROP POLICY IF EXISTS credentials_may_delete ON credentials;
+CREATE POLICY credentials_may_delete ON credentials AS RESTRICTIVE FOR DELETE
+    USING ((SELECT tenancy.may_write_tenant_data()));
 
 -- The owner edits the credential, never its verification (and an edit voids it); staff
 -- change the verification only. MSC admins are not limited.

@@ -1,6 +1,8 @@
 -- documents: metadata of uploaded files. An organization's documents (tax forms,
 -- banking letters) are for its admins; a provider's (license copies, certificates) for
--- the provider and the staff of organizations they work for, as with credentials.
+-- the provider and the staff of organizations they work for, as with credentials. MSC
+-- representatives read both (onboarding, compliance), though no endpoint hands them a
+-- document itself (app/permissions.py, OPEN_DOCUMENTS).
 ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
 ALTER TABLE documents FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON documents TO msc_application;
@@ -11,7 +13,8 @@ CREATE POLICY documents_select ON documents FOR SELECT USING (
     OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
         AND (SELECT tenancy.role()) = 'organization_admin')
     OR user_id = (SELECT tenancy.user_id())
-    OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
+    OR organization_id = ANY ((SELECT tenancy.represented_organization_ids())::uuid[])
+    OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager', 'msc_representative')
         AND user_id IN (SELECT unnest(tenancy.member_ids())))
 );
 
@@ -39,6 +42,15 @@ CREATE POLICY documents_delete ON documents FOR DELETE USING (
         AND (SELECT tenancy.role()) = 'organization_admin')
     OR user_id = (SELECT tenancy.user_id())
 );
+
+-- MSC representatives write nothing here, whatever the policies above admit
+-- (tenancy.may_write_tenant_data says why, and why two policies).
+DROP POLICY IF EXISTS documents_may_write ON documents;
+CREATE POLICY documents_may_write ON documents AS RESTRICTIVE FOR ALL
+    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
+DROP POLICY IF EXISTS documents_may_delete ON documents;
+CREATE POLICY documents_may_delete ON documents AS RESTRICTIVE FOR DELETE
+    USING ((SELECT tenancy.may_write_tenant_data()));
 
 DROP TRIGGER IF EXISTS documents_updated_at ON documents;
 CREATE TRIGGER documents_updated_at BEFORE UPDATE ON documents

@@ -27,7 +27,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- The organizations in scope: the active one, plus its descendants for an
--- organization admin. Comma-separated uuids.
+-- organization admin or an MSC representative (and for a representative, while
+-- tenancy.enter resolves the context, the organizations they represent). Comma-separated
+-- uuids.
 CREATE OR REPLACE FUNCTION tenancy.organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(
@@ -64,6 +66,13 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('tenancy.invitation_token_hash', true), '')
 $$;
 
+-- Set only while a password reset link is used: the SHA-256 (hex) of its token. It opens
+-- that link's row, to mark it used.
+CREATE OR REPLACE FUNCTION tenancy.password_reset_token_hash() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('tenancy.password_reset_token_hash', true), '')
+$$;
+
 CREATE OR REPLACE FUNCTION tenancy.request_id() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('tenancy.request_id', true), '')
@@ -94,6 +103,34 @@ CREATE OR REPLACE FUNCTION tenancy.staff_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN tenancy.role() = 'organization_admin'
                 THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
+$$;
+
+-- The organizations an MSC representative reads: the scope (empty for every other role).
+-- Their clauses are in the tables' SELECT policies alone; what they may not write,
+-- tenancy.may_write_tenant_data says.
+CREATE OR REPLACE FUNCTION tenancy.represented_organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN tenancy.role() = 'msc_representative'
+                THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
+$$;
+
+-- Whether the caller may write tenant data at all (what each table's own policies then
+-- allow): everyone but an MSC representative, who reads the organizations they represent
+-- and changes nothing in them, even where another policy would let them (their own
+-- credentials and documents, which they keep up when acting as a member) or code lends
+-- their request MSC reach (system_context).
+-- Every table holding organizations' data refuses their writes through it, in whichever
+-- transaction of the session they come: the role it reads is applied anew with each one.
+-- Two RESTRICTIVE policies per table, so the refusal holds whatever the others admit:
+-- `<table>_may_write`, FOR ALL with USING (true), checks each row inserted or updated
+-- and leaves reads to the other policies (a restrictive USING would filter them too);
+-- a delete writes no row to check, so `<table>_may_delete` filters it (nothing deleted).
+-- The person's own account (users, mfa_recovery_codes, password_resets) stays theirs to
+-- keep up, like anyone's; audit_events, written only by the audit triggers, records that
+-- upkeep too.
+CREATE OR REPLACE FUNCTION tenancy.may_write_tenant_data() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT tenancy.role() IS DISTINCT FROM 'msc_representative'
 $$;
 
 -- The organizations in scope whose every facility the caller reaches: all of them,
@@ -129,8 +166,14 @@ $$;
 --   2. the role in the active organization, and that organization as the scope;
 --   3. an office manager's managed facilities, or an organization admin's descendants
 --      (the organizations policy shows them through ancestor_ids once step 2 is set).
+-- An MSC representative who is no member of the organization asked for acts for it as
+-- its representative: step 2 takes the role msc_representative, with the organizations
+-- they represent as the scope, for which the organizations policy shows their subtrees;
+-- step 3 then finds the organization asked for among them, and its subtree becomes the
+-- scope, as an organization admin's does.
 -- Returns one row (the context), or none, with every setting cleared, when the user is
--- unknown or deactivated, or no longer a member of the organization asked for.
+-- unknown or deactivated, or no longer a member (or representative) of the organization
+-- asked for.
 -- `read_only_statuses`: organization statuses whose rows may be read but not written,
 -- passed by the caller (app/tenancy/read_only.py holds that rule).
 CREATE OR REPLACE FUNCTION tenancy.enter(
@@ -159,9 +202,10 @@ BEGIN
             set_config('tenancy.is_msc_admin', '', true),
             set_config('tenancy.login_email', '', true),
             set_config('tenancy.invitation_token_hash', '', true),
+            set_config('tenancy.password_reset_token_hash', '', true),
             set_config('tenancy.request_id', coalesce(request_id, ''), true);
 
-    SELECT u.is_msc_admin, u.is_active, m.role, o.status
+    SELECT u.is_msc_admin, u.is_msc_representative, u.is_active, m.role, o.status
       INTO asker
       FROM users u
       LEFT JOIN memberships m
@@ -169,22 +213,36 @@ BEGIN
       LEFT JOIN organizations o ON o.id = m.organization_id
      WHERE u.id = acting_user_id;
     IF NOT FOUND OR NOT asker.is_active
-       OR (active_organization_id IS NOT NULL AND asker.role IS NULL AND NOT asker.is_msc_admin)
+       OR (active_organization_id IS NOT NULL AND asker.role IS NULL
+           AND NOT asker.is_msc_admin AND NOT asker.is_msc_representative)
     THEN
         PERFORM set_config('tenancy.user_id', '', true);
         RETURN;
     END IF;
 
-    in_organization := asker.role IS NOT NULL;
     is_msc_admin := asker.is_msc_admin;
-    role := asker.role;
-    organization_id := CASE WHEN in_organization THEN active_organization_id END;
-    organization_ids := CASE WHEN in_organization THEN ARRAY[active_organization_id]
-                             ELSE '{}'::uuid[] END;
     facility_ids := '{}'::uuid[];
-    read_only_organization_ids :=
-        CASE WHEN in_organization AND asker.status = ANY (read_only_statuses)
-             THEN ARRAY[active_organization_id] ELSE '{}'::uuid[] END;
+    IF active_organization_id IS NOT NULL AND asker.role IS NULL AND NOT asker.is_msc_admin THEN
+        -- An MSC representative: the organizations they represent, which the
+        -- organizations policy shows them by msc_representative_id, are the scope until
+        -- step 3 replaces it.
+        role := 'msc_representative';
+        organization_id := active_organization_id;
+        SELECT coalesce(array_agg(o.id), '{}'::uuid[])
+          INTO organization_ids
+          FROM organizations o
+         WHERE o.msc_representative_id = acting_user_id;
+        read_only_organization_ids := '{}'::uuid[];
+    ELSE
+        in_organization := asker.role IS NOT NULL;
+        role := asker.role;
+        organization_id := CASE WHEN in_organization THEN active_organization_id END;
+        organization_ids := CASE WHEN in_organization THEN ARRAY[active_organization_id]
+                                 ELSE '{}'::uuid[] END;
+        read_only_organization_ids :=
+            CASE WHEN in_organization AND asker.status = ANY (read_only_statuses)
+                 THEN ARRAY[active_organization_id] ELSE '{}'::uuid[] END;
+    END IF;
     PERFORM set_config('tenancy.organization_id', coalesce(organization_id::text, ''), true),
             set_config('tenancy.role', coalesce(role, ''), true),
             set_config('tenancy.organization_ids', array_to_string(organization_ids, ','), true),
@@ -198,17 +256,28 @@ BEGIN
          WHERE f.organization_id = active_organization_id
            AND f.office_manager_id = acting_user_id;
         PERFORM set_config('tenancy.facility_ids', array_to_string(facility_ids, ','), true);
-    ELSIF role = 'organization_admin' THEN
-        SELECT active_organization_id
+    ELSIF role IN ('organization_admin', 'msc_representative') THEN
+        -- The subtree of the organization asked for, as far as the policy shows it: an
+        -- organization admin's always holds their own organization; a representative's
+        -- holds it only when it is one they represent or a descendant of one.
+        SELECT bool_or(o.id = active_organization_id),
+               active_organization_id
                    || coalesce(array_agg(o.id ORDER BY o.id)
                                    FILTER (WHERE o.id <> active_organization_id),
                                '{}'::uuid[]),
                coalesce(array_agg(o.id ORDER BY o.id)
                             FILTER (WHERE o.status = ANY (read_only_statuses)),
                         '{}'::uuid[])
-          INTO organization_ids, read_only_organization_ids
+          INTO in_organization, organization_ids, read_only_organization_ids
           FROM organizations o
          WHERE o.ancestor_ids @> ARRAY[active_organization_id];
+        IF NOT coalesce(in_organization, false) THEN
+            PERFORM set_config('tenancy.user_id', '', true),
+                    set_config('tenancy.organization_id', '', true),
+                    set_config('tenancy.role', '', true),
+                    set_config('tenancy.organization_ids', '', true);
+            RETURN;
+        END IF;
         PERFORM set_config('tenancy.organization_ids', array_to_string(organization_ids, ','),
                            true);
     END IF;

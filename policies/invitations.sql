@@ -2,8 +2,8 @@
 -- manager or organization admin. Organization admins see and manage their scope's (and
 -- invite any role into it, admins included); office managers the ones they sent
 -- (providers, to their own facilities). The invitee, holding the token, sees
--- exactly that invitation while accepting it. Never deleted: revoked or accepted rows
--- stay as history.
+-- exactly that invitation while accepting it. MSC representatives read their scope's.
+-- Never deleted: revoked or accepted rows stay as history.
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
 REVOKE ALL ON invitations FROM msc_application;
@@ -16,6 +16,8 @@ CREATE POLICY invitations_select ON invitations FOR SELECT USING (
         AND ((SELECT tenancy.role()) = 'organization_admin'
              OR ((SELECT tenancy.role()) = 'office_manager'
                  AND invited_by_id = (SELECT tenancy.user_id()))))
+    -- an MSC representative reads whom their organizations invited (onboarding)
+    OR organization_id = ANY ((SELECT tenancy.represented_organization_ids())::uuid[])
     OR token_hash = (SELECT tenancy.invitation_token_hash())
 );
 
@@ -40,6 +42,15 @@ CREATE POLICY invitations_update ON invitations FOR UPDATE
                      AND invited_by_id = (SELECT tenancy.user_id()))))
         OR token_hash = (SELECT tenancy.invitation_token_hash())
     );
+
+-- MSC representatives write nothing here, whatever the policies above admit
+-- (tenancy.may_write_tenant_data says why, and why two policies).
+DROP POLICY IF EXISTS invitations_may_write ON invitations;
+CREATE POLICY invitations_may_write ON invitations AS RESTRICTIVE FOR ALL
+    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
+DROP POLICY IF EXISTS invitations_may_delete ON invitations;
+CREATE POLICY invitations_may_delete ON invitations AS RESTRICTIVE FOR DELETE
+    USING ((SELECT tenancy.may_write_tenant_data()));
 
 -- The token opens one change only: its own acceptance, by the accepting user.
 CREATE OR REPLACE FUNCTION tenancy.guard_invitation_acceptance() RETURNS trigger

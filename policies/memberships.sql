@@ -1,7 +1,7 @@
 -- memberships: who belongs to which organization, with which role.
 -- A user sees their own active memberships everywhere (to know where they may switch);
--- organization admins see their scope's, office managers those of the people at their
--- facilities; organization admins and MSC admins change them.
+-- organization admins and MSC representatives see their scope's, office managers those of
+-- the people at their facilities; organization admins and MSC admins change them.
 -- A deactivated membership (is_active false) is hidden from its member: tenancy.enter
 -- reads the role through this policy with only the user id set, so it finds none, and
 -- the member's tokens for that organization stop working on their next request; a login
@@ -19,6 +19,7 @@ CREATE POLICY memberships_select ON memberships FOR SELECT USING (
           -- an office manager sees the members assigned to the facilities they manage
           OR user_id = ANY ((SELECT tenancy.managed_member_ids())::uuid[])))
     OR (user_id = (SELECT tenancy.user_id()) AND is_active)
+    OR organization_id = ANY ((SELECT tenancy.represented_organization_ids())::uuid[])
     OR (SELECT tenancy.is_msc_admin())
 );
 
@@ -51,6 +52,15 @@ CREATE POLICY memberships_delete ON memberships FOR DELETE USING (
     OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
         AND (SELECT tenancy.role()) = 'organization_admin')
 );
+
+-- MSC representatives write nothing here, whatever the policies above admit
+-- (tenancy.may_write_tenant_data says why, and why two policies).
+DROP POLICY IF EXISTS memberships_may_write ON memberships;
+CREATE POLICY memberships_may_write ON memberships AS RESTRICTIVE FOR ALL
+    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
+DROP POLICY IF EXISTS memberships_may_delete ON memberships;
+CREATE POLICY memberships_may_delete ON memberships AS RESTRICTIVE FOR DELETE
+    USING ((SELECT tenancy.may_write_tenant_data()));
 
 -- users.organization_ids follows the memberships (the staff's reach into users, see
 -- policies/users.sql). SECURITY DEFINER: whoever may change a membership may not see or

@@ -26,6 +26,15 @@ CREATE POLICY onboarding_step_completions_delete ON onboarding_step_completions
             AND (SELECT tenancy.role()) = 'organization_admin')
     );
 
+-- MSC representatives write nothing here, whatever the policies above admit
+-- (tenancy.may_write_tenant_data says why, and why two policies).
+DROP POLICY IF EXISTS onboarding_step_completions_may_write ON onboarding_step_completions;
+CREATE POLICY onboarding_step_completions_may_write ON onboarding_step_completions AS RESTRICTIVE FOR ALL
+    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
+DROP POLICY IF EXISTS onboarding_step_completions_may_delete ON onboarding_step_completions;
+CREATE POLICY onboarding_step_completions_may_delete ON onboarding_step_completions AS RESTRICTIVE FOR DELETE
+    USING ((SELECT tenancy.may_write_tenant_data()));
+
 DROP TRIGGER IF EXISTS onboarding_step_completions_audit ON onboarding_step_completions;
 CREATE TRIGGER onboarding_step_completions_audit
     AFTER UPDATE OR DELETE ON onboarding_step_completions

@@ -1,6 +1,7 @@
 -- orders: placed by a provider at a facility where they are actively assigned. MSC sees
 -- and changes all; organization admins their scope; office managers the orders of the
--- facilities they manage; a provider their own, at every organization.
+-- facilities they manage; a provider their own, at every organization. MSC
+-- representatives read their scope's (the dashboard counts them).
 ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
 ALTER TABLE orders FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO msc_application;
@@ -12,6 +13,7 @@ CREATE POLICY orders_select ON orders FOR SELECT USING (
     organization_id = ANY ((SELECT tenancy.staff_organization_ids())::uuid[])
     OR facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[])
     OR provider_id = (SELECT tenancy.user_id())
+    OR organization_id = ANY ((SELECT tenancy.represented_organization_ids())::uuid[])
     OR (SELECT tenancy.is_msc_admin())
 );
 
@@ -58,6 +60,15 @@ CREATE POLICY orders_update ON orders FOR UPDATE
 -- Orders are history: only MSC removes one.
 DROP POLICY IF EXISTS orders_delete ON orders;
 CREATE POLICY orders_delete ON orders FOR DELETE USING ((SELECT tenancy.is_msc_admin()));
+
+-- MSC representatives write nothing here, whatever the policies above admit
+-- (tenancy.may_write_tenant_data says why, and why two policies).
+DROP POLICY IF EXISTS orders_may_write ON orders;
+CREATE POLICY orders_may_write ON orders AS RESTRICTIVE FOR ALL
+    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
+DROP POLICY IF EXISTS orders_may_delete ON orders;
+CREATE POLICY orders_may_delete ON orders AS RESTRICTIVE FOR DELETE
+    USING ((SELECT tenancy.may_write_tenant_data()));
 
 -- BEFORE UPDATE: an order never moves to another tenant, facility or provider, and its
 -- status follows the lifecycle whoever writes it (the API checks the same first, with

@@ -12,6 +12,9 @@ CREATE POLICY organizations_select ON organizations FOR SELECT USING (
                         WHERE m.user_id = (SELECT tenancy.user_id())))
     -- the MSC account manager reads the organizations they represent
     OR msc_representative_id = (SELECT tenancy.user_id())
+    -- an MSC representative acting for one of them reads its subtree (the scope, and
+    -- while tenancy.enter resolves the context, the subtrees of all they represent)
+    OR ancestor_ids && (SELECT tenancy.represented_organization_ids())::uuid[]
     -- whoever holds an invitation's token sees the organization it invites to
     OR id = ANY (ARRAY(SELECT i.organization_id FROM invitations i
                         WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())))
@@ -35,6 +38,15 @@ CREATE POLICY organizations_update ON organizations FOR UPDATE
 DROP POLICY IF EXISTS organizations_delete ON organizations;
 CREATE POLICY organizations_delete ON organizations FOR DELETE
     USING ((SELECT tenancy.is_msc_admin()));
+
+-- MSC representatives write nothing here, whatever the policies above admit
+-- (tenancy.may_write_tenant_data says why, and why two policies).
+DROP POLICY IF EXISTS organizations_may_write ON organizations;
+CREATE POLICY organizations_may_write ON organizations AS RESTRICTIVE FOR ALL
+    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
+DROP POLICY IF EXISTS organizations_may_delete ON organizations;
+CREATE POLICY organizations_may_delete ON organizations AS RESTRICTIVE FOR DELETE
+    USING ((SELECT tenancy.may_write_tenant_data()));
 
 -- ancestor_ids is derived from parent_organization_id and never taken from the writer.
 CREATE OR REPLACE FUNCTION tenancy.set_organization_ancestors() RETURNS trigger
@@ -87,6 +99,33 @@ CREATE TRIGGER organizations_guard BEFORE UPDATE ON organizations
     FOR EACH ROW EXECUTE FUNCTION tenancy.guard_msc_columns(
         'status', 'organization_type', 'parent_organization_id', 'msc_representative_id',
         'activated_at');
+
+-- The representative an organization names is an MSC representative (is_msc_representative):
+-- naming the user gives them read access to it and its descendants.
+-- The user's row is read FOR SHARE, which holds until this transaction ends: taking the
+-- role away (an UPDATE of that row, policies/users.sql) waits for it, and then sees this
+-- organization naming them; or, if it came first, this waits and sees them no longer one.
+-- (FOR KEY SHARE would not do: an update of other columns than the key does not wait
+-- for it.)
+CREATE OR REPLACE FUNCTION tenancy.check_msc_representative() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.msc_representative_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM users u
+                        WHERE u.id = NEW.msc_representative_id AND u.is_msc_representative
+                          FOR SHARE)
+    THEN
+        RAISE EXCEPTION 'the user is not an MSC representative'
+            USING ERRCODE = 'check_violation', COLUMN = 'msc_representative_id';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS organizations_representative ON organizations;
+CREATE TRIGGER organizations_representative
+    BEFORE INSERT OR UPDATE OF msc_representative_id ON organizations
+    FOR EACH ROW EXECUTE FUNCTION tenancy.check_msc_representative();
 
 DROP TRIGGER IF EXISTS organizations_updated_at ON organizations;
 CREATE TRIGGER organizations_updated_at BEFORE UPDATE ON organizations

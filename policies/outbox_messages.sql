@@ -32,6 +32,15 @@ CREATE POLICY outbox_messages_update ON outbox_messages FOR UPDATE USING (
         AND EXISTS (SELECT 1 FROM invitations i WHERE i.id = outbox_messages.invitation_id))
 );
 
+-- MSC representatives write nothing here, whatever the policies above admit
+-- (tenancy.may_write_tenant_data says why, and why two policies).
+DROP POLICY IF EXISTS outbox_messages_may_write ON outbox_messages;
+CREATE POLICY outbox_messages_may_write ON outbox_messages AS RESTRICTIVE FOR ALL
+    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
+DROP POLICY IF EXISTS outbox_messages_may_delete ON outbox_messages;
+CREATE POLICY outbox_messages_may_delete ON outbox_messages AS RESTRICTIVE FOR DELETE
+    USING ((SELECT tenancy.may_write_tenant_data()));
+
 -- What staff (the policy's only other way in) may do to a row: cancel it while it
 -- waits, erasing its secret.
 CREATE OR REPLACE FUNCTION tenancy.guard_outbox_cancellation() RETURNS trigger

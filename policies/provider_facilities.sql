@@ -5,7 +5,8 @@ ALTER TABLE provider_facilities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE provider_facilities FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON provider_facilities TO msc_application;
 
--- Staff reach: organization admins the whole scope, office managers their facilities.
+-- Staff reach: organization admins the whole scope, office managers their facilities;
+-- MSC representatives read the whole scope.
 -- The branch most rows meet comes first: the others are evaluated only for rows it
 -- rejects. (An office manager's facilities are all in the active organization.)
 DROP POLICY IF EXISTS provider_facilities_select ON provider_facilities;
@@ -13,6 +14,7 @@ CREATE POLICY provider_facilities_select ON provider_facilities FOR SELECT USING
     organization_id = ANY ((SELECT tenancy.staff_organization_ids())::uuid[])
     OR facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[])
     OR user_id = (SELECT tenancy.user_id())
+    OR organization_id = ANY ((SELECT tenancy.represented_organization_ids())::uuid[])
     OR (SELECT tenancy.is_msc_admin())
 );
 
@@ -49,6 +51,15 @@ CREATE POLICY provider_facilities_delete ON provider_facilities FOR DELETE USING
     OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
         AND (SELECT tenancy.role()) = 'organization_admin')
 );
+
+-- MSC representatives write nothing here, whatever the policies above admit
+-- (tenancy.may_write_tenant_data says why, and why two policies).
+DROP POLICY IF EXISTS provider_facilities_may_write ON provider_facilities;
+CREATE POLICY provider_facilities_may_write ON provider_facilities AS RESTRICTIVE FOR ALL
+    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
+DROP POLICY IF EXISTS provider_facilities_may_delete ON provider_facilities;
+CREATE POLICY provider_facilities_may_delete ON provider_facilities AS RESTRICTIVE FOR DELETE
+    USING ((SELECT tenancy.may_write_tenant_data()));
 
 DROP TRIGGER IF EXISTS provider_facilities_updated_at ON provider_facilities;
 CREATE TRIGGER provider_facilities_updated_at BEFORE UPDATE ON provider_facilities

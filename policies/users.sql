@@ -1,7 +1,8 @@
 -- users: global identities, not owned by one tenant. A user reaches their own row;
 -- organization staff reach the users who belong to organizations in their scope (as
 -- far as the memberships policy lets them see those memberships: organization admins
--- all members, office managers the people at their facilities); MSC admins reach all.
+-- all members, office managers the people at their facilities); MSC representatives read
+-- the members of the organizations they act for; MSC admins reach all.
 -- organization_ids, the organizations the user is a member of, is kept by the
 -- memberships trigger (policies/memberships.sql), so a row tells by itself which admins
 -- reach it.
@@ -14,6 +15,7 @@ CREATE POLICY users_select ON users FOR SELECT USING (
     organization_ids && (SELECT tenancy.staff_organization_ids())
     OR id = (SELECT tenancy.user_id())
     OR id = ANY ((SELECT tenancy.managed_member_ids())::uuid[])
+    OR organization_ids && (SELECT tenancy.represented_organization_ids())
     OR (SELECT tenancy.is_msc_admin())
     -- while logging in: the account of the email given (lower() only then: rows outside
     -- the caller's reach meet every branch)
@@ -63,7 +65,54 @@ CREATE POLICY users_delete ON users FOR DELETE
 DROP TRIGGER IF EXISTS users_guard ON users;
 CREATE TRIGGER users_guard BEFORE UPDATE ON users
     FOR EACH ROW EXECUTE FUNCTION tenancy.guard_msc_columns(
-        'is_msc_admin', 'is_active', 'email', 'npi_verification', 'npi_verified_at');
+        'is_msc_admin', 'is_msc_representative', 'is_active', 'email', 'npi_verification',
+        'npi_verified_at');
+
+-- A user whom an organization names as its representative stays one: the organizations
+-- let go of them first (app/domain/representatives.py does, when the role is taken away),
+-- so that no organization names a user who is none (policies/organizations.sql).
+CREATE OR REPLACE FUNCTION tenancy.check_representative_released() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM organizations o WHERE o.msc_representative_id = NEW.id) THEN
+        RAISE EXCEPTION 'the user is still the MSC representative of an organization'
+            USING ERRCODE = 'check_violation', COLUMN = 'is_msc_representative';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS users_representative ON users;
+CREATE TRIGGER users_representative BEFORE UPDATE OF is_msc_representative ON users
+    FOR EACH ROW WHEN (OLD.is_msc_representative AND NOT NEW.is_msc_representative)
+    EXECUTE FUNCTION tenancy.check_representative_released();
+
+-- A user's second factor is theirs alone: its columns change only in the user's own
+-- context (the MFA endpoints and the second step of signing in), never by an admin, MSC's
+-- included.
+CREATE OR REPLACE FUNCTION tenancy.guard_own_mfa() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    mfa_columns CONSTANT text[] := ARRAY['mfa_secret', 'mfa_enabled_at', 'mfa_last_step'];
+    old_row jsonb := to_jsonb(OLD);
+    new_row jsonb := to_jsonb(NEW);
+    name text;
+BEGIN
+    IF NEW.id IS DISTINCT FROM tenancy.user_id() THEN
+        FOREACH name IN ARRAY mfa_columns LOOP
+            IF (old_row -> name) IS DISTINCT FROM (new_row -> name) THEN
+                RAISE EXCEPTION 'only the user may change users.%', name
+                    USING ERRCODE = 'insufficient_privilege', COLUMN = name;
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS users_mfa_guard ON users;
+CREATE TRIGGER users_mfa_guard BEFORE UPDATE ON users
+    FOR EACH ROW EXECUTE FUNCTION tenancy.guard_own_mfa();
 
 -- A new NPI, or a new name, is unverified until the registry has been asked about it:
 -- the registry vouched for this number under that name. (Runs after the guard:
@@ -104,25 +153,28 @@ CREATE TRIGGER users_organization_ids_guard BEFORE INSERT OR UPDATE OF organizat
     FOR EACH ROW EXECUTE FUNCTION tenancy.guard_user_organization_ids();
 
 -- A change of organization_ids alone is a membership change, stamped and audited on the
--- membership: the user row is neither touched nor audited for it.
+-- membership: the user row is neither touched nor audited for it. Nor for mfa_last_step
+-- alone: a sign-in with a second factor, no change to the account.
 DROP TRIGGER IF EXISTS users_updated_at ON users;
 CREATE TRIGGER users_updated_at BEFORE UPDATE ON users
     FOR EACH ROW
-    WHEN ((to_jsonb(OLD) - 'organization_ids') IS DISTINCT FROM (to_jsonb(NEW) - 'organization_ids'))
+    WHEN ((to_jsonb(OLD) - 'organization_ids' - 'mfa_last_step')
+          IS DISTINCT FROM (to_jsonb(NEW) - 'organization_ids' - 'mfa_last_step'))
     EXECUTE FUNCTION tenancy.set_updated_at();
 
+-- The password hash and the TOTP secret (encrypted as it is) never enter the trail.
 DROP TRIGGER IF EXISTS users_audit ON users;
 CREATE TRIGGER users_audit AFTER DELETE ON users
-    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('', 'password_hash');
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('', 'password_hash', 'mfa_secret');
 
 DROP TRIGGER IF EXISTS users_audit_insert ON users;
 CREATE TRIGGER users_audit_insert AFTER INSERT ON users
     REFERENCING NEW TABLE AS inserted
-    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('', 'password_hash');
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('', 'password_hash', 'mfa_secret');
 
 DROP TRIGGER IF EXISTS users_audit_update ON users;
 CREATE TRIGGER users_audit_update AFTER UPDATE ON users
     FOR EACH ROW
-    WHEN ((to_jsonb(OLD) - 'organization_ids' - 'updated_at')
-          IS DISTINCT FROM (to_jsonb(NEW) - 'organization_ids' - 'updated_at'))
-    EXECUTE FUNCTION tenancy.record_audit_event('', 'password_hash');
+    WHEN ((to_jsonb(OLD) - 'organization_ids' - 'updated_at' - 'mfa_last_step')
+          IS DISTINCT FROM (to_jsonb(NEW) - 'organization_ids' - 'updated_at' - 'mfa_last_step'))
+    EXECUTE FUNCTION tenancy.record_audit_event('', 'password_hash', 'mfa_secret');

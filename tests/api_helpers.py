@@ -8,13 +8,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, text, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from app.extensions import db
 from app.models import Facility, Organization, User
 from app.models.enums import Role
+from app.tenancy.context import TenantContext, use_context
 from tests import factories
 
 
@@ -151,6 +152,28 @@ def grow_tenant(
                 for i, u in enumerate(user_ids)
             ],
         )
+
+
+def committed_representative(
+    admin_engine: Engine, *organizations: Organization, user: User | None = None
+) -> User:
+    """A committed MSC representative (a new user, or `user` made one), named as the
+    representative of `organizations` (MSC's columns: written in the system context)."""
+    with Session(admin_engine, expire_on_commit=False) as session:
+        use_context(session, TenantContext.system("test-setup"))
+        if user is None:
+            user = factories.make_user(session, is_msc_representative=True)
+        else:
+            session.execute(
+                update(User).where(User.id == user.id).values(is_msc_representative=True)
+            )
+        session.execute(
+            update(Organization)
+            .where(Organization.id.in_([o.id for o in organizations]))
+            .values(msc_representative_id=user.id)
+        )
+        session.commit()
+    return user
 
 
 def child_organization(admin_engine: Engine, parent: Organization) -> tuple[Organization, User]:

@@ -4,6 +4,7 @@ package) driven by Playwright, and the application served on a real port for it.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,9 +33,9 @@ def chromium() -> Iterator[Browser]:
 
 
 @contextmanager
-def live_server(app: Flask) -> Iterator[str]:
-    """`app` served on a free local port, in threads of this process; yields its URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def live_server(app: Flask, port: int = 0) -> Iterator[str]:
+    """`app` served on `port` (0: a free one), in threads of this process; yields its URL."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -42,6 +43,13 @@ def live_server(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
+
+
+def form_token(html: str) -> str:
+    """The CSRF token of the form in a page's HTML."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
 
 
 def policy_violations(page: Page) -> list[str]:

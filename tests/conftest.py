@@ -14,7 +14,9 @@ Two kinds of tests:
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +25,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from app import extensions
-from app.auth.tokens import sign_in
+from app.auth.tokens import PASSWORD, PASSWORD_AND_SECOND_FACTOR, sign_in
 from app.config import Settings
 from app.database import make_engine, register_session_listeners
 from app.factory import create_app
@@ -42,6 +45,8 @@ from app.models import Facility, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories, pgbouncer
+from tests.browser import chromium, live_server
+from tests.queues import forget_queue
 
 # Sessions made here directly (not through the app) get the same listeners as the app's.
 register_session_listeners()
@@ -49,6 +54,7 @@ register_session_listeners()
 LOCAL_DATA = Path(os.environ.get("LOCAL_DATA_DIR", ".local"))
 # One database per test run, so parallel runs on one server never meet.
 TEST_DATABASE = f"msc_test_{os.getpid()}"
+RUN_QUEUE = f"test-{TEST_DATABASE}"
 TENANT_TABLES = (
     "audit_events, provider_facilities, facilities, memberships, organizations, users,"
     " npi_registry_answers"
@@ -82,8 +88,8 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_urls: DatabaseUrls, redis_url: str) -> Settings:
-    return Settings(
+def settings(database_urls: DatabaseUrls, redis_url: str) -> Iterator[Settings]:
+    yield Settings(
         app_env="test",
         region="test",
         database_url=database_urls.app,
@@ -91,12 +97,59 @@ def settings(database_urls: DatabaseUrls, redis_url: str) -> Settings:
         database_admin_url=database_urls.admin,
         redis_url=redis_url,
         jwt_secret_key="test-only-jwt-secret-" + "0123456789abcdef" * 3,
+        # Request limits counted apart from any other run sharing this Redis.
+        rate_limit_key_prefix=f"rate-limit-{TEST_DATABASE}",
+        # Jobs queued apart too (a reset request's): a run works its own jobs only.
+        queue_name=RUN_QUEUE,
+        # Jobs tests run relay their emails, which then fail to connect and stay in the
+        # outbox, whatever SMTP relay may listen on the default port (nothing listens on
+        # port 1). Tests of delivery bring their own server (tests/test_delivery.py).
+        smtp_port=1,
     )
+    forget_queue(redis_url, RUN_QUEUE)
 
 
 @pytest.fixture(scope="session")
 def app(settings: Settings) -> Flask:
     return create_app(settings)
+
+
+# --- a real browser (tests/browser.py), for the pages and /docs ------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, one for the whole run; the test is skipped without it."""
+    with chromium() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def site(app: Flask) -> Iterator[str]:
+    """The test application served on a real port, for the browser."""
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser profile with JavaScript off: the pages must not need it."""
+    context = browser.new_context(java_script_enabled=False)
+    yield context.new_page()
+    context.close()
+
+
+# Request limits no test reaches, for tests that send many requests on purpose (races,
+# hostile bodies); tests/test_throttle.py checks the limits themselves.
+UNREACHABLE_LIMITS = {
+    "rate_limit_sign_in": "100000/minute",
+    "rate_limit_sign_in_account": "100000/minute",
+    "rate_limit_refresh": "100000/minute",
+    "rate_limit_password_reset": "100000/minute",
+    "rate_limit_password_reset_account": "100000/minute",
+    "rate_limit_links": "100000/minute",
+    "rate_limit_links_token": "100000/minute",
+}
 
 
 @pytest.fixture(scope="session")
@@ -213,7 +266,11 @@ def seeded(admin_engine: Engine, clean_database: None) -> TwoTenants:
 
 @pytest.fixture
 def client(app: Flask, clean_database: None) -> FlaskClient:
-    return app.test_client()
+    """A client at an address of its own: the request limits per client address
+    (app/auth/throttle.py) count each test apart, as they would separate people."""
+    test_client = app.test_client()
+    test_client.environ_base["REMOTE_ADDR"] = str(ipaddress.IPv4Address(random.getrandbits(32)))
+    return test_client
 
 
 def login(client: FlaskClient, user: User, organization: Organization | None = None) -> str:
@@ -229,13 +286,15 @@ def login(client: FlaskClient, user: User, organization: Organization | None = N
 
 
 def token_for(client: FlaskClient, user: User, organization: Organization | None = None) -> str:
-    """An access token issued as a login issues it once the password has checked out
-    (the same `sign_in`: same claims, a login session of its own, revocable by logout),
-    without the password check."""
+    """An access token issued as a login issues it once the password (and, for MSC
+    staff, who cannot sign in without one, the second factor) has checked out (the same
+    `sign_in`: same claims, a login session of its own, revocable by logout), without
+    the checks."""
+    amr = PASSWORD_AND_SECOND_FACTOR if user.is_msc_staff else PASSWORD
     with client.application.app_context():
         session = extensions.db.session
         use_context(session, TenantContext(user_id=user.id, request_id="test-token"))
-        pair = sign_in(session, user.id, organization.id if organization else None)
+        pair = sign_in(session, user.id, organization.id if organization else None, amr=amr)
     assert pair is not None, f"{user.email} is not a member of {organization}"
     return pair.access_token
 

@@ -29,7 +29,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import Engine, RowMapping, text
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,7 @@ from app.models import Credential
 from app.models.enums import MessageKind
 from app.tenancy.context import use_context
 from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
+from tests.queues import forget_queue, work
 from tests.smtp_server import Behaviour, Received, SmtpServer, closed_port
 from workers import jobs
 from workers.runtime import system_session
@@ -78,7 +79,7 @@ def queue_name(redis_url: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        _forget_queue(redis_url, name)
+        forget_queue(redis_url, name)
 
 
 @pytest.fixture
@@ -110,49 +111,12 @@ def make_app(settings: Settings, smtp: SmtpServer, queue_name: str) -> Iterator[
                 redis_connection.client.close()
 
 
-def _forget_queue(redis_url: str, name: str) -> None:
-    """Remove what the test's queue left in Redis (jobs, registries, worker keys)."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        queue = Queue(name, connection=client)
-        job_ids = set(queue.get_job_ids())
-        for registry in (
-            queue.started_job_registry,
-            queue.finished_job_registry,
-            queue.failed_job_registry,
-            queue.deferred_job_registry,
-            queue.scheduled_job_registry,
-            queue.canceled_job_registry,
-        ):
-            job_ids.update(registry.get_job_ids())
-        for job_id in job_ids:
-            client.delete(
-                f"rq:job:{job_id}",
-                f"rq:results:{job_id}",
-                f"rq:job:{job_id}:dependents",
-                f"rq:job:{job_id}:dependencies",
-            )
-        for key in client.scan_iter(match=f"rq:*{name}*"):
-            client.delete(key)
-        client.srem("rq:workers", f"rq:worker:{name}-worker")
-    finally:
-        client.close()
-
-
-# --- running the jobs -------------------------------------------------------------
+# --- running the jobs (and `work`, from tests/queues.py) --------------------------
 
 
 def relay(app: Flask) -> int:
     with app.app_context():
         return jobs.relay_outbox()
-
-
-def work(app: Flask) -> None:
-    """Run every queued job in this process (rq.SimpleWorker, burst mode)."""
-    with app.app_context():
-        connection = redis_connection.client
-        queue = Queue(app.config["SETTINGS"].queue_name, connection=connection)
-        SimpleWorker([queue], connection=connection).work(burst=True, logging_level="WARNING")
 
 
 def queued_jobs(app: Flask) -> int:

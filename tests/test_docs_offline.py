@@ -4,20 +4,12 @@ browser that may reach nothing but the local server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Route
 
-from tests.browser import chromium, live_server, policy_violations, screenshot
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as found:
-        yield found
+from tests.browser import live_server, policy_violations, screenshot
 
 
 def test_docs_list_every_operation_with_the_network_blocked(app: Flask, browser: Browser) -> None:

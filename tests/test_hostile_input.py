@@ -34,7 +34,7 @@ from app.request_body import UPLOAD_OVERHEAD_BYTES, Blueprint
 from app.schemas.base import Schema
 from app.strict_json import MAX_DEPTH
 from tests import factories
-from tests.conftest import TwoTenants, bearer, token_for
+from tests.conftest import UNREACHABLE_LIMITS, TwoTenants, bearer, token_for
 
 MIB = 1024 * 1024
 # Every table a request could write to; the audit trail records each write besides.
@@ -52,6 +52,16 @@ TABLES = (
     "onboarding_step_completions",
     "audit_events",
 )
+
+
+# Named `app` for the tests (it replaces conftest's), not in this module, whose `app` is
+# the package.
+@pytest.fixture(name="app", scope="module")
+def unthrottled_app(settings: Settings) -> Iterator[Flask]:
+    """Every endpoint is sent many bodies here, more than its request limits allow."""
+    unthrottled = create_app(replace(settings, **UNREACHABLE_LIMITS))
+    yield unthrottled
+    unthrottled.extensions["services"].close()
 
 
 def _fingerprint(admin_engine: Engine) -> dict[str, str]:

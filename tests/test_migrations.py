@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
 
 from app import migrate
 from app.database import make_engine
 from app.local import DatabaseUrls, drop_database, ensure_database, urls_for
 from app.models import Base
+from app.tenancy.resolve import resolve_context
 from app.tenancy.roles import ensure_roles
 
 DATABASE = f"msc_migrations_test_{os.getpid()}"
@@ -49,6 +52,82 @@ def test_upgrade_downgrade_upgrade(empty_database: DatabaseUrls) -> None:
     engine.dispose()
     migrate.upgrade(owner)
     assert {"organizations", "facilities", "audit_events"} <= _tables(owner)
+
+
+def _parent_child_and_admin(admin_url: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """An organization with a child, and its admin (written as the superuser)."""
+    engine = make_engine(admin_url)
+    with engine.begin() as conn:
+        insert = text(
+            "INSERT INTO organizations (name, organization_type, parent_organization_id)"
+            " VALUES (:name, 'group_practice', :parent) RETURNING id"
+        )
+        parent = conn.scalar(insert, {"name": "Parent", "parent": None})
+        child = conn.scalar(insert, {"name": "Child", "parent": parent})
+        admin = conn.scalar(
+            text("INSERT INTO users (email, name) VALUES ('admin@example.com', 'A') RETURNING id")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (user_id, organization_id, role)"
+                " VALUES (:u, :o, 'organization_admin')"
+            ),
+            {"u": admin, "o": parent},
+        )
+    engine.dispose()
+    return parent, child, admin
+
+
+def _resolved(app_url: str, user_id: uuid.UUID, organization_id: uuid.UUID) -> object:
+    """The context a request of the user's would act in, as the application resolves it."""
+    engine = make_engine(app_url)
+    try:
+        with Session(engine) as session:
+            context = resolve_context(session, user_id, organization_id)
+            return None if context is None else (context.role, context.organization_ids)
+    finally:
+        engine.dispose()
+
+
+def test_one_step_down_from_head_requests_still_resolve_their_context(
+    empty_database: DatabaseUrls,
+) -> None:
+    """Below head the policies are not applied again (they describe head): what the last
+    revision added to them must go with it, and what it changed come back as it was, for
+    the previous revision's service to run on. Every request of it begins in tenancy.enter."""
+    urls = empty_database
+    migrate.upgrade(urls.owner)
+    parent, child, admin = _parent_child_and_admin(urls.admin)
+    expected = ("organization_admin", (parent, child))
+    assert _resolved(urls.app, admin, parent) == expected
+    migrate.downgrade(urls.owner, "-1")
+    assert _resolved(urls.app, admin, parent) == expected
+    engine = make_engine(urls.owner)
+    with engine.connect() as conn:
+        # nothing left behind that names what the step took away
+        assert (
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_policies WHERE permissive = 'RESTRICTIVE'"
+                    " OR qual LIKE '%represented_organization_ids%'"
+                )
+            )
+            == 0
+        )
+        assert (
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE n.nspname = 'tenancy' AND (p.proname LIKE '%represent%'"
+                    " OR p.proname = 'may_write_tenant_data')"
+                )
+            )
+            == 0
+        )
+    assert "is_msc_representative" not in {c["name"] for c in inspect(engine).get_columns("users")}
+    engine.dispose()
+    migrate.upgrade(urls.owner)
+    assert _resolved(urls.app, admin, parent) == expected
 
 
 def test_models_match_the_migrations(database_urls: DatabaseUrls) -> None:

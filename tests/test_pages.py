@@ -6,16 +6,14 @@ reached from the links the reminder scan writes."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 import uuid
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
@@ -28,31 +26,11 @@ from app.models import Credential, Document, OutboxMessage
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
-from tests.browser import chromium, live_server, policy_violations, screenshot
+from tests.browser import form_token, policy_violations, screenshot
 from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
 
 NEW_EMAIL = "new.provider@example.com"
 NEW_PASSWORD = "a-long-enough-password"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as found:
-        yield found
-
-
-@pytest.fixture(scope="module")
-def site(app: Flask) -> Iterator[str]:
-    with live_server(app) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser profile with JavaScript off: the pages must not need it."""
-    context = browser.new_context(java_script_enabled=False)
-    yield context.new_page()
-    context.close()
 
 
 def _invite(
@@ -110,12 +88,6 @@ def _member(admin_engine: Engine, email: str, organization_id: uuid.UUID) -> boo
             o=organization_id,
         )
     )
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
 
 
 # --- accepting an invitation ----------------------------------------------------------
@@ -272,7 +244,7 @@ def test_links_that_open_nothing_get_404_pages(site: str, page: Page) -> None:
 def _open_form(client: FlaskClient, path: str) -> str:
     shown = client.get(path)
     assert shown.status_code == 200
-    return _csrf(shown.get_data(as_text=True))
+    return form_token(shown.get_data(as_text=True))
 
 
 def test_closed_invitations_answer_410_and_change_nothing(

@@ -11,11 +11,14 @@ at once and meet on the database's locks, not in the pool's queue.
 from __future__ import annotations
 
 import dataclasses
+import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -26,7 +29,8 @@ from app.config import DEV_OUTBOX_SECRET, Settings
 from app.domain.outbox import Sealer
 from app.extensions import db, redis_connection
 from app.factory import create_app
-from tests.conftest import TwoTenants, bearer, token_for
+from tests import factories
+from tests.conftest import UNREACHABLE_LIMITS, TwoTenants, bearer, token_for
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +42,9 @@ NEW_PASSWORD = "a-long-enough-password"
 
 @pytest.fixture
 def race_app(settings: Settings, clean_database: None) -> Iterator[Flask]:
-    app = create_app(dataclasses.replace(settings, database_pool_size=THREADS + 5))
+    app = create_app(
+        dataclasses.replace(settings, database_pool_size=THREADS + 5, **UNREACHABLE_LIMITS)
+    )
     try:
         yield app
     finally:
@@ -263,3 +269,41 @@ def test_concurrent_revokes_and_accepts_have_one_outcome(
     else:
         assert revoked_at is not None
         assert (accepts, revokes, email) == ({410: half}, {200: half}, "cancelled")
+
+
+def test_one_code_finishes_one_sign_in_however_many_present_it_at_once(
+    race_app: Flask, seeded: TwoTenants
+) -> None:
+    """A TOTP code is accepted once: of THREADS sign-ins presenting it together, one
+    gets tokens (the others 401, or 429 once their failures delay the account)."""
+    client = race_app.test_client()
+    user = seeded.a.admin
+    headers = bearer(token_for(client, user))
+    started = client.post(
+        "/api/v1/auth/mfa/enrollment", json={"password": factories.PASSWORD}, headers=headers
+    )
+    totp = pyotp.TOTP(started.get_json()["secret"])
+    # Confirmed with the previous step's code, so that the current one is still unused.
+    confirmed = client.post(
+        "/api/v1/auth/mfa/enrollment/confirm",
+        json={"code": totp.at(time.time() - 30)},
+        headers=headers,
+    )
+    assert confirmed.status_code == 200, confirmed.get_json()
+    challenges: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for _ in range(THREADS):
+        login = client.post(
+            "/api/v1/auth/login", json={"email": user.email, "password": factories.PASSWORD}
+        )
+        challenges.put(login.get_json()["mfa_token"])
+    code = totp.now()
+
+    responses = race(
+        race_app,
+        lambda c: c.post(
+            "/api/v1/auth/login/mfa", json={"mfa_token": challenges.get(), "code": code}
+        ),
+    )
+    counted = statuses(responses)
+    assert counted[200] == 1, counted
+    assert set(counted) <= {200, 401, 429}, counted

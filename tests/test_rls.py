@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import Session
 
@@ -273,6 +273,44 @@ def test_application_role_cannot_write_audit_events_at_all(
     assert _refused(db, lambda: db.add(event(b.admin.id, b.organization.id)))
     use_context(db, MSC_SYSTEM)
     assert _refused(db, lambda: db.add(event(None, b.organization.id)))
+
+
+# The tables with row-level security that MSC representatives may write: the person's own
+# account, which everyone keeps up, and the trail, which only the audit triggers write
+# (recording that upkeep too).
+OWN_ACCOUNT_AND_TRAIL = {"users", "mfa_recovery_codes", "password_resets", "audit_events"}
+
+
+def test_every_table_of_organizations_data_refuses_msc_representatives_writes(
+    admin_engine: Engine,
+) -> None:
+    """Two RESTRICTIVE policies on each (policies/functions.sql says why two), so that a
+    new table is not forgotten; tests/test_representatives.py tries them."""
+    refusal = "( SELECT tenancy.may_write_tenant_data() AS may_write_tenant_data)"
+    with admin_engine.connect() as conn:
+        protected = conn.scalars(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relrowsecurity"
+            )
+        ).all()
+        restrictive = conn.execute(
+            text(
+                "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies"
+                " WHERE permissive = 'RESTRICTIVE'"
+            )
+        ).all()
+    tables = set(protected) - OWN_ACCOUNT_AND_TRAIL
+    assert {"organizations", "facilities", "credentials", "outbox_messages"} <= tables
+    expected = {
+        policy
+        for table in tables
+        for policy in (
+            (table, f"{table}_may_write", "ALL", "true", refusal),
+            (table, f"{table}_may_delete", "DELETE", refusal, None),
+        )
+    }
+    assert {tuple(row) for row in restrictive} == expected
 
 
 def test_users_cannot_raise_their_own_privileges(db: Session, tenants: TwoTenants) -> None:

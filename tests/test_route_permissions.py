@@ -13,7 +13,8 @@ from typing import Any
 from flask import Flask
 from flask_smorest.spec.plugins import FlaskPlugin
 
-from app.permissions import AUTHENTICATED, REQUIRES
+from app.models.enums import MSC_REPRESENTATIVE
+from app.permissions import AUTHENTICATED, REQUIRES, ROLE_PERMISSIONS
 
 # Served by Flask and flask-smorest themselves: static files, the OpenAPI document, its UI
 # and the UI's files.
@@ -32,14 +33,30 @@ AUTHENTICATED_WITH = {
 
 Requirement = str | tuple[str, ...]
 
+# Whoever may open a document the policies show: every role's but an MSC representative's.
+OPEN_DOCUMENTS = (
+    "invite-providers",
+    "manage-billing",
+    "manage-facilities",
+    "manage-providers",
+    "update-credentials",
+    "view-own-profile",
+)
+
 ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/analytics": "msc-admin",
     "GET /api/v1/admin/audit-events": ("view-audit-trail",),
-    "GET /api/v1/admin/compliance": ("manage-providers", "run-reports", "view-analytics"),
+    "GET /api/v1/admin/compliance": (
+        "manage-providers",
+        "run-reports",
+        "view-analytics",
+        "view-represented-organizations",
+    ),
     "GET /api/v1/admin/compliance/expirations": (
         "manage-providers",
         "run-reports",
         "view-analytics",
+        "view-represented-organizations",
     ),
     "GET /api/v1/admin/facilities": (
         "manage-facilities",
@@ -80,6 +97,7 @@ ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/organizations/{organization_id}/dashboard": (
         "run-reports",
         "view-analytics",
+        "view-represented-organizations",
     ),
     "GET /api/v1/admin/organizations/{organization_id}/documents": ("manage-billing",),
     "POST /api/v1/admin/organizations/{organization_id}/documents": ("manage-billing",),
@@ -92,10 +110,12 @@ ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/organizations/{organization_id}/hierarchy": (
         "manage-facilities",
         "update-facility-info",
+        "view-represented-organizations",
     ),
     "GET /api/v1/admin/organizations/{organization_id}/onboarding": (
         "manage-facilities",
         "update-facility-info",
+        "view-represented-organizations",
     ),
     "POST /api/v1/admin/organizations/{organization_id}/onboarding/steps/{step}/complete": (
         "manage-facilities",
@@ -118,6 +138,7 @@ ROUTES: dict[str, Requirement] = {
         "manage-providers",
         "run-reports",
         "view-analytics",
+        "view-represented-organizations",
     ),
     "GET /api/v1/admin/providers/{provider_id}/credentials": (
         "invite-providers",
@@ -153,18 +174,33 @@ ROUTES: dict[str, Requirement] = {
         "manage-providers",
     ),
     "POST /api/v1/admin/providers/invite": ("invite-providers", "manage-providers"),
+    "GET /api/v1/admin/representatives": "msc-admin",
+    "PUT /api/v1/admin/representatives/{user_id}": "msc-admin",
+    "DELETE /api/v1/admin/representatives/{user_id}": "msc-admin",
     "POST /api/v1/admin/users/{user_id}/deactivate": "msc-admin",
     "POST /api/v1/admin/users/{user_id}/reactivate": "msc-admin",
     "POST /api/v1/auth/login": "public",
+    # The MFA token in the body is the capability.
+    "POST /api/v1/auth/login/mfa": "public",
+    "POST /api/v1/auth/login/mfa/enrollment": "public",
+    "POST /api/v1/auth/login/mfa/enrollment/confirm": "public",
+    "GET /api/v1/auth/mfa": "authenticated",
+    "POST /api/v1/auth/mfa/disable": "authenticated",
+    "POST /api/v1/auth/mfa/enrollment": "authenticated",
+    "POST /api/v1/auth/mfa/enrollment/confirm": "authenticated",
+    "POST /api/v1/auth/mfa/recovery-codes": "authenticated",
     "POST /api/v1/auth/logout": "authenticated (access or refresh token)",
+    "POST /api/v1/auth/password": "authenticated",
+    "POST /api/v1/auth/password-reset": "public",
+    "POST /api/v1/auth/password-reset/confirm": "public",
     "POST /api/v1/auth/refresh": "authenticated (refresh token)",
     "GET /api/v1/auth/sessions": "authenticated",
     "DELETE /api/v1/auth/sessions/{session_id}": "authenticated",
     "POST /api/v1/auth/sessions/end-others": "authenticated",
     "POST /api/v1/auth/switch-organization": "authenticated",
     "DELETE /api/v1/documents/{document_id}": ("manage-billing", "update-credentials"),
-    "GET /api/v1/documents/{document_id}": "authenticated",
-    "GET /api/v1/documents/{document_id}/content": "authenticated",
+    "GET /api/v1/documents/{document_id}": OPEN_DOCUMENTS,
+    "GET /api/v1/documents/{document_id}/content": OPEN_DOCUMENTS,
     "GET /api/v1/invitations/{token}": "public",
     "POST /api/v1/invitations/{token}/accept": "public",
     "GET /api/v1/me": "authenticated",
@@ -199,9 +235,26 @@ ROUTES: dict[str, Requirement] = {
     # The pages behind the email links (the token in the address is the capability).
     "GET /invitations/{token}/accept": "public",
     "POST /invitations/{token}/accept": "public",
+    "GET /password-reset": "public",
+    "POST /password-reset": "public",
+    "GET /password-reset/{token}": "public",
+    "POST /password-reset/{token}": "public",
     "GET /reminders/me/credentials/{credential_id}": "public",
     "GET /reminders/organizations/{organization_id}/documents": "public",
     "GET /reminders/providers/{provider_id}/credentials": "public",
+}
+
+# What an MSC representative's permission opens: the reports of the organizations they
+# represent, and nothing else. (Of the routes open to every signed-in user, they keep up
+# their own account and read the organizations they act for; the database refuses every
+# write of theirs to tenant data: tests/test_representatives.py.)
+REPRESENTATIVE_ROUTES = {
+    "GET /api/v1/admin/organizations/{organization_id}/hierarchy",
+    "GET /api/v1/admin/organizations/{organization_id}/dashboard",
+    "GET /api/v1/admin/organizations/{organization_id}/onboarding",
+    "GET /api/v1/admin/compliance",
+    "GET /api/v1/admin/compliance/expirations",
+    "GET /api/v1/admin/providers/{provider_id}/compliance",
 }
 
 
@@ -247,3 +300,13 @@ def test_every_route_declares_who_may_call_it(app: Flask) -> None:
 
 def test_each_route_requires_what_the_snapshot_says(app: Flask) -> None:
     assert _requirements(app) == ROUTES
+
+
+def test_an_msc_representative_is_allowed_exactly_the_reports(app: Flask) -> None:
+    held = ROLE_PERMISSIONS[MSC_REPRESENTATIVE]
+    allowed = {
+        route
+        for route, requirement in _requirements(app).items()
+        if isinstance(requirement, tuple) and not held.isdisjoint(requirement)
+    }
+    assert allowed == REPRESENTATIVE_ROUTES

@@ -50,7 +50,7 @@ def test_sessions_are_listed_with_the_current_one_marked(
     listed = _sessions(client, phone["access_token"])
     assert [s["user_agent"] for s in listed] == ["phone-app", "laptop-browser"]
     assert [s["current"] for s in listed] == [True, False]
-    assert all(s["ip"] == "127.0.0.1" for s in listed)
+    assert all(s["ip"] == client.environ_base["REMOTE_ADDR"] for s in listed)
     assert all(s["created_at"] == s["last_used_at"] for s in listed)
     from_laptop = _sessions(client, laptop["access_token"])
     assert [s["current"] for s in from_laptop] == [False, True]

@@ -9,7 +9,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.api_helpers import committed_provider, counting_statements, grow_tenant
+from tests.api_helpers import (
+    committed_provider,
+    committed_representative,
+    counting_statements,
+    grow_tenant,
+)
 from tests.conftest import Tenant, TwoTenants, bearer, token_for
 
 CONTEXT = 1
@@ -95,3 +100,26 @@ def test_a_provider_and_an_office_manager_resolve_in_one_statement(
     for user in (seeded.shared_provider, seeded.a.office_manager, seeded.msc_admin):
         token = token_for(client, user, None if user.is_msc_admin else seeded.a.organization)
         assert _count(app, client, token, "/api/v1/me/facilities") <= LIST_BUDGET
+
+
+def test_an_msc_representative_reads_the_reports_at_the_admins_cost(
+    app: Flask, client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """Their context too is one statement, however many organizations they represent and
+    however deep: each report they may read costs them what it costs the organization's
+    admin, and a list stays within its budget."""
+    a = seeded.a
+    committed_provider(admin_engine, a.organization, a.facility)
+    representative = committed_representative(admin_engine, a.organization, seeded.b.organization)
+    token = token_for(client, representative, a.organization)
+    admin = token_for(client, a.admin)
+    organization = f"/api/v1/admin/organizations/{a.organization.id}"
+    for url in (
+        f"{organization}/hierarchy",
+        f"{organization}/dashboard",
+        f"{organization}/onboarding",
+        "/api/v1/admin/compliance",
+        organization,
+    ):
+        assert _count(app, client, token, url) == _count(app, client, admin, url), url
+    assert _count(app, client, token, "/api/v1/admin/organizations?page_size=100") <= LIST_BUDGET

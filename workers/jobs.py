@@ -1,4 +1,5 @@
-"""The jobs: relay the outbox, deliver one message, scan for renewal reminders.
+"""The jobs: relay the outbox, deliver one message, scan for renewal reminders, issue a
+password reset link.
 
 Every job logs what it worked on (outbox id, organization) and how it ended.
 """
@@ -12,7 +13,7 @@ from jinja2 import TemplateError
 from rq import Queue
 
 from app import clock
-from app.domain import npi, outbox, reminders
+from app.domain import npi, outbox, passwords, reminders
 from app.domain.outbox import RetryPolicy
 from app.integrations import mail
 from app.integrations.nppes import NppesClient
@@ -130,6 +131,27 @@ def scan_reminders() -> int:
     log.info("reminder scan %s: %s", today, result)
     relay_outbox()
     return result.total
+
+
+def issue_password_reset(email: str, request_id: str) -> None:
+    """Email a reset link to the active account with this email, if there is one (see
+    app/domain/passwords.py); then relay it, so that it leaves now rather than at the
+    next relay. Queued by the reset request (app/blueprints/passwords.py), which
+    answers at once: done there, the time the answer took would tell whether an
+    account has the email. The log names the request, neither the email nor whether
+    a link went out."""
+    config = settings()
+    with system_session("password-reset") as session:
+        passwords.request_reset(
+            session,
+            email,
+            config.password_reset_lifetime,
+            config.public_base_url,
+            outbox.Sealer(config.outbox_secret_key),
+            request_id,
+        )
+    log.info("password reset request %s: handled", request_id)
+    relay_outbox()
 
 
 def retry_npi_verifications() -> int:

@@ -11,6 +11,7 @@ from rq.job import Job
 from rq.worker import Worker as RqWorker
 from rq.worker import WorkerStatus
 
+from app.domain.passwords import ISSUE_PASSWORD_RESET
 from workers import heartbeat
 from workers.jobs import DELIVER
 from workers.runtime import dispose_inherited_connections, services
@@ -21,17 +22,17 @@ IDLE_ROUND_SECONDS = 60
 # Jobs the worker runs in its own process rather than in a forked work horse: short,
 # bounded by their job timeout, and run thousands of times a minute, so a fork each (and
 # a new database and SMTP connection each) would cost more than the job itself.
-IN_PROCESS = frozenset({DELIVER})
+IN_PROCESS = frozenset({DELIVER, ISSUE_PASSWORD_RESET})
 
 
 class Worker(RqWorker):
-    """Deliveries (IN_PROCESS) run in the worker itself, one after another over its pooled
-    database connection and its kept SMTP connection. Every other job (the reminder
-    scan, the NPI retries) runs in a forked work horse, as RQ does by default: a long job
-    then leaves the worker free to send heartbeats, and whatever memory it used goes
-    with the horse. The services are opened once, in the worker, so each horse inherits
-    them ready; a forked process must not share the parent's connections, so the horse
-    drops them before running the job.
+    """Deliveries and reset links (IN_PROCESS) run in the worker itself, one after
+    another over its pooled database connection and its kept SMTP connection. Every
+    other job (the reminder scan, the NPI retries) runs in a forked work horse, as RQ
+    does by default: a long job then leaves the worker free to send heartbeats, and
+    whatever memory it used goes with the horse. The services are opened once, in the
+    worker, so each horse inherits them ready; a forked process must not share the
+    parent's connections, so the horse drops them before running the job.
 
     While Redis is down, rq's loop waits and tries again (up to a minute apart), and the
     worker carries on when Redis is back. Each heartbeat, which rq sends each time round

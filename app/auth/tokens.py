@@ -8,16 +8,25 @@ session is revoked. Ending a session (logout, or from the session list) writes t
 revocation marker that every request checks, so its access and refresh tokens stop
 together; that check stays one Redis round trip. Every bad token answers 401 with a JSON
 body, and if Redis cannot be read the request is refused with 503 rather than let through.
+
+Tokens also say how their login proved the user (`amr`, RFC 8176): a password alone, or a
+password and a second factor; a refresh or a switch of organization keeps what the login
+proved. Between a login's password and its second factor stands an MFA challenge: an
+opaque, single-use token kept in Redis for a few minutes, which is no JWT and so is never
+accepted where an access or refresh token is.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, cast
 
 from flask import Flask, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
@@ -26,7 +35,7 @@ from redis.typing import EncodableT, FieldT
 from sqlalchemy.orm import Session
 
 from app.domain import accounts
-from app.extensions import db, jwt, redis_connection
+from app.extensions import current_settings, db, jwt, redis_connection
 from app.tenancy import TenantContext, resolve_context
 from app.tenancy.request import request_id
 
@@ -34,9 +43,16 @@ ALGORITHM = "HS256"
 _REVOKED_PREFIX = "revoked-session:"
 _SESSION_PREFIX = "session:"
 _USER_SESSIONS_PREFIX = "user-sessions:"
+_CHALLENGE_PREFIX = "mfa-challenge:"
 # What a client sends is kept for display only; a cap keeps a hostile header from
 # inflating every session record.
 USER_AGENT_MAX = 512
+
+
+# How a login proved who the user is (RFC 8176 `amr` values).
+PASSWORD = ("pwd",)
+PASSWORD_AND_SECOND_FACTOR = ("pwd", "mfa")
+SECOND_FACTOR = "mfa"
 
 
 @dataclass(frozen=True)
@@ -83,15 +99,32 @@ def _refresh_lifetime() -> int:
     return int(lifetime.total_seconds())
 
 
-def _claims(organization_id: uuid.UUID | None, session_id: str) -> dict[str, Any]:
-    """What every token carries besides its user: the active organization and the login."""
-    return {"org": str(organization_id) if organization_id else None, "sid": session_id}
+def _claims(
+    organization_id: uuid.UUID | None, session_id: str, amr: tuple[str, ...]
+) -> dict[str, Any]:
+    """What every token carries besides its user: the active organization, the login, and
+    how the login proved the user."""
+    return {
+        "org": str(organization_id) if organization_id else None,
+        "sid": session_id,
+        "amr": list(amr),
+    }
+
+
+def proven_by(claims: dict[str, Any]) -> tuple[str, ...]:
+    """How the login of a token's claims proved the user; a token issued before logins
+    said so was proven by a password alone."""
+    return tuple(claims.get("amr") or PASSWORD)
 
 
 def _issue(
-    user_id: uuid.UUID, organization_id: uuid.UUID | None, session_id: str, refresh_id: str
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    session_id: str,
+    refresh_id: str,
+    amr: tuple[str, ...],
 ) -> TokenPair:
-    claims = _claims(organization_id, session_id)
+    claims = _claims(organization_id, session_id, amr)
     identity = str(user_id)
     return TokenPair(
         access_token=create_access_token(identity=identity, additional_claims=claims),
@@ -126,25 +159,28 @@ def sign_in(
     user_id: uuid.UUID,
     organization_id: uuid.UUID | None,
     client: Client | None = None,
-) -> TokenPair | None:
-    """A new login session for a user already identified and acting as themselves in
-    `session`: tokens for `organization_id`, or for the user's first organization when
-    none is asked for; None when the user is not a member of the one asked for."""
-    if organization_id is None:
-        organization_id = accounts.default_organization(session, user_id)
-    elif not accounts.is_member(session, user_id, organization_id):
-        return None
-    return open_session(user_id, organization_id, client or Client())
+    amr: tuple[str, ...] = PASSWORD,
+) -> TokenPair:
+    """A new login session for a user already identified (as `amr` says) and acting as
+    themselves in `session`: tokens for `organization_id`, or for the user's first
+    organization when none is asked for. Forbidden when the user is not a member of the
+    one asked for."""
+    organization_id = accounts.login_organization(session, user_id, organization_id)
+    return open_session(user_id, organization_id, client or Client(), amr)
 
 
 def open_session(
-    user_id: uuid.UUID, organization_id: uuid.UUID | None, client: Client
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    client: Client,
+    amr: tuple[str, ...] = PASSWORD,
 ) -> TokenPair:
     """A new login session and its first tokens, for a user whose membership the caller
-    has checked (sign_in; the benchmarks' logins)."""
+    has checked (sign_in; a password login, which chose the organization first; the
+    benchmarks' logins)."""
     session_id, refresh_id = uuid.uuid4().hex, uuid.uuid4().hex
     _start_session(user_id, session_id, refresh_id, client)
-    return _issue(user_id, organization_id, session_id, refresh_id)
+    return _issue(user_id, organization_id, session_id, refresh_id, amr)
 
 
 # Checks and moves a session's refresh token in one step, so that of two requests
@@ -175,9 +211,11 @@ def rotate(
     organization_id: uuid.UUID | None,
     session_id: str,
     presented_refresh_id: str | None,
+    amr: tuple[str, ...],
 ) -> TokenPair | Rotation:
     """New tokens for the session, replacing its refresh token: the one presented must be
-    the current one (None: any, for a caller proven by an access token)."""
+    the current one (None: any, for a caller proven by an access token). `amr`: how the
+    session's login proved the user, as the presented token says."""
     refresh_id = uuid.uuid4().hex
     script = redis_connection.client.register_script(_ROTATE)
     keys = [_REVOKED_PREFIX + session_id, _session_key(session_id), _user_key(user_id)]
@@ -191,7 +229,11 @@ def rotate(
     outcome = Rotation(int(script(keys=keys, args=args)))
     if outcome is not Rotation.ROTATED:
         return outcome
-    return _issue(user_id, organization_id, session_id, refresh_id)
+    return _issue(user_id, organization_id, session_id, refresh_id, amr)
+
+
+# redis-py types each reply as that of its synchronous or its asyncio client; this
+# service uses only the synchronous one, whose replies the casts below name.
 
 
 def _text(value: bytes | str | None) -> str:
@@ -204,7 +246,8 @@ def _text(value: bytes | str | None) -> str:
 def list_sessions(user_id: uuid.UUID) -> list[LoginSession]:
     """The user's live sessions, newest first; ids whose record expired are dropped."""
     client = redis_connection.client
-    ids = sorted(_text(member) for member in client.smembers(_user_key(user_id)))
+    members = cast(set[bytes], client.smembers(_user_key(user_id)))
+    ids = sorted(_text(member) for member in members)
     if not ids:
         return []
     pipe = client.pipeline(transaction=False)
@@ -233,7 +276,7 @@ def list_sessions(user_id: uuid.UUID) -> list[LoginSession]:
 def end_session(user_id: uuid.UUID, session_id: str) -> bool:
     """End one of the user's sessions: its tokens stop at once. False when the user has
     no such session (another user's is reported the same way)."""
-    owner = redis_connection.client.hget(_session_key(session_id), "user")
+    owner = cast(bytes | None, redis_connection.client.hget(_session_key(session_id), "user"))
     if _text(owner) != str(user_id):
         return False
     revoke_sessions(user_id, [session_id])
@@ -247,6 +290,11 @@ def end_other_sessions(user_id: uuid.UUID, keep: str) -> int:
     return len(others)
 
 
+def end_all_sessions(user_id: uuid.UUID) -> None:
+    """End every session of the user (a password reset; a second factor turned on)."""
+    revoke_sessions(user_id, [s.id for s in list_sessions(user_id)])
+
+
 def revoke_sessions(user_id: uuid.UUID, session_ids: list[str]) -> None:
     """Revoke sessions: the marker stops their tokens, the records leave the list."""
     if not session_ids:
@@ -257,6 +305,64 @@ def revoke_sessions(user_id: uuid.UUID, session_ids: list[str]) -> None:
         pipe.delete(_session_key(session_id))
     pipe.srem(_user_key(user_id), *session_ids)
     pipe.execute()
+
+
+class ChallengeStep(StrEnum):
+    """What an MFA challenge lets its holder do next."""
+
+    VERIFY = "verify"  # the user has a second factor: prove it
+    ENROLL = "enroll"  # the user must have one and has none yet: set it up
+
+
+@dataclass(frozen=True)
+class MfaChallenge:
+    """A login whose password checked out, waiting for its second factor."""
+
+    user_id: uuid.UUID
+    organization_id: uuid.UUID | None
+    step: ChallengeStep
+    # The user's password as the sign-in found it (app/auth/passwords.password_stamp).
+    password_stamp: str
+
+
+def _challenge_key(token: str) -> str:
+    # Redis holds the token's hash, so a copy of its keys signs nobody in.
+    return _CHALLENGE_PREFIX + hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_challenge(challenge: MfaChallenge) -> str:
+    """A new challenge token for `challenge`, usable for MFA_CHALLENGE_SECONDS."""
+    token = secrets.token_urlsafe(32)
+    record = {
+        "user": str(challenge.user_id),
+        "org": str(challenge.organization_id) if challenge.organization_id else "",
+        "step": challenge.step.value,
+        "password": challenge.password_stamp,
+    }
+    redis_connection.client.set(
+        _challenge_key(token), json.dumps(record), ex=current_settings().mfa_challenge_seconds
+    )
+    return token
+
+
+def read_challenge(token: str) -> MfaChallenge | None:
+    """The challenge of `token`; None when it expired, was used, or never was."""
+    raw = cast(bytes | None, redis_connection.client.get(_challenge_key(token)))
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    return MfaChallenge(
+        user_id=uuid.UUID(record["user"]),
+        organization_id=uuid.UUID(record["org"]) if record["org"] else None,
+        step=ChallengeStep(record["step"]),
+        password_stamp=record["password"],
+    )
+
+
+def consume_challenge(token: str) -> bool:
+    """Spend the challenge of `token`; False when it was already spent (or expired) in the
+    meantime, so that of two requests completing one challenge only one signs in."""
+    return bool(redis_connection.client.delete(_challenge_key(token)))
 
 
 def _error(message: str, status: int = 401) -> ResponseReturnValue:

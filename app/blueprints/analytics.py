@@ -20,7 +20,7 @@ from app.domain import analytics as reports
 from app.domain import dashboard as dashboards
 from app.domain import queries
 from app.extensions import db
-from app.permissions import SEE_REPORTS, authenticated, require_msc_admin, requires
+from app.permissions import SEE_DASHBOARD, SEE_REPORTS, authenticated, require_msc_admin, requires
 from app.request_body import Blueprint
 from app.schemas.analytics import (
     AnalyticsQuerySchema,
@@ -75,7 +75,7 @@ def _csv(
 @blp.route("/organizations/<uuid:organization_id>/dashboard")
 class OrganizationDashboard(MethodView):
     @authenticated()
-    @requires(*SEE_REPORTS)
+    @requires(*SEE_DASHBOARD)
     @blp.response(200, DashboardSchema)
     def get(self, organization_id: uuid.UUID) -> dashboards.Dashboard:
         """Overview (facilities, providers, active orders, compliance score), a card per

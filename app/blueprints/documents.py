@@ -3,7 +3,8 @@ copies, insurance and training certificates), uploaded as multipart forms.
 
 Who sees a document is the policies' decision: an organization's admins see its
 documents; a provider and the staff of every organization they work for see the
-provider's. Anything else answers 404.
+provider's. Anything else answers 404. An MSC representative, whose reports read the
+documents' types and dates, is handed no document (403).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from app.models import Document
 from app.pagination import SelectPage
 from app.permissions import (
     DELETE_DOCUMENTS,
+    OPEN_DOCUMENTS,
     SEE_OWN_DOCUMENTS,
     SEE_PROVIDERS,
     Permission,
@@ -182,6 +184,7 @@ class ProviderDocuments(MethodView):
 @blp.route("/documents/<uuid:document_id>")
 class DocumentById(MethodView):
     @authenticated()
+    @requires(*OPEN_DOCUMENTS)
     @blp.response(200, DocumentSchema)
     def get(self, document_id: uuid.UUID) -> Document:
         """A document's metadata, for whoever may see the document."""
@@ -200,6 +203,7 @@ class DocumentById(MethodView):
 @blp.route("/documents/<uuid:document_id>/content")
 class DocumentContent(MethodView):
     @authenticated()
+    @requires(*OPEN_DOCUMENTS)
     @blp.doc(**_CONTENT_DOC)
     def get(self, document_id: uuid.UUID) -> Response:
         """Download a document's file, for whoever may see the document."""

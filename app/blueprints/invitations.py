@@ -8,6 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from sqlalchemy import Select
 
+from app.auth.throttle import INVITATION_LINKS, limited
 from app.blueprints.lookups import invitation_or_404, organization_for_field
 from app.domain import invitations, outbox
 from app.errors import abort
@@ -91,6 +92,7 @@ class RevokeInvitation(MethodView):
 
 @blp.route("/invitations/<string:token>")
 class InvitationPreview(MethodView):
+    @limited(blp, *INVITATION_LINKS)
     @blp.doc(security=[])
     @blp.response(200, InvitationPreviewSchema)
     def get(self, token: str) -> dict[str, Any]:
@@ -111,6 +113,7 @@ class InvitationPreview(MethodView):
 
 @blp.route("/invitations/<string:token>/accept")
 class AcceptInvitation(MethodView):
+    @limited(blp, *INVITATION_LINKS)
     @blp.doc(security=[])
     @blp.arguments(AcceptSchema)
     @blp.response(200, AcceptedSchema)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.domain import accounts, assignments, providers
+from app.domain import accounts, assignments, providers, representatives
 from app.domain.errors import Invalid
 from app.domain.queries import Rows
 from app.extensions import db
@@ -27,7 +27,8 @@ class Me(MethodView):
     @authenticated()
     @blp.response(200, MeSchema)
     def get(self) -> dict[str, Any]:
-        """Profile, active organization and role, permissions, and every membership."""
+        """Profile, active organization and role, permissions, every membership, and the
+        organizations an MSC representative represents."""
         context = current_context()
         user = db.session.get(User, context.user_id)
         assert user is not None
@@ -42,6 +43,9 @@ class Me(MethodView):
             "role": context.role,
             "permissions": sorted(permissions_of(context)),
             "memberships": accounts.memberships_of(db.session, user.id),
+            "represented_organizations": representatives.represented_organizations(
+                db.session, user.id
+            ),
         }
 
     @authenticated()

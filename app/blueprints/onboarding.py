@@ -12,7 +12,13 @@ from app.domain import checklist, onboarding
 from app.errors import abort
 from app.extensions import db
 from app.models.enums import OnboardingStep
-from app.permissions import RUN_FACILITIES, SEE_PROVIDERS, Permission, authenticated, requires
+from app.permissions import (
+    FOLLOW_ORGANIZATION,
+    SEE_PROVIDERS,
+    Permission,
+    authenticated,
+    requires,
+)
 from app.request_body import Blueprint
 from app.schemas.onboarding import ChecklistSchema, OnboardingSchema
 from app.tenancy.request import current_context
@@ -36,7 +42,7 @@ def _step(name: str) -> OnboardingStep:
 @blp.route("/admin/organizations/<uuid:organization_id>/onboarding")
 class OrganizationOnboarding(MethodView):
     @authenticated()
-    @requires(*RUN_FACILITIES)
+    @requires(*FOLLOW_ORGANIZATION)
     @blp.response(200, OnboardingSchema)
     def get(self, organization_id: uuid.UUID) -> onboarding.Progress:
         """Steps with their status, who completed each and when, percent complete and

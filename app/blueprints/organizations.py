@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import Organization
 from app.models.enums import Role
 from app.pagination import SelectPage
-from app.permissions import RUN_FACILITIES, authenticated, require_msc_admin, requires
+from app.permissions import FOLLOW_ORGANIZATION, authenticated, require_msc_admin, requires
 from app.request_body import Blueprint
 from app.schemas.hierarchy import HierarchyNodeSchema, HierarchyQuerySchema
 from app.schemas.organizations import (
@@ -82,7 +82,7 @@ class OrganizationById(MethodView):
 @blp.route("/<uuid:organization_id>/hierarchy")
 class OrganizationHierarchy(MethodView):
     @authenticated()
-    @requires(*RUN_FACILITIES)
+    @requires(*FOLLOW_ORGANIZATION)
     @blp.arguments(HierarchyQuerySchema, location="query")
     @blp.response(200, HierarchyNodeSchema)
     def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> Response:

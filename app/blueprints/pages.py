@@ -4,7 +4,9 @@ An invitation email links to its accept page: the invitee sets a name and passwo
 when an account with the invited email exists, signs in with it on the same page; either
 way the acceptance is the API's (app/domain/invitations.py). A renewal reminder links to
 a plain page that says what to renew and where, from the link alone: it reads nothing
-from the database, so it shows nothing the email did not already carry.
+from the database, so it shows nothing the email did not already carry. A password reset
+email links to the page that sets a new password with the API's rules
+(app/blueprints/passwords.py), and the "forgotten password" page asks for that email.
 
 The pages are server-rendered forms that work without JavaScript. Each form carries a
 CSRF token (flask-wtf) bound to the secret it keeps in the pages' signed session cookie,
@@ -35,15 +37,26 @@ from marshmallow import ValidationError
 from wtforms.validators import ValidationError as CSRFError
 
 from app import clock
+from app.auth import throttle
+from app.auth.throttle import (
+    INVITATION_LINKS,
+    LINKS_BY_CLIENT,
+    RESET_REQUESTS,
+    limited,
+    link_token,
+    url_part,
+)
+from app.blueprints.passwords import RESET_REQUESTED, reset_with_link, send_reset_link
 from app.config import Settings
-from app.domain import accounts, invitations
-from app.domain.errors import Conflict, Gone, Invalid, NotFound
+from app.domain import accounts, invitations, passwords
+from app.domain.errors import Conflict, Gone, Invalid, NotFound, WrongSecret
 from app.domain.reminders import CREDENTIAL_LABELS, DOCUMENT_LABELS
-from app.extensions import db
-from app.models import Invitation, Organization
-from app.models.enums import InvitationStatus
+from app.extensions import current_settings, db
+from app.models import Invitation, Organization, PasswordReset
+from app.models.enums import InvitationStatus, PasswordResetStatus
 from app.request_body import Blueprint
 from app.schemas.invitations import AcceptSchema
+from app.schemas.passwords import PasswordResetRequestSchema, PasswordResetSchema
 from app.tenancy.request import request_id
 
 # The pages' policy: this server's stylesheet, forms posted back to it, nothing else (no
@@ -130,11 +143,22 @@ def _page(template: str, code: int = 200, **values: Any) -> tuple[str, int]:
     return render_template(f"pages/{template}", **values), code
 
 
+def _form_expired() -> tuple[str, int] | None:
+    """The 400 page for a form whose CSRF token is missing, forged, expired or from
+    another browser session; None for a form that may be handled."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except CSRFError:
+        return _page("form_expired.html", 400, retry_url=request.path)
+    return None
+
+
 # --- invitations ----------------------------------------------------------------------
 
 
 @blp.route("/invitations/<string:token>/accept")
 class AcceptInvitationPage(MethodView):
+    @limited(blp, *INVITATION_LINKS)
     @blp.doc(**_HTML_DOC)
     def get(self, token: str) -> ResponseReturnValue:
         """The invitation email's link: what the invitation offers, and the form that
@@ -146,15 +170,14 @@ class AcceptInvitationPage(MethodView):
             return _closed(invitation)
         return _accept_form(invitation)
 
+    @limited(blp, *INVITATION_LINKS)
     @blp.doc(**_HTML_DOC)
     def post(self, token: str) -> ResponseReturnValue:
         """Accept the invitation with the page's form (the API's acceptance: the same
         rules, single use). A refused form is shown again with what to fix; nothing is
         written unless the invitation is accepted."""
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except CSRFError:
-            return _page("form_expired.html", 400, retry_url=request.path)
+        if (expired := _form_expired()) is not None:
+            return expired
         invitation = invitations.find_by_token(db.session, token, request_id())
         if invitation is None or invitation.status != InvitationStatus.PENDING:
             return _closed(invitation)
@@ -228,8 +251,11 @@ def _sign_in_as_invitee(invitation: Invitation, email: str, password: str) -> No
         raise Invalid(
             f"this invitation is for {invitation.email}: sign in with that email", field="email"
         )
-    if accounts.authenticate(db.session, invitation.email, password, request_id()) is None:
-        raise Invalid("wrong email or password", field="password")
+    # Guessed like a sign-in's: its failures count toward the account's delay. A right
+    # password forgets none of them (it is no sign-in: no second factor is asked here).
+    with throttle.guessing(invitation.email, WrongSecret):
+        if accounts.authenticate(db.session, invitation.email, password, request_id()) is None:
+            raise WrongSecret("wrong email or password", field="password")
 
 
 def _new_account(form: Mapping[str, str]) -> dict[str, Any]:
@@ -262,6 +288,116 @@ def _role_label(role: str) -> str:
 
 def _when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- password resets -------------------------------------------------------------------
+# The "forgotten password" page sends the link (the API's request: the same answer
+# whether or not an account has the email); the link opens the reset page, which sets
+# the new password as the API does (same policy, single use, every session ended).
+
+
+@blp.route("/password-reset")
+class ForgottenPasswordPage(MethodView):
+    @blp.doc(**_HTML_DOC)
+    def get(self) -> ResponseReturnValue:
+        """The form that asks for a password reset link by email."""
+        return _forgotten_form()
+
+    @limited(blp, *RESET_REQUESTS)
+    @blp.doc(**_HTML_DOC)
+    def post(self) -> ResponseReturnValue:
+        """Email a reset link to the active account with this email, if there is one;
+        the page says the same either way."""
+        if (expired := _form_expired()) is not None:
+            return expired
+        email = request.form.get("email", "")
+        try:
+            data: dict[str, Any] = PasswordResetRequestSchema().load({"email": email})
+        except ValidationError as error:
+            return _forgotten_form(422, _first_message(error.messages_dict), email)
+        send_reset_link(data["email"])
+        lifetime = current_settings().password_reset_lifetime
+        return _page(
+            "password_reset_requested.html",
+            message=RESET_REQUESTED,
+            minutes=int(lifetime.total_seconds() // 60),
+        )
+
+
+def _forgotten_form(code: int = 200, error: str | None = None, email: str = "") -> tuple[str, int]:
+    return _page(
+        "password_forgotten.html", code, csrf_token=generate_csrf(), error=error, email=email
+    )
+
+
+@blp.route("/password-reset/<string:token>")
+class ResetPasswordPage(MethodView):
+    @limited(blp, LINKS_BY_CLIENT, link_token(url_part("token")))
+    @blp.doc(**_HTML_DOC)
+    def get(self, token: str) -> ResponseReturnValue:
+        """The password reset email's link: the form that sets a new password. 404 for an
+        unknown token; 410 for a link used, replaced by a newer one or expired."""
+        reset = passwords.find_reset(db.session, token, request_id())
+        if reset is None or reset.status_at(clock.now()) != PasswordResetStatus.PENDING:
+            return _reset_closed(reset)
+        return _reset_form(reset)
+
+    @limited(blp, LINKS_BY_CLIENT, link_token(url_part("token")))
+    @blp.doc(**_HTML_DOC)
+    def post(self, token: str) -> ResponseReturnValue:
+        """Set the new password with the page's form (the API's reset). A refused form
+        is shown again with what to fix; nothing is written unless the password is set."""
+        if (expired := _form_expired()) is not None:
+            return expired
+        reset = passwords.find_reset(db.session, token, request_id())
+        if reset is None or reset.status_at(clock.now()) != PasswordResetStatus.PENDING:
+            return _reset_closed(reset)
+        form = request.form
+        try:
+            if form.get("password", "") != form.get("password_confirm", ""):
+                raise Invalid("the two passwords differ", field="password_confirm")
+            try:
+                data: dict[str, Any] = PasswordResetSchema().load(
+                    {"token": token, "new_password": form.get("password", "")}
+                )
+            except ValidationError as error:
+                raise Invalid(_first_message(error.messages_dict)) from None
+            user = reset_with_link(token, data["new_password"])
+        except Invalid as error:
+            return _reset_form(reset, 422, error=str(error))
+        except (Gone, NotFound) as error:
+            # Used, replaced or expired since the page was shown (`reset_with_link` read
+            # the link again under its lock), or its account deactivated or deleted.
+            return _reset_closed(reset, str(error))
+        return _page("password_reset_done.html", email=user.email)
+
+
+def _reset_closed(reset: PasswordReset | None, message: str | None = None) -> tuple[str, int]:
+    """The page for a token that opens nothing: unknown (404), or a link that was used,
+    replaced or has expired, or whose account was deactivated (410)."""
+    if reset is None:
+        return _page("password_reset_unknown.html", 404)
+    return _page(
+        "password_reset_closed.html",
+        410,
+        state=reset.status_at(clock.now()).value,
+        expires_at=_when(reset.expires_at),
+        message=message,
+    )
+
+
+def _reset_form(reset: PasswordReset, code: int = 200, error: str | None = None) -> tuple[str, int]:
+    user = passwords.account_of(db.session, reset)
+    if user is None or not user.is_active:
+        return _reset_closed(reset, passwords.DEACTIVATED)
+    return _page(
+        "password_reset.html",
+        code,
+        email=user.email,
+        expires_at=_when(reset.expires_at),
+        csrf_token=generate_csrf(),
+        error=error,
+    )
 
 
 # --- renewal reminders ----------------------------------------------------------------

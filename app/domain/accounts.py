@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.domain import representatives
+from app.domain.errors import Forbidden, WrongSecret
 from app.models import Membership, Organization, User
 from app.tenancy.context import TenantContext, use_context
 
@@ -38,6 +40,21 @@ def authenticate(
     return user
 
 
+def resume_sign_in(session: Session, user_id: uuid.UUID, request_id: str | None) -> User | None:
+    """For a login's later step (its password checked already): the user `user_id`, acting
+    as themselves in `session` from now on; None when the account is gone or deactivated."""
+    use_context(session, TenantContext(user_id=user_id, request_id=request_id))
+    user = session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
+def prove_password(user: User, password: str, *, field: str) -> None:
+    """The signed-in user proves they know their password (to change it, or to add a
+    second factor); WrongSecret naming `field` when they do not."""
+    if not verify_password(user.password_hash, password):
+        raise WrongSecret(f"the {field.replace('_', ' ')} is wrong", field=field)
+
+
 def memberships_of(session: Session, user_id: uuid.UUID) -> list[MembershipView]:
     rows = session.execute(
         select(Membership.organization_id, Organization.name, Membership.role)
@@ -62,6 +79,29 @@ def is_member(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID) 
         )
         is not None
     )
+
+
+def may_act_for(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
+    """Whether the user may sign in for, or switch to, the organization: as a member, or
+    as its MSC representative (app/domain/representatives.py)."""
+    return is_member(session, user_id, organization_id) or representatives.represents(
+        session, user_id, organization_id
+    )
+
+
+def login_organization(
+    session: Session, user_id: uuid.UUID, requested: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The organization a login acts for: the one requested, or else the user's first,
+    else the first they represent (None: neither). Forbidden when they may not act for the
+    one requested."""
+    if requested is None:
+        return default_organization(session, user_id) or representatives.default_organization(
+            session, user_id
+        )
+    if not may_act_for(session, user_id, requested):
+        raise Forbidden("not a member of this organization", field="organization_id")
+    return requested
 
 
 def update_profile(session: Session, context: TenantContext, changes: dict[str, Any]) -> User:

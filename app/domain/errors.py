@@ -27,6 +27,11 @@ class Invalid(DomainError):
     """The input breaks a rule whatever the state of the data: fix the input."""
 
 
+class WrongSecret(Invalid):
+    """A password the caller must know is wrong: a possible guess, which the API counts
+    toward the account's sign-in delay."""
+
+
 class Conflict(DomainError):
     """The input is well formed but the current state of the data refuses it."""
 

@@ -36,6 +36,7 @@ _ORGANIZATION = (
     Organization.created_at,
     Organization.updated_at,
     Organization.activated_at,
+    Organization.require_admin_mfa,
 )
 _FACILITY = (
     Facility.id,

@@ -21,7 +21,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.auth.passwords import hash_password
+from app.auth.passwords import hash_password, require_acceptable
 from app.domain import assignments, outbox
 from app.domain.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from app.models import Facility, Invitation, Membership, Organization, ProviderFacility, User
@@ -207,10 +207,10 @@ def accept(
     if user is None:
         if not data.get("password"):
             raise Invalid("choose a password for the new account", field="password")
+        name = data.get("name") or invitation.name
+        require_acceptable(data["password"], email=invitation.email, name=name)
         user = User(
-            email=invitation.email,
-            name=data.get("name") or invitation.name,
-            password_hash=hash_password(data["password"]),
+            email=invitation.email, name=name, password_hash=hash_password(data["password"])
         )
         session.add(user)
         session.flush()

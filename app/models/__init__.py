@@ -8,11 +8,13 @@ from app.models.document import Document
 from app.models.facility import Facility
 from app.models.invitation import Invitation
 from app.models.membership import Membership
+from app.models.mfa_recovery_code import MfaRecoveryCode
 from app.models.npi_registry_answer import NpiRegistryAnswer
 from app.models.onboarding import OnboardingStepCompletion
 from app.models.order import Order
 from app.models.organization import Organization
 from app.models.outbox_message import OutboxMessage
+from app.models.password_reset import PasswordReset
 from app.models.provider_facility import ProviderFacility
 from app.models.us_state import UsState
 from app.models.user import User
@@ -26,11 +28,13 @@ __all__ = [
     "Facility",
     "Invitation",
     "Membership",
+    "MfaRecoveryCode",
     "NpiRegistryAnswer",
     "OnboardingStepCompletion",
     "Order",
     "Organization",
     "OutboxMessage",
+    "PasswordReset",
     "ProviderFacility",
     "UsState",
     "User",

@@ -35,6 +35,12 @@ class Role(StrEnum):
     PROVIDER = "provider"
 
 
+# The role of a request made by an MSC representative acting for an organization they
+# represent (`tenancy.enter`): a role of the context, never of a membership or an
+# invitation, so not a `Role`.
+MSC_REPRESENTATIVE = "msc_representative"
+
+
 class InvitationRole(StrEnum):
     """The roles an invitation can offer. Office managers offer only `provider`, and an
     organization admin is invited by an MSC admin or an admin of the organization or of
@@ -48,6 +54,16 @@ class InvitationRole(StrEnum):
 class InvitationStatus(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class PasswordResetStatus(StrEnum):
+    """A password reset link's state, derived like an invitation's: `revoked` when a newer
+    link was asked for or the password was changed since."""
+
+    PENDING = "pending"
+    USED = "used"
     REVOKED = "revoked"
     EXPIRED = "expired"
 
@@ -122,3 +138,4 @@ class MessageKind(StrEnum):
     CREDENTIAL_REMINDER = "credential_reminder"
     DOCUMENT_REMINDER = "document_reminder"
     INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"

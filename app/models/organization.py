@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +22,11 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("parent_organization_id <> id", name="not_own_parent"),
         Index("ix_organizations_parent_organization_id", "parent_organization_id"),
         Index("ix_organizations_ancestor_ids", "ancestor_ids", postgresql_using="gin"),
+        Index(
+            "ix_organizations_msc_representative_id",
+            "msc_representative_id",
+            postgresql_where=text("msc_representative_id IS NOT NULL"),
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(255))
@@ -46,3 +51,5 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
         ARRAY(UUID(as_uuid=True)), server_default=text("'{}'")
     )
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Its organization admins, and those of its descendants, sign in with a second factor.
+    require_admin_mfa: Mapped[bool] = mapped_column(Boolean, server_default=false())

@@ -4,11 +4,13 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     Index,
     String,
+    Text,
     false,
     func,
     text,
@@ -54,7 +56,25 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     # A provider who prescribes no controlled substances needs no DEA registration.
     dea_not_applicable: Mapped[bool] = mapped_column(Boolean, server_default=false())
     is_msc_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # MSC staff who read the organizations naming them as `msc_representative_id` (and
+    # their descendants), never writing: see `tenancy.enter`. Set by MSC admins only.
+    is_msc_representative: Mapped[bool] = mapped_column(Boolean, server_default=false())
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+
+    @property
+    def is_msc_staff(self) -> bool:
+        """MSC's own people: admins and representatives (who must use a second factor)."""
+        return self.is_msc_admin or self.is_msc_representative
+
+    # Multi-factor sign-in (app/domain/mfa.py), changed by the user alone
+    # (policies/users.sql). The TOTP secret, encrypted (MFA_ENCRYPTION_KEY); set with no
+    # `mfa_enabled_at` while an enrollment waits for its confirming code.
+    mfa_secret: Mapped[str | None] = mapped_column(Text)
+    # NULL: multi-factor sign-in is off.
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The time step of the last code accepted: a code of that step or an earlier one is
+    # refused, so no code works twice.
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # The organizations the user is a member of, kept by the database from the memberships
     # for the users policy (policies/users.sql); the application never reads or writes it.
     organization_ids: Mapped[list[uuid.UUID]] = mapped_column(

@@ -3,6 +3,8 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from app.schemas.base import Schema
+from app.schemas.mfa import CodeSchema, ProofSchema, recovery_codes_field
+from app.schemas.representatives import RepresentedOrganizationSchema
 
 
 class LoginSchema(Schema):
@@ -28,6 +30,56 @@ class TokenSchema(Schema):
     organization_id = fields.UUID(allow_none=True)
 
 
+class MfaChallengeSchema(Schema):
+    """A login whose password checked out and that needs a second factor: no tokens yet,
+    an MFA token for the next step instead."""
+
+    mfa_required = fields.Boolean(
+        metadata={
+            "description": "present (true) when the user has multi-factor sign-in on: send "
+            "the MFA token with a code to /api/v1/auth/login/mfa"
+        }
+    )
+    mfa_enrollment_required = fields.Boolean(
+        metadata={
+            "description": "present (true) when a rule requires a second factor the user "
+            "has not set up: enrol with the MFA token at /api/v1/auth/login/mfa/enrollment, "
+            "then confirm at .../enrollment/confirm, which signs in"
+        }
+    )
+    mfa_requirement = fields.String(
+        metadata={"description": "with mfa_enrollment_required: the rule that requires it"}
+    )
+    mfa_token = fields.String(
+        required=True,
+        metadata={
+            "description": "for the login's next steps only, until they sign in or it "
+            "expires; it is no access token"
+        },
+    )
+    expires_in = fields.Integer(metadata={"description": "MFA token lifetime, seconds"})
+
+
+class MfaTokenSchema(Schema):
+    mfa_token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "the MFA token the login answered"},
+    )
+
+
+class MfaLoginSchema(MfaTokenSchema, ProofSchema):
+    """The second step of a login: its MFA token and the second factor."""
+
+
+class MfaEnrollmentConfirmSchema(MfaTokenSchema, CodeSchema):
+    """The end of a login that had to set up its second factor first."""
+
+
+class EnrolledTokenSchema(TokenSchema):
+    recovery_codes = recovery_codes_field()
+
+
 class MembershipSchema(Schema):
     organization_id = fields.UUID()
     organization_name = fields.String()
@@ -47,3 +99,10 @@ class MeSchema(Schema):
     )
     permissions = fields.List(fields.String())
     memberships = fields.List(fields.Nested(MembershipSchema))
+    represented_organizations = fields.List(
+        fields.Nested(RepresentedOrganizationSchema),
+        metadata={
+            "description": "for an MSC representative: the organizations they represent, by"
+            " name (they may also act for these organizations' descendants)"
+        },
+    )

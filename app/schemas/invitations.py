@@ -5,6 +5,7 @@ from marshmallow import fields, validate
 from app.models.enums import InvitationRole, InvitationStatus, values
 from app.schemas.base import Schema
 from app.schemas.fields import EmailAddress
+from app.schemas.passwords import new_password
 
 
 class InviteSchema(Schema):
@@ -48,11 +49,8 @@ class InvitationPreviewSchema(Schema):
 
 
 class AcceptSchema(Schema):
-    password = fields.String(
-        load_default=None,
-        load_only=True,
-        validate=validate.Length(min=12, max=1024),
-        metadata={"description": "required when no account exists for the invited email"},
+    password = new_password(
+        "required when no account exists for the invited email", load_default=None
     )
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=255))
 

@@ -24,6 +24,12 @@ class OrganizationSchema(Schema):
     onboarding_status = fields.String(dump_only=True)
     msc_representative_id = fields.UUID(allow_none=True)
     parent_organization_id = fields.UUID(allow_none=True)
+    require_admin_mfa = fields.Boolean(
+        metadata={
+            "description": "its organization admins, and those of its child organizations, "
+            "must sign in with a second factor (set by its admins or MSC admins)"
+        }
+    )
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
     activated_at = fields.DateTime(dump_only=True)

@@ -32,6 +32,7 @@ _APPLY = text(
     " set_config('tenancy.is_msc_admin', :is_msc_admin, true),"
     " set_config('tenancy.login_email', :login_email, true),"
     " set_config('tenancy.invitation_token_hash', :invitation_token_hash, true),"
+    " set_config('tenancy.password_reset_token_hash', :password_reset_token_hash, true),"
     " set_config('tenancy.request_id', :request_id, true)"
 )
 
@@ -44,6 +45,7 @@ SETTING_NAMES = (
     "tenancy.is_msc_admin",
     "tenancy.login_email",
     "tenancy.invitation_token_hash",
+    "tenancy.password_reset_token_hash",
     "tenancy.request_id",
 )
 
@@ -60,6 +62,8 @@ class TenantContext:
     login_email: str | None = None
     # Set only while accepting an invitation: the hash of the token presented.
     invitation_token_hash: str | None = None
+    # Set only while a password reset link is used: the hash of its token.
+    password_reset_token_hash: str | None = None
     request_id: str | None = None
     # Not a database setting: organizations in scope that are suspended or inactive,
     # whose rows this context may read but not write (see app/tenancy/read_only.py).
@@ -82,6 +86,7 @@ class TenantContext:
             "is_msc_admin": "true" if self.is_msc_admin else "",
             "login_email": self.login_email or "",
             "invitation_token_hash": self.invitation_token_hash or "",
+            "password_reset_token_hash": self.password_reset_token_hash or "",
             "request_id": self.request_id or "",
         }
 
@@ -132,7 +137,8 @@ def system_context(session: Session, *, anonymous: bool = False) -> Iterator[Non
     change made inside is audited as the caller's, and a change to a row outside the
     caller's organizations is marked cross-tenant. `anonymous` records the system as the
     actor instead, where the change lands in another organization's trail, which must
-    not learn who elsewhere caused it.
+    not learn who elsewhere caused it. The caller's role stays: an MSC representative's
+    request writes no tenant data even so (`tenancy.may_write_tenant_data`).
     """
     current: TenantContext = session.info.get(SESSION_KEY) or TenantContext()
     elevated = replace(current, is_msc_admin=True)
@@ -148,7 +154,8 @@ def system_context(session: Session, *, anonymous: bool = False) -> Iterator[Non
 
 def apply_on_begin(session: Session, _tx: SessionTransaction, connection: Any) -> None:
     """Session listener (see app/database.py): each transaction starts in the session's
-    context."""
+    context, all of it: whatever the policies decide by (an MSC representative's role,
+    which refuses their writes, included) holds in every transaction alike."""
     context = session.info.get(SESSION_KEY)
     if context is not None:
         apply(connection, context)

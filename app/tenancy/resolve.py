@@ -5,6 +5,9 @@ It is the request's first statement and its only one for the context: the functi
 `tenancy.enter` (policies/functions.sql) resolves the user, their membership and
 role, the organization's status and the scope, and applies the settings as it goes, in
 one round trip. A deactivated user or a removed member loses access on the next request.
+So does an MSC representative no longer representing the organization: theirs is the role
+`msc_representative`, acting for an organization they represent (or a descendant of one)
+with its subtree as the scope, which the policies let them read and not write.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ def resolve_context(
     request_id: str | None = None,
 ) -> TenantContext | None:
     """The context for `user_id` acting in `organization_id`, or None when the user is
-    unknown, deactivated, or no longer a member of that organization. The session's
-    transaction carries the context once this returns (and none when it returns None)."""
+    unknown, deactivated, or no longer a member (or representative) of that organization.
+    The session's transaction carries the context once this returns (and none when it
+    returns None)."""
     adopt_context(session, None)
     # A plain statement: through the connection, which begins the session's transaction
     # as the session would, without the ORM's execution around it.

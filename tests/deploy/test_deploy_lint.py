@@ -29,6 +29,7 @@ def test_lint_development_secret_mode(helm):
             "devSecret.data.REDIS_URL=redis://redis:6379/0",
             "devSecret.data.JWT_SECRET_KEY=development-only-key-development-only-key",
             "devSecret.data.OUTBOX_SECRET_KEY=development-only-key-development-only-key",
+            "devSecret.data.MFA_ENCRYPTION_KEY=development-only-key-development-only-key",
         ]
     )
     assert "0 chart(s) failed" in result.stdout

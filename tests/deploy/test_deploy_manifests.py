@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 from typing import Any
 
 import kubernetes_validate
 import pytest
+
+from app.config import Settings
 
 SECRET_ENV = {
     "DATABASE_URL",
@@ -17,6 +20,7 @@ SECRET_ENV = {
     "REDIS_URL",
     "JWT_SECRET_KEY",
     "OUTBOX_SECRET_KEY",
+    "MFA_ENCRYPTION_KEY",
     "SMTP_USERNAME",
     "SMTP_PASSWORD",
 }
@@ -26,6 +30,7 @@ CONFIG_ENV = {
     "JWT_REFRESH_TOKEN_DAYS",
     "PUBLIC_BASE_URL",
     "LOG_LEVEL",
+    "TRUSTED_PROXY_COUNT",
     "SMTP_HOST",
     "SMTP_PORT",
     "SMTP_STARTTLS",
@@ -335,6 +340,27 @@ def test_configmap_holds_the_non_secret_settings(manifests, values):
     for component in ("api", "worker", "scheduler"):
         container = deployment_container(manifests, component)
         assert {"configMapRef": {"name": configmap["metadata"]["name"]}} in container["envFrom"]
+
+
+def test_brute_force_settings_reach_the_configmap(helm):
+    """The proxy count and any limit set in values become the variables the service
+    reads (app/config.py); a name the service does not know is refused by the schema."""
+    docs = helm.template(
+        set_values=[
+            "config.trustedProxyCount=2",
+            "config.rateLimits.RATE_LIMIT_SIGN_IN=5/minute",
+            "config.rateLimits.SIGN_IN_FREE_FAILURES=3",
+        ]
+    )
+    (configmap,) = [doc for doc in docs if doc["kind"] == "ConfigMap"]
+    data = configmap["data"]
+    assert data["TRUSTED_PROXY_COUNT"] == "2"
+    assert data["RATE_LIMIT_SIGN_IN"] == "5/minute"
+    assert data["SIGN_IN_FREE_FAILURES"] == "3"
+    known = {setting.metadata["env"] for setting in fields(Settings)}
+    assert {"TRUSTED_PROXY_COUNT", "RATE_LIMIT_SIGN_IN", "SIGN_IN_FREE_FAILURES"} <= known
+    refused = helm.template_raw(set_values=["config.rateLimits.LOG_LEVEL=DEBUG"], check=False)
+    assert refused.returncode != 0 and "rateLimits" in refused.stderr
 
 
 def test_config_change_rolls_pods(helm, chart):
@@ -670,6 +696,7 @@ DEV_SET = [
     "devSecret.data.REDIS_URL=redis://redis:6379/0",
     "devSecret.data.JWT_SECRET_KEY=development-only-key-development-only-key",
     "devSecret.data.OUTBOX_SECRET_KEY=development-only-key-development-only-key",
+    "devSecret.data.MFA_ENCRYPTION_KEY=development-only-key-development-only-key",
 ]
 
 

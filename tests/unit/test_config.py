@@ -15,6 +15,7 @@ from rq.cron import CronScheduler
 
 from app.config import (
     DEV_JWT_SECRET,
+    DEV_MFA_SECRET,
     DEV_OUTBOX_SECRET,
     ConfigError,
     DemoSettings,
@@ -168,6 +169,7 @@ def _production(**changes: object) -> Settings:
         redis_url="redis://cache:6379/0",
         jwt_secret_key=SECRET,
         outbox_secret_key=SECRET,
+        mfa_encryption_key=SECRET,
     )
     return dataclasses.replace(ready, **changes)
 
@@ -183,6 +185,8 @@ def test_production_accepts_real_secrets_and_services() -> None:
         ({"jwt_secret_key": "short"}, "JWT_SECRET_KEY"),
         ({"outbox_secret_key": DEV_OUTBOX_SECRET}, "OUTBOX_SECRET_KEY"),
         ({"outbox_secret_key": "short"}, "OUTBOX_SECRET_KEY"),
+        ({"mfa_encryption_key": DEV_MFA_SECRET}, "MFA_ENCRYPTION_KEY"),
+        ({"mfa_encryption_key": "short"}, "MFA_ENCRYPTION_KEY"),
         ({"database_url": None}, "DATABASE_URL"),
         ({"redis_url": None}, "REDIS_URL"),
     ],

@@ -117,6 +117,10 @@ JWT_ACCESS_TOKEN_MINUTES: {{ .Values.config.jwt.accessTokenMinutes | toString | 
 JWT_REFRESH_TOKEN_DAYS: {{ .Values.config.jwt.refreshTokenDays | toString | quote }}
 PUBLIC_BASE_URL: {{ include "msc-organizations.publicBaseUrl" . | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
+TRUSTED_PROXY_COUNT: {{ .Values.config.trustedProxyCount | toString | quote }}
+{{- range $name, $value := .Values.config.rateLimits }}
+{{ $name }}: {{ $value | toString | quote }}
+{{- end }}
 SMTP_HOST: {{ .Values.config.smtp.host | quote }}
 SMTP_PORT: {{ .Values.config.smtp.port | toString | quote }}
 SMTP_STARTTLS: {{ ternary "true" "false" .Values.config.smtp.starttls | quote }}
@@ -185,6 +189,7 @@ migration Job, which connects straight to PostgreSQL.
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "redis" "key" "url" "env" "REDIS_URL") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "secretKey" "env" "JWT_SECRET_KEY") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "outboxSecretKey" "env" "OUTBOX_SECRET_KEY") }}
+{{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "mfaEncryptionKey" "env" "MFA_ENCRYPTION_KEY") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "smtp" "key" "username" "env" "SMTP_USERNAME") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "smtp" "key" "password" "env" "SMTP_PASSWORD") }}
 {{- end }}
