@@ -97,11 +97,13 @@ $$;
 -- short. The staff's reach into users goes through users.organization_ids instead (kept
 -- by the memberships trigger), which costs nothing per statement.
 
--- The organizations whose members an organization admin reaches: the scope (empty for
--- every other role).
+-- The organizations whose members, and their rows, the caller reads as a whole: the
+-- scope of an organization admin or of an MSC representative (empty for every other
+-- role). Select policies only (representatives write nothing: may_write_tenant_data);
+-- one branch for both, where a branch each would cost the planner and every row.
 CREATE OR REPLACE FUNCTION tenancy.staff_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN tenancy.role() = 'organization_admin'
+    SELECT CASE WHEN tenancy.role() IN ('organization_admin', 'msc_representative')
                 THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
 $$;
 

@@ -13,7 +13,6 @@ CREATE POLICY orders_select ON orders FOR SELECT USING (
     organization_id = ANY ((SELECT tenancy.staff_organization_ids())::uuid[])
     OR facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[])
     OR provider_id = (SELECT tenancy.user_id())
-    OR organization_id = ANY ((SELECT tenancy.represented_organization_ids())::uuid[])
     OR (SELECT tenancy.is_msc_admin())
 );
 

@@ -14,7 +14,6 @@ CREATE POLICY provider_facilities_select ON provider_facilities FOR SELECT USING
     organization_id = ANY ((SELECT tenancy.staff_organization_ids())::uuid[])
     OR facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[])
     OR user_id = (SELECT tenancy.user_id())
-    OR organization_id = ANY ((SELECT tenancy.represented_organization_ids())::uuid[])
     OR (SELECT tenancy.is_msc_admin())
 );
 

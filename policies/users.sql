@@ -15,7 +15,6 @@ CREATE POLICY users_select ON users FOR SELECT USING (
     organization_ids && (SELECT tenancy.staff_organization_ids())
     OR id = (SELECT tenancy.user_id())
     OR id = ANY ((SELECT tenancy.managed_member_ids())::uuid[])
-    OR organization_ids && (SELECT tenancy.represented_organization_ids())
     OR (SELECT tenancy.is_msc_admin())
     -- while logging in: the account of the email given (lower() only then: rows outside
     -- the caller's reach meet every branch)
