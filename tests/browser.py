@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
@@ -50,6 +51,21 @@ def form_token(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, html
     return found.group(1)
+
+
+def assert_refused_without_its_token(
+    client: FlaskClient, path: str, form: dict[str, str], csrf: str
+) -> None:
+    """The form at `path` (whose page gave `client` the token `csrf`) is refused with the
+    400 "form expired" page when sent without a token, with a forged one, or with the
+    right one from another browser session (a client without the session's cookie)."""
+    other_browser = client.application.test_client()
+    forged = csrf[:-2] + ("AA" if not csrf.endswith("AA") else "BB")
+    for sender, token in ((client, None), (client, forged), (other_browser, csrf)):
+        data = form if token is None else {**form, "csrf_token": token}
+        refused = sender.post(path, data=data)
+        assert refused.status_code == 400
+        assert "This form has expired" in refused.get_data(as_text=True)
 
 
 def policy_violations(page: Page) -> list[str]:

@@ -26,7 +26,12 @@ from app.models import Credential, Document, OutboxMessage
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
-from tests.browser import form_token, policy_violations, screenshot
+from tests.browser import (
+    assert_refused_without_its_token,
+    form_token,
+    policy_violations,
+    screenshot,
+)
 from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
 
 NEW_EMAIL = "new.provider@example.com"
@@ -300,16 +305,7 @@ def test_the_form_needs_its_csrf_token_from_the_same_browser(
     csrf = _open_form(client, path)
     form = {"name": "Nova", "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
 
-    other_browser = app.test_client()  # no cookie: the token is bound to the session
-    for sender, token in (
-        (client, None),
-        (client, csrf[:-2] + ("AA" if not csrf.endswith("AA") else "BB")),
-        (other_browser, csrf),
-    ):
-        data = form if token is None else {**form, "csrf_token": token}
-        refused = sender.post(path, data=data)
-        assert refused.status_code == 400
-        assert "This form has expired" in refused.get_data(as_text=True)
+    assert_refused_without_its_token(client, path, form, csrf)
     assert _accounts(admin_engine, NEW_EMAIL) == 0
 
     assert client.post(path, data={**form, "csrf_token": csrf}).status_code == 200

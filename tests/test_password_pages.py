@@ -21,7 +21,12 @@ from app.config import DEV_OUTBOX_SECRET, Settings
 from app.domain.outbox import Sealer
 from app.models import User
 from tests import factories
-from tests.browser import form_token, policy_violations, screenshot
+from tests.browser import (
+    assert_refused_without_its_token,
+    form_token,
+    policy_violations,
+    screenshot,
+)
 from tests.conftest import TwoTenants, bearer, token_for
 from tests.queues import work
 
@@ -196,18 +201,9 @@ def test_the_forms_need_their_csrf_token_from_the_same_browser(
     before = _password_hash(admin_engine, admin)
     reset_form = {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
     email_form = {"email": seeded.b.admin.email}
-    other_browser = app.test_client()  # no cookie: a token is bound to its session
     for form_path, form in ((path, reset_form), (FORGOTTEN, email_form)):
         csrf = form_token(client.get(form_path).get_data(as_text=True))
-        for sender, token in (
-            (client, None),
-            (client, csrf[:-2] + ("AA" if not csrf.endswith("AA") else "BB")),
-            (other_browser, csrf),
-        ):
-            data = form if token is None else {**form, "csrf_token": token}
-            refused = sender.post(form_path, data=data)
-            assert refused.status_code == 400
-            assert "This form has expired" in refused.get_data(as_text=True)
+        assert_refused_without_its_token(client, form_path, form, csrf)
     assert _password_hash(admin_engine, admin) == before
     work(client.application)  # a refused form queued no job either
     assert _links(admin_engine, seeded.b.admin.email) == []
