@@ -83,8 +83,12 @@ BEGIN
 END
 $$;
 
+-- Only when the place in the hierarchy is written (or ancestor_ids itself, which is then
+-- recomputed, never taken): the parent's row is read, and the admin of a child
+-- organization, who does not see its parent, must still be able to edit the rest.
 DROP TRIGGER IF EXISTS organizations_ancestors ON organizations;
-CREATE TRIGGER organizations_ancestors BEFORE INSERT OR UPDATE ON organizations
+CREATE TRIGGER organizations_ancestors
+    BEFORE INSERT OR UPDATE OF parent_organization_id, ancestor_ids ON organizations
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_organization_ancestors();
 
 DROP TRIGGER IF EXISTS organizations_subtree ON organizations;

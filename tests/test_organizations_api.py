@@ -7,6 +7,7 @@ import json
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
+from tests.api_helpers import child_organization
 from tests.conftest import TwoTenants, bearer, token_for
 
 BASE = "/api/v1/admin/organizations"
@@ -265,3 +266,19 @@ def test_nul_characters_and_absurd_pages_are_4xx_not_500(
     assert login_nul.status_code == 422
     far = client.get(f"{BASE}?page=999999999999999999", headers=bearer(token))
     assert far.status_code == 200 and far.get_json() == []
+
+
+def test_a_child_organizations_admin_edits_its_details(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """Its admin does not see the parent organization; editing the child's own details
+    reads nothing of it."""
+    child, child_admin = child_organization(admin_engine, seeded.a.organization)
+    renamed = client.put(
+        f"{BASE}/{child.id}",
+        json={"name": "Harbor North Clinic"},
+        headers=bearer(token_for(client, child_admin)),
+    )
+    assert renamed.status_code == 200, renamed.get_json()
+    assert renamed.get_json()["name"] == "Harbor North Clinic"
+    assert renamed.get_json()["parent_organization_id"] == str(seeded.a.organization.id)

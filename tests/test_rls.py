@@ -196,6 +196,20 @@ def test_organization_admin_reaches_descendants_only(db: Session, tenants: TwoTe
     assert _visible(db, Facility, tenants.a.facility.id) is None
 
 
+def test_ancestry_is_derived_whatever_a_writer_sets(db: Session, tenants: TwoTenants) -> None:
+    """ancestor_ids decides an admin's reach: a value written for it is recomputed from
+    the parent, never kept."""
+    use_context(db, MSC_SYSTEM)
+    child = factories.make_organization(db, parent_organization_id=tenants.a.organization.id)
+    db.execute(
+        update(Organization)
+        .where(Organization.id == child.id)
+        .values(ancestor_ids=[tenants.b.organization.id, child.id])
+    )
+    db.refresh(child)
+    assert child.ancestor_ids == [tenants.a.organization.id, child.id]
+
+
 def test_moving_an_organization_moves_its_subtree(db: Session, tenants: TwoTenants) -> None:
     use_context(db, MSC_SYSTEM)
     child = factories.make_organization(db, parent_organization_id=tenants.a.organization.id)
