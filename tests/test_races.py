@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import queue
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from werkzeug.test import TestResponse
 
+from app import clock
 from app.config import DEV_OUTBOX_SECRET, Settings
 from app.domain.outbox import Sealer
 from app.extensions import db, redis_connection
@@ -283,27 +283,31 @@ def test_one_code_finishes_one_sign_in_however_many_present_it_at_once(
         "/api/v1/auth/mfa/enrollment", json={"password": factories.PASSWORD}, headers=headers
     )
     totp = pyotp.TOTP(started.get_json()["secret"])
-    # Confirmed with the previous step's code, so that the current one is still unused.
-    confirmed = client.post(
-        "/api/v1/auth/mfa/enrollment/confirm",
-        json={"code": totp.at(time.time() - 30)},
-        headers=headers,
-    )
-    assert confirmed.status_code == 200, confirmed.get_json()
-    challenges: queue.SimpleQueue[str] = queue.SimpleQueue()
-    for _ in range(THREADS):
-        login = client.post(
-            "/api/v1/auth/login", json={"email": user.email, "password": factories.PASSWORD}
+    # The service's clock held at a moment (in every thread), so no step rolls over
+    # between a code and its check. Confirmed with the previous step's code, so that the
+    # moment's own code is still unused.
+    moment = clock.now()
+    with clock.frozen(moment):
+        confirmed = client.post(
+            "/api/v1/auth/mfa/enrollment/confirm",
+            json={"code": totp.at(moment.timestamp() - 30)},
+            headers=headers,
         )
-        challenges.put(login.get_json()["mfa_token"])
-    code = totp.now()
+        assert confirmed.status_code == 200, confirmed.get_json()
+        challenges: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for _ in range(THREADS):
+            login = client.post(
+                "/api/v1/auth/login", json={"email": user.email, "password": factories.PASSWORD}
+            )
+            challenges.put(login.get_json()["mfa_token"])
+        code = totp.at(moment.timestamp())
 
-    responses = race(
-        race_app,
-        lambda c: c.post(
-            "/api/v1/auth/login/mfa", json={"mfa_token": challenges.get(), "code": code}
-        ),
-    )
+        responses = race(
+            race_app,
+            lambda c: c.post(
+                "/api/v1/auth/login/mfa", json={"mfa_token": challenges.get(), "code": code}
+            ),
+        )
     counted = statuses(responses)
     assert counted[200] == 1, counted
     assert set(counted) <= {200, 401, 429}, counted
