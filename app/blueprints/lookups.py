@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from app.domain import facilities, organizations, providers
+from app.domain import facilities, members, organizations, providers
 from app.domain.errors import Invalid, NotFound
 from app.extensions import db
 from app.models import Facility, Invitation, Organization, ProviderFacility, User
@@ -22,6 +22,14 @@ def organization_or_404(organization_id: uuid.UUID, *, in_scope: bool = False) -
     if organization is None or (in_scope and not current_context().reaches(organization.id)):
         raise NotFound("organization not found")
     return organization
+
+
+def account_or_404(user_id: uuid.UUID) -> User:
+    """A user's account, as far as the policies show it (MSC admins: every one)."""
+    user = members.get_account(db.session, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
 
 
 def facility_or_404(facility_id: uuid.UUID) -> Facility:

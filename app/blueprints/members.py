@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.blueprints.lookups import organization_or_404
+from app.blueprints.lookups import account_or_404, organization_or_404
 from app.domain import members
 from app.domain.errors import NotFound
 from app.domain.queries import Rows
@@ -110,13 +110,6 @@ class ReactivateMember(MethodView):
         return _member(members.reactivate(db.session, membership))
 
 
-def _account_or_404(user_id: uuid.UUID) -> User:
-    user = members.get_account(db.session, user_id)
-    if user is None:
-        raise NotFound("user not found")
-    return user
-
-
 @blp.route("/users/<uuid:user_id>/deactivate")
 class DeactivateAccount(MethodView):
     @authenticated()
@@ -126,7 +119,7 @@ class DeactivateAccount(MethodView):
     def post(self, user_id: uuid.UUID) -> User:
         """Deactivate an account everywhere: every token of the user stops working at
         once, and signing in is refused; memberships keep their own status."""
-        user = _account_or_404(user_id)
+        user = account_or_404(user_id)
         return members.deactivate_account(db.session, current_context(), user)
 
 
@@ -137,4 +130,4 @@ class ReactivateAccount(MethodView):
     @blp.response(200, AccountSchema)
     def post(self, user_id: uuid.UUID) -> User:
         """Reactivate an account; its memberships are as they were."""
-        return members.reactivate_account(db.session, _account_or_404(user_id))
+        return members.reactivate_account(db.session, account_or_404(user_id))

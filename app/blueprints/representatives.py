@@ -7,11 +7,10 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.domain import members, representatives
-from app.domain.errors import NotFound
+from app.blueprints.lookups import account_or_404
+from app.domain import representatives
 from app.domain.queries import Rows
 from app.extensions import db
-from app.models import User
 from app.pagination import SelectPage
 from app.permissions import authenticated, require_msc_admin
 from app.request_body import Blueprint
@@ -27,13 +26,6 @@ blp = Blueprint(
     "nothing else; they write nothing. MSC admins grant and take away the role; a change "
     "takes effect on the representative's next request.",
 )
-
-
-def _user_or_404(user_id: uuid.UUID) -> User:
-    user = members.get_account(db.session, user_id)
-    if user is None:
-        raise NotFound("user not found")
-    return user
 
 
 @blp.route("")
@@ -57,7 +49,7 @@ class RepresentativeById(MethodView):
         """Make an existing user an MSC representative (idempotent). They reach an
         organization once it names them (`msc_representative_id`); a user without a
         password sets one by resetting it."""
-        user = _user_or_404(user_id)
+        user = account_or_404(user_id)
         representatives.grant(db.session, user)
         found = representatives.representative(db.session, user.id)
         assert found is not None, "a representative just made is in sight"
@@ -69,4 +61,4 @@ class RepresentativeById(MethodView):
     def delete(self, user_id: uuid.UUID) -> None:
         """Take the role away (idempotent): the organizations naming the user stop naming
         them, and their requests as a representative stop with the next one."""
-        representatives.revoke(db.session, _user_or_404(user_id))
+        representatives.revoke(db.session, account_or_404(user_id))
