@@ -27,6 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.citus import unsharded
 from app.database import unavailable
 from app.domain.documents import StoredFileCorrupt
 from app.domain.errors import (
@@ -146,7 +147,7 @@ def _retry_later(service: str, exc: BaseException) -> ResponseReturnValue:
 
 def integrity_error(exc: IntegrityError) -> ResponseReturnValue:
     diag = getattr(exc.orig, "diag", None)
-    constraint = getattr(diag, "constraint_name", None) or ""
+    constraint = unsharded(getattr(diag, "constraint_name", None) or "")
     unique = isinstance(exc.orig, psycopg.errors.UniqueViolation)
     field: str | None
     if constraint in CONSTRAINT_FIELDS:

@@ -75,7 +75,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     ),
     # Not in the spec's table: MSC staff who read the organizations they represent, and
     # only the reports below (the groups holding this permission). Writing is refused by
-    # the database too: the tenant tables' policies (`tenancy.may_write_tenant_data`).
+    # the database too: the tenant tables' `<table>_may_write` triggers
+    # (`tenancy.may_write_tenant_data`).
     MSC_REPRESENTATIVE: frozenset({Permission.VIEW_REPRESENTED_ORGANIZATIONS}),
 }
 

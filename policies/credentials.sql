@@ -40,13 +40,10 @@ CREATE POLICY credentials_delete ON credentials FOR DELETE USING (
 );
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS credentials_may_write ON credentials;
-CREATE POLICY credentials_may_write ON credentials AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS credentials_may_delete ON credentials;
-CREATE POLICY credentials_may_delete ON credentials AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS credentials_may_write ON credentials;
+CREATE TRIGGER credentials_may_write BEFORE INSERT OR UPDATE OR DELETE ON credentials
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 -- The owner edits the credential, never its verification (and an edit voids it); staff
 -- change the verification only. MSC admins are not limited.

@@ -44,13 +44,10 @@ CREATE POLICY documents_delete ON documents FOR DELETE USING (
 );
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS documents_may_write ON documents;
-CREATE POLICY documents_may_write ON documents AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS documents_may_delete ON documents;
-CREATE POLICY documents_may_delete ON documents AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS documents_may_write ON documents;
+CREATE TRIGGER documents_may_write BEFORE INSERT OR UPDATE OR DELETE ON documents
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 DROP TRIGGER IF EXISTS documents_updated_at ON documents;
 CREATE TRIGGER documents_updated_at BEFORE UPDATE ON documents

@@ -44,13 +44,10 @@ CREATE POLICY facilities_delete ON facilities FOR DELETE USING (
 );
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS facilities_may_write ON facilities;
-CREATE POLICY facilities_may_write ON facilities AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS facilities_may_delete ON facilities;
-CREATE POLICY facilities_may_delete ON facilities AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS facilities_may_write ON facilities;
+CREATE TRIGGER facilities_may_write BEFORE INSERT OR UPDATE OR DELETE ON facilities
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 -- The Medicare A/B MAC follows from the state unless the writer names one: a NULL
 -- jurisdiction is derived. (The application sends NULL when the state changes and no

@@ -2,9 +2,9 @@
 -- and the trigger functions that keep timestamps and the audit trail.
 --
 -- The application sets the context once per transaction with
--- set_config('tenancy.<name>', value, true). After such a transaction ends, the
--- setting reads '' rather than NULL on that connection, so every reader maps '' to
--- NULL: an unset context denies.
+-- `SET LOCAL tenancy.<name> = value` (app/tenancy/context.py says why SET and not
+-- set_config). After such a transaction ends, the setting reads '' rather than NULL on
+-- that connection, so every reader maps '' to NULL: an unset context denies.
 
 CREATE SCHEMA IF NOT EXISTS tenancy;
 GRANT USAGE ON SCHEMA tenancy TO msc_application;
@@ -59,6 +59,14 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT lower(nullif(current_setting('tenancy.login_email', true), ''))
 $$;
 
+-- Whether the transaction is a login's (tenancy.login_email set). A function, so that a
+-- policy tests it without an IS NULL of its own: Citus 13 cannot pass a policy holding
+-- `f() IS NULL` on to its workers ("unrecognized node type").
+CREATE OR REPLACE FUNCTION tenancy.is_logging_in() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT tenancy.login_email() IS NOT NULL
+$$;
+
 -- Set only while an invitation is accepted: the SHA-256 (hex) of the presented token.
 -- It is the capability that lets the new member's rows be written.
 CREATE OR REPLACE FUNCTION tenancy.invitation_token_hash() RETURNS text
@@ -92,10 +100,17 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The reach functions below stand in for what a policy would otherwise spell out with
--- several settings or a subquery: a policy wraps each in (SELECT ...), so it runs once
--- per statement, and only if a row reaches that branch; fewer such calls keep planning
--- short. The staff's reach into users goes through users.organization_ids instead (kept
--- by the memberships trigger), which costs nothing per statement.
+-- several settings or a subquery: a policy wraps each in (SELECT ...), or a set of ids in
+-- IN (SELECT unnest(...)), so it runs once per statement, and only if a row reaches that
+-- branch; fewer such calls keep planning short. The staff's reach into users goes
+-- through users.organization_ids instead (kept by the memberships trigger), which costs
+-- nothing per statement.
+-- Those wrappers are the only subqueries a policy holds: a Citus cluster refuses any
+-- subquery in the policy of a distributed table, so there the files are applied with
+-- each call bare (app/tenancy/policies.py), evaluated for every row. A bare call here
+-- costs a list four to five times what the policies cost it wrapped (bench/RESULTS.md,
+-- "Policies a Citus cluster accepts"). A rule that must look at another table's row
+-- calls a STABLE predicate (further down) instead of holding an EXISTS.
 
 -- The organizations whose members, and their rows, the caller reads as a whole: the
 -- scope of an organization admin or of an MSC representative (empty for every other
@@ -123,16 +138,31 @@ $$;
 -- their request MSC reach (system_context).
 -- Every table holding organizations' data refuses their writes through it, in whichever
 -- transaction of the session they come: the role it reads is applied anew with each one.
--- Two RESTRICTIVE policies per table, so the refusal holds whatever the others admit:
--- `<table>_may_write`, FOR ALL with USING (true), checks each row inserted or updated
--- and leaves reads to the other policies (a restrictive USING would filter them too);
--- a delete writes no row to check, so `<table>_may_delete` filters it (nothing deleted).
 -- The person's own account (users, mfa_recovery_codes, password_resets) stays theirs to
 -- keep up, like anyone's; audit_events, written only by the audit triggers, records that
 -- upkeep too.
 CREATE OR REPLACE FUNCTION tenancy.may_write_tenant_data() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT tenancy.role() IS DISTINCT FROM 'msc_representative'
+$$;
+
+-- BEFORE INSERT OR UPDATE OR DELETE statement trigger, `<table>_may_write` on each table
+-- holding organizations' data: the refusal holds whatever the policies admit, and is an
+-- error, for a delete as for an insert or update, even when no row would be touched (on
+-- one server; on a Citus cluster, a statement that reaches no shard fires no trigger).
+-- A trigger and not a RESTRICTIVE policy: Citus 13 gives a table's shards its
+-- restrictive policies as permissive ones, and a permissive `USING (true)` would open
+-- every row to every write there.
+CREATE OR REPLACE FUNCTION tenancy.refuse_representatives_writes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT tenancy.may_write_tenant_data() THEN
+        RAISE EXCEPTION 'an MSC representative writes no data of organizations (%)',
+                        tenancy.unsharded(TG_NAME)
+            USING ERRCODE = 'insufficient_privilege', TABLE = tenancy.unsharded(TG_TABLE_NAME);
+    END IF;
+    RETURN NULL;
+END
 $$;
 
 -- The organizations in scope whose every facility the caller reaches: all of them,
@@ -159,6 +189,122 @@ LANGUAGE sql STABLE AS $$
       FROM provider_facilities pf
      WHERE tenancy.role() = 'office_manager'
        AND pf.facility_id = ANY (tenancy.facility_ids())
+$$;
+
+-- The organizations the caller belongs to (in any role, active or not): everyone sees
+-- the organizations they may switch to.
+CREATE OR REPLACE FUNCTION tenancy.member_organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(m.organization_id), '{}'::uuid[])
+      FROM memberships m
+     WHERE m.user_id = tenancy.user_id()
+$$;
+
+-- The organization of the invitation whose token the caller presents (whatever its
+-- status: the invitee sees where they are invited).
+CREATE OR REPLACE FUNCTION tenancy.invited_organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(i.organization_id), '{}'::uuid[])
+      FROM invitations i
+     WHERE i.token_hash = tenancy.invitation_token_hash()
+$$;
+
+-- The predicates below read other tables as the caller (SECURITY INVOKER), so what they
+-- find is what the caller could read. Each names the organization of the row it answers
+-- for where it has one: on a Citus cluster that row's tenant and what the lookup reads
+-- lie on the same node. PL/pgSQL, not SQL: Citus plans no SQL function whose query
+-- takes the function's arguments and reads one of its tables. (Applied at head, when the
+-- tables exist.)
+
+-- Whether the caller holds an ACTIVE assignment at `facility` of `organization`: where a
+-- provider may place orders.
+CREATE OR REPLACE FUNCTION tenancy.works_at(organization uuid, facility uuid)
+RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM provider_facilities pf
+                    WHERE pf.organization_id = organization AND pf.facility_id = facility
+                      AND pf.user_id = tenancy.user_id() AND pf.status = 'active');
+END
+$$;
+
+-- The invitation whose token the caller presents (tenancy.invitation_token_hash), while
+-- it can still be accepted; every field NULL when there is none. Read by the predicates
+-- below, which the policies of what an acceptance writes call.
+CREATE OR REPLACE FUNCTION tenancy.presented_invitation() RETURNS invitations
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    presented invitations;
+BEGIN
+    SELECT i.* INTO presented FROM invitations i
+     WHERE i.token_hash = tenancy.invitation_token_hash()
+       AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > now();
+    RETURN presented;
+END
+$$;
+
+-- Whether the presented invitation admits a membership of `organization` in
+-- `member_role`.
+CREATE OR REPLACE FUNCTION tenancy.invitation_admits_membership(
+    organization uuid, member_role text
+) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    presented invitations := tenancy.presented_invitation();
+BEGIN
+    RETURN coalesce(presented.organization_id = organization
+                    AND presented.role = member_role, false);
+END
+$$;
+
+-- Whether the presented invitation admits an assignment at `facility` of `organization`.
+CREATE OR REPLACE FUNCTION tenancy.invitation_admits_assignment(organization uuid, facility uuid)
+RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    presented invitations := tenancy.presented_invitation();
+BEGIN
+    RETURN coalesce(presented.organization_id = organization
+                    AND facility = ANY (presented.facility_ids), false);
+END
+$$;
+
+-- Whether the presented invitation is addressed to `account_email` (the account it
+-- creates).
+CREATE OR REPLACE FUNCTION tenancy.invitation_admits_account(account_email text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    presented invitations := tenancy.presented_invitation();
+BEGIN
+    RETURN coalesce(lower(presented.email) = lower(account_email), false);
+END
+$$;
+
+-- Whether the caller sees invitation `invitation` of `organization` (the invitations
+-- policy decides): staff manage the emails of the invitations they manage.
+CREATE OR REPLACE FUNCTION tenancy.sees_invitation(organization uuid, invitation uuid)
+RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM invitations i
+                    WHERE i.organization_id = organization AND i.id = invitation);
+END
+$$;
+
+-- Make each key of `settings` the transaction's tenancy.<key> (NULL as ''), as
+-- `SET LOCAL` statements run together: what the application's own apply does, for
+-- tenancy.enter. citus.propagate_set_commands = 'local' first, as there, so that on a
+-- Citus cluster the values reach the workers too.
+CREATE OR REPLACE FUNCTION tenancy.put(settings jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    EXECUTE array_to_string(
+        'SET LOCAL citus.propagate_set_commands = ''local'''::text
+        || ARRAY(SELECT format('SET LOCAL tenancy.%I = %L', key, coalesce(value, ''))
+                   FROM jsonb_each_text(settings)),
+        '; ');
+END
 $$;
 
 -- Resolve who is asking and apply it, in one statement per request: the request's
@@ -196,16 +342,10 @@ DECLARE
     asker record;
     in_organization boolean;
 BEGIN
-    PERFORM set_config('tenancy.user_id', coalesce(acting_user_id::text, ''), true),
-            set_config('tenancy.organization_id', '', true),
-            set_config('tenancy.role', '', true),
-            set_config('tenancy.organization_ids', '', true),
-            set_config('tenancy.facility_ids', '', true),
-            set_config('tenancy.is_msc_admin', '', true),
-            set_config('tenancy.login_email', '', true),
-            set_config('tenancy.invitation_token_hash', '', true),
-            set_config('tenancy.password_reset_token_hash', '', true),
-            set_config('tenancy.request_id', coalesce(request_id, ''), true);
+    PERFORM tenancy.put(jsonb_build_object(
+        'user_id', acting_user_id, 'organization_id', '', 'role', '', 'organization_ids', '',
+        'facility_ids', '', 'is_msc_admin', '', 'login_email', '', 'invitation_token_hash', '',
+        'password_reset_token_hash', '', 'request_id', request_id));
 
     SELECT u.is_msc_admin, u.is_msc_representative, u.is_active, m.role, o.status
       INTO asker
@@ -218,7 +358,7 @@ BEGIN
        OR (active_organization_id IS NOT NULL AND asker.role IS NULL
            AND NOT asker.is_msc_admin AND NOT asker.is_msc_representative)
     THEN
-        PERFORM set_config('tenancy.user_id', '', true);
+        PERFORM tenancy.put('{"user_id": ""}');
         RETURN;
     END IF;
 
@@ -245,11 +385,10 @@ BEGIN
             CASE WHEN in_organization AND asker.status = ANY (read_only_statuses)
                  THEN ARRAY[active_organization_id] ELSE '{}'::uuid[] END;
     END IF;
-    PERFORM set_config('tenancy.organization_id', coalesce(organization_id::text, ''), true),
-            set_config('tenancy.role', coalesce(role, ''), true),
-            set_config('tenancy.organization_ids', array_to_string(organization_ids, ','), true),
-            set_config('tenancy.is_msc_admin', CASE WHEN is_msc_admin THEN 'true' ELSE '' END,
-                       true);
+    PERFORM tenancy.put(jsonb_build_object(
+        'organization_id', organization_id, 'role', role,
+        'organization_ids', array_to_string(organization_ids, ','),
+        'is_msc_admin', CASE WHEN is_msc_admin THEN 'true' ELSE '' END));
 
     IF role = 'office_manager' THEN
         SELECT coalesce(array_agg(f.id ORDER BY f.id), '{}'::uuid[])
@@ -257,7 +396,8 @@ BEGIN
           FROM facilities f
          WHERE f.organization_id = active_organization_id
            AND f.office_manager_id = acting_user_id;
-        PERFORM set_config('tenancy.facility_ids', array_to_string(facility_ids, ','), true);
+        PERFORM tenancy.put(jsonb_build_object(
+            'facility_ids', array_to_string(facility_ids, ',')));
     ELSIF role IN ('organization_admin', 'msc_representative') THEN
         -- The subtree of the organization asked for, as far as the policy shows it: an
         -- organization admin's always holds their own organization; a representative's
@@ -274,17 +414,23 @@ BEGIN
           FROM organizations o
          WHERE o.ancestor_ids @> ARRAY[active_organization_id];
         IF NOT coalesce(in_organization, false) THEN
-            PERFORM set_config('tenancy.user_id', '', true),
-                    set_config('tenancy.organization_id', '', true),
-                    set_config('tenancy.role', '', true),
-                    set_config('tenancy.organization_ids', '', true);
+            PERFORM tenancy.put(
+                '{"user_id": "", "organization_id": "", "role": "", "organization_ids": ""}');
             RETURN;
         END IF;
-        PERFORM set_config('tenancy.organization_ids', array_to_string(organization_ids, ','),
-                           true);
+        PERFORM tenancy.put(jsonb_build_object(
+            'organization_ids', array_to_string(organization_ids, ',')));
     END IF;
     RETURN NEXT;
 END
+$$;
+
+-- A trigger's table (TG_TABLE_NAME) or name (TG_NAME) as the application knows it: on a
+-- Citus cluster a trigger fires on a shard, whose table and triggers are named
+-- `<name>_<shard id>`. (No table or trigger of ours ends in digits.)
+CREATE OR REPLACE FUNCTION tenancy.unsharded(name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT regexp_replace(name, '_[0-9]+$', '')
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.set_updated_at() RETURNS trigger
@@ -320,7 +466,8 @@ BEGIN
     IF NOT tenancy.is_msc_admin() THEN
         FOR i IN 0 .. TG_NARGS - 1 LOOP
             IF (old_row -> TG_ARGV[i]) IS DISTINCT FROM (new_row -> TG_ARGV[i]) THEN
-                RAISE EXCEPTION 'only MSC admins may change %.%', TG_TABLE_NAME, TG_ARGV[i]
+                RAISE EXCEPTION 'only MSC admins may change %.%',
+                                tenancy.unsharded(TG_TABLE_NAME), TG_ARGV[i]
                     USING ERRCODE = 'insufficient_privilege', COLUMN = TG_ARGV[i];
             END IF;
         END LOOP;
@@ -382,7 +529,8 @@ BEGIN
     INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,
                               table_name, row_id, changes, request_id)
     VALUES (org_id, tenancy.user_id(), tenancy.is_cross_tenant(org_id), lower(TG_OP),
-            TG_TABLE_NAME, (row_data ->> 'id')::uuid, diff, tenancy.request_id());
+            tenancy.unsharded(TG_TABLE_NAME), (row_data ->> 'id')::uuid, diff,
+            tenancy.request_id());
     RETURN NULL;
 END
 $$;
@@ -396,7 +544,8 @@ BEGIN
     INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,
                               table_name, row_id, changes, request_id)
     SELECT event.org_id, tenancy.user_id(), tenancy.is_cross_tenant(event.org_id), 'insert',
-           TG_TABLE_NAME, (event.row_data ->> 'id')::uuid, event.changes, tenancy.request_id()
+           tenancy.unsharded(TG_TABLE_NAME), (event.row_data ->> 'id')::uuid, event.changes,
+           tenancy.request_id()
       FROM (SELECT coalesce(CASE WHEN TG_ARGV[0] <> '' THEN (r.row_data ->> TG_ARGV[0])::uuid END,
                             tenancy.organization_id()) AS org_id,
                    r.row_data,

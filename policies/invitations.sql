@@ -44,13 +44,10 @@ CREATE POLICY invitations_update ON invitations FOR UPDATE
     );
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS invitations_may_write ON invitations;
-CREATE POLICY invitations_may_write ON invitations AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS invitations_may_delete ON invitations;
-CREATE POLICY invitations_may_delete ON invitations AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS invitations_may_write ON invitations;
+CREATE TRIGGER invitations_may_write BEFORE INSERT OR UPDATE OR DELETE ON invitations
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 -- The token opens one change only: its own acceptance, by the accepting user.
 CREATE OR REPLACE FUNCTION tenancy.guard_invitation_acceptance() RETURNS trigger

@@ -30,12 +30,7 @@ CREATE POLICY memberships_insert ON memberships FOR INSERT WITH CHECK (
         AND (SELECT tenancy.role()) = 'organization_admin')
     -- accepting an invitation: the invited user joins with the invited role
     OR (user_id = (SELECT tenancy.user_id())
-        AND EXISTS (SELECT 1 FROM invitations i
-                     WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())
-                       AND i.accepted_at IS NULL AND i.revoked_at IS NULL
-                       AND i.expires_at > now()
-                       AND i.organization_id = memberships.organization_id
-                       AND i.role = memberships.role))
+        AND tenancy.invitation_admits_membership(organization_id, role))
 );
 
 DROP POLICY IF EXISTS memberships_update ON memberships;
@@ -54,13 +49,10 @@ CREATE POLICY memberships_delete ON memberships FOR DELETE USING (
 );
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS memberships_may_write ON memberships;
-CREATE POLICY memberships_may_write ON memberships AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS memberships_may_delete ON memberships;
-CREATE POLICY memberships_may_delete ON memberships AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS memberships_may_write ON memberships;
+CREATE TRIGGER memberships_may_write BEFORE INSERT OR UPDATE OR DELETE ON memberships
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 -- users.organization_ids follows the memberships (the staff's reach into users, see
 -- policies/users.sql). SECURITY DEFINER: whoever may change a membership may not see or

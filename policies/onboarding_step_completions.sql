@@ -27,13 +27,10 @@ CREATE POLICY onboarding_step_completions_delete ON onboarding_step_completions
     );
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS onboarding_step_completions_may_write ON onboarding_step_completions;
-CREATE POLICY onboarding_step_completions_may_write ON onboarding_step_completions AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS onboarding_step_completions_may_delete ON onboarding_step_completions;
-CREATE POLICY onboarding_step_completions_may_delete ON onboarding_step_completions AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS onboarding_step_completions_may_write ON onboarding_step_completions;
+CREATE TRIGGER onboarding_step_completions_may_write BEFORE INSERT OR UPDATE OR DELETE ON onboarding_step_completions
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 DROP TRIGGER IF EXISTS onboarding_step_completions_audit ON onboarding_step_completions;
 CREATE TRIGGER onboarding_step_completions_audit

@@ -17,7 +17,7 @@ CREATE POLICY orders_select ON orders FOR SELECT USING (
 );
 
 -- Only the provider places their own orders, acting for the order's organization, at a
--- facility where they hold an ACTIVE assignment (the EXISTS reads provider_facilities
+-- facility where they hold an ACTIVE assignment (tenancy.works_at reads provider_facilities
 -- under the provider's own policies, which show them their assignments). Not even MSC
 -- inserts: an order is the provider's act.
 DROP POLICY IF EXISTS orders_insert ON orders;
@@ -25,11 +25,7 @@ CREATE POLICY orders_insert ON orders FOR INSERT WITH CHECK (
     provider_id = (SELECT tenancy.user_id())
     AND (SELECT tenancy.role()) = 'provider'
     AND organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-    AND EXISTS (SELECT 1 FROM provider_facilities pf
-                 WHERE pf.user_id = orders.provider_id
-                   AND pf.organization_id = orders.organization_id
-                   AND pf.facility_id = orders.facility_id
-                   AND pf.status = 'active')
+    AND tenancy.works_at(organization_id, facility_id)
 );
 
 -- Status changes: staff in reach (any status), and the provider on their own orders
@@ -61,13 +57,10 @@ DROP POLICY IF EXISTS orders_delete ON orders;
 CREATE POLICY orders_delete ON orders FOR DELETE USING ((SELECT tenancy.is_msc_admin()));
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS orders_may_write ON orders;
-CREATE POLICY orders_may_write ON orders AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS orders_may_delete ON orders;
-CREATE POLICY orders_may_delete ON orders AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS orders_may_write ON orders;
+CREATE TRIGGER orders_may_write BEFORE INSERT OR UPDATE OR DELETE ON orders
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 -- BEFORE UPDATE: an order never moves to another tenant, facility or provider, and its
 -- status follows the lifecycle whoever writes it (the API checks the same first, with

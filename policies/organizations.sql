@@ -7,20 +7,18 @@ DROP POLICY IF EXISTS organizations_select ON organizations;
 CREATE POLICY organizations_select ON organizations FOR SELECT USING (
     (SELECT tenancy.is_msc_admin())
     OR id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-    -- every organization the user belongs to, so they can see where they may switch to
-    OR id = ANY (ARRAY(SELECT m.organization_id FROM memberships m
-                        WHERE m.user_id = (SELECT tenancy.user_id())))
     -- the MSC account manager reads the organizations they represent
     OR msc_representative_id = (SELECT tenancy.user_id())
     -- an MSC representative acting for one of them reads its subtree (the scope, and
     -- while tenancy.enter resolves the context, the subtrees of all they represent)
     OR ancestor_ids && (SELECT tenancy.represented_organization_ids())::uuid[]
-    -- whoever holds an invitation's token sees the organization it invites to
-    OR id = ANY (ARRAY(SELECT i.organization_id FROM invitations i
-                        WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())))
     -- an organization admin reaches the active organization's descendants
     OR ((SELECT tenancy.role()) = 'organization_admin'
         AND (SELECT tenancy.organization_id()) = ANY (ancestor_ids))
+    -- every organization the user belongs to, so they can see where they may switch to
+    OR id = ANY ((SELECT tenancy.member_organization_ids())::uuid[])
+    -- whoever holds an invitation's token sees the organization it invites to
+    OR id = ANY ((SELECT tenancy.invited_organization_ids())::uuid[])
 );
 
 DROP POLICY IF EXISTS organizations_insert ON organizations;
@@ -40,13 +38,10 @@ CREATE POLICY organizations_delete ON organizations FOR DELETE
     USING ((SELECT tenancy.is_msc_admin()));
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS organizations_may_write ON organizations;
-CREATE POLICY organizations_may_write ON organizations AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS organizations_may_delete ON organizations;
-CREATE POLICY organizations_may_delete ON organizations AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS organizations_may_write ON organizations;
+CREATE TRIGGER organizations_may_write BEFORE INSERT OR UPDATE OR DELETE ON organizations
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 -- ancestor_ids is derived from parent_organization_id and never taken from the writer.
 CREATE OR REPLACE FUNCTION tenancy.set_organization_ancestors() RETURNS trigger

@@ -29,17 +29,14 @@ CREATE POLICY outbox_messages_update ON outbox_messages FOR UPDATE USING (
     OR (organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
         AND (SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
         -- an invitation the caller manages (the invitations policy decides)
-        AND EXISTS (SELECT 1 FROM invitations i WHERE i.id = outbox_messages.invitation_id))
+        AND tenancy.sees_invitation(organization_id, invitation_id))
 );
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS outbox_messages_may_write ON outbox_messages;
-CREATE POLICY outbox_messages_may_write ON outbox_messages AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS outbox_messages_may_delete ON outbox_messages;
-CREATE POLICY outbox_messages_may_delete ON outbox_messages AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS outbox_messages_may_write ON outbox_messages;
+CREATE TRIGGER outbox_messages_may_write BEFORE INSERT OR UPDATE OR DELETE ON outbox_messages
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 -- What staff (the policy's only other way in) may do to a row: cancel it while it
 -- waits, erasing its secret.

@@ -26,12 +26,7 @@ CREATE POLICY provider_facilities_insert ON provider_facilities FOR INSERT WITH 
                  AND facility_id = ANY ((SELECT tenancy.facility_ids())::uuid[]))))
     -- accepting an invitation: the invited user's assignments at the invited facilities
     OR (user_id = (SELECT tenancy.user_id())
-        AND EXISTS (SELECT 1 FROM invitations i
-                     WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())
-                       AND i.accepted_at IS NULL AND i.revoked_at IS NULL
-                       AND i.expires_at > now()
-                       AND i.organization_id = provider_facilities.organization_id
-                       AND provider_facilities.facility_id = ANY (i.facility_ids)))
+        AND tenancy.invitation_admits_assignment(organization_id, facility_id))
 );
 
 DROP POLICY IF EXISTS provider_facilities_update ON provider_facilities;
@@ -52,13 +47,10 @@ CREATE POLICY provider_facilities_delete ON provider_facilities FOR DELETE USING
 );
 
 -- MSC representatives write nothing here, whatever the policies above admit
--- (tenancy.may_write_tenant_data says why, and why two policies).
-DROP POLICY IF EXISTS provider_facilities_may_write ON provider_facilities;
-CREATE POLICY provider_facilities_may_write ON provider_facilities AS RESTRICTIVE FOR ALL
-    USING (true) WITH CHECK ((SELECT tenancy.may_write_tenant_data()));
-DROP POLICY IF EXISTS provider_facilities_may_delete ON provider_facilities;
-CREATE POLICY provider_facilities_may_delete ON provider_facilities AS RESTRICTIVE FOR DELETE
-    USING ((SELECT tenancy.may_write_tenant_data()));
+-- (tenancy.refuse_representatives_writes says why, and why a trigger).
+DROP TRIGGER IF EXISTS provider_facilities_may_write ON provider_facilities;
+CREATE TRIGGER provider_facilities_may_write BEFORE INSERT OR UPDATE OR DELETE ON provider_facilities
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 DROP TRIGGER IF EXISTS provider_facilities_updated_at ON provider_facilities;
 CREATE TRIGGER provider_facilities_updated_at BEFORE UPDATE ON provider_facilities

@@ -18,7 +18,7 @@ CREATE POLICY users_select ON users FOR SELECT USING (
     OR (SELECT tenancy.is_msc_admin())
     -- while logging in: the account of the email given (lower() only then: rows outside
     -- the caller's reach meet every branch)
-    OR ((SELECT tenancy.login_email()) IS NOT NULL
+    OR ((SELECT tenancy.is_logging_in())
         AND lower(email) = (SELECT tenancy.login_email()))
 );
 
@@ -44,11 +44,7 @@ CREATE POLICY users_insert ON users FOR INSERT WITH CHECK (
     (SELECT tenancy.is_msc_admin())
     -- accepting an invitation creates the account of the invited email, nothing else
     OR (NOT is_msc_admin
-        AND EXISTS (SELECT 1 FROM invitations i
-                     WHERE i.token_hash = (SELECT tenancy.invitation_token_hash())
-                       AND i.accepted_at IS NULL AND i.revoked_at IS NULL
-                       AND i.expires_at > now()
-                       AND lower(i.email) = lower(users.email)))
+        AND tenancy.invitation_admits_account(email))
 );
 
 DROP POLICY IF EXISTS users_update ON users;

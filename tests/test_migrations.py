@@ -89,19 +89,23 @@ def _resolved(app_url: str, user_id: uuid.UUID, organization_id: uuid.UUID) -> o
         engine.dispose()
 
 
-def test_one_step_down_from_head_requests_still_resolve_their_context(
+def test_steps_down_from_head_requests_still_resolve_their_context(
     empty_database: DatabaseUrls,
 ) -> None:
-    """Below head the policies are not applied again (they describe head): what the last
+    """Below head the policies are not applied again (they describe head): what a
     revision added to them must go with it, and what it changed come back as it was, for
-    the previous revision's service to run on. Every request of it begins in tenancy.enter."""
+    the previous revision's service to run on. Every request of it begins in tenancy.enter.
+    Down to 0014: through 0017 (Citus reference tables, nothing on plain PostgreSQL), 0016
+    (policies without subqueries, whose predicates the policies left in place still call)
+    and 0015 (MSC representatives)."""
     urls = empty_database
     migrate.upgrade(urls.owner)
     parent, child, admin = _parent_child_and_admin(urls.admin)
     expected = ("organization_admin", (parent, child))
     assert _resolved(urls.app, admin, parent) == expected
-    migrate.downgrade(urls.owner, "-1")
-    assert _resolved(urls.app, admin, parent) == expected
+    for _ in range(3):
+        migrate.downgrade(urls.owner, "-1")
+        assert _resolved(urls.app, admin, parent) == expected
     engine = make_engine(urls.owner)
     with engine.connect() as conn:
         # nothing left behind that names what the step took away

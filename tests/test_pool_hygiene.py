@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from app.config import Settings
 from app.extensions import db
 from app.factory import create_app
-from app.tenancy.context import SETTING_NAMES
+from app.tenancy.context import SETTING_NAMES, TenantContext, apply
 from tests.conftest import TwoTenants, bearer, token_for
 
 REQUESTS = 1000
@@ -58,3 +58,26 @@ def test_a_failed_request_leaves_nothing_behind(settings: Settings, seeded: TwoT
     with app.app_context(), db.engine.connect() as conn:
         _pid, *values = conn.execute(READ_SETTINGS).one()
     assert values == [""] * len(SETTING_NAMES)
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a@example.com'; SET LOCAL tenancy.is_msc_admin = 'true'; --",
+        "back\\slash'quote\"@example.com",
+        "ünïcødé@例え.jp",
+        "per%cent%%and%(named)s@example.com",
+    ],
+)
+def test_context_values_travel_as_literals(app_engine: Engine, email: str) -> None:
+    """The context is applied with SET LOCAL, which takes no bind parameters: each value
+    is quoted as a literal, so a value (a login email is whatever was typed) sets its own
+    setting, exactly, and nothing else."""
+    with app_engine.connect() as conn:
+        apply(conn, TenantContext(login_email=email, request_id="req-literal"))
+        _pid, *values = conn.execute(READ_SETTINGS).one()
+        conn.rollback()
+    settings = dict(zip(SETTING_NAMES, values, strict=True))
+    assert settings["tenancy.login_email"] == email
+    assert settings["tenancy.is_msc_admin"] == ""
+    assert settings["tenancy.request_id"] == "req-literal"

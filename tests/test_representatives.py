@@ -698,8 +698,9 @@ def _writes(table: str, rows: str) -> dict[str, TextClause]:
 def _outcome(session: Session, write: TextClause, params: dict[str, Any]) -> str:
     """What became of a write, tried in a savepoint rolled back at once: "written" (some
     row), "nothing" (no row reached: the policies filtered them all out), "refused" (a
-    policy's check raised; "by <policy>" when a RESTRICTIVE one did, as PostgreSQL names
-    only those), or "not granted" (the application role may not write so at all)."""
+    policy's check raised, or a trigger; "by <trigger>" when the `<table>_may_write`
+    trigger did, as its message names it), or "not granted" (the application role may not
+    write so at all)."""
     savepoint = session.begin_nested()
     try:
         written = session.execute(write, params).rowcount
@@ -709,8 +710,8 @@ def _outcome(session: Session, write: TextClause, params: dict[str, Any]) -> str
             raise
         if str(error.orig).startswith("permission denied"):
             return "not granted"
-        policy = re.search(r'row-level security policy "(\w+)"', str(error.orig))
-        return f"refused by {policy[1]}" if policy else "refused"
+        trigger = re.search(r"writes no data of organizations \((\w+)\)", str(error.orig))
+        return f"refused by {trigger[1]}" if trigger else "refused"
     savepoint.rollback()
     return "written" if written else "nothing"
 
@@ -731,14 +732,17 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
 ) -> None:
     """Whatever reach they are given: as their context resolves, the other policies
     already refuse nearly every write; with MSC reach lent (`system_context`, which
-    keeps the caller's role) nothing else stands in the way, and every insert and update
-    is refused, every delete filtered out. In the transaction the context was resolved
+    keeps the caller's role) nothing else stands in the way, and every insert, update and
+    delete is refused. In the transaction the context was resolved
     in, and in the next one of the same session (a job or command going on after a
     commit): the role is applied anew with each."""
     a = seeded.a
     with admin_engine.connect() as conn:
         guarded = conn.scalars(
-            text("SELECT tablename FROM pg_policies WHERE policyname = tablename || '_may_write'")
+            text(
+                "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE t.tgname = c.relname || '_may_write'"
+            )
         ).all()
     assert set(guarded) == set(TENANT_ROWS)  # every table the policies guard is tried here
     _onboarding_and_outbox_rows(admin_engine, a.organization)
@@ -747,12 +751,10 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
         table: {
             "insert": f"refused by {table}_may_write",
             "update": f"refused by {table}_may_write",
-            "delete": "nothing",
+            "delete": f"refused by {table}_may_write",
         }
         for table in TENANT_ROWS
     }
-    # Not even MSC places an order: the insert policy refuses before this one is asked.
-    refusal["orders"]["insert"] = "refused"
     # History no one deletes or changes (policies/<table>.sql grant no more).
     refusal["invitations"]["delete"] = "not granted"
     refusal["outbox_messages"]["delete"] = "not granted"

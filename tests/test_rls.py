@@ -298,9 +298,9 @@ OWN_ACCOUNT_AND_TRAIL = {"users", "mfa_recovery_codes", "password_resets", "audi
 def test_every_table_of_organizations_data_refuses_msc_representatives_writes(
     admin_engine: Engine,
 ) -> None:
-    """Two RESTRICTIVE policies on each (policies/functions.sql says why two), so that a
-    new table is not forgotten; tests/test_representatives.py tries them."""
-    refusal = "( SELECT tenancy.may_write_tenant_data() AS may_write_tenant_data)"
+    """A statement trigger on each (`tenancy.refuse_representatives_writes` says why not a
+    RESTRICTIVE policy: there is none anywhere), so that a new table is not forgotten;
+    tests/test_representatives.py tries them."""
     with admin_engine.connect() as conn:
         protected = conn.scalars(
             text(
@@ -308,23 +308,26 @@ def test_every_table_of_organizations_data_refuses_msc_representatives_writes(
                 " WHERE n.nspname = 'public' AND c.relrowsecurity"
             )
         ).all()
-        restrictive = conn.execute(
+        triggers = conn.execute(
             text(
-                "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies"
-                " WHERE permissive = 'RESTRICTIVE'"
+                "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+                " JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE t.tgfoid = 'tenancy.refuse_representatives_writes'::regproc"
             )
         ).all()
+        restrictive = conn.scalar(
+            text("SELECT count(*) FROM pg_policies WHERE permissive = 'RESTRICTIVE'")
+        )
     tables = set(protected) - OWN_ACCOUNT_AND_TRAIL
     assert {"organizations", "facilities", "credentials", "outbox_messages"} <= tables
-    expected = {
-        policy
-        for table in tables
-        for policy in (
-            (table, f"{table}_may_write", "ALL", "true", refusal),
-            (table, f"{table}_may_delete", "DELETE", refusal, None),
-        )
+    assert {(table, name) for table, name, _ in triggers} == {
+        (table, f"{table}_may_write") for table in tables
     }
-    assert {tuple(row) for row in restrictive} == expected
+    for table, _, definition in triggers:
+        assert f"BEFORE INSERT OR DELETE OR UPDATE ON public.{table} FOR EACH STATEMENT" in (
+            definition
+        )
+    assert restrictive == 0
 
 
 def test_users_cannot_raise_their_own_privileges(db: Session, tenants: TwoTenants) -> None:

@@ -1,9 +1,16 @@
 """The tenant context: who is asking, for which organization, reaching which tenants.
 
-It travels into PostgreSQL as transaction-local settings (set_config(..., true)), read
-by the policies in policies/. It is applied when a session begins a transaction, so
+It travels into PostgreSQL as transaction-local settings (`SET LOCAL tenancy.<name>`),
+read by the policies in policies/. It is applied when a session begins a transaction, so
 no query can run without it, and it vanishes when the transaction ends, so a pooled
 connection never carries one request's tenant into the next.
+
+`SET LOCAL`, not `set_config(..., true)`: on a Citus cluster only a SET command reaches
+the worker nodes that hold the tenants' rows, and only once
+`citus.propagate_set_commands` is 'local' in the same transaction (on plain PostgreSQL
+that setting is an unused name and costs nothing). SET takes no bind parameters, so each
+value goes in as a literal quoted by the driver; the statements travel together, in one
+round trip.
 """
 
 from __future__ import annotations
@@ -14,40 +21,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, text, true
+from psycopg import sql
+from sqlalchemy import ColumnElement, Connection, true
 from sqlalchemy.orm import InstrumentedAttribute, Session, SessionTransaction
 
 from app.models.audit_event import REQUEST_ID_LENGTH
 
 SESSION_KEY = "tenant_context"
 
-# Every setting is written on every apply, unset ones as '', so nothing from an
-# earlier statement of the same transaction survives a narrower context.
-_APPLY = text(
-    "SELECT set_config('tenancy.user_id', :user_id, true),"
-    " set_config('tenancy.organization_id', :organization_id, true),"
-    " set_config('tenancy.role', :role, true),"
-    " set_config('tenancy.organization_ids', :organization_ids, true),"
-    " set_config('tenancy.facility_ids', :facility_ids, true),"
-    " set_config('tenancy.is_msc_admin', :is_msc_admin, true),"
-    " set_config('tenancy.login_email', :login_email, true),"
-    " set_config('tenancy.invitation_token_hash', :invitation_token_hash, true),"
-    " set_config('tenancy.password_reset_token_hash', :password_reset_token_hash, true),"
-    " set_config('tenancy.request_id', :request_id, true)"
-)
-
-SETTING_NAMES = (
-    "tenancy.user_id",
-    "tenancy.organization_id",
-    "tenancy.role",
-    "tenancy.organization_ids",
-    "tenancy.facility_ids",
-    "tenancy.is_msc_admin",
-    "tenancy.login_email",
-    "tenancy.invitation_token_hash",
-    "tenancy.password_reset_token_hash",
-    "tenancy.request_id",
-)
+# What makes a Citus coordinator pass the transaction's SET LOCAL commands on to its
+# workers (module docstring).
+PROPAGATE_TO_WORKERS = "SET LOCAL citus.propagate_set_commands = 'local'"
 
 
 @dataclass(frozen=True)
@@ -77,6 +61,8 @@ class TenantContext:
         return cls(is_msc_admin=True, request_id=label[:REQUEST_ID_LENGTH])
 
     def settings(self) -> dict[str, str]:
+        # Every setting is written on every apply, unset ones as '', so nothing from an
+        # earlier statement of the same transaction survives a narrower context.
         return {
             "user_id": str(self.user_id or ""),
             "organization_id": str(self.organization_id or ""),
@@ -94,6 +80,10 @@ class TenantContext:
         return self.is_msc_admin or organization_id in self.organization_ids
 
 
+# What an empty context writes is every setting the policies read.
+SETTING_NAMES = tuple(f"tenancy.{name}" for name in TenantContext().settings())
+
+
 def in_scope(
     column: InstrumentedAttribute[uuid.UUID], context: TenantContext
 ) -> ColumnElement[bool]:
@@ -106,8 +96,22 @@ def in_scope(
     return column.in_(context.organization_ids)
 
 
+def apply_statement(settings: dict[str, str]) -> str:
+    """The statements that make `settings` (TenantContext.settings) the transaction's:
+    one simple query, so one round trip."""
+    statements: list[sql.Composable] = [sql.SQL(PROPAGATE_TO_WORKERS)]
+    statements += [
+        sql.SQL("SET LOCAL {} = {}").format(sql.SQL(f"tenancy.{name}"), sql.Literal(value))
+        for name, value in settings.items()
+    ]
+    return sql.SQL("; ").join(statements).as_string()
+
+
 def apply(connection: Connection, context: TenantContext) -> None:
-    connection.execute(_APPLY, context.settings())
+    # no parameters: else the driver would read a % inside a quoted value as a placeholder
+    connection.exec_driver_sql(
+        apply_statement(context.settings()), execution_options={"no_parameters": True}
+    )
 
 
 def use_context(session: Session, context: TenantContext) -> None:

@@ -9,6 +9,7 @@ from typing import NoReturn
 import pytest
 from flask import Flask
 
+from app.citus import unsharded
 from app.domain import errors as domain
 from app.domain.documents import StoredFileCorrupt
 from app.errors import STATUS, init_error_handlers, status_of
@@ -90,3 +91,11 @@ def test_a_storage_fault_is_a_500_that_says_which(fault: Exception, message: str
         "status": "Internal Server Error",
         "message": message,
     }
+
+
+def test_a_shards_name_is_read_as_its_tables() -> None:
+    """A Citus cluster names a shard's constraint in an error; the field is found by the
+    table's constraint name all the same."""
+    assert unsharded("ck_credentials_dates_ordered_102019") == "ck_credentials_dates_ordered"
+    assert unsharded("organizations_may_write_102010") == "organizations_may_write"
+    assert unsharded("uq_users_email") == "uq_users_email"
