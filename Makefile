@@ -2,12 +2,21 @@
 # `make test-fast` leaves out the slow, process-starting and Helm chart tests.
 # Without DATABASE_URL / DATABASE_ADMIN_URL / REDIS_URL both start an embedded
 # PostgreSQL and Redis under .local/ (see README.md).
+# `make test-citus` runs CITUS_TESTS on a local three-node Citus cluster
+# (scripts/citus_cluster.py).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# What must hold on a Citus cluster as on one server: the tenancy, the policies and the
+# catalogue, a pooled connection's hygiene, and the API over the tenants' data.
+CITUS_TESTS ?= tests/test_citus.py tests/test_catalogue.py tests/test_policy_files.py \
+	tests/test_rls.py tests/test_pool_hygiene.py tests/test_representatives.py \
+	tests/test_audit.py tests/test_statement_budget.py tests/test_organizations_api.py \
+	tests/test_facilities_api.py tests/test_providers_api.py tests/test_invitations.py \
+	tests/test_orders.py tests/test_credentials.py tests/test_hierarchy.py
 
-.PHONY: install run test test-fast lint format openapi clean-local
+.PHONY: install run test test-fast test-citus lint format openapi clean-local
 
 install: $(VENV)/.installed
 
@@ -25,6 +34,11 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not process and not deploy"
+
+# The cluster keeps running afterwards (`$(BIN)/python scripts/citus_cluster.py stop`).
+test-citus: install
+	set -a && citus_env="$$($(BIN)/python scripts/citus_cluster.py start)" && eval "$$citus_env" && \
+		REDIS_URL="$(REDIS_URL)" $(BIN)/python -m pytest $(CITUS_TESTS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -32,6 +32,7 @@ from redis.retry import Retry
 from sqlalchemy.engine import make_url
 
 from app import migrate
+from app.citus import cluster_workers, create_database_on_cluster, drop_database_on_cluster
 from app.config import Settings
 from app.tenancy.roles import ensure_roles, libpq_url
 
@@ -70,20 +71,28 @@ def urls_for(server_admin_url: str, database: str) -> DatabaseUrls:
 
 
 def drop_database(server_admin_url: str, database: str) -> None:
+    """Drop `database`, and on a Citus coordinator its copies on the workers too."""
     with psycopg.connect(libpq_url(server_admin_url), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
+    drop_database_on_cluster(server_admin_url, database)
 
 
 def ensure_database(server_admin_url: str, database: str, *, recreate: bool = False) -> None:
+    """Make `database` unless it exists; on a Citus coordinator with workers, as a
+    database of the whole cluster (app/citus.py)."""
     if recreate:
         drop_database(server_admin_url, database)
     with psycopg.connect(libpq_url(server_admin_url), autocommit=True) as conn:
         name = sql.Identifier(database)
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
-        if exists.fetchone() is None:
+        if exists.fetchone() is not None:
+            return
+        if not cluster_workers(server_admin_url):
             conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+            return
+    create_database_on_cluster(server_admin_url, database)
 
 
 def provision(

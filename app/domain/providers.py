@@ -62,7 +62,9 @@ def list_providers(context: TenantContext, filters: dict[str, Any], *, with_cont
             ),
         )
         .where(Membership.role == Role.PROVIDER, in_scope(Membership.organization_id, context))
-        .group_by(User.id, Membership.organization_id)
+        # every user column named, not just the key: PostgreSQL infers the rest from it,
+        # a Citus coordinator, planning a query whose filters reach no shard, does not
+        .group_by(User.id, User.name, User.email, User.npi, User.phone, Membership.organization_id)
     )
     if "organization_id" in filters:
         query = query.where(Membership.organization_id == filters["organization_id"])
