@@ -8,13 +8,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# What must hold on a Citus cluster as on one server: the tenancy, the policies and the
-# catalogue, a pooled connection's hygiene, and the API over the tenants' data.
-CITUS_TESTS ?= tests/test_citus.py tests/test_catalogue.py tests/test_policy_files.py \
-	tests/test_rls.py tests/test_pool_hygiene.py tests/test_representatives.py \
-	tests/test_audit.py tests/test_statement_budget.py tests/test_organizations_api.py \
-	tests/test_facilities_api.py tests/test_providers_api.py tests/test_invitations.py \
-	tests/test_orders.py tests/test_credentials.py tests/test_hierarchy.py
+# What must hold on a Citus cluster as on one server: the whole quick suite (the
+# tenancy, the policies and the catalogue, a pooled connection's hygiene, the API over
+# the tenants' data), but the migrations' downgrades (0016 is not undone on Citus) and
+# the benchmarks' smoke runs (docs/citus-layout.md says why their RLS-tax plans fail
+# there).
+CITUS_TESTS ?= tests -m "not slow and not process and not deploy" \
+	--ignore=tests/test_migrations.py --ignore=tests/test_bench_smoke.py
 
 .PHONY: install run test test-fast test-citus lint format openapi clean-local
 

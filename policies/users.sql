@@ -128,13 +128,20 @@ CREATE TRIGGER users_npi_reset BEFORE UPDATE OF npi, name ON users
     FOR EACH ROW EXECUTE FUNCTION tenancy.reset_npi_verification();
 
 -- organization_ids is written only by the owner's sync: a user cannot claim membership.
+-- The owner is read from the table by its name, not from the row of TG_RELID: on a Citus
+-- cluster the trigger fires on a shard, which Citus hides from pg_class, and a check of
+-- nobody's membership must refuse (coalesce), not pass.
 CREATE OR REPLACE FUNCTION tenancy.guard_user_organization_ids() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.organization_ids IS DISTINCT FROM
            (CASE WHEN TG_OP = 'UPDATE' THEN OLD.organization_ids ELSE '{}'::uuid[] END)
-       AND NOT pg_has_role(current_user,
-                           (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
+       AND NOT coalesce(pg_has_role(current_user,
+                                    (SELECT tableowner FROM pg_tables
+                                      WHERE schemaname = TG_TABLE_SCHEMA
+                                        AND tablename = tenancy.unsharded(TG_TABLE_NAME)),
+                                    'MEMBER'),
+                        false)
     THEN
         RAISE EXCEPTION 'users.organization_ids follows the memberships'
             USING ERRCODE = 'insufficient_privilege', COLUMN = 'organization_ids';

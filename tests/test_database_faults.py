@@ -136,7 +136,10 @@ def test_a_commit_that_fails_answers_503_and_writes_nothing(
     def terminate_before_commit(connection: Any) -> None:
         pid = connection.connection.dbapi_connection.info.backend_pid
         with admin_engine.begin() as admin:
-            admin.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+            # the cast: Citus adds a bigint overload (its cluster-wide process ids)
+            admin.execute(
+                text("SELECT pg_terminate_backend(CAST(:pid AS integer), 5000)"), {"pid": pid}
+            )
 
     with app.app_context():
         engine = db.engine
