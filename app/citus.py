@@ -53,7 +53,7 @@ def create_database_on_cluster(admin_url: str, database: str) -> None:
     as its shard tables would clash with the new ones'. If any step fails, what was
     made is dropped again."""
     name = sql.Identifier(database)
-    drop = _drop_statement(database)
+    drop = drop_statement(database)
     with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
         coordinator = _coordinator(conn)
         workers = _workers(conn)
@@ -94,10 +94,11 @@ def drop_database_on_cluster(admin_url: str, database: str) -> None:
     coordinator's own copy is its server's to drop)."""
     for host, port in cluster_workers(admin_url):
         with _connect_node(admin_url, host, port) as worker:
-            worker.execute(_drop_statement(database))
+            worker.execute(drop_statement(database))
 
 
-def _drop_statement(database: str) -> sql.Composed:
+def drop_statement(database: str) -> sql.Composed:
+    """DROP DATABASE `database`, ending its sessions, as every node runs it."""
     return sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
 
 

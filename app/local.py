@@ -32,7 +32,12 @@ from redis.retry import Retry
 from sqlalchemy.engine import make_url
 
 from app import migrate
-from app.citus import cluster_workers, create_database_on_cluster, drop_database_on_cluster
+from app.citus import (
+    cluster_workers,
+    create_database_on_cluster,
+    drop_database_on_cluster,
+    drop_statement,
+)
 from app.config import Settings
 from app.tenancy.roles import ensure_roles, libpq_url
 
@@ -73,9 +78,7 @@ def urls_for(server_admin_url: str, database: str) -> DatabaseUrls:
 def drop_database(server_admin_url: str, database: str) -> None:
     """Drop `database`, and on a Citus coordinator its copies on the workers too."""
     with psycopg.connect(libpq_url(server_admin_url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-        )
+        conn.execute(drop_statement(database))
     drop_database_on_cluster(server_admin_url, database)
 
 
