@@ -433,10 +433,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT regexp_replace(name, '_[0-9]+$', '')
 $$;
 
+-- updated_at: when the statement that last changed the row ran. The models' updates set
+-- it themselves (app/models/base.py, Timestamps), so that on a Citus cluster, where an
+-- update of a reference table runs on every node's copy, the coordinator evaluates it
+-- once and every copy holds the same value; this trigger sets it for a statement that
+-- did not.
 CREATE OR REPLACE FUNCTION tenancy.set_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.updated_at := now();
+    IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+        NEW.updated_at := statement_timestamp();
+    END IF;
     RETURN NEW;
 END
 $$;
@@ -486,10 +493,30 @@ $$;
 
 -- The audit trigger functions. Their arguments: TG_ARGV[0], the column holding the row's
 -- organization ('' for global rows such as users; a NULL or absent organization means
--- the acting one); TG_ARGV[1..], columns whose values are redacted. Every event's
+-- the acting one, and outside any, the nil UUID: no organization); TG_ARGV[1..], columns
+-- whose values are redacted. Every event's
 -- `changes` maps each column (but created_at and updated_at) to its old and new value.
 -- SECURITY DEFINER: the application role holds no INSERT on audit_events, so the
 -- trail holds only what these functions write, under the session's real context.
+
+-- Whether a trigger fires on a worker node's copy of a reference table. On a Citus cluster
+-- a change to a reference table (organizations, users, ...) is made to every node's copy,
+-- and each copy's triggers fire: what must happen once, an audit event, happens on the
+-- coordinator's copy alone. Plain PostgreSQL: never. (Takes TG_TABLE_NAME, the shard's.)
+CREATE OR REPLACE FUNCTION tenancy.is_worker_copy(table_name text) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF to_regproc('pg_catalog.citus_is_coordinator') IS NULL THEN
+        RETURN false;  -- no Citus (planned apart: the call below would not resolve)
+    END IF;
+    IF citus_is_coordinator() THEN
+        RETURN false;
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM pg_dist_partition
+                    WHERE logicalrelid = to_regclass(tenancy.unsharded(table_name))
+                      AND partmethod = 'n');
+END
+$$;
 
 -- AFTER UPDATE OR DELETE row trigger: one event per changed or deleted row.
 CREATE OR REPLACE FUNCTION tenancy.record_audit_event() RETURNS trigger
@@ -502,10 +529,14 @@ DECLARE
     diff jsonb;
     redacted text;
 BEGIN
+    IF tenancy.is_worker_copy(TG_TABLE_NAME) THEN
+        RETURN NULL;
+    END IF;
     IF TG_ARGV[0] <> '' THEN
         org_id := (row_data ->> TG_ARGV[0])::uuid;
     END IF;
-    org_id := coalesce(org_id, tenancy.organization_id());
+    -- outside any organization: the trail's key for none (audit_events' default)
+    org_id := coalesce(org_id, tenancy.organization_id(), '00000000-0000-0000-0000-000000000000');
 
     SELECT coalesce(
                jsonb_object_agg(key, jsonb_build_object('old', old_row -> key, 'new', new_row -> key)),
@@ -540,24 +571,35 @@ $$;
 -- (the reminder scan) then pays one statement, not a function call and an insert per row.
 CREATE OR REPLACE FUNCTION tenancy.record_audit_inserts() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    events jsonb;
 BEGIN
-    INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,
-                              table_name, row_id, changes, request_id)
-    SELECT event.org_id, tenancy.user_id(), tenancy.is_cross_tenant(event.org_id), 'insert',
-           tenancy.unsharded(TG_TABLE_NAME), (event.row_data ->> 'id')::uuid, event.changes,
-           tenancy.request_id()
-      FROM (SELECT coalesce(CASE WHEN TG_ARGV[0] <> '' THEN (r.row_data ->> TG_ARGV[0])::uuid END,
-                            tenancy.organization_id()) AS org_id,
-                   r.row_data,
-                   (SELECT coalesce(jsonb_object_agg(
+    IF tenancy.is_worker_copy(TG_TABLE_NAME) THEN
+        RETURN NULL;
+    END IF;
+    -- The events are gathered first and inserted from a value: on a Citus worker an
+    -- INSERT into audit_events cannot read the transition table itself.
+    SELECT jsonb_agg(jsonb_build_object(
+               'org_id', coalesce(CASE WHEN TG_ARGV[0] <> '' THEN (r.row_data ->> TG_ARGV[0])::uuid END,
+                                  tenancy.organization_id(),
+                                  '00000000-0000-0000-0000-000000000000'),
+               'row_id', r.row_data ->> 'id',
+               'changes', (SELECT coalesce(jsonb_object_agg(
                                field.key,
                                CASE WHEN field.key = ANY (TG_ARGV[1:])
                                     THEN '{"old": "[redacted]", "new": "[redacted]"}'::jsonb
                                     ELSE jsonb_build_object('old', NULL, 'new', field.value)
                                END), '{}'::jsonb)
-                      FROM jsonb_each(r.row_data) AS field
-                     WHERE field.key NOT IN ('created_at', 'updated_at')) AS changes
-              FROM (SELECT to_jsonb(inserted) AS row_data FROM inserted) AS r) AS event;
+                             FROM jsonb_each(r.row_data) AS field
+                            WHERE field.key NOT IN ('created_at', 'updated_at'))))
+      INTO events
+      FROM (SELECT to_jsonb(inserted) AS row_data FROM inserted) AS r;
+
+    INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,
+                              table_name, row_id, changes, request_id)
+    SELECT event.org_id, tenancy.user_id(), tenancy.is_cross_tenant(event.org_id), 'insert',
+           tenancy.unsharded(TG_TABLE_NAME), event.row_id, event.changes, tenancy.request_id()
+      FROM jsonb_to_recordset(events) AS event(org_id uuid, row_id uuid, changes jsonb);
     RETURN NULL;
 END
 $$;

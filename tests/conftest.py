@@ -46,6 +46,7 @@ from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories, pgbouncer
 from tests.browser import chromium, live_server
+from tests.placement import organization_id_on
 from tests.queues import forget_queue
 
 # Sessions made here directly (not through the app) get the same listeners as the app's.
@@ -213,8 +214,10 @@ class TwoTenants:
     msc_admin: User
 
 
-def _tenant(session: Session, name: str) -> Tenant:
-    org = factories.make_organization(session, name=name)
+def _tenant(session: Session, name: str, worker: int) -> Tenant:
+    # on a Citus cluster, the tenant's rows on the `worker`-th worker (tests/placement.py)
+    placed = organization_id_on(session.connection(), worker)
+    org = factories.make_organization(session, name=name, **({"id": placed} if placed else {}))
     admin = factories.make_user(session)
     manager = factories.make_user(session)
     factories.make_membership(session, admin, org, Role.ORGANIZATION_ADMIN)
@@ -225,8 +228,9 @@ def _tenant(session: Session, name: str) -> Tenant:
 
 def build_two_tenants(session: Session) -> TwoTenants:
     """Tenants A and B, each with an admin, an office manager and a facility, and one
-    provider who works at both (primary at A)."""
-    a, b = _tenant(session, "Tenant A"), _tenant(session, "Tenant B")
+    provider who works at both (primary at A). On a Citus cluster, on different
+    workers."""
+    a, b = _tenant(session, "Tenant A", 0), _tenant(session, "Tenant B", 1)
     provider = factories.make_user(session, npi=factories.unique_npi())
     for tenant, primary in ((a, True), (b, False)):
         factories.make_membership(session, provider, tenant.organization, Role.PROVIDER)

@@ -155,3 +155,28 @@ def test_one_statement_inserting_many_rows_writes_an_event_for_each(
         assert event.organization_id == seeded.a.organization.id and not event.cross_tenant
         assert event.changes["password_hash"] == {"old": "[redacted]", "new": "[redacted]"}
     assert by_row[users[0]].changes["email"] == {"old": None, "new": "bulk1@example.com"}
+
+
+def test_events_outside_any_organization_are_filed_under_none(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine, clean_database: None
+) -> None:
+    """A global row changed with no organization acting (a job, the owner) is filed
+    under the nil UUID, as the trail's key may not be empty (docs/citus-layout.md), and
+    shown as no organization."""
+    with admin_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE users SET name = 'Renamed' WHERE id = :id"), {"id": seeded.a.admin.id}
+        )
+        stored = conn.execute(
+            text(
+                "SELECT organization_id::text FROM audit_events"
+                " WHERE row_id = :id AND action = 'update'"
+            ),
+            {"id": seeded.a.admin.id},
+        ).scalar_one()
+    assert stored == "00000000-0000-0000-0000-000000000000"
+    token = token_for(client, seeded.msc_admin)
+    listed = client.get(f"{EVENTS}?table_name=users&action=update", headers=bearer(token))
+    assert listed.status_code == 200
+    [event] = [e for e in listed.get_json() if e["row_id"] == str(seeded.a.admin.id)]
+    assert event["organization_id"] is None

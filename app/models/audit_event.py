@@ -4,17 +4,47 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, false, func, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    false,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
-from app.models.base import Base, UUIDPrimaryKey
+from app.models.base import Base, TenantRowKey
+
+# The key under which the trail files the events of global rows (a user, what a user
+# owns) made outside any organization: a distributed table's key may not be NULL
+# (docs/citus-layout.md). The nil UUID, which no organization can have; shown as none.
+NO_ORGANIZATION_ID = uuid.UUID(int=0)
 
 # The longest request id the trail keeps (X-Request-ID headers and system labels).
 REQUEST_ID_LENGTH = 64
 
 
-class AuditEvent(UUIDPrimaryKey, Base):
+class OrganizationKey(TypeDecorator[uuid.UUID | None]):
+    """An event's organization, None where it is NO_ORGANIZATION_ID in the table."""
+
+    impl = UUID(as_uuid=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: uuid.UUID | None, dialect: Dialect) -> uuid.UUID:
+        return NO_ORGANIZATION_ID if value is None else value
+
+    def process_result_value(self, value: uuid.UUID | None, dialect: Dialect) -> uuid.UUID | None:
+        return None if value == NO_ORGANIZATION_ID else value
+
+
+class AuditEvent(TenantRowKey, Base):
     """Append-only record of a row change, written by the audit trigger.
 
     No foreign keys: the trail must outlive the rows and users it speaks of.
@@ -22,6 +52,7 @@ class AuditEvent(UUIDPrimaryKey, Base):
 
     __tablename__ = "audit_events"
     __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "id"),
         CheckConstraint("action IN ('insert', 'update', 'delete')", name="action"),
         Index(
             "ix_audit_events_organization_id_occurred_at",
@@ -30,7 +61,9 @@ class AuditEvent(UUIDPrimaryKey, Base):
         ),
     )
 
-    organization_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        OrganizationKey(), nullable=False, server_default=text(f"'{NO_ORGANIZATION_ID}'")
+    )
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # Set when an MSC admin changed a row of an organization outside their own scope.
     cross_tenant: Mapped[bool] = mapped_column(Boolean, server_default=false())

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, func, text
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Stable constraint names, so migrations and the models agree on them.
 NAMING_CONVENTION = {
@@ -28,10 +29,30 @@ class UUIDPrimaryKey:
     )
 
 
+class TenantRowKey:
+    """A tenant's row: its table's primary key is (organization_id, id), so that a Citus
+    cluster can distribute the table by organization (docs/citus-layout.md); `id` alone
+    stays the identity the API and the ORM use (a random UUID, unique by itself). The
+    model lists PrimaryKeyConstraint("organization_id", "id") among its table arguments.
+    """
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), server_default=text("gen_random_uuid()")
+    )
+
+    @declared_attr.directive
+    @classmethod
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"primary_key": [cls.__table__.c.id]}  # type: ignore[attr-defined]
+
+
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    # Kept current by the set_updated_at trigger, whatever path writes the row.
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Set by each update the models make, and by the set_updated_at trigger for any other
+    # (policies/functions.sql says why both).
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.statement_timestamp()
+    )
 
 
 def check_in(column: str, values: Sequence[str]) -> str:

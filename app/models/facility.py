@@ -8,27 +8,27 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    PrimaryKeyConstraint,
     String,
-    UniqueConstraint,
     true,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from app.models.base import Base, TenantRowKey, Timestamps, check_in
 from app.models.enums import FacilityType, values
 
 
-class Facility(UUIDPrimaryKey, Timestamps, Base):
+class Facility(TenantRowKey, Timestamps, Base):
     __tablename__ = "facilities"
     __table_args__ = (
-        # Target of the composite foreign keys that keep children in their tenant.
-        UniqueConstraint("organization_id", "id"),
-        # The office manager must be a member of the facility's own organization.
+        # Also the target of the composite foreign keys that keep children in their tenant.
+        PrimaryKeyConstraint("organization_id", "id"),
+        # The office manager must be a member of the facility's own organization. No ON
+        # DELETE action: memberships are deactivated, not deleted (0021 says more).
         ForeignKeyConstraint(
             ["organization_id", "office_manager_id"],
             ["memberships.organization_id", "memberships.user_id"],
-            ondelete="SET NULL (office_manager_id)",
             name="fk_facilities_office_manager",
         ),
         CheckConstraint(check_in("facility_type", values(FacilityType)), name="type"),

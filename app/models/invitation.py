@@ -3,20 +3,30 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
-from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from app.models.base import Base, TenantRowKey, Timestamps, check_in
 from app.models.enums import InvitationRole, InvitationStatus, values
 
 
-class Invitation(UUIDPrimaryKey, Timestamps, Base):
+class Invitation(TenantRowKey, Timestamps, Base):
     """An organization's request that a person join it; accepted once, by token."""
 
     __tablename__ = "invitations"
     __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "id"),
         CheckConstraint(check_in("role", values(InvitationRole)), name="role"),
         CheckConstraint(
             "primary_facility_id IS NULL OR primary_facility_id = ANY (facility_ids)",
@@ -30,7 +40,14 @@ class Invitation(UUIDPrimaryKey, Timestamps, Base):
             unique=True,
             postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
         ),
-        Index("uq_invitations_token_hash", "token_hash", unique=True),
+        # Unique within the tenant, as a distributed table's constraints must be; a token
+        # is 256 random bits, so no two organizations' ever meet.
+        Index(
+            "uq_invitations_organization_id_token_hash",
+            "organization_id",
+            "token_hash",
+            unique=True,
+        ),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(

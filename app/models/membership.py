@@ -2,19 +2,29 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, true
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from app.models.base import Base, TenantRowKey, Timestamps, check_in
 from app.models.enums import Role, values
 
 
-class Membership(UUIDPrimaryKey, Timestamps, Base):
+class Membership(TenantRowKey, Timestamps, Base):
     """How a user belongs to a tenant, and with which role."""
 
     __tablename__ = "memberships"
     __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "id"),
         UniqueConstraint("organization_id", "user_id"),
         CheckConstraint(check_in("role", values(Role)), name="role"),
         Index("ix_memberships_user_id", "user_id"),

@@ -3,21 +3,29 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UUIDPrimaryKey, check_in
+from app.models.base import Base, TenantRowKey, check_in
 from app.models.enums import OnboardingStep, values
 
 
-class OnboardingStepCompletion(UUIDPrimaryKey, Base):
+class OnboardingStepCompletion(TenantRowKey, Base):
     """A step an organization marked complete by hand. Steps backed by data (facilities,
     invitations, documents) complete themselves and need no row; reopening a step
     deletes its row (the audit trail keeps the history)."""
 
     __tablename__ = "onboarding_step_completions"
     __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "id"),
         UniqueConstraint("organization_id", "step"),
         CheckConstraint(check_in("step", values(OnboardingStep)), name="step"),
     )

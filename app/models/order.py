@@ -13,12 +13,13 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     String,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from app.models.base import Base, TenantRowKey, Timestamps, check_in
 from app.models.enums import values
 
 
@@ -35,12 +36,13 @@ class OrderStatus(StrEnum):
 ACTIVE_ORDER_STATUSES = (OrderStatus.SUBMITTED, OrderStatus.APPROVED, OrderStatus.SHIPPED)
 
 
-class Order(UUIDPrimaryKey, Timestamps, Base):
+class Order(TenantRowKey, Timestamps, Base):
     """A provider's supply order at one facility: minimal, what dashboards and analytics
     count. Each status change stamps its own *_at column."""
 
     __tablename__ = "orders"
     __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "id"),
         # Composite keys keep an order inside its tenant: the facility belongs to the
         # order's organization and the provider is a member of it. No ON DELETE: orders
         # are history, so a facility or membership with orders is not deleted silently.

@@ -48,10 +48,11 @@ class OutboxMessage(UUIDPrimaryKey, Timestamps, Base):
         UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
     )
     # The invitation an invitation email belongs to: replacing or revoking the invitation
-    # cancels the email while it waits.
-    invitation_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("invitations.id", ondelete="CASCADE")
-    )
+    # cancels the email while it waits (app/domain/outbox.py). No foreign key: the
+    # outbox stays on a Citus cluster's coordinator, the invitations are distributed
+    # (docs/citus-layout.md); an invitation goes only with its organization, and its
+    # messages with it.
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     kind: Mapped[str] = mapped_column(String(32))
     idempotency_key: Mapped[str] = mapped_column(String(255))
     recipient_email: Mapped[str] = mapped_column(String(320))

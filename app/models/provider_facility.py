@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    PrimaryKeyConstraint,
     String,
     false,
     text,
@@ -17,15 +18,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from app.models.base import Base, TenantRowKey, Timestamps, check_in
 from app.models.enums import AssignmentStatus, values
 
 
-class ProviderFacility(UUIDPrimaryKey, Timestamps, Base):
+class ProviderFacility(TenantRowKey, Timestamps, Base):
     """A provider's assignment to a facility; ended assignments stay as history."""
 
     __tablename__ = "provider_facilities"
     __table_args__ = (
+        PrimaryKeyConstraint("organization_id", "id"),
         # Composite keys keep an assignment inside its tenant: the facility and the
         # provider's membership must both belong to the same organization.
         ForeignKeyConstraint(

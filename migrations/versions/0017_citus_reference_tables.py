@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from app.tenancy.policies import is_citus
+
 revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
@@ -27,20 +29,15 @@ depends_on: str | Sequence[str] | None = None
 REFERENCE_TABLES = ("us_states", "npi_registry_answers")
 
 
-def _on_citus() -> bool:
-    found = op.get_bind().execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'citus'"))
-    return found.first() is not None
-
-
 def upgrade() -> None:
-    if not _on_citus():
+    if not is_citus(op.get_bind()):
         return
     for table in REFERENCE_TABLES:
         op.execute(sa.text("SELECT create_reference_table(:t)").bindparams(t=table))
 
 
 def downgrade() -> None:
-    if not _on_citus():
+    if not is_citus(op.get_bind()):
         return
     for table in REFERENCE_TABLES:
         op.execute(
