@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app import clock, local
 from app.auth.passwords import hash_password
 from app.config import DemoSettings, Settings, child_environment
+from app.domain import assignments
 from app.extensions import current_settings, db
 from app.models import Facility, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, Role
@@ -74,18 +75,19 @@ def seed_demo() -> None:
         "rv-main": _facility(session, riverside, "Riverside Clinic", "clinic", "TX"),
     }
     session.flush()
-    for key, primary in (("nw-main", True), ("rv-main", False)):
-        facility = facilities[key]
-        session.add(
-            ProviderFacility(
-                organization_id=facility.organization_id,
-                user_id=provider.id,
-                facility_id=facility.id,
-                is_primary=primary,
-                start_date=dt.date(2026, 1, 5),
-                status=AssignmentStatus.ACTIVE,
-            )
+    at = {
+        key: ProviderFacility(
+            organization_id=facilities[key].organization_id,
+            user_id=provider.id,
+            facility_id=facilities[key].id,
+            start_date=dt.date(2026, 1, 5),
+            status=AssignmentStatus.ACTIVE,
         )
+        for key in ("nw-main", "rv-main")
+    }
+    session.add_all(at.values())
+    session.flush()
+    assignments.make_primary(session, at["nw-main"])
     session.commit()
 
 

@@ -38,7 +38,8 @@ How it writes, and what it owes the schema in return:
   an accepted office-manager and provider invitation and its manual steps; one still
   `initiated` has nothing yet.
 - The application's own rules hold too: valid NPI and DEA check digits, what each kind of
-  credential requires, one primary (active) assignment per provider, a membership behind
+  credential requires, one primary (active) assignment per provider, pointed at by their
+  primary_assignments row, a membership behind
   every assignment and order, orders placed inside an assignment's active days, order
   stamps that follow the lifecycle. `INVARIANTS` checks these after the load.
 - Documents are metadata only: the document store holds no bytes for them.
@@ -73,6 +74,7 @@ from psycopg import sql
 from app import clock
 from app.auth.passwords import needs_rehash
 from app.config import Settings
+from app.domain import assignments
 from app.domain.credentials import REQUIRED
 from app.domain.dea import dea_check_digit, is_valid_dea
 from app.domain.reference import PLACE_OF_SERVICE, is_valid_npi, npi_check_digit
@@ -940,6 +942,15 @@ CREDENTIAL_TERMS = {
 }
 
 
+def primary_assignment_rows(plan: Plan) -> Iterator[Row]:
+    """Each provider's primary, as app/domain/assignments.py keeps it beside the flag."""
+    rng = plan.random("primary_assignments")
+    yesterday = plan.today - dt.timedelta(days=1)
+    for a in plan.primary.values():
+        created = moment(rng, min(a.start_date, yesterday))
+        yield a.user_id, a.organization_id, a.facility_id, created, created
+
+
 def credential_rows(plan: Plan) -> Iterator[Row]:
     rng, today = plan.random("credentials"), plan.today
     latest = plan.anchor - dt.timedelta(hours=1)
@@ -1330,6 +1341,11 @@ TABLES = (
         assignment_rows,
     ),
     Table(
+        "primary_assignments",
+        _columns("user_id organization_id facility_id created_at updated_at"),
+        primary_assignment_rows,
+    ),
+    Table(
         "credentials",
         _columns(
             "id user_id credential_type number state issuer specialty dea_schedules"
@@ -1406,6 +1422,9 @@ INVARIANTS = {
          WHERE coalesce(p.n, 0) <> 1""",
     "primary assignments that are not active": """
         SELECT count(*) FROM provider_facilities WHERE is_primary AND status <> 'active'""",
+    "providers whose primary flags disagree with primary_assignments": (
+        assignments.PRIMARY_DISAGREEMENTS
+    ),
     "assignments without a membership": """
         SELECT count(*) FROM provider_facilities pf
          WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = pf.organization_id

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, event, text, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from app.domain import assignments
 from app.extensions import db
 from app.models import Facility, Organization, User
 from app.models.enums import Role
@@ -68,7 +69,10 @@ def assignment_rows(admin_engine: Engine, user: User) -> list[dict[str, Any]]:
 
 
 def primary_assignment_ids(admin_engine: Engine, user: User) -> list[uuid.UUID]:
-    """The ids of `user`'s assignments marked primary, in every tenant."""
+    """The ids of `user`'s assignments marked primary, in every tenant, once every flag
+    is checked against primary_assignments."""
+    with admin_engine.connect() as conn:
+        assert conn.execute(text(assignments.PRIMARY_DISAGREEMENTS)).scalar_one() == 0
     return [r["id"] for r in assignment_rows(admin_engine, user) if r["is_primary"]]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
+from app.domain import assignments
 from app.domain.reference import npi_check_digit
 from app.models import Facility, Membership, Organization, ProviderFacility, User
 
@@ -67,8 +68,10 @@ def make_facility(session: Session, organization: Organization, **fields: Any) -
 
 
 def make_assignment(
-    session: Session, user: User, facility: Facility, **fields: Any
+    session: Session, user: User, facility: Facility, *, is_primary: bool = False, **fields: Any
 ) -> ProviderFacility:
+    """`is_primary` makes it the user's primary as the application does (with their
+    primary_assignments row)."""
     fields.setdefault("status", "active")
     fields.setdefault("start_date", dt.date(2026, 1, 1))
     assignment = ProviderFacility(
@@ -76,4 +79,6 @@ def make_assignment(
     )
     session.add(assignment)
     session.flush()
+    if is_primary:
+        assignments.make_primary(session, assignment)
     return assignment

@@ -152,6 +152,25 @@ def test_the_checks_see_a_broken_rule(generated: tuple[DatabaseUrls, dict[str, A
     assert {rule: broken[rule] for rule in breakages} == dict.fromkeys(breakages, 1)
 
 
+def test_the_checks_see_a_primary_flag_that_disagrees(
+    generated: tuple[DatabaseUrls, dict[str, Any]],
+) -> None:
+    """A provider's primary_assignments row pointing away from their flagged assignment
+    breaks that rule alone (rolled back)."""
+    urls, _ = generated
+    rule = "providers whose primary flags disagree with primary_assignments"
+    with psycopg.connect(libpq_url(urls.admin)) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        with conn.transaction(force_rollback=True):
+            conn.execute(
+                "UPDATE primary_assignments SET facility_id = gen_random_uuid()"
+                " WHERE user_id ="
+                " (SELECT user_id FROM primary_assignments ORDER BY user_id LIMIT 1)"
+            )
+            broken = generate.violations(conn, TODAY)
+    assert broken == {**dict.fromkeys(broken, 0), rule: 1}
+
+
 def test_the_application_role_sees_the_largest_tenant_through_the_policies(
     generated: tuple[DatabaseUrls, dict[str, Any]],
 ) -> None:

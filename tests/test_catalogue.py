@@ -63,6 +63,7 @@ def test_every_tenant_table_has_rls_enabled_and_forced(admin_engine: Engine) -> 
         "facilities",
         "memberships",
         "provider_facilities",
+        "primary_assignments",
         "audit_events",
     }
     unprotected = [t[0] for t in tables if t[0] not in GLOBAL_TABLES and not (t[1] and t[2])]
@@ -152,5 +153,12 @@ def test_application_privileges_are_exactly_granted(admin_engine: Engine) -> Non
     assert granted["us_states"] == "SELECT"
     assert granted["invitations"] == "INSERT,SELECT,UPDATE"
     assert "alembic_version" not in granted
-    for table in ("organizations", "users", "memberships", "facilities", "provider_facilities"):
+    for table in (
+        "organizations",
+        "users",
+        "memberships",
+        "facilities",
+        "provider_facilities",
+        "primary_assignments",
+    ):
         assert granted[table] == "DELETE,INSERT,SELECT,UPDATE", table

@@ -96,7 +96,8 @@ def test_steps_down_from_head_requests_still_resolve_their_context(
     """Below head the policies are not applied again (they describe head): what a
     revision added to them must go with it, and what it changed come back as it was, for
     the previous revision's service to run on. Every request of it begins in tenancy.enter.
-    Down to 0014: through every revision since, among them 0021 (distribution keys), 0017
+    Down to 0014: through every revision since, among them 0021 (distribution keys), 0018
+    (the primary facility's own table), 0017
     (Citus reference tables, nothing on plain PostgreSQL), 0016 (policies without
     subqueries, whose predicates the policies left in place still call) and 0015 (MSC
     representatives)."""
@@ -145,3 +146,76 @@ def test_models_match_the_migrations(database_urls: DatabaseUrls) -> None:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_0018_moves_the_primary_flags_into_their_table_and_back(
+    empty_database: DatabaseUrls,
+) -> None:
+    """A database at 0017 as a deployment has it (its policies applied, so the owner
+    reads provider_facilities only through them): 0018 fills primary_assignments from
+    the flags and drops the index the rule was; the downgrade builds it again."""
+    urls = empty_database
+    migrate.upgrade(urls.owner)
+    migrate.downgrade(urls.owner, "0017")
+    engine = make_engine(urls.admin)
+    with engine.begin() as conn:
+        organization = conn.scalar(
+            text(
+                "INSERT INTO organizations (name, organization_type)"
+                " VALUES ('Clinic', 'group_practice') RETURNING id"
+            )
+        )
+        main, annex = (
+            conn.scalar(
+                text(
+                    "INSERT INTO facilities (organization_id, name, facility_type, state)"
+                    " VALUES (:o, :n, 'clinic', 'TX') RETURNING id"
+                ),
+                {"o": organization, "n": name},
+            )
+            for name in ("Main", "Annex")
+        )
+        primary_at = {}
+        for email, primary in (("one@example.com", main), ("two@example.com", None)):
+            user = conn.scalar(
+                text("INSERT INTO users (email, name) VALUES (:e, 'P') RETURNING id"), {"e": email}
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO memberships (user_id, organization_id, role)"
+                    " VALUES (:u, :o, 'provider')"
+                ),
+                {"u": user, "o": organization},
+            )
+            for facility in (main, annex):
+                conn.execute(
+                    text(
+                        "INSERT INTO provider_facilities"
+                        " (organization_id, user_id, facility_id, is_primary, status)"
+                        " VALUES (:o, :u, :f, :p, 'active')"
+                    ),
+                    {"o": organization, "u": user, "f": facility, "p": facility == primary},
+                )
+            primary_at[user] = primary
+
+    def primary_index() -> bool:
+        with engine.connect() as conn:
+            return bool(
+                conn.scalar(
+                    text("SELECT to_regclass('uq_provider_facilities_primary') IS NOT NULL")
+                )
+            )
+
+    assert primary_index()
+    migrate.upgrade(urls.owner)
+    assert not primary_index()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT user_id, organization_id, facility_id FROM primary_assignments")
+        ).all()
+    [(user, at)] = [(user, at) for user, at in primary_at.items() if at is not None]
+    assert [tuple(row) for row in rows] == [(user, organization, at)]
+    migrate.downgrade(urls.owner, "0017")
+    assert primary_index()
+    assert "primary_assignments" not in _tables(urls.owner)
+    engine.dispose()

@@ -658,6 +658,7 @@ TENANT_ROWS = {
     "facilities": "organization_id = :a",
     "memberships": "organization_id = :a",
     "provider_facilities": "organization_id = :a",
+    "primary_assignments": "organization_id = :a",
     "invitations": "organization_id = :a",
     "onboarding_step_completions": "organization_id = :a",
     "documents": "organization_id = :a",
@@ -686,11 +687,16 @@ def _onboarding_and_outbox_rows(admin_engine: Engine, organization: Organization
         )
 
 
+# The primary key of the tables whose key is not `id`: what an update sets to itself.
+KEYS = {"primary_assignments": "user_id"}
+
+
 def _writes(table: str, rows: str) -> dict[str, TextClause]:
+    key = KEYS.get(table, "id")
     return {
         # a copy of the rows: the policies judge a new row before any constraint does
         "insert": text(f"INSERT INTO {table} SELECT * FROM {table} WHERE {rows}"),
-        "update": text(f"UPDATE {table} SET id = id WHERE {rows}"),
+        "update": text(f"UPDATE {table} SET {key} = {key} WHERE {rows}"),
         "delete": text(f"DELETE FROM {table} WHERE {rows}"),
     }
 

@@ -16,6 +16,7 @@ from app.models import (
     Facility,
     Membership,
     Organization,
+    PrimaryAssignment,
     ProviderFacility,
     User,
 )
@@ -24,7 +25,15 @@ from app.tenancy.context import TenantContext, use_context
 from tests import factories
 from tests.conftest import MSC_SYSTEM, TwoTenants
 
-RLS_MODELS = [Organization, User, Membership, Facility, ProviderFacility, AuditEvent]
+RLS_MODELS = [
+    Organization,
+    User,
+    Membership,
+    Facility,
+    ProviderFacility,
+    PrimaryAssignment,
+    AuditEvent,
+]
 
 
 def _count(db: Session, model: type) -> int:

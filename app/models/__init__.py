@@ -15,6 +15,7 @@ from app.models.order import Order
 from app.models.organization import Organization
 from app.models.outbox_message import OutboxMessage
 from app.models.password_reset import PasswordReset
+from app.models.primary_assignment import PrimaryAssignment
 from app.models.provider_facility import ProviderFacility
 from app.models.us_state import UsState
 from app.models.user import User
@@ -35,6 +36,7 @@ __all__ = [
     "Organization",
     "OutboxMessage",
     "PasswordReset",
+    "PrimaryAssignment",
     "ProviderFacility",
     "UsState",
     "User",

@@ -43,14 +43,6 @@ class ProviderFacility(TenantRowKey, Timestamps, Base):
         ),
         CheckConstraint(check_in("status", values(AssignmentStatus)), name="status"),
         CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_ordered"),
-        # One primary facility per provider (the spec's UNIQUE (user_id, is_primary)
-        # would forbid a second non-primary assignment).
-        Index(
-            "uq_provider_facilities_primary",
-            "user_id",
-            unique=True,
-            postgresql_where=text("is_primary"),
-        ),
         Index(
             "uq_provider_facilities_current",
             "organization_id",
@@ -72,6 +64,9 @@ class ProviderFacility(TenantRowKey, Timestamps, Base):
     )
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     facility_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    # The organization's copy of the provider's primary_assignments row: true on the one
+    # assignment it points at. Kept here so that an organization reads it with its own
+    # rows, where they lie (app/domain/assignments.py writes both together).
     is_primary: Mapped[bool] = mapped_column(Boolean, server_default=false())
     start_date: Mapped[date] = mapped_column(Date, server_default=text("CURRENT_DATE"))
     end_date: Mapped[date | None] = mapped_column(Date)
