@@ -93,7 +93,9 @@ class Workload:
 
 def setting_names() -> list[str]:
     """Every tenancy setting a policy can read (the readers in policies/functions.sql)."""
-    names = re.findall(r"current_setting\('(tenancy\.[a-z_]+)'", FUNCTIONS_SQL.read_text())
+    names = re.findall(
+        r"(?:current_setting|tenancy\.ids)\('(tenancy\.[a-z_]+)'", FUNCTIONS_SQL.read_text()
+    )
     return sorted(set(names))
 
 

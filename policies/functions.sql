@@ -26,25 +26,56 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('tenancy.role', true), '')
 $$;
 
--- The organizations in scope: the active one, plus its descendants for an
--- organization admin or an MSC representative (and for a representative, while
--- tenancy.enter resolves the context, the organizations they represent). Comma-separated
--- uuids.
-CREATE OR REPLACE FUNCTION tenancy.organization_ids() RETURNS uuid[]
+-- A setting that holds a set of ids (comma-separated uuids), as an array: empty when
+-- unset.
+CREATE OR REPLACE FUNCTION tenancy.ids(setting text) RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(
-        string_to_array(nullif(current_setting('tenancy.organization_ids', true), ''), ',')::uuid[],
+        string_to_array(nullif(current_setting(setting, true), ''), ',')::uuid[],
         '{}'::uuid[]
     )
+$$;
+
+-- The organizations in scope: the active one, plus its descendants for an
+-- organization admin or an MSC representative (and for a representative, while
+-- tenancy.enter resolves the context, the organizations they represent).
+CREATE OR REPLACE FUNCTION tenancy.organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT tenancy.ids('tenancy.organization_ids')
 $$;
 
 -- The facilities an office manager manages (empty for every other role).
 CREATE OR REPLACE FUNCTION tenancy.facility_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(
-        string_to_array(nullif(current_setting('tenancy.facility_ids', true), ''), ',')::uuid[],
-        '{}'::uuid[]
-    )
+    SELECT tenancy.ids('tenancy.facility_ids')
+$$;
+
+-- The small sets a policy of a tenant table would otherwise look up in another table,
+-- resolved once per request by tenancy.enter and carried as settings: on a Citus
+-- cluster a policy of a distributed table is evaluated on the shard, where a function
+-- that reads any of the cluster's tables is a nested distributed query, which Citus
+-- refuses (tests/test_catalogue.py holds the tenant tables' policies to settings).
+-- Being the context, they are as of the transaction's start, as the role and the scope
+-- are: a change of assignments reaches the policies on the next request (or the next
+-- use_context of a context resolved again).
+
+-- The facilities of the caller's own assignments, at every organization, in any status.
+CREATE OR REPLACE FUNCTION tenancy.assigned_facility_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT tenancy.ids('tenancy.assigned_facility_ids')
+$$;
+
+-- The facilities of the caller's ACTIVE assignments: where a provider may place orders.
+CREATE OR REPLACE FUNCTION tenancy.working_facility_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT tenancy.ids('tenancy.working_facility_ids')
+$$;
+
+-- An office manager's people: the users assigned (in any status) to the facilities they
+-- manage (empty for every other role).
+CREATE OR REPLACE FUNCTION tenancy.managed_member_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT tenancy.ids('tenancy.managed_member_ids')
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.is_msc_admin() RETURNS boolean
@@ -67,11 +98,36 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT tenancy.login_email() IS NOT NULL
 $$;
 
--- Set only while an invitation is accepted: the SHA-256 (hex) of the presented token.
--- It is the capability that lets the new member's rows be written.
+-- Set only while an invitation is looked up or accepted: the SHA-256 (hex) of the
+-- presented token. It opens that invitation's row, and its acceptance.
 CREATE OR REPLACE FUNCTION tenancy.invitation_token_hash() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('tenancy.invitation_token_hash', true), '')
+$$;
+
+-- The presented invitation, set only while it is accepted: its organization, role,
+-- email and facilities, as the application read them under the token's capability and
+-- found the invitation open, with its row locked until the transaction ends
+-- (app/domain/invitations.py, accept). They are the capability that lets the new
+-- member's account, membership and assignments be written (the predicates further down).
+CREATE OR REPLACE FUNCTION tenancy.invitation_organization_id() RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('tenancy.invitation_organization_id', true), '')::uuid
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.invitation_role() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT nullif(current_setting('tenancy.invitation_role', true), '')
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.invitation_email() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT lower(nullif(current_setting('tenancy.invitation_email', true), ''))
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.invitation_facility_ids() RETURNS uuid[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT tenancy.ids('tenancy.invitation_facility_ids')
 $$;
 
 -- Set only while a password reset link is used: the SHA-256 (hex) of its token. It opens
@@ -173,26 +229,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                 THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
 $$;
 
--- The facilities of the caller's own assignments, at every organization, in any status.
-CREATE OR REPLACE FUNCTION tenancy.assigned_facility_ids() RETURNS uuid[]
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(pf.facility_id), '{}'::uuid[])
-      FROM provider_facilities pf
-     WHERE pf.user_id = tenancy.user_id()
-$$;
-
--- An office manager's people: the users assigned (in any status) to the facilities they
--- manage (empty for every other role).
-CREATE OR REPLACE FUNCTION tenancy.managed_member_ids() RETURNS uuid[]
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(DISTINCT pf.user_id), '{}'::uuid[])
-      FROM provider_facilities pf
-     WHERE tenancy.role() = 'office_manager'
-       AND pf.facility_id = ANY (tenancy.facility_ids())
-$$;
-
 -- The organizations the caller belongs to (in any role, active or not): everyone sees
--- the organizations they may switch to.
+-- the organizations they may switch to. (Read by the organizations policy alone, of a
+-- table every node holds a copy of, like member_ids and invited_organization_ids.)
 CREATE OR REPLACE FUNCTION tenancy.member_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(array_agg(m.organization_id), '{}'::uuid[])
@@ -209,77 +248,40 @@ LANGUAGE sql STABLE AS $$
      WHERE i.token_hash = tenancy.invitation_token_hash()
 $$;
 
--- The predicates below read other tables as the caller (SECURITY INVOKER), so what they
--- find is what the caller could read. Each names the organization of the row it answers
--- for where it has one: on a Citus cluster that row's tenant and what the lookup reads
--- lie on the same node. PL/pgSQL, not SQL: Citus plans no SQL function whose query
--- takes the function's arguments and reads one of its tables. (Applied at head, when the
--- tables exist.)
-
--- Whether the caller holds an ACTIVE assignment at `facility` of `organization`: where a
--- provider may place orders.
-CREATE OR REPLACE FUNCTION tenancy.works_at(organization uuid, facility uuid)
-RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN EXISTS (SELECT 1 FROM provider_facilities pf
-                    WHERE pf.organization_id = organization AND pf.facility_id = facility
-                      AND pf.user_id = tenancy.user_id() AND pf.status = 'active');
-END
-$$;
-
--- The invitation whose token the caller presents (tenancy.invitation_token_hash), while
--- it can still be accepted; every field NULL when there is none. Read by the predicates
--- below, which the policies of what an acceptance writes call.
-CREATE OR REPLACE FUNCTION tenancy.presented_invitation() RETURNS invitations
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    presented invitations;
-BEGIN
-    SELECT i.* INTO presented FROM invitations i
-     WHERE i.token_hash = tenancy.invitation_token_hash()
-       AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > now();
-    RETURN presented;
-END
-$$;
+-- Predicates for the one row a policy answers for. Those of an acceptance read the
+-- presented invitation's settings: the tables it writes are tenant tables.
 
 -- Whether the presented invitation admits a membership of `organization` in
 -- `member_role`.
 CREATE OR REPLACE FUNCTION tenancy.invitation_admits_membership(
     organization uuid, member_role text
 ) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    presented invitations := tenancy.presented_invitation();
-BEGIN
-    RETURN coalesce(presented.organization_id = organization
-                    AND presented.role = member_role, false);
-END
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(organization = tenancy.invitation_organization_id()
+                    AND member_role = tenancy.invitation_role(), false)
 $$;
 
 -- Whether the presented invitation admits an assignment at `facility` of `organization`.
 CREATE OR REPLACE FUNCTION tenancy.invitation_admits_assignment(organization uuid, facility uuid)
 RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    presented invitations := tenancy.presented_invitation();
-BEGIN
-    RETURN coalesce(presented.organization_id = organization
-                    AND facility = ANY (presented.facility_ids), false);
-END
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(organization = tenancy.invitation_organization_id()
+                    AND facility = ANY (tenancy.invitation_facility_ids()), false)
 $$;
 
 -- Whether the presented invitation is addressed to `account_email` (the account it
 -- creates).
 CREATE OR REPLACE FUNCTION tenancy.invitation_admits_account(account_email text)
 RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    presented invitations := tenancy.presented_invitation();
-BEGIN
-    RETURN coalesce(lower(presented.email) = lower(account_email), false);
-END
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(lower(account_email) = tenancy.invitation_email(), false)
 $$;
+
+-- The predicates below read other tables as the caller (SECURITY INVOKER), so what they
+-- find is what the caller could read; only policies of tables that stay on the
+-- coordinator or become reference tables call them. PL/pgSQL, not SQL: Citus plans no
+-- SQL function whose query takes the function's arguments and reads one of its tables.
+-- (Applied at head, when the tables exist.)
 
 -- Whether the caller sees invitation `invitation` of `organization` (the invitations
 -- policy decides): staff manage the emails of the invitations they manage.
@@ -310,10 +312,13 @@ $$;
 -- Resolve who is asking and apply it, in one statement per request: the request's
 -- first round trip. Runs as the caller (SECURITY INVOKER), so every row it reads is one
 -- the policies show at that step, exactly as if each step were its own statement:
---   1. only the user id: the policies show the user's own row and memberships;
+--   1. only the user id: the policies show the user's own row, memberships and
+--      assignments (whose facilities, and active ones, are the assigned and working
+--      facilities);
 --   2. the role in the active organization, and that organization as the scope;
---   3. an office manager's managed facilities, or an organization admin's descendants
---      (the organizations policy shows them through ancestor_ids once step 2 is set).
+--   3. an office manager's managed facilities, and then the people assigned to them, or
+--      an organization admin's descendants (the organizations policy shows them through
+--      ancestor_ids once step 2 is set).
 -- An MSC representative who is no member of the organization asked for acts for it as
 -- its representative: step 2 takes the role msc_representative, with the organizations
 -- they represent as the scope, for which the organizations policy shows their subtrees;
@@ -335,7 +340,10 @@ CREATE OR REPLACE FUNCTION tenancy.enter(
     organization_id uuid,
     organization_ids uuid[],
     facility_ids uuid[],
-    read_only_organization_ids uuid[]
+    read_only_organization_ids uuid[],
+    assigned_facility_ids uuid[],
+    working_facility_ids uuid[],
+    managed_member_ids uuid[]
 )
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -344,8 +352,11 @@ DECLARE
 BEGIN
     PERFORM tenancy.put(jsonb_build_object(
         'user_id', acting_user_id, 'organization_id', '', 'role', '', 'organization_ids', '',
-        'facility_ids', '', 'is_msc_admin', '', 'login_email', '', 'invitation_token_hash', '',
-        'password_reset_token_hash', '', 'request_id', request_id));
+        'facility_ids', '', 'assigned_facility_ids', '', 'working_facility_ids', '',
+        'managed_member_ids', '', 'is_msc_admin', '', 'login_email', '',
+        'invitation_token_hash', '', 'invitation_organization_id', '', 'invitation_role', '',
+        'invitation_email', '', 'invitation_facility_ids', '', 'password_reset_token_hash', '',
+        'request_id', request_id));
 
     SELECT u.is_msc_admin, u.is_msc_representative, u.is_active, m.role, o.status
       INTO asker
@@ -364,6 +375,14 @@ BEGIN
 
     is_msc_admin := asker.is_msc_admin;
     facility_ids := '{}'::uuid[];
+    managed_member_ids := '{}'::uuid[];
+    SELECT coalesce(array_agg(pf.facility_id ORDER BY pf.facility_id), '{}'::uuid[]),
+           coalesce(array_agg(pf.facility_id ORDER BY pf.facility_id)
+                        FILTER (WHERE pf.status = 'active'),
+                    '{}'::uuid[])
+      INTO assigned_facility_ids, working_facility_ids
+      FROM provider_facilities pf
+     WHERE pf.user_id = acting_user_id;
     IF active_organization_id IS NOT NULL AND asker.role IS NULL AND NOT asker.is_msc_admin THEN
         -- An MSC representative: the organizations they represent, which the
         -- organizations policy shows them by msc_representative_id, are the scope until
@@ -388,6 +407,8 @@ BEGIN
     PERFORM tenancy.put(jsonb_build_object(
         'organization_id', organization_id, 'role', role,
         'organization_ids', array_to_string(organization_ids, ','),
+        'assigned_facility_ids', array_to_string(assigned_facility_ids, ','),
+        'working_facility_ids', array_to_string(working_facility_ids, ','),
         'is_msc_admin', CASE WHEN is_msc_admin THEN 'true' ELSE '' END));
 
     IF role = 'office_manager' THEN
@@ -398,6 +419,14 @@ BEGIN
            AND f.office_manager_id = acting_user_id;
         PERFORM tenancy.put(jsonb_build_object(
             'facility_ids', array_to_string(facility_ids, ',')));
+        -- the policy shows the assignments at those facilities once they are set
+        SELECT coalesce(array_agg(DISTINCT pf.user_id), '{}'::uuid[])
+          INTO managed_member_ids
+          FROM provider_facilities pf
+         WHERE pf.organization_id = active_organization_id
+           AND pf.facility_id = ANY (facility_ids);
+        PERFORM tenancy.put(jsonb_build_object(
+            'managed_member_ids', array_to_string(managed_member_ids, ',')));
     ELSIF role IN ('organization_admin', 'msc_representative') THEN
         -- The subtree of the organization asked for, as far as the policy shows it: an
         -- organization admin's always holds their own organization; a representative's
@@ -415,7 +444,8 @@ BEGIN
          WHERE o.ancestor_ids @> ARRAY[active_organization_id];
         IF NOT coalesce(in_organization, false) THEN
             PERFORM tenancy.put(
-                '{"user_id": "", "organization_id": "", "role": "", "organization_ids": ""}');
+                '{"user_id": "", "organization_id": "", "role": "", "organization_ids": "",'
+                ' "assigned_facility_ids": "", "working_facility_ids": ""}');
             RETURN;
         END IF;
         PERFORM tenancy.put(jsonb_build_object(

@@ -17,15 +17,15 @@ CREATE POLICY orders_select ON orders FOR SELECT USING (
 );
 
 -- Only the provider places their own orders, acting for the order's organization, at a
--- facility where they hold an ACTIVE assignment (tenancy.works_at reads provider_facilities
--- under the provider's own policies, which show them their assignments). Not even MSC
--- inserts: an order is the provider's act.
+-- facility where they hold an ACTIVE assignment (tenancy.working_facility_ids; the
+-- facility is the organization's: the foreign key holds both). Not even MSC inserts: an
+-- order is the provider's act.
 DROP POLICY IF EXISTS orders_insert ON orders;
 CREATE POLICY orders_insert ON orders FOR INSERT WITH CHECK (
     provider_id = (SELECT tenancy.user_id())
     AND (SELECT tenancy.role()) = 'provider'
     AND organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-    AND tenancy.works_at(organization_id, facility_id)
+    AND facility_id = ANY ((SELECT tenancy.working_facility_ids())::uuid[])
 );
 
 -- Status changes: staff in reach (any status), and the provider on their own orders

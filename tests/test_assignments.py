@@ -18,7 +18,7 @@ from app.database import make_engine
 from app.domain import assignments
 from app.domain.errors import Conflict
 from app.local import DatabaseUrls
-from app.models import Facility, PrimaryAssignment, ProviderFacility
+from app.models import Facility, Membership, PrimaryAssignment, ProviderFacility
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
@@ -367,3 +367,7 @@ def test_office_manager_reaches_only_managed_facilities(db: Session, tenants: Tw
     assert visible == {managed.id}
     people = {row.user_id for row in db.query(ProviderFacility)}
     assert people == {tenants.shared_provider.id}
+    # their people, resolved with the context: the members they see beside themselves
+    assert context.managed_member_ids == (tenants.shared_provider.id,)
+    members = {row.user_id for row in db.query(Membership)}
+    assert members == {tenants.shared_provider.id, a.office_manager.id}

@@ -11,13 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlalchemy.orm import Session
 
 from app import migrate
 from app.database import make_engine
 from app.local import DatabaseUrls, drop_database, ensure_database, urls_for
 from app.models import Base
-from app.tenancy.resolve import resolve_context
 from app.tenancy.roles import ensure_roles
 
 DATABASE = f"msc_migrations_test_{os.getpid()}"
@@ -80,12 +78,19 @@ def _parent_child_and_admin(admin_url: str) -> tuple[uuid.UUID, uuid.UUID, uuid.
 
 
 def _resolved(app_url: str, user_id: uuid.UUID, organization_id: uuid.UUID) -> object:
-    """The context a request of the user's would act in, as the application resolves it."""
+    """The role and scope a request of the user's would act in, as tenancy.enter resolves
+    them at every revision (what else it returns grows with the revisions)."""
     engine = make_engine(app_url)
     try:
-        with Session(engine) as session:
-            context = resolve_context(session, user_id, organization_id)
-            return None if context is None else (context.role, context.organization_ids)
+        with engine.begin() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT role, organization_ids"
+                    " FROM tenancy.enter(:u, :o, NULL, ARRAY[]::text[])"
+                ),
+                {"u": user_id, "o": organization_id},
+            ).one_or_none()
+            return None if row is None else (row.role, tuple(row.organization_ids))
     finally:
         engine.dispose()
 
@@ -96,8 +101,8 @@ def test_steps_down_from_head_requests_still_resolve_their_context(
     """Below head the policies are not applied again (they describe head): what a
     revision added to them must go with it, and what it changed come back as it was, for
     the previous revision's service to run on. Every request of it begins in tenancy.enter.
-    Down to 0014: through every revision since, among them 0021 (distribution keys), 0018
-    (the primary facility's own table), 0017
+    Down to 0014: through every revision since, among them 0021 (distribution keys), 0020
+    (the tenant tables' reach in the context), 0018 (the primary facility's own table), 0017
     (Citus reference tables, nothing on plain PostgreSQL), 0016 (policies without
     subqueries, whose predicates the policies left in place still call) and 0015 (MSC
     representatives)."""
@@ -129,7 +134,7 @@ def test_steps_down_from_head_requests_still_resolve_their_context(
                 text(
                     "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
                     " WHERE n.nspname = 'tenancy' AND (p.proname LIKE '%represent%'"
-                    " OR p.proname = 'may_write_tenant_data')"
+                    " OR p.proname IN ('may_write_tenant_data', 'working_facility_ids', 'ids'))"
                 )
             )
             == 0

@@ -19,6 +19,7 @@ from app.models import Facility, Organization, User
 from app.models.enums import Role
 from app.models.order import Order
 from app.tenancy.context import use_context
+from app.tenancy.resolve import resolve_context
 from tests import factories
 from tests.api_helpers import (
     committed_facility,
@@ -296,8 +297,11 @@ def test_insert_policy_requires_the_provider_and_an_active_assignment(
     a, provider = tenants.a, tenants.shared_provider
     use_context(db, MSC_SYSTEM)
     unassigned = factories.make_facility(db, a.organization)
+    # as a request resolves it: with the facilities where the provider works
+    as_provider = resolve_context(db, provider.id, a.organization.id)
+    assert as_provider is not None and as_provider.role == Role.PROVIDER
     for context, facility in (
-        (a.context(provider, Role.PROVIDER), unassigned),  # no assignment there
+        (as_provider, unassigned),  # no assignment there
         (a.context(), a.facility),  # staff
         (MSC_SYSTEM, a.facility),  # not even MSC places a provider's order
     ):
@@ -305,7 +309,7 @@ def test_insert_policy_requires_the_provider_and_an_active_assignment(
         with pytest.raises(DBAPIError, match="row-level security"), db.begin_nested():
             db.add(_order(facility, provider))
             db.flush()
-    use_context(db, a.context(provider, Role.PROVIDER))
+    use_context(db, as_provider)
     order = _order(a.facility, provider)
     db.add(order)
     db.flush()
@@ -317,7 +321,7 @@ def test_insert_policy_requires_the_provider_and_an_active_assignment(
 
 def test_has_ordered_counts_placed_orders_the_caller_sees(db: Session, tenants: TwoTenants) -> None:
     a, b, provider = tenants.a, tenants.b, tenants.shared_provider
-    use_context(db, a.context(provider, Role.PROVIDER))
+    assert resolve_context(db, provider.id, a.organization.id) is not None
     db.add(_order(a.facility, provider, status="draft"))
     db.flush()
     assert not has_ordered(db, provider.id)

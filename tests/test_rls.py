@@ -21,7 +21,7 @@ from app.models import (
     User,
 )
 from app.models.enums import Role
-from app.tenancy.context import TenantContext, use_context
+from app.tenancy.context import PresentedInvitation, TenantContext, use_context
 from tests import factories
 from tests.conftest import MSC_SYSTEM, TwoTenants
 
@@ -388,7 +388,14 @@ def test_invitation_token_opens_only_its_own_acceptance(db: Session, tenants: Tw
     db.add(invitation)
     db.flush()
     holder = TenantContext(
-        invitation_token_hash=token_hash("secret-token"), login_email="invitee@example.com"
+        invitation_token_hash=token_hash("secret-token"),
+        presented_invitation=PresentedInvitation(
+            organization_id=invitation.organization_id,
+            role=invitation.role,
+            email=invitation.email,
+            facility_ids=(tenants.a.facility.id,),
+        ),
+        login_email="invitee@example.com",
     )
     use_context(db, holder)
     assert _visible(db, Invitation, invitation.id) is not None
@@ -408,6 +415,18 @@ def test_invitation_token_opens_only_its_own_acceptance(db: Session, tenants: Tw
     invitee = User(email="invitee@example.com", name="Invitee")
     assert not _refused(db, lambda: db.add(invitee))
     use_context(db, replace(holder, user_id=invitee.id))
+    # the membership and assignments it invites to, and no other
+    org_a, org_b = tenants.a.organization, tenants.b.organization
+    by_policy = "row-level security"
+    for role, organization in ((Role.OFFICE_MANAGER, org_a), (Role.PROVIDER, org_b)):
+        with pytest.raises(DBAPIError, match=by_policy), db.begin_nested():
+            db.add(Membership(organization_id=organization.id, user_id=invitee.id, role=role))
+            db.flush()
+    joining = Membership(organization_id=org_a.id, user_id=invitee.id, role=Role.PROVIDER)
+    assert not _refused(db, lambda: db.add(joining))
+    with pytest.raises(DBAPIError, match=by_policy), db.begin_nested():
+        factories.make_assignment(db, invitee, tenants.b.facility)
+    assert not _refused(db, lambda: factories.make_assignment(db, invitee, tenants.a.facility))
     accept = (
         update(Invitation)
         .where(Invitation.id == invitation.id)

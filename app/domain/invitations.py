@@ -4,8 +4,9 @@ The token is random (256 bits) and stored only as its SHA-256. It reaches the in
 alone, in the invitation email, which the invite writes to the outbox with the token
 sealed; the inviter never sees it. Accepting runs without a signed-in user: the token's
 hash, set as the transaction's context, is the capability the policies accept for
-reading the invitation and its organization and for writing the new member's account,
-membership and pending assignments and the invitation's acceptance, and nothing else.
+reading the invitation and its organization and for the invitation's acceptance; the
+invitation found open under it, set beside it, for writing the new member's account,
+membership and pending assignments, and nothing else.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.models import Facility, Invitation, Membership, Organization, ProviderF
 from app.models.enums import AssignmentStatus, InvitationStatus, MessageKind, Role
 from app.tenancy.context import (
     SESSION_KEY,
+    PresentedInvitation,
     TenantContext,
     in_scope,
     use_context,
@@ -197,8 +199,16 @@ def accept(
     if state != InvitationStatus.PENDING:
         raise Gone(f"the invitation is {state.value}")
 
+    # The invitation as found open, under its lock: what the policies let this
+    # transaction write for it. The lock holds until the acceptance below commits.
     capability = TenantContext(
         invitation_token_hash=invitation.token_hash,
+        presented_invitation=PresentedInvitation(
+            organization_id=invitation.organization_id,
+            role=invitation.role,
+            email=invitation.email,
+            facility_ids=tuple(invitation.facility_ids),
+        ),
         login_email=invitation.email,
         request_id=request_id,
     )
@@ -247,7 +257,8 @@ def accept(
             )
     session.flush()
 
-    # Last: once accepted, the token opens nothing any more.
+    # Last: once accepted, the invitation is no longer pending, so no later transaction
+    # presents it (this one's context keeps admitting what it wrote until it ends).
     invitation.accepted_at = now
     invitation.accepted_user_id = user.id
     session.flush()

@@ -35,6 +35,18 @@ PROPAGATE_TO_WORKERS = "SET LOCAL citus.propagate_set_commands = 'local'"
 
 
 @dataclass(frozen=True)
+class PresentedInvitation:
+    """The invitation whose token is presented, as the application found it open (under
+    its lock) while accepting it: what the acceptance may write (policies/functions.sql,
+    the invitation_admits_* predicates)."""
+
+    organization_id: uuid.UUID
+    role: str
+    email: str
+    facility_ids: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True)
 class TenantContext:
     user_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
@@ -42,10 +54,18 @@ class TenantContext:
     organization_ids: tuple[uuid.UUID, ...] = ()
     # For an office manager: the facilities they manage, the limit of their reach.
     facility_ids: tuple[uuid.UUID, ...] = ()
+    # The facilities of the user's own assignments at every organization (any status),
+    # and of their active ones, where they may place orders.
+    assigned_facility_ids: tuple[uuid.UUID, ...] = ()
+    working_facility_ids: tuple[uuid.UUID, ...] = ()
+    # For an office manager: the people assigned to the facilities they manage.
+    managed_member_ids: tuple[uuid.UUID, ...] = ()
     is_msc_admin: bool = False
     login_email: str | None = None
-    # Set only while accepting an invitation: the hash of the token presented.
+    # Set only while looking up or accepting an invitation: the hash of the token
+    # presented; and while accepting it, the invitation itself.
     invitation_token_hash: str | None = None
+    presented_invitation: PresentedInvitation | None = None
     # Set only while a password reset link is used: the hash of its token.
     password_reset_token_hash: str | None = None
     request_id: str | None = None
@@ -63,21 +83,34 @@ class TenantContext:
     def settings(self) -> dict[str, str]:
         # Every setting is written on every apply, unset ones as '', so nothing from an
         # earlier statement of the same transaction survives a narrower context.
+        invitation = self.presented_invitation
         return {
             "user_id": str(self.user_id or ""),
             "organization_id": str(self.organization_id or ""),
             "role": self.role or "",
-            "organization_ids": ",".join(str(i) for i in self.organization_ids),
-            "facility_ids": ",".join(str(i) for i in self.facility_ids),
+            "organization_ids": _ids(self.organization_ids),
+            "facility_ids": _ids(self.facility_ids),
+            "assigned_facility_ids": _ids(self.assigned_facility_ids),
+            "working_facility_ids": _ids(self.working_facility_ids),
+            "managed_member_ids": _ids(self.managed_member_ids),
             "is_msc_admin": "true" if self.is_msc_admin else "",
             "login_email": self.login_email or "",
             "invitation_token_hash": self.invitation_token_hash or "",
+            "invitation_organization_id": str(invitation.organization_id) if invitation else "",
+            "invitation_role": invitation.role if invitation else "",
+            "invitation_email": invitation.email if invitation else "",
+            "invitation_facility_ids": _ids(invitation.facility_ids) if invitation else "",
             "password_reset_token_hash": self.password_reset_token_hash or "",
             "request_id": self.request_id or "",
         }
 
     def reaches(self, organization_id: uuid.UUID) -> bool:
         return self.is_msc_admin or organization_id in self.organization_ids
+
+
+def _ids(ids: tuple[uuid.UUID, ...]) -> str:
+    """A set of ids as its setting holds it (tenancy.ids reads it back)."""
+    return ",".join(str(i) for i in ids)
 
 
 # What an empty context writes is every setting the policies read.

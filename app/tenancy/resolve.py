@@ -3,8 +3,10 @@ own transaction and under the same policies as everything else.
 
 It is the request's first statement and its only one for the context: the function
 `tenancy.enter` (policies/functions.sql) resolves the user, their membership and
-role, the organization's status and the scope, and applies the settings as it goes, in
-one round trip. A deactivated user or a removed member loses access on the next request.
+role, the organization's status and the scope, and the small sets the tenant tables'
+policies read instead of other tables (the user's assignments' facilities, an office
+manager's people), and applies the settings as it goes, in one round trip. A
+deactivated user or a removed member loses access on the next request.
 So does an MSC representative no longer representing the organization: theirs is the role
 `msc_representative`, acting for an organization they represent (or a descendant of one)
 with its subtree as the scope, which the policies let them read and not write.
@@ -24,7 +26,8 @@ from app.tenancy.read_only import READ_ONLY
 
 _ENTER = text(
     "SELECT is_msc_admin, role, organization_id, organization_ids, facility_ids,"
-    " read_only_organization_ids"
+    " read_only_organization_ids, assigned_facility_ids, working_facility_ids,"
+    " managed_member_ids"
     " FROM tenancy.enter(:user_id, :organization_id, :request_id, :read_only_statuses)"
 ).bindparams(bindparam("read_only_statuses", type_=ARRAY(String)))
 _READ_ONLY_STATUSES = sorted(READ_ONLY)
@@ -64,6 +67,9 @@ def resolve_context(
         role=row.role,
         organization_ids=tuple(row.organization_ids),
         facility_ids=tuple(row.facility_ids),
+        assigned_facility_ids=tuple(row.assigned_facility_ids),
+        working_facility_ids=tuple(row.working_facility_ids),
+        managed_member_ids=tuple(row.managed_member_ids),
         is_msc_admin=row.is_msc_admin,
         request_id=request_id,
         read_only_organization_ids=tuple(row.read_only_organization_ids),
