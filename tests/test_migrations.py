@@ -95,15 +95,16 @@ def test_steps_down_from_head_requests_still_resolve_their_context(
     """Below head the policies are not applied again (they describe head): what a
     revision added to them must go with it, and what it changed come back as it was, for
     the previous revision's service to run on. Every request of it begins in tenancy.enter.
-    Down to 0014: through 0017 (Citus reference tables, nothing on plain PostgreSQL), 0016
-    (policies without subqueries, whose predicates the policies left in place still call)
-    and 0015 (MSC representatives)."""
+    Down to 0014: through 0019 (the onboarding and membership triggers back), 0017 (Citus
+    reference tables, nothing on plain PostgreSQL), 0016 (policies without subqueries,
+    whose predicates the policies left in place still call) and 0015 (MSC
+    representatives)."""
     urls = empty_database
     migrate.upgrade(urls.owner)
     parent, child, admin = _parent_child_and_admin(urls.admin)
     expected = ("organization_admin", (parent, child))
     assert _resolved(urls.app, admin, parent) == expected
-    for _ in range(3):
+    for _ in range(4):
         migrate.downgrade(urls.owner, "-1")
         assert _resolved(urls.app, admin, parent) == expected
     engine = make_engine(urls.owner)
