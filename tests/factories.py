@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
-from app.domain import members
+from app.domain import members, onboarding
 from app.domain.reference import npi_check_digit
 from app.models import Facility, Membership, Organization, ProviderFacility, User
 from app.tenancy.context import TenantContext, use_context
@@ -74,6 +74,7 @@ def make_facility(session: Session, organization: Organization, **fields: Any) -
     facility = Facility(organization_id=organization.id, **fields)
     session.add(facility)
     session.flush()
+    onboarding.mark_started(session, organization.id)
     session.refresh(facility)
     return facility
 
