@@ -158,9 +158,10 @@ def sync_organization_ids(session: Session, user_ids: Iterable[uuid.UUID]) -> No
 
     In the system context: the writer of a membership (an organization admin, an invitee)
     may neither write the member's user row nor see their other memberships. The user rows
-    are locked first, in id order: a membership another transaction adds meanwhile is
-    then committed before the memberships are read, and counted. No audit event of its
-    own (policies/users.sql): the membership's records the change."""
+    are locked first, in id order: of two transactions changing one user's memberships,
+    the second waits for the first to commit, then reads the memberships with the
+    first's among them. No audit event of its own (policies/users.sql): the
+    membership's records the change."""
     ids = sorted(set(user_ids))
     if not ids:
         return
