@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app import clock, local
 from app.auth.passwords import hash_password
 from app.config import DemoSettings, Settings, child_environment
-from app.domain import assignments
+from app.domain import assignments, members, onboarding
 from app.extensions import current_settings, db
 from app.models import Facility, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, Role
@@ -59,14 +59,15 @@ def seed_demo() -> None:
     pediatrics = _organization(session, "Northwind Pediatrics", "group_practice", parent=northwind)
     riverside = _organization(session, "Riverside Family Practice", "group_practice")
 
-    for org, person, role in [
+    joined = [
         (northwind, northwind_admin, Role.ORGANIZATION_ADMIN),
         (riverside, riverside_admin, Role.ORGANIZATION_ADMIN),
         (northwind, provider, Role.PROVIDER),
         (riverside, provider, Role.PROVIDER),
-    ]:
+    ]
+    for org, person, role in joined:
         session.add(Membership(organization_id=org.id, user_id=person.id, role=role))
-    session.flush()
+    members.sync_organization_ids(session, (person.id for _, person, _ in joined))
 
     facilities = {
         "nw-main": _facility(session, northwind, "Northwind General Hospital", "hospital", "IL"),
@@ -75,6 +76,8 @@ def seed_demo() -> None:
         "rv-main": _facility(session, riverside, "Riverside Clinic", "clinic", "TX"),
     }
     session.flush()
+    for organization_id in {f.organization_id for f in facilities.values()}:
+        onboarding.mark_started(session, organization_id)
     at = {
         key: ProviderFacility(
             organization_id=facilities[key].organization_id,

@@ -30,10 +30,11 @@ How it writes, and what it owes the schema in return:
   failure anywhere leaves nothing behind. The triggers would have written an audit event
   per row, one row at a time; the load refuses to start if a table has an insert trigger
   not listed in ACCOUNTED_TRIGGERS.
-- What those triggers maintain is computed here: organizations.ancestor_ids and
-  onboarding_status, users.organization_ids (from the memberships),
-  facilities.mac_jurisdiction (read from us_states), updated_at, and
-  the audit trail's insert events, for organizations and facilities only.
+- What those triggers maintain is computed here: organizations.ancestor_ids,
+  facilities.mac_jurisdiction (read from us_states), updated_at, and the audit trail's
+  insert events, for organizations and facilities only; so is what the application
+  writes beside the rows: organizations.onboarding_status, users.organization_ids (from
+  the memberships).
 - Onboarding agrees with its data: a live organization has its tax form, banking letter,
   an accepted office-manager and provider invitation and its manual steps; one still
   `initiated` has nothing yet.
@@ -267,12 +268,7 @@ ACCOUNTED_TRIGGERS = {
     "organizations_representative": "the representatives named are MSC admins, each flagged"
     " an MSC representative",
     "facilities_mac_jurisdiction": "mac_jurisdiction read from us_states",
-    "memberships_sync_users": "users.organization_ids written from the planned memberships",
-    "users_organization_ids_guard": "organization_ids written as that sync would write it",
-    **{
-        f"{table}_onboarding": "onboarding_status planned with the organization's data"
-        for table in ("facilities", "invitations", "documents", "onboarding_step_completions")
-    },
+    "users_organization_ids_guard": "organization_ids written from the planned memberships",
     **{
         f"{table}_audit_insert": "insert events written for organizations and facilities only"
         for table in (
@@ -845,7 +841,7 @@ NPI_VERDICTS = Mix(
 
 def user_rows(plan: Plan) -> Iterator[Row]:
     """Users, each with the organizations they are a member of, in the order their
-    memberships are written (as the memberships trigger would have listed them)."""
+    memberships are written."""
     rng, hashed = plan.random("users"), plan.password_hash
     member_of: dict[uuid.UUID, list[uuid.UUID]] = {}
     for org in plan.organizations:

@@ -62,7 +62,3 @@ DROP TRIGGER IF EXISTS documents_audit_insert ON documents;
 CREATE TRIGGER documents_audit_insert AFTER INSERT ON documents
     REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id', 'storage_key');
-
-DROP TRIGGER IF EXISTS documents_onboarding ON documents;
-CREATE TRIGGER documents_onboarding AFTER INSERT ON documents
-    FOR EACH ROW EXECUTE FUNCTION tenancy.mark_onboarding_started();

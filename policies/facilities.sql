@@ -78,7 +78,3 @@ DROP TRIGGER IF EXISTS facilities_audit_insert ON facilities;
 CREATE TRIGGER facilities_audit_insert AFTER INSERT ON facilities
     REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id');
-
-DROP TRIGGER IF EXISTS facilities_onboarding ON facilities;
-CREATE TRIGGER facilities_onboarding AFTER INSERT ON facilities
-    FOR EACH ROW EXECUTE FUNCTION tenancy.mark_onboarding_started();

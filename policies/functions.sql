@@ -159,8 +159,8 @@ $$;
 -- several settings or a subquery: a policy wraps each in (SELECT ...), or a set of ids in
 -- IN (SELECT unnest(...)), so it runs once per statement, and only if a row reaches that
 -- branch; fewer such calls keep planning short. The staff's reach into users goes
--- through users.organization_ids instead (kept by the memberships trigger), which costs
--- nothing per statement.
+-- through users.organization_ids instead (written with the memberships, policies/users.sql),
+-- which costs nothing per statement.
 -- Those wrappers are the only subqueries a policy holds: a Citus cluster refuses any
 -- subquery in the policy of a distributed table, so there the files are applied with
 -- each call bare (app/tenancy/policies.py), evaluated for every row. A bare call here
@@ -475,20 +475,6 @@ BEGIN
         NEW.updated_at := statement_timestamp();
     END IF;
     RETURN NEW;
-END
-$$;
-
--- AFTER INSERT trigger on what onboarding counts (facilities, invitations, documents,
--- completed steps): the organization's onboarding has started. Runs under the writer's
--- own policies: a writer who may not update the organization changes nothing.
-CREATE OR REPLACE FUNCTION tenancy.mark_onboarding_started() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.organization_id IS NOT NULL THEN
-        UPDATE organizations SET onboarding_status = 'in_progress'
-         WHERE id = NEW.organization_id AND onboarding_status = 'initiated';
-    END IF;
-    RETURN NULL;
 END
 $$;
 

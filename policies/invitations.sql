@@ -82,7 +82,3 @@ DROP TRIGGER IF EXISTS invitations_audit_insert ON invitations;
 CREATE TRIGGER invitations_audit_insert AFTER INSERT ON invitations
     REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id', 'token_hash');
-
-DROP TRIGGER IF EXISTS invitations_onboarding ON invitations;
-CREATE TRIGGER invitations_onboarding AFTER INSERT ON invitations
-    FOR EACH ROW EXECUTE FUNCTION tenancy.mark_onboarding_started();

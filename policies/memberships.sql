@@ -54,31 +54,6 @@ DROP TRIGGER IF EXISTS memberships_may_write ON memberships;
 CREATE TRIGGER memberships_may_write BEFORE INSERT OR UPDATE OR DELETE ON memberships
     FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
--- users.organization_ids follows the memberships (the staff's reach into users, see
--- policies/users.sql). SECURITY DEFINER: whoever may change a membership may not see or
--- change the member's user row; the owner may, through the users_sync_* policies.
-CREATE OR REPLACE FUNCTION tenancy.sync_member_organizations() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE users SET organization_ids = array_remove(organization_ids, OLD.organization_id)
-         WHERE id = OLD.user_id;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        UPDATE users SET organization_ids = organization_ids || NEW.organization_id
-         WHERE id = NEW.user_id AND NOT organization_ids @> ARRAY[NEW.organization_id];
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-REVOKE ALL ON FUNCTION tenancy.sync_member_organizations() FROM PUBLIC;
-
-DROP TRIGGER IF EXISTS memberships_sync_users ON memberships;
-CREATE TRIGGER memberships_sync_users
-    AFTER INSERT OR DELETE OR UPDATE OF organization_id, user_id ON memberships
-    FOR EACH ROW EXECUTE FUNCTION tenancy.sync_member_organizations();
-
 DROP TRIGGER IF EXISTS memberships_updated_at ON memberships;
 CREATE TRIGGER memberships_updated_at BEFORE UPDATE ON memberships
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();

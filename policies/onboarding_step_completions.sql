@@ -41,7 +41,3 @@ DROP TRIGGER IF EXISTS onboarding_step_completions_audit_insert ON onboarding_st
 CREATE TRIGGER onboarding_step_completions_audit_insert AFTER INSERT ON onboarding_step_completions
     REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('organization_id');
-
-DROP TRIGGER IF EXISTS onboarding_step_completions_onboarding ON onboarding_step_completions;
-CREATE TRIGGER onboarding_step_completions_onboarding AFTER INSERT ON onboarding_step_completions
-    FOR EACH ROW EXECUTE FUNCTION tenancy.mark_onboarding_started();

@@ -3,9 +3,9 @@
 -- far as the memberships policy lets them see those memberships: organization admins
 -- all members, office managers the people at their facilities); MSC representatives read
 -- the members of the organizations they act for; MSC admins reach all.
--- organization_ids, the organizations the user is a member of, is kept by the
--- memberships trigger (policies/memberships.sql), so a row tells by itself which admins
--- reach it.
+-- organization_ids, the organizations the user is a member of, is written with each
+-- membership change (app/domain/members.py) and checked here, so a row tells by itself
+-- which admins reach it.
 ALTER TABLE users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE users FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON users TO msc_application;
@@ -21,23 +21,6 @@ CREATE POLICY users_select ON users FOR SELECT USING (
     OR ((SELECT tenancy.is_logging_in())
         AND lower(email) = (SELECT tenancy.login_email()))
 );
-
--- The owner, through tenancy.sync_member_organizations (SECURITY DEFINER), reads and
--- updates any user row to keep organization_ids; the application role is no member of
--- the owner role.
-DO $$
-DECLARE
-    owner name := (SELECT tableowner FROM pg_tables
-                    WHERE schemaname = 'public' AND tablename = 'users');
-BEGIN
-    DROP POLICY IF EXISTS users_sync_select ON users;
-    EXECUTE format('CREATE POLICY users_sync_select ON users FOR SELECT TO %I USING (true)',
-                   owner);
-    DROP POLICY IF EXISTS users_sync_update ON users;
-    EXECUTE format('CREATE POLICY users_sync_update ON users FOR UPDATE TO %I USING (true)',
-                   owner);
-END
-$$;
 
 DROP POLICY IF EXISTS users_insert ON users;
 CREATE POLICY users_insert ON users FOR INSERT WITH CHECK (
@@ -127,21 +110,22 @@ DROP TRIGGER IF EXISTS users_npi_reset ON users;
 CREATE TRIGGER users_npi_reset BEFORE UPDATE OF npi, name ON users
     FOR EACH ROW EXECUTE FUNCTION tenancy.reset_npi_verification();
 
--- organization_ids is written only by the owner's sync: a user cannot claim membership.
--- The owner is read from the table by its name, not from the row of TG_RELID: on a Citus
--- cluster the trigger fires on a shard, which Citus hides from pg_class, and a check of
--- nobody's membership must refuse (coalesce), not pass.
+-- organization_ids is the organizations of the user's memberships, nothing else: a user
+-- cannot claim a membership, nor an admin drop one. The application writes it in the
+-- transaction that changes the memberships, under MSC reach (system_context), the one
+-- context whose reading of the memberships below is whole (an organization admin sees
+-- their own organization's alone); any other context, or any other value, is refused.
+-- In any order: rows written before list them in the order the user joined.
 CREATE OR REPLACE FUNCTION tenancy.guard_user_organization_ids() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.organization_ids IS DISTINCT FROM
            (CASE WHEN TG_OP = 'UPDATE' THEN OLD.organization_ids ELSE '{}'::uuid[] END)
-       AND NOT coalesce(pg_has_role(current_user,
-                                    (SELECT tableowner FROM pg_tables
-                                      WHERE schemaname = TG_TABLE_SCHEMA
-                                        AND tablename = tenancy.unsharded(TG_TABLE_NAME)),
-                                    'MEMBER'),
-                        false)
+       AND NOT (tenancy.is_msc_admin()
+                AND (SELECT array_agg(o ORDER BY o) FROM unnest(NEW.organization_ids) o)
+                    IS NOT DISTINCT FROM
+                    (SELECT array_agg(m.organization_id ORDER BY m.organization_id)
+                       FROM memberships m WHERE m.user_id = NEW.id))
     THEN
         RAISE EXCEPTION 'users.organization_ids follows the memberships'
             USING ERRCODE = 'insufficient_privilege', COLUMN = 'organization_ids';

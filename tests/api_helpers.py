@@ -146,6 +146,7 @@ def grow_tenant(
             ),
             [{"o": organization_id, "u": u} for u in user_ids],
         )
+        factories.sync_organization_ids(conn, user_ids)
         conn.execute(
             text(
                 "INSERT INTO provider_facilities (organization_id, user_id, facility_id, status)"

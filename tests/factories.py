@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
-from app.domain import assignments
+from app.domain import assignments, members, onboarding
 from app.domain.reference import npi_check_digit
 from app.models import Facility, Membership, Organization, ProviderFacility, User
+from app.tenancy.context import TenantContext, use_context
 
 PASSWORD = "test-password"
 _counter = itertools.count(1)
@@ -52,8 +55,16 @@ def make_membership(
 ) -> Membership:
     membership = Membership(user_id=user.id, organization_id=organization.id, role=role)
     session.add(membership)
-    session.flush()
+    members.sync_organization_ids(session, [user.id])
     return membership
+
+
+def sync_organization_ids(connection: Connection, user_ids: Iterable[uuid.UUID]) -> None:
+    """For memberships a test wrote in SQL: the users' organization_ids, written as the
+    domain writes them with its own, in the connection's transaction."""
+    with Session(bind=connection) as session:
+        use_context(session, TenantContext.system("test-setup"))
+        members.sync_organization_ids(session, user_ids)
 
 
 def make_facility(session: Session, organization: Organization, **fields: Any) -> Facility:
@@ -63,6 +74,7 @@ def make_facility(session: Session, organization: Organization, **fields: Any) -
     facility = Facility(organization_id=organization.id, **fields)
     session.add(facility)
     session.flush()
+    onboarding.mark_started(session, organization.id)
     session.refresh(facility)
     return facility
 

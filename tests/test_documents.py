@@ -633,3 +633,37 @@ def test_expiry_is_optional_and_dated(docs: FlaskClient, seeded: TwoTenants) -> 
     assert blank.status_code == 201 and blank.get_json()["expiry_date"] is None
     bad = _upload(docs, url, admin, PDF, document_type="tax_form", expiry_date="soon")
     assert bad.status_code == 422 and _error_fields(bad) == {"expiry_date"}
+
+
+def test_an_organizations_first_document_starts_its_onboarding(
+    docs: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """An organization's document does; a provider's own, which belongs to no
+    organization, leaves every organization as it was."""
+    with Session(admin_engine, expire_on_commit=False) as setup:
+        organization = factories.make_organization(setup)
+        org_admin = factories.make_user(setup)
+        factories.make_membership(setup, org_admin, organization, Role.ORGANIZATION_ADMIN)
+        factories.make_membership(setup, seeded.shared_provider, organization, Role.PROVIDER)
+        setup.commit()
+
+    def onboarding_status() -> str:
+        with admin_engine.connect() as conn:
+            return str(
+                conn.scalar(
+                    text("SELECT onboarding_status FROM organizations WHERE id = :o"),
+                    {"o": organization.id},
+                )
+            )
+
+    assert onboarding_status() == "initiated"
+    provider = token_for(docs, seeded.shared_provider, organization)
+    own = _upload(docs, MY_DOCUMENTS, provider, PDF, document_type="training_certificate")
+    assert own.status_code == 201, own.get_json()
+    assert onboarding_status() == "initiated"
+
+    admin = token_for(docs, org_admin, organization)
+    url = _org_documents(organization.id)
+    created = _upload(docs, url, admin, PDF, document_type="tax_form")
+    assert created.status_code == 201, created.get_json()
+    assert onboarding_status() == "in_progress"

@@ -220,6 +220,7 @@ def _grow(admin_engine: Engine, organization_id: uuid.UUID) -> None:
             ),
             [{"o": f.organization_id, "u": u} for f, u in placed],
         )
+        factories.sync_organization_ids(conn, users)
         conn.execute(
             text(
                 "INSERT INTO provider_facilities (organization_id, user_id, facility_id, status)"

@@ -88,6 +88,11 @@ def test_provider_invited_by_two_organizations(
     assert client.get(f"/api/v1/invitations/{token_b}").get_json()["account_exists"] is True
     linked = _accept(client, token_b)
     assert linked.status_code == 200 and linked.get_json()["user_id"] == user_id
+    with admin_engine.connect() as conn:
+        member_of = conn.scalar(
+            text("SELECT organization_ids FROM users WHERE id = :u"), {"u": user_id}
+        )
+    assert set(member_of) == {a.organization.id, b.organization.id}
 
     # The provider sees both organizations and both assignments.
     login_body = {"email": "new.provider@example.com", "password": NEW_PASSWORD}

@@ -1,5 +1,6 @@
-"""users.organization_ids: the organizations a user is a member of, kept by the database
-from the memberships, through which organization admins reach their members' rows."""
+"""users.organization_ids: the organizations a user is a member of, written with the
+memberships (app.domain.members.sync_organization_ids) and guarded by the database,
+through which organization admins reach their members' rows."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from app.domain import members
 from app.models import AuditEvent, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
@@ -43,7 +45,7 @@ def test_follows_memberships_the_writer_cannot_see(db: Session, tenants: TwoTena
     use_context(db, b.context())
     assert _visible(db, a.office_manager.id)
     db.delete(joined)
-    db.flush()
+    members.sync_organization_ids(db, [a.office_manager.id])
     assert not _visible(db, a.office_manager.id)
     assert _organization_ids(db, a.office_manager.id) == {a.organization.id}
 
@@ -62,6 +64,7 @@ def test_a_member_who_leaves_is_out_of_reach(db: Session, tenants: TwoTenants) -
         text("DELETE FROM memberships WHERE user_id = :u AND organization_id = :o"),
         {"u": provider.id, "o": a.organization.id},
     )
+    members.sync_organization_ids(db, [provider.id])
     use_context(db, a.context())
     assert not _visible(db, provider.id)
 
@@ -106,3 +109,24 @@ def test_a_membership_change_is_audited_on_the_membership_only(
     joined = factories.make_membership(db, manager, b.organization, Role.PROVIDER)
     assert events("memberships", joined.id) == 1
     assert events("users", manager.id) == before
+
+
+def test_the_memberships_own_value_passes_in_the_system_context_alone(
+    db: Session, tenants: TwoTenants
+) -> None:
+    """In any order, but only under MSC reach, the one context that sees every membership
+    of the user: not on the user's own row, not with a duplicate."""
+    provider = tenants.shared_provider
+    both = [tenants.b.organization.id, tenants.a.organization.id]
+    rewrite = text("UPDATE users SET organization_ids = :ids WHERE id = :id")
+    use_context(db, MSC_SYSTEM)
+    db.execute(rewrite, {"id": provider.id, "ids": both})
+    assert _organization_ids(db, provider.id) == set(both)
+    for context, ids in (
+        (TenantContext(user_id=provider.id), list(reversed(both))),
+        (MSC_SYSTEM, [*both, both[0]]),
+    ):
+        use_context(db, context)
+        with pytest.raises(DBAPIError) as refused, db.begin_nested():
+            db.execute(rewrite, {"id": provider.id, "ids": ids})
+        assert isinstance(refused.value.orig, psycopg.errors.InsufficientPrivilege)

@@ -102,7 +102,8 @@ def test_steps_down_from_head_requests_still_resolve_their_context(
     revision added to them must go with it, and what it changed come back as it was, for
     the previous revision's service to run on. Every request of it begins in tenancy.enter.
     Down to 0014: through every revision since, among them 0021 (distribution keys), 0020
-    (the tenant tables' reach in the context), 0018 (the primary facility's own table), 0017
+    (the tenant tables' reach in the context), 0019 (onboarding and members' organizations
+    kept by the domain), 0018 (the primary facility's own table), 0017
     (Citus reference tables, nothing on plain PostgreSQL), 0016 (policies without
     subqueries, whose predicates the policies left in place still call) and 0015 (MSC
     representatives)."""

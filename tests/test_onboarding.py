@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from app.models import Organization, User
 from tests import factories
 from tests.conftest import TwoTenants, bearer, token_for
 
@@ -28,9 +32,8 @@ def _document(admin_engine: Engine, organization_id: object, kind: str) -> None:
         )
 
 
-def test_walk_from_registration_to_go_live(
-    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
-) -> None:
+def _registered(client: FlaskClient, seeded: TwoTenants, admin_engine: Engine) -> tuple[str, User]:
+    """An organization just registered by MSC (onboarding initiated), and its admin."""
     msc = token_for(client, seeded.msc_admin)
     created = client.post(
         ORGS,
@@ -47,12 +50,52 @@ def test_walk_from_registration_to_go_live(
     org_id = created["id"]
     with Session(admin_engine, expire_on_commit=False) as setup:
         org_admin = factories.make_user(setup)
-        from app.models import Organization
-
         organization = setup.get(Organization, org_id)
         assert organization is not None
         factories.make_membership(setup, org_admin, organization, "organization_admin")
         setup.commit()
+    return org_id, org_admin
+
+
+def _facility(admin_engine: Engine, organization_id: object, manager: object = None) -> object:
+    """A facility written in SQL, as a load would: onboarding is not told."""
+    with admin_engine.begin() as conn:
+        return conn.scalar(
+            text(
+                "INSERT INTO facilities (organization_id, name, facility_type, state,"
+                " office_manager_id) VALUES (:o, 'Harbor Clinic', 'clinic', 'CA', :m)"
+                " RETURNING id"
+            ),
+            {"o": organization_id, "m": manager},
+        )
+
+
+def _status(admin_engine: Engine, org_id: str) -> str:
+    with admin_engine.connect() as conn:
+        found = conn.scalar(
+            text("SELECT onboarding_status FROM organizations WHERE id = :o"), {"o": org_id}
+        )
+    return str(found)
+
+
+def _onboarding_events(admin_engine: Engine, org_id: str) -> list[tuple[uuid.UUID, object]]:
+    """Who changed the organization's onboarding status, and how, oldest first."""
+    with admin_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT actor_user_id, changes -> 'onboarding_status' FROM audit_events"
+                " WHERE table_name = 'organizations' AND row_id = :o AND action = 'update'"
+                "   AND changes ? 'onboarding_status' ORDER BY occurred_at, id"
+            ),
+            {"o": org_id},
+        )
+        return [(actor, change) for actor, change in rows]
+
+
+def test_walk_from_registration_to_go_live(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    org_id, org_admin = _registered(client, seeded, admin_engine)
     token = token_for(client, org_admin)
     url = f"{ORGS}/{org_id}/onboarding"
 
@@ -135,3 +178,83 @@ def test_onboarding_is_per_tenant_and_for_admins(client: FlaskClient, seeded: Tw
     assert refused.status_code == 403
     provider = token_for(client, seeded.shared_provider, seeded.a.organization)
     assert client.get(own, headers=bearer(provider)).status_code == 403
+
+
+@pytest.mark.parametrize("first", ["facility", "invitation"])
+def test_what_onboarding_counts_starts_it_as_the_writers_change(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine, first: str
+) -> None:
+    org_id, org_admin = _registered(client, seeded, admin_engine)
+    token = token_for(client, org_admin)
+    if first == "facility":
+        made = client.post(
+            f"{ORGS}/{org_id}/facilities",
+            json={"name": "Harbor Clinic", "facility_type": "clinic", "state": "CA"},
+            headers=bearer(token),
+        )
+    else:
+        made = client.post(
+            "/api/v1/admin/providers/invite",
+            json={"email": "om@harbor.example.com", "name": "Om", "role": "office_manager",
+                  "organization_id": org_id},
+            headers=bearer(token),
+        )  # fmt: skip
+    assert made.status_code == 201, made.get_json()
+    assert _status(admin_engine, org_id) == "in_progress"
+    assert _onboarding_events(admin_engine, org_id) == [
+        (org_admin.id, {"old": "initiated", "new": "in_progress"})
+    ]
+
+
+def test_an_office_managers_invitation_leaves_the_organization_alone(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """Whoever may not update the organization changes nothing of it by inviting."""
+    org_id, _ = _registered(client, seeded, admin_engine)
+    with Session(admin_engine, expire_on_commit=False) as setup:
+        organization = setup.get(Organization, org_id)
+        assert organization is not None
+        manager = factories.make_user(setup)
+        factories.make_membership(setup, manager, organization, "office_manager")
+        setup.commit()
+    facility = _facility(admin_engine, org_id, manager.id)
+    invited = client.post(
+        "/api/v1/admin/providers/invite",
+        json={"email": "dr@harbor.example.com", "name": "Dr", "role": "provider",
+              "organization_id": org_id, "facility_ids": [str(facility)]},
+        headers=bearer(token_for(client, manager)),
+    )  # fmt: skip
+    assert invited.status_code == 201, invited.get_json()
+    assert _status(admin_engine, org_id) == "initiated"
+    assert _onboarding_events(admin_engine, org_id) == []
+
+
+def test_a_step_completed_by_hand_starts_onboarding(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """The data before it was written behind the application's back (as a load would):
+    completing the manual step is then what starts the onboarding."""
+    org_id, org_admin = _registered(client, seeded, admin_engine)
+    _document(admin_engine, org_id, "tax_form")
+    _document(admin_engine, org_id, "banking_letter")
+    _facility(admin_engine, org_id)
+    with admin_engine.begin() as setup:
+        for role in ("office_manager", "provider"):
+            setup.execute(
+                text(
+                    "INSERT INTO invitations (organization_id, email, name, role, token_hash,"
+                    " expires_at) VALUES (:o, :e, 'x', :r, :t, now() + interval '7 days')"
+                ),
+                {"o": org_id, "e": f"{role}@harbor.example.com", "r": role, "t": role[0] * 64},
+            )
+    assert _status(admin_engine, org_id) == "initiated"
+    token = token_for(client, org_admin)
+    done = client.post(
+        f"{ORGS}/{org_id}/onboarding/steps/training_and_certification/complete",
+        headers=bearer(token),
+    )
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["onboarding_status"] == "in_progress"
+    assert _onboarding_events(admin_engine, org_id) == [
+        (org_admin.id, {"old": "initiated", "new": "in_progress"})
+    ]

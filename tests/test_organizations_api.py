@@ -7,6 +7,7 @@ import json
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
+from tests import factories
 from tests.api_helpers import child_organization
 from tests.conftest import TwoTenants, bearer, token_for
 
@@ -246,6 +247,7 @@ def test_visible_but_out_of_scope_organization_cannot_be_updated(
             ),
             {"o": seeded.b.organization.id, "u": seeded.a.admin.id},
         )
+        factories.sync_organization_ids(conn, [seeded.a.admin.id])
     token = token_for(client, seeded.a.admin, seeded.a.organization)
     url = f"{BASE}/{seeded.b.organization.id}"
     assert client.get(url, headers=bearer(token)).status_code == 200

@@ -22,6 +22,7 @@ from typing import Literal
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, SessionTransaction
 
+from app.domain import onboarding
 from app.domain.errors import Forbidden, Invalid, NotFound, TooLarge
 from app.integrations.storage import DocumentStore, new_key
 from app.models import Credential, Document
@@ -199,6 +200,7 @@ def upload(
         _pending(session, _STORED).remove((store, key))
         _remove_quietly(store, key)
         raise
+    onboarding.mark_started(session, document.organization_id)
     session.refresh(document)
     return document
 

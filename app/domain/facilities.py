@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
+from app.domain import onboarding
 from app.domain.errors import Forbidden, Invalid
 from app.domain.queries import Rows
 from app.models import Facility, Membership, Organization, UsState
@@ -50,6 +51,7 @@ def create_facility(session: Session, organization: Organization, data: dict[str
     facility = Facility(organization_id=organization.id, **data)
     session.add(facility)
     session.flush()
+    onboarding.mark_started(session, organization.id)
     session.refresh(facility)
     return facility
 

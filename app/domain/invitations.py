@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.auth.passwords import hash_password, require_acceptable
-from app.domain import assignments, outbox
+from app.domain import assignments, members, onboarding, outbox
 from app.domain.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from app.models import Facility, Invitation, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, InvitationStatus, MessageKind, Role
@@ -101,6 +101,7 @@ def invite(
         )
         .with_for_update()
     )
+    is_new = invitation is None
     if invitation is None:
         invitation = Invitation(organization_id=organization.id)
         session.add(invitation)
@@ -115,6 +116,8 @@ def invite(
     invitation.expires_at = now + lifetime
     invitation.invited_by_id = context.user_id
     session.flush()
+    if is_new:
+        onboarding.mark_started(session, organization.id)
     session.refresh(invitation)
     # The accept page (app/blueprints/pages.py), which a browser opens.
     accept_url = f"{base_url.rstrip('/')}/invitations/{token}/accept"
@@ -241,6 +244,7 @@ def accept(
     elif membership.role != invitation.role:
         raise Conflict(f"already a member as {membership.role}", field="role")
     session.flush()
+    members.sync_organization_ids(session, [user.id])
 
     # Pending assignments are never primary: the invited primary facility becomes the
     # provider's primary when that assignment is activated, if they have none by then.

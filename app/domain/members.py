@@ -11,6 +11,9 @@ membership of an active account): whatever would take the last one away (demotin
 deactivating the membership, deactivating the account) is refused. Each such change
 first locks the organization's admin memberships, so that of two admins removing each
 other, the second waits for the first and then counts what it left.
+
+Whatever adds, moves or removes a membership writes the user's `organization_ids` in the
+same transaction (`sync_organization_ids`).
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.errors import Conflict
 from app.domain.queries import Rows, one_of
 from app.models import Membership, Organization, User
 from app.models.enums import Role
-from app.tenancy.context import TenantContext
+from app.tenancy.context import TenantContext, system_context
 
 LAST_ADMIN = "an organization keeps at least one active organization admin"
 
@@ -146,6 +149,38 @@ def reactivate_account(session: Session, user: User) -> User:
         user.is_active = True
         session.flush()
     return user
+
+
+def sync_organization_ids(session: Session, user_ids: Iterable[uuid.UUID]) -> None:
+    """Write each user's `organization_ids`, the organizations of their memberships, after
+    a change to those memberships in this transaction: the users policy reaches a member
+    through it (policies/users.sql), and the database refuses any other value.
+
+    In the system context: the writer of a membership (an organization admin, an invitee)
+    may neither write the member's user row nor see their other memberships. The user rows
+    are locked first, in id order: of two transactions changing one user's memberships,
+    the second waits for the first to commit, then reads the memberships with the
+    first's among them. No audit event of its own (policies/users.sql): the
+    membership's records the change."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    session.flush()
+    with system_context(session):
+        session.execute(
+            select(User.id).where(one_of(User.id, ids)).order_by(User.id).with_for_update()
+        )
+        member_of: dict[uuid.UUID, list[uuid.UUID]] = {user_id: [] for user_id in ids}
+        for user_id, organization_id in session.execute(
+            select(Membership.user_id, Membership.organization_id)
+            .where(one_of(Membership.user_id, ids))
+            .order_by(Membership.organization_id)
+        ):
+            member_of[user_id].append(organization_id)
+        session.execute(
+            update(User),
+            [{"id": user_id, "organization_ids": orgs} for user_id, orgs in member_of.items()],
+        )
 
 
 def _lock_admins(session: Session, organization_ids: Iterable[uuid.UUID]) -> None:

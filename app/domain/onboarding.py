@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.errors import Conflict
@@ -166,6 +166,7 @@ def complete(
         )
     )
     session.flush()
+    mark_started(session, organization.id)
     if step == Step.GO_LIVE:
         _go_live(session, organization, now)
     session.refresh(organization)
@@ -190,6 +191,27 @@ def reopen(
         )
     )
     return progress(session, organization)
+
+
+def mark_started(session: Session, organization_id: uuid.UUID | None) -> None:
+    """Something onboarding counts was just written for the organization (a facility, an
+    invitation, an organization's document, a step completed by hand): its onboarding has
+    started, if it had not. In the writer's own context, audited as theirs: a writer who
+    may not update the organization (an office manager inviting someone) changes nothing.
+    None: a provider's own document, which belongs to no organization."""
+    if organization_id is None:
+        return
+    session.execute(
+        update(Organization)
+        .where(
+            Organization.id == organization_id,
+            Organization.onboarding_status == OnboardingStatus.INITIATED,
+        )
+        .values(onboarding_status=OnboardingStatus.IN_PROGRESS),
+        # the rows the database did update (RETURNING), not those the criteria name:
+        # the policies may leave the organization as it was
+        execution_options={"synchronize_session": "fetch"},
+    )
 
 
 def _go_live(session: Session, organization: Organization, now: dt.datetime) -> None:

@@ -75,8 +75,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     # The time step of the last code accepted: a code of that step or an earlier one is
     # refused, so no code works twice.
     mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
-    # The organizations the user is a member of, kept by the database from the memberships
-    # for the users policy (policies/users.sql); the application never reads or writes it.
+    # The organizations the user is a member of, for the users policy (policies/users.sql):
+    # written only by app.domain.members.sync_organization_ids, with the memberships.
     organization_ids: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(UUID(as_uuid=True)), server_default=text("'{}'"), deferred=True
     )
