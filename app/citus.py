@@ -21,7 +21,9 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 from sqlalchemy.engine import make_url
 
-from app.tenancy.roles import libpq_url
+# the module, not its names: app.tenancy.roles asks this module whether a database is a
+# cluster's, and each may be imported first
+from app.tenancy import roles
 
 Node = tuple[str, int]
 
@@ -39,7 +41,7 @@ def unsharded(name: str) -> str:
 def cluster_workers(admin_url: str) -> list[Node]:
     """The primary workers (host, port) of the Citus cluster whose coordinator serves
     `admin_url`, as its database records them; [] when that database has no Citus."""
-    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+    with psycopg.connect(roles.libpq_url(admin_url), autocommit=True) as conn:
         return _workers(conn)
 
 
@@ -54,7 +56,7 @@ def create_database_on_cluster(admin_url: str, database: str) -> None:
     made is dropped again."""
     name = sql.Identifier(database)
     drop = drop_statement(database)
-    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+    with psycopg.connect(roles.libpq_url(admin_url), autocommit=True) as conn:
         coordinator = _coordinator(conn)
         workers = _workers(conn)
         created_here = False
@@ -67,7 +69,9 @@ def create_database_on_cluster(admin_url: str, database: str) -> None:
                     worker.execute("CREATE EXTENSION IF NOT EXISTS citus")
             conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
             created_here = True
-            with psycopg.connect(libpq_url(admin_url, database=database), autocommit=True) as new:
+            with psycopg.connect(
+                roles.libpq_url(admin_url, database=database), autocommit=True
+            ) as new:
                 new.execute("CREATE EXTENSION IF NOT EXISTS citus")
                 if coordinator is not None:
                     new.execute("SELECT citus_set_coordinator_host(%s, %s)", coordinator)
@@ -163,7 +167,7 @@ def _connect_node(
     """A connection to a node as `admin_url`'s user, without its password, to
     `database` or else to `admin_url`'s (maintenance) database."""
     url = (
-        make_url(libpq_url(admin_url, database=database))
+        make_url(roles.libpq_url(admin_url, database=database))
         .set(host=host, port=port, password=None)
         .difference_update_query(["host", "port", "hostaddr"])
     )

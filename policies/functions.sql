@@ -142,19 +142,6 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('tenancy.request_id', true), '')
 $$;
 
--- The users who belong to the organizations in scope, as far as the memberships policy
--- lets the caller see them (an office manager: the people at their facilities). The
--- staff's reach into users, credentials and provider documents. (Applied at head, when
--- the memberships table exists.)
-CREATE OR REPLACE FUNCTION tenancy.member_ids() RETURNS uuid[]
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(m.user_id), '{}'::uuid[])
-      FROM memberships m
-     -- the scope as an InitPlan: a value the index on (organization_id, user_id) can
-     -- search, where the bare call is evaluated per membership row of the whole table
-     WHERE m.organization_id = ANY ((SELECT tenancy.organization_ids())::uuid[])
-$$;
-
 -- The reach functions below stand in for what a policy would otherwise spell out with
 -- several settings or a subquery: a policy wraps each in (SELECT ...), or a set of ids in
 -- IN (SELECT unnest(...)), so it runs once per statement, and only if a row reaches that
@@ -176,6 +163,20 @@ CREATE OR REPLACE FUNCTION tenancy.staff_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN tenancy.role() IN ('organization_admin', 'msc_representative')
                 THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
+$$;
+
+-- The users who belong to the organizations in scope, as far as the caller sees them:
+-- an organization admin's or MSC representative's whole scope (users.organization_ids,
+-- kept equal to the memberships' organizations), an office manager the people at their
+-- facilities. The staff's reach into credentials and provider documents. From users, not
+-- memberships: on a Citus cluster every node holds the users, where the memberships lie
+-- on the workers, and a policy evaluated on a worker reads its own node's copy only.
+CREATE OR REPLACE FUNCTION tenancy.member_ids() RETURNS uuid[]
+LANGUAGE sql STABLE AS $$
+    SELECT tenancy.managed_member_ids() || coalesce(array_agg(u.id), '{}'::uuid[])
+      FROM users u
+     -- the scope as an InitPlan, a value the GIN index on organization_ids can search
+     WHERE u.organization_ids && (SELECT tenancy.staff_organization_ids())
 $$;
 
 -- The organizations an MSC representative reads: the scope (empty for every other role).
@@ -230,22 +231,25 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- The organizations the caller belongs to (in any role, active or not): everyone sees
--- the organizations they may switch to. (Read by the organizations policy alone, of a
--- table every node holds a copy of, like member_ids and invited_organization_ids.)
+-- the organizations they may switch to. (Read by the organizations policy alone.) From
+-- the caller's users.organization_ids, which the domain keeps equal to their memberships'
+-- organizations (policies/users.sql): every node of a Citus cluster holds the users,
+-- where the memberships lie on the workers, and a query on organizations joined to a
+-- tenant's rows is evaluated on a worker.
 CREATE OR REPLACE FUNCTION tenancy.member_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(m.organization_id), '{}'::uuid[])
-      FROM memberships m
-     WHERE m.user_id = tenancy.user_id()
+    SELECT coalesce((SELECT u.organization_ids FROM users u WHERE u.id = tenancy.user_id()),
+                    '{}'::uuid[])
 $$;
 
 -- The organization of the invitation whose token the caller presents (whatever its
--- status: the invitee sees where they are invited).
+-- status: the invitee sees where they are invited), set once the token has found the
+-- invitation (app/domain/invitations.py, find_by_token). A setting, not a look-up of the
+-- invitations: a policy of organizations, a table every node holds, may be evaluated on
+-- a worker, which cannot read the invitations on the others.
 CREATE OR REPLACE FUNCTION tenancy.invited_organization_ids() RETURNS uuid[]
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(i.organization_id), '{}'::uuid[])
-      FROM invitations i
-     WHERE i.token_hash = tenancy.invitation_token_hash()
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT tenancy.ids('tenancy.invited_organization_id')
 $$;
 
 -- Predicates for the one row a policy answers for. Those of an acceptance read the
@@ -348,6 +352,8 @@ CREATE OR REPLACE FUNCTION tenancy.enter(
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     asker record;
+    member_role text;
+    organization_status text;
     in_organization boolean;
 BEGIN
     PERFORM tenancy.put(jsonb_build_object(
@@ -355,18 +361,29 @@ BEGIN
         'facility_ids', '', 'assigned_facility_ids', '', 'working_facility_ids', '',
         'managed_member_ids', '', 'is_msc_admin', '', 'login_email', '',
         'invitation_token_hash', '', 'invitation_organization_id', '', 'invitation_role', '',
-        'invitation_email', '', 'invitation_facility_ids', '', 'password_reset_token_hash', '',
+        'invitation_email', '', 'invitation_facility_ids', '', 'invited_organization_id', '',
+        'password_reset_token_hash', '',
         'request_id', request_id));
 
-    SELECT u.is_msc_admin, u.is_msc_representative, u.is_active, m.role, o.status
+    SELECT u.is_msc_admin, u.is_msc_representative, u.is_active, u.organization_ids
       INTO asker
       FROM users u
-      LEFT JOIN memberships m
-             ON m.user_id = u.id AND m.organization_id = active_organization_id
-      LEFT JOIN organizations o ON o.id = m.organization_id
      WHERE u.id = acting_user_id;
-    IF NOT FOUND OR NOT asker.is_active
-       OR (active_organization_id IS NOT NULL AND asker.role IS NULL
+    IF NOT FOUND THEN
+        PERFORM tenancy.put('{"user_id": ""}');
+        RETURN;
+    END IF;
+    -- The membership apart, and only for an organization asked for: Citus 13 fails on a
+    -- distribution column compared with a NULL parameter.
+    IF active_organization_id IS NOT NULL THEN
+        SELECT m.role, o.status
+          INTO member_role, organization_status
+          FROM memberships m
+          LEFT JOIN organizations o ON o.id = m.organization_id
+         WHERE m.organization_id = active_organization_id AND m.user_id = acting_user_id;
+    END IF;
+    IF NOT asker.is_active
+       OR (active_organization_id IS NOT NULL AND member_role IS NULL
            AND NOT asker.is_msc_admin AND NOT asker.is_msc_representative)
     THEN
         PERFORM tenancy.put('{"user_id": ""}');
@@ -382,8 +399,11 @@ BEGIN
                     '{}'::uuid[])
       INTO assigned_facility_ids, working_facility_ids
       FROM provider_facilities pf
-     WHERE pf.user_id = acting_user_id;
-    IF active_organization_id IS NOT NULL AND asker.role IS NULL AND NOT asker.is_msc_admin THEN
+     -- the organizations as well as the user: on a Citus cluster, only the shards of the
+     -- user's own organizations are read
+     WHERE pf.organization_id = ANY (asker.organization_ids)
+       AND pf.user_id = acting_user_id;
+    IF active_organization_id IS NOT NULL AND member_role IS NULL AND NOT asker.is_msc_admin THEN
         -- An MSC representative: the organizations they represent, which the
         -- organizations policy shows them by msc_representative_id, are the scope until
         -- step 3 replaces it.
@@ -395,13 +415,13 @@ BEGIN
          WHERE o.msc_representative_id = acting_user_id;
         read_only_organization_ids := '{}'::uuid[];
     ELSE
-        in_organization := asker.role IS NOT NULL;
-        role := asker.role;
+        in_organization := member_role IS NOT NULL;
+        role := member_role;
         organization_id := CASE WHEN in_organization THEN active_organization_id END;
         organization_ids := CASE WHEN in_organization THEN ARRAY[active_organization_id]
                                  ELSE '{}'::uuid[] END;
         read_only_organization_ids :=
-            CASE WHEN in_organization AND asker.status = ANY (read_only_statuses)
+            CASE WHEN in_organization AND organization_status = ANY (read_only_statuses)
                  THEN ARRAY[active_organization_id] ELSE '{}'::uuid[] END;
     END IF;
     PERFORM tenancy.put(jsonb_build_object(
@@ -515,22 +535,41 @@ $$;
 -- SECURITY DEFINER: the application role holds no INSERT on audit_events, so the
 -- trail holds only what these functions write, under the session's real context.
 
--- Whether a trigger fires on a worker node's copy of a reference table. On a Citus cluster
--- a change to a reference table (organizations, users, ...) is made to every node's copy,
--- and each copy's triggers fire: what must happen once, an audit event, happens on the
--- coordinator's copy alone. Plain PostgreSQL: never. (Takes TG_TABLE_NAME, the shard's.)
-CREATE OR REPLACE FUNCTION tenancy.is_worker_copy(table_name text) RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public AS $$
+-- Whether this is a worker node of a Citus cluster. A change to a reference table
+-- (organizations, users, ...) is made to every node's copy and fires each copy's
+-- triggers; a check that must read a distributed table is made on the coordinator's copy
+-- alone, as a worker's copy cannot query the other workers. Plain PostgreSQL: false.
+CREATE OR REPLACE FUNCTION tenancy.on_worker_node() RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
     IF to_regproc('pg_catalog.citus_is_coordinator') IS NULL THEN
         RETURN false;  -- no Citus (planned apart: the call below would not resolve)
     END IF;
-    IF citus_is_coordinator() THEN
-        RETURN false;
+    RETURN NOT citus_is_coordinator();
+END
+$$;
+
+-- Whether this node records the audit events of organization `org`. On plain PostgreSQL,
+-- always. On a Citus cluster a trigger fires on each shard a change touches, and on every
+-- node's copy of a reference table (organizations, users, ...): an event is recorded by
+-- the one node that holds the organization's shard of audit_events, in the backend that
+-- makes the change. So it is recorded once, and through no connection but the change's
+-- own (Citus refuses a transaction that modifies co-located shards through connections
+-- of two users: the audit functions run as the owner). Until audit_events is
+-- distributed, the coordinator records.
+CREATE OR REPLACE FUNCTION tenancy.records_audit_of(org uuid) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF to_regproc('pg_catalog.citus_is_coordinator') IS NULL THEN
+        RETURN true;  -- no Citus (planned apart: the calls below would not resolve)
     END IF;
-    RETURN EXISTS (SELECT 1 FROM pg_dist_partition
-                    WHERE logicalrelid = to_regclass(tenancy.unsharded(table_name))
-                      AND partmethod = 'n');
+    IF NOT EXISTS (SELECT 1 FROM pg_dist_partition
+                    WHERE logicalrelid = 'public.audit_events'::regclass AND partmethod = 'h') THEN
+        RETURN citus_is_coordinator();
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM pg_dist_placement
+                    WHERE shardid = get_shard_id_for_distribution_column('public.audit_events', org)
+                      AND groupid = (SELECT groupid FROM pg_dist_local_group));
 END
 $$;
 
@@ -545,14 +584,14 @@ DECLARE
     diff jsonb;
     redacted text;
 BEGIN
-    IF tenancy.is_worker_copy(TG_TABLE_NAME) THEN
-        RETURN NULL;
-    END IF;
     IF TG_ARGV[0] <> '' THEN
         org_id := (row_data ->> TG_ARGV[0])::uuid;
     END IF;
     -- outside any organization: the trail's key for none (audit_events' default)
     org_id := coalesce(org_id, tenancy.organization_id(), '00000000-0000-0000-0000-000000000000');
+    IF NOT tenancy.records_audit_of(org_id) THEN
+        RETURN NULL;
+    END IF;
 
     SELECT coalesce(
                jsonb_object_agg(key, jsonb_build_object('old', old_row -> key, 'new', new_row -> key)),
@@ -588,34 +627,34 @@ $$;
 CREATE OR REPLACE FUNCTION tenancy.record_audit_inserts() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
-    events jsonb;
+    events text;
 BEGIN
-    IF tenancy.is_worker_copy(TG_TABLE_NAME) THEN
-        RETURN NULL;
-    END IF;
-    -- The events are gathered first and inserted from a value: on a Citus worker an
-    -- INSERT into audit_events cannot read the transition table itself.
-    SELECT jsonb_agg(jsonb_build_object(
-               'org_id', coalesce(CASE WHEN TG_ARGV[0] <> '' THEN (r.row_data ->> TG_ARGV[0])::uuid END,
-                                  tenancy.organization_id(),
-                                  '00000000-0000-0000-0000-000000000000'),
-               'row_id', r.row_data ->> 'id',
-               'changes', (SELECT coalesce(jsonb_object_agg(
+    -- One multi-row INSERT ... VALUES of literals: on a Citus worker an INSERT into
+    -- audit_events can neither read the transition table nor come from a SELECT (Citus
+    -- would copy its rows in, which row-level security refuses).
+    SELECT string_agg(format('(%L, %L, %L, %L, %L, %L, %L, %L)',
+                             event.org_id, tenancy.user_id(), tenancy.is_cross_tenant(event.org_id),
+                             'insert', tenancy.unsharded(TG_TABLE_NAME), event.row_data ->> 'id',
+                             event.changes, tenancy.request_id()), ', ')
+      INTO events
+      FROM (SELECT coalesce(CASE WHEN TG_ARGV[0] <> '' THEN (r.row_data ->> TG_ARGV[0])::uuid END,
+                            tenancy.organization_id(),
+                            '00000000-0000-0000-0000-000000000000') AS org_id,
+                   r.row_data,
+                   (SELECT coalesce(jsonb_object_agg(
                                field.key,
                                CASE WHEN field.key = ANY (TG_ARGV[1:])
                                     THEN '{"old": "[redacted]", "new": "[redacted]"}'::jsonb
                                     ELSE jsonb_build_object('old', NULL, 'new', field.value)
                                END), '{}'::jsonb)
-                             FROM jsonb_each(r.row_data) AS field
-                            WHERE field.key NOT IN ('created_at', 'updated_at'))))
-      INTO events
-      FROM (SELECT to_jsonb(inserted) AS row_data FROM inserted) AS r;
-
-    INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,
-                              table_name, row_id, changes, request_id)
-    SELECT event.org_id, tenancy.user_id(), tenancy.is_cross_tenant(event.org_id), 'insert',
-           tenancy.unsharded(TG_TABLE_NAME), event.row_id, event.changes, tenancy.request_id()
-      FROM jsonb_to_recordset(events) AS event(org_id uuid, row_id uuid, changes jsonb);
+                      FROM jsonb_each(r.row_data) AS field
+                     WHERE field.key NOT IN ('created_at', 'updated_at')) AS changes
+              FROM (SELECT to_jsonb(inserted) AS row_data FROM inserted) AS r) AS event
+     WHERE tenancy.records_audit_of(event.org_id);
+    IF events IS NOT NULL THEN
+        EXECUTE 'INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,'
+                ' table_name, row_id, changes, request_id) VALUES ' || events;
+    END IF;
     RETURN NULL;
 END
 $$;

@@ -72,6 +72,11 @@ $$;
 CREATE OR REPLACE FUNCTION tenancy.move_organization_subtree() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- On a Citus cluster, once, from the coordinator's copy: the update reaches every
+    -- node's copy of the children (tenancy.on_worker_node).
+    IF tenancy.on_worker_node() THEN
+        RETURN NULL;
+    END IF;
     UPDATE organizations SET parent_organization_id = parent_organization_id
      WHERE parent_organization_id = NEW.id;
     RETURN NULL;
@@ -109,6 +114,11 @@ CREATE TRIGGER organizations_guard BEFORE UPDATE ON organizations
 CREATE OR REPLACE FUNCTION tenancy.check_msc_representative() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- On a Citus cluster the coordinator's copy decides: the lock is taken on every
+    -- node's copy of the user from there (tenancy.on_worker_node).
+    IF tenancy.on_worker_node() THEN
+        RETURN NEW;
+    END IF;
     IF NEW.msc_representative_id IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM users u
                         WHERE u.id = NEW.msc_representative_id AND u.is_msc_representative

@@ -119,6 +119,11 @@ CREATE TRIGGER users_npi_reset BEFORE UPDATE OF npi, name ON users
 CREATE OR REPLACE FUNCTION tenancy.guard_user_organization_ids() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- On a Citus cluster every node's copy of users fires this; the coordinator's decides
+    -- (a worker's copy cannot read the memberships, which lie on every worker).
+    IF tenancy.on_worker_node() THEN
+        RETURN NEW;
+    END IF;
     IF NEW.organization_ids IS DISTINCT FROM
            (CASE WHEN TG_OP = 'UPDATE' THEN OLD.organization_ids ELSE '{}'::uuid[] END)
        AND NOT (tenancy.is_msc_admin()

@@ -94,20 +94,31 @@ def validation_errors(response: TestResponse) -> dict[str, Any]:
 
 
 @contextmanager
-def counting_statements(app: Flask) -> Iterator[list[str]]:
-    """The statements `app` sends to the database inside the block, in order."""
+def recording_statements(app: Flask) -> Iterator[list[tuple[str, Any]]]:
+    """The statements `app` sends to the database inside the block, in order, each with
+    its parameters."""
     with app.app_context():
         engine = db.engine
-    statements: list[str] = []
+    statements: list[tuple[str, Any]] = []
 
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
+    def record(_conn: object, _cursor: object, statement: str, parameters: Any, *_: object) -> None:
+        statements.append((statement, parameters))
 
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def counting_statements(app: Flask) -> Iterator[list[str]]:
+    """The statements `app` sends to the database inside the block, in order (the list
+    is filled when the block ends)."""
+    statements: list[str] = []
+    with recording_statements(app) as recorded:
+        yield statements
+    statements.extend(statement for statement, _ in recorded)
 
 
 def grow_tenant(

@@ -36,10 +36,16 @@ CHANGED_MEANWHILE = "the provider's primary facility was changed meanwhile; try 
 # writes them. Checked by the tests and after bench/generate.py's load; it reads every
 # tenant's rows, so only in MSC reach or as the owner.
 PRIMARY_DISAGREEMENTS = """
+    WITH flagged AS MATERIALIZED (
+             SELECT user_id, organization_id, facility_id
+               FROM provider_facilities WHERE is_primary),
+         -- materialized both: on a Citus cluster the tables lie on different keys
+         -- (organization, provider), so the two sides meet on the coordinator
+         pa AS MATERIALIZED (
+             SELECT user_id, organization_id, facility_id FROM primary_assignments)
     SELECT count(DISTINCT coalesce(pa.user_id, flagged.user_id))
-      FROM (SELECT user_id, organization_id, facility_id
-              FROM provider_facilities WHERE is_primary) flagged
-      FULL JOIN primary_assignments pa
+      FROM flagged
+      FULL JOIN pa
              ON pa.user_id = flagged.user_id AND pa.organization_id = flagged.organization_id
             AND pa.facility_id = flagged.facility_id
      WHERE flagged.user_id IS NULL OR pa.user_id IS NULL"""

@@ -162,15 +162,18 @@ def find_by_token(
     """The invitation this token opens (any status), or None for a wrong token. With
     `lock`, the row is held until the transaction ends, and a caller that waited for it
     reads it as the holder left it."""
-    use_context(
-        session, TenantContext(invitation_token_hash=token_hash(token), request_id=request_id)
-    )
+    opened = TenantContext(invitation_token_hash=token_hash(token), request_id=request_id)
+    use_context(session, opened)
     query = select(Invitation).where(Invitation.token_hash == token_hash(token))
     if lock:
         # populate_existing: an invitation this session already read is overwritten with
         # the row as the lock found it, not kept as it was before the wait.
         query = query.with_for_update().execution_options(populate_existing=True)
-    return session.scalar(query)
+    invitation = session.scalar(query)
+    if invitation is not None:
+        # the token holder sees the organization it invites to
+        use_context(session, replace(opened, invited_organization_id=invitation.organization_id))
+    return invitation
 
 
 def account_exists(session: Session, invitation: Invitation) -> bool:
@@ -213,6 +216,7 @@ def accept(
             facility_ids=tuple(invitation.facility_ids),
         ),
         login_email=invitation.email,
+        invited_organization_id=invitation.organization_id,
         request_id=request_id,
     )
     use_context(session, capability)

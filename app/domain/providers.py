@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, null, or_, select
+from sqlalchemy import and_, case, func, null, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from app.domain.queries import Rows
@@ -70,12 +70,14 @@ def list_providers(context: TenantContext, filters: dict[str, Any], *, with_cont
         query = query.where(Membership.organization_id == filters["organization_id"])
     if "facility_id" in filters:
         at_facility = aliased(ProviderFacility)
+        # IN an uncorrelated subquery, not EXISTS: a Citus cluster plans no correlated
+        # subquery beside the users, a table every node holds
         query = query.where(
-            exists().where(
-                at_facility.user_id == User.id,
-                at_facility.organization_id == Membership.organization_id,
-                at_facility.facility_id == filters["facility_id"],
-                at_facility.status != Status.INACTIVE,
+            tuple_(User.id, Membership.organization_id).in_(
+                select(at_facility.user_id, at_facility.organization_id).where(
+                    at_facility.facility_id == filters["facility_id"],
+                    at_facility.status != Status.INACTIVE,
+                )
             )
         )
     if "search" in filters:
@@ -94,9 +96,11 @@ def list_providers(context: TenantContext, filters: dict[str, Any], *, with_cont
 def get_provider(session: Session, provider_id: uuid.UUID) -> User | None:
     """The user if the caller reaches them as a member of an organization in scope."""
     return session.scalar(
-        select(User)
-        .where(User.id == provider_id)
-        .where(exists().where(Membership.user_id == User.id))
+        select(User).where(
+            User.id == provider_id,
+            # uncorrelated (see list_providers)
+            User.id.in_(select(Membership.user_id).where(Membership.user_id == provider_id)),
+        )
     )
 
 

@@ -66,6 +66,9 @@ class TenantContext:
     # presented; and while accepting it, the invitation itself.
     invitation_token_hash: str | None = None
     presented_invitation: PresentedInvitation | None = None
+    # Set once an invitation's token has found it: the organization it invites to, which
+    # the token holder sees (whatever the invitation's status).
+    invited_organization_id: uuid.UUID | None = None
     # Set only while a password reset link is used: the hash of its token.
     password_reset_token_hash: str | None = None
     request_id: str | None = None
@@ -100,6 +103,7 @@ class TenantContext:
             "invitation_role": invitation.role if invitation else "",
             "invitation_email": invitation.email if invitation else "",
             "invitation_facility_ids": _ids(invitation.facility_ids) if invitation else "",
+            "invited_organization_id": str(self.invited_organization_id or ""),
             "password_reset_token_hash": self.password_reset_token_hash or "",
             "request_id": self.request_id or "",
         }

@@ -12,6 +12,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+# the module, not its names: app.citus uses this module's (libpq_url)
+from app import citus
 from app.config import Settings
 
 APPLICATION_GROUP = "msc_application"
@@ -34,6 +36,22 @@ def _ensure_role(conn: psycopg.Connection, name: str, *, login: bool, password: 
     if password:
         statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
     conn.execute(statement)
+
+
+# On a Citus cluster, what the application role's sessions need.
+CITUS_APPLICATION_SETTINGS = {
+    # A policy of a reference table (organizations, users, ...) that reads another
+    # reference table runs on the worker its query was sent to, beside the tenant's rows;
+    # Citus refuses any query from inside a shard's unless this is on. Such a read is of
+    # the worker's own copy, in the same transaction; no policy reads a distributed table
+    # (tests/test_catalogue.py).
+    "citus.allow_nested_distributed_execution": "on",
+    # A request may read several shards (tenancy.enter reads the caller's assignments in
+    # each of their organizations) and then write a reference table (a credential); Citus
+    # allows that in one transaction only when it reads the shards one connection per
+    # worker. A tenant's own queries go to one shard either way.
+    "citus.multi_shard_modify_mode": "sequential",
+}
 
 
 def application_role_limits(settings: Settings) -> dict[str, int]:
@@ -98,5 +116,12 @@ def ensure_roles(
                 for name, value in application_role_limits(settings or Settings()).items()
             ),
         ]
+        if citus.has_citus(conn):
+            statements += [
+                sql.SQL("ALTER ROLE {} IN DATABASE {} SET {} = {}").format(
+                    ident(app.username), ident(app.database), ident(name), sql.Literal(value)
+                )
+                for name, value in CITUS_APPLICATION_SETTINGS.items()
+            ]
         for statement in statements:
             conn.execute(statement)

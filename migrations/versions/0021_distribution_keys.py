@@ -15,6 +15,9 @@ column, and a foreign key may not point from a coordinator table into a distribu
   column. A membership is deactivated, never deleted (app/domain/members.py); one removed
   by hand must first be no facility's office manager, as it must have no assignments
   and orders;
+- the staff's reach into their members' credentials and documents is found through
+  users.organization_ids (a table on every node), no longer the memberships: it gets an
+  index;
 - the outbox's foreign key to invitations goes: the domain cancels an invitation's email
   (app/domain/outbox.py), and an invitation is deleted only with its organization, whose
   messages go with it.
@@ -104,8 +107,24 @@ def upgrade() -> None:
     )
     op.execute("DROP INDEX uq_invitations_token_hash")
 
+    op.execute("CREATE INDEX ix_users_organization_ids ON users USING gin (organization_ids)")
+
+
+# Before this revision the organizations policy found the invitation of a presented token
+# itself; the policies at head read the organization from the context instead
+# (tenancy.invited_organization_ids), through a function that 0020 takes away.
+_INVITED_ORGANIZATION_IDS_BEFORE = """
+CREATE OR REPLACE FUNCTION tenancy.invited_organization_ids() RETURNS uuid[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(i.organization_id), '{}'::uuid[])
+      FROM invitations i
+     WHERE i.token_hash = tenancy.invitation_token_hash()
+$$"""
+
 
 def downgrade() -> None:
+    op.execute(_INVITED_ORGANIZATION_IDS_BEFORE)
+    op.execute("DROP INDEX ix_users_organization_ids")
     op.execute("CREATE UNIQUE INDEX uq_invitations_token_hash ON invitations (token_hash)")
     op.execute("DROP INDEX uq_invitations_organization_id_token_hash")
     _office_manager_reference("ON DELETE SET NULL (office_manager_id)")
