@@ -169,8 +169,8 @@ $$;
 -- an organization admin's or MSC representative's whole scope (users.organization_ids,
 -- kept equal to the memberships' organizations), an office manager the people at their
 -- facilities. The staff's reach into credentials and provider documents. From users, not
--- memberships: on a Citus cluster every node holds the users, where the memberships lie
--- on the workers, and a policy evaluated on a worker reads its own node's copy only.
+-- memberships: on a Citus cluster the memberships are distributed, and no policy reads a
+-- distributed table (docs/citus-layout.md, "Where it stands", says what remains).
 CREATE OR REPLACE FUNCTION tenancy.member_ids() RETURNS uuid[]
 LANGUAGE sql STABLE AS $$
     SELECT tenancy.managed_member_ids() || coalesce(array_agg(u.id), '{}'::uuid[])
@@ -233,9 +233,8 @@ $$;
 -- The organizations the caller belongs to (in any role, active or not): everyone sees
 -- the organizations they may switch to. (Read by the organizations policy alone.) From
 -- the caller's users.organization_ids, which the domain keeps equal to their memberships'
--- organizations (policies/users.sql): every node of a Citus cluster holds the users,
--- where the memberships lie on the workers, and a query on organizations joined to a
--- tenant's rows is evaluated on a worker.
+-- organizations (policies/users.sql), not from the memberships, which a Citus cluster
+-- distributes (as member_ids).
 CREATE OR REPLACE FUNCTION tenancy.member_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE AS $$
     SELECT coalesce((SELECT u.organization_ids FROM users u WHERE u.id = tenancy.user_id()),

@@ -7,6 +7,7 @@ import json
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
+from app.tenancy.context import TenantContext, apply
 from tests.conftest import TwoTenants, bearer, token_for
 
 EVENTS = "/api/v1/admin/audit-events"
@@ -101,25 +102,19 @@ def test_one_statement_inserting_many_rows_writes_an_event_for_each(
     organization of the row (the acting one for global rows) and the request."""
     acting = seeded.msc_admin
     with admin_engine.begin() as conn:
-        conn.execute(
-            text(
-                "SELECT set_config('tenancy.user_id', :user, true),"
-                " set_config('tenancy.organization_id', :org, true),"
-                " set_config('tenancy.organization_ids', :org, true),"
-                " set_config('tenancy.is_msc_admin', 'true', true),"
-                " set_config('tenancy.request_id', 'req-bulk', true)"
+        # acting from tenant A's organization, as an MSC admin reaching into B
+        apply(
+            conn,
+            TenantContext(
+                user_id=acting.id,
+                organization_id=seeded.a.organization.id,
+                organization_ids=(seeded.a.organization.id,),
+                is_msc_admin=True,
+                request_id="req-bulk",
             ),
-            # acting from tenant A's organization, as an MSC admin reaching into B
-            {"user": str(acting.id), "org": str(seeded.a.organization.id)},
         )
-        facilities = conn.execute(
-            text(
-                "INSERT INTO facilities (organization_id, name, facility_type, state) VALUES"
-                " (:a, 'Bulk A', 'clinic', 'TX'), (:b, 'Bulk B', 'clinic', 'CA')"
-                " RETURNING id, organization_id"
-            ),
-            {"a": seeded.a.organization.id, "b": seeded.b.organization.id},
-        ).all()
+        # the global rows first: on a Citus cluster a transaction writes no reference
+        # table after writing several workers' shards at once
         users = (
             conn.execute(
                 text(
@@ -131,6 +126,14 @@ def test_one_statement_inserting_many_rows_writes_an_event_for_each(
             .scalars()
             .all()
         )
+        facilities = conn.execute(
+            text(
+                "INSERT INTO facilities (organization_id, name, facility_type, state) VALUES"
+                " (:a, 'Bulk A', 'clinic', 'TX'), (:b, 'Bulk B', 'clinic', 'CA')"
+                " RETURNING id, organization_id"
+            ),
+            {"a": seeded.a.organization.id, "b": seeded.b.organization.id},
+        ).all()
         events = conn.execute(
             text(
                 "SELECT row_id, organization_id, actor_user_id, cross_tenant, changes"

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from app.config import Settings
 from app.factory import create_app
+from app.tenancy.context import TenantContext, apply
 from tests.conftest import TwoTenants, bearer, login, token_for
 from tests.factories import PASSWORD
 
@@ -156,7 +157,7 @@ def test_token_stops_working_when_the_user_is_deactivated(
     token = login(client, seeded.a.admin)
     with admin_engine.begin() as conn:
         # even the superuser changes is_active only in an MSC context (a column guard)
-        conn.execute(text("SELECT set_config('tenancy.is_msc_admin', 'true', true)"))
+        apply(conn, TenantContext(is_msc_admin=True))
         conn.execute(
             text("UPDATE users SET is_active = false WHERE id = :u"), {"u": seeded.a.admin.id}
         )

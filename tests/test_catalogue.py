@@ -145,8 +145,8 @@ def test_no_policy_reads_a_distributed_table(admin_engine: Engine) -> None:
     (and per row); what those policies would look up in the tenant tables travels in the
     context (tenancy.enter). So every function a policy calls, and every function those
     call, reads no table if the policy is a distributed table's, and no distributed table
-    otherwise: a reference table's copy on the worker is read in the transaction
-    (app/tenancy/roles.py, CITUS_APPLICATION_SETTINGS)."""
+    otherwise (docs/citus-layout.md, "Where it stands": nor, on a worker, a reference
+    table)."""
     with admin_engine.connect() as conn:
         policies = conn.execute(
             text(

@@ -13,6 +13,7 @@ from app import clock
 from app.domain import credentials
 from app.models import Credential
 from app.models.enums import Role
+from app.tenancy.context import TenantContext, apply
 from tests import factories
 from tests.conftest import TwoTenants, bearer, token_for
 
@@ -158,7 +159,7 @@ def test_compliance_score_matches_the_hand_computed_value(
     verified, training on file: (30*0 + 25*0 + 15*1 + 15*1) / (30 + 25 + 15 + 15) = 35.3."""
     provider = seeded.shared_provider
     with admin_engine.begin() as conn:
-        conn.execute(text("SELECT set_config('tenancy.is_msc_admin', 'true', true)"))
+        apply(conn, TenantContext(is_msc_admin=True))
         conn.execute(
             text(
                 "UPDATE users SET dea_not_applicable = true, npi_verification = 'verified'"
@@ -269,7 +270,7 @@ def test_a_suspended_organization_cannot_verify_credentials(
         "id"
     ]
     with admin_engine.begin() as conn:
-        conn.execute(text("SELECT set_config('tenancy.is_msc_admin', 'true', true)"))
+        apply(conn, TenantContext(is_msc_admin=True))
         conn.execute(
             text("UPDATE organizations SET status = 'suspended' WHERE id = :o"),
             {"o": seeded.b.organization.id},

@@ -30,7 +30,7 @@ from app.domain.outbox import Sealer
 from app.factory import create_app
 from app.models import Organization, User
 from app.models.enums import Role
-from app.tenancy.context import TenantContext, use_context
+from app.tenancy.context import TenantContext, apply, use_context
 from tests import factories
 from tests.api_helpers import child_organization, committed_representative, validation_errors
 from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
@@ -624,7 +624,7 @@ def test_a_deactivated_account_cannot_finish_its_login(
     enrolled = _enrol(client, token_for(client, seeded.a.admin))
     mfa_token = _challenge(client, seeded.a.admin)
     with admin_engine.begin() as conn:
-        conn.execute(text("SELECT set_config('tenancy.is_msc_admin', 'true', true)"))
+        apply(conn, TenantContext(is_msc_admin=True))
         conn.execute(
             text("UPDATE users SET is_active = false WHERE id = :u"), {"u": seeded.a.admin.id}
         )

@@ -12,6 +12,8 @@ from app.pagination import SelectPage
 from app.permissions import Permission, authenticated, requires
 from app.request_body import Blueprint
 from app.schemas.audit_events import AuditEventQuerySchema, AuditEventSchema
+from app.tenancy.context import in_scope
+from app.tenancy.request import current_context
 
 blp = Blueprint(
     "audit_events",
@@ -31,7 +33,8 @@ class AuditEvents(MethodView):
     @blp.paginate(SelectPage, page_size=50)
     def get(self, filters: dict[str, Any]) -> Select[AuditEvent]:
         """List audit events (paginated, newest first)."""
-        query = select(AuditEvent)
+        # what the policies show, named: one organization's events are then one node's
+        query = select(AuditEvent).where(in_scope(AuditEvent.organization_id, current_context()))
         for column, value in filters.items():
             query = query.where(getattr(AuditEvent, column) == value)
         return query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 
-from app.domain import facilities, members, organizations, providers
+from app.domain import members, organizations, providers
 from app.domain.errors import Invalid, NotFound
+from app.domain.queries import in_reach
 from app.extensions import db
 from app.models import Facility, Invitation, Organization, ProviderFacility, User
 from app.tenancy.request import current_context
@@ -33,8 +34,8 @@ def account_or_404(user_id: uuid.UUID) -> User:
 
 
 def facility_or_404(facility_id: uuid.UUID) -> Facility:
-    facility = facilities.get_facility(db.session, facility_id)
-    if facility is None or not current_context().reaches(facility.organization_id):
+    facility = in_reach(db.session, Facility, facility_id, current_context())
+    if facility is None:
         raise NotFound("facility not found")
     return facility
 
@@ -47,27 +48,23 @@ def provider_or_404(provider_id: uuid.UUID) -> User:
 
 
 def assignment_or_404(provider: User, assignment_id: uuid.UUID) -> ProviderFacility:
-    assignment = db.session.get(ProviderFacility, assignment_id)
-    if (
-        assignment is None
-        or assignment.user_id != provider.id
-        or not current_context().reaches(assignment.organization_id)
-    ):
+    assignment = in_reach(db.session, ProviderFacility, assignment_id, current_context())
+    if assignment is None or assignment.user_id != provider.id:
         raise NotFound("assignment not found")
     return assignment
 
 
 def invitation_or_404(invitation_id: uuid.UUID) -> Invitation:
-    invitation = db.session.get(Invitation, invitation_id)
-    if invitation is None or not current_context().reaches(invitation.organization_id):
+    invitation = in_reach(db.session, Invitation, invitation_id, current_context())
+    if invitation is None:
         raise NotFound("invitation not found")
     return invitation
 
 
 def facility_for_field(facility_id: uuid.UUID, field: str = "facility_id") -> Facility:
     """A facility named in a request body: out of reach is a 422 naming the field."""
-    facility = facilities.get_facility(db.session, facility_id)
-    if facility is None or not current_context().reaches(facility.organization_id):
+    facility = in_reach(db.session, Facility, facility_id, current_context())
+    if facility is None:
         raise Invalid("facility not found", field=field)
     return facility
 

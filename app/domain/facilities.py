@@ -30,10 +30,6 @@ SORTS: dict[str, ColumnElement[Any]] = {
 }
 
 
-def get_facility(session: Session, facility_id: uuid.UUID) -> Facility | None:
-    return session.get(Facility, facility_id)
-
-
 def list_facilities(context: TenantContext, filters: dict[str, Any]) -> Rows:
     """Plain rows of every column: a list only reads them, so no instance is built or
     tracked for any."""

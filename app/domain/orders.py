@@ -16,6 +16,7 @@ from sqlalchemy import Date, Select, cast, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.errors import Conflict, Forbidden, Invalid
+from app.domain.queries import in_reach
 from app.models import Facility, ProviderFacility
 from app.models.enums import AssignmentStatus, Role
 from app.models.order import Order, OrderStatus
@@ -91,10 +92,7 @@ def place_order(
 def get_order(session: Session, context: TenantContext, order_id: uuid.UUID) -> Order | None:
     """The order if the policies show it and it belongs to an organization the caller
     acts for (a provider's orders elsewhere are theirs, but not this session's business)."""
-    order = session.get(Order, order_id)
-    if order is None or not context.reaches(order.organization_id):
-        return None
-    return order
+    return in_reach(session, Order, order_id, context)
 
 
 def list_orders(context: TenantContext, filters: dict[str, Any]) -> Select[Order]:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.models import Facility, Membership, Organization, ProviderFacility
+from app.models import Facility, Invitation, Membership, Order, Organization, ProviderFacility
 from app.models.enums import AssignmentStatus, Role
+from app.tenancy.context import TenantContext, in_scope
 
 # A select of plain rows (several columns), as opposed to one of model instances.
 Rows = Select[*tuple[Any, ...]]
@@ -28,6 +29,21 @@ def one_of(
     """`column = ANY(:ids)`: one array parameter however many ids, where an IN list sends,
     renders and plans one parameter per id (a health system has a thousand facilities)."""
     return column == any_(bindparam(None, list(ids), type_=ARRAY(column.type)))
+
+
+TenantRow = TypeVar("TenantRow", Facility, ProviderFacility, Invitation, Order)
+
+
+def in_reach(
+    session: Session, model: type[TenantRow], row_id: uuid.UUID, context: TenantContext
+) -> TenantRow | None:
+    """A tenant's row by its id, when the policies show it and it belongs to an
+    organization the request acts for (a provider's own rows elsewhere are theirs, but not
+    this request's business). The organization in the query also lets a Citus cluster
+    send it to the tenant's node alone."""
+    return session.scalar(
+        select(model).where(model.id == row_id, in_scope(model.organization_id, context))
+    )
 
 
 def _in_tree(root_id: uuid.UUID) -> ColumnElement[bool]:

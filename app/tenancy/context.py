@@ -122,7 +122,8 @@ SETTING_NAMES = tuple(f"tenancy.{name}" for name in TenantContext().settings())
 
 
 def in_scope(
-    column: InstrumentedAttribute[uuid.UUID], context: TenantContext
+    column: InstrumentedAttribute[uuid.UUID] | InstrumentedAttribute[uuid.UUID | None],
+    context: TenantContext,
 ) -> ColumnElement[bool]:
     """The explicit filter lists add on top of the policies: rows of the organizations
     the request acts for. The policies also show a user what is theirs elsewhere (their

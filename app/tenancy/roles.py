@@ -40,12 +40,6 @@ def _ensure_role(conn: psycopg.Connection, name: str, *, login: bool, password: 
 
 # On a Citus cluster, what the application role's sessions need.
 CITUS_APPLICATION_SETTINGS = {
-    # A policy of a reference table (organizations, users, ...) that reads another
-    # reference table runs on the worker its query was sent to, beside the tenant's rows;
-    # Citus refuses any query from inside a shard's unless this is on. Such a read is of
-    # the worker's own copy, in the same transaction; no policy reads a distributed table
-    # (tests/test_catalogue.py).
-    "citus.allow_nested_distributed_execution": "on",
     # A request may read several shards (tenancy.enter reads the caller's assignments in
     # each of their organizations) and then write a reference table (a credential); Citus
     # allows that in one transaction only when it reads the shards one connection per
