@@ -119,7 +119,13 @@ def assignments_query() -> Rows:
             ProviderFacility.start_date,
             ProviderFacility.end_date,
         )
-        .join(Facility, Facility.id == ProviderFacility.facility_id)
+        # on the whole key: a Citus cluster joins two tables distributed by organization
+        # only on it (a join on the id alone would have to repartition them)
+        .join(
+            Facility,
+            (Facility.organization_id == ProviderFacility.organization_id)
+            & (Facility.id == ProviderFacility.facility_id),
+        )
         .join(Organization, Organization.id == ProviderFacility.organization_id)
         .order_by(CURRENT_FIRST, ProviderFacility.start_date.desc(), ProviderFacility.id)
     )
