@@ -25,6 +25,7 @@ from app import clock
 from app.auth.passwords import hash_password, require_acceptable
 from app.domain import assignments, members, onboarding, outbox
 from app.domain.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from app.domain.locks import lock
 from app.models import Facility, Invitation, Membership, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, InvitationStatus, MessageKind, Role
 from app.tenancy.context import (
@@ -146,7 +147,7 @@ def invite(
 def revoke(session: Session, invitation: Invitation, now: dt.datetime | None = None) -> Invitation:
     """Revoke an open invitation, and cancel its email if still waiting. Read under lock:
     an acceptance or a new invitation in flight ends first, and is seen."""
-    session.refresh(invitation, with_for_update=True)
+    lock(session, invitation)
     if invitation.accepted_at is not None:
         raise Conflict("the invitation has already been accepted", field="invitation_id")
     if invitation.revoked_at is None:

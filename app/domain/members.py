@@ -27,6 +27,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.errors import Conflict
+from app.domain.locks import lock
 from app.domain.queries import Rows, one_of
 from app.models import Membership, Organization, User
 from app.models.enums import Role
@@ -87,7 +88,7 @@ def get_membership(session: Session, membership_id: uuid.UUID) -> Membership | N
 
 def change_role(session: Session, membership: Membership, role: str) -> Membership:
     _lock_admins(session, [membership.organization_id])
-    session.refresh(membership, with_for_update=True)
+    lock(session, membership)
     if membership.role == role:
         return membership
     if membership.role == Role.ORGANIZATION_ADMIN:
@@ -99,7 +100,7 @@ def change_role(session: Session, membership: Membership, role: str) -> Membersh
 
 def deactivate(session: Session, membership: Membership) -> Membership:
     _lock_admins(session, [membership.organization_id])
-    session.refresh(membership, with_for_update=True)
+    lock(session, membership)
     if not membership.is_active:
         return membership
     if membership.role == Role.ORGANIZATION_ADMIN:
@@ -110,7 +111,7 @@ def deactivate(session: Session, membership: Membership) -> Membership:
 
 
 def reactivate(session: Session, membership: Membership) -> Membership:
-    session.refresh(membership, with_for_update=True)
+    lock(session, membership)
     if not membership.is_active:
         membership.is_active = True
         session.flush()
