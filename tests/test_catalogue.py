@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Table, text
 
 from app.local import APP_ROLE
+from app.models.base import Base
 from app.tenancy.policies import POLICIES_DIR, citus_form, is_citus, is_policy, policy_files
 from app.tenancy.roles import APPLICATION_GROUP
 
@@ -257,3 +258,15 @@ def test_application_privileges_are_exactly_granted(admin_engine: Engine) -> Non
         "primary_assignments",
     ):
         assert granted[table] == "DELETE,INSERT,SELECT,UPDATE", table
+
+
+def test_the_orm_names_every_row_by_its_tables_whole_primary_key() -> None:
+    """The ORM's UPDATE and DELETE name a row by the mapper's key: for a tenant's row
+    that is (organization_id, id), which a Citus cluster sends to the one node holding
+    it, where `id` alone would go to every node."""
+    mappers = list(Base.registry.mappers)
+    assert any(m.local_table.name == "provider_facilities" for m in mappers)
+    for mapper in mappers:
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        assert list(mapper.primary_key) == list(table.primary_key.columns), table.name

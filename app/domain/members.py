@@ -81,11 +81,6 @@ def member(session: Session, membership_id: uuid.UUID) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-def get_membership(session: Session, membership_id: uuid.UUID) -> Membership | None:
-    """None when it does not exist or the policies hide it (the same to the caller)."""
-    return session.get(Membership, membership_id)
-
-
 def change_role(session: Session, membership: Membership, role: str) -> Membership:
     _lock_admins(session, [membership.organization_id])
     lock(session, membership)
