@@ -270,6 +270,11 @@ ACCOUNTED_TRIGGERS = {
     "facilities_mac_jurisdiction": "mac_jurisdiction read from us_states",
     "users_organization_ids_guard": "organization_ids written from the planned memberships",
     **{
+        f"{table}_owner_organization_ids_guard": "owner_organization_ids written from the"
+        " planned memberships"
+        for table in ("credentials", "documents")
+    },
+    **{
         f"{table}_audit_insert": "insert events written for organizations and facilities only"
         for table in (
             "organizations",
@@ -505,6 +510,18 @@ class Plan:
 
     def tree(self, root: Organization) -> list[Organization]:
         return [o for o in self.organizations if root.id in o.ancestor_ids]
+
+    @functools.cached_property
+    def member_of(self) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """Each member's organizations (users.organization_ids, and its copies on what
+        they own), in the order their memberships are written."""
+        member_of: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for org in self.organizations:
+            for user_id in itertools.chain(
+                (s.id for s in (*org.admins, *org.managers)), (p.id for p, _ in org.members)
+            ):
+                member_of.setdefault(user_id, []).append(org.id)
+        return member_of
 
     # organizations
 
@@ -842,13 +859,7 @@ NPI_VERDICTS = Mix(
 def user_rows(plan: Plan) -> Iterator[Row]:
     """Users, each with the organizations they are a member of, in the order their
     memberships are written."""
-    rng, hashed = plan.random("users"), plan.password_hash
-    member_of: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for org in plan.organizations:
-        for user_id in itertools.chain(
-            (s.id for s in (*org.admins, *org.managers)), (p.id for p, _ in org.members)
-        ):
-            member_of.setdefault(user_id, []).append(org.id)
+    rng, hashed, member_of = plan.random("users"), plan.password_hash, plan.member_of
     for staff in plan.msc_admins:
         yield (*_staff_row(staff, hashed, is_msc_admin=True), [])
     for org in plan.organizations:
@@ -1004,6 +1015,7 @@ def credential_rows(plan: Plan) -> Iterator[Row]:
                 reason,
                 created,
                 max(created, verified_at or created),
+                plan.member_of[p.id],
             )
 
 
@@ -1075,15 +1087,20 @@ def document_rows(plan: Plan) -> Iterator[Row]:
         if live or (org.onboarding == OnboardingStatus.IN_PROGRESS and rng.random() < 0.5):
             for kind in (DocumentType.TAX_FORM, DocumentType.BANKING_LETTER):
                 at = org.created_at + dt.timedelta(days=rng.uniform(1, 6))
-                yield _document(rng, org.id, None, kind, None, org.admins[0].id, min(at, latest))
+                yield _document(
+                    plan, rng, org.id, None, kind, None, org.admins[0].id, min(at, latest)
+                )
     for p in plan.providers:
         if rng.random() < 0.6:
             expiry = today + dt.timedelta(days=rng.randint(-200, 530))
             at = min(p.created_at + dt.timedelta(days=rng.uniform(1, 60)), latest)
-            yield _document(rng, None, p.id, DocumentType.TRAINING_CERTIFICATE, expiry, p.id, at)
+            yield _document(
+                plan, rng, None, p.id, DocumentType.TRAINING_CERTIFICATE, expiry, p.id, at
+            )
 
 
 def _document(
+    plan: Plan,
     rng: random.Random,
     organization_id: uuid.UUID | None,
     user_id: uuid.UUID | None,
@@ -1106,6 +1123,7 @@ def _document(
         uploaded_by,
         at,
         at,
+        [] if user_id is None else plan.member_of[user_id],
     )
 
 
@@ -1347,7 +1365,7 @@ TABLES = (
             "id user_id credential_type number state issuer specialty dea_schedules"
             " coverage_per_claim coverage_aggregate effective_date expiry_date"
             " verification_status verified_by_id verified_at rejection_reason created_at"
-            " updated_at"
+            " updated_at owner_organization_ids"
         ),
         credential_rows,
     ),
@@ -1365,6 +1383,7 @@ TABLES = (
         _columns(
             "id organization_id user_id document_type filename content_type size_bytes sha256"
             " storage_key expiry_date uploaded_by_id created_at updated_at"
+            " owner_organization_ids"
         ),
         document_rows,
     ),
@@ -1456,6 +1475,13 @@ INVARIANTS = {
          WHERE (SELECT array_agg(o ORDER BY o) FROM unnest(u.organization_ids) o)
                IS DISTINCT FROM (SELECT array_agg(m.organization_id ORDER BY m.organization_id)
                                    FROM memberships m WHERE m.user_id = u.id)""",
+    **{
+        f"{table} whose owner_organization_ids are not their owner's organizations": f"""
+        SELECT count(*) FROM {table} t LEFT JOIN users u ON u.id = t.user_id
+         WHERE NOT (t.owner_organization_ids @> coalesce(u.organization_ids, '{{}}')
+                    AND t.owner_organization_ids <@ coalesce(u.organization_ids, '{{}}'))"""
+        for table in ("credentials", "documents")
+    },
     "facilities whose MAC jurisdiction is not their state's": """
         SELECT count(*) FROM facilities f JOIN us_states s ON s.code = f.state
          WHERE f.mac_jurisdiction IS DISTINCT FROM s.mac_jurisdiction""",

@@ -7,16 +7,16 @@ ALTER TABLE credentials ENABLE ROW LEVEL SECURITY;
 ALTER TABLE credentials FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON credentials TO msc_application;
 
--- The staff's reach is written `user_id IN (SELECT unnest(tenancy.member_ids()))`: a
--- hashed lookup per row. `= ANY` of the array parameter would search the array from its
--- start for every row, which for a tenant of ten thousand providers dominated each read
--- (documents.sql does the same).
+-- The staff's reach: the credentials of members of the organizations in scope (an
+-- organization admin's or MSC representative's), found through owner_organization_ids,
+-- the owner's organizations copied onto each credential (app/domain/members.py keeps it,
+-- the guard below checks it); an office manager's people travel in the context.
 DROP POLICY IF EXISTS credentials_select ON credentials;
 CREATE POLICY credentials_select ON credentials FOR SELECT USING (
     user_id = (SELECT tenancy.user_id())
     OR (SELECT tenancy.is_msc_admin())
-    OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager', 'msc_representative')
-        AND user_id IN (SELECT unnest(tenancy.member_ids())))
+    OR owner_organization_ids && (SELECT tenancy.staff_organization_ids())
+    OR user_id = ANY ((SELECT tenancy.managed_member_ids())::uuid[])
 );
 
 DROP POLICY IF EXISTS credentials_insert ON credentials;
@@ -30,8 +30,9 @@ CREATE POLICY credentials_update ON credentials FOR UPDATE
     USING (
         user_id = (SELECT tenancy.user_id())
         OR (SELECT tenancy.is_msc_admin())
-        OR ((SELECT tenancy.role()) IN ('organization_admin', 'office_manager')
-            AND user_id IN (SELECT unnest(tenancy.member_ids())))
+        OR ((SELECT tenancy.role()) = 'organization_admin'
+            AND owner_organization_ids && (SELECT tenancy.organization_ids()))
+        OR user_id = ANY ((SELECT tenancy.managed_member_ids())::uuid[])
     );
 
 DROP POLICY IF EXISTS credentials_delete ON credentials;
@@ -84,16 +85,33 @@ DROP TRIGGER IF EXISTS credentials_guard ON credentials;
 CREATE TRIGGER credentials_guard BEFORE UPDATE ON credentials
     FOR EACH ROW EXECUTE FUNCTION tenancy.guard_credential_columns();
 
+DROP TRIGGER IF EXISTS credentials_owner_organization_ids_guard ON credentials;
+CREATE TRIGGER credentials_owner_organization_ids_guard
+    BEFORE INSERT OR UPDATE OF user_id, owner_organization_ids ON credentials
+    FOR EACH ROW EXECUTE FUNCTION tenancy.guard_owner_organization_ids();
+
+-- A change of owner_organization_ids alone follows a membership change, stamped and
+-- audited on the membership: the credential is neither touched nor audited for it.
 DROP TRIGGER IF EXISTS credentials_updated_at ON credentials;
 CREATE TRIGGER credentials_updated_at BEFORE UPDATE ON credentials
-    FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+    FOR EACH ROW
+    WHEN ((to_jsonb(OLD) - 'owner_organization_ids')
+          IS DISTINCT FROM (to_jsonb(NEW) - 'owner_organization_ids'))
+    EXECUTE FUNCTION tenancy.set_updated_at();
 
 -- Global rows: the event is filed under the acting organization.
 DROP TRIGGER IF EXISTS credentials_audit ON credentials;
-CREATE TRIGGER credentials_audit AFTER UPDATE OR DELETE ON credentials
-    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('', 'number');
+CREATE TRIGGER credentials_audit AFTER DELETE ON credentials
+    FOR EACH ROW EXECUTE FUNCTION tenancy.record_audit_event('', 'number', 'owner_organization_ids');
+
+DROP TRIGGER IF EXISTS credentials_audit_update ON credentials;
+CREATE TRIGGER credentials_audit_update AFTER UPDATE ON credentials
+    FOR EACH ROW
+    WHEN ((to_jsonb(OLD) - 'owner_organization_ids' - 'updated_at')
+          IS DISTINCT FROM (to_jsonb(NEW) - 'owner_organization_ids' - 'updated_at'))
+    EXECUTE FUNCTION tenancy.record_audit_event('', 'number', 'owner_organization_ids');
 
 DROP TRIGGER IF EXISTS credentials_audit_insert ON credentials;
 CREATE TRIGGER credentials_audit_insert AFTER INSERT ON credentials
     REFERENCING NEW TABLE AS inserted
-    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('', 'number');
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy.record_audit_inserts('', 'number', 'owner_organization_ids');

@@ -145,9 +145,10 @@ $$;
 -- The reach functions below stand in for what a policy would otherwise spell out with
 -- several settings or a subquery: a policy wraps each in (SELECT ...), or a set of ids in
 -- IN (SELECT unnest(...)), so it runs once per statement, and only if a row reaches that
--- branch; fewer such calls keep planning short. The staff's reach into users goes
--- through users.organization_ids instead (written with the memberships, policies/users.sql),
--- which costs nothing per statement.
+-- branch; fewer such calls keep planning short. The staff's reach into users, and into
+-- their credentials and documents, goes through the organizations the row itself names
+-- instead (users.organization_ids and its copies, owner_organization_ids, written with the
+-- memberships: app/domain/members.py), which costs nothing per statement.
 -- Those wrappers are the only subqueries a policy holds: a Citus cluster refuses any
 -- subquery in the policy of a distributed table, so there the files are applied with
 -- each call bare (app/tenancy/policies.py), evaluated for every row. A bare call here
@@ -163,20 +164,6 @@ CREATE OR REPLACE FUNCTION tenancy.staff_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN tenancy.role() IN ('organization_admin', 'msc_representative')
                 THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
-$$;
-
--- The users who belong to the organizations in scope, as far as the caller sees them:
--- an organization admin's or MSC representative's whole scope (users.organization_ids,
--- kept equal to the memberships' organizations), an office manager the people at their
--- facilities. The staff's reach into credentials and provider documents. From users, not
--- memberships: on a Citus cluster the memberships are distributed, and no policy reads a
--- distributed table (docs/citus-layout.md, "Where it stands", says what remains).
-CREATE OR REPLACE FUNCTION tenancy.member_ids() RETURNS uuid[]
-LANGUAGE sql STABLE AS $$
-    SELECT tenancy.managed_member_ids() || coalesce(array_agg(u.id), '{}'::uuid[])
-      FROM users u
-     -- the scope as an InitPlan, a value the GIN index on organization_ids can search
-     WHERE u.organization_ids && (SELECT tenancy.staff_organization_ids())
 $$;
 
 -- The organizations an MSC representative reads: the scope (empty for every other role).
@@ -231,14 +218,14 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- The organizations the caller belongs to (in any role, active or not): everyone sees
--- the organizations they may switch to. (Read by the organizations policy alone.) From
--- the caller's users.organization_ids, which the domain keeps equal to their memberships'
--- organizations (policies/users.sql), not from the memberships, which a Citus cluster
--- distributes (as member_ids).
+-- the organizations they may switch to. (Read by the organizations policy alone.) The
+-- caller's users.organization_ids, which the domain keeps equal to their memberships'
+-- organizations (policies/users.sql), carried in the context (tenancy.enter reads it):
+-- a policy of organizations, a table every node of a Citus cluster holds, may be
+-- evaluated on a worker, which reads no table of the cluster from there.
 CREATE OR REPLACE FUNCTION tenancy.member_organization_ids() RETURNS uuid[]
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT u.organization_ids FROM users u WHERE u.id = tenancy.user_id()),
-                    '{}'::uuid[])
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT tenancy.ids('tenancy.member_organization_ids')
 $$;
 
 -- The organization of the invitation whose token the caller presents (whatever its
@@ -346,7 +333,8 @@ CREATE OR REPLACE FUNCTION tenancy.enter(
     read_only_organization_ids uuid[],
     assigned_facility_ids uuid[],
     working_facility_ids uuid[],
-    managed_member_ids uuid[]
+    managed_member_ids uuid[],
+    member_organization_ids uuid[]
 )
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -358,7 +346,8 @@ BEGIN
     PERFORM tenancy.put(jsonb_build_object(
         'user_id', acting_user_id, 'organization_id', '', 'role', '', 'organization_ids', '',
         'facility_ids', '', 'assigned_facility_ids', '', 'working_facility_ids', '',
-        'managed_member_ids', '', 'is_msc_admin', '', 'login_email', '',
+        'managed_member_ids', '', 'member_organization_ids', '', 'is_msc_admin', '',
+        'login_email', '',
         'invitation_token_hash', '', 'invitation_organization_id', '', 'invitation_role', '',
         'invitation_email', '', 'invitation_facility_ids', '', 'invited_organization_id', '',
         'password_reset_token_hash', '',
@@ -390,6 +379,7 @@ BEGIN
     END IF;
 
     is_msc_admin := asker.is_msc_admin;
+    member_organization_ids := asker.organization_ids;
     facility_ids := '{}'::uuid[];
     managed_member_ids := '{}'::uuid[];
     SELECT coalesce(array_agg(pf.facility_id ORDER BY pf.facility_id), '{}'::uuid[]),
@@ -428,6 +418,7 @@ BEGIN
         'organization_ids', array_to_string(organization_ids, ','),
         'assigned_facility_ids', array_to_string(assigned_facility_ids, ','),
         'working_facility_ids', array_to_string(working_facility_ids, ','),
+        'member_organization_ids', array_to_string(member_organization_ids, ','),
         'is_msc_admin', CASE WHEN is_msc_admin THEN 'true' ELSE '' END));
 
     IF role = 'office_manager' THEN
@@ -464,7 +455,8 @@ BEGIN
         IF NOT coalesce(in_organization, false) THEN
             PERFORM tenancy.put(
                 '{"user_id": "", "organization_id": "", "role": "", "organization_ids": "",'
-                ' "assigned_facility_ids": "", "working_facility_ids": ""}');
+                ' "assigned_facility_ids": "", "working_facility_ids": "",'
+                ' "member_organization_ids": ""}');
             RETURN;
         END IF;
         PERFORM tenancy.put(jsonb_build_object(
@@ -660,3 +652,33 @@ $$;
 
 REVOKE ALL ON FUNCTION tenancy.record_audit_event() FROM PUBLIC;
 REVOKE ALL ON FUNCTION tenancy.record_audit_inserts() FROM PUBLIC;
+
+-- BEFORE INSERT OR UPDATE trigger of the tables that copy their owner's organizations
+-- (credentials, a provider's documents: owner_organization_ids, read by their policies):
+-- the copy is the owner's users.organization_ids as a set, or empty without an owner
+-- user. The application writes it with the row, and again with each change of the
+-- owner's memberships (app/domain/members.py); no other value is taken, so that nobody
+-- opens their rows to organizations they do not belong to. Read as the caller (the owner
+-- reads their own user row, MSC reach every row); an owner the caller cannot see
+-- counts as having no organizations.
+CREATE OR REPLACE FUNCTION tenancy.guard_owner_organization_ids() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    owner_ids uuid[];
+BEGIN
+    -- On a Citus cluster every node's copy fires this; the coordinator's decides (a
+    -- worker's copy reads no table of the cluster).
+    IF tenancy.on_worker_node() THEN
+        RETURN NEW;
+    END IF;
+    SELECT u.organization_ids INTO owner_ids FROM users u WHERE u.id = NEW.user_id;
+    owner_ids := coalesce(owner_ids, '{}'::uuid[]);
+    IF NOT (NEW.owner_organization_ids @> owner_ids AND NEW.owner_organization_ids <@ owner_ids)
+    THEN
+        RAISE EXCEPTION '%.owner_organization_ids follows the owner''s memberships',
+                        tenancy.unsharded(TG_TABLE_NAME)
+            USING ERRCODE = 'insufficient_privilege', COLUMN = 'owner_organization_ids';
+    END IF;
+    RETURN NEW;
+END
+$$;

@@ -34,6 +34,7 @@ from app.auth.tokens import PASSWORD, PASSWORD_AND_SECOND_FACTOR, sign_in
 from app.citus import cluster_workers
 from app.config import Settings
 from app.database import make_engine, register_session_listeners
+from app.domain import accounts
 from app.factory import create_app
 from app.local import (
     DatabaseUrls,
@@ -306,7 +307,7 @@ def token_for(client: FlaskClient, user: User, organization: Organization | None
     amr = PASSWORD_AND_SECOND_FACTOR if user.is_msc_staff else PASSWORD
     with client.application.app_context():
         session = extensions.db.session
-        use_context(session, TenantContext(user_id=user.id, request_id="test-token"))
+        assert accounts.resume_sign_in(session, user.id, "test-token") is not None
         pair = sign_in(session, user.id, organization.id if organization else None, amr=amr)
     assert pair is not None, f"{user.email} is not a member of {organization}"
     return pair.access_token

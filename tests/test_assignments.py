@@ -100,7 +100,7 @@ def test_concurrent_make_primary_leaves_exactly_one(
         try:
             with Session(app_engine) as session:
                 use_context(session, context)
-                assignment = session.get(ProviderFacility, assignment_id)
+                assignment = session.get(ProviderFacility, (context.organization_id, assignment_id))
                 assert assignment is not None
                 barrier.wait(timeout=30)
                 try:
@@ -155,8 +155,8 @@ def test_two_organizations_racing_for_the_primary_one_wins_the_other_conflicts(
     with Session(app_engine) as first, Session(app_engine) as second:
         use_context(first, seeded.a.context())
         use_context(second, seeded.b.context())
-        assignment_a = first.get(ProviderFacility, at_a.id)
-        assignment_b = second.get(ProviderFacility, at_b.id)
+        assignment_a = first.get(ProviderFacility, (at_a.organization_id, at_a.id))
+        assignment_b = second.get(ProviderFacility, (at_b.organization_id, at_b.id))
         assert assignment_a is not None and assignment_b is not None
         assignments.make_primary(first, assignment_a)
 
@@ -205,7 +205,7 @@ def test_the_organization_that_loses_the_race_is_answered_409(
 
     with Session(app_engine) as first:
         use_context(first, seeded.a.context())
-        facility = first.get(Facility, a_second.id)
+        facility = first.get(Facility, (a_second.organization_id, a_second.id))
         assert facility is not None
         assignments.assign(first, provider.id, facility, is_primary=True, start_date=None)
         racer = threading.Thread(target=b_assigns)

@@ -142,7 +142,7 @@ def test_the_database_applied_context_reaches_the_workers(
         conn.rollback()
 
 
-# --- the tables in their places (migrations/versions/0022, docs/citus-layout.md) -------
+# --- the tables in their places (migrations/versions/0023, docs/citus-layout.md) -------
 
 BY_ORGANIZATION = (
     "memberships",

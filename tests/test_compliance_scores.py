@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.domain import compliance
+from app.domain import compliance, members
 from app.models import Credential, Document, Membership, User
 from app.models.enums import CredentialType, DocumentType, NpiVerification, Role
 from app.models.enums import VerificationStatus as Verification
@@ -32,11 +32,14 @@ DAYS = [TODAY + dt.timedelta(days=d) for d in (-45, -2, -1, 0, 1, 30, 31, 70, 10
 PROVIDERS = 160
 
 
-def _credential(rng: random.Random, user: User, kind: str, at: dt.datetime) -> Credential:
+def _credential(
+    session: Session, rng: random.Random, user: User, kind: str, at: dt.datetime
+) -> Credential:
     status = rng.choice([Verification.VERIFIED, Verification.UNVERIFIED, Verification.REJECTED])
     offset = rng.choice(OFFSETS)
     return Credential(
         user_id=user.id,
+        owner_organization_ids=members.organizations_of(session, user.id),
         credential_type=kind,
         verification_status=status,
         expiry_date=None if offset is None else TODAY + dt.timedelta(days=offset),
@@ -45,12 +48,13 @@ def _credential(rng: random.Random, user: User, kind: str, at: dt.datetime) -> C
     )
 
 
-def _training(rng: random.Random, user: User) -> Document | None:
+def _training(session: Session, rng: random.Random, user: User) -> Document | None:
     offset = rng.choice(["none", None, -1, 0, 40])
     if offset == "none":
         return None
     return Document(
         user_id=user.id,
+        owner_organization_ids=members.organizations_of(session, user.id),
         document_type=DocumentType.TRAINING_CERTIFICATE,
         filename="training.pdf",
         content_type="application/pdf",
@@ -84,8 +88,8 @@ def _providers(session: Session, seeded: TwoTenants) -> list[User]:
             # Equal creation stamps on purpose: ties are broken by id on both sides.
             stamps = rng.choice([created, created + dt.timedelta(seconds=n)])
             for _ in range(rng.choice([0, 1, 1, 2, 3])):
-                session.add(_credential(rng, user, kind, stamps))
-        document = _training(rng, user)
+                session.add(_credential(session, rng, user, kind, stamps))
+        document = _training(session, rng, user)
         if document is not None:
             session.add(document)
         providers.append(user)

@@ -4,18 +4,21 @@ date; compliance scores computed from them."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.domain import credentials
 from app.models import Credential
 from app.models.enums import Role
-from app.tenancy.context import TenantContext, apply
+from app.tenancy.context import TenantContext, apply, use_context
 from tests import factories
-from tests.conftest import TwoTenants, bearer, token_for
+from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
 
 TODAY = clock.today()
 LICENSE = {
@@ -169,15 +172,17 @@ def test_compliance_score_matches_the_hand_computed_value(
         )
         conn.execute(
             text(
-                "INSERT INTO credentials (user_id, credential_type, state, number, expiry_date,"
-                " verification_status) VALUES (:u, 'medical_license', 'TX', 'X1', :d, 'verified')"
+                "INSERT INTO credentials (user_id, owner_organization_ids, credential_type, state,"
+                " number, expiry_date, verification_status) VALUES (:u, (SELECT organization_ids"
+                " FROM users WHERE id = :u), 'medical_license', 'TX', 'X1', :d, 'verified')"
             ),
             {"u": provider.id, "d": TODAY - dt.timedelta(days=1)},
         )
         conn.execute(
             text(
-                "INSERT INTO documents (user_id, document_type, filename, content_type,"
-                " size_bytes, sha256, storage_key) VALUES (:u, 'training_certificate', 't.pdf',"
+                "INSERT INTO documents (user_id, owner_organization_ids, document_type, filename,"
+                " content_type, size_bytes, sha256, storage_key) VALUES (:u, (SELECT"
+                " organization_ids FROM users WHERE id = :u), 'training_certificate', 't.pdf',"
                 " 'application/pdf', 10, repeat('b', 64), 'k')"
             ),
             {"u": provider.id},
@@ -278,3 +283,93 @@ def test_a_suspended_organization_cannot_verify_credentials(
     b_admin = token_for(client, seeded.b.admin)
     url = f"/api/v1/admin/providers/{seeded.shared_provider.id}/credentials/{cid}/verify"
     assert client.post(url, headers=bearer(b_admin)).status_code == 403
+
+
+def _seen_by_admin_of(db: Session, organization_id: object, admin_id: object) -> list[str]:
+    """The credentials and provider documents an organization's admin reads."""
+    apply(
+        db.connection(),
+        TenantContext(
+            user_id=admin_id,
+            organization_id=organization_id,
+            role=Role.ORGANIZATION_ADMIN,
+            organization_ids=(organization_id,),
+        ),
+    )
+    return list(
+        db.execute(
+            text(
+                "SELECT 'credential' FROM credentials"
+                " UNION ALL SELECT 'document' FROM documents WHERE user_id IS NOT NULL"
+            )
+        ).scalars()
+    )
+
+
+def test_a_membership_opens_what_the_member_owns_to_that_organization_alone(
+    db: Session, tenants: TwoTenants
+) -> None:
+    """Credentials and a provider's documents carry their owner's organizations: a new
+    membership opens them to the new organization's staff, in the same transaction, as a
+    copy (no new updated_at, no audit event of the credential's own)."""
+    provider = tenants.shared_provider
+    use_context(db, MSC_SYSTEM)
+    third = factories.make_organization(db, name="Tenant C")
+    third_admin = factories.make_user(db)
+    factories.make_membership(db, third_admin, third, Role.ORGANIZATION_ADMIN)
+    use_context(db, TenantContext(user_id=provider.id))
+    credential = credentials.create(db, provider.id, {**LICENSE, "expiry_date": TODAY})
+    db.execute(
+        text(
+            "INSERT INTO documents (user_id, owner_organization_ids, document_type, filename,"
+            " content_type, size_bytes, sha256, storage_key) VALUES (:u, :o,"
+            " 'training_certificate', 't.pdf', 'application/pdf', 10, repeat('b', 64), 'k')"
+        ),
+        {"u": provider.id, "o": list(credential.owner_organization_ids)},
+    )
+    assert sorted(credential.owner_organization_ids) == sorted(
+        [tenants.a.organization.id, tenants.b.organization.id]
+    )
+    stamped = credential.updated_at
+
+    assert _seen_by_admin_of(db, tenants.a.organization.id, tenants.a.admin.id) == [
+        "credential",
+        "document",
+    ]
+    assert _seen_by_admin_of(db, third.id, third_admin.id) == []
+
+    use_context(db, MSC_SYSTEM)
+    factories.make_membership(db, provider, third, Role.PROVIDER)
+    assert _seen_by_admin_of(db, third.id, third_admin.id) == ["credential", "document"]
+
+    use_context(db, MSC_SYSTEM)
+    db.refresh(credential)
+    assert third.id in credential.owner_organization_ids
+    assert credential.updated_at == stamped
+    events = db.execute(
+        text("SELECT action FROM audit_events WHERE row_id = :c"), {"c": credential.id}
+    ).scalars()
+    assert list(events) == ["insert"]
+
+
+def test_nobody_opens_their_credentials_to_an_organization_of_their_choosing(
+    db: Session, tenants: TwoTenants
+) -> None:
+    """The copy of the owner's organizations takes no other value, from the owner as from
+    anyone but the system copying it."""
+    provider = tenants.shared_provider
+    use_context(db, TenantContext(user_id=provider.id))
+    credential = credentials.create(db, provider.id, dict(LICENSE))
+    elsewhere = [*credential.owner_organization_ids, uuid.uuid4()]
+    with pytest.raises(DBAPIError, match="follows the owner's memberships"), db.begin_nested():
+        db.execute(
+            text("UPDATE credentials SET owner_organization_ids = :o WHERE id = :c"),
+            {"o": elsewhere, "c": credential.id},
+        )
+    with pytest.raises(DBAPIError, match="follows the owner's memberships"), db.begin_nested():
+        db.add(Credential(user_id=provider.id, owner_organization_ids=elsewhere, **LICENSE))
+        db.flush()
+    with pytest.raises(DBAPIError, match="follows the owner's memberships"), db.begin_nested():
+        # a credential that names none of them, hidden from the owner's organizations
+        db.add(Credential(user_id=provider.id, **LICENSE))
+        db.flush()

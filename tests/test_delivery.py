@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.config import Settings
-from app.domain import outbox, reminders
+from app.domain import members, outbox, reminders
 from app.extensions import db, redis_connection
 from app.factory import create_app
 from app.integrations import mail
@@ -201,6 +201,7 @@ def add_credential(admin_engine: Engine, user_id: uuid.UUID, days: int) -> dt.da
         session.add(
             Credential(
                 user_id=user_id,
+                owner_organization_ids=members.organizations_of(session, user_id),
                 credential_type="medical_license",
                 number=CREDENTIAL_NUMBER,
                 state="TX",

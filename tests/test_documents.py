@@ -22,6 +22,7 @@ from werkzeug.test import TestResponse
 
 from app.config import Settings
 from app.domain import documents as rules
+from app.domain import members
 from app.domain.errors import DomainError
 from app.errors import status_of
 from app.factory import create_app
@@ -106,7 +107,10 @@ def small_docs(
 def _credential_of(admin_engine: Engine, user_id: uuid.UUID) -> uuid.UUID:
     with Session(admin_engine) as session:
         credential = Credential(
-            user_id=user_id, credential_type="medical_license", number="ME-12345"
+            user_id=user_id,
+            owner_organization_ids=members.organizations_of(session, user_id),
+            credential_type="medical_license",
+            number="ME-12345",
         )
         session.add(credential)
         session.commit()

@@ -140,7 +140,7 @@ def test_provider_orders_only_where_actively_assigned(
     pending = committed_facility(admin_engine, a.organization, name="Pending")
     with Session(admin_engine) as session:
         provider = session.get(User, seeded.shared_provider.id)
-        facility = session.get(Facility, pending.id)
+        facility = session.get(Facility, (pending.organization_id, pending.id))
         assert provider is not None and facility is not None
         factories.make_assignment(
             session, provider, facility, status="pending", start_date=dt.date(2099, 1, 1)
@@ -256,7 +256,7 @@ def test_list_filters(client: FlaskClient, seeded: TwoTenants, admin_engine: Eng
     second = committed_facility(admin_engine, a.organization, name="Second")
     with Session(admin_engine) as session:
         provider = session.get(User, seeded.shared_provider.id)
-        facility = session.get(Facility, second.id)
+        facility = session.get(Facility, (second.organization_id, second.id))
         assert provider is not None and facility is not None
         factories.make_assignment(session, provider, facility)
         session.commit()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.blueprints.pages import PAGE_POLICY
 from app.config import DEV_OUTBOX_SECRET, Settings
-from app.domain import reminders
+from app.domain import members, reminders
 from app.domain.outbox import Sealer
 from app.models import Credential, Document, OutboxMessage
 from app.models.enums import Role
@@ -357,6 +357,7 @@ def test_reminder_links_open_pages_that_say_what_to_renew_and_where(
     use_context(db, MSC_SYSTEM)
     credential = Credential(
         user_id=provider.id,
+        owner_organization_ids=members.organizations_of(db, provider.id),
         credential_type="dea_registration",
         number="AP5836727",
         state="TX",

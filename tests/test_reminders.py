@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from app.domain import reminders
+from app.domain import members, reminders
 from app.domain.reminders import ScanResult
 from app.integrations import mail
 from app.models import (
@@ -49,6 +49,7 @@ def _credential(
 ) -> Credential:
     credential = Credential(
         user_id=user.id,
+        owner_organization_ids=members.organizations_of(session, user.id),
         credential_type=credential_type,
         number=number,
         state="TX",
@@ -361,6 +362,7 @@ def test_organization_documents_remind_that_organizations_admins_only(
     db.add(
         Document(
             user_id=t.shared_provider.id,
+            owner_organization_ids=members.organizations_of(db, t.shared_provider.id),
             document_type="license_copy",
             filename="license.pdf",
             content_type="application/pdf",
@@ -469,6 +471,7 @@ def _providers_with_credentials(
     credentials = [
         Credential(
             user_id=u.id,
+            owner_organization_ids=members.organizations_of(session, u.id),
             credential_type="dea_registration",
             number=f"AP{i:07d}",
             state="TX",

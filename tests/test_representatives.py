@@ -77,8 +77,9 @@ def represented(seeded: TwoTenants, admin_engine: Engine) -> Represented:
         )
         conn.execute(
             text(
-                "INSERT INTO credentials (user_id, credential_type, state, number, expiry_date,"
-                " verification_status) VALUES (:u, 'medical_license', 'TX', 'L1', :d, 'verified')"
+                "INSERT INTO credentials (user_id, owner_organization_ids, credential_type, state,"
+                " number, expiry_date, verification_status) VALUES (:u, (SELECT organization_ids"
+                " FROM users WHERE id = :u), 'medical_license', 'TX', 'L1', :d, 'verified')"
             ),
             {"u": seeded.shared_provider.id, "d": soon},
         )

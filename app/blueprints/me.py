@@ -10,7 +10,7 @@ from app.domain import accounts, assignments, providers, representatives
 from app.domain.errors import Invalid
 from app.domain.queries import Rows
 from app.extensions import db
-from app.models import ProviderFacility, User
+from app.models import User
 from app.models.enums import AssignmentStatus
 from app.pagination import SelectPage
 from app.permissions import Permission, authenticated, permissions_of, requires
@@ -77,8 +77,8 @@ class MyPrimaryFacility(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Choose your primary facility among your active assignments (any organization)."""
         context = current_context()
-        assignment = db.session.get(ProviderFacility, data["assignment_id"])
-        if assignment is None or assignment.user_id != context.user_id:
+        assignment = providers.own_assignment(db.session, context, data["assignment_id"])
+        if assignment is None:
             raise Invalid("assignment not found", field="assignment_id")
         if assignment.status != AssignmentStatus.ACTIVE:
             raise Invalid("choose among your active assignments", field="assignment_id")

@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.blueprints.lookups import account_or_404, organization_or_404
-from app.domain import members
+from app.domain import members, queries
 from app.domain.errors import NotFound
 from app.domain.queries import Rows
 from app.extensions import db
@@ -37,8 +37,8 @@ blp = Blueprint(
 
 
 def _membership_or_404(membership_id: uuid.UUID) -> Membership:
-    membership = members.get_membership(db.session, membership_id)
-    if membership is None or not current_context().reaches(membership.organization_id):
+    membership = queries.in_reach(db.session, Membership, membership_id, current_context())
+    if membership is None:
         raise NotFound("member not found")
     return membership
 

@@ -33,8 +33,7 @@ def authenticate(
     candidate = user.password_hash if user is not None else None
     if not verify_password(candidate, password) or user is None or not user.is_active:
         return None
-    # From here on the user acts as themselves: their own row and memberships.
-    use_context(session, TenantContext(user_id=user.id, request_id=request_id))
+    use_context(session, _as_themselves(user, request_id))
     if candidate and needs_rehash(candidate):
         user.password_hash = hash_password(password)
     return user
@@ -45,7 +44,20 @@ def resume_sign_in(session: Session, user_id: uuid.UUID, request_id: str | None)
     as themselves in `session` from now on; None when the account is gone or deactivated."""
     use_context(session, TenantContext(user_id=user_id, request_id=request_id))
     user = session.get(User, user_id)
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    use_context(session, _as_themselves(user, request_id))
+    return user
+
+
+def _as_themselves(user: User, request_id: str | None) -> TenantContext:
+    """The context of a user acting as themselves, before any organization is chosen:
+    their own row, memberships and credentials, and the organizations they belong to."""
+    return TenantContext(
+        user_id=user.id,
+        member_organization_ids=tuple(user.organization_ids),
+        request_id=request_id,
+    )
 
 
 def prove_password(user: User, password: str, *, field: str) -> None:

@@ -185,7 +185,7 @@ def make_primary(session: Session, assignment: ProviderFacility) -> None:
                     .values(is_primary=False),
                     execution_options={"synchronize_session": False},
                 )
-        _mark_primary(session, assignment.id)
+        _mark_primary(session, assignment.organization_id, assignment.id)
     session.refresh(assignment)
 
 
@@ -210,7 +210,7 @@ def settle_primary(
             [choice] = chosen
             pointer = Pointer(user_id, choice.organization_id, choice.facility_id)
             if _claim(session, pointer, unless_held=True):
-                _mark_primary(session, choice.id)
+                _mark_primary(session, choice.organization_id, choice.id)
 
 
 class Pointer(NamedTuple):
@@ -245,13 +245,19 @@ def _claim(session: Session, pointer: Pointer, *, unless_held: bool = False) -> 
     return claimed is not None
 
 
-def _mark_primary(session: Session, assignment_id: uuid.UUID) -> None:
+def _mark_primary(session: Session, organization_id: uuid.UUID, assignment_id: uuid.UUID) -> None:
     """Flag the assignment primary_assignments now points at. Still active: one ended
     meanwhile cannot be primary, and the change is refused."""
-    # On the connection: a plain UPDATE, whose count of rows says whether it took.
+    # On the connection: a plain UPDATE, whose count of rows says whether it took. By the
+    # whole key: a Citus cluster then changes the one shard that holds the row, where by
+    # the id alone it would visit, and lock, every organization's.
     marked = session.connection().execute(
         update(ProviderFacility)
-        .where(ProviderFacility.id == assignment_id, ProviderFacility.status == Status.ACTIVE)
+        .where(
+            ProviderFacility.organization_id == organization_id,
+            ProviderFacility.id == assignment_id,
+            ProviderFacility.status == Status.ACTIVE,
+        )
         .values(is_primary=True)
     )
     if marked.rowcount != 1:

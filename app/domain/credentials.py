@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from app.domain import members
 from app.domain.dea import is_valid_dea, normalize_dea
 from app.domain.errors import Conflict, Forbidden, Invalid
 from app.models import Credential
@@ -71,7 +72,9 @@ def credentials_of(user_id: uuid.UUID) -> Select[Credential]:
 
 def create(session: Session, user_id: uuid.UUID, data: dict[str, Any]) -> Credential:
     _check_required(data["credential_type"], data)
-    credential = Credential(user_id=user_id, **data)
+    credential = Credential(
+        user_id=user_id, owner_organization_ids=members.organizations_of(session, user_id), **data
+    )
     session.add(credential)
     session.flush()
     session.refresh(credential)

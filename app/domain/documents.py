@@ -22,7 +22,7 @@ from typing import Literal
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, SessionTransaction
 
-from app.domain import onboarding
+from app.domain import members, onboarding
 from app.domain.errors import Forbidden, Invalid, NotFound, TooLarge
 from app.integrations.storage import DocumentStore, new_key
 from app.models import Credential, Document
@@ -178,6 +178,9 @@ def upload(
     document = Document(
         organization_id=owner.organization_id,
         user_id=owner.user_id,
+        owner_organization_ids=(
+            members.organizations_of(session, owner.user_id) if owner.user_id else []
+        ),
         credential_id=credential_id,
         document_type=document_type,
         filename=name,

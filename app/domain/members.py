@@ -12,8 +12,8 @@ deactivating the membership, deactivating the account) is refused. Each such cha
 first locks the organization's admin memberships, so that of two admins removing each
 other, the second waits for the first and then counts what it left.
 
-Whatever adds, moves or removes a membership writes the user's `organization_ids` in the
-same transaction (`sync_organization_ids`).
+Whatever adds, moves or removes a membership writes the user's `organization_ids`, and
+its copies on what they own, in the same transaction (`sync_organization_ids`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.errors import Conflict
 from app.domain.locks import lock
 from app.domain.queries import Rows, one_of
-from app.models import Membership, Organization, User
+from app.models import Credential, Document, Membership, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, system_context
 
@@ -79,11 +79,6 @@ def member(session: Session, membership_id: uuid.UUID) -> dict[str, Any] | None:
     """One member as the list shows them, or None when out of the caller's sight."""
     row = session.execute(_members().where(Membership.id == membership_id)).mappings().first()
     return dict(row) if row is not None else None
-
-
-def get_membership(session: Session, membership_id: uuid.UUID) -> Membership | None:
-    """None when it does not exist or the policies hide it (the same to the caller)."""
-    return session.get(Membership, membership_id)
 
 
 def change_role(session: Session, membership: Membership, role: str) -> Membership:
@@ -154,8 +149,10 @@ def reactivate_account(session: Session, user: User) -> User:
 
 def sync_organization_ids(session: Session, user_ids: Iterable[uuid.UUID]) -> None:
     """Write each user's `organization_ids`, the organizations of their memberships, after
-    a change to those memberships in this transaction: the users policy reaches a member
-    through it (policies/users.sql), and the database refuses any other value.
+    a change to those memberships in this transaction, and its copies on their
+    credentials and documents (`owner_organization_ids`): the policies reach a member and
+    what they own through them (policies/users.sql, credentials.sql, documents.sql), and
+    the database refuses any other value.
 
     In the system context: the writer of a membership (an organization admin, an invitee)
     may neither write the member's user row nor see their other memberships. The user rows
@@ -182,6 +179,26 @@ def sync_organization_ids(session: Session, user_ids: Iterable[uuid.UUID]) -> No
             update(User),
             [{"id": user_id, "organization_ids": orgs} for user_id, orgs in member_of.items()],
         )
+        copies = [{"owner": user_id, "orgs": orgs} for user_id, orgs in member_of.items()]
+        for table in (Credential.metadata.tables[m.__tablename__] for m in (Credential, Document)):
+            session.execute(
+                update(table)
+                .where(table.c.user_id == bindparam("owner"))
+                # a copy, not a change of the row: updated_at stays (policies/credentials.sql)
+                .values(owner_organization_ids=bindparam("orgs"), updated_at=table.c.updated_at),
+                copies,
+            )
+
+
+def organizations_of(session: Session, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """The user's organizations, for a new row that copies them (a credential, a provider's
+    document: `owner_organization_ids`). The user row is held (FOR SHARE) until the
+    transaction ends: a change of their memberships meanwhile (sync_organization_ids
+    locks the row to update it) waits for the new row, then copies onto it as well."""
+    organization_ids = session.scalar(
+        select(User.organization_ids).where(User.id == user_id).with_for_update(read=True)
+    )
+    return list(organization_ids or [])
 
 
 def _lock_admins(session: Session, organization_ids: Iterable[uuid.UUID]) -> None:

@@ -140,10 +140,15 @@ def change_status(session: Session, context: TenantContext, order: Order, status
     if not allowed:
         raise Forbidden(f"you may not move this order to {status}", field="status")
     # Conditional on the status read: of two concurrent changes, the second finds the
-    # order moved on and answers 409 instead of overwriting the first.
+    # order moved on and answers 409 instead of overwriting the first. By the whole key,
+    # so that a Citus cluster changes the one shard that holds it.
     changed = session.execute(
         update(Order)
-        .where(Order.id == order.id, Order.status == current)
+        .where(
+            Order.organization_id == order.organization_id,
+            Order.id == order.id,
+            Order.status == current,
+        )
         .values({"status": status, STAMPS[status]: func.now()})
         .returning(Order.id),
         execution_options={"synchronize_session": False},

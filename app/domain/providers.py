@@ -141,6 +141,20 @@ def assignment_view(session: Session, assignment_id: uuid.UUID) -> Any:
     return session.execute(assignments_query().where(ProviderFacility.id == assignment_id)).one()
 
 
+def own_assignment(
+    session: Session, context: TenantContext, assignment_id: uuid.UUID
+) -> ProviderFacility | None:
+    """One of the caller's own assignments, at any organization they belong to (None for
+    anyone else's); the organizations also keep a Citus cluster to their nodes."""
+    return session.scalar(
+        select(ProviderFacility).where(
+            ProviderFacility.id == assignment_id,
+            ProviderFacility.user_id == context.user_id,
+            ProviderFacility.organization_id.in_(context.member_organization_ids),
+        )
+    )
+
+
 def assignments_of(provider_id: uuid.UUID, scope: TenantContext | None) -> Rows:
     """The provider's assignments in the organizations of `scope`, or with None, at
     every organization the policies show."""

@@ -31,7 +31,7 @@ def one_of(
     return column == any_(bindparam(None, list(ids), type_=ARRAY(column.type)))
 
 
-TenantRow = TypeVar("TenantRow", Facility, ProviderFacility, Invitation, Order)
+TenantRow = TypeVar("TenantRow", Facility, Membership, ProviderFacility, Invitation, Order)
 
 
 def in_reach(

@@ -3,11 +3,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import DateTime, MetaData, func, text
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names, so migrations and the models agree on them.
 NAMING_CONVENTION = {
@@ -31,19 +30,16 @@ class UUIDPrimaryKey:
 
 class TenantRowKey:
     """A tenant's row: its table's primary key is (organization_id, id), so that a Citus
-    cluster can distribute the table by organization (docs/citus-layout.md); `id` alone
-    stays the identity the API and the ORM use (a random UUID, unique by itself). The
-    model lists PrimaryKeyConstraint("organization_id", "id") among its table arguments.
+    cluster can distribute the table by organization (docs/citus-layout.md), and the ORM
+    names both in every UPDATE and DELETE it writes, which a cluster then sends to the
+    one node holding the row (by `id` alone, to every node). `id`, a random UUID unique by
+    itself, stays the identity the API uses. The model lists
+    PrimaryKeyConstraint("organization_id", "id") among its table arguments.
     """
 
     id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), server_default=text("gen_random_uuid()")
     )
-
-    @declared_attr.directive
-    @classmethod
-    def __mapper_args__(cls) -> dict[str, Any]:
-        return {"primary_key": [cls.__table__.c.id]}  # type: ignore[attr-defined]
 
 
 class Timestamps:

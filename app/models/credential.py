@@ -4,7 +4,17 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,10 +44,22 @@ class Credential(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_credentials_user_id", "user_id"),
         # The renewal-reminder scan walks credentials in (expiry date, id) order.
         Index("ix_credentials_expiry_date_id", "expiry_date", "id"),
+        # The staff's reach (policies/credentials.sql).
+        Index(
+            "ix_credentials_owner_organization_ids",
+            "owner_organization_ids",
+            postgresql_using="gin",
+        ),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    # The owner's organizations (users.organization_ids), whose staff read the credential:
+    # a copy kept by the domain (app/domain/members.py), so that the policy reads the
+    # reach from the row itself.
+    owner_organization_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID(as_uuid=True)), server_default=text("'{}'")
     )
     credential_type: Mapped[str] = mapped_column(String(32))
     # License, DEA registration, policy or certificate number: sensitive.

@@ -10,8 +10,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
@@ -28,6 +29,10 @@ class Document(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         CheckConstraint(check_in("document_type", values(DocumentType)), name="type"),
         CheckConstraint("(organization_id IS NULL) <> (user_id IS NULL)", name="one_owner"),
+        CheckConstraint(
+            "user_id IS NOT NULL OR owner_organization_ids = '{}'",
+            name="owner_organizations_of_a_user",
+        ),
         CheckConstraint("size_bytes > 0", name="not_empty"),
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         Index("ix_documents_organization_id", "organization_id"),
@@ -40,6 +45,10 @@ class Document(UUIDPrimaryKey, Timestamps, Base):
             postgresql_include=["expiry_date", "organization_id"],
         ),
         Index("ix_documents_expiry_date", "expiry_date"),
+        # The staff's reach into a provider's documents (policies/documents.sql).
+        Index(
+            "ix_documents_owner_organization_ids", "owner_organization_ids", postgresql_using="gin"
+        ),
     )
 
     organization_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -47,6 +56,12 @@ class Document(UUIDPrimaryKey, Timestamps, Base):
     )
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    # A provider's organizations (users.organization_ids), whose staff read the provider's
+    # documents, as with credentials (app/models/credential.py); none for an
+    # organization's documents.
+    owner_organization_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(UUID(as_uuid=True)), server_default=text("'{}'")
     )
     credential_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("credentials.id", ondelete="SET NULL")

@@ -36,7 +36,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
             "id",
             postgresql_where=text("npi_verification = 'pending'"),
         ),
-        # The staff's reach: the members of the organizations in scope (tenancy.member_ids).
+        # The staff's reach into members (policies/users.sql).
         Index("ix_users_organization_ids", "organization_ids", postgresql_using="gin"),
         CheckConstraint("npi ~ '^[12][0-9]{9}$'", name="npi_format"),
         CheckConstraint(

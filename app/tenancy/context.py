@@ -60,6 +60,9 @@ class TenantContext:
     working_facility_ids: tuple[uuid.UUID, ...] = ()
     # For an office manager: the people assigned to the facilities they manage.
     managed_member_ids: tuple[uuid.UUID, ...] = ()
+    # The organizations the user belongs to (users.organization_ids): where they may
+    # switch to.
+    member_organization_ids: tuple[uuid.UUID, ...] = ()
     is_msc_admin: bool = False
     login_email: str | None = None
     # Set only while looking up or accepting an invitation: the hash of the token
@@ -96,6 +99,7 @@ class TenantContext:
             "assigned_facility_ids": _ids(self.assigned_facility_ids),
             "working_facility_ids": _ids(self.working_facility_ids),
             "managed_member_ids": _ids(self.managed_member_ids),
+            "member_organization_ids": _ids(self.member_organization_ids),
             "is_msc_admin": "true" if self.is_msc_admin else "",
             "login_email": self.login_email or "",
             "invitation_token_hash": self.invitation_token_hash or "",

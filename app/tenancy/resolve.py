@@ -27,7 +27,7 @@ from app.tenancy.read_only import READ_ONLY
 _ENTER = text(
     "SELECT is_msc_admin, role, organization_id, organization_ids, facility_ids,"
     " read_only_organization_ids, assigned_facility_ids, working_facility_ids,"
-    " managed_member_ids"
+    " managed_member_ids, member_organization_ids"
     " FROM tenancy.enter(:user_id, :organization_id, :request_id, :read_only_statuses)"
 ).bindparams(bindparam("read_only_statuses", type_=ARRAY(String)))
 _READ_ONLY_STATUSES = sorted(READ_ONLY)
@@ -70,6 +70,7 @@ def resolve_context(
         assigned_facility_ids=tuple(row.assigned_facility_ids),
         working_facility_ids=tuple(row.working_facility_ids),
         managed_member_ids=tuple(row.managed_member_ids),
+        member_organization_ids=tuple(row.member_organization_ids),
         is_msc_admin=row.is_msc_admin,
         request_id=request_id,
         read_only_organization_ids=tuple(row.read_only_organization_ids),

@@ -21,8 +21,8 @@ On plain PostgreSQL (no `citus` extension in the database) this revision does no
 Its downgrade on a cluster is refused: undistributing a table copies every shard back to
 the coordinator, a step for an operator (docs/deployment.md, "Citus").
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-02
 """
 
@@ -33,8 +33,8 @@ from alembic import op
 
 from app.tenancy.policies import is_citus
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -122,6 +122,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     if is_citus(op.get_bind()):
         raise RuntimeError(
-            "0022 is not undone on a Citus cluster: undistributing the tables copies every"
+            "0023 is not undone on a Citus cluster: undistributing the tables copies every"
             " shard back to the coordinator, an operator's step (docs/deployment.md, Citus)"
         )
