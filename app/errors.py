@@ -13,6 +13,7 @@ unexpected as a JSON 500 (logged, and the transaction rolled back by the request
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import NoReturn, cast
@@ -145,18 +146,47 @@ def _retry_later(service: str, exc: BaseException) -> ResponseReturnValue:
     return response
 
 
+# Where PostgreSQL's own messages name the constraint violated, and where ours name the
+# column at fault (tenancy.raise_for_column): a Citus cluster passes on an error raised on
+# a worker's shard without its constraint and column fields, but with its message and
+# detail.
+_CONSTRAINT_IN_MESSAGE = re.compile(r'constraint "([^"]+)"')
+_COLUMN_IN_DETAIL = re.compile(r"column (\w+)")
+
+
+def _constraint(diag: psycopg.errors.Diagnostic | None) -> str:
+    """The constraint an error names (as the application knows it, not a shard's copy)."""
+    if diag is None:
+        return ""
+    found = diag.constraint_name or next(
+        iter(_CONSTRAINT_IN_MESSAGE.findall(diag.message_primary or "")), ""
+    )
+    return unsharded(found)
+
+
+def _column(diag: psycopg.errors.Diagnostic | None) -> str | None:
+    """The column one of our triggers named as at fault, if any."""
+    if diag is None:
+        return None
+    if diag.column_name:
+        return diag.column_name
+    found = _COLUMN_IN_DETAIL.fullmatch(diag.message_detail or "")
+    return found.group(1) if found else None
+
+
 def integrity_error(exc: IntegrityError) -> ResponseReturnValue:
     diag = getattr(exc.orig, "diag", None)
-    constraint = unsharded(getattr(diag, "constraint_name", None) or "")
+    constraint = _constraint(diag)
+    column = _column(diag)
     unique = isinstance(exc.orig, psycopg.errors.UniqueViolation)
     field: str | None
     if constraint in CONSTRAINT_FIELDS:
         field, message = CONSTRAINT_FIELDS[constraint]
     else:
-        field = getattr(diag, "column_name", None) or constraint or None
+        field = column or constraint or None
         message = "conflicts with an existing record" if unique else "invalid value"
-        if getattr(diag, "column_name", None):  # raised by one of our triggers: say why
-            message = str(getattr(diag, "message_primary", message))
+        if column and diag is not None:  # raised by one of our triggers: say why
+            message = diag.message_primary or message
     return error_body(409 if unique else 422, message, field)
 
 
@@ -203,9 +233,9 @@ def init_error_handlers(app: Flask) -> None:
             return _retry_later("database", exc)
         if isinstance(exc.orig, psycopg.errors.NumericValueOutOfRange | psycopg.errors.DataError):
             # Values past what a column holds (a number too large, a date out of range).
-            return error_body(422, "a value is out of range", exc.orig.diag.column_name)
+            return error_body(422, "a value is out of range", _column(exc.orig.diag))
         if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
-            column = exc.orig.diag.column_name
+            column = _column(exc.orig.diag)
             if column:  # a column guard: the row is reachable, the column is not the caller's
                 return error_body(403, str(exc.orig.diag.message_primary), column)
             # a policy's WITH CHECK ("new row violates row-level security policy")

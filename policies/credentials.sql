@@ -64,8 +64,10 @@ BEGIN
     END IF;
     IF OLD.user_id = tenancy.user_id() THEN
         IF verification_changed THEN
-            RAISE EXCEPTION 'a provider cannot verify their own credential'
-                USING ERRCODE = 'insufficient_privilege', COLUMN = 'verification_status';
+            PERFORM tenancy.raise_for_column(
+                'insufficient_privilege',
+                'a provider cannot verify their own credential',
+                'verification_status');
         END IF;
         IF data_changed THEN
             NEW.verification_status := 'unverified';
@@ -74,8 +76,10 @@ BEGIN
             NEW.rejection_reason := NULL;
         END IF;
     ELSIF data_changed THEN
-        RAISE EXCEPTION 'only the provider edits their credential'
-            USING ERRCODE = 'insufficient_privilege', COLUMN = changed[1];
+        PERFORM tenancy.raise_for_column(
+            'insufficient_privilege',
+            'only the provider edits their credential',
+            changed[1]);
     END IF;
     RETURN NEW;
 END

@@ -466,6 +466,19 @@ BEGIN
 END
 $$;
 
+-- Refuse a write because of one column's value: the error names the column, which the
+-- application reports as the field at fault (app/errors.py). As the error's COLUMN, and
+-- again in its DETAIL: a Citus cluster passes on only the message, detail and hint of an
+-- error raised on a worker's shard.
+CREATE OR REPLACE FUNCTION tenancy.raise_for_column(code text, message text, field text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = code, MESSAGE = message, COLUMN = field,
+                          DETAIL = 'column ' || field;
+END
+$$;
+
 -- A trigger's table (TG_TABLE_NAME) or name (TG_NAME) as the application knows it: on a
 -- Citus cluster a trigger fires on a shard, whose table and triggers are named
 -- `<name>_<shard id>`. (No table or trigger of ours ends in digits.)
@@ -500,9 +513,10 @@ BEGIN
     IF NOT tenancy.is_msc_admin() THEN
         FOR i IN 0 .. TG_NARGS - 1 LOOP
             IF (old_row -> TG_ARGV[i]) IS DISTINCT FROM (new_row -> TG_ARGV[i]) THEN
-                RAISE EXCEPTION 'only MSC admins may change %.%',
-                                tenancy.unsharded(TG_TABLE_NAME), TG_ARGV[i]
-                    USING ERRCODE = 'insufficient_privilege', COLUMN = TG_ARGV[i];
+                PERFORM tenancy.raise_for_column(
+                    'insufficient_privilege',
+                    format('only MSC admins may change %s.%s', tenancy.unsharded(TG_TABLE_NAME), TG_ARGV[i]),
+                    TG_ARGV[i]);
             END IF;
         END LOOP;
     END IF;
@@ -675,9 +689,10 @@ BEGIN
     owner_ids := coalesce(owner_ids, '{}'::uuid[]);
     IF NOT (NEW.owner_organization_ids @> owner_ids AND NEW.owner_organization_ids <@ owner_ids)
     THEN
-        RAISE EXCEPTION '%.owner_organization_ids follows the owner''s memberships',
-                        tenancy.unsharded(TG_TABLE_NAME)
-            USING ERRCODE = 'insufficient_privilege', COLUMN = 'owner_organization_ids';
+        PERFORM tenancy.raise_for_column(
+            'insufficient_privilege',
+            format('%s.owner_organization_ids follows the owner''s memberships', tenancy.unsharded(TG_TABLE_NAME)),
+            'owner_organization_ids');
     END IF;
     RETURN NEW;
 END

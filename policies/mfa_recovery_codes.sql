@@ -18,8 +18,10 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.used_at IS NOT NULL OR NEW.used_at IS NULL
        OR (to_jsonb(NEW) - 'used_at') IS DISTINCT FROM (to_jsonb(OLD) - 'used_at') THEN
-        RAISE EXCEPTION 'a recovery code is only ever marked used, once'
-            USING ERRCODE = 'insufficient_privilege', COLUMN = 'used_at';
+        PERFORM tenancy.raise_for_column(
+            'insufficient_privilege',
+            'a recovery code is only ever marked used, once',
+            'used_at');
     END IF;
     RETURN NEW;
 END

@@ -71,8 +71,10 @@ BEGIN
     IF NEW.organization_id IS DISTINCT FROM OLD.organization_id
        OR NEW.facility_id IS DISTINCT FROM OLD.facility_id
        OR NEW.provider_id IS DISTINCT FROM OLD.provider_id THEN
-        RAISE EXCEPTION 'an order keeps its organization, facility and provider'
-            USING ERRCODE = 'insufficient_privilege', COLUMN = 'facility_id';
+        PERFORM tenancy.raise_for_column(
+            'insufficient_privilege',
+            'an order keeps its organization, facility and provider',
+            'facility_id');
     END IF;
     IF NEW.status IS DISTINCT FROM OLD.status AND NOT (OLD.status, NEW.status) IN (
         ('draft', 'submitted'), ('draft', 'cancelled'),
@@ -80,8 +82,10 @@ BEGIN
         ('approved', 'shipped'), ('approved', 'cancelled'),
         ('shipped', 'delivered')
     ) THEN
-        RAISE EXCEPTION 'an order cannot go from % to %', OLD.status, NEW.status
-            USING ERRCODE = 'check_violation', COLUMN = 'status';
+        PERFORM tenancy.raise_for_column(
+            'check_violation',
+            format('an order cannot go from %s to %s', OLD.status, NEW.status),
+            'status');
     END IF;
     RETURN NEW;
 END

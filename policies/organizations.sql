@@ -55,12 +55,16 @@ BEGIN
     END IF;
     SELECT ancestor_ids INTO parent_path FROM organizations WHERE id = NEW.parent_organization_id;
     IF parent_path IS NULL THEN
-        RAISE EXCEPTION 'parent organization % not found', NEW.parent_organization_id
-            USING ERRCODE = 'foreign_key_violation', COLUMN = 'parent_organization_id';
+        PERFORM tenancy.raise_for_column(
+            'foreign_key_violation',
+            format('parent organization %s not found', NEW.parent_organization_id),
+            'parent_organization_id');
     END IF;
     IF NEW.id = ANY (parent_path) THEN
-        RAISE EXCEPTION 'organization % cannot be its own ancestor', NEW.id
-            USING ERRCODE = 'check_violation', COLUMN = 'parent_organization_id';
+        PERFORM tenancy.raise_for_column(
+            'check_violation',
+            format('organization %s cannot be its own ancestor', NEW.id),
+            'parent_organization_id');
     END IF;
     NEW.ancestor_ids := parent_path || NEW.id;
     RETURN NEW;
@@ -124,8 +128,10 @@ BEGIN
                         WHERE u.id = NEW.msc_representative_id AND u.is_msc_representative
                           FOR SHARE)
     THEN
-        RAISE EXCEPTION 'the user is not an MSC representative'
-            USING ERRCODE = 'check_violation', COLUMN = 'msc_representative_id';
+        PERFORM tenancy.raise_for_column(
+            'check_violation',
+            'the user is not an MSC representative',
+            'msc_representative_id');
     END IF;
     RETURN NEW;
 END

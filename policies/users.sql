@@ -53,8 +53,10 @@ CREATE OR REPLACE FUNCTION tenancy.check_representative_released() RETURNS trigg
 LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM organizations o WHERE o.msc_representative_id = NEW.id) THEN
-        RAISE EXCEPTION 'the user is still the MSC representative of an organization'
-            USING ERRCODE = 'check_violation', COLUMN = 'is_msc_representative';
+        PERFORM tenancy.raise_for_column(
+            'check_violation',
+            'the user is still the MSC representative of an organization',
+            'is_msc_representative');
     END IF;
     RETURN NEW;
 END
@@ -79,8 +81,10 @@ BEGIN
     IF NEW.id IS DISTINCT FROM tenancy.user_id() THEN
         FOREACH name IN ARRAY mfa_columns LOOP
             IF (old_row -> name) IS DISTINCT FROM (new_row -> name) THEN
-                RAISE EXCEPTION 'only the user may change users.%', name
-                    USING ERRCODE = 'insufficient_privilege', COLUMN = name;
+                PERFORM tenancy.raise_for_column(
+                    'insufficient_privilege',
+                    format('only the user may change users.%s', name),
+                    name);
             END IF;
         END LOOP;
     END IF;
@@ -132,8 +136,10 @@ BEGIN
                     (SELECT array_agg(m.organization_id ORDER BY m.organization_id)
                        FROM memberships m WHERE m.user_id = NEW.id))
     THEN
-        RAISE EXCEPTION 'users.organization_ids follows the memberships'
-            USING ERRCODE = 'insufficient_privilege', COLUMN = 'organization_ids';
+        PERFORM tenancy.raise_for_column(
+            'insufficient_privilege',
+            'users.organization_ids follows the memberships',
+            'organization_ids');
     END IF;
     RETURN NEW;
 END

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
@@ -65,6 +65,16 @@ def sync_organization_ids(connection: Connection, user_ids: Iterable[uuid.UUID])
     with Session(bind=connection) as session:
         use_context(session, TenantContext.system("test-setup"))
         members.sync_organization_ids(session, user_ids)
+
+
+def owner_organization_ids(connection: Connection, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """For a credential or document a test writes in SQL: its owner's organizations, which
+    the row copies (app/domain/members.py, organizations_of, for the domain's own)."""
+    return list(
+        connection.execute(
+            text("SELECT organization_ids FROM users WHERE id = :u"), {"u": user_id}
+        ).scalar_one()
+    )
 
 
 def make_facility(session: Session, organization: Organization, **fields: Any) -> Facility:

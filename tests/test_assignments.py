@@ -21,6 +21,7 @@ from app.local import DatabaseUrls
 from app.models import Facility, Membership, PrimaryAssignment, ProviderFacility
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
+from app.tenancy.policies import is_citus
 from tests import factories
 from tests.api_helpers import assignment_rows, committed_facility
 from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
@@ -55,16 +56,19 @@ def _agreeing(db: Session) -> bool:
 
 
 def _await_a_blocked_backend(admin_engine: Engine) -> None:
-    """Return once a connection to the test database waits for a lock; fail after 10 s."""
+    """Return once a connection to the test database waits for a lock; fail after 10 s.
+    (On a Citus cluster the wait is on the worker holding the row: its view of the
+    cluster's lock waits tells.)"""
     deadline = time.monotonic() + 10
     with admin_engine.connect() as conn:
+        waits = (
+            "SELECT count(*) FROM citus_lock_waits"
+            if is_citus(conn)
+            else "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
         while time.monotonic() < deadline:
-            waiting = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar_one()
+            waiting = conn.execute(text(waits)).scalar_one()
             if waiting:
                 return
             time.sleep(0.02)

@@ -163,6 +163,7 @@ def test_compliance_score_matches_the_hand_computed_value(
     provider = seeded.shared_provider
     with admin_engine.begin() as conn:
         apply(conn, TenantContext(is_msc_admin=True))
+        owners = factories.owner_organization_ids(conn, provider.id)
         conn.execute(
             text(
                 "UPDATE users SET dea_not_applicable = true, npi_verification = 'verified'"
@@ -173,19 +174,18 @@ def test_compliance_score_matches_the_hand_computed_value(
         conn.execute(
             text(
                 "INSERT INTO credentials (user_id, owner_organization_ids, credential_type, state,"
-                " number, expiry_date, verification_status) VALUES (:u, (SELECT organization_ids"
-                " FROM users WHERE id = :u), 'medical_license', 'TX', 'X1', :d, 'verified')"
+                " number, expiry_date, verification_status) VALUES (:u, :o, 'medical_license',"
+                " 'TX', 'X1', :d, 'verified')"
             ),
-            {"u": provider.id, "d": TODAY - dt.timedelta(days=1)},
+            {"u": provider.id, "o": owners, "d": TODAY - dt.timedelta(days=1)},
         )
         conn.execute(
             text(
                 "INSERT INTO documents (user_id, owner_organization_ids, document_type, filename,"
-                " content_type, size_bytes, sha256, storage_key) VALUES (:u, (SELECT"
-                " organization_ids FROM users WHERE id = :u), 'training_certificate', 't.pdf',"
-                " 'application/pdf', 10, repeat('b', 64), 'k')"
+                " content_type, size_bytes, sha256, storage_key) VALUES (:u, :o,"
+                " 'training_certificate', 't.pdf', 'application/pdf', 10, repeat('b', 64), 'k')"
             ),
-            {"u": provider.id},
+            {"u": provider.id, "o": owners},
         )
     admin = token_for(client, seeded.a.admin)
     one = client.get(f"/api/v1/admin/providers/{provider.id}/compliance", headers=bearer(admin))

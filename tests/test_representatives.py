@@ -78,10 +78,14 @@ def represented(seeded: TwoTenants, admin_engine: Engine) -> Represented:
         conn.execute(
             text(
                 "INSERT INTO credentials (user_id, owner_organization_ids, credential_type, state,"
-                " number, expiry_date, verification_status) VALUES (:u, (SELECT organization_ids"
-                " FROM users WHERE id = :u), 'medical_license', 'TX', 'L1', :d, 'verified')"
+                " number, expiry_date, verification_status) VALUES (:u, :o, 'medical_license',"
+                " 'TX', 'L1', :d, 'verified')"
             ),
-            {"u": seeded.shared_provider.id, "d": soon},
+            {
+                "u": seeded.shared_provider.id,
+                "o": factories.owner_organization_ids(conn, seeded.shared_provider.id),
+                "d": soon,
+            },
         )
         conn.execute(
             text(

@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CTE, Label, func, literal, select, true, union_all
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import CTE, Label, func, literal, select, union_all
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session, aliased
 
 from app.domain import compliance, onboarding, queries
@@ -149,20 +149,21 @@ def _sum_count(scores: CTE) -> tuple[Label[int], Label[int]]:
 def recent_activity(session: Session, ids: list[uuid.UUID]) -> list[Activity]:
     # The latest events of each organization, read from its end of the
     # (organization_id, occurred_at) index, hold the latest of them all: a tree's whole
-    # trail is neither read, nor sorted, nor joined to its actors.
-    scope = select(func.unnest(literal(ids, ARRAY(UUID(as_uuid=True)))).label("id")).subquery()
-    latest = (
-        select(AuditEvent)
-        .where(AuditEvent.organization_id == scope.c.id)
-        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)
-        .limit(RECENT_ACTIVITY)
-        .lateral("latest")
-    )
+    # trail is neither read, nor sorted, nor joined to its actors. One branch per
+    # organization, each naming it: a Citus cluster sends each to the node holding that
+    # organization's trail (it plans no join of a list of organizations to the trail).
+    latest = union_all(
+        *(
+            select(AuditEvent)
+            .where(AuditEvent.organization_id == organization_id)
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)
+            .limit(RECENT_ACTIVITY)
+            for organization_id in ids
+        )
+    ).subquery("latest")
     event = aliased(AuditEvent, latest)
     rows = session.execute(
         select(event, User.name)
-        .select_from(scope)
-        .join(latest, true())
         .outerjoin(User, User.id == event.actor_user_id)
         .order_by(event.occurred_at.desc(), event.id)
         .limit(RECENT_ACTIVITY)
