@@ -561,7 +561,10 @@ $$;
 -- makes the change. So it is recorded once, and through no connection but the change's
 -- own (Citus refuses a transaction that modifies co-located shards through connections
 -- of two users: the audit functions run as the owner). Until audit_events is
--- distributed, the coordinator records.
+-- distributed, the coordinator records. Once it is, a table on the coordinator alone (the
+-- outbox) records nothing: the coordinator would write an organization's trail through a
+-- connection of the owner's, which that same rule refuses in any transaction that
+-- changes the organization's rows too (docs/citus-layout.md, "outbox_messages").
 CREATE OR REPLACE FUNCTION tenancy.records_audit_of(org uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public AS $$
 BEGIN
