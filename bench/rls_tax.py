@@ -5,10 +5,11 @@
 
 The database must hold data (bench/generate.py). The statements are the application's
 own: GET /api/v1/admin/facilities, /api/v1/admin/providers, /api/v1/orders and
-/api/v1/admin/compliance/expirations (a page of 50) are served in process for an admin of the largest tenant (the top-level organization
-with the most facilities in its tree, whose scope holds its descendants; see
-bench/harness.py), and each statement they send about the listed table is recorded with
-its parameters and the tenancy settings in force when it ran. Each list is then replayed
+/api/v1/admin/compliance/expirations (a page of 50) are served in process for an admin
+of the largest tenant (the top-level organization with the most facilities in its tree,
+whose scope holds its descendants; see bench/harness.py), and each statement they send
+about the listed table is recorded with its parameters and the tenancy settings in force
+when it ran. Each list is then replayed
 through psycopg as transactions of the request's shape (the settings, then the page and
 the total):
 
@@ -73,9 +74,7 @@ ENDPOINTS = (
     Endpoint("facilities", "/api/v1/admin/facilities?page_size=50", "facilities"),
     Endpoint("providers", "/api/v1/admin/providers?page_size=50", "users"),
     Endpoint("orders", "/api/v1/orders?page_size=50", "orders"),
-    Endpoint(
-        "expirations", "/api/v1/admin/compliance/expirations?page_size=50", "credentials"
-    ),
+    Endpoint("expirations", "/api/v1/admin/compliance/expirations?page_size=50", "credentials"),
 )
 
 
