@@ -19,12 +19,18 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session
 
-from app.tenancy.context import TenantContext, apply
+from app import migrate
+from app.database import make_engine
+from app.local import drop_database, ensure_database, ensure_roles, urls_for
+from app.models.enums import Role
+from app.tenancy.context import TenantContext, apply, use_context
 from app.tenancy.policies import is_citus
 from app.tenancy.roles import APPLICATION_GROUP
+from tests import factories
 from tests.api_helpers import recording_statements
-from tests.conftest import TwoTenants, bearer, token_for
+from tests.conftest import Tenant, TwoTenants, bearer, token_for
 from tests.placement import workers
 
 TENANTS = 8  # enough for both workers to hold some, whatever the hashing
@@ -357,3 +363,38 @@ def test_a_tenants_requests_are_routed_to_one_node(
     spread = [plan for plan in plans if set(re.findall(r"Task Count: (\d+)", plan)) != {"1"}]
     assert not spread, "\n\n".join(spread)
     assert response.status_code == 200, response.get_json()
+
+
+def test_the_move_keeps_a_populated_regions_rows(server_admin_url: str, cluster: None) -> None:
+    """A region moving to a cluster (docs/deployment.md, "Moving a region"): its data
+    restored at the revision before the move, then the upgrade. Migration 0023 copies
+    every row to its place; the service then reads them there, as the tenant does."""
+    database = f"msc_move_{uuid.uuid4().hex[:8]}"
+    ensure_database(server_admin_url, database)
+    try:
+        urls = urls_for(server_admin_url, database)
+        ensure_roles(urls.admin, urls.owner, urls.app)
+        migrate.upgrade(urls.owner, "0022", region="test")
+        engine = make_engine(urls.admin)
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                use_context(session, TenantContext.system("test-setup"))
+                tenant = factories.make_organization(session, name="Before The Move")
+                admin = factories.make_user(session)
+                factories.make_membership(session, admin, tenant, Role.ORGANIZATION_ADMIN)
+                facilities = [factories.make_facility(session, tenant) for _ in range(3)]
+                session.commit()
+            migrate.upgrade(urls.owner, "head", region="test")
+            with engine.connect() as conn:
+                assert _places(conn)["facilities"] == ("h", "organization_id")
+                assert _places(conn)["users"] == ("n", None)
+            app_engine = make_engine(urls.app)
+            with app_engine.begin() as conn:
+                apply(conn, Tenant(tenant, admin, admin, facilities[0]).context())
+                names = conn.execute(text("SELECT name FROM facilities ORDER BY name")).scalars()
+                assert sorted(names) == sorted(f.name for f in facilities)
+            app_engine.dispose()
+        finally:
+            engine.dispose()
+    finally:
+        drop_database(server_admin_url, database)
