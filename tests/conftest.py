@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from app import extensions
 from app.auth.tokens import PASSWORD, PASSWORD_AND_SECOND_FACTOR, sign_in
+from app.citus import cluster_workers
 from app.config import Settings
 from app.database import make_engine, register_session_listeners
 from app.domain import accounts
@@ -45,6 +46,7 @@ from app.local import (
 from app.models import Facility, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
+from app.tenancy.roles import CITUS_APPLICATION_SETTINGS
 from tests import factories, pgbouncer
 from tests.browser import chromium, live_server
 from tests.placement import organization_id_on
@@ -156,8 +158,15 @@ UNREACHABLE_LIMITS = {
 
 @pytest.fixture(scope="session")
 def admin_engine(database_urls: DatabaseUrls) -> Iterator[Engine]:
-    """Superuser connection: bypasses RLS. Only for test setup and cleanup."""
-    engine = make_engine(database_urls.admin)
+    """Superuser connection: bypasses RLS. Only for test setup and cleanup. On a Citus
+    cluster with the application role's cluster settings, so that set-up may write as
+    the service does (a reference table after reading several shards)."""
+    options = ""
+    if cluster_workers(database_urls.admin):
+        options = " ".join(
+            f"-c {name}={value}" for name, value in CITUS_APPLICATION_SETTINGS.items()
+        )
+    engine = make_engine(database_urls.admin, connect_args={"options": options})
     yield engine
     engine.dispose()
 

@@ -37,11 +37,10 @@ def workers(conn: Connection) -> list[int]:
     )
 
 
-def organization_id_on(conn: Connection, worker: int) -> uuid.UUID | None:
-    """An organization id whose rows lie on the `worker`-th worker (by port); None where
-    the tenant tables are not distributed."""
+def tenant_tables_distributed(conn: Connection) -> bool:
+    """Whether this is a Citus cluster whose tenant tables are distributed."""
     if not is_citus(conn):
-        return None
+        return False
     distributed = conn.execute(
         text(
             "SELECT 1 FROM pg_dist_partition WHERE logicalrelid = CAST(:t AS regclass)"
@@ -49,7 +48,13 @@ def organization_id_on(conn: Connection, worker: int) -> uuid.UUID | None:
         ),
         {"t": TENANT_TABLE},
     ).first()
-    if distributed is None:
+    return distributed is not None
+
+
+def organization_id_on(conn: Connection, worker: int) -> uuid.UUID | None:
+    """An organization id whose rows lie on the `worker`-th worker (by port); None where
+    the tenant tables are not distributed."""
+    if not tenant_tables_distributed(conn):
         return None
     port = workers(conn)[worker]
     while worker_of(conn, candidate := uuid.uuid4()) != port:

@@ -94,7 +94,7 @@ def test_the_data_obeys_the_rules(generated: tuple[DatabaseUrls, dict[str, Any]]
     urls, _ = generated
     with psycopg.connect(libpq_url(urls.admin)) as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        broken = generate.violations(conn, TODAY)
+        broken = generate.violations(conn, TODAY, pytest.fail)
         assert "providers without exactly one primary assignment" in broken
         assert "assignments without a membership" in broken
         assert broken == dict.fromkeys(broken, 0)
@@ -148,7 +148,7 @@ def test_the_checks_see_a_broken_rule(generated: tuple[DatabaseUrls, dict[str, A
                     f"UPDATE {table} SET {change} WHERE id ="
                     f" (SELECT id FROM {table} WHERE {where} ORDER BY id LIMIT 1)"
                 )
-            broken = generate.violations(conn, TODAY)
+            broken = generate.violations(conn, TODAY, pytest.fail)
     assert {rule: broken[rule] for rule in breakages} == dict.fromkeys(breakages, 1)
 
 
@@ -167,7 +167,7 @@ def test_the_checks_see_a_primary_flag_that_disagrees(
                 " WHERE user_id ="
                 " (SELECT user_id FROM primary_assignments ORDER BY user_id LIMIT 1)"
             )
-            broken = generate.violations(conn, TODAY)
+            broken = generate.violations(conn, TODAY, pytest.fail)
     assert broken == {**dict.fromkeys(broken, 0), rule: 1}
 
 

@@ -9,15 +9,29 @@ the application applies it: `apply` (app/tenancy/context.py) and `tenancy.put`, 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import psycopg
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session
 
-from app.tenancy.context import TenantContext, apply
+from app import migrate
+from app.database import make_engine
+from app.local import drop_database, ensure_database, ensure_roles, urls_for
+from app.models.enums import Role
+from app.tenancy.context import TenantContext, apply, use_context
 from app.tenancy.policies import is_citus
 from app.tenancy.roles import APPLICATION_GROUP
+from tests import factories
+from tests.api_helpers import recording_statements
+from tests.conftest import Tenant, TwoTenants, bearer, token_for
+from tests.placement import workers
 
 TENANTS = 8  # enough for both workers to hold some, whatever the hashing
 ROWS_EACH = 3
@@ -132,3 +146,255 @@ def test_the_database_applied_context_reaches_the_workers(
         # and the transaction's end takes it away on every node
         assert _seen(conn) == {}
         conn.rollback()
+
+
+# --- the tables in their places (migrations/versions/0023, docs/citus-layout.md) -------
+
+BY_ORGANIZATION = (
+    "memberships",
+    "facilities",
+    "provider_facilities",
+    "invitations",
+    "onboarding_step_completions",
+    "orders",
+    "audit_events",
+)
+REFERENCE = (
+    "us_states",
+    "npi_registry_answers",
+    "users",
+    "organizations",
+    "credentials",
+    "mfa_recovery_codes",
+    "password_resets",
+    "documents",
+)
+COORDINATOR = ("outbox_messages", "deployment_region", "alembic_version")
+# Where each table lies: (partition method, distribution column), or None for a table
+# Citus keeps on the coordinator alone.
+Place = tuple[str, str | None] | None
+LAYOUT: dict[str, Place] = {
+    **{table: ("h", "organization_id") for table in BY_ORGANIZATION},
+    "primary_assignments": ("h", "user_id"),
+    **{table: ("n", None) for table in REFERENCE},
+    **{table: None for table in COORDINATOR},
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(admin_engine: Engine) -> None:
+    """Skips where the tenant tables are not distributed (plain PostgreSQL)."""
+    with admin_engine.connect() as conn:
+        if not is_citus(conn):
+            pytest.skip("not a Citus cluster (make test-citus)")
+
+
+def _places(conn: Connection) -> dict[str, Place]:
+    """Each public table's place as Citus records it. A Citus local table (kept in its
+    metadata for the keys it holds to reference tables, partition method 'n' without
+    replication to every node) lies on the coordinator alone, as a plain table does."""
+    rows = conn.execute(
+        text(
+            "SELECT t.tablename, p.partmethod,"
+            "       column_to_column_name(p.logicalrelid, p.partkey), p.repmodel"
+            "  FROM pg_tables t LEFT JOIN pg_dist_partition p"
+            "    ON p.logicalrelid = CAST(quote_ident(t.tablename) AS regclass)"
+            " WHERE t.schemaname = 'public'"
+        )
+    ).all()
+    return {
+        table: None if method is None or (method, repmodel) == ("n", "s") else (method, column)
+        for table, method, column, repmodel in rows
+    }
+
+
+def test_every_table_is_in_its_place(admin_engine: Engine, cluster: None) -> None:
+    with admin_engine.connect() as conn:
+        places = _places(conn)
+    assert {table: places.get(table, "missing") for table in LAYOUT} == LAYOUT
+    assert set(places) - set(LAYOUT) <= {"citus_probe"}, "a table the layout does not place"
+
+
+def test_the_tenant_tables_share_one_colocation_group(admin_engine: Engine, cluster: None) -> None:
+    with admin_engine.connect() as conn:
+        groups = dict(
+            conn.execute(
+                text(
+                    "SELECT logicalrelid::text, colocationid FROM pg_dist_partition"
+                    " WHERE logicalrelid = ANY (CAST(:tables AS regclass[]))"
+                ),
+                {"tables": [*BY_ORGANIZATION, "primary_assignments"]},
+            ).all()
+        )
+    tenants = {table: groups[table] for table in BY_ORGANIZATION}
+    assert set(tenants.values()) == {groups["memberships"]}, tenants
+    # a provider's row is not a tenant's: moving a tenant does not move it
+    assert groups["primary_assignments"] != groups["memberships"]
+
+
+def test_every_placement_has_its_tables_policies_and_triggers(
+    admin_engine: Engine, cluster: None
+) -> None:
+    """Policies and triggers made on the coordinator reach every placement of a table
+    (distribution copies them, and the policy files applied after replace them there)."""
+
+    def counts(table: str) -> str:
+        return (
+            f"SELECT (SELECT count(*) FROM pg_policy WHERE polrelid = '{table}'::regclass)"
+            f" || '/' || (SELECT count(*) FROM pg_trigger"
+            f"             WHERE tgrelid = '{table}'::regclass AND NOT tgisinternal)"
+        )
+
+    with admin_engine.connect() as conn:
+        for table, place in LAYOUT.items():
+            if place is None:
+                continue
+            own = conn.execute(text(counts(table))).scalar_one()
+            # run_command_on_placements puts each placement's name where %1$s stands
+            # (its command goes through format())
+            placements = conn.execute(
+                text("SELECT result FROM run_command_on_placements(:t, :command)"),
+                {"t": table, "command": counts("%1$s")},
+            ).scalars()
+            assert set(placements) == {own}, table
+
+
+# The tables the tests' tenants have rows in from the start (tests/conftest.py).
+MADE_WITH = ("memberships", "facilities", "provider_facilities")
+
+
+def test_the_two_tenants_rows_lie_on_different_workers(
+    admin_engine: Engine, cluster: None, seeded: TwoTenants
+) -> None:
+    """tests/placement.py gives tenant A an organization id on the first worker, B one on
+    the second: each of their tables' rows lies there, whatever shard holds them."""
+    with admin_engine.connect() as conn:
+        first, second = workers(conn)
+        for tenant, port in ((seeded.a, first), (seeded.b, second)):
+            for table in BY_ORGANIZATION:
+                command = (
+                    f"SELECT count(*) FROM %s WHERE organization_id = '{tenant.organization.id}'"
+                )
+                held = {
+                    node: int(count)
+                    for node, count in conn.execute(
+                        text(
+                            "SELECT nodeport, result FROM run_command_on_placements(:t, :command)"
+                        ),
+                        {"t": table, "command": command},
+                    )
+                    if int(count)
+                }
+                assert set(held) <= {port}, (table, held)
+                if table in MADE_WITH:
+                    assert held, table
+
+
+# --- one tenant's requests go to one node -----------------------------------------------
+
+
+def _plans(
+    app_engine: Engine, context: TenantContext, statements: list[tuple[str, Any]]
+) -> list[str]:
+    """The plans the application role in `context` has for the `statements` Citus plans
+    (those that read a table of its). EXPLAIN goes through a client-side cursor, which
+    puts the parameters in the text: Citus routes a query to one shard only on
+    constants."""
+    plans = []
+    with app_engine.connect() as conn:
+        apply(conn, context)
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        cursor = psycopg.ClientCursor(driver)
+        for statement, parameters in statements:
+            if statement.lstrip().upper().startswith("SET "):
+                continue
+            cursor.execute(f"EXPLAIN {statement}", parameters)
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+            if "Custom Scan (Citus" in plan:
+                plans.append(plan)
+        conn.rollback()
+    return plans
+
+
+ONE_TENANT_REQUESTS = (
+    "/api/v1/admin/facilities",
+    "/api/v1/admin/facilities/{facility}",
+    "/api/v1/admin/facilities/{facility}/providers",
+    "/api/v1/admin/providers",
+    "/api/v1/admin/providers/{provider}/facilities",
+    "/api/v1/orders/{order}",
+    "/api/v1/orders",
+    "/api/v1/admin/invitations",
+    "/api/v1/admin/organizations/{organization}/dashboard",
+)
+
+
+@pytest.mark.parametrize("url", ONE_TENANT_REQUESTS)
+def test_a_tenants_requests_are_routed_to_one_node(
+    app: Flask,
+    client: FlaskClient,
+    app_engine: Engine,
+    admin_engine: Engine,
+    cluster: None,
+    seeded: TwoTenants,
+    url: str,
+) -> None:
+    tenant = seeded.b
+    with admin_engine.begin() as conn:
+        order = conn.execute(
+            text(
+                "INSERT INTO orders (organization_id, facility_id, provider_id, amount,"
+                " line_count) VALUES (:o, :f, :p, 10, 1) RETURNING id"
+            ),
+            {"o": tenant.organization.id, "f": tenant.facility.id, "p": seeded.shared_provider.id},
+        ).scalar_one()
+    path = url.format(
+        organization=tenant.organization.id,
+        facility=tenant.facility.id,
+        provider=seeded.shared_provider.id,
+        order=order,
+    )
+    token = token_for(client, tenant.admin, tenant.organization)
+    with recording_statements(app) as statements:
+        response = client.get(path, headers=bearer(token))
+    plans = _plans(app_engine, tenant.context(), statements)
+    assert plans, "no statement read a table of the cluster"
+    spread = [plan for plan in plans if set(re.findall(r"Task Count: (\d+)", plan)) != {"1"}]
+    assert not spread, "\n\n".join(spread)
+    assert response.status_code == 200, response.get_json()
+
+
+def test_the_move_keeps_a_populated_regions_rows(server_admin_url: str, cluster: None) -> None:
+    """A region moving to a cluster (docs/deployment.md, "Moving a region"): its data
+    restored at the revision before the move, then the upgrade. Migration 0023 copies
+    every row to its place; the service then reads them there, as the tenant does."""
+    database = f"msc_move_{uuid.uuid4().hex[:8]}"
+    ensure_database(server_admin_url, database)
+    try:
+        urls = urls_for(server_admin_url, database)
+        ensure_roles(urls.admin, urls.owner, urls.app)
+        migrate.upgrade(urls.owner, "0022", region="test")
+        engine = make_engine(urls.admin)
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                use_context(session, TenantContext.system("test-setup"))
+                tenant = factories.make_organization(session, name="Before The Move")
+                admin = factories.make_user(session)
+                factories.make_membership(session, admin, tenant, Role.ORGANIZATION_ADMIN)
+                facilities = [factories.make_facility(session, tenant) for _ in range(3)]
+                session.commit()
+            migrate.upgrade(urls.owner, "head", region="test")
+            with engine.connect() as conn:
+                assert _places(conn)["facilities"] == ("h", "organization_id")
+                assert _places(conn)["users"] == ("n", None)
+            app_engine = make_engine(urls.app)
+            with app_engine.begin() as conn:
+                apply(conn, Tenant(tenant, admin, admin, facilities[0]).context())
+                names = conn.execute(text("SELECT name FROM facilities ORDER BY name")).scalars()
+                assert sorted(names) == sorted(f.name for f in facilities)
+            app_engine.dispose()
+        finally:
+            engine.dispose()
+    finally:
+        drop_database(server_admin_url, database)

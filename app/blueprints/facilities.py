@@ -93,5 +93,5 @@ class FacilityProviders(MethodView):
         """The providers assigned to a facility, current assignments first."""
         facility = facility_or_404(facility_id)
         return providers.providers_at(
-            facility.id, with_contact=sees_personal_contact(current_context())
+            facility, with_contact=sees_personal_contact(current_context())
         )

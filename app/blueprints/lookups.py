@@ -41,7 +41,7 @@ def facility_or_404(facility_id: uuid.UUID) -> Facility:
 
 
 def provider_or_404(provider_id: uuid.UUID) -> User:
-    provider = providers.get_provider(db.session, provider_id)
+    provider = providers.get_provider(db.session, provider_id, current_context())
     if provider is None:
         raise NotFound("provider not found")
     return provider

@@ -65,7 +65,7 @@ class MyFacilities(MethodView):
         """Your facility assignments at every organization you work for."""
         context = current_context()
         assert context.user_id is not None
-        return providers.assignments_of(context.user_id)
+        return providers.assignments_of(context.user_id, None)
 
 
 @blp.route("/primary-facility")

@@ -63,7 +63,7 @@ class ProviderFacilities(MethodView):
     def get(self, provider_id: uuid.UUID) -> Rows:
         """The provider's assignments that the caller's organization holds."""
         provider = provider_or_404(provider_id)
-        return providers.assignments_of(provider.id)
+        return providers.assignments_of(provider.id, current_context())
 
 
 @blp.route("/<uuid:provider_id>/assign-facility")

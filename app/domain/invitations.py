@@ -163,14 +163,26 @@ def find_by_token(
     """The invitation this token opens (any status), or None for a wrong token. With
     `lock`, the row is held until the transaction ends, and a caller that waited for it
     reads it as the holder left it."""
-    opened = TenantContext(invitation_token_hash=token_hash(token), request_id=request_id)
+    presented = token_hash(token)
+    opened = TenantContext(invitation_token_hash=presented, request_id=request_id)
     use_context(session, opened)
-    query = select(Invitation).where(Invitation.token_hash == token_hash(token))
-    if lock:
-        # populate_existing: an invitation this session already read is overwritten with
-        # the row as the lock found it, not kept as it was before the wait.
-        query = query.with_for_update().execution_options(populate_existing=True)
-    invitation = session.scalar(query)
+    opens = Invitation.token_hash == presented
+    invitation = session.scalar(select(Invitation).where(opens))
+    if invitation is not None and lock:
+        # Locked once found, by its whole key: the token names no organization, and a
+        # Citus cluster locks rows in one shard only. The token is asked again: a new
+        # invitation to the same email made meanwhile gave the row a new one.
+        # populate_existing: the row as the lock found it, not as it was before the wait.
+        invitation = session.scalar(
+            select(Invitation)
+            .where(
+                Invitation.organization_id == invitation.organization_id,
+                Invitation.id == invitation.id,
+                opens,
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     if invitation is not None:
         # the token holder sees the organization it invites to
         use_context(session, replace(opened, invited_organization_id=invitation.organization_id))

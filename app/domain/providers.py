@@ -93,13 +93,18 @@ def list_providers(context: TenantContext, filters: dict[str, Any], *, with_cont
     return query.order_by(User.name, User.id, Membership.organization_id)
 
 
-def get_provider(session: Session, provider_id: uuid.UUID) -> User | None:
+def get_provider(session: Session, provider_id: uuid.UUID, context: TenantContext) -> User | None:
     """The user if the caller reaches them as a member of an organization in scope."""
     return session.scalar(
         select(User).where(
             User.id == provider_id,
-            # uncorrelated (see list_providers)
-            User.id.in_(select(Membership.user_id).where(Membership.user_id == provider_id)),
+            # uncorrelated (see list_providers); the scope names the shards to look in
+            User.id.in_(
+                select(Membership.user_id).where(
+                    Membership.user_id == provider_id,
+                    in_scope(Membership.organization_id, context),
+                )
+            ),
         )
     )
 
@@ -150,11 +155,16 @@ def own_assignment(
     )
 
 
-def assignments_of(provider_id: uuid.UUID) -> Rows:
-    return assignments_query().where(ProviderFacility.user_id == provider_id)
+def assignments_of(provider_id: uuid.UUID, scope: TenantContext | None) -> Rows:
+    """The provider's assignments in the organizations of `scope`, or with None, at
+    every organization the policies show."""
+    query = assignments_query().where(ProviderFacility.user_id == provider_id)
+    if scope is not None:
+        query = query.where(in_scope(ProviderFacility.organization_id, scope))
+    return query
 
 
-def providers_at(facility_id: uuid.UUID, *, with_contact: bool) -> Rows:
+def providers_at(facility: Facility, *, with_contact: bool) -> Rows:
     """The people assigned to a facility (current and past), with their assignment."""
     return (
         select(
@@ -170,6 +180,10 @@ def providers_at(facility_id: uuid.UUID, *, with_contact: bool) -> Rows:
             ProviderFacility.end_date,
         )
         .join(ProviderFacility, ProviderFacility.user_id == User.id)
-        .where(ProviderFacility.facility_id == facility_id)
+        # the facility's organization too: it names the one shard that holds them
+        .where(
+            ProviderFacility.organization_id == facility.organization_id,
+            ProviderFacility.facility_id == facility.id,
+        )
         .order_by(CURRENT_FIRST, User.name, User.id, ProviderFacility.id)
     )

@@ -112,9 +112,9 @@ def apply_policies(connection: Connection) -> None:
     assert driver is not None
     citus = is_citus(connection)
     if citus:
-        # Citus asks for this before it lets a table's triggers run on its shards. (The
-        # tables that would have triggers run there, the tenant tables, are not
-        # distributed yet: docs/deployment.md, "Citus".)
+        # Citus asks for this before it creates a trigger on a distributed table's
+        # shards (the tenant tables' audit trail and guards; tenancy.on_worker_node says
+        # which act on which node).
         driver.execute("SET LOCAL citus.enable_unsafe_triggers = on")
     for name in policy_files():
         script = (POLICIES_DIR / name).read_text()
