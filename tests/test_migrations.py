@@ -225,3 +225,67 @@ def test_0018_moves_the_primary_flags_into_their_table_and_back(
     assert primary_index()
     assert "primary_assignments" not in _tables(urls.owner)
     engine.dispose()
+
+
+def test_0022_copies_the_owners_organizations_onto_what_they_own(
+    empty_database: DatabaseUrls,
+) -> None:
+    """A database at 0021 as a deployment has it (policies applied, so the owner reads
+    every table through them): 0022 copies each owner's organizations onto their
+    credentials and documents, and none onto an organization's documents."""
+    urls = empty_database
+    migrate.upgrade(urls.owner)
+    migrate.downgrade(urls.owner, "0021")
+    engine = make_engine(urls.admin)
+    with engine.begin() as conn:
+        conn.execute(text("SELECT set_config('tenancy.is_msc_admin', 'true', true)"))
+        organization = conn.scalar(
+            text(
+                "INSERT INTO organizations (name, organization_type)"
+                " VALUES ('Clinic', 'group_practice') RETURNING id"
+            )
+        )
+        user = conn.scalar(
+            text("INSERT INTO users (email, name) VALUES ('p@example.com', 'P') RETURNING id")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (user_id, organization_id, role)"
+                " VALUES (:u, :o, 'provider')"
+            ),
+            {"u": user, "o": organization},
+        )
+        conn.execute(
+            text("UPDATE users SET organization_ids = ARRAY[CAST(:o AS uuid)] WHERE id = :u"),
+            {"u": user, "o": organization},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO credentials (user_id, credential_type) VALUES (:u, 'medical_license')"
+            ),
+            {"u": user},
+        )
+        for owner in ("user_id", "organization_id"):
+            conn.execute(
+                text(
+                    f"INSERT INTO documents ({owner}, document_type, filename, content_type,"
+                    " size_bytes, sha256, storage_key)"
+                    " VALUES (:id, 'tax_form', 'f.pdf', 'application/pdf', 1, repeat('a', 64), 'k')"
+                ),
+                {"id": user if owner == "user_id" else organization},
+            )
+    migrate.upgrade(urls.owner)
+    with engine.connect() as conn:
+        copies = conn.execute(
+            text(
+                "SELECT 'credential', owner_organization_ids FROM credentials UNION ALL"
+                " SELECT CASE WHEN user_id IS NULL THEN 'organization' ELSE 'provider' END,"
+                "        owner_organization_ids FROM documents ORDER BY 1"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in copies] == [
+        ("credential", [organization]),
+        ("organization", []),
+        ("provider", [organization]),
+    ]
