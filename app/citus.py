@@ -69,15 +69,7 @@ def create_database_on_cluster(admin_url: str, database: str) -> None:
                     worker.execute("CREATE EXTENSION IF NOT EXISTS citus")
             conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
             created_here = True
-            with psycopg.connect(
-                roles.libpq_url(admin_url, database=database), autocommit=True
-            ) as new:
-                new.execute("CREATE EXTENSION IF NOT EXISTS citus")
-                if coordinator is not None:
-                    new.execute("SELECT citus_set_coordinator_host(%s, %s)", coordinator)
-                for worker_node in workers:
-                    new.execute("SELECT citus_add_node(%s, %s)", worker_node)
-                _distribute_existing_roles(new)
+            join_cluster(admin_url, database, coordinator, workers)
         except BaseException:
             # Undone on the nodes that still answer, so that the error seen is the first;
             # the coordinator's copy only if this call made it (a concurrent one may have).
@@ -91,6 +83,28 @@ def create_database_on_cluster(admin_url: str, database: str) -> None:
                 ):
                     worker.execute(drop)
             raise
+
+
+def join_cluster(
+    admin_url: str, database: str, coordinator: Node | None, workers: list[Node]
+) -> None:
+    """Make the coordinator's `database` one of the cluster's: the extension, the
+    coordinator's own address and its workers (whose copies of the database must exist,
+    with the extension), and the roles recorded as the cluster's. What an operator runs
+    on a database restored from one server (docs/deployment.md, "Moving a region")."""
+    with psycopg.connect(roles.libpq_url(admin_url, database=database), autocommit=True) as new:
+        new.execute("CREATE EXTENSION IF NOT EXISTS citus")
+        if coordinator is not None:
+            new.execute("SELECT citus_set_coordinator_host(%s, %s)", coordinator)
+        for worker_node in workers:
+            new.execute("SELECT citus_add_node(%s, %s)", worker_node)
+        _distribute_existing_roles(new)
+
+
+def cluster_nodes(admin_url: str) -> tuple[Node | None, list[Node]]:
+    """The coordinator and the workers as the database of `admin_url` records them."""
+    with psycopg.connect(roles.libpq_url(admin_url), autocommit=True) as conn:
+        return _coordinator(conn), _workers(conn)
 
 
 def drop_database_on_cluster(admin_url: str, database: str) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.pool import NullPool
 from app.config import Settings
 from app.database import make_engine
 from app.models import Base
+from app.tenancy.layout import place_tables
 from app.tenancy.policies import apply_policies
 
 target_metadata = Base.metadata
@@ -27,9 +28,12 @@ def run_migrations_online() -> None:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()
-            # Security follows the schema: at head, (re)apply every file in policies/.
+            # Security follows the schema: at head, (re)apply every file in policies/; on
+            # a Citus coordinator, once every table is in its place (which strips the
+            # policies and triggers of the tables it moves: the files make them again).
             heads = set(ScriptDirectory.from_config(context.config).get_heads())
             if set(context.get_context().get_current_heads()) == heads:
+                place_tables(connection)
                 apply_policies(connection)
     engine.dispose()
 

@@ -22,18 +22,20 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from app import migrate
+from app.citus import cluster_nodes, join_cluster
 from app.database import make_engine
-from app.local import drop_database, ensure_database, ensure_roles, urls_for
+from app.local import drop_database, ensure_database, urls_for
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, apply, use_context
+from app.tenancy.layout import BY_ORGANIZATION, BY_USER, ORGANIZATION_COLUMN, REFERENCE
 from app.tenancy.policies import is_citus
-from app.tenancy.roles import APPLICATION_GROUP
+from app.tenancy.roles import APPLICATION_GROUP, ensure_roles
 from tests import factories
 from tests.api_helpers import recording_statements
 from tests.conftest import Tenant, TwoTenants, bearer, token_for
 from tests.placement import workers
 
-TENANTS = 8  # enough for both workers to hold some, whatever the hashing
+TENANTS = 8  # half on each worker
 ROWS_EACH = 3
 
 
@@ -42,7 +44,6 @@ def probe(admin_engine: Engine) -> Iterator[list[uuid.UUID]]:
     with admin_engine.connect() as conn:
         if not is_citus(conn):
             pytest.skip("not a Citus cluster (make test-citus)")
-    organizations = [uuid.uuid4() for _ in range(TENANTS)]
     with admin_engine.begin() as conn:
         conn.execute(
             text(
@@ -56,6 +57,8 @@ def probe(admin_engine: Engine) -> Iterator[list[uuid.UUID]]:
                 "SELECT create_distributed_table('citus_probe', 'organization_id');"
             )
         )
+    with admin_engine.connect() as conn:
+        organizations = _spread(conn)
     with admin_engine.begin() as conn:
         conn.execute(text("SET LOCAL row_security = off"))
         conn.execute(
@@ -68,6 +71,16 @@ def probe(admin_engine: Engine) -> Iterator[list[uuid.UUID]]:
     yield organizations
     with admin_engine.begin() as conn:
         conn.execute(text("DROP TABLE citus_probe"))
+
+
+def _spread(conn: Connection) -> list[uuid.UUID]:
+    """TENANTS organization ids, half of them on each of the two workers."""
+    on: dict[int, list[uuid.UUID]] = {port: [] for port in workers(conn)}
+    while any(len(ids) < TENANTS // len(on) for ids in on.values()):
+        candidate = uuid.uuid4()
+        [(_, port)] = _placements(conn, [candidate]).items()
+        on[port].append(candidate)
+    return [i for ids in on.values() for i in ids[: TENANTS // len(on)]]
 
 
 def _placements(conn: Connection, organizations: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -148,34 +161,15 @@ def test_the_database_applied_context_reaches_the_workers(
         conn.rollback()
 
 
-# --- the tables in their places (migrations/versions/0023, docs/citus-layout.md) -------
+# --- the tables in their places (app/tenancy/layout.py, docs/citus-layout.md) -----------
 
-BY_ORGANIZATION = (
-    "memberships",
-    "facilities",
-    "provider_facilities",
-    "invitations",
-    "onboarding_step_completions",
-    "orders",
-    "audit_events",
-)
-REFERENCE = (
-    "us_states",
-    "npi_registry_answers",
-    "users",
-    "organizations",
-    "credentials",
-    "mfa_recovery_codes",
-    "password_resets",
-    "documents",
-)
 COORDINATOR = ("outbox_messages", "deployment_region", "alembic_version")
 # Where each table lies: (partition method, distribution column), or None for a table
 # Citus keeps on the coordinator alone.
 Place = tuple[str, str | None] | None
 LAYOUT: dict[str, Place] = {
-    **{table: ("h", "organization_id") for table in BY_ORGANIZATION},
-    "primary_assignments": ("h", "user_id"),
+    **{table: ("h", ORGANIZATION_COLUMN) for table in BY_ORGANIZATION},
+    BY_USER[0]: ("h", BY_USER[1]),
     **{table: ("n", None) for table in REFERENCE},
     **{table: None for table in COORDINATOR},
 }
@@ -365,18 +359,25 @@ def test_a_tenants_requests_are_routed_to_one_node(
     assert response.status_code == 200, response.get_json()
 
 
-def test_the_move_keeps_a_populated_regions_rows(server_admin_url: str, cluster: None) -> None:
-    """A region moving to a cluster (docs/deployment.md, "Moving a region"): its data
-    restored at the revision before the move, then the upgrade. Migration 0023 copies
-    every row to its place; the service then reads them there, as the tenant does."""
+def test_a_region_restored_from_one_server_moves_to_its_places(
+    server_admin_url: str, cluster: None
+) -> None:
+    """A region moving to a cluster (docs/deployment.md, "Moving a region"): its
+    database, migrated and filled on one server, restored on the coordinator, which then
+    joins the cluster; the upgrade that follows moves every table to its place with its
+    rows, stripping and making again their policies and triggers (the copy fires none),
+    and the service reads the rows there as the tenant does."""
     database = f"msc_move_{uuid.uuid4().hex[:8]}"
     ensure_database(server_admin_url, database)
+    urls = urls_for(server_admin_url, database)
     try:
-        urls = urls_for(server_admin_url, database)
-        ensure_roles(urls.admin, urls.owner, urls.app)
-        migrate.upgrade(urls.owner, "0022", region="test")
+        coordinator, workers = cluster_nodes(server_admin_url)
         engine = make_engine(urls.admin)
         try:
+            with engine.begin() as conn:  # one server's database: no Citus in it
+                conn.execute(text("DROP EXTENSION citus"))
+            ensure_roles(urls.admin, urls.owner, urls.app)
+            migrate.upgrade(urls.owner, region="test")
             with Session(engine, expire_on_commit=False) as session:
                 use_context(session, TenantContext.system("test-setup"))
                 tenant = factories.make_organization(session, name="Before The Move")
@@ -384,17 +385,42 @@ def test_the_move_keeps_a_populated_regions_rows(server_admin_url: str, cluster:
                 factories.make_membership(session, admin, tenant, Role.ORGANIZATION_ADMIN)
                 facilities = [factories.make_facility(session, tenant) for _ in range(3)]
                 session.commit()
-            migrate.upgrade(urls.owner, "head", region="test")
             with engine.connect() as conn:
-                assert _places(conn)["facilities"] == ("h", "organization_id")
-                assert _places(conn)["users"] == ("n", None)
+                events = _events(conn)
+                assert "SELECT tenancy." in _policy(conn, "facilities", "facilities_select")
+
+            join_cluster(server_admin_url, database, coordinator, workers)
+            # the migration Job's two steps, as on every upgrade
+            ensure_roles(urls.admin, urls.owner, urls.app)
+            migrate.upgrade(urls.owner, region="test")
+
+            with engine.connect() as conn:
+                places = _places(conn)
+                assert {table: places.get(table, "missing") for table in LAYOUT} == LAYOUT
+                assert (
+                    conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == events
+                )
+                assert "SELECT tenancy." not in _policy(conn, "facilities", "facilities_select")
             app_engine = make_engine(urls.app)
             with app_engine.begin() as conn:
                 apply(conn, Tenant(tenant, admin, admin, facilities[0]).context())
-                names = conn.execute(text("SELECT name FROM facilities ORDER BY name")).scalars()
+                names = conn.execute(text("SELECT name FROM facilities")).scalars()
                 assert sorted(names) == sorted(f.name for f in facilities)
             app_engine.dispose()
         finally:
             engine.dispose()
     finally:
         drop_database(server_admin_url, database)
+
+
+def _events(conn: Connection) -> int:
+    count: int = conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
+    return count
+
+
+def _policy(conn: Connection, table: str, name: str) -> str:
+    expression: str = conn.execute(
+        text("SELECT qual FROM pg_policies WHERE tablename = :t AND policyname = :p"),
+        {"t": table, "p": name},
+    ).scalar_one()
+    return expression

@@ -152,6 +152,8 @@ def recent_activity(session: Session, ids: list[uuid.UUID]) -> list[Activity]:
     # trail is neither read, nor sorted, nor joined to its actors. One branch per
     # organization, each naming it: a Citus cluster sends each to the node holding that
     # organization's trail (it plans no join of a list of organizations to the trail).
+    if not ids:
+        return []
     latest = union_all(
         *(
             select(AuditEvent)
