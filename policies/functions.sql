@@ -538,7 +538,11 @@ $$;
 -- whose values are redacted. Every event's
 -- `changes` maps each column (but created_at and updated_at) to its old and new value.
 -- SECURITY DEFINER: the application role holds no INSERT on audit_events, so the
--- trail holds only what these functions write, under the session's real context.
+-- trail holds only what these functions write, under the session's real context. Their
+-- search path is pinned with pg_temp last (unlisted, it would be searched first) and
+-- they name the trail by its schema: no temporary table of the caller's can stand in
+-- for it (tests/test_catalogue.py holds every such function to this; the database also
+-- grants temporary tables to no one but the owner, app/tenancy/roles.py).
 
 -- Whether this is a worker node of a Citus cluster. A change to a reference table
 -- (organizations, users, ...) is made to every node's copy and fires each copy's
@@ -566,7 +570,7 @@ $$;
 -- connection of the owner's, which that same rule refuses in any transaction that
 -- changes the organization's rows too (docs/citus-layout.md, "outbox_messages").
 CREATE OR REPLACE FUNCTION tenancy.records_audit_of(org uuid) RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF to_regproc('pg_catalog.citus_is_coordinator') IS NULL THEN
         RETURN true;  -- no Citus (planned apart: the calls below would not resolve)
@@ -583,7 +587,7 @@ $$;
 
 -- AFTER UPDATE OR DELETE row trigger: one event per changed or deleted row.
 CREATE OR REPLACE FUNCTION tenancy.record_audit_event() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     old_row jsonb := to_jsonb(OLD);
     new_row jsonb := CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(NEW) END;
@@ -620,7 +624,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,
+    INSERT INTO public.audit_events (organization_id, actor_user_id, cross_tenant, action,
                               table_name, row_id, changes, request_id)
     VALUES (org_id, tenancy.user_id(), tenancy.is_cross_tenant(org_id), lower(TG_OP),
             tenancy.unsharded(TG_TABLE_NAME), (row_data ->> 'id')::uuid, diff,
@@ -633,7 +637,7 @@ $$;
 -- of a whole statement in one INSERT ... SELECT. A job writing a hundred thousand rows
 -- (the reminder scan) then pays one statement, not a function call and an insert per row.
 CREATE OR REPLACE FUNCTION tenancy.record_audit_inserts() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     events text;
 BEGIN
@@ -660,8 +664,8 @@ BEGIN
               FROM (SELECT to_jsonb(inserted) AS row_data FROM inserted) AS r) AS event
      WHERE tenancy.records_audit_of(event.org_id);
     IF events IS NOT NULL THEN
-        EXECUTE 'INSERT INTO audit_events (organization_id, actor_user_id, cross_tenant, action,'
-                ' table_name, row_id, changes, request_id) VALUES ' || events;
+        EXECUTE 'INSERT INTO public.audit_events (organization_id, actor_user_id, cross_tenant,'
+                ' action, table_name, row_id, changes, request_id) VALUES ' || events;
     END IF;
     RETURN NULL;
 END

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 
+from app.local import DatabaseUrls
 from app.tenancy.context import TenantContext, apply
 from tests.conftest import TwoTenants, bearer, token_for
 
@@ -183,3 +186,60 @@ def test_events_outside_any_organization_are_filed_under_none(
     assert listed.status_code == 200
     [event] = [e for e in listed.get_json() if e["row_id"] == str(seeded.a.admin.id)]
     assert event["organization_id"] is None
+
+
+def _rename_facility(conn: Connection, seeded: TwoTenants, name: str) -> None:
+    apply(conn, seeded.a.context())
+    conn.execute(
+        text("UPDATE facilities SET name = :n WHERE organization_id = :o AND id = :f"),
+        {"n": name, "o": seeded.a.organization.id, "f": seeded.a.facility.id},
+    )
+
+
+def _events_naming(admin_engine: Engine, name: str) -> int:
+    with admin_engine.connect() as conn:
+        count: int = conn.execute(
+            text(
+                "SELECT count(*) FROM public.audit_events"
+                " WHERE table_name = 'facilities' AND changes -> 'name' ->> 'new' = :n"
+            ),
+            {"n": name},
+        ).scalar_one()
+        return count
+
+
+def test_no_temporary_table_stands_in_for_the_trail(
+    seeded: TwoTenants, admin_engine: Engine, app_engine: Engine, database_urls: DatabaseUrls
+) -> None:
+    """The application role may create no temporary table; and were it given the right,
+    a temporary `audit_events` of its own would still not catch the events of its
+    changes: the audit functions' search path puts pg_temp last and names the trail by
+    its schema."""
+    with app_engine.begin() as conn, pytest.raises(DBAPIError, match="permission denied"):
+        conn.execute(
+            text("CREATE TEMP TABLE audit_events (LIKE public.audit_events INCLUDING DEFAULTS)")
+        )
+
+    database = make_url(database_urls.app).database
+    app_user = make_url(database_urls.app).username
+    grant = f'GRANT TEMPORARY ON DATABASE "{database}" TO "{app_user}"'
+    with admin_engine.begin() as conn:
+        conn.execute(text(grant))
+    try:
+        with app_engine.connect() as conn:
+            # a new session, so that the grant is seen as it starts
+            # gone with the transaction: the pooled connection serves other tests next
+            conn.execute(
+                text(
+                    "CREATE TEMP TABLE audit_events (LIKE public.audit_events INCLUDING DEFAULTS)"
+                    " ON COMMIT DROP"
+                )
+            )
+            _rename_facility(conn, seeded, "Renamed Past A Temporary Trail")
+            decoy = conn.execute(text("SELECT count(*) FROM pg_temp.audit_events")).scalar_one()
+            conn.commit()
+    finally:
+        with admin_engine.begin() as conn:
+            conn.execute(text(grant.replace("GRANT", "REVOKE").replace(" TO ", " FROM ")))
+    assert decoy == 0
+    assert _events_naming(admin_engine, "Renamed Past A Temporary Trail") == 1

@@ -270,3 +270,39 @@ def test_the_orm_names_every_row_by_its_tables_whole_primary_key() -> None:
         table = mapper.local_table
         assert isinstance(table, Table)
         assert list(mapper.primary_key) == list(table.primary_key.columns), table.name
+
+
+# Writes into a table, or reads from one, in a function body: the name that follows.
+TABLE_NAMED = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE)\s+([\w.\"]+)", re.IGNORECASE)
+
+
+def test_security_definer_functions_let_no_temporary_table_stand_in(
+    admin_engine: Engine,
+) -> None:
+    """A function running as the owner resolves its names on a search path pinned with
+    pg_temp last (unlisted, pg_temp is searched first), and names every table of ours by
+    its schema: no caller's temporary table can take the place of one (the audit trail's
+    functions, policies/functions.sql)."""
+    with admin_engine.connect() as conn:
+        definers = conn.execute(
+            text(
+                "SELECT n.nspname || '.' || p.proname, p.proconfig, p.prosrc FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE p.prosecdef AND n.nspname IN ('public', 'tenancy')"
+                # an extension's own functions (Citus puts some in public) are not ours
+                " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass"
+                "                 AND d.objid = p.oid AND d.deptype = 'e')"
+            )
+        ).all()
+        tables = set(
+            conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        )
+    names = {name for name, _, _ in definers}
+    assert {"tenancy.record_audit_event", "tenancy.record_audit_inserts"} <= names
+    for name, config, body in definers:
+        path = next((c.split("=", 1)[1] for c in config or () if c.startswith("search_path=")), "")
+        schemas = [s.strip() for s in path.split(",")]
+        assert schemas[-1:] == ["pg_temp"] and "pg_temp" not in schemas[:-1], (name, path)
+        code = re.sub(r"--[^\n]*", "", body)
+        unqualified = {t for t in TABLE_NAMED.findall(code) if t in tables}
+        assert unqualified == set(), f"{name} names {unqualified} without their schema"

@@ -88,6 +88,16 @@ def ensure_roles(
             sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 ident(app.database), ident(APPLICATION_GROUP)
             ),
+            # Temporary tables for the owner alone: a temporary table of the application
+            # role's could stand in for one of ours in a function whose search path
+            # lets it (policies/functions.sql, the audit trail's).
+            sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(ident(app.database)),
+            *(
+                sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM {}").format(
+                    ident(app.database), ident(role)
+                )
+                for role in (APPLICATION_GROUP, app.username)
+            ),
             sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
             sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(ident(owner.username)),
             sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident(APPLICATION_GROUP)),
