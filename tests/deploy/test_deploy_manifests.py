@@ -353,7 +353,7 @@ def container_environment(
         assert source["configMapRef"]["name"] == configmap["metadata"]["name"]
         environ.update(configmap["data"])
     for name, entry in env_map(container).items():
-        environ[name] = entry["value"] if "value" in entry else secret_value
+        environ[name] = entry.get("value", secret_value)
     return environ
 
 
