@@ -16,14 +16,32 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 DEV_OUTBOX_SECRET = "dev-only-insecure-outbox-secret-change-me"
 DEV_MFA_SECRET = "dev-only-insecure-mfa-secret-change-me"
+# The database roles' passwords on development servers (app/local.py provisions them;
+# trust authentication ignores them).
+DEV_OWNER_PASSWORD = "dev-only-owner-password"
+DEV_APP_PASSWORD = "dev-only-app-password"
+# Where the local document store keeps files outside production.
+DEV_DOCUMENT_STORAGE_PATH = Path(".local/documents")
+# Secrets production needs random and at least this long.
+MIN_SECRET_LENGTH = 32
 
 
 class ConfigError(ValueError):
     """A setting the service cannot start with; the message names its variable."""
+
+
+class ProductionConfigError(ConfigError):
+    """Settings that must never reach production: `problems` names each offending
+    variable, all of them at once, so one deployment fixes every one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("refused in production: " + "; ".join(problems))
+        self.problems = problems
 
 
 def _env(name: str, parse: Callable[[str], object]) -> dict[str, object]:
@@ -196,7 +214,7 @@ class Settings:
     )
     # Uploaded documents: where the local store keeps them, and the largest accepted.
     document_storage_path: Path = field(
-        default=Path(".local/documents"), metadata=_env("DOCUMENT_STORAGE_PATH", _path)
+        default=DEV_DOCUMENT_STORAGE_PATH, metadata=_env("DOCUMENT_STORAGE_PATH", _path)
     )
     document_max_bytes: int = field(
         default=10 * 1024 * 1024, metadata=_env("DOCUMENT_MAX_BYTES", _whole(1))
@@ -340,22 +358,64 @@ class Settings:
     # client is the connection's peer.
     trusted_proxy_count: int = field(default=0, metadata=_env("TRUSTED_PROXY_COUNT", _whole(0)))
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", _log_level))
+    # Flask's debug mode, which `flask --debug` also turns on through this variable: the
+    # interactive debugger runs code sent to it. Read here so production can refuse it.
+    debug: bool = field(default=False, metadata=_env("FLASK_DEBUG", _flag))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         return cls(**_parsed(cls, environ))
 
+    def production_problems(self) -> list[str]:
+        """What in these settings must never reach production, one entry per offending
+        variable, each naming it; empty when they may."""
+        problems: list[str] = []
+        secrets = (
+            ("JWT_SECRET_KEY", self.jwt_secret_key, DEV_JWT_SECRET),
+            ("OUTBOX_SECRET_KEY", self.outbox_secret_key, DEV_OUTBOX_SECRET),
+            ("MFA_ENCRYPTION_KEY", self.mfa_encryption_key, DEV_MFA_SECRET),
+        )
+        for name, value, development in secrets:
+            if value == development:
+                problems.append(f"{name} is the development key")
+            elif len(value) < MIN_SECRET_LENGTH:
+                problems.append(f"{name} must be a random value of {MIN_SECRET_LENGTH}+ chars")
+        for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)):
+            if not url:
+                problems.append(f"{name} is required")
+        databases = (
+            ("DATABASE_URL", self.database_url),
+            ("DATABASE_OWNER_URL", self.database_owner_url),
+            ("DATABASE_ADMIN_URL", self.database_admin_url),
+        )
+        for name, url in databases:
+            if url and _password(url) in (DEV_OWNER_PASSWORD, DEV_APP_PASSWORD):
+                problems.append(f"{name} carries a development password")
+        if not self.smtp_starttls:
+            problems.append("SMTP_STARTTLS must be on: mail carries sign-in and reset links")
+        if not self.document_storage_path.is_absolute():
+            problems.append(
+                "DOCUMENT_STORAGE_PATH must be the absolute path of the documents' volume, "
+                f"not {str(self.document_storage_path)!r}"
+            )
+        if self.debug:
+            problems.append("FLASK_DEBUG must be off")
+        return problems
+
     def check(self) -> None:
-        """Refuse settings that must never reach production."""
-        if self.app_env == "production":
-            if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < 32:
-                raise ConfigError("JWT_SECRET_KEY must be set to a random value of 32+ chars")
-            if self.outbox_secret_key == DEV_OUTBOX_SECRET or len(self.outbox_secret_key) < 32:
-                raise ConfigError("OUTBOX_SECRET_KEY must be set to a random value of 32+ chars")
-            if self.mfa_encryption_key == DEV_MFA_SECRET or len(self.mfa_encryption_key) < 32:
-                raise ConfigError("MFA_ENCRYPTION_KEY must be set to a random value of 32+ chars")
-            if not self.database_url or not self.redis_url:
-                raise ConfigError("DATABASE_URL and REDIS_URL are required in production")
+        """Refuse settings that must never reach production: every process calls this
+        before it connects to anything (app.services.start, workers.scheduler)."""
+        if self.app_env == "production" and (problems := self.production_problems()):
+            raise ProductionConfigError(problems)
+
+
+def _password(url: str) -> str | None:
+    """The password in a connection URL, decoded; None without one (or unparsable)."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password is not None else None
 
 
 @dataclass(frozen=True)

@@ -38,16 +38,13 @@ from app.citus import (
     drop_database_on_cluster,
     drop_statement,
 )
-from app.config import Settings
+from app.config import DEV_APP_PASSWORD, DEV_OWNER_PASSWORD, Settings
 from app.tenancy.roles import ensure_roles, libpq_url
 
 log = logging.getLogger(__name__)
 
 OWNER_ROLE = "msc_owner"
 APP_ROLE = "msc_app"
-# Development-only passwords for the two roles on local servers (trust auth ignores them).
-DEV_OWNER_PASSWORD = "dev-only-owner-password"
-DEV_APP_PASSWORD = "dev-only-app-password"
 
 # The embedded servers' URLs, once found or started by this process.
 _embedded: dict[str, str] = {}

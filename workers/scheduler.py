@@ -80,6 +80,7 @@ def run(scheduler: CronScheduler, stop: Stop, heartbeat_file: Path | None = None
 
 def main() -> None:
     settings = Settings.from_env()
+    settings.check()
     if not settings.redis_url:
         raise ConfigError("REDIS_URL: the scheduler needs the Redis it enqueues jobs in")
     configure_logging(settings)

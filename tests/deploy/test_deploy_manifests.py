@@ -35,6 +35,7 @@ CONFIG_ENV = {
     "SMTP_PORT",
     "SMTP_STARTTLS",
     "SMTP_SENDER",
+    "DOCUMENT_STORAGE_PATH",
 }
 STANDARD_LABELS = (
     "app.kubernetes.io/name",
@@ -340,6 +341,55 @@ def test_configmap_holds_the_non_secret_settings(manifests, values):
     for component in ("api", "worker", "scheduler"):
         container = deployment_container(manifests, component)
         assert {"configMapRef": {"name": configmap["metadata"]["name"]}} in container["envFrom"]
+
+
+def container_environment(
+    container: dict[str, Any], configmap: dict[str, Any], secret_value: str
+) -> dict[str, str]:
+    """What the process in `container` reads: the ConfigMap it takes, its own values,
+    and `secret_value` for whatever comes from a Secret (the platform team's)."""
+    environ: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        assert source["configMapRef"]["name"] == configmap["metadata"]["name"]
+        environ.update(configmap["data"])
+    for name, entry in env_map(container).items():
+        environ[name] = entry.get("value", secret_value)
+    return environ
+
+
+def test_every_process_passes_the_production_check(manifests):
+    # A strong secret everywhere a Secret is read, as the platform team creates them:
+    # what the chart itself sets must never trip the check.
+    (configmap,) = [doc for doc in manifests if doc["kind"] == "ConfigMap"]
+    for workload, template in pod_specs_of(manifests):
+        for container in all_containers(template):
+            environ = container_environment(container, configmap, "postgresql://u:" + "s" * 40)
+            settings = Settings.from_env(environ)
+            assert settings.app_env == "production"
+            assert settings.production_problems() == [], (
+                workload["metadata"]["name"],
+                container["name"],
+            )
+
+
+def test_the_api_stores_documents_on_their_volume(manifests, values):
+    template = by_component(manifests, "Deployment", "api")["spec"]["template"]
+    volumes = {volume["name"]: volume for volume in template["spec"]["volumes"]}
+    (mount,) = [
+        m
+        for m in only_container(template)["volumeMounts"]
+        if m["mountPath"] == values["documents"]["mountPath"]
+    ]
+    claim = values["documents"]["existingClaim"]
+    if claim:
+        assert volumes[mount["name"]]["persistentVolumeClaim"] == {"claimName": claim}
+    else:
+        assert "emptyDir" in volumes[mount["name"]]
+
+
+def test_region_documents_outlive_their_pods(chart, region):
+    # An emptyDir would lose every upload with its pod, and split them between pods.
+    assert chart.merged_values(region)["documents"]["existingClaim"]
 
 
 def test_brute_force_settings_reach_the_configmap(helm):

@@ -26,6 +26,10 @@ REJECTED = [
     ),
     ("unknown log level", ["config.logLevel=verbose"], [], "/config/logLevel"),
     ("SMTP port out of range", ["config.smtp.port=70000"], [], "/config/smtp/port"),
+    # Production (which the chart always runs) refuses these at start-up: refused here first.
+    ("mail without TLS", ["config.smtp.starttls=false"], [], "/config/smtp/starttls"),
+    ("relative document path", ["documents.mountPath=documents"], [], "/documents/mountPath"),
+    ("documents on /tmp", ["documents.mountPath=/tmp"], [], "/documents/mountPath"),
     ("zero job timeout", ["worker.jobTimeoutSeconds=0"], [], "/worker/jobTimeoutSeconds"),
     ("unknown top-level key", ["replicaCount=3"], [], "replicaCount"),
     ("bad pull policy", ["image.pullPolicy=Sometimes"], [], "/image/pullPolicy"),

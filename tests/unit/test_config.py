@@ -14,14 +14,18 @@ from redis import Redis
 from rq.cron import CronScheduler
 
 from app.config import (
+    DEV_APP_PASSWORD,
     DEV_JWT_SECRET,
     DEV_MFA_SECRET,
     DEV_OUTBOX_SECRET,
+    DEV_OWNER_PASSWORD,
     ConfigError,
     DemoSettings,
+    ProductionConfigError,
     Settings,
 )
-from workers import cron, scheduler
+from app.factory import create_app
+from workers import cron, runtime, scheduler
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECRET = "x" * 32
@@ -165,16 +169,21 @@ def test_a_config_error_is_a_value_error() -> None:
 def _production(**changes: object) -> Settings:
     ready = Settings(
         app_env="production",
-        database_url="postgresql://app@db/msc",
+        database_url="postgresql://msc_app:a-real-password@db/msc",
+        database_owner_url="postgresql://msc_owner:another-password@db/msc",
+        database_admin_url="postgresql://postgres@db/msc",
         redis_url="redis://cache:6379/0",
         jwt_secret_key=SECRET,
         outbox_secret_key=SECRET,
         mfa_encryption_key=SECRET,
+        smtp_starttls=True,
+        document_storage_path=Path("/var/lib/msc/documents"),
     )
     return dataclasses.replace(ready, **changes)
 
 
 def test_production_accepts_real_secrets_and_services() -> None:
+    assert _production().production_problems() == []
     _production().check()
 
 
@@ -189,15 +198,85 @@ def test_production_accepts_real_secrets_and_services() -> None:
         ({"mfa_encryption_key": "short"}, "MFA_ENCRYPTION_KEY"),
         ({"database_url": None}, "DATABASE_URL"),
         ({"redis_url": None}, "REDIS_URL"),
+        ({"database_url": f"postgresql://msc_app:{DEV_APP_PASSWORD}@db/msc"}, "DATABASE_URL"),
+        (
+            {"database_owner_url": f"postgresql+psycopg://msc_owner:{DEV_OWNER_PASSWORD}@db/msc"},
+            "DATABASE_OWNER_URL",
+        ),
+        (
+            {"database_admin_url": f"postgresql://u:{DEV_OWNER_PASSWORD}@db/msc"},
+            "DATABASE_ADMIN_URL",
+        ),
+        ({"smtp_starttls": False}, "SMTP_STARTTLS"),
+        ({"document_storage_path": Path(".local/documents")}, "DOCUMENT_STORAGE_PATH"),
+        ({"document_storage_path": Path("documents")}, "DOCUMENT_STORAGE_PATH"),
+        ({"debug": True}, "FLASK_DEBUG"),
     ],
 )
 def test_production_refuses_development_settings(changes: dict[str, object], named: str) -> None:
-    with pytest.raises(ConfigError, match=named):
+    problems = _production(**changes).production_problems()
+    assert len(problems) == 1
+    assert problems[0].startswith(named)
+    with pytest.raises(ProductionConfigError, match=named):
         _production(**changes).check()
+
+
+def test_production_names_every_problem_at_once() -> None:
+    # Nothing but APP_ENV set: every default that must not reach production is named.
+    with pytest.raises(ProductionConfigError) as refused:
+        Settings.from_env({"APP_ENV": "production", "FLASK_DEBUG": "1"}).check()
+    named = {problem.split(" ", 1)[0] for problem in refused.value.problems}
+    assert named == {
+        "JWT_SECRET_KEY",
+        "OUTBOX_SECRET_KEY",
+        "MFA_ENCRYPTION_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SMTP_STARTTLS",
+        "DOCUMENT_STORAGE_PATH",
+        "FLASK_DEBUG",
+    }
+    for name in named:
+        assert name in str(refused.value)
+
+
+def test_the_development_passwords_are_found_however_the_url_spells_them() -> None:
+    encoded = DEV_APP_PASSWORD.replace("-", "%2D")
+    settings = _production(
+        database_url=f"postgresql://msc_app:{encoded}@db:5432/msc?sslmode=require"
+    )
+    assert settings.production_problems() == ["DATABASE_URL carries a development password"]
 
 
 def test_development_keeps_its_defaults() -> None:
     Settings().check()
+    Settings(app_env="test", debug=True).check()
+
+
+def test_the_application_refuses_to_start_with_development_settings_in_production() -> None:
+    # Refused before connecting to anything: no database or Redis is named.
+    with pytest.raises(ProductionConfigError, match="JWT_SECRET_KEY"):
+        create_app(Settings(app_env="production"))
+
+
+def test_a_worker_refuses_to_start_with_development_settings_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What the RQ worker opens before its first job (workers.worker.Worker.work).
+    monkeypatch.setattr(runtime, "_services", None)
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.raises(ProductionConfigError, match="DOCUMENT_STORAGE_PATH"):
+        runtime.services()
+
+
+def test_the_scheduler_refuses_to_start_with_development_settings_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    # Without REDIS_URL the scheduler would refuse for that alone: the check must come first.
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with pytest.raises(ProductionConfigError, match="SMTP_STARTTLS"):
+        scheduler.main()
 
 
 def test_the_schedule_comes_from_the_settings() -> None:

@@ -125,6 +125,7 @@ SMTP_HOST: {{ .Values.config.smtp.host | quote }}
 SMTP_PORT: {{ .Values.config.smtp.port | toString | quote }}
 SMTP_STARTTLS: {{ ternary "true" "false" .Values.config.smtp.starttls | quote }}
 SMTP_SENDER: {{ .Values.config.smtp.sender | quote }}
+DOCUMENT_STORAGE_PATH: {{ .Values.documents.mountPath | quote }}
 WORKER_JOB_TIMEOUT_SECONDS: {{ .Values.worker.jobTimeoutSeconds | toString | quote }}
 {{- with .Values.database.pgbouncer }}
 {{- if and .enabled (not .preparedStatements) }}
@@ -246,6 +247,25 @@ The writable /tmp volume and its mount.
 {{- define "msc-organizations.tmpVolumeMount" -}}
 - name: tmp
   mountPath: /tmp
+{{- end }}
+
+{{/*
+The documents' volume (the API's only): the claim of documents.existingClaim, or
+else an emptyDir (development clusters), and its mount at DOCUMENT_STORAGE_PATH.
+*/}}
+{{- define "msc-organizations.documentsVolume" -}}
+- name: documents
+  {{- with .Values.documents.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ . }}
+  {{- else }}
+  emptyDir: {}
+  {{- end }}
+{{- end }}
+
+{{- define "msc-organizations.documentsVolumeMount" -}}
+- name: documents
+  mountPath: {{ .Values.documents.mountPath }}
 {{- end }}
 
 {{/*
