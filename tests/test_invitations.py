@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from app.config import DEV_OUTBOX_SECRET
 from app.domain.outbox import Sealer
 from app.models import Organization
-from tests.api_helpers import child_organization, validation_errors
+from tests.api_helpers import child_organization, committed_facility, validation_errors
 from tests.conftest import TwoTenants, bearer, token_for
 
 INVITE = "/api/v1/admin/providers/invite"
@@ -364,3 +364,24 @@ def test_an_organization_is_created_with_its_first_admin_invited(
     assert "first_admin" in spec["OrganizationCreate"]["properties"]
     assert "first_admin" not in spec["Organization"]["properties"]
     assert "first_admin" not in spec["OrganizationUpdate"]["properties"]
+
+
+def test_an_office_manager_invites_providers_to_facilities_they_manage(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """To at least one, and to none they do not manage; each refusal names facility_ids."""
+    a = seeded.a
+    managed = committed_facility(
+        admin_engine, a.organization, office_manager_id=a.office_manager.id
+    )
+    manager = token_for(client, a.office_manager, a.organization)
+    organization = str(a.organization.id)
+
+    to_none = _invite(client, manager, organization, [])
+    assert to_none.status_code == 422 and "facility_ids" in validation_errors(to_none)
+    # the tenant's other facility, which they do not manage, is beyond their reach
+    beyond = _invite(client, manager, organization, [str(managed.id), str(a.facility.id)])
+    assert beyond.status_code == 422 and "facility_ids" in validation_errors(beyond)
+    invited = _invite(client, manager, organization, [str(managed.id)])
+    assert invited.status_code == 201, invited.get_json()
+    assert invited.get_json()["facility_ids"] == [str(managed.id)]

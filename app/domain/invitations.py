@@ -76,8 +76,8 @@ def invite(
         )
     # Organization admins invite any role, organization admins included, into their
     # scope (the organization and its descendants: `organization` was found in reach).
-    if context.role == Role.OFFICE_MANAGER and data["role"] != Role.PROVIDER:
-        raise Forbidden("office managers invite providers only", field="role")
+    if context.role == Role.OFFICE_MANAGER:
+        _check_managed(context, data["role"], facility_ids)
     if data["role"] != Role.PROVIDER and facility_ids:
         raise Invalid(
             "only providers are assigned to facilities (an admin names an office manager"
@@ -284,6 +284,21 @@ def accept(
     invitation.accepted_user_id = user.id
     session.flush()
     return invitation, user
+
+
+def _check_managed(context: TenantContext, role: str, facility_ids: list[uuid.UUID]) -> None:
+    """An office manager invites providers to the facilities they manage: at least one,
+    and none other (their reach is those facilities' people)."""
+    if role != Role.PROVIDER:
+        raise Forbidden("office managers invite providers only", field="role")
+    if not facility_ids:
+        raise Invalid(
+            "name at least one facility you manage to invite a provider to",
+            field="facility_ids",
+        )
+    unmanaged = [str(i) for i in facility_ids if i not in context.facility_ids]
+    if unmanaged:
+        raise Forbidden(f"not facilities you manage: {', '.join(unmanaged)}", field="facility_ids")
 
 
 def _check_facilities(
