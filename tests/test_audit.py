@@ -33,7 +33,7 @@ def test_an_api_update_writes_exactly_one_event(
             text(
                 "SELECT actor_user_id, organization_id, changes, cross_tenant FROM audit_events"
                 " WHERE table_name = 'organizations' AND row_id = :id AND action = 'update'"
-                " AND request_id = 'req-audit-1'"
+                " AND request_id = 'client:req-audit-1'"
             ),
             {"id": org.id},
         ).all()
@@ -48,7 +48,7 @@ def test_an_api_update_writes_exactly_one_event(
     listed = client.get(f"{EVENTS}?table_name=organizations&action=update", headers=bearer(token))
     assert listed.status_code == 200
     # newest first: this request's event, then the setup's onboarding start (no request)
-    assert [e["request_id"] for e in listed.get_json()] == ["req-audit-1", None]
+    assert [e["request_id"] for e in listed.get_json()] == ["client:req-audit-1", None]
 
 
 def test_msc_admin_cross_tenant_change_is_marked(
@@ -243,3 +243,40 @@ def test_no_temporary_table_stands_in_for_the_trail(
             conn.execute(text(grant.replace("GRANT", "REVOKE").replace(" TO ", " FROM ")))
     assert decoy == 0
     assert _events_naming(admin_engine, "Renamed Past A Temporary Trail") == 1
+
+
+def test_a_clients_request_id_is_never_taken_for_the_services_own(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """The trail keeps the id a client sends apart from the ids the service makes (a
+    job's, a seed's): prefixed; the client is answered with the id it sent. An id of the
+    service's own shape (`job:...`) is not taken at all."""
+    org = seeded.a.organization
+    token = token_for(client, seeded.a.admin)
+
+    def rename(name: str, request_id: str) -> str:
+        response = client.put(
+            f"/api/v1/admin/organizations/{org.id}",
+            json={"name": name},
+            headers={**bearer(token), "X-Request-ID": request_id},
+        )
+        assert response.status_code == 200
+        answered: str = response.headers["X-Request-ID"]
+        return answered
+
+    def recorded(name: str) -> str:
+        with admin_engine.connect() as conn:
+            request_id: str = conn.execute(
+                text(
+                    "SELECT request_id FROM audit_events WHERE table_name = 'organizations'"
+                    " AND changes -> 'name' ->> 'new' = :n"
+                ),
+                {"n": name},
+            ).scalar_one()
+            return request_id
+
+    assert rename("Tenant A One", "demo-seed") == "demo-seed"
+    assert recorded("Tenant A One") == "client:demo-seed"
+    made = rename("Tenant A Two", "job:reminder-scan:2026-11-30")
+    assert made != "job:reminder-scan:2026-11-30" and ":" not in made
+    assert recorded("Tenant A Two") == made

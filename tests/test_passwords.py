@@ -345,7 +345,8 @@ def test_the_request_only_queues_the_job_whether_or_not_the_email_has_an_account
     # (The queue is the run's: other tests' requests may have left jobs there.)
     these = [(job.func_name, job.args) for job in queued if job.args and job.args[0] in request_ids]
     assert sorted(these) == [
-        (ISSUE_PASSWORD_RESET, (email, request_ids[email])) for email in sorted(request_ids)
+        (ISSUE_PASSWORD_RESET, (email, f"client:{request_ids[email]}"))
+        for email in sorted(request_ids)
     ]
 
     work(app)
@@ -360,7 +361,7 @@ def test_the_request_only_queues_the_job_whether_or_not_the_email_has_an_account
         "SELECT request_id FROM audit_events WHERE table_name = 'password_resets' AND row_id = :r",
         r=links[0].id,
     )
-    assert audited_as == request_ids[known]
+    assert audited_as == f"client:{request_ids[known]}"
 
 
 def test_the_queued_job_is_the_workers_reset_job() -> None:

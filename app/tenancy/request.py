@@ -13,7 +13,12 @@ from flask import Flask, Response, g, has_request_context, request
 from app.models.audit_event import REQUEST_ID_LENGTH
 from app.tenancy.context import TenantContext
 
-_REQUEST_ID = re.compile(rf"^[A-Za-z0-9._-]{{1,{REQUEST_ID_LENGTH}}}$")
+# A request id the client chose (X-Request-ID) is kept apart from those the service makes
+# (a request's own, a job's `job:...`, a seed's): prefixed wherever the service records
+# it (the audit trail, the logs, the jobs it queues), so that none is taken for another.
+# The client is answered with the id as it sent it.
+CLIENT_PREFIX = "client:"
+_CLIENT_REQUEST_ID = re.compile(rf"^[A-Za-z0-9._-]{{1,{REQUEST_ID_LENGTH - len(CLIENT_PREFIX)}}}$")
 
 
 def request_id() -> str | None:
@@ -21,7 +26,11 @@ def request_id() -> str | None:
         return None
     if "request_id" not in g:
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        if _CLIENT_REQUEST_ID.match(given):
+            g.client_request_id = given
+            g.request_id = CLIENT_PREFIX + given
+        else:
+            g.request_id = uuid.uuid4().hex
     value: str = g.request_id
     return value
 
@@ -37,7 +46,7 @@ def current_context() -> TenantContext:
 def init_request_ids(app: Flask) -> None:
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
-        rid = g.get("request_id")
+        rid = g.get("client_request_id") or g.get("request_id")
         if rid:
             response.headers["X-Request-ID"] = rid
         return response
