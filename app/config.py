@@ -339,6 +339,11 @@ class Settings:
     # append the client's address to X-Forwarded-For. 0: the header is ignored, and the
     # client is the connection's peer.
     trusted_proxy_count: int = field(default=0, metadata=_env("TRUSTED_PROXY_COUNT", _whole(0)))
+    # The deployment is reached over HTTPS only: every response tells browsers so
+    # (Strict-Transport-Security), even one to a request that reached the service as
+    # plain HTTP (TLS ended at a proxy that does not say so). Off: only responses to
+    # requests seen as HTTPS carry it (app/security_headers.py).
+    https_only: bool = field(default=False, metadata=_env("HTTPS_ONLY", _flag))
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", _log_level))
 
     @classmethod
