@@ -381,6 +381,26 @@ def test_https_only_reaches_the_configmap(helm):
     assert refused.returncode != 0 and "httpsOnly" in refused.stderr
 
 
+def test_cors_origins_reach_the_configmap(helm):
+    """None by default; a list becomes the comma-separated variable the service reads,
+    and what is no origin is refused by the schema."""
+
+    def origins(set_values):
+        docs = helm.template(set_values=set_values)
+        (configmap,) = [doc for doc in docs if doc["kind"] == "ConfigMap"]
+        return configmap["data"]["CORS_ALLOWED_ORIGINS"]
+
+    assert origins([]) == ""
+    listed = origins(["config.corsAllowedOrigins={https://a.example.com,http://b.example:8080}"])
+    assert listed == "https://a.example.com,http://b.example:8080"
+    assert Settings.from_env({"CORS_ALLOWED_ORIGINS": listed}).cors_allowed_origins == (
+        "https://a.example.com",
+        "http://b.example:8080",
+    )
+    refused = helm.template_raw(set_values=["config.corsAllowedOrigins={*}"], check=False)
+    assert refused.returncode != 0 and "corsAllowedOrigins" in refused.stderr
+
+
 def test_config_change_rolls_pods(helm, chart):
     def checksums(set_values):
         docs = helm.template(set_values=set_values)
