@@ -22,11 +22,16 @@ Whatever answers (an API view, a page, Swagger UI, a static file, an error handl
   credentials (Authorization) and the sign-in endpoints' (which hand out tokens), so
   no browser or shared cache keeps it. Swagger UI's files and the stylesheet stay
   cacheable. A view that says otherwise itself (a document download) is left alone.
+
+The servers' `Server` header names no software version: gunicorn's is set to
+SERVER_HEADER (gunicorn.conf.py), and the development server's (`make run`) too,
+through QuietRequestHandler.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from werkzeug.serving import WSGIRequestHandler
 
 from app.config import Settings
 
@@ -52,6 +57,8 @@ TOKENS_BLUEPRINT = "auth"
 
 # A year, and the subdomains too: the service's host is never served in clear text.
 HSTS = "max-age=31536000; includeSubDomains"
+# What the servers call themselves in `Server`: no product, no version to look up.
+SERVER_HEADER = "msc-organizations"
 
 
 def init_security_headers(app: Flask, settings: Settings) -> None:
@@ -71,3 +78,11 @@ def init_security_headers(app: Flask, settings: Settings) -> None:
         return response
 
     app.after_request(secure)
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's development server, which would otherwise say `Server: Werkzeug/<version>
+    Python/<version>`."""
+
+    def version_string(self) -> str:
+        return SERVER_HEADER
