@@ -15,9 +15,11 @@ import gc
 import os
 from typing import Any
 
+import gunicorn.http.wsgi
 from gunicorn.workers.sync import SyncWorker
 
 from app.config import Settings
+from app.security_headers import SERVER_HEADER
 
 bind = "0.0.0.0:8000"
 # Sync workers, two per pod unless WEB_CONCURRENCY says otherwise. A request is mostly
@@ -27,6 +29,13 @@ bind = "0.0.0.0:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = "-"
 graceful_timeout = Settings.from_env().graceful_timeout_seconds
+
+# gunicorn puts `Server: gunicorn` on every response, before the application's headers
+# (a `Server` of the application's own would be a second one), and has no setting for
+# it. Its responses read the name from this module global each time, so set here, in
+# the master, it is the workers' too. tests/test_server_header.py checks the real server
+# says nothing else, so a gunicorn that reads it elsewhere fails there.
+gunicorn.http.wsgi.SERVER = SERVER_HEADER
 
 
 class DrainingWorker(SyncWorker):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -175,6 +176,23 @@ def _rate_limits(raw: str) -> str:
             f"expected rate limits such as '10/minute;100/hour', got {raw!r}"
         ) from None
     return raw
+
+
+# An origin as browsers send it: no "*" (the allow-list names its origins), no path.
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Web origins (scheme, host and port, nothing after), comma-separated; compared
+    with a browser's Origin header as text, so kept in its form: lowercase, no slash."""
+    origins = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"expected origins such as https://portal.example.com (scheme and host,"
+                f" optional port, lowercase, no path), separated by commas, got {origin!r}"
+            )
+    return origins
 
 
 _port = _whole(1, 65535)
@@ -357,6 +375,17 @@ class Settings:
     # append the client's address to X-Forwarded-For. 0: the header is ignored, and the
     # client is the connection's peer.
     trusted_proxy_count: int = field(default=0, metadata=_env("TRUSTED_PROXY_COUNT", _whole(0)))
+    # The deployment is reached over HTTPS only: every response tells browsers so
+    # (Strict-Transport-Security), even one to a request that reached the service as
+    # plain HTTP (TLS ended at a proxy that does not say so). Off: only responses to
+    # requests seen as HTTPS carry it (app/security_headers.py).
+    https_only: bool = field(default=False, metadata=_env("HTTPS_ONLY", _flag))
+    # The web origins whose pages may call the API from a browser (CORS, app/cors.py);
+    # comma-separated, e.g. https://portal.example.com. None (the default): no other
+    # origin may.
+    cors_allowed_origins: tuple[str, ...] = field(
+        default=(), metadata=_env("CORS_ALLOWED_ORIGINS", _origins)
+    )
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", _log_level))
     # Flask's debug mode, which `flask --debug` also turns on through this variable: the
     # interactive debugger runs code sent to it. Read here so production can refuse it.

@@ -181,6 +181,7 @@ def main() -> None:
     from werkzeug.serving import run_simple
 
     from app.factory import create_app
+    from app.security_headers import QuietRequestHandler
 
     signal.signal(signal.SIGTERM, _interrupt)
     demo = DemoSettings.from_env()
@@ -202,7 +203,8 @@ def main() -> None:
             f" (pids {', '.join(str(p.pid) for p in processes)});"
             f" `rq info --url {settings.redis_url}`"
         )
-        run_simple(demo.host, demo.port, app, threaded=True)  # returns on KeyboardInterrupt
+        # returns on KeyboardInterrupt
+        run_simple(demo.host, demo.port, app, threaded=True, request_handler=QuietRequestHandler)
     except KeyboardInterrupt:
         pass  # interrupted while starting
     finally:

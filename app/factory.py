@@ -16,9 +16,11 @@ from app.auth.tokens import init_tokens
 from app.blueprints import register_blueprints
 from app.blueprints.pages import init_pages
 from app.config import Settings
+from app.cors import init_cors
 from app.errors import init_error_handlers
 from app.extensions import init_services, jwt
 from app.request_body import init_request_bodies
+from app.security_headers import init_security_headers
 from app.tenancy.request import init_request_ids
 
 
@@ -50,8 +52,13 @@ def create_app(config: Settings | None = None) -> Flask:
         },
     )
 
-    # Response hooks run in the reverse order of their registration: the request id goes
-    # on whatever response the request session's commit leaves (a failed commit's 503).
+    # Request hooks run in the order of their registration, response hooks in the
+    # reverse order. First: a browser's preflight is answered before anything else runs,
+    # and the security and CORS headers go on whatever response is left at the end. The
+    # request id goes on whatever response the request session's commit leaves (a failed
+    # commit's 503).
+    init_security_headers(app, settings)
+    init_cors(app, settings)
     init_request_ids(app)
     init_services(app, started)
     init_request_bodies(app, settings)

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,76 +20,17 @@ from flask.testing import FlaskClient
 
 from app.config import Settings
 from tests.conftest import TwoTenants, bearer, token_for
-from tests.owned_servers import free_port
+from tests.gunicorn_server import Gunicorn, gunicorn_serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.process]
 
-ROOT = Path(__file__).resolve().parents[1]
 REQUESTS = 50
-
-
-@dataclass
-class Gunicorn:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @pytest.fixture
 def gunicorn(settings: Settings, tmp_path: Path) -> Iterator[Gunicorn]:
-    """gunicorn with the repository's configuration, on a free port and the test
-    database, in a session of its own."""
-    assert settings.database_url and settings.redis_url
-    port = free_port()
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "REGION": settings.region,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "JWT_SECRET_KEY": settings.jwt_secret_key,
-    }
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Gunicorn(process, port, log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, server.output()
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, server.output()
-            time.sleep(0.1)
+    with gunicorn_serving(settings, tmp_path) as server:
         yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 @dataclass

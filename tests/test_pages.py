@@ -18,12 +18,12 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.blueprints.pages import PAGE_POLICY
 from app.config import DEV_OUTBOX_SECRET, Settings
 from app.domain import members, reminders
 from app.domain.outbox import Sealer
 from app.models import Credential, Document, OutboxMessage
 from app.models.enums import Role
+from app.security_headers import PAGE_POLICY
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
 from tests.browser import (

@@ -16,10 +16,10 @@ from playwright.sync_api import Page
 from sqlalchemy import Engine, text
 
 from app import clock
-from app.blueprints.pages import PAGE_POLICY
 from app.config import DEV_OUTBOX_SECRET, Settings
 from app.domain.outbox import Sealer
 from app.models import User
+from app.security_headers import PAGE_POLICY
 from tests import factories
 from tests.browser import (
     assert_refused_without_its_token,

@@ -11,11 +11,12 @@ email links to the page that sets a new password with the API's rules
 The pages are server-rendered forms that work without JavaScript. Each form carries a
 CSRF token (flask-wtf) bound to the secret it keeps in the pages' signed session cookie,
 and every page is served under a Content-Security-Policy that allows this server's
-stylesheet and form posts, and nothing else.
+stylesheet and form posts, and nothing else (app/security_headers.py).
 
 `/docs` is flask-smorest's Swagger UI page (its template overridden by
 app/templates/swagger_ui.html, without inline script), with Swagger UI's files from the
-flask-swagger-ui package, so the documentation works with no network access.
+flask-swagger-ui package, so the documentation works with no network access, under a
+policy of its own (app/security_headers.py).
 """
 
 from __future__ import annotations
@@ -59,21 +60,6 @@ from app.schemas.invitations import AcceptSchema
 from app.schemas.passwords import PasswordResetRequestSchema, PasswordResetSchema
 from app.tenancy.request import request_id
 
-# The pages' policy: this server's stylesheet, forms posted back to it, nothing else (no
-# script at all, no images, no framing).
-PAGE_POLICY = (
-    "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none';"
-    " base-uri 'none'"
-)
-# Swagger UI's: its script and stylesheet from this server; it fetches the OpenAPI
-# document (and "Try it out" calls the API) here only. React sets style attributes on
-# some elements, so inline style attributes (not elements) are allowed; its stylesheet
-# embeds its icons as data: URLs.
-DOCS_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline';"
-    " img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none';"
-    " base-uri 'none'"
-)
 SWAGGER_UI_ASSETS = "/docs/assets"
 
 # Only the session's CSRF secret goes into the cookie; derived from the JWT secret (which
@@ -112,7 +98,6 @@ def init_pages(app: Flask, settings: Settings) -> None:
             "swagger_ui", __name__, static_folder=str(assets), static_url_path=SWAGGER_UI_ASSETS
         )
     )
-    app.after_request(_docs_headers)
 
 
 def _session_key(jwt_secret: str) -> bytes:
@@ -121,20 +106,11 @@ def _session_key(jwt_secret: str) -> bytes:
     )
 
 
-def _docs_headers(response: Response) -> Response:
-    if request.endpoint == "api-docs.openapi_swagger_ui":
-        response.headers["Content-Security-Policy"] = DOCS_POLICY
-        response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @blp.after_request
 def _page_headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = PAGE_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    # The invitation token is in the page's address: never sent on as a Referer, and the
-    # page (with its form token) never kept by a shared browser's cache.
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # A page (with its form token, and an invitation's or reset's token in its address)
+    # is never kept by a shared browser's cache. Its policy and the rest are every
+    # response's (app/security_headers.py).
     response.headers["Cache-Control"] = "no-store"
     return response
 

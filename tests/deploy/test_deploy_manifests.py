@@ -31,6 +31,7 @@ CONFIG_ENV = {
     "PUBLIC_BASE_URL",
     "LOG_LEVEL",
     "TRUSTED_PROXY_COUNT",
+    "HTTPS_ONLY",
     "SMTP_HOST",
     "SMTP_PORT",
     "SMTP_STARTTLS",
@@ -411,6 +412,43 @@ def test_brute_force_settings_reach_the_configmap(helm):
     assert {"TRUSTED_PROXY_COUNT", "RATE_LIMIT_SIGN_IN", "SIGN_IN_FREE_FAILURES"} <= known
     refused = helm.template_raw(set_values=["config.rateLimits.LOG_LEVEL=DEBUG"], check=False)
     assert refused.returncode != 0 and "rateLimits" in refused.stderr
+
+
+def test_https_only_reaches_the_configmap(helm):
+    """Off unless the values say the API is reached over HTTPS only
+    (app/security_headers.py: Strict-Transport-Security on every response)."""
+
+    def https_only(set_values):
+        (configmap,) = [
+            doc for doc in helm.template(set_values=set_values) if doc["kind"] == "ConfigMap"
+        ]
+        return configmap["data"]["HTTPS_ONLY"]
+
+    assert https_only([]) == "false"
+    assert https_only(["config.httpsOnly=true"]) == "true"
+    assert Settings.from_env({"HTTPS_ONLY": https_only(["config.httpsOnly=true"])}).https_only
+    refused = helm.template_raw(set_values=["config.httpsOnly=maybe"], check=False)
+    assert refused.returncode != 0 and "httpsOnly" in refused.stderr
+
+
+def test_cors_origins_reach_the_configmap(helm):
+    """None by default; a list becomes the comma-separated variable the service reads,
+    and what is no origin is refused by the schema."""
+
+    def origins(set_values):
+        docs = helm.template(set_values=set_values)
+        (configmap,) = [doc for doc in docs if doc["kind"] == "ConfigMap"]
+        return configmap["data"]["CORS_ALLOWED_ORIGINS"]
+
+    assert origins([]) == ""
+    listed = origins(["config.corsAllowedOrigins={https://a.example.com,http://b.example:8080}"])
+    assert listed == "https://a.example.com,http://b.example:8080"
+    assert Settings.from_env({"CORS_ALLOWED_ORIGINS": listed}).cors_allowed_origins == (
+        "https://a.example.com",
+        "http://b.example:8080",
+    )
+    refused = helm.template_raw(set_values=["config.corsAllowedOrigins={*}"], check=False)
+    assert refused.returncode != 0 and "corsAllowedOrigins" in refused.stderr
 
 
 def test_config_change_rolls_pods(helm, chart):

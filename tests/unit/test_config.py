@@ -113,6 +113,15 @@ def test_flags(raw: str, expected: bool) -> None:
     assert Settings.from_env({"SMTP_STARTTLS": raw}).smtp_starttls is expected
 
 
+def test_cors_origins() -> None:
+    assert Settings.from_env({}).cors_allowed_origins == ()
+    raw = " https://portal.example.com, http://127.0.0.1:3000 ,"
+    assert Settings.from_env({"CORS_ALLOWED_ORIGINS": raw}).cors_allowed_origins == (
+        "https://portal.example.com",
+        "http://127.0.0.1:3000",
+    )
+
+
 @pytest.mark.parametrize(
     ("variable", "raw", "expected"),
     [
@@ -136,6 +145,10 @@ def test_flags(raw: str, expected: bool) -> None:
         ("REMINDER_SCAN_CRON", "0 25 * * *", "a cron expression"),
         ("NPI_RETRY_CRON", "hourly", "a cron expression"),
         ("LOG_LEVEL", "loud", "a logging level"),
+        ("CORS_ALLOWED_ORIGINS", "*", "expected origins"),
+        ("CORS_ALLOWED_ORIGINS", "https://portal.example.com/", "expected origins"),
+        ("CORS_ALLOWED_ORIGINS", "https://Portal.example.com", "expected origins"),
+        ("CORS_ALLOWED_ORIGINS", "portal.example.com", "expected origins"),
     ],
 )
 def test_a_malformed_value_is_refused_by_name(variable: str, raw: str, expected: str) -> None:

@@ -118,6 +118,8 @@ JWT_REFRESH_TOKEN_DAYS: {{ .Values.config.jwt.refreshTokenDays | toString | quot
 PUBLIC_BASE_URL: {{ include "msc-organizations.publicBaseUrl" . | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 TRUSTED_PROXY_COUNT: {{ .Values.config.trustedProxyCount | toString | quote }}
+HTTPS_ONLY: {{ ternary "true" "false" .Values.config.httpsOnly | quote }}
+CORS_ALLOWED_ORIGINS: {{ join "," .Values.config.corsAllowedOrigins | quote }}
 {{- range $name, $value := .Values.config.rateLimits }}
 {{ $name }}: {{ $value | toString | quote }}
 {{- end }}
