@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
-DEV_OUTBOX_SECRET = "dev-only-insecure-outbox-secret-change-me"
-DEV_MFA_SECRET = "dev-only-insecure-mfa-secret-change-me"
+# Development defaults, which production refuses (Settings.production_problems): bandit
+# (B105) is told so on each.
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # nosec B105
+DEV_OUTBOX_SECRET = "dev-only-insecure-outbox-secret-change-me"  # nosec B105
+DEV_MFA_SECRET = "dev-only-insecure-mfa-secret-change-me"  # nosec B105
 # The database roles' passwords on development servers (app/local.py provisions them;
 # trust authentication ignores them).
-DEV_OWNER_PASSWORD = "dev-only-owner-password"
-DEV_APP_PASSWORD = "dev-only-app-password"
+DEV_OWNER_PASSWORD = "dev-only-owner-password"  # nosec B105
+DEV_APP_PASSWORD = "dev-only-app-password"  # nosec B105
 # Where the local document store keeps files outside production.
 DEV_DOCUMENT_STORAGE_PATH = Path(".local/documents")
 # Secrets production needs random and at least this long.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import subprocess
+import subprocess  # nosec B404
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -25,8 +25,8 @@ from app.models import Facility, Membership, Organization, ProviderFacility, Use
 from app.models.enums import AssignmentStatus, Role
 from app.tenancy.context import TenantContext, use_context
 
-# Development-only password shared by every demo login.
-DEMO_PASSWORD = "demo-password"
+# Development-only password shared by every demo login (never deployed: bandit B105).
+DEMO_PASSWORD = "demo-password"  # nosec B105
 
 LOGINS = [
     ("msc-admin@example.com", "MSC admin (every tenant)"),
@@ -154,7 +154,9 @@ def _background_processes(settings: Settings, workers: int) -> list[subprocess.P
     if _runs_smtp_sink(settings):
         sink = f"{settings.smtp_host}:{settings.smtp_port}"
         commands.append([sys.executable, "-m", "aiosmtpd", "-n", "-l", sink])
-    return [subprocess.Popen(command, env=env, start_new_session=True) for command in commands]
+    # The demo starts its own processes (the subprocess import, bandit B404): this
+    # interpreter's own modules, as argument lists, no shell (bandit B603).
+    return [subprocess.Popen(c, env=env, start_new_session=True) for c in commands]  # nosec B603
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:

@@ -138,4 +138,5 @@ class MessageKind(StrEnum):
     CREDENTIAL_REMINDER = "credential_reminder"
     DOCUMENT_REMINDER = "document_reminder"
     INVITATION = "invitation"
-    PASSWORD_RESET = "password_reset"
+    # A message kind, not a secret (bandit B105).
+    PASSWORD_RESET = "password_reset"  # nosec B105
