@@ -312,6 +312,26 @@ def test_only_pdf_png_and_jpeg_whose_bytes_match(docs: FlaskClient, seeded: TwoT
     assert not_a_file.status_code == 422 and _error_fields(not_a_file) == {"file"}
 
 
+def test_a_file_that_is_also_a_web_page_is_refused(docs: FlaskClient, seeded: TwoTenants) -> None:
+    """A PDF (or an image) whose bytes also hold markup a browser would run, wherever in
+    the file, is refused naming the file: led to read it as a page, a browser would run
+    it. The same PDF without it is accepted."""
+    a = seeded.a
+    admin = token_for(docs, a.admin)
+    url = _org_documents(a.organization.id)
+    body = PDF.replace(b"trailer", b"%<html><script>fetch('/api/v1/me')</script>\ntrailer")
+    for polyglot, name, content_type in (
+        (body, "w9.pdf", "application/pdf"),
+        (PDF + b"\n%<!DOCTYPE html>\n", "w9.pdf", "application/pdf"),
+        (PNG + b"<IFRAME src=x>", "scan.png", "image/png"),
+    ):
+        refused = _upload(docs, url, admin, polyglot, name, content_type, document_type="tax_form")
+        assert refused.status_code == 422 and _error_fields(refused) == {"file"}, polyglot
+        assert "markup" in refused.get_json()["message"]
+    plain = _upload(docs, url, admin, PDF, "w9.pdf", document_type="tax_form")
+    assert plain.status_code == 201, plain.get_json()
+
+
 def test_document_types_follow_the_owner(
     docs: FlaskClient, seeded: TwoTenants, tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+import puremagic
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -91,8 +92,42 @@ class Owner:
 
 
 def sniff(data: bytes) -> FileType | None:
-    """The accepted type the bytes really are, whatever the client called them."""
-    return next((t for t in FILE_TYPES if data.startswith(t.magic)), None)
+    """The accepted type the bytes really are, whatever the client called them: what a
+    maintained detector (puremagic) reads from the whole content, and the type's own
+    signature at the start agreeing."""
+    try:
+        found = puremagic.magic_string(data)
+    except puremagic.PureError:  # nothing it knows
+        return None
+    return next(
+        (
+            t
+            for match in found
+            for t in FILE_TYPES
+            if match.mime_type == t.content_type and data.startswith(t.magic)
+        ),
+        None,
+    )
+
+
+# Markup a browser would run, were it led to read the file as a page: a file that is also
+# one (a "polyglot", a PDF that is an HTML page too) is refused, whatever it starts with.
+# Tags of five letters or more, so that the chance of finding one in an image's random
+# bytes stays negligible.
+_ACTIVE_MARKUP = re.compile(
+    rb"<\s*(?:script|html|iframe|body|object|embed|!doctype\s+html)\b|javascript:",
+    re.IGNORECASE,
+)
+
+
+def _check_markup(data: bytes, file_type: FileType) -> None:
+    found = _ACTIVE_MARKUP.search(data)
+    if found is not None:
+        markup = found.group().decode("ascii", "replace")
+        raise Invalid(
+            f"the {file_type.label} also holds web page markup ({markup}): not accepted",
+            field="file",
+        )
 
 
 def clean_filename(raw: str, file_type: FileType) -> str:
@@ -125,6 +160,7 @@ def _check_file(data: bytes, content_type: str, max_bytes: int) -> FileType:
         raise Invalid(f"the file must be one of: {accepted}", field="file")
     if declared not in _UNDECLARED and declared != actual.content_type:
         raise Invalid(f"the file is a {actual.label}, not {declared}", field="file")
+    _check_markup(data, actual)
     return actual
 
 
