@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from app.config import DEV_OUTBOX_SECRET
+from app.domain import invitations
+from app.domain.errors import Conflict
 from app.domain.outbox import Sealer
-from app.models import Organization
+from app.models import Invitation, Organization
+from app.tenancy.context import use_context
 from tests.api_helpers import child_organization, committed_facility, validation_errors
 from tests.conftest import TwoTenants, bearer, token_for
 
@@ -385,3 +391,25 @@ def test_an_office_manager_invites_providers_to_facilities_they_manage(
     invited = _invite(client, manager, organization, [str(managed.id)])
     assert invited.status_code == 201, invited.get_json()
     assert invited.get_json()["facility_ids"] == [str(managed.id)]
+
+
+def test_a_revoke_that_read_the_invitation_before_its_acceptance_sees_it_accepted(
+    client: FlaskClient, seeded: TwoTenants, app_engine: Engine, admin_engine: Engine
+) -> None:
+    """The revoke locks the invitation and reads it again as the lock found it: an
+    acceptance committed since the admin's request first read it is seen, and the revoke
+    refused (an invitation is never both accepted and revoked)."""
+    a = seeded.a
+    admin = token_for(client, a.admin)
+    invited = _invite(client, admin, str(a.organization.id), [str(a.facility.id)])
+    assert invited.status_code == 201
+    key = (a.organization.id, uuid.UUID(invited.get_json()["id"]))
+    with Session(app_engine) as session:
+        use_context(session, a.context())
+        invitation = session.get(Invitation, key)
+        assert invitation is not None and invitation.accepted_at is None
+        accepted = _accept(client, _token_for(admin_engine), password=NEW_PASSWORD)
+        assert accepted.status_code == 200, accepted.get_json()
+        with pytest.raises(Conflict, match="already been accepted"):
+            invitations.revoke(session, invitation)
+        session.rollback()

@@ -20,9 +20,10 @@ def lock(session: Session, row: Locked) -> None:
     one shard only, so the statement must name the organization (the distribution
     column)."""
     model = type(row)
-    session.execute(
+    # Fetched, not only executed: the ORM overwrites the instance as it reads the rows.
+    session.scalars(
         select(model)
         .where(model.organization_id == row.organization_id, model.id == row.id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    )
+    ).all()
