@@ -41,8 +41,7 @@ def unsharded(name: str) -> str:
 def cluster_workers(admin_url: str) -> list[Node]:
     """The primary workers (host, port) of the Citus cluster whose coordinator serves
     `admin_url`, as its database records them; [] when that database has no Citus."""
-    with psycopg.connect(roles.libpq_url(admin_url), autocommit=True) as conn:
-        return _workers(conn)
+    return cluster_nodes(admin_url)[1]
 
 
 def create_database_on_cluster(admin_url: str, database: str) -> None:
