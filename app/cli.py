@@ -79,3 +79,31 @@ def init_cli(app: Flask) -> None:
         click.echo(f"messages queued: {jobs.relay_outbox()}")
 
     app.cli.add_command(jobs_group)
+
+    documents_group = click.Group("documents", help="Uploaded documents' stored files.")
+
+    @documents_group.command("encrypt-stored")
+    def encrypt_stored_command() -> None:
+        """Encrypt every document file stored in the clear (before documents were
+        encrypted), and wrap every file's key under the first of DOCUMENT_ENCRYPTION_KEYS.
+        Idempotent, safe beside the running service: run it once after upgrading, and after
+        putting a new key first, before removing the old one. Files that do not open are
+        listed and left as they are; the command then fails."""
+        from app.integrations.storage import store_for
+
+        settings = current_settings()
+        report = store_for(settings).encrypt_stored()
+        current = settings.document_encryption_keys[0].key_id
+        click.echo(
+            f"encrypted: {report.encrypted}, rewrapped under {current!r}: {report.rewrapped},"
+            f" already under {current!r}: {report.current}, unreadable: {len(report.unreadable)}"
+        )
+        for key, reason in report.unreadable:
+            click.echo(f"{key}: {reason}", err=True)
+        if report.unreadable:
+            raise click.ClickException(
+                "some files do not open: keep every master key they may need until they"
+                " are restored from a backup or their documents deleted"
+            )
+
+    app.cli.add_command(documents_group)

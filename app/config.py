@@ -8,6 +8,8 @@ and are refused when APP_ENV=production.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import math
 import os
@@ -30,8 +32,24 @@ DEV_OWNER_PASSWORD = "dev-only-owner-password"  # nosec B105
 DEV_APP_PASSWORD = "dev-only-app-password"  # nosec B105
 # Where the local document store keeps files outside production.
 DEV_DOCUMENT_STORAGE_PATH = Path(".local/documents")
+# The length of a master key of DOCUMENT_ENCRYPTION_KEYS: an AES-256 key.
+MASTER_KEY_BYTES = 32
 # Secrets production needs random and at least this long.
 MIN_SECRET_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    """One of DOCUMENT_ENCRYPTION_KEYS: its id, which each file it encrypts records, and
+    its secret (kept out of the settings' repr, and so out of logs)."""
+
+    key_id: str
+    secret: bytes = field(repr=False)
+
+
+# The documents' master key outside production: its secret is public, so production
+# refuses it (bandit B105 is told so).
+DEV_DOCUMENT_KEY = MasterKey("dev-only", b"dev-only-insecure-document-key-1")  # nosec B105
 
 
 class ConfigError(ValueError):
@@ -133,6 +151,41 @@ def _duration(unit: str, maximum: int | None = None) -> Callable[[str], timedelt
 
 def _path(raw: str) -> Path:
     return Path(raw)
+
+
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Either base64 alphabet: `openssl rand -base64 32` writes the standard one, Python's
+# secrets.token_urlsafe the URL-safe one.
+_URL_SAFE_TO_STANDARD = str.maketrans("-_", "+/")
+
+
+def _master_keys(raw: str) -> tuple[MasterKey, ...]:
+    """`id:key` pairs separated by commas, the first the one that encrypts (the others
+    still decrypt what they encrypted): an id is letters, digits, `-` and `_` (at most
+    64), a key 32 random bytes in base64. No message repeats any part of a key."""
+    keys: list[MasterKey] = []
+    for position, part in enumerate(raw.split(","), start=1):
+        key_id, colon, encoded = part.strip().partition(":")
+        if not colon or not _KEY_ID.fullmatch(key_id):
+            raise ValueError(
+                f"expected id:key pairs separated by commas, the id letters, digits, - or _;"
+                f" pair {position} is not one"
+            )
+        try:
+            secret = base64.b64decode(
+                encoded.strip().translate(_URL_SAFE_TO_STANDARD), validate=True
+            )
+        except binascii.Error:
+            secret = b""
+        if len(secret) != MASTER_KEY_BYTES:
+            raise ValueError(
+                f"the key of pair {position} must be {MASTER_KEY_BYTES} random bytes in"
+                " base64 (e.g. from `openssl rand -base64 32`)"
+            )
+        if any(key.key_id == key_id for key in keys):
+            raise ValueError(f"key id {key_id!r} is given twice")
+        keys.append(MasterKey(key_id, secret))
+    return tuple(keys)
 
 
 def _windows(raw: str) -> tuple[int, ...]:
@@ -238,6 +291,13 @@ class Settings:
     )
     document_max_bytes: int = field(
         default=10 * 1024 * 1024, metadata=_env("DOCUMENT_MAX_BYTES", _whole(1))
+    )
+    # Uploaded documents' master keys (app/integrations/document_crypto.py): the first
+    # encrypts each new file's own key; every one listed decrypts the files it encrypted,
+    # so a new key is put first and an old one removed once no file needs it
+    # (`flask documents encrypt-stored`).
+    document_encryption_keys: tuple[MasterKey, ...] = field(
+        default=(DEV_DOCUMENT_KEY,), metadata=_env("DOCUMENT_ENCRYPTION_KEYS", _master_keys)
     )
     # The largest request body other than an upload (in practice, a JSON body).
     json_max_bytes: int = field(default=1024 * 1024, metadata=_env("JSON_MAX_BYTES", _whole(1)))
@@ -411,6 +471,9 @@ class Settings:
                 problems.append(f"{name} is the development key")
             elif len(value) < MIN_SECRET_LENGTH:
                 problems.append(f"{name} must be a random value of {MIN_SECRET_LENGTH}+ chars")
+        # Even as a key that only decrypts: what it encrypted is as good as plaintext.
+        if any(key.secret == DEV_DOCUMENT_KEY.secret for key in self.document_encryption_keys):
+            problems.append("DOCUMENT_ENCRYPTION_KEYS holds the development key")
         for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)):
             if not url:
                 problems.append(f"{name} is required")

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from app.domain import members, onboarding
 from app.domain.errors import Forbidden, Invalid, NotFound, TooLarge
+from app.integrations.document_crypto import DecryptionFailed
 from app.integrations.storage import DocumentStore, new_key
 from app.models import Credential, Document
 from app.models.enums import DocumentType, Role
@@ -263,12 +264,18 @@ def get_document(session: Session, document_id: uuid.UUID) -> Document | None:
 
 
 class StoredFileCorrupt(RuntimeError):
-    """The stored bytes no longer hash to what was recorded at upload."""
+    """The stored file does not decrypt, or its bytes no longer hash to what was recorded
+    at upload."""
 
 
 def read_content(store: DocumentStore, document: Document) -> bytes:
-    """The document's bytes, verified against the hash recorded at upload."""
-    data = store.get(document.storage_key)
+    """The document's bytes, decrypted and verified against the hash recorded at upload."""
+    try:
+        data = store.get(document.storage_key)
+    except DecryptionFailed as exc:
+        # Tampered with, moved from another document's key, or under a master key no
+        # longer configured: for the caller, as corrupt as bytes that hash wrong.
+        raise StoredFileCorrupt(f"document {document.id}: {exc}") from exc
     if hashlib.sha256(data).hexdigest() != document.sha256:
         raise StoredFileCorrupt(f"document {document.id}: stored bytes do not match sha256")
     return data
