@@ -1,9 +1,11 @@
 """Documents end to end: uploads checked for type and size, bytes kept in step with
-rows, and each document seen only by those the policies let see it."""
+rows and encrypted at rest, and each document seen only by those the policies let see
+it."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,13 +22,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from app.config import Settings
+from app.config import MasterKey, Settings
 from app.domain import documents as rules
 from app.domain import members
 from app.domain.errors import DomainError
 from app.errors import status_of
 from app.factory import create_app
-from app.integrations.storage import LocalDocumentStore, StoredFileMissing
+from app.integrations.document_crypto import Envelope, Keyring, is_sealed
+from app.integrations.storage import EncryptedDocumentStore, LocalDocumentStore, StoredFileMissing
 from app.models import Credential
 from app.models.enums import Role
 from app.tenancy.context import use_context
@@ -164,10 +167,13 @@ def test_upload_and_download_round_trip(
     )
     assert body["uploaded_by_id"] == str(a.admin.id)
 
-    # The stored file holds exactly the uploaded bytes, under the store's root.
+    # One file, under the store's root, encrypted: nothing of the upload shows on the volume.
     stored = LocalDocumentStore(storage_root).path_of(_storage_key(admin_engine, body["id"]))
     assert _files(storage_root) == [stored]
-    assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
+    on_disk = stored.read_bytes()
+    assert is_sealed(on_disk)
+    assert b"%PDF" not in on_disk and b"Catalog" not in on_disk
+    assert hashlib.sha256(on_disk).hexdigest() != digest
 
     content = docs.get(f"{_document(body['id'])}/content", headers=bearer(admin))
     assert content.status_code == 200
@@ -248,6 +254,7 @@ def test_a_missing_or_corrupt_stored_file_is_a_clear_500(
     store = LocalDocumentStore(storage_root)
     key = _storage_key(admin_engine, document_id)
 
+    # Changed, and in the clear as files stored before encryption are: the hash refuses it.
     store.put(key, PDF + b"tampered")
     corrupt = docs.get(url, headers=bearer(admin))
     assert corrupt.status_code == 500
@@ -263,6 +270,189 @@ def test_a_missing_or_corrupt_stored_file_is_a_clear_500(
 
     # The row itself is still there: only its bytes are lost.
     assert docs.get(_document(document_id), headers=bearer(admin)).status_code == 200
+
+
+def test_an_encrypted_file_that_does_not_open_or_does_not_match_is_corrupt(
+    docs: FlaskClient,
+    seeded: TwoTenants,
+    admin_engine: Engine,
+    storage_root: Path,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A tampered file, another document's file put in its place, or a file that decrypts
+    to other bytes: each answers the clear 500 of a corrupt file, never the bytes."""
+    admin = token_for(docs, seeded.a.admin)
+    url = _org_documents(seeded.a.organization.id)
+    first = _upload(docs, url, admin, PDF, document_type="tax_form").get_json()["id"]
+    second = _upload(docs, url, admin, PNG, "bank.png", "image/png", document_type="tax_form")
+    content = f"{_document(first)}/content"
+    raw = LocalDocumentStore(storage_root)
+    key, other_key = (
+        _storage_key(admin_engine, first),
+        _storage_key(admin_engine, second.get_json()["id"]),
+    )
+    original = raw.get(key)
+
+    def refused(reason: str) -> None:
+        caplog.clear()
+        answer = docs.get(content, headers=bearer(admin))
+        assert answer.status_code == 500
+        assert answer.get_json()["message"] == "the stored file is corrupt"
+        (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert first in error.getMessage() and reason in error.getMessage()
+
+    tampered = bytearray(original)
+    tampered[-20] ^= 0x01
+    raw.put(key, bytes(tampered))
+    refused("does not verify")
+
+    # Another document's file, intact, moved under this one's key: bound to its own key.
+    raw.put(key, raw.get(other_key))
+    refused("another storage key")
+
+    # Encrypted properly, under this key, but other bytes: the recorded SHA-256 refuses it.
+    keyring = Keyring(settings.document_encryption_keys)
+    EncryptedDocumentStore(raw, keyring).put(key, PDF.replace(b"Catalog", b"Catalof"))
+    refused("do not match sha256")
+
+    # Under a master key the settings do not hold.
+    raw.put(key, Keyring([MasterKey("gone", os.urandom(32))]).seal(PDF, key))
+    refused("'gone', which DOCUMENT_ENCRYPTION_KEYS does not hold")
+
+    raw.put(key, original)
+    restored = docs.get(content, headers=bearer(admin))
+    assert restored.status_code == 200 and restored.data == PDF
+
+
+def _run(app: Flask, *arguments: str) -> Any:
+    """`flask --app wsgi <arguments>` against `app` (whose context `flask` pushes)."""
+    with app.app_context():
+        return app.test_cli_runner().invoke(args=list(arguments))
+
+
+def test_files_stored_before_encryption_are_served_until_encrypted_in_place(
+    settings: Settings,
+    storage_root: Path,
+    seeded: TwoTenants,
+    admin_engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A file stored in the clear (before documents were encrypted) is served while its
+    SHA-256 matches, and `flask documents encrypt-stored` encrypts it where it lies; run
+    again, the command changes nothing."""
+    app = _documents_app(settings, storage_root)
+    try:
+        docs = app.test_client()
+        admin = token_for(docs, seeded.a.admin)
+        url = _org_documents(seeded.a.organization.id)
+        uploads = {PDF: ("w9.pdf", "application/pdf"), PNG: ("bank.png", "image/png")}
+        ids = {
+            data: _upload(docs, url, admin, data, *named, document_type="tax_form").get_json()["id"]
+            for data, named in uploads.items()
+        }
+        raw = LocalDocumentStore(storage_root)
+        keys = {data: _storage_key(admin_engine, ids[data]) for data in uploads}
+        for data, key in keys.items():
+            raw.put(key, data)  # as it was stored before encryption
+
+        caplog.clear()
+        served = docs.get(f"{_document(ids[PDF])}/content", headers=bearer(admin))
+        assert served.status_code == 200 and served.data == PDF
+        assert any(keys[PDF] in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+        result = _run(app, "documents", "encrypt-stored")
+        assert result.exit_code == 0, result.output
+        assert "encrypted: 2, rewrapped under 'dev-only': 0, already under 'dev-only': 0" in (
+            result.output
+        )
+        for data, key in keys.items():
+            on_disk = raw.get(key)
+            assert is_sealed(on_disk) and data not in on_disk
+            content = docs.get(f"{_document(ids[data])}/content", headers=bearer(admin))
+            assert content.status_code == 200 and content.data == data
+
+        before = {key: raw.get(key) for key in keys.values()}
+        again = _run(app, "documents", "encrypt-stored")
+        assert again.exit_code == 0, again.output
+        assert "encrypted: 0, rewrapped under 'dev-only': 0, already under 'dev-only': 2" in (
+            again.output
+        )
+        assert {key: raw.get(key) for key in keys.values()} == before
+    finally:
+        _dispose(app)
+
+
+def test_rotating_the_master_key(
+    settings: Settings, storage_root: Path, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """A new master key put first encrypts new files while the old one still opens its
+    own; `encrypt-stored` rewraps the old files' keys (their content untouched), after
+    which the old key can go. A file no key opens makes the command fail, naming it."""
+    old, new = MasterKey("2026-01", os.urandom(32)), MasterKey("2026-07", os.urandom(32))
+    raw = LocalDocumentStore(storage_root)
+
+    def content(app: Flask, document_id: str) -> TestResponse:
+        client = app.test_client()
+        return client.get(
+            f"{_document(document_id)}/content", headers=bearer(token_for(client, seeded.a.admin))
+        )
+
+    before = _documents_app(settings, storage_root, document_encryption_keys=(old,))
+    rotating = _documents_app(settings, storage_root, document_encryption_keys=(new, old))
+    after = _documents_app(settings, storage_root, document_encryption_keys=(new,))
+    lost = _documents_app(
+        settings, storage_root, document_encryption_keys=(MasterKey("other", os.urandom(32)),)
+    )
+    try:
+        url = _org_documents(seeded.a.organization.id)
+        client = before.test_client()
+        earlier = _upload(
+            client, url, token_for(client, seeded.a.admin), PDF, document_type="tax_form"
+        ).get_json()["id"]
+        client = rotating.test_client()
+        later = _upload(
+            client,
+            url,
+            token_for(client, seeded.a.admin),
+            PNG,
+            "bank.png",
+            "image/png",
+            document_type="tax_form",
+        ).get_json()["id"]
+        earlier_key, later_key = (_storage_key(admin_engine, i) for i in (earlier, later))
+        assert Envelope.parse(raw.get(earlier_key)).key_id == "2026-01"
+        assert Envelope.parse(raw.get(later_key)).key_id == "2026-07"
+        assert content(rotating, earlier).data == PDF
+        # Without the old key, before the rewrap: the earlier file does not open.
+        assert content(after, earlier).status_code == 500
+
+        sealed_before = Envelope.parse(raw.get(earlier_key))
+        result = _run(rotating, "documents", "encrypt-stored")
+        assert result.exit_code == 0, result.output
+        assert "encrypted: 0, rewrapped under '2026-07': 1, already under '2026-07': 1" in (
+            result.output
+        )
+        sealed_after = Envelope.parse(raw.get(earlier_key))
+        assert sealed_after.key_id == "2026-07"
+        assert (sealed_after.nonce, sealed_after.ciphertext) == (
+            sealed_before.nonce,
+            sealed_before.ciphertext,
+        )
+        for document_id, data in ((earlier, PDF), (later, PNG)):
+            answer = content(after, document_id)
+            assert answer.status_code == 200 and answer.data == data
+
+        failed = _run(lost, "documents", "encrypt-stored")
+        assert failed.exit_code != 0
+        assert "unreadable: 2" in failed.output
+        for key in (earlier_key, later_key):
+            assert f"{key}: sealed under master key '2026-07'" in failed.output
+        # Left as they were.
+        assert Envelope.parse(raw.get(earlier_key)) == sealed_after
+    finally:
+        for app in (before, rotating, after, lost):
+            _dispose(app)
 
 
 # --- what is accepted --------------------------------------------------------------
@@ -633,6 +823,10 @@ def test_local_store_keeps_keys_inside_its_root(tmp_path: Path) -> None:
     assert store.path_of(key) == (tmp_path / "store" / "01" / "23" / key).resolve()
     assert store.get(key) == b"second"
     assert _files(tmp_path) == [store.path_of(key)]  # no temporary file left behind
+    # Listed: only files where the store puts them, not a temporary one nor a stray.
+    (store.path_of(key).parent / ".upload-abc123").write_bytes(b"partial")
+    (store.path_of(key).parent / "fedcba9876543210").write_bytes(b"misplaced")
+    assert list(store.keys()) == [key]
 
     store.delete(key)
     store.delete(key)  # already gone: fine

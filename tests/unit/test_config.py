@@ -4,8 +4,10 @@ secrets."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
+import os
 import re
 from pathlib import Path
 
@@ -15,12 +17,14 @@ from rq.cron import CronScheduler
 
 from app.config import (
     DEV_APP_PASSWORD,
+    DEV_DOCUMENT_KEY,
     DEV_JWT_SECRET,
     DEV_MFA_SECRET,
     DEV_OUTBOX_SECRET,
     DEV_OWNER_PASSWORD,
     ConfigError,
     DemoSettings,
+    MasterKey,
     ProductionConfigError,
     Settings,
 )
@@ -29,6 +33,7 @@ from workers import cron, runtime, scheduler
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECRET = "x" * 32
+DOCUMENT_KEY = MasterKey("2026-01", os.urandom(32))
 
 
 def _variables(cls: type[Settings] | type[DemoSettings]) -> set[str]:
@@ -158,6 +163,41 @@ def test_a_malformed_value_is_refused_by_name(variable: str, raw: str, expected:
     assert repr(raw) in str(refused.value)
 
 
+def test_document_encryption_keys() -> None:
+    assert Settings().document_encryption_keys == (DEV_DOCUMENT_KEY,)
+    # Either base64 alphabet (these keys are "++++..." and "____..." in them); the first
+    # listed is the one that encrypts.
+    new, old = b"\xfb\xef\xbe" * 10 + b"\xfb\xe0", b"\xff" * 32
+    standard, url_safe = base64.b64encode(new).decode(), base64.urlsafe_b64encode(old).decode()
+    assert "+" in standard and "_" in url_safe
+    raw = f" 2026-07:{standard} ,2026_01:{url_safe}"
+    keys = Settings.from_env({"DOCUMENT_ENCRYPTION_KEYS": raw}).document_encryption_keys
+    assert keys == (MasterKey("2026-07", new), MasterKey("2026_01", old))
+    # The secrets stay out of the settings' repr, and so out of any log of them.
+    assert standard not in repr(keys) and repr(new) not in repr(keys)
+
+
+_KEY_TEXT = base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (_KEY_TEXT, "expected id:key pairs"),
+        (f"two words:{_KEY_TEXT}", "expected id:key pairs"),
+        (f"k1:{_KEY_TEXT},", "pair 2 is not one"),
+        ("k1:" + base64.b64encode(b"k" * 16).decode(), "32 random bytes in base64"),
+        (f"k1:{_KEY_TEXT}!", "32 random bytes in base64"),
+        (f"k1:{_KEY_TEXT},k1:{_KEY_TEXT}", "key id 'k1' is given twice"),
+    ],
+)
+def test_a_malformed_document_key_is_refused_without_repeating_it(raw: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=r"^DOCUMENT_ENCRYPTION_KEYS: ") as refused:
+        Settings.from_env({"DOCUMENT_ENCRYPTION_KEYS": raw})
+    assert expected in str(refused.value)
+    assert _KEY_TEXT[:16] not in str(refused.value)
+
+
 @pytest.mark.parametrize(
     ("variable", "raw"), [("PORT", "http"), ("PORT", "0"), ("WORKERS", "-1"), ("WORKERS", "2x")]
 )
@@ -189,6 +229,7 @@ def _production(**changes: object) -> Settings:
         jwt_secret_key=SECRET,
         outbox_secret_key=SECRET,
         mfa_encryption_key=SECRET,
+        document_encryption_keys=(DOCUMENT_KEY,),
         smtp_starttls=True,
         document_storage_path=Path("/var/lib/msc/documents"),
     )
@@ -209,6 +250,16 @@ def test_production_accepts_real_secrets_and_services() -> None:
         ({"outbox_secret_key": "short"}, "OUTBOX_SECRET_KEY"),
         ({"mfa_encryption_key": DEV_MFA_SECRET}, "MFA_ENCRYPTION_KEY"),
         ({"mfa_encryption_key": "short"}, "MFA_ENCRYPTION_KEY"),
+        ({"document_encryption_keys": (DEV_DOCUMENT_KEY,)}, "DOCUMENT_ENCRYPTION_KEYS"),
+        # Kept only to decrypt, or under another id: what it encrypted is public all the same.
+        (
+            {"document_encryption_keys": (DOCUMENT_KEY, DEV_DOCUMENT_KEY)},
+            "DOCUMENT_ENCRYPTION_KEYS",
+        ),
+        (
+            {"document_encryption_keys": (MasterKey("prod", DEV_DOCUMENT_KEY.secret),)},
+            "DOCUMENT_ENCRYPTION_KEYS",
+        ),
         ({"database_url": None}, "DATABASE_URL"),
         ({"redis_url": None}, "REDIS_URL"),
         ({"database_url": f"postgresql://msc_app:{DEV_APP_PASSWORD}@db/msc"}, "DATABASE_URL"),
@@ -243,6 +294,7 @@ def test_production_names_every_problem_at_once() -> None:
         "JWT_SECRET_KEY",
         "OUTBOX_SECRET_KEY",
         "MFA_ENCRYPTION_KEY",
+        "DOCUMENT_ENCRYPTION_KEYS",
         "DATABASE_URL",
         "REDIS_URL",
         "SMTP_STARTTLS",
