@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 
 def test_lint_default_values(helm, chart):
     result = helm.lint()
@@ -30,6 +32,8 @@ def test_lint_development_secret_mode(helm):
             "devSecret.data.JWT_SECRET_KEY=development-only-key-development-only-key",
             "devSecret.data.OUTBOX_SECRET_KEY=development-only-key-development-only-key",
             "devSecret.data.MFA_ENCRYPTION_KEY=development-only-key-development-only-key",
+            "devSecret.data.DOCUMENT_ENCRYPTION_KEYS=development:"
+            + base64.b64encode(bytes(32)).decode(),
         ]
     )
     assert "0 chart(s) failed" in result.stdout

@@ -3,6 +3,7 @@ each region file), validated against the Kubernetes 1.35 schemas."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import fields
@@ -21,6 +22,7 @@ SECRET_ENV = {
     "JWT_SECRET_KEY",
     "OUTBOX_SECRET_KEY",
     "MFA_ENCRYPTION_KEY",
+    "DOCUMENT_ENCRYPTION_KEYS",
     "SMTP_USERNAME",
     "SMTP_PASSWORD",
 }
@@ -47,6 +49,9 @@ STANDARD_LABELS = (
     "helm.sh/chart",
 )
 HOOK_WEIGHT = "helm.sh/hook-weight"
+# DOCUMENT_ENCRYPTION_KEYS as the platform team writes it: id:key, the key 32 random bytes
+# in base64.
+DOCUMENT_KEYS = "2026-01:" + base64.b64encode(bytes(range(100, 132))).decode()
 
 
 def by_component(docs: list[dict[str, Any]], kind: str, component: str) -> dict[str, Any]:
@@ -348,13 +353,15 @@ def container_environment(
     container: dict[str, Any], configmap: dict[str, Any], secret_value: str
 ) -> dict[str, str]:
     """What the process in `container` reads: the ConfigMap it takes, its own values,
-    and `secret_value` for whatever comes from a Secret (the platform team's)."""
+    and `secret_value` for whatever comes from a Secret (the platform team's), but the
+    documents' master keys, which have a form of their own."""
     environ: dict[str, str] = {}
     for source in container.get("envFrom", []):
         assert source["configMapRef"]["name"] == configmap["metadata"]["name"]
         environ.update(configmap["data"])
     for name, entry in env_map(container).items():
-        environ[name] = entry.get("value", secret_value)
+        from_secret = DOCUMENT_KEYS if name == "DOCUMENT_ENCRYPTION_KEYS" else secret_value
+        environ[name] = entry.get("value", from_secret)
     return environ
 
 
@@ -785,6 +792,7 @@ DEV_SET = [
     "devSecret.data.JWT_SECRET_KEY=development-only-key-development-only-key",
     "devSecret.data.OUTBOX_SECRET_KEY=development-only-key-development-only-key",
     "devSecret.data.MFA_ENCRYPTION_KEY=development-only-key-development-only-key",
+    f"devSecret.data.DOCUMENT_ENCRYPTION_KEYS={DOCUMENT_KEYS}",
 ]
 
 

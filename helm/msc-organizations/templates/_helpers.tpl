@@ -171,7 +171,8 @@ variable's own name; otherwise from secrets.<group>.existingSecret (default
 
 {{/*
 Environment shared by every container: the region, plus the secrets every
-process needs (application database role, Redis, JWT key, SMTP credentials).
+process needs (application database role, Redis, application keys, SMTP
+credentials): every process checks every key before it starts.
 With database.pgbouncer.enabled the application role's URL is the one through
 PgBouncer, except when called with (dict "root" $ "direct" true): the
 migration Job, which connects straight to PostgreSQL.
@@ -193,6 +194,7 @@ migration Job, which connects straight to PostgreSQL.
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "secretKey" "env" "JWT_SECRET_KEY") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "outboxSecretKey" "env" "OUTBOX_SECRET_KEY") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "mfaEncryptionKey" "env" "MFA_ENCRYPTION_KEY") }}
+{{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "documentEncryptionKeys" "env" "DOCUMENT_ENCRYPTION_KEYS") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "smtp" "key" "username" "env" "SMTP_USERNAME") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "smtp" "key" "password" "env" "SMTP_PASSWORD") }}
 {{- end }}
