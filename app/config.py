@@ -48,8 +48,8 @@ class MasterKey:
 
 
 # The documents' master key outside production: its secret is public, so production
-# refuses it (bandit B105 is told so).
-DEV_DOCUMENT_KEY = MasterKey("dev-only", b"dev-only-insecure-document-key-1")  # nosec B105
+# refuses it.
+DEV_DOCUMENT_KEY = MasterKey("dev-only", b"dev-only-insecure-document-key-1")
 
 
 class ConfigError(ValueError):
