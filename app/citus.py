@@ -27,6 +27,10 @@ from app.tenancy import roles
 
 Node = tuple[str, int]
 
+# What makes a Citus coordinator pass the transaction's SET LOCAL commands on to its
+# workers (tenancy.adopt runs it before the context's own).
+PROPAGATE_TO_WORKERS = "SET LOCAL citus.propagate_set_commands = 'local'"
+
 # `<name>_<shard id>`: what Citus calls a table's shard, and the shard's constraints and
 # triggers. No name of ours ends in digits (tenancy.unsharded says the same in SQL).
 _SHARD_SUFFIX = re.compile(r"_[0-9]+$")

@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # nosec B105
 DEV_OUTBOX_SECRET = "dev-only-insecure-outbox-secret-change-me"  # nosec B105
 DEV_MFA_SECRET = "dev-only-insecure-mfa-secret-change-me"  # nosec B105
+DEV_TENANT_CONTEXT_KEY = "dev-only-insecure-tenant-context-key-change-me"
 # The database roles' passwords on development servers (app/local.py provisions them;
 # trust authentication ignores them).
 DEV_OWNER_PASSWORD = "dev-only-owner-password"  # nosec B105
@@ -334,6 +335,12 @@ class Settings:
     mfa_challenge_seconds: int = field(
         default=300, metadata=_env("MFA_CHALLENGE_SECONDS", _whole(1, 300))
     )
+    # The key the tenant context is signed with (app/tenancy/signing.py): the processes
+    # sign with it, and the migrations write it where the database checks the signatures,
+    # so every process and the migrations of a region must be given the same one.
+    tenant_context_key: str = field(
+        default=DEV_TENANT_CONTEXT_KEY, metadata=_env("TENANT_CONTEXT_KEY", _text)
+    )
     outbox_max_attempts: int = field(default=6, metadata=_env("OUTBOX_MAX_ATTEMPTS", _whole(1)))
     outbox_retry_base_seconds: int = field(
         default=60, metadata=_env("OUTBOX_RETRY_BASE_SECONDS", _whole(0))
@@ -465,6 +472,7 @@ class Settings:
             ("JWT_SECRET_KEY", self.jwt_secret_key, DEV_JWT_SECRET),
             ("OUTBOX_SECRET_KEY", self.outbox_secret_key, DEV_OUTBOX_SECRET),
             ("MFA_ENCRYPTION_KEY", self.mfa_encryption_key, DEV_MFA_SECRET),
+            ("TENANT_CONTEXT_KEY", self.tenant_context_key, DEV_TENANT_CONTEXT_KEY),
         )
         for name, value, development in secrets:
             if value == development:

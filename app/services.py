@@ -21,6 +21,8 @@ from app.config import Settings
 from app.database import application_engine, probe_engine, register_session_listeners
 from app.integrations.storage import DocumentStore, store_for
 from app.region import check_region
+from app.tenancy import signing
+from app.tenancy.context import check_context_key
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,10 @@ def start(config: Settings | None = None) -> Services:
     assert settings.database_url and settings.redis_url
     configure_logging(settings)
     register_session_listeners()
+    signing.use_key(settings.tenant_context_key)
     engine = application_engine(settings)
     check_region(engine, settings.region)
+    check_context_key(engine)
     return Services(
         settings=settings,
         sessions=sessionmaker(engine, expire_on_commit=False),

@@ -74,7 +74,7 @@ from psycopg import sql
 
 from app import clock
 from app.auth.passwords import needs_rehash
-from app.citus import has_citus
+from app.citus import PROPAGATE_TO_WORKERS, has_citus
 from app.config import Settings
 from app.domain import assignments
 from app.domain.credentials import REQUIRED
@@ -95,7 +95,6 @@ from app.models.enums import (
     VerificationStatus,
 )
 from app.models.order import OrderStatus
-from app.tenancy.context import PROPAGATE_TO_WORKERS
 from app.tenancy.roles import libpq_url
 
 BENCH_PASSWORD = "bench-password"

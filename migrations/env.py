@@ -10,7 +10,7 @@ from app.config import Settings
 from app.database import make_engine
 from app.models import Base
 from app.tenancy.layout import place_tables
-from app.tenancy.policies import apply_policies
+from app.tenancy.policies import apply_policies, prepare_context_key
 
 target_metadata = Base.metadata
 
@@ -24,6 +24,10 @@ def _owner_url() -> str:
 
 def run_migrations_online() -> None:
     engine = make_engine(_owner_url(), poolclass=NullPool)
+    # The context key first, on its own (prepare_context_key says why): the policies'
+    # functions read it.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        prepare_context_key(connection, Settings.from_env().tenant_context_key)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():

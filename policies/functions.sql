@@ -1,39 +1,66 @@
 -- Shared pieces of the tenancy model: the request context as read by every policy,
 -- and the trigger functions that keep timestamps and the audit trail.
 --
--- The application sets the context once per transaction with
--- `SET LOCAL tenancy.<name> = value` (app/tenancy/context.py says why SET and not
--- set_config). After such a transaction ends, the setting reads '' rather than NULL on
--- that connection, so every reader maps '' to NULL: an unset context denies.
+-- The context is one transaction-local setting, `tenancy.context`, made by the
+-- application (app/tenancy/context.py, which says why with SET LOCAL) or by tenancy.enter
+-- below: the fields' HMAC-SHA-256 under the context key, in hex, then the fields, in the
+-- order tenancy.field_names() lists them, separated by U+001F. Everything below reads it
+-- through tenancy.fields(), which yields the fields only when their signature is the
+-- key's (policies/context_key.sql): a context that code running SQL as the application
+-- role sets for itself, without the key, is no context. After a transaction ends the
+-- setting reads '' on that connection, which is no context either: an unset context denies.
 
 CREATE SCHEMA IF NOT EXISTS tenancy;
 GRANT USAGE ON SCHEMA tenancy TO msc_application;
 
+-- The context's fields by name; TenantContext.settings() (app/tenancy/context.py) writes
+-- them in this order (tests/test_verified_context.py checks that the two agree).
+CREATE OR REPLACE FUNCTION tenancy.field_names() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['user_id', 'organization_id', 'role', 'organization_ids', 'facility_ids',
+                 'assigned_facility_ids', 'working_facility_ids', 'managed_member_ids',
+                 'member_organization_ids', 'is_msc_admin', 'login_email',
+                 'invitation_token_hash', 'invitation_organization_id', 'invitation_role',
+                 'invitation_email', 'invitation_facility_ids', 'invited_organization_id',
+                 'password_reset_token_hash', 'request_id']
+$$;
+
+-- The verified context's fields, or NULL. Each call checks the signature anew (a few
+-- microseconds), which is why a policy wraps each reader's call so that it runs once
+-- per statement, and why a reader that needs several fields takes them from one call.
+CREATE OR REPLACE FUNCTION tenancy.fields() RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT v.fields FROM tenancy.verified_context v
+$$;
+
+-- One field of `fields` (tenancy.fields()), NULL when empty. With a constant name the
+-- planner finds the field's place once, as it plans.
+CREATE OR REPLACE FUNCTION tenancy.field(fields text[], name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT nullif(fields[array_position(tenancy.field_names(), name)], '')
+$$;
+
+-- A field that holds a set of ids (comma-separated uuids), as an array: empty when unset.
+CREATE OR REPLACE FUNCTION tenancy.ids(field text) RETURNS uuid[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(string_to_array(field, ',')::uuid[], '{}'::uuid[])
+$$;
+
 CREATE OR REPLACE FUNCTION tenancy.user_id() RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT nullif(current_setting('tenancy.user_id', true), '')::uuid
+    SELECT tenancy.field(tenancy.fields(), 'user_id')::uuid
 $$;
 
 -- The organization the request acts for (the token's active organization).
 CREATE OR REPLACE FUNCTION tenancy.organization_id() RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT nullif(current_setting('tenancy.organization_id', true), '')::uuid
+    SELECT tenancy.field(tenancy.fields(), 'organization_id')::uuid
 $$;
 
 -- The user's role in the active organization.
 CREATE OR REPLACE FUNCTION tenancy.role() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT nullif(current_setting('tenancy.role', true), '')
-$$;
-
--- A setting that holds a set of ids (comma-separated uuids), as an array: empty when
--- unset.
-CREATE OR REPLACE FUNCTION tenancy.ids(setting text) RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(
-        string_to_array(nullif(current_setting(setting, true), ''), ',')::uuid[],
-        '{}'::uuid[]
-    )
+    SELECT tenancy.field(tenancy.fields(), 'role')
 $$;
 
 -- The organizations in scope: the active one, plus its descendants for an
@@ -41,20 +68,20 @@ $$;
 -- tenancy.enter resolves the context, the organizations they represent).
 CREATE OR REPLACE FUNCTION tenancy.organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tenancy.ids('tenancy.organization_ids')
+    SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'organization_ids'))
 $$;
 
 -- The facilities an office manager manages (empty for every other role).
 CREATE OR REPLACE FUNCTION tenancy.facility_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tenancy.ids('tenancy.facility_ids')
+    SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'facility_ids'))
 $$;
 
 -- The small sets a policy of a tenant table would otherwise look up in another table,
--- resolved once per request by tenancy.enter and carried as settings: on a Citus
+-- resolved once per request by tenancy.enter and carried in the context: on a Citus
 -- cluster a policy of a distributed table is evaluated on the shard, where a function
 -- that reads any of the cluster's tables is a nested distributed query, which Citus
--- refuses (tests/test_catalogue.py holds the tenant tables' policies to settings).
+-- refuses (tests/test_catalogue.py holds the tenant tables' policies to the context).
 -- Being the context, they are as of the transaction's start, as the role and the scope
 -- are: a change of assignments reaches the policies on the next request (or the next
 -- use_context of a context resolved again).
@@ -62,32 +89,32 @@ $$;
 -- The facilities of the caller's own assignments, at every organization, in any status.
 CREATE OR REPLACE FUNCTION tenancy.assigned_facility_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tenancy.ids('tenancy.assigned_facility_ids')
+    SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'assigned_facility_ids'))
 $$;
 
 -- The facilities of the caller's ACTIVE assignments: where a provider may place orders.
 CREATE OR REPLACE FUNCTION tenancy.working_facility_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tenancy.ids('tenancy.working_facility_ids')
+    SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'working_facility_ids'))
 $$;
 
 -- An office manager's people: the users assigned (in any status) to the facilities they
 -- manage (empty for every other role).
 CREATE OR REPLACE FUNCTION tenancy.managed_member_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tenancy.ids('tenancy.managed_member_ids')
+    SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'managed_member_ids'))
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.is_msc_admin() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(nullif(current_setting('tenancy.is_msc_admin', true), '')::boolean, false)
+    SELECT coalesce(tenancy.field(tenancy.fields(), 'is_msc_admin')::boolean, false)
 $$;
 
 -- Set only by the login transaction, so the password check can read one user row
 -- before anyone is authenticated.
 CREATE OR REPLACE FUNCTION tenancy.login_email() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT lower(nullif(current_setting('tenancy.login_email', true), ''))
+    SELECT lower(tenancy.field(tenancy.fields(), 'login_email'))
 $$;
 
 -- Whether the transaction is a login's (tenancy.login_email set). A function, so that a
@@ -102,7 +129,7 @@ $$;
 -- presented token. It opens that invitation's row, and its acceptance.
 CREATE OR REPLACE FUNCTION tenancy.invitation_token_hash() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT nullif(current_setting('tenancy.invitation_token_hash', true), '')
+    SELECT tenancy.field(tenancy.fields(), 'invitation_token_hash')
 $$;
 
 -- The presented invitation, set only while it is accepted: its organization, role,
@@ -112,34 +139,34 @@ $$;
 -- member's account, membership and assignments be written (the predicates further down).
 CREATE OR REPLACE FUNCTION tenancy.invitation_organization_id() RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT nullif(current_setting('tenancy.invitation_organization_id', true), '')::uuid
+    SELECT tenancy.field(tenancy.fields(), 'invitation_organization_id')::uuid
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.invitation_role() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT nullif(current_setting('tenancy.invitation_role', true), '')
+    SELECT tenancy.field(tenancy.fields(), 'invitation_role')
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.invitation_email() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT lower(nullif(current_setting('tenancy.invitation_email', true), ''))
+    SELECT lower(tenancy.field(tenancy.fields(), 'invitation_email'))
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.invitation_facility_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tenancy.ids('tenancy.invitation_facility_ids')
+    SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'invitation_facility_ids'))
 $$;
 
 -- Set only while a password reset link is used: the SHA-256 (hex) of its token. It opens
 -- that link's row, to mark it used.
 CREATE OR REPLACE FUNCTION tenancy.password_reset_token_hash() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT nullif(current_setting('tenancy.password_reset_token_hash', true), '')
+    SELECT tenancy.field(tenancy.fields(), 'password_reset_token_hash')
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.request_id() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT nullif(current_setting('tenancy.request_id', true), '')
+    SELECT tenancy.field(tenancy.fields(), 'request_id')
 $$;
 
 -- The reach functions below stand in for what a policy would otherwise spell out with
@@ -156,14 +183,26 @@ $$;
 -- "Policies a Citus cluster accepts"). A rule that must look at another table's row
 -- calls a STABLE predicate (further down) instead of holding an EXISTS.
 
+-- The scope (organization_ids of `fields`) when the role is one of `roles` (with
+-- `excluding`, when it is none of them, no role included), else empty: what the reach
+-- functions below return, each from one verified context. (`fields` is used twice here,
+-- so the planner calls tenancy.fields() once and passes its value.)
+CREATE OR REPLACE FUNCTION tenancy.scope_for(
+    fields text[], roles text[], excluding boolean DEFAULT false
+) RETURNS uuid[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN coalesce(tenancy.field(fields, 'role') = ANY (roles), false) <> excluding
+                THEN tenancy.ids(tenancy.field(fields, 'organization_ids'))
+                ELSE '{}'::uuid[] END
+$$;
+
 -- The organizations whose members, and their rows, the caller reads as a whole: the
 -- scope of an organization admin or of an MSC representative (empty for every other
 -- role). Select policies only (representatives write nothing: may_write_tenant_data);
 -- one branch for both, where a branch each would cost the planner and every row.
 CREATE OR REPLACE FUNCTION tenancy.staff_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN tenancy.role() IN ('organization_admin', 'msc_representative')
-                THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
+    SELECT tenancy.scope_for(tenancy.fields(), ARRAY['organization_admin', 'msc_representative'])
 $$;
 
 -- The organizations an MSC representative reads: the scope (empty for every other role).
@@ -171,8 +210,7 @@ $$;
 -- tenancy.may_write_tenant_data says.
 CREATE OR REPLACE FUNCTION tenancy.represented_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN tenancy.role() = 'msc_representative'
-                THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
+    SELECT tenancy.scope_for(tenancy.fields(), ARRAY['msc_representative'])
 $$;
 
 -- Whether the caller may write tenant data at all (what each table's own policies then
@@ -213,8 +251,7 @@ $$;
 -- except for an office manager, who reaches only the facilities they manage.
 CREATE OR REPLACE FUNCTION tenancy.whole_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN tenancy.role() IS DISTINCT FROM 'office_manager'
-                THEN tenancy.organization_ids() ELSE '{}'::uuid[] END
+    SELECT tenancy.scope_for(tenancy.fields(), ARRAY['office_manager'], excluding => true)
 $$;
 
 -- The organizations the caller belongs to (in any role, active or not): everyone sees
@@ -225,7 +262,7 @@ $$;
 -- evaluated on a worker, which reads no table of the cluster from there.
 CREATE OR REPLACE FUNCTION tenancy.member_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tenancy.ids('tenancy.member_organization_ids')
+    SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'member_organization_ids'))
 $$;
 
 -- The organization of the invitation whose token the caller presents (whatever its
@@ -235,7 +272,7 @@ $$;
 -- a worker, which cannot read the invitations on the others.
 CREATE OR REPLACE FUNCTION tenancy.invited_organization_ids() RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT tenancy.ids('tenancy.invited_organization_id')
+    SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'invited_organization_id'))
 $$;
 
 -- Predicates for the one row a policy answers for. Those of an acceptance read the
@@ -284,24 +321,64 @@ BEGIN
 END
 $$;
 
--- Make each key of `settings` the transaction's tenancy.<key> (NULL as ''), as
--- `SET LOCAL` statements run together: what the application's own apply does, for
--- tenancy.enter. citus.propagate_set_commands = 'local' first, as there, so that on a
--- Citus cluster the values reach the workers too.
-CREATE OR REPLACE FUNCTION tenancy.put(settings jsonb) RETURNS void
+-- Make `context`, a signed context (the value of tenancy.context: app/tenancy/context.py),
+-- the transaction's, with `SET LOCAL` and citus.propagate_set_commands = 'local' first, so
+-- that on a Citus cluster it reaches the workers too. The application calls it with the
+-- context as a bind parameter; it checks nothing (tenancy.fields() does, at each read).
+CREATE OR REPLACE FUNCTION tenancy.adopt(context text) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    EXECUTE array_to_string(
-        'SET LOCAL citus.propagate_set_commands = ''local'''::text
-        || ARRAY(SELECT format('SET LOCAL tenancy.%I = %L', key, coalesce(value, ''))
-                   FROM jsonb_each_text(settings)),
-        '; ');
+    EXECUTE format('SET LOCAL citus.propagate_set_commands = %L; SET LOCAL tenancy.context = %L',
+                   'local', context);
 END
 $$;
 
+-- The HMAC-SHA-256 (hex) of `message` under the context key, as the view
+-- tenancy.verified_context computes it (policies/context_key.sql) and the application does
+-- (app/tenancy/signing.py); NULL without a key. The owner's alone, as is the key: whoever
+-- could call it could sign any context.
+CREATE OR REPLACE FUNCTION tenancy.signature(message text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(message, 'UTF8'))), 'hex')
+      FROM tenancy.context_key k
+$$;
+REVOKE ALL ON FUNCTION tenancy.signature(text) FROM PUBLIC;
+
+-- Sign `context` (field name to value; a field it lacks is '') and make it the
+-- transaction's: tenancy.enter's way to apply each step of what it resolves. The owner's
+-- alone, like tenancy.signature.
+CREATE OR REPLACE FUNCTION tenancy.put(context jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    payload text;
+    signature text;
+BEGIN
+    SELECT string_agg(coalesce(context ->> f.name, ''), chr(31) ORDER BY f.place)
+      INTO payload
+      FROM unnest(tenancy.field_names()) WITH ORDINALITY AS f(name, place);
+    IF array_length(string_to_array(payload, chr(31)), 1)
+       <> array_length(tenancy.field_names(), 1) THEN
+        RAISE EXCEPTION 'a field of the tenant context holds the separator U+001F'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    signature := tenancy.signature(payload);
+    IF signature IS NULL THEN
+        RAISE EXCEPTION 'no tenant context key: the migrations write it'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    PERFORM tenancy.adopt(signature || payload);
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.put(jsonb) FROM PUBLIC;
+
 -- Resolve who is asking and apply it, in one statement per request: the request's
--- first round trip. Runs as the caller (SECURITY INVOKER), so every row it reads is one
--- the policies show at that step, exactly as if each step were its own statement:
+-- first round trip. It signs each step's context (tenancy.put), so it runs as the owner
+-- (SECURITY DEFINER), who reads the key; and only when the application asks: `ticket` is
+-- the signature of its arguments (app/tenancy/signing.py, enter_ticket), so code running
+-- SQL as the application role cannot have it resolve and sign anyone's context. The
+-- policies hold for the owner too (every table forces them), under the context of each
+-- step, so every row it reads is one they show the caller at that step, exactly as if
+-- each step were its own statement of the caller's:
 --   1. only the user id: the policies show the user's own row, memberships and
 --      assignments (whose facilities, and active ones, are the assigned and working
 --      facilities);
@@ -323,7 +400,8 @@ CREATE OR REPLACE FUNCTION tenancy.enter(
     acting_user_id uuid,
     active_organization_id uuid,
     request_id text,
-    read_only_statuses text[]
+    read_only_statuses text[],
+    ticket text
 ) RETURNS TABLE (
     is_msc_admin boolean,
     role text,
@@ -336,29 +414,32 @@ CREATE OR REPLACE FUNCTION tenancy.enter(
     managed_member_ids uuid[],
     member_organization_ids uuid[]
 )
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     asker record;
     member_role text;
     organization_status text;
     in_organization boolean;
+    -- the context so far; each step adds to it and signs it whole
+    context jsonb := jsonb_build_object('user_id', acting_user_id, 'request_id', request_id);
+    -- what is left of it when the asker is refused: no one
+    refused CONSTANT jsonb := jsonb_build_object('request_id', request_id);
 BEGIN
-    PERFORM tenancy.put(jsonb_build_object(
-        'user_id', acting_user_id, 'organization_id', '', 'role', '', 'organization_ids', '',
-        'facility_ids', '', 'assigned_facility_ids', '', 'working_facility_ids', '',
-        'managed_member_ids', '', 'member_organization_ids', '', 'is_msc_admin', '',
-        'login_email', '',
-        'invitation_token_hash', '', 'invitation_organization_id', '', 'invitation_role', '',
-        'invitation_email', '', 'invitation_facility_ids', '', 'invited_organization_id', '',
-        'password_reset_token_hash', '',
-        'request_id', request_id));
+    IF ticket IS DISTINCT FROM tenancy.signature(concat_ws(
+           chr(31), 'enter', acting_user_id, coalesce(active_organization_id::text, ''),
+           coalesce(request_id, ''), coalesce(array_to_string(read_only_statuses, ','), '')))
+    THEN
+        RAISE EXCEPTION 'tenancy.enter takes only the service''s requests'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM tenancy.put(context);
 
     SELECT u.is_msc_admin, u.is_msc_representative, u.is_active, u.organization_ids
       INTO asker
-      FROM users u
+      FROM public.users u
      WHERE u.id = acting_user_id;
     IF NOT FOUND THEN
-        PERFORM tenancy.put('{"user_id": ""}');
+        PERFORM tenancy.put(refused);
         RETURN;
     END IF;
     -- The membership apart, and only for an organization asked for: Citus 13 fails on a
@@ -366,15 +447,15 @@ BEGIN
     IF active_organization_id IS NOT NULL THEN
         SELECT m.role, o.status
           INTO member_role, organization_status
-          FROM memberships m
-          LEFT JOIN organizations o ON o.id = m.organization_id
+          FROM public.memberships m
+          LEFT JOIN public.organizations o ON o.id = m.organization_id
          WHERE m.organization_id = active_organization_id AND m.user_id = acting_user_id;
     END IF;
     IF NOT asker.is_active
        OR (active_organization_id IS NOT NULL AND member_role IS NULL
            AND NOT asker.is_msc_admin AND NOT asker.is_msc_representative)
     THEN
-        PERFORM tenancy.put('{"user_id": ""}');
+        PERFORM tenancy.put(refused);
         RETURN;
     END IF;
 
@@ -387,7 +468,7 @@ BEGIN
                         FILTER (WHERE pf.status = 'active'),
                     '{}'::uuid[])
       INTO assigned_facility_ids, working_facility_ids
-      FROM provider_facilities pf
+      FROM public.provider_facilities pf
      -- the organizations as well as the user: on a Citus cluster, only the shards of the
      -- user's own organizations are read
      WHERE pf.organization_id = ANY (asker.organization_ids)
@@ -400,7 +481,7 @@ BEGIN
         organization_id := active_organization_id;
         SELECT coalesce(array_agg(o.id), '{}'::uuid[])
           INTO organization_ids
-          FROM organizations o
+          FROM public.organizations o
          WHERE o.msc_representative_id = acting_user_id;
         read_only_organization_ids := '{}'::uuid[];
     ELSE
@@ -413,30 +494,32 @@ BEGIN
             CASE WHEN in_organization AND organization_status = ANY (read_only_statuses)
                  THEN ARRAY[active_organization_id] ELSE '{}'::uuid[] END;
     END IF;
-    PERFORM tenancy.put(jsonb_build_object(
+    context := context || jsonb_build_object(
         'organization_id', organization_id, 'role', role,
         'organization_ids', array_to_string(organization_ids, ','),
         'assigned_facility_ids', array_to_string(assigned_facility_ids, ','),
         'working_facility_ids', array_to_string(working_facility_ids, ','),
         'member_organization_ids', array_to_string(member_organization_ids, ','),
-        'is_msc_admin', CASE WHEN is_msc_admin THEN 'true' ELSE '' END));
+        'is_msc_admin', CASE WHEN is_msc_admin THEN 'true' ELSE '' END);
+    PERFORM tenancy.put(context);
 
     IF role = 'office_manager' THEN
         SELECT coalesce(array_agg(f.id ORDER BY f.id), '{}'::uuid[])
           INTO facility_ids
-          FROM facilities f
+          FROM public.facilities f
          WHERE f.organization_id = active_organization_id
            AND f.office_manager_id = acting_user_id;
-        PERFORM tenancy.put(jsonb_build_object(
-            'facility_ids', array_to_string(facility_ids, ',')));
+        context := context || jsonb_build_object('facility_ids', array_to_string(facility_ids, ','));
+        PERFORM tenancy.put(context);
         -- the policy shows the assignments at those facilities once they are set
         SELECT coalesce(array_agg(DISTINCT pf.user_id), '{}'::uuid[])
           INTO managed_member_ids
-          FROM provider_facilities pf
+          FROM public.provider_facilities pf
          WHERE pf.organization_id = active_organization_id
            AND pf.facility_id = ANY (facility_ids);
-        PERFORM tenancy.put(jsonb_build_object(
-            'managed_member_ids', array_to_string(managed_member_ids, ',')));
+        context := context
+            || jsonb_build_object('managed_member_ids', array_to_string(managed_member_ids, ','));
+        PERFORM tenancy.put(context);
     ELSIF role IN ('organization_admin', 'msc_representative') THEN
         -- The subtree of the organization asked for, as far as the policy shows it: an
         -- organization admin's always holds their own organization; a representative's
@@ -450,17 +533,15 @@ BEGIN
                             FILTER (WHERE o.status = ANY (read_only_statuses)),
                         '{}'::uuid[])
           INTO in_organization, organization_ids, read_only_organization_ids
-          FROM organizations o
+          FROM public.organizations o
          WHERE o.ancestor_ids @> ARRAY[active_organization_id];
         IF NOT coalesce(in_organization, false) THEN
-            PERFORM tenancy.put(
-                '{"user_id": "", "organization_id": "", "role": "", "organization_ids": "",'
-                ' "assigned_facility_ids": "", "working_facility_ids": "",'
-                ' "member_organization_ids": ""}');
+            PERFORM tenancy.put(refused);
             RETURN;
         END IF;
-        PERFORM tenancy.put(jsonb_build_object(
-            'organization_ids', array_to_string(organization_ids, ',')));
+        context := context
+            || jsonb_build_object('organization_ids', array_to_string(organization_ids, ','));
+        PERFORM tenancy.put(context);
     END IF;
     RETURN NEXT;
 END
@@ -524,12 +605,14 @@ BEGIN
 END
 $$;
 
--- Whether an audit event for `org_id` records an MSC admin acting outside their own
--- organizations (the audit trail's cross-tenant flag).
-CREATE OR REPLACE FUNCTION tenancy.is_cross_tenant(org_id uuid) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT tenancy.is_msc_admin()
-       AND coalesce(NOT (org_id = ANY (tenancy.organization_ids())), true)
+-- Whether an audit event for `org_id`, made in the verified context `fields`
+-- (tenancy.fields()), records an MSC admin acting outside their own organizations (the
+-- audit trail's cross-tenant flag).
+CREATE OR REPLACE FUNCTION tenancy.is_cross_tenant(fields text[], org_id uuid) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(tenancy.field(fields, 'is_msc_admin')::boolean, false)
+       AND coalesce(NOT (org_id = ANY (tenancy.ids(tenancy.field(fields, 'organization_ids')))),
+                    true)
 $$;
 
 -- The audit trigger functions. Their arguments: TG_ARGV[0], the column holding the row's
@@ -585,6 +668,29 @@ BEGIN
 END
 $$;
 
+-- Refuse a change the service's role makes in no verified context (the audit triggers
+-- call it with tenancy.fields()). The policies check the context as a statement begins;
+-- a statement that replaced it on the way (set_config in its WHERE clause, say) would
+-- leave the trail an event with no actor, or any actor it liked: it fails instead. A
+-- change made outside the service (an operator's, connected as another role) is
+-- recorded without an actor, as before.
+CREATE OR REPLACE FUNCTION tenancy.refuse_unverified_change(fields text[]) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    -- a member of the service's group role by grant (pg_has_role would count a
+    -- superuser in too)
+    IF fields IS NULL AND EXISTS (
+        SELECT 1 FROM pg_catalog.pg_auth_members m
+          JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+          JOIN pg_catalog.pg_roles u ON u.oid = m.member
+         WHERE g.rolname = 'msc_application' AND u.rolname = session_user)
+    THEN
+        RAISE EXCEPTION 'a change of the service''s without a verified tenant context'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+
 -- AFTER UPDATE OR DELETE row trigger: one event per changed or deleted row.
 CREATE OR REPLACE FUNCTION tenancy.record_audit_event() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -595,12 +701,16 @@ DECLARE
     org_id uuid;
     diff jsonb;
     redacted text;
+    -- the verified context, read once for the event's actor, organization and request
+    context text[] := tenancy.fields();
 BEGIN
+    PERFORM tenancy.refuse_unverified_change(context);
     IF TG_ARGV[0] <> '' THEN
         org_id := (row_data ->> TG_ARGV[0])::uuid;
     END IF;
     -- outside any organization: the trail's key for none (audit_events' default)
-    org_id := coalesce(org_id, tenancy.organization_id(), '00000000-0000-0000-0000-000000000000');
+    org_id := coalesce(org_id, tenancy.field(context, 'organization_id')::uuid,
+                       '00000000-0000-0000-0000-000000000000');
     IF NOT tenancy.records_audit_of(org_id) THEN
         RETURN NULL;
     END IF;
@@ -626,9 +736,10 @@ BEGIN
 
     INSERT INTO public.audit_events (organization_id, actor_user_id, cross_tenant, action,
                               table_name, row_id, changes, request_id)
-    VALUES (org_id, tenancy.user_id(), tenancy.is_cross_tenant(org_id), lower(TG_OP),
+    VALUES (org_id, tenancy.field(context, 'user_id')::uuid,
+            tenancy.is_cross_tenant(context, org_id), lower(TG_OP),
             tenancy.unsharded(TG_TABLE_NAME), (row_data ->> 'id')::uuid, diff,
-            tenancy.request_id());
+            tenancy.field(context, 'request_id'));
     RETURN NULL;
 END
 $$;
@@ -640,17 +751,21 @@ CREATE OR REPLACE FUNCTION tenancy.record_audit_inserts() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     events text;
+    -- the verified context, read once for the whole statement's events
+    context text[] := tenancy.fields();
 BEGIN
+    PERFORM tenancy.refuse_unverified_change(context);
     -- One multi-row INSERT ... VALUES of literals: on a Citus worker an INSERT into
     -- audit_events can neither read the transition table nor come from a SELECT (Citus
     -- would copy its rows in, which row-level security refuses).
     SELECT string_agg(format('(%L, %L, %L, %L, %L, %L, %L, %L)',
-                             event.org_id, tenancy.user_id(), tenancy.is_cross_tenant(event.org_id),
+                             event.org_id, tenancy.field(context, 'user_id'),
+                             tenancy.is_cross_tenant(context, event.org_id),
                              'insert', tenancy.unsharded(TG_TABLE_NAME), event.row_data ->> 'id',
-                             event.changes, tenancy.request_id()), ', ')
+                             event.changes, tenancy.field(context, 'request_id')), ', ')
       INTO events
       FROM (SELECT coalesce(CASE WHEN TG_ARGV[0] <> '' THEN (r.row_data ->> TG_ARGV[0])::uuid END,
-                            tenancy.organization_id(),
+                            tenancy.field(context, 'organization_id')::uuid,
                             '00000000-0000-0000-0000-000000000000') AS org_id,
                    r.row_data,
                    (SELECT coalesce(jsonb_object_agg(

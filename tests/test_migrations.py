@@ -17,6 +17,7 @@ from app.database import make_engine
 from app.local import DatabaseUrls, drop_database, ensure_database, urls_for
 from app.models import Base
 from app.tenancy.roles import ensure_roles
+from app.tenancy.signing import enter_ticket
 
 DATABASE = f"msc_migrations_test_{os.getpid()}"
 
@@ -83,12 +84,21 @@ def _resolved(app_url: str, user_id: uuid.UUID, organization_id: uuid.UUID) -> o
     engine = make_engine(app_url)
     try:
         with engine.begin() as conn:
+            # since 0023 it asks for the service's ticket
+            signed = conn.scalar(
+                text("SELECT to_regprocedure('tenancy.enter(uuid, uuid, text, text[], text)')")
+            )
+            ticket = ", :ticket" if signed else ""
             row = conn.execute(
                 text(
                     "SELECT role, organization_ids"
-                    " FROM tenancy.enter(:u, :o, NULL, ARRAY[]::text[])"
+                    f" FROM tenancy.enter(:u, :o, NULL, ARRAY[]::text[]{ticket})"
                 ),
-                {"u": user_id, "o": organization_id},
+                {
+                    "u": user_id,
+                    "o": organization_id,
+                    "ticket": enter_ticket(user_id, organization_id, None, ()),
+                },
             ).one_or_none()
             return None if row is None else (row.role, tuple(row.organization_ids))
     finally:
@@ -101,7 +111,8 @@ def test_steps_down_from_head_requests_still_resolve_their_context(
     """Below head the policies are not applied again (they describe head): what a
     revision added to them must go with it, and what it changed come back as it was, for
     the previous revision's service to run on. Every request of it begins in tenancy.enter.
-    Down to 0014: through every revision since, among them 0021 (distribution keys), 0020
+    Down to 0014: through every revision since, among them 0023 (the signed context),
+    0021 (distribution keys), 0020
     (the tenant tables' reach in the context), 0019 (onboarding and members' organizations
     kept by the domain), 0018 (the primary facility's own table), 0017
     (Citus reference tables, nothing on plain PostgreSQL), 0016 (policies without

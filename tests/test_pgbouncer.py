@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.factory import create_app
 from app.models import Facility, Organization
-from app.tenancy.context import apply_statement
+from app.tenancy.context import ADOPT, signed_context
 from app.tenancy.roles import libpq_url
 from tests import pgbouncer
 from tests.api_helpers import committed_facility
@@ -115,13 +115,13 @@ def test_tenant_settings_do_not_survive_their_transaction(
 ) -> None:
     a = seeded.a
     # as the service sets it: SET LOCAL, which a Citus cluster passes on to its workers
-    scope = apply_statement(a.context().settings())
-    count = "SELECT count(*), current_setting('tenancy.organization_ids', true),"
+    scope = signed_context(a.context())
+    count = "SELECT count(*), current_setting('tenancy.context', true),"
     count += " pg_backend_pid() FROM facilities"
     shared = 0
     with _client(pgbouncer_url) as with_context, _client(pgbouncer_url) as without:
         for _ in range(20):
-            with_context.execute(scope)
+            with_context.execute(ADOPT, (scope,))
             row = with_context.execute(count).fetchone()
             with_context.commit()
             assert row is not None and row[0] == 1

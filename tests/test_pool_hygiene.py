@@ -1,4 +1,4 @@
-"""Tenant settings are transaction-local: a pooled connection carries nothing from one
+"""The tenant context is transaction-local: a pooled connection carries nothing from one
 request into the next."""
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from sqlalchemy import Engine, text
 from app.config import Settings
 from app.extensions import db
 from app.factory import create_app
-from app.tenancy.context import SETTING_NAMES, TenantContext, apply
+from app.tenancy.context import TenantContext, apply
 from tests.conftest import TwoTenants, bearer, token_for
 
 REQUESTS = 1000
-READ_SETTINGS = text(
-    "SELECT pg_backend_pid(), "
-    + ", ".join(f"coalesce(current_setting('{name}', true), '')" for name in SETTING_NAMES)
+READ_CONTEXT = text(
+    "SELECT pg_backend_pid(), coalesce(current_setting('tenancy.context', true), '')"
 )
 
 
@@ -38,10 +37,10 @@ def test_one_connection_alternating_tenants_never_leaks(
         assert response.status_code == 200
         assert [o["id"] for o in response.get_json()] == [own_id], f"request {i}"
         with app.app_context(), db.engine.connect() as conn:
-            pid, *values = conn.execute(READ_SETTINGS).one()
+            pid, left = conn.execute(READ_CONTEXT).one()
             conn.rollback()
         backend_pids.add(pid)
-        assert values == [""] * len(SETTING_NAMES), f"settings left after request {i}: {values}"
+        assert left == "", f"context left after request {i}: {left!r}"
     assert len(backend_pids) == 1, "the pool was meant to hold exactly one connection"
 
 
@@ -56,8 +55,8 @@ def test_a_failed_request_leaves_nothing_behind(settings: Settings, seeded: TwoT
     )
     assert refused.status_code == 403
     with app.app_context(), db.engine.connect() as conn:
-        _pid, *values = conn.execute(READ_SETTINGS).one()
-    assert values == [""] * len(SETTING_NAMES)
+        _pid, left = conn.execute(READ_CONTEXT).one()
+    assert left == ""
 
 
 @pytest.mark.parametrize(
@@ -69,15 +68,17 @@ def test_a_failed_request_leaves_nothing_behind(settings: Settings, seeded: TwoT
         "per%cent%%and%(named)s@example.com",
     ],
 )
-def test_context_values_travel_as_literals(app_engine: Engine, email: str) -> None:
-    """The context is applied with SET LOCAL, which takes no bind parameters: each value
-    is quoted as a literal, so a value (a login email is whatever was typed) sets its own
-    setting, exactly, and nothing else."""
+def test_context_values_travel_exactly(app_engine: Engine, email: str) -> None:
+    """The context goes in as a bind parameter and tenancy.adopt quotes it into its SET
+    LOCAL as a literal: a value (a login email is whatever was typed) sets its own field,
+    exactly, and nothing else."""
     with app_engine.connect() as conn:
         apply(conn, TenantContext(login_email=email, request_id="req-literal"))
-        _pid, *values = conn.execute(READ_SETTINGS).one()
+        fields = conn.execute(
+            text(
+                "SELECT tenancy.field(f, 'login_email'), tenancy.field(f, 'is_msc_admin'),"
+                " tenancy.field(f, 'request_id') FROM tenancy.fields() AS f"
+            )
+        ).one()
         conn.rollback()
-    settings = dict(zip(SETTING_NAMES, values, strict=True))
-    assert settings["tenancy.login_email"] == email
-    assert settings["tenancy.is_msc_admin"] == ""
-    assert settings["tenancy.request_id"] == "req-literal"
+    assert tuple(fields) == (email, None, "req-literal")

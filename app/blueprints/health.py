@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.database import PROBE_ANSWER_SECONDS
 from app.extensions import current_settings, services
 from app.region import RegionMismatch, verify_region
+from app.tenancy.context import ContextKeyMismatch, verify_context_key
 
 blp = Blueprint("health", __name__, description="Probes for the orchestrator.")
 
@@ -87,8 +88,11 @@ def _check_database(probe: Engine, region: str) -> str:
     try:
         with probe.connect() as connection:
             verify_region(connection, region)
+            verify_context_key(connection)
     except RegionMismatch:
         return "another region's database"
+    except ContextKeyMismatch:
+        return "another context key"
     except SQLAlchemyError:
         return "unreachable"
     return "ok"

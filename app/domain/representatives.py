@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from app.domain.queries import Rows
 from app.models import Organization, User
 from app.models.enums import MSC_REPRESENTATIVE
+from app.tenancy.signing import enter_ticket
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ def represented_organizations(
 
 
 # `tenancy.enter` for the user and organization alone: the role it resolves.
-_ENTERED_ROLE = text("SELECT role FROM tenancy.enter(:user_id, :organization_id, NULL, '{}')")
+_ENTERED_ROLE = text(
+    "SELECT role FROM tenancy.enter(:user_id, :organization_id, NULL, '{}', :ticket)"
+)
 
 
 def represents(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
@@ -69,7 +72,12 @@ def represents(session: Session, user_id: uuid.UUID, organization_id: uuid.UUID)
     savepoint = connection.begin_nested()
     try:
         role = connection.execute(
-            _ENTERED_ROLE, {"user_id": user_id, "organization_id": organization_id}
+            _ENTERED_ROLE,
+            {
+                "user_id": user_id,
+                "organization_id": organization_id,
+                "ticket": enter_ticket(user_id, organization_id, None, ()),
+            },
         ).scalar_one_or_none()
     finally:
         savepoint.rollback()

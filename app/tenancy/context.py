@@ -1,37 +1,41 @@
 """The tenant context: who is asking, for which organization, reaching which tenants.
 
-It travels into PostgreSQL as transaction-local settings (`SET LOCAL tenancy.<name>`),
-read by the policies in policies/. It is applied when a session begins a transaction, so
-no query can run without it, and it vanishes when the transaction ends, so a pooled
-connection never carries one request's tenant into the next.
+It travels into PostgreSQL as one transaction-local setting, `tenancy.context`, read by
+the policies in policies/ through tenancy.fields(). It is applied when a session begins a
+transaction, so no query can run without it, and it vanishes when the transaction ends,
+so a pooled connection never carries one request's tenant into the next. It is signed
+(app/tenancy/signing.py): the database takes no context the service did not make.
 
 `SET LOCAL`, not `set_config(..., true)`: on a Citus cluster only a SET command reaches
 the worker nodes that hold the tenants' rows, and only once
 `citus.propagate_set_commands` is 'local' in the same transaction (on plain PostgreSQL
-that setting is an unused name and costs nothing). SET takes no bind parameters, so each
-value goes in as a literal quoted by the driver; the statements travel together, in one
-round trip.
+that setting is an unused name and costs nothing). Both are run by tenancy.adopt, called
+with the signed context as a bind parameter: one round trip, and what other sessions of
+the role see of the statement (pg_stat_activity) holds no context they could replay.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from psycopg import sql
-from sqlalchemy import ColumnElement, Connection, true
+from sqlalchemy import ColumnElement, Connection, Engine, text, true
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session, SessionTransaction
 
 from app.models.audit_event import REQUEST_ID_LENGTH
+from app.tenancy import signing
+
+log = logging.getLogger(__name__)
 
 SESSION_KEY = "tenant_context"
 
-# What makes a Citus coordinator pass the transaction's SET LOCAL commands on to its
-# workers (module docstring).
-PROPAGATE_TO_WORKERS = "SET LOCAL citus.propagate_set_commands = 'local'"
+# Makes a signed context (signed_context) the transaction's (module docstring).
+ADOPT = "SELECT tenancy.adopt(%s)"
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,10 @@ class TenantContext:
         return cls(is_msc_admin=True, request_id=label[:REQUEST_ID_LENGTH])
 
     def settings(self) -> dict[str, str]:
-        # Every setting is written on every apply, unset ones as '', so nothing from an
-        # earlier statement of the same transaction survives a narrower context.
+        """The context's fields, in the order of tenancy.field_names() (policies/
+        functions.sql). Every field is written on every apply, unset ones as '', so
+        nothing from an earlier statement of the same transaction survives a narrower
+        context."""
         invitation = self.presented_invitation
         return {
             "user_id": str(self.user_id or ""),
@@ -121,8 +127,13 @@ def _ids(ids: tuple[uuid.UUID, ...]) -> str:
     return ",".join(str(i) for i in ids)
 
 
-# What an empty context writes is every setting the policies read.
-SETTING_NAMES = tuple(f"tenancy.{name}" for name in TenantContext().settings())
+# What an empty context writes is every field the policies read.
+FIELD_NAMES = tuple(TenantContext().settings())
+
+
+def signed_context(context: TenantContext) -> str:
+    """The value of the `tenancy.context` setting that carries `context`."""
+    return signing.signed(context.settings().values())
 
 
 def in_scope(
@@ -138,22 +149,39 @@ def in_scope(
     return column.in_(context.organization_ids)
 
 
-def apply_statement(settings: dict[str, str]) -> str:
-    """The statements that make `settings` (TenantContext.settings) the transaction's:
-    one simple query, so one round trip."""
-    statements: list[sql.Composable] = [sql.SQL(PROPAGATE_TO_WORKERS)]
-    statements += [
-        sql.SQL("SET LOCAL {} = {}").format(sql.SQL(f"tenancy.{name}"), sql.Literal(value))
-        for name, value in settings.items()
-    ]
-    return sql.SQL("; ").join(statements).as_string()
-
-
 def apply(connection: Connection, context: TenantContext) -> None:
-    # no parameters: else the driver would read a % inside a quoted value as a placeholder
-    connection.exec_driver_sql(
-        apply_statement(context.settings()), execution_options={"no_parameters": True}
-    )
+    connection.exec_driver_sql(ADOPT, (signed_context(context),))
+
+
+class ContextKeyMismatch(RuntimeError):
+    """The database checks contexts with another key than this process signs with."""
+
+
+def verify_context_key(connection: Connection) -> None:
+    """Refuse a database that would take none of this process's contexts: one migrated
+    with another TENANT_CONTEXT_KEY than the process's own (every request would see
+    nothing). A database not migrated yet has no key to compare."""
+    try:
+        if connection.execute(text("SELECT to_regclass('tenancy.verified_context')")).scalar():
+            apply(connection, TenantContext())
+            verified = connection.execute(text("SELECT count(*) FROM tenancy.verified_context"))
+            if verified.scalar() != 1:
+                raise ContextKeyMismatch(
+                    "the database checks tenant contexts with another key: give the "
+                    "service and the migrations the same TENANT_CONTEXT_KEY"
+                )
+    finally:
+        connection.rollback()
+
+
+def check_context_key(engine: Engine) -> None:
+    """verify_context_key as a process starts; a database not reachable yet cannot be
+    asked (readiness asks again)."""
+    try:
+        with engine.connect() as connection:
+            verify_context_key(connection)
+    except OperationalError as exc:
+        log.warning("context key not checked, the database is not reachable: %s", exc.orig)
 
 
 def use_context(session: Session, context: TenantContext) -> None:

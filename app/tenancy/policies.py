@@ -18,19 +18,25 @@ from __future__ import annotations
 
 import re
 
+from psycopg import sql
 from sqlalchemy import Connection
 
 from app.citus import has_citus
 from app.migrate import PROJECT_ROOT
+from app.tenancy.signing import ContextKey
 
 POLICIES_DIR = PROJECT_ROOT / "policies"
 # Shared functions come first: the table files use them.
 FIRST = "functions.sql"
+# The context key and its check: made before the rest, outside the migrations'
+# transaction, on every node (prepare_context_key).
+CONTEXT_KEY = "context_key.sql"
 
 
 def policy_files() -> list[str]:
     names = sorted(path.name for path in POLICIES_DIR.glob("*.sql"))
     names.remove(FIRST)
+    names.remove(CONTEXT_KEY)
     return [FIRST, *names]
 
 
@@ -120,3 +126,43 @@ def apply_policies(connection: Connection) -> None:
         script = (POLICIES_DIR / name).read_text()
         for statement in citus_form(script) if citus else statements(script):
             driver.execute(statement)
+
+
+def prepare_context_key(connection: Connection, secret: str) -> None:
+    """Make the context key's table and check (policies/context_key.sql) and write the key
+    of `secret` (app/tenancy/signing.py) into them, on every node of a Citus cluster,
+    where each node holds its own copy. `connection`, the owner's, must be in autocommit:
+    what is made reaches the workers in transactions of their own, which would wait for
+    an open one of the coordinator's that made the schema they go in; and the functions
+    the migrations' transaction then makes on the workers read the check."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    assert driver.autocommit, "prepare_context_key needs an autocommit connection"
+    citus = is_citus(connection)
+    inner, outer = ContextKey(secret).pads()
+    key = (
+        sql.SQL(
+            "INSERT INTO tenancy.context_key (inner_pad, outer_pad) VALUES ({}, {})"
+            " ON CONFLICT (only_row) DO UPDATE"
+            " SET inner_pad = excluded.inner_pad, outer_pad = excluded.outer_pad"
+        )
+        .format(sql.Literal(inner), sql.Literal(outer))
+        .as_string(driver)
+    )
+    for statement in [*statements((POLICIES_DIR / CONTEXT_KEY).read_text()), key]:
+        driver.execute(statement)
+        if citus:
+            run_on_workers(connection, statement)
+
+
+def run_on_workers(connection: Connection, statement: str) -> None:
+    """Run `statement` on each worker node of the Citus cluster of `connection` (each in
+    a transaction of its own), failing if it fails on any."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    failed = driver.execute(
+        "SELECT nodename, nodeport, result FROM run_command_on_workers(%s) WHERE NOT success",
+        (statement,),
+    ).fetchall()
+    if failed:
+        raise RuntimeError(f"failed on a worker node: {statement[:80]}: {failed}")

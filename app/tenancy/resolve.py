@@ -23,12 +23,13 @@ from sqlalchemy.types import String
 
 from app.tenancy.context import TenantContext, adopt_context
 from app.tenancy.read_only import READ_ONLY
+from app.tenancy.signing import enter_ticket
 
 _ENTER = text(
     "SELECT is_msc_admin, role, organization_id, organization_ids, facility_ids,"
     " read_only_organization_ids, assigned_facility_ids, working_facility_ids,"
     " managed_member_ids, member_organization_ids"
-    " FROM tenancy.enter(:user_id, :organization_id, :request_id, :read_only_statuses)"
+    " FROM tenancy.enter(:user_id, :organization_id, :request_id, :read_only_statuses, :ticket)"
 ).bindparams(bindparam("read_only_statuses", type_=ARRAY(String)))
 _READ_ONLY_STATUSES = sorted(READ_ONLY)
 
@@ -55,6 +56,7 @@ def resolve_context(
                 "organization_id": organization_id,
                 "request_id": request_id,
                 "read_only_statuses": _READ_ONLY_STATUSES,
+                "ticket": enter_ticket(user_id, organization_id, request_id, _READ_ONLY_STATUSES),
             },
         )
         .one_or_none()
