@@ -140,7 +140,8 @@ def test_no_policy_reads_a_table(admin_engine: Engine) -> None:
     other tables travels in the context (tenancy.enter) or on the row itself
     (owner_organization_ids). So every function a policy calls, and every function those
     call, reads no table, but for the policies of a table queried on the coordinator
-    alone."""
+    alone. (The context key, read by every reach function through tenancy.fields(), is
+    each node's own table, not one of the cluster's: policies/context_key.sql.)"""
     with admin_engine.connect() as conn:
         policies = conn.execute(
             text(
@@ -209,18 +210,50 @@ def test_the_citus_form_of_the_policies_holds_no_subquery() -> None:
 
 
 def test_views_are_security_invoker(admin_engine: Engine) -> None:
+    """A view reads as whoever asks, so no view opens rows its reader's policies close;
+    but the context's check (policies/context_key.sql), which reads the key for its
+    reader and shows them only whether their own context holds."""
     with admin_engine.connect() as conn:
         definer_views = conn.execute(
             text(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = 'public' AND c.relkind = 'v'"
+                "SELECT n.nspname || '.' || c.relname, c.reloptions FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname IN ('public', 'tenancy') AND c.relkind = 'v'"
                 " AND NOT coalesce(c.reloptions @> ARRAY['security_invoker=true'], false)"
                 # an extension's own views (Citus puts two in public) are not ours
                 " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
                 "                 AND d.objid = c.oid AND d.deptype = 'e')"
             )
         ).all()
-    assert definer_views == []
+    assert [name for name, _ in definer_views] == ["tenancy.verified_context"]
+    assert "security_barrier=true" in definer_views[0][1]
+
+
+def test_the_context_is_read_only_through_its_check(admin_engine: Engine) -> None:
+    """No policy and no function of ours reads a setting itself: the context is read
+    through tenancy.fields(), which takes only a signed one (tests/test_verified_context.py
+    shows what a context made up without the key gets)."""
+    with admin_engine.connect() as conn:
+        readers = conn.scalars(
+            text(
+                "SELECT n.nspname || '.' || p.proname FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname IN ('public', 'tenancy') AND p.prosrc ~ 'current_setting'"
+                " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass"
+                "                 AND d.objid = p.oid AND d.deptype = 'e')"
+            )
+        ).all()
+        policies = conn.scalars(
+            text(
+                "SELECT policyname FROM pg_policies"
+                " WHERE coalesce(qual, '') || coalesce(with_check, '') ~ 'current_setting'"
+            )
+        ).all()
+        checked_by = conn.scalar(
+            text("SELECT pg_get_viewdef('tenancy.verified_context'::regclass)")
+        )
+    assert readers == [] and policies == []
+    assert "current_setting('tenancy.context'" in checked_by
 
 
 def test_the_states_are_read_only(app_engine: Engine) -> None:

@@ -1,0 +1,264 @@
+"""The tenant context the database can verify: code that runs SQL as the application role
+without the context key (an injected statement, a leaked database password) sees no
+tenant's rows, writes none, and cannot choose the actor the audit trail records.
+
+Every test here connects as the application role itself, as such code would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from flask import Flask
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from app.config import Settings
+from app.tenancy import signing
+from app.tenancy.context import (
+    ADOPT,
+    FIELD_NAMES,
+    ContextKeyMismatch,
+    TenantContext,
+    apply,
+    signed_context,
+    verify_context_key,
+)
+from app.tenancy.signing import ContextKey, enter_ticket
+from tests.conftest import TwoTenants
+
+INSUFFICIENT_PRIVILEGE = "42501"
+MSC_REACH = TenantContext(is_msc_admin=True, request_id="forged")
+
+
+# Public reference data under row-level security, readable by anyone (its policy says
+# `true`): no tenant's rows.
+PUBLIC_TABLES = {"us_states"}
+
+
+def _tenant_tables(connection: Connection) -> list[tuple[str, str]]:
+    """Each table under row-level security but the public ones, with its first column."""
+    rows = connection.execute(
+        text(
+            "SELECT c.relname, a.attname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = 1"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relrowsecurity"
+            " ORDER BY c.relname"
+        )
+    )
+    return [(table, column) for table, column in rows if table not in PUBLIC_TABLES]
+
+
+def _forge_plain_settings(connection: Connection) -> None:
+    """Every field as a setting of its own, as the context once was, MSC reach included:
+    with set_config, and with SET LOCAL (which a Citus cluster passes on to its workers)."""
+    values = replace(MSC_REACH, user_id=uuid.uuid4()).settings()
+    for name, value in values.items():
+        connection.execute(
+            text("SELECT set_config(:name, :value, true)"),
+            {"name": f"tenancy.{name}", "value": value},
+        )
+    connection.exec_driver_sql("SET LOCAL citus.propagate_set_commands = 'local'")
+    connection.exec_driver_sql("SET LOCAL tenancy.is_msc_admin = 'true'")
+
+
+def _forge_unsigned(connection: Connection) -> None:
+    """The context's own setting, with MSC reach and no signature."""
+    payload = signing.payload(MSC_REACH.settings().values())
+    connection.exec_driver_sql(ADOPT, ("0" * signing.SIGNATURE_LENGTH + payload,))
+
+
+def _forge_with_another_key(connection: Connection) -> None:
+    payload = signing.payload(MSC_REACH.settings().values())
+    forged = ContextKey("a key that is not the service's, as long as any").sign(payload)
+    connection.exec_driver_sql(ADOPT, (forged + payload,))
+
+
+def _forge_from_a_real_one(seeded: TwoTenants) -> str:
+    """Tenant A's admin's real, signed context with MSC reach written into it."""
+    real = signed_context(seeded.a.context())
+    signature, payload = real[: signing.SIGNATURE_LENGTH], real[signing.SIGNATURE_LENGTH :]
+    fields = payload.split(signing.FIELD_SEPARATOR)
+    fields[FIELD_NAMES.index("is_msc_admin")] = "true"
+    return signature + signing.FIELD_SEPARATOR.join(fields)
+
+
+@pytest.fixture
+def app_connection(app_engine: Engine) -> Iterator[Connection]:
+    """An application-role connection, rolled back after (ask for it after `seeded`, so it
+    ends first and holds no lock that seeded's clean-up waits for)."""
+    with app_engine.connect() as connection:
+        yield connection
+        connection.rollback()
+
+
+@pytest.mark.parametrize(
+    "forge", ["plain settings", "unsigned", "another key", "altered after signing"]
+)
+def test_a_context_the_application_role_makes_itself_reaches_no_row(
+    seeded: TwoTenants, app_connection: Connection, forge: str
+) -> None:
+    connection = app_connection
+    tables = _tenant_tables(connection)
+    assert {"organizations", "users", "credentials", "audit_events"} <= {t for t, _ in tables}
+    # the service's own context for tenant A reads A's rows: what is forged below is
+    # measured against a context that does reach rows
+    apply(connection, seeded.a.context())
+    assert connection.scalar(text("SELECT count(*) FROM organizations")) == 1
+    connection.rollback()
+
+    if forge == "plain settings":
+        _forge_plain_settings(connection)
+    elif forge == "unsigned":
+        _forge_unsigned(connection)
+    elif forge == "another key":
+        _forge_with_another_key(connection)
+    else:
+        connection.exec_driver_sql(ADOPT, (_forge_from_a_real_one(seeded),))
+    assert connection.scalar(text("SELECT tenancy.is_msc_admin()")) is False
+    for table, column in tables:
+        assert connection.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+        for change in (
+            f"UPDATE {table} SET {column} = {column}",
+            f"DELETE FROM {table}",
+        ):
+            savepoint = connection.begin_nested()
+            try:
+                assert connection.execute(text(change)).rowcount == 0, change
+            except DBAPIError as refused:
+                assert refused.orig is not None
+                assert refused.orig.sqlstate == INSUFFICIENT_PRIVILEGE, change
+            finally:
+                savepoint.rollback()
+    for insert in (
+        "INSERT INTO organizations (name, organization_type) VALUES ('Forged', 'individual')",
+        "INSERT INTO users (email, name, is_msc_admin) VALUES ('f@example.com', 'F', true)",
+    ):
+        savepoint = connection.begin_nested()
+        with pytest.raises(DBAPIError) as refused:
+            connection.execute(text(insert))
+        savepoint.rollback()
+        assert refused.value.orig is not None
+        assert refused.value.orig.sqlstate == INSUFFICIENT_PRIVILEGE
+
+
+def test_the_audit_trail_names_no_actor_of_the_writers_choosing(
+    app_engine: Engine, admin_engine: Engine, seeded: TwoTenants
+) -> None:
+    """A statement that passes the policies in its real context and replaces the context
+    on the way (to have the trail name someone else, or no one) fails whole."""
+    victim = seeded.b.admin
+    real = signed_context(seeded.a.context())
+    signature, payload = real[: signing.SIGNATURE_LENGTH], real[signing.SIGNATURE_LENGTH :]
+    as_victim = signature + payload.replace(str(seeded.a.admin.id), str(victim.id))
+    facility = seeded.a.facility.id
+    for replacement in (as_victim, ""):
+        with app_engine.connect() as connection:
+            apply(connection, seeded.a.context())
+            try:
+                connection.execute(
+                    text(
+                        "UPDATE facilities SET name = 'Renamed' WHERE id = :id"
+                        " AND set_config('tenancy.context', :replacement, true) IS NOT NULL"
+                    ),
+                    {"id": facility, "replacement": replacement},
+                )
+                connection.commit()
+            except DBAPIError as refused:
+                connection.rollback()
+                assert refused.orig is not None
+                assert refused.orig.sqlstate == INSUFFICIENT_PRIVILEGE
+    with admin_engine.connect() as connection:
+        actors = connection.execute(
+            text(
+                "SELECT actor_user_id FROM audit_events"
+                " WHERE table_name = 'facilities' AND row_id = :id AND action = 'update'"
+            ),
+            {"id": facility},
+        ).scalars()
+        # refused on one server; on a Citus cluster the replacement (a set_config, which
+        # stays on the coordinator) never reaches the shard, and the real actor is named
+        assert set(actors) <= {seeded.a.admin.id}
+
+
+def test_tenancy_enter_resolves_only_for_the_service(
+    seeded: TwoTenants, app_connection: Connection
+) -> None:
+    user, organization = seeded.a.admin.id, seeded.a.organization.id
+    enter = text("SELECT role FROM tenancy.enter(:user_id, :organization_id, NULL, '{}', :ticket)")
+    arguments = {"user_id": user, "organization_id": organization}
+    real = enter_ticket(user, organization, None, ())
+    assert connection_role(app_connection, enter, {**arguments, "ticket": real}) == (
+        "organization_admin"
+    )
+    app_connection.rollback()
+    # another user's ticket, or a made-up one, resolves nothing
+    for ticket in (enter_ticket(seeded.b.admin.id, organization, None, ()), "0" * 64):
+        savepoint = app_connection.begin_nested()
+        with pytest.raises(DBAPIError) as refused:
+            app_connection.execute(enter, {**arguments, "ticket": ticket})
+        savepoint.rollback()
+        assert refused.value.orig is not None
+        assert refused.value.orig.sqlstate == INSUFFICIENT_PRIVILEGE
+
+
+def connection_role(connection: Connection, enter: object, arguments: dict[str, object]) -> str:
+    return str(connection.execute(enter, arguments).scalar_one())  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT * FROM tenancy.context_key",
+        "SELECT tenancy.signature('anything')",
+        'SELECT tenancy.put(\'{"is_msc_admin": "true"}\')',
+    ],
+)
+def test_the_key_and_what_signs_with_it_are_the_owners(
+    app_connection: Connection, statement: str
+) -> None:
+    with pytest.raises(DBAPIError) as refused:
+        app_connection.execute(text(statement))
+    assert refused.value.orig is not None
+    assert refused.value.orig.sqlstate == INSUFFICIENT_PRIVILEGE
+
+
+def test_other_sessions_see_no_context_to_replay(app_engine: Engine, seeded: TwoTenants) -> None:
+    """What pg_stat_activity shows other sessions of the role of a transaction that took
+    MSC reach holds neither its signature nor its fields."""
+    system = TenantContext.system("job:replay-me")
+    with app_engine.connect() as holder, app_engine.connect() as onlooker:
+        apply(holder, system)
+        pid = holder.scalar(text("SELECT pg_backend_pid()"))
+        shown = onlooker.scalar(
+            text("SELECT query FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        )
+        holder.rollback()
+    assert shown is not None
+    assert signed_context(system)[: signing.SIGNATURE_LENGTH] not in shown
+    assert "job:replay-me" not in shown
+
+
+def test_the_service_and_the_database_agree_on_the_fields(app_connection: Connection) -> None:
+    names = app_connection.scalar(text("SELECT tenancy.field_names()"))
+    assert tuple(names) == FIELD_NAMES
+
+
+def test_a_process_with_another_key_is_refused(
+    app_connection: Connection, settings: Settings, app: Flask
+) -> None:
+    verify_context_key(app_connection)
+    signing.use_key("another key than the one the migrations wrote, long enough")
+    try:
+        with pytest.raises(ContextKeyMismatch):
+            verify_context_key(app_connection)
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 503
+        assert ready.get_json()["checks"]["database"] == "another context key"
+    finally:
+        signing.use_key(settings.tenant_context_key)
+    assert app.test_client().get("/readyz").status_code == 200
