@@ -34,6 +34,7 @@ def test_lint_development_secret_mode(helm):
             "devSecret.data.MFA_ENCRYPTION_KEY=development-only-key-development-only-key",
             "devSecret.data.DOCUMENT_ENCRYPTION_KEYS=development:"
             + base64.b64encode(bytes(32)).decode(),
+            "devSecret.data.TENANT_CONTEXT_KEY=development-only-key-development-only-key",
         ]
     )
     assert "0 chart(s) failed" in result.stdout

@@ -23,6 +23,7 @@ SECRET_ENV = {
     "OUTBOX_SECRET_KEY",
     "MFA_ENCRYPTION_KEY",
     "DOCUMENT_ENCRYPTION_KEYS",
+    "TENANT_CONTEXT_KEY",
     "SMTP_USERNAME",
     "SMTP_PASSWORD",
 }
@@ -793,6 +794,7 @@ DEV_SET = [
     "devSecret.data.OUTBOX_SECRET_KEY=development-only-key-development-only-key",
     "devSecret.data.MFA_ENCRYPTION_KEY=development-only-key-development-only-key",
     f"devSecret.data.DOCUMENT_ENCRYPTION_KEYS={DOCUMENT_KEYS}",
+    "devSecret.data.TENANT_CONTEXT_KEY=development-only-key-development-only-key",
 ]
 
 

@@ -22,6 +22,7 @@ from app.config import (
     DEV_MFA_SECRET,
     DEV_OUTBOX_SECRET,
     DEV_OWNER_PASSWORD,
+    DEV_TENANT_CONTEXT_KEY,
     ConfigError,
     DemoSettings,
     MasterKey,
@@ -229,6 +230,7 @@ def _production(**changes: object) -> Settings:
         jwt_secret_key=SECRET,
         outbox_secret_key=SECRET,
         mfa_encryption_key=SECRET,
+        tenant_context_key=SECRET,
         document_encryption_keys=(DOCUMENT_KEY,),
         smtp_starttls=True,
         document_storage_path=Path("/var/lib/msc/documents"),
@@ -250,6 +252,8 @@ def test_production_accepts_real_secrets_and_services() -> None:
         ({"outbox_secret_key": "short"}, "OUTBOX_SECRET_KEY"),
         ({"mfa_encryption_key": DEV_MFA_SECRET}, "MFA_ENCRYPTION_KEY"),
         ({"mfa_encryption_key": "short"}, "MFA_ENCRYPTION_KEY"),
+        ({"tenant_context_key": DEV_TENANT_CONTEXT_KEY}, "TENANT_CONTEXT_KEY"),
+        ({"tenant_context_key": "short"}, "TENANT_CONTEXT_KEY"),
         ({"document_encryption_keys": (DEV_DOCUMENT_KEY,)}, "DOCUMENT_ENCRYPTION_KEYS"),
         # Kept only to decrypt, or under another id: what it encrypted is public all the same.
         (
@@ -294,6 +298,7 @@ def test_production_names_every_problem_at_once() -> None:
         "JWT_SECRET_KEY",
         "OUTBOX_SECRET_KEY",
         "MFA_ENCRYPTION_KEY",
+        "TENANT_CONTEXT_KEY",
         "DOCUMENT_ENCRYPTION_KEYS",
         "DATABASE_URL",
         "REDIS_URL",

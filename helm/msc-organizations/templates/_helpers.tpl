@@ -195,6 +195,7 @@ migration Job, which connects straight to PostgreSQL.
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "outboxSecretKey" "env" "OUTBOX_SECRET_KEY") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "mfaEncryptionKey" "env" "MFA_ENCRYPTION_KEY") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "documentEncryptionKeys" "env" "DOCUMENT_ENCRYPTION_KEYS") }}
+{{ include "msc-organizations.secretEnv" (dict "root" $root "group" "jwt" "key" "tenantContextKey" "env" "TENANT_CONTEXT_KEY") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "smtp" "key" "username" "env" "SMTP_USERNAME") }}
 {{ include "msc-organizations.secretEnv" (dict "root" $root "group" "smtp" "key" "password" "env" "SMTP_PASSWORD") }}
 {{- end }}
