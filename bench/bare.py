@@ -1,17 +1,19 @@
 """The facility list with nothing but its essentials: the peer the full endpoint is
 measured against (bench/load.py serves both with the same gunicorn and compares).
 
-    gunicorn --pythonpath bench bare:app   (DATABASE_URL, REDIS_URL, JWT_SECRET_KEY)
+    gunicorn --pythonpath bench bare:app   (DATABASE_URL, REDIS_URL, JWT_SECRET_KEY,
+                                            TENANT_CONTEXT_KEY)
 
 `GET /api/v1/admin/facilities?page=P&page_size=N` answers what the application's answers
 for an organization member: the same rows (the same policies, as the same role, with the
 same settings), the same JSON fields and the same X-Pagination header. Per request:
   1. decode the access token (PyJWT: same secret, same algorithm);
   2. check its login session is not revoked (one Redis EXISTS);
-  3. one round trip for the context: a single message of statements that begins the
-     transaction, sets the user, checks the membership (user active, member of the
-     token's organization) while setting the role and organization, and for an
-     organization admin widens the scope to the descendants;
+  3. one round trip for the context: the transaction begins and tenancy.enter, asked
+     with the service's ticket (the database takes no context it did not sign: see
+     app/tenancy/signing.py), checks the membership (user active, member of the token's
+     organization) and sets the role, the organization and, for an organization admin,
+     the descendants as the scope;
   4. one round trip for the page and its total (count(*) OVER (), so a page past the
      end reports no total);
   5. json.dumps; then COMMIT, which ends the transaction and its settings.
@@ -33,6 +35,9 @@ import jwt
 import psycopg
 import redis
 from psycopg import sql
+
+from app.config import DEV_TENANT_CONTEXT_KEY
+from app.tenancy import signing
 
 PATH = "/api/v1/admin/facilities"
 MAX_PAGE_SIZE = 100
@@ -59,27 +64,12 @@ COLUMNS = (
     "updated_at",
 )
 
-# Each statement runs once the one before has set what the policies read: the user's own
-# row and membership are visible once tenancy.user_id is set, the descendants once the
-# role and organization are. The second statement's row is the membership check.
-_CONTEXT = """
-BEGIN;
-SELECT set_config('tenancy.user_id', {user_id}, true),
-       set_config('tenancy.request_id', {request_id}, true);
-SELECT set_config('tenancy.organization_id', m.organization_id::text, true),
-       set_config('tenancy.role', m.role, true),
-       set_config('tenancy.organization_ids', m.organization_id::text, true)
-  FROM users u
-  JOIN memberships m ON m.user_id = u.id AND m.organization_id = {organization_id}::uuid
- WHERE u.id = {user_id}::uuid AND u.is_active;
-SELECT CASE WHEN tenancy.role() = 'organization_admin'
-            THEN set_config('tenancy.organization_ids',
-                            (SELECT string_agg(o.id::text, ',')
-                               FROM organizations o
-                              WHERE o.ancestor_ids @> ARRAY[{organization_id}::uuid]),
-                            true)
-            ELSE current_setting('tenancy.organization_ids', true) END
-"""
+# The transaction and the context in one round trip (a pipeline: both are sent before
+# either answer is read); no row means not an active member of the token's organization.
+_ENTER = (
+    "SELECT organization_ids"
+    " FROM tenancy.enter(%(user_id)s, %(organization_id)s, %(request_id)s, '{}', %(ticket)s)"
+)
 
 _PAGE = sql.SQL(
     "SELECT {columns}, count(*) OVER () FROM facilities"
@@ -88,6 +78,7 @@ _PAGE = sql.SQL(
 ).format(columns=sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS))
 
 SECRET = os.environ["JWT_SECRET_KEY"]
+signing.use_key(os.environ.get("TENANT_CONTEXT_KEY", DEV_TENANT_CONTEXT_KEY))
 DATABASE_URL = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
 REDIS = redis.Redis.from_url(os.environ["REDIS_URL"])
 _local = threading.local()
@@ -152,22 +143,23 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
     conn = _connection()
     try:
         with conn.cursor() as cur:
-            # No parameters: psycopg sends the statements as one simple-protocol message.
-            cur.execute(
-                sql.SQL(_CONTEXT).format(
-                    user_id=sql.Literal(str(user_id)),
-                    organization_id=sql.Literal(str(organization_id)),
-                    request_id=sql.Literal(environ.get("HTTP_X_REQUEST_ID", "")),
+            request_id = environ.get("HTTP_X_REQUEST_ID") or None
+            with conn.pipeline():
+                cur.execute("BEGIN")
+                cur.execute(
+                    _ENTER,
+                    {
+                        "user_id": user_id,
+                        "organization_id": organization_id,
+                        "request_id": request_id,
+                        "ticket": signing.enter_ticket(user_id, organization_id, request_id, ()),
+                    },
                 )
-            )
-            cur.nextset()  # past BEGIN's result
-            cur.nextset()  # past the user's settings
-            if cur.fetchone() is None:  # not an active member of the token's organization
+            scope_row = cur.fetchone()
+            if scope_row is None:  # not an active member of the token's organization
                 conn.execute("ROLLBACK")
                 return _unauthorized(start_response, "unknown or inactive user")
-            cur.nextset()
-            scope_row = cur.fetchone()
-            scope = scope_row[0].split(",") if scope_row and scope_row[0] else []
+            scope = scope_row[0]
             cur.execute(
                 _PAGE,
                 {"scope": scope, "limit": page_size, "offset": (page - 1) * page_size},

@@ -345,14 +345,37 @@ $$;
 REVOKE ALL ON FUNCTION tenancy.signature(text) FROM PUBLIC;
 
 -- Sign `context` (field name to value; a field it lacks is '') and make it the
--- transaction's: tenancy.enter's way to apply each step of what it resolves. The owner's
--- alone, like tenancy.signature.
-CREATE OR REPLACE FUNCTION tenancy.put(context jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+-- transaction's: tenancy.enter's way to apply each step of what it resolves, for the
+-- service's request the other arguments name. `ticket` is the service's signature of
+-- that request (app/tenancy/signing.py, enter_ticket): it is what lets the caller have a
+-- context signed, for the request's user (or no one) and request id alone. The service
+-- sends it as a bind parameter, which no other session sees and no later statement of
+-- the transaction can read back; code running SQL as the application role without the
+-- key has none to give. SECURITY DEFINER, to read the key, and reading no other table:
+-- on a Citus cluster a function running as the owner may not touch a table the
+-- transaction changed as the application role (the key is each node's own).
+CREATE OR REPLACE FUNCTION tenancy.put(
+    context jsonb,
+    ticket text,
+    acting_user_id uuid,
+    active_organization_id uuid,
+    request_id text,
+    read_only_statuses text[]
+) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     payload text;
     signature text;
 BEGIN
+    IF ticket IS DISTINCT FROM tenancy.signature(concat_ws(
+           chr(31), 'enter', acting_user_id, coalesce(active_organization_id::text, ''),
+           coalesce(request_id, ''), coalesce(array_to_string(read_only_statuses, ','), '')))
+       OR coalesce(context ->> 'user_id', '') NOT IN ('', acting_user_id::text)
+       OR coalesce(context ->> 'request_id', '') IS DISTINCT FROM coalesce(request_id, '')
+    THEN
+        RAISE EXCEPTION 'only the service''s requests have a tenant context signed'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     SELECT string_agg(coalesce(context ->> f.name, ''), chr(31) ORDER BY f.place)
       INTO payload
       FROM unnest(tenancy.field_names()) WITH ORDINALITY AS f(name, place);
@@ -362,23 +385,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     signature := tenancy.signature(payload);
-    IF signature IS NULL THEN
-        RAISE EXCEPTION 'no tenant context key: the migrations write it'
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
     PERFORM tenancy.adopt(signature || payload);
 END
 $$;
-REVOKE ALL ON FUNCTION tenancy.put(jsonb) FROM PUBLIC;
 
 -- Resolve who is asking and apply it, in one statement per request: the request's
--- first round trip. It signs each step's context (tenancy.put), so it runs as the owner
--- (SECURITY DEFINER), who reads the key; and only when the application asks: `ticket` is
--- the signature of its arguments (app/tenancy/signing.py, enter_ticket), so code running
--- SQL as the application role cannot have it resolve and sign anyone's context. The
--- policies hold for the owner too (every table forces them), under the context of each
--- step, so every row it reads is one they show the caller at that step, exactly as if
--- each step were its own statement of the caller's:
+-- first round trip. Runs as the caller (SECURITY INVOKER), so every row it reads is one
+-- the policies show at that step, exactly as if each step were its own statement; each
+-- step's context is signed by tenancy.put, for the request that `ticket`, the service's
+-- signature of the arguments (app/tenancy/signing.py, enter_ticket), vouches for:
 --   1. only the user id: the policies show the user's own row, memberships and
 --      assignments (whose facilities, and active ones, are the assigned and working
 --      facilities);
@@ -414,7 +429,7 @@ CREATE OR REPLACE FUNCTION tenancy.enter(
     managed_member_ids uuid[],
     member_organization_ids uuid[]
 )
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     asker record;
     member_role text;
@@ -425,21 +440,16 @@ DECLARE
     -- what is left of it when the asker is refused: no one
     refused CONSTANT jsonb := jsonb_build_object('request_id', request_id);
 BEGIN
-    IF ticket IS DISTINCT FROM tenancy.signature(concat_ws(
-           chr(31), 'enter', acting_user_id, coalesce(active_organization_id::text, ''),
-           coalesce(request_id, ''), coalesce(array_to_string(read_only_statuses, ','), '')))
-    THEN
-        RAISE EXCEPTION 'tenancy.enter takes only the service''s requests'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    PERFORM tenancy.put(context);
+    PERFORM tenancy.put(context, ticket, acting_user_id, active_organization_id, request_id,
+                        read_only_statuses);
 
     SELECT u.is_msc_admin, u.is_msc_representative, u.is_active, u.organization_ids
       INTO asker
       FROM public.users u
      WHERE u.id = acting_user_id;
     IF NOT FOUND THEN
-        PERFORM tenancy.put(refused);
+        PERFORM tenancy.put(refused, ticket, acting_user_id, active_organization_id, request_id,
+                            read_only_statuses);
         RETURN;
     END IF;
     -- The membership apart, and only for an organization asked for: Citus 13 fails on a
@@ -455,7 +465,8 @@ BEGIN
        OR (active_organization_id IS NOT NULL AND member_role IS NULL
            AND NOT asker.is_msc_admin AND NOT asker.is_msc_representative)
     THEN
-        PERFORM tenancy.put(refused);
+        PERFORM tenancy.put(refused, ticket, acting_user_id, active_organization_id, request_id,
+                            read_only_statuses);
         RETURN;
     END IF;
 
@@ -501,7 +512,8 @@ BEGIN
         'working_facility_ids', array_to_string(working_facility_ids, ','),
         'member_organization_ids', array_to_string(member_organization_ids, ','),
         'is_msc_admin', CASE WHEN is_msc_admin THEN 'true' ELSE '' END);
-    PERFORM tenancy.put(context);
+    PERFORM tenancy.put(context, ticket, acting_user_id, active_organization_id, request_id,
+                        read_only_statuses);
 
     IF role = 'office_manager' THEN
         SELECT coalesce(array_agg(f.id ORDER BY f.id), '{}'::uuid[])
@@ -510,7 +522,8 @@ BEGIN
          WHERE f.organization_id = active_organization_id
            AND f.office_manager_id = acting_user_id;
         context := context || jsonb_build_object('facility_ids', array_to_string(facility_ids, ','));
-        PERFORM tenancy.put(context);
+        PERFORM tenancy.put(context, ticket, acting_user_id, active_organization_id, request_id,
+                            read_only_statuses);
         -- the policy shows the assignments at those facilities once they are set
         SELECT coalesce(array_agg(DISTINCT pf.user_id), '{}'::uuid[])
           INTO managed_member_ids
@@ -519,7 +532,8 @@ BEGIN
            AND pf.facility_id = ANY (facility_ids);
         context := context
             || jsonb_build_object('managed_member_ids', array_to_string(managed_member_ids, ','));
-        PERFORM tenancy.put(context);
+        PERFORM tenancy.put(context, ticket, acting_user_id, active_organization_id, request_id,
+                            read_only_statuses);
     ELSIF role IN ('organization_admin', 'msc_representative') THEN
         -- The subtree of the organization asked for, as far as the policy shows it: an
         -- organization admin's always holds their own organization; a representative's
@@ -536,12 +550,14 @@ BEGIN
           FROM public.organizations o
          WHERE o.ancestor_ids @> ARRAY[active_organization_id];
         IF NOT coalesce(in_organization, false) THEN
-            PERFORM tenancy.put(refused);
+            PERFORM tenancy.put(refused, ticket, acting_user_id, active_organization_id, request_id,
+                                read_only_statuses);
             RETURN;
         END IF;
         context := context
             || jsonb_build_object('organization_ids', array_to_string(organization_ids, ','));
-        PERFORM tenancy.put(context);
+        PERFORM tenancy.put(context, ticket, acting_user_id, active_organization_id, request_id,
+                            read_only_statuses);
     END IF;
     RETURN NEXT;
 END

@@ -30,6 +30,7 @@ from app.tenancy.context import TenantContext, apply, use_context
 from app.tenancy.layout import BY_ORGANIZATION, BY_USER, ORGANIZATION_COLUMN, REFERENCE
 from app.tenancy.policies import is_citus
 from app.tenancy.roles import APPLICATION_GROUP, ensure_roles
+from app.tenancy.signing import enter_ticket
 from tests import factories
 from tests.api_helpers import recording_statements
 from tests.conftest import Tenant, TwoTenants, bearer, token_for
@@ -147,12 +148,21 @@ def test_each_tenant_sees_its_rows_alone_on_every_node(
 def test_the_database_applied_context_reaches_the_workers(
     app_engine: Engine, probe: list[uuid.UUID]
 ) -> None:
-    """tenancy.enter sets the context inside the database, through tenancy.put."""
+    """tenancy.enter sets the context inside the database, through tenancy.put (with the
+    service's ticket for a request)."""
     both = sorted(probe[:2])
+    user = uuid.uuid4()
     with app_engine.connect() as conn:
         conn.execute(
-            text("SELECT tenancy.put(jsonb_build_object('organization_ids', CAST(:ids AS text)))"),
-            {"ids": ",".join(str(o) for o in both)},
+            text(
+                "SELECT tenancy.put(jsonb_build_object('organization_ids', CAST(:ids AS text)),"
+                " :ticket, :user, NULL, NULL, '{}')"
+            ),
+            {
+                "ids": ",".join(str(o) for o in both),
+                "ticket": enter_ticket(user, None, None, ()),
+                "user": user,
+            },
         )
         assert _seen(conn) == {str(o): ROWS_EACH for o in both}
         conn.rollback()

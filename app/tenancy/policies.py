@@ -156,13 +156,17 @@ def prepare_context_key(connection: Connection, secret: str) -> None:
 
 
 def run_on_workers(connection: Connection, statement: str) -> None:
-    """Run `statement` on each worker node of the Citus cluster of `connection` (each in
-    a transaction of its own), failing if it fails on any."""
+    """Run `statement` on each worker node of the Citus cluster of `connection`, as that
+    node's own (each in a transaction of its own, in which Citus passes no DDL on: a
+    worker refuses DDL on what the cluster shares, such as the schema), failing if it
+    fails on any."""
     driver = connection.connection.driver_connection
     assert driver is not None
+    # one simple query: its statements are one transaction, which the SET LOCAL holds for
+    local = f"SET LOCAL citus.enable_ddl_propagation TO off; {statement}"
     failed = driver.execute(
         "SELECT nodename, nodeport, result FROM run_command_on_workers(%s) WHERE NOT success",
-        (statement,),
+        (local,),
     ).fetchall()
     if failed:
         raise RuntimeError(f"failed on a worker node: {statement[:80]}: {failed}")

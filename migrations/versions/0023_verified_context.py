@@ -7,7 +7,8 @@ reads (policies/context_key.sql, written by every migration run from TENANT_CONT
 app/tenancy/policies.py, prepare_context_key). The functions the policies call read it
 through tenancy.fields(), which takes only a context whose signature is the key's;
 tenancy.enter signs what it resolves, and resolves only when the service asks, with a
-ticket signed over its arguments, so it runs as the owner and takes one argument more.
+ticket signed over its arguments (it takes one argument more, and passes it to
+tenancy.put, which signs each step's context for that request alone).
 
 The functions whose arguments change are dropped here and made again from
 policies/functions.sql at head. Down, the functions as they were come back, reading the
@@ -37,7 +38,7 @@ _REPLACED = (
 _ADDED = (
     "tenancy.enter(uuid, uuid, text, text[], text)",
     "tenancy.is_cross_tenant(text[], uuid)",
-    "tenancy.put(jsonb)",
+    "tenancy.put(jsonb, text, uuid, uuid, text, text[])",
     "tenancy.ids(text)",
     "tenancy.scope_for(text[], text[], boolean)",
     "tenancy.field(text[], text)",
