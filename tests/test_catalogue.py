@@ -281,6 +281,8 @@ def test_application_privileges_are_exactly_granted(admin_engine: Engine) -> Non
     # test_the_states_are_read_only
     assert granted["us_states"] == "SELECT,UPDATE"
     assert granted["invitations"] == "INSERT,SELECT,UPDATE"
+    # written through tenancy.remember_npi_answer alone (tests/test_rls.py)
+    assert granted["npi_registry_answers"] == "SELECT"
     assert "alembic_version" not in granted
     for table in (
         "organizations",

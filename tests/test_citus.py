@@ -173,7 +173,12 @@ def test_the_database_applied_context_reaches_the_workers(
 
 # --- the tables in their places (app/tenancy/layout.py, docs/citus-layout.md) -----------
 
-COORDINATOR = ("outbox_messages", "deployment_region", "alembic_version")
+COORDINATOR = (
+    "outbox_messages",
+    "npi_registry_answers",
+    "deployment_region",
+    "alembic_version",
+)
 # Where each table lies: (partition method, distribution column), or None for a table
 # Citus keeps on the coordinator alone.
 Place = tuple[str, str | None] | None

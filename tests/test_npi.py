@@ -16,16 +16,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, make_response
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, event, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.domain import npi as npi_domain
 from app.domain.errors import DomainError
 from app.domain.reference import is_valid_npi, npi_check_digit
-from app.errors import status_of
+from app.errors import integrity_error, status_of
 from app.factory import create_app
 from app.integrations.nppes import (
     EnumerationType,
@@ -414,6 +415,143 @@ def test_not_found_is_cached_briefly(
     assert result.npi_verification == "verified" and registry.requests[user.npi] == 2
 
 
+# --- the cache's one writer (policies/npi_registry_answers.sql) -----------------------
+
+
+def _cached(db: Session, npi: str) -> tuple[dict[str, Any], dt.datetime] | None:
+    row = db.execute(
+        select(NpiRegistryAnswer.answer, NpiRegistryAnswer.fetched_at).where(
+            NpiRegistryAnswer.npi == npi
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+@pytest.fixture
+def service(db: Session) -> Session:
+    """The application role's session in a context of the service's (a job's): the one
+    kind of caller that writes the cache."""
+    use_context(db, TenantContext.system("job:npi-test"))
+    return db
+
+
+def test_the_cache_keeps_the_answer_fetched_last(service: Session) -> None:
+    """As the application role, through the function (it holds no INSERT or UPDATE on
+    the table: tests/test_rls.py)."""
+    db = service
+    npi = factories.unique_npi()
+    first = individual_result(npi, "Jordan", "Lee")
+    npi_domain.remember_answer(db, npi, first, NOW)
+    assert _cached(db, npi) == (first, NOW)
+    # a slower lookup's answer, fetched before but arriving after: not kept
+    npi_domain.remember_answer(db, npi, {}, NOW - dt.timedelta(minutes=1))
+    assert _cached(db, npi) == (first, NOW)
+    later = NOW + dt.timedelta(hours=1)
+    npi_domain.remember_answer(db, npi, {}, later)
+    assert _cached(db, npi) == ({}, later)
+
+
+def _with_check_digit(first_nine: str) -> str:
+    return first_nine + str(npi_check_digit(first_nine))
+
+
+VALID_NPI = "1234567893"
+# Bad input for the cache's writer: (npi, answer, fetched this far ahead of now, the
+# field the refusal names, what it says).
+JUNK = {
+    "wrong check digit": ("1234567890", {}, 0, "npi", "not a valid NPI"),
+    "nine digits": ("123456789", {}, 0, "npi", "not a valid NPI"),
+    "eleven digits": ("12345678931", {}, 0, "npi", "not a valid NPI"),
+    "first digit 3": (_with_check_digit("323456789"), {}, 0, "npi", "not a valid NPI"),
+    "a letter": ("12345678a3", {}, 0, "npi", "not a valid NPI"),
+    "a trailing newline": (VALID_NPI + "\n", {}, 0, "npi", "not a valid NPI"),
+    "an array": (VALID_NPI, [], 0, "answer", "must be a JSON object"),
+    "a string": (VALID_NPI, "found", 0, "answer", "must be a JSON object"),
+    "JSON null": (VALID_NPI, None, 0, "answer", "must be a JSON object"),
+    "another number's result": (
+        VALID_NPI,
+        individual_result("1558598797", "Jordan", "Lee"),
+        0,
+        "answer",
+        "a result about this number",
+    ),
+    "an object of no number": (
+        VALID_NPI,
+        {"result_count": 0},
+        0,
+        "answer",
+        "a result about this number",
+    ),
+    "too large": (
+        VALID_NPI,
+        {"number": VALID_NPI, "padding": "x" * 1_000_000},
+        0,
+        "answer",
+        "too large",
+    ),
+    "fetched in the future": (VALID_NPI, {}, 3600, "fetched_at", "in the future"),
+}
+
+
+@pytest.mark.parametrize(("npi", "answer", "ahead", "field", "message"), JUNK.values(), ids=JUNK)
+def test_the_cache_refuses_anything_but_an_answer_about_a_valid_number(
+    service: Session, app: Flask, npi: str, answer: Any, ahead: int, field: str, message: str
+) -> None:
+    """A caller holding the application role cannot fill the cache every tenant's
+    verifications read with rows of its own making: each refusal is a 422 naming the
+    parameter at fault, were it ever to reach a request."""
+    db = service
+    fetched_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ahead)
+    with pytest.raises(IntegrityError) as raised, db.begin_nested():
+        npi_domain.remember_answer(db, npi, answer, fetched_at)
+    with app.test_request_context():
+        response = make_response(integrity_error(raised.value))
+    body = response.get_json()
+    assert response.status_code == 422, body
+    assert message in body["errors"]["json"][field][0]
+    assert _cached(db, npi) is None
+
+
+def test_the_cache_takes_the_clocks_of_two_servers_as_they_come(service: Session) -> None:
+    """A fetch time a little ahead of the database's clock, as another server's clock
+    may be, is kept; only one far ahead is refused (above)."""
+    db = service
+    npi = factories.unique_npi()
+    fetched_at = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    npi_domain.remember_answer(db, npi, {}, fetched_at)
+    assert _cached(db, npi) == ({}, fetched_at)
+
+
+def test_the_cache_is_written_in_a_verified_context_only(db: Session) -> None:
+    """Without a context the service signed (SQL run as the application role without the
+    context key), even a well-formed answer is refused."""
+    npi = factories.unique_npi()
+    with pytest.raises(DBAPIError) as refused, db.begin_nested():
+        npi_domain.remember_answer(db, npi, individual_result(npi, "Jordan", "Lee"), NOW)
+    assert refused.value.orig is not None
+    assert refused.value.orig.sqlstate == "42501"
+    use_context(db, TenantContext.system("job:npi-test"))
+    assert _cached(db, npi) is None
+
+
+def test_the_databases_npi_check_is_the_applications(db: Session) -> None:
+    """tenancy.is_valid_npi, which the cache's writer applies, against
+    app.domain.reference.is_valid_npi: the design's examples, every check digit of some
+    numbers (a check digit of 0 among them) and a spread of others."""
+    numbers = ["1234567893", "1558598797", "1528060837", "1003347634", "1234567890"]
+    numbers += ["1093791627", "0234567893", "3234567893", "2000000000", "123456789"]
+    numbers += [f"1{n:08d}{d}" for n in range(0, 10_000_000, 99_991) for d in range(10)]
+    numbers += [f"2{n:09d}" for n in range(0, 1_000_000_000, 7_777_777)]
+    database = dict(
+        db.execute(
+            text("SELECT n, tenancy.is_valid_npi(n) FROM unnest(CAST(:numbers AS text[])) n"),
+            {"numbers": numbers},
+        ).all()
+    )
+    assert sum(database.values()) > 100  # valid and invalid alike
+    assert database == {n: is_valid_npi(n) for n in numbers}
+
+
 def test_a_changed_npi_keeps_its_reset(
     db: Session, registry: FakeRegistry, client_for: NppesClient
 ) -> None:
@@ -433,6 +571,9 @@ def test_a_changed_npi_keeps_its_reset(
 def test_retry_walks_pending_users_in_batches(
     db: Session, registry: FakeRegistry, client_for: NppesClient
 ) -> None:
+    """One transaction writes the cache (as the owner, through its function) and the
+    users (as the application role) by turns: on a Citus cluster too, where the cache is
+    no reference table for that reason (docs/citus-layout.md)."""
     users = [_user(db, name=f"Dr. Pat Doe{i}") for i in range(5)]
     use_context(db, MSC_SYSTEM)
     for i, user in enumerate(users):

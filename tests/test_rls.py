@@ -5,16 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
+import psycopg.errors
 import pytest
-from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from app.domain import npi as npi_domain
 from app.models import (
     AuditEvent,
     Facility,
     Membership,
+    NpiRegistryAnswer,
     Organization,
     PrimaryAssignment,
     ProviderFacility,
@@ -24,6 +28,7 @@ from app.models.enums import Role
 from app.tenancy.context import PresentedInvitation, TenantContext, use_context
 from tests import factories
 from tests.conftest import MSC_SYSTEM, TwoTenants
+from tests.fake_registry import individual_result
 
 RLS_MODELS = [
     Organization,
@@ -296,6 +301,38 @@ def test_application_role_cannot_write_audit_events_at_all(
     assert _refused(db, lambda: db.add(event(b.admin.id, b.organization.id)))
     use_context(db, MSC_SYSTEM)
     assert _refused(db, lambda: db.add(event(None, b.organization.id)))
+
+
+def test_application_role_writes_the_npi_cache_only_through_its_function(
+    db: Session,
+) -> None:
+    """The cache every tenant's NPI verifications read (policies/npi_registry_answers.sql):
+    no direct write of any kind, whatever the context claims; the function writes."""
+    npi = factories.unique_npi()
+    answer = individual_result(npi, "Jordan", "Lee")
+    fetched_at = datetime.now(UTC)
+    use_context(db, MSC_SYSTEM)
+    npi_domain.remember_answer(db, npi, answer, fetched_at)
+    cached = select(NpiRegistryAnswer.answer, NpiRegistryAnswer.fetched_at).where(
+        NpiRegistryAnswer.npi == npi
+    )
+    assert tuple(db.execute(cached).one()) == (answer, fetched_at)
+
+    other = factories.unique_npi()
+    writes: list[Callable[[], object]] = [
+        lambda: db.execute(
+            insert(NpiRegistryAnswer).values(npi=other, answer={}, fetched_at=fetched_at)
+        ),
+        lambda: db.execute(update(NpiRegistryAnswer).values(answer={})),
+        lambda: db.execute(delete(NpiRegistryAnswer)),
+        lambda: db.execute(text("TRUNCATE npi_registry_answers")),
+    ]
+    for write in writes:
+        with pytest.raises(DBAPIError) as raised, db.begin_nested():
+            write()
+        assert isinstance(raised.value.orig, psycopg.errors.InsufficientPrivilege)
+    assert tuple(db.execute(cached).one()) == (answer, fetched_at)
+    assert db.get(NpiRegistryAnswer, other) is None
 
 
 # The tables with row-level security that MSC representatives may write: the person's own

@@ -4,9 +4,10 @@ organization?
 The offline check (app.domain.reference.is_valid_npi) always runs first; the registry is
 asked only about numbers that pass it, through a client given by the caller (requests
 build one from the settings; a worker or a test passes its own). Answers are kept in
-npi_registry_answers, shared public data: a found record for `cache_hours`, a "no such
-number" for at most NEGATIVE_CACHE_HOURS, because a newly issued NPI takes a while to
-appear in the registry and its owner should not wait a day to be verified.
+npi_registry_answers, shared public data written only through a function of the
+database's (`remember_answer`): a found record for `cache_hours`, a "no such number" for
+at most NEGATIVE_CACHE_HOURS, because a newly issued NPI takes a while to appear in the
+registry and its owner should not wait a day to be verified.
 
 Outcomes, as stored in users.npi_verification:
 - verified: the registry has the number, active, of the expected type, under the name;
@@ -39,8 +40,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -125,9 +126,9 @@ def lookup_npi(
         return cached
     result = client.lookup(npi)
     if isinstance(result, Found):
-        _store_answer(session, npi, dict(result.record.raw), now)
+        remember_answer(session, npi, dict(result.record.raw), now)
     elif isinstance(result, NotFound):
-        _store_answer(session, npi, {}, now)
+        remember_answer(session, npi, {}, now)
     return result
 
 
@@ -156,15 +157,14 @@ def _cached_answer(
     return Found(record)
 
 
-def _store_answer(session: Session, npi: str, answer: dict[str, Any], now: datetime) -> None:
-    statement = insert(NpiRegistryAnswer).values(npi=npi, answer=answer, fetched_at=now)
+def remember_answer(
+    session: Session, npi: str, answer: dict[str, Any], fetched_at: datetime
+) -> None:
+    """Keep the registry's answer about `npi` (a result, or {} for no such number), unless
+    the cache holds one fetched later. Through the one function that writes the cache
+    (policies/npi_registry_answers.sql): the application role may not write it itself."""
     session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[NpiRegistryAnswer.npi],
-            set_={"answer": statement.excluded.answer, "fetched_at": statement.excluded.fetched_at},
-            # Two lookups racing: the later answer wins, whichever commits last.
-            where=NpiRegistryAnswer.fetched_at <= statement.excluded.fetched_at,
-        )
+        select(func.tenancy.remember_npi_answer(npi, type_coerce(answer, JSONB), fetched_at))
     )
 
 

@@ -8,9 +8,9 @@ docs/citus-layout.md gives the decision per table and why:
   organization's rows of every table lie on one worker;
 - **distributed by user_id**, in a group of its own (a provider's one primary facility
   across organizations): primary_assignments;
-- **the coordinator**: every other table (the outbox, the region's claim, Alembic's
-  version), which Citus keeps in its metadata as a local table where it holds a foreign
-  key to a reference table.
+- **the coordinator**: every other table (the outbox, the NPI Registry's cache, the
+  region's claim, Alembic's version), which Citus keeps in its metadata as a local table
+  where it holds a foreign key to a reference table.
 
 The tables are moved at head, every time the migrations run on a coordinator
 (migrations/env.py), so that a database becomes distributed however it arrived there:
@@ -30,7 +30,6 @@ from app.tenancy.policies import is_citus
 # In the order they are made reference tables: a table after those it points at.
 REFERENCE = (
     "us_states",
-    "npi_registry_answers",
     "users",
     "organizations",
     "credentials",
