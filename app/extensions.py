@@ -3,8 +3,10 @@ session, Redis client and document store, and the JWT manager."""
 
 from __future__ import annotations
 
+from collections.abc import Generator, Iterator
+
 import redis
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, stream_with_context
 from flask_jwt_extended import JWTManager
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,11 +63,48 @@ class Database:
         session: Session = g.db_session
         return session
 
+    def stream(self, chunks: Generator[str, None, None]) -> Iterator[str]:
+        """The body of a response read from the database as it is sent, in the request's
+        transaction (the session stays open until the body is sent, then closes).
+
+        The first chunk is made at once, by the view: a read that fails before anything
+        is sent is answered as any failing request is (its error, the transaction rolled
+        back). The rest is made as the client takes it. The transaction is committed
+        before the last chunk leaves: a client that received the whole body received what
+        the transaction committed (an access recorded with the read, say). A read that
+        fails midway is rolled back and the body cut short, which the client sees as a
+        failed transfer; a client that goes away midway was sent part of what was read,
+        which is committed."""
+        first = next(chunks, None)
+        g.db_streaming = True
+        return stream_with_context(self._send(first, chunks))
+
+    def _send(self, first: str | None, rest: Generator[str, None, None]) -> Iterator[str]:
+        session = self.session
+        held = first
+        try:
+            for chunk in rest:
+                if held is not None:
+                    yield held
+                held = chunk
+            session.commit()
+        except GeneratorExit:
+            rest.close()  # its reading ends (its cursor closed) before the transaction does
+            session.commit()
+            raise
+        except Exception:
+            _roll_back(session)
+            raise
+        if held is not None:
+            yield held
+
     @staticmethod
     def _finish_transaction(response: Response) -> Response:
         session: Session | None = g.get("db_session")
         if session is None:
             return response
+        if g.get("db_streaming") and response.status_code < 400:
+            return response  # ended by the body as it is sent (stream)
         if response.status_code >= 400:
             _roll_back(session)
             return response

@@ -1,0 +1,70 @@
+"""Reads of sensitive data in the audit trail: access events.
+
+- `audit_events.action` may be `access`, and an access carries its `purpose` (the
+  endpoint that read the data); a change carries none;
+- `access_records`, the door through which the application records an access: a row
+  inserted there becomes one audit event through its trigger (policies/access_records.sql)
+  and is not kept. On a Citus cluster it is distributed with the trail (app/models/
+  access_record.py says why a table and not a function).
+
+Down: the access events stay in the trail (it is never cut short), each with its
+purpose moved into `changes`; the earlier revision's check on the action is made again
+for the rows written from then on (NOT VALID: it passes over the accesses already there).
+
+Revision ID: 0024
+Revises: 0022
+Create Date: 2026-11-30
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql as pg
+
+revision: str = "0024"
+down_revision: str | None = "0022"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("audit_events", sa.Column("purpose", sa.String(64)))
+    op.execute("ALTER TABLE audit_events DROP CONSTRAINT ck_audit_events_action")
+    op.create_check_constraint(
+        op.f("ck_audit_events_action"),
+        "audit_events",
+        "action IN ('insert', 'update', 'delete', 'access')",
+    )
+    op.create_check_constraint(
+        op.f("ck_audit_events_purpose_of_access"),
+        "audit_events",
+        "(action = 'access') = (purpose IS NOT NULL)",
+    )
+    op.create_table(
+        "access_records",
+        sa.Column("organization_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("table_name", sa.String(63), nullable=False),
+        sa.Column("row_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("purpose", sa.String(64), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("access_records")
+    # made from policies/access_records.sql at head; the table's trigger went with it
+    op.execute("DROP FUNCTION IF EXISTS tenancy.record_access()")
+    # The owner moves the purposes: the trail's policies let nobody change an event.
+    op.execute("ALTER TABLE audit_events NO FORCE ROW LEVEL SECURITY")
+    op.execute(
+        "UPDATE audit_events SET changes = jsonb_build_object('purpose', purpose)"
+        " WHERE action = 'access'"
+    )
+    op.execute("ALTER TABLE audit_events FORCE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE audit_events DROP CONSTRAINT ck_audit_events_purpose_of_access")
+    op.execute("ALTER TABLE audit_events DROP CONSTRAINT ck_audit_events_action")
+    op.execute(
+        "ALTER TABLE audit_events ADD CONSTRAINT ck_audit_events_action"
+        " CHECK (action IN ('insert', 'update', 'delete')) NOT VALID"
+    )
+    op.drop_column("audit_events", "purpose")
