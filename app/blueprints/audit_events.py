@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from app import csv_export
 from app.blueprints.lookups import organization_or_404
@@ -60,11 +61,13 @@ def _lines(events: Sequence[AuditEvent], file_format: str) -> str:
     return "".join(json.dumps(event, sort_keys=True) + "\n" for event in dumped)
 
 
-def _export_body(query: Select[AuditEvent], file_format: str) -> Generator[str, None, None]:
+def _export_body(
+    session: Session, query: Select[AuditEvent], file_format: str
+) -> Generator[str, None, None]:
     """The file: a CSV header, then the events a batch at a time (the first batch with
     the header, so that the first chunk has read from the database)."""
     header = csv_export.line(COLUMNS) if file_format == "csv" else ""
-    batches = audit_trail.batches(db.session, query)
+    batches = audit_trail.batches(session, query)
     yield header + _lines(next(batches, ()), file_format)
     for batch in batches:
         yield _lines(batch, file_format)
@@ -126,8 +129,8 @@ class AuditEventsExport(MethodView):
         access.record(db.session, [access.export(filed_under, AccessPurpose.AUDIT_EXPORT)])
         file_format = query["format"]
         events = audit_trail.events_between(organization_ids, query["start"], query["end"])
-        response = Response(
-            db.stream(_export_body(events, file_format)), mimetype=MEDIA_TYPES[file_format]
+        response = db.streamed(
+            _export_body(db.session, events, file_format), mimetype=MEDIA_TYPES[file_format]
         )
         name = f"audit-events-{query['start'].isoformat()}-{query['end'].isoformat()}"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
