@@ -10,6 +10,7 @@
 Down: the access events stay in the trail (it is never cut short), each with its
 purpose moved into `changes`; the earlier revision's check on the action is made again
 for the rows written from then on (NOT VALID: it passes over the accesses already there).
+Up again, they get their purpose back.
 
 Revision ID: 0024
 Revises: 0022
@@ -28,6 +29,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _change_events(statement: str) -> None:
+    """Run `statement` on the trail as its owner: the trail's policies let nobody change
+    an event, the owner included while they are forced on it."""
+    op.execute("ALTER TABLE audit_events NO FORCE ROW LEVEL SECURITY")
+    op.execute(statement)
+    op.execute("ALTER TABLE audit_events FORCE ROW LEVEL SECURITY")
+
+
 def upgrade() -> None:
     op.add_column("audit_events", sa.Column("purpose", sa.String(64)))
     op.execute("ALTER TABLE audit_events DROP CONSTRAINT ck_audit_events_action")
@@ -35,6 +44,11 @@ def upgrade() -> None:
         op.f("ck_audit_events_action"),
         "audit_events",
         "action IN ('insert', 'update', 'delete', 'access')",
+    )
+    # accesses kept by a downgrade: their purpose back in its column
+    _change_events(
+        "UPDATE audit_events SET purpose = changes ->> 'purpose', changes = '{}'"
+        " WHERE action = 'access'"
     )
     op.create_check_constraint(
         op.f("ck_audit_events_purpose_of_access"),
@@ -54,13 +68,10 @@ def downgrade() -> None:
     op.drop_table("access_records")
     # made from policies/access_records.sql at head; the table's trigger went with it
     op.execute("DROP FUNCTION IF EXISTS tenancy.record_access()")
-    # The owner moves the purposes: the trail's policies let nobody change an event.
-    op.execute("ALTER TABLE audit_events NO FORCE ROW LEVEL SECURITY")
-    op.execute(
+    _change_events(
         "UPDATE audit_events SET changes = jsonb_build_object('purpose', purpose)"
         " WHERE action = 'access'"
     )
-    op.execute("ALTER TABLE audit_events FORCE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE audit_events DROP CONSTRAINT ck_audit_events_purpose_of_access")
     op.execute("ALTER TABLE audit_events DROP CONSTRAINT ck_audit_events_action")
     op.execute(
