@@ -338,14 +338,14 @@ def test_nobody_records_an_access_in_a_trail_outside_their_reach(
     flag are the context's."""
     a, b = tenants.a, tenants.b
 
-    def record(organization_id: uuid.UUID) -> None:
+    def record(organization_id: uuid.UUID, purpose: str = "document_download") -> None:
         with db.begin_nested():
             db.execute(
                 access_records.insert().values(
                     organization_id=organization_id,
                     table_name="documents",
                     row_id=uuid.uuid4(),
-                    purpose="document_download",
+                    purpose=purpose,
                 )
             )
 
@@ -368,6 +368,9 @@ def test_nobody_records_an_access_in_a_trail_outside_their_reach(
         )
     ).all()
     assert [tuple(e) for e in events] == [(a.organization.id, a.admin.id, False, "req-own")]
+    # a purpose is a name, never text that would pass for more than one
+    with pytest.raises(DBAPIError, match="ck_audit_events_purpose_name"):
+        record(a.organization.id, purpose='read", "by": "someone else')
 
     use_context(db, TenantContext())
     assert refused(a.organization.id)

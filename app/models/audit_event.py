@@ -30,8 +30,10 @@ NO_ORGANIZATION_ID = uuid.UUID(int=0)
 
 # The longest request id the trail keeps (X-Request-ID headers and system labels).
 REQUEST_ID_LENGTH = 64
-# The longest access purpose (app/models/enums.py, AccessPurpose).
+# The longest access purpose (app/models/enums.py, AccessPurpose), and its shape: a name,
+# which a JSON string or a log line holds as it is.
 PURPOSE_LENGTH = 64
+PURPOSE_NAME = "^[a-z][a-z_]*$"
 
 
 class OrganizationKey(TypeDecorator[uuid.UUID | None]):
@@ -60,6 +62,7 @@ class AuditEvent(TenantRowKey, Base):
         CheckConstraint(check_in("action", values(AuditAction)), name="action"),
         # an access says why the data was read; a change says it by its `changes`
         CheckConstraint("(action = 'access') = (purpose IS NOT NULL)", name="purpose_of_access"),
+        CheckConstraint(f"purpose ~ '{PURPOSE_NAME}'", name="purpose_name"),
         Index(
             "ix_audit_events_organization_id_occurred_at",
             "organization_id",
