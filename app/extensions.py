@@ -3,6 +3,9 @@ session, Redis client and document store, and the JWT manager."""
 
 from __future__ import annotations
 
+from collections.abc import Generator, Iterator
+from typing import Any
+
 import redis
 from flask import Flask, Response, current_app, g
 from flask_jwt_extended import JWTManager
@@ -61,14 +64,59 @@ class Database:
         session: Session = g.db_session
         return session
 
+    def streamed(self, chunks: Generator[str, None, None], **response: Any) -> Response:
+        """A response whose body is read from the database as it is sent, in the
+        request's transaction: the request leaves its session open, and the body ends it.
+
+        The first chunk is made at once, by the view: a read that fails before anything
+        is sent is answered as any failing request is (its error, the transaction rolled
+        back). The rest is made as the client takes it, after the view has returned and
+        outside the request's context: `chunks` holds what it reads with (the session,
+        its cursor). The transaction is committed before the last chunk leaves, so a
+        client that received the whole body received what the transaction committed (an
+        access recorded with the read, say). A read that fails midway is rolled back and
+        the body cut short, which the client sees as a failed transfer; a client that
+        goes away midway was sent part of what was read, which is committed; a body
+        dropped before anything was sent is rolled back."""
+        first = next(chunks, None)
+        session = self.session
+        g.db_streaming = True
+        streamed = Response(self._send(session, first, chunks), **response)
+        streamed.call_on_close(session.close)
+        return streamed
+
+    @staticmethod
+    def _send(
+        session: Session, first: str | None, rest: Generator[str, None, None]
+    ) -> Iterator[str]:
+        held = first
+        try:
+            for chunk in rest:
+                if held is not None:
+                    yield held
+                held = chunk
+            session.commit()
+        except GeneratorExit:
+            rest.close()  # its reading ends (its cursor closed) before the transaction does
+            session.commit()
+            raise
+        except Exception:
+            _roll_back(session)
+            raise
+        if held is not None:
+            yield held
+
     @staticmethod
     def _finish_transaction(response: Response) -> Response:
         session: Session | None = g.get("db_session")
         if session is None:
             return response
         if response.status_code >= 400:
+            g.pop("db_streaming", None)  # no body is streamed: the request ends the session
             _roll_back(session)
             return response
+        if g.get("db_streaming"):
+            return response  # the body ends it as it is sent (streamed)
         try:
             session.commit()
         except Exception as exc:
@@ -78,6 +126,8 @@ class Database:
 
     @staticmethod
     def _close_session(_exc: BaseException | None) -> None:
+        if g.get("db_streaming"):
+            return  # closed by the streamed body, when it is
         session: Session | None = g.pop("db_session", None)
         if session is not None:
             session.close()

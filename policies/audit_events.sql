@@ -1,6 +1,7 @@
 -- audit_events: append-only. Rows are written only by tenancy.record_audit_event() and
--- tenancy.record_audit_inserts(), SECURITY DEFINER trigger functions running as the
--- table owner (policies/functions.sql): the application role
+-- tenancy.record_audit_inserts() (changes, policies/functions.sql) and
+-- tenancy.record_access() (reads, policies/access_records.sql), SECURITY DEFINER trigger
+-- functions running as the table owner: the application role
 -- may read (as far as the select policy allows) and nothing else. Organization admins
 -- and MSC representatives read their scope's events; MSC admins all.
 ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY;

@@ -12,9 +12,9 @@ from sqlalchemy import Engine, event, text, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from app.domain import assignments
+from app.domain import assignments, members
 from app.extensions import db
-from app.models import Facility, Organization, User
+from app.models import Credential, Facility, Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
@@ -44,6 +44,20 @@ def committed_provider(
             factories.make_assignment(session, provider, facility, **(assignment or {}))
         session.commit()
     return provider
+
+
+def committed_credential(admin_engine: Engine, user: User) -> uuid.UUID:
+    """A committed medical license of `user`'s, open to their organizations (superuser)."""
+    with Session(admin_engine) as session:
+        credential = Credential(
+            user_id=user.id,
+            owner_organization_ids=members.organizations_of(session, user.id),
+            credential_type="medical_license",
+            number="ME-12345",
+        )
+        session.add(credential)
+        session.commit()
+        return credential.id
 
 
 def set_office_manager(admin_engine: Engine, facility: Facility, manager: User) -> None:

@@ -194,6 +194,29 @@ def test_msc_breakdown_across_organizations(
     assert client.get("/api/v1/admin/analytics", headers=bearer(admin)).status_code == 403
 
 
+def test_the_breakdown_csv_opens_in_a_spreadsheet_without_running_a_name(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """An organization's name is the user's text: one a spreadsheet would take for a
+    formula is written as text (app/csv_export.py); the figures stay numbers."""
+    _seed(seeded, admin_engine)
+    with admin_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE organizations SET name = '=HYPERLINK(\"http://x\")' WHERE id = :o"),
+            {"o": seeded.a.organization.id},
+        )
+    msc = token_for(client, seeded.msc_admin)
+    url = "/api/v1/admin/analytics?format=csv&from=" + str(TODAY - dt.timedelta(days=30))
+    response = client.get(url, headers=bearer(msc))
+    assert response.status_code == 200
+    rows = {r["organization_id"]: r for r in csv.DictReader(io.StringIO(response.text))}
+    renamed = rows[str(seeded.a.organization.id)]
+    assert renamed["name"] == '\'=HYPERLINK("http://x")'
+    assert renamed["orders"] == str(len(ORDERS))
+    other = rows[str(seeded.b.organization.id)]
+    assert (other["name"], other["revenue"]) == ("Tenant B", "999.00")
+
+
 def test_statements_do_not_grow_with_the_tenant(
     app: Flask, client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:

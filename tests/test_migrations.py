@@ -16,6 +16,7 @@ from app import migrate
 from app.database import make_engine
 from app.local import DatabaseUrls, drop_database, ensure_database, urls_for
 from app.models import Base
+from app.tenancy.context import TenantContext, apply
 from app.tenancy.roles import ensure_roles
 from app.tenancy.signing import enter_ticket
 
@@ -300,3 +301,41 @@ def test_0022_copies_the_owners_organizations_onto_what_they_own(
         ("organization", []),
         ("provider", [organization]),
     ]
+
+
+def test_0025_keeps_the_accesses_in_the_trail_down_and_up_again(
+    empty_database: DatabaseUrls,
+) -> None:
+    """A downgrade never cuts the trail short: an access event stays, its purpose kept in
+    `changes`, and the upgrade gives it its purpose back."""
+    urls = empty_database
+    migrate.upgrade(urls.owner)
+    admin, app = make_engine(urls.admin), make_engine(urls.app)
+    with admin.begin() as conn:
+        organization = conn.scalar(
+            text(
+                "INSERT INTO organizations (name, organization_type)"
+                " VALUES ('Clinic', 'group_practice') RETURNING id"
+            )
+        )
+    with app.begin() as conn:
+        apply(conn, TenantContext(is_msc_admin=True, request_id="req-kept"))
+        conn.execute(
+            text("INSERT INTO access_records VALUES (:o, 'organizations', :o, 'fhir_export')"),
+            {"o": organization},
+        )
+    app.dispose()
+
+    def access() -> tuple[object, ...]:
+        with admin.connect() as conn:
+            row = conn.execute(
+                text("SELECT * FROM audit_events WHERE request_id = 'req-kept'")
+            ).one()
+        event = row._mapping
+        return event["action"], event.get("purpose"), event["changes"]
+
+    migrate.downgrade(urls.owner, "0025-1")
+    assert access() == ("access", None, {"purpose": "fhir_export"})
+    migrate.upgrade(urls.owner)
+    assert access() == ("access", "fhir_export", {})
+    admin.dispose()

@@ -46,6 +46,7 @@ OPEN_DOCUMENTS = (
 ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/analytics": "msc-admin",
     "GET /api/v1/admin/audit-events": ("view-audit-trail",),
+    "GET /api/v1/admin/audit-events/export": ("view-audit-trail",),
     "GET /api/v1/admin/compliance": (
         "manage-providers",
         "run-reports",
@@ -141,6 +142,11 @@ ROUTES: dict[str, Requirement] = {
         "view-represented-organizations",
     ),
     "GET /api/v1/admin/providers/{provider_id}/credentials": (
+        "invite-providers",
+        "manage-facilities",
+        "manage-providers",
+    ),
+    "GET /api/v1/admin/providers/{provider_id}/credentials/{credential_id}": (
         "invite-providers",
         "manage-facilities",
         "manage-providers",

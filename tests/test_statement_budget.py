@@ -5,11 +5,16 @@ grow with the tenant either."""
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
+from app import clock
+from app.models import User
 from tests.api_helpers import (
+    committed_credential,
     committed_provider,
     committed_representative,
     counting_statements,
@@ -20,6 +25,10 @@ from tests.conftest import Tenant, TwoTenants, bearer, token_for
 CONTEXT = 1
 LIST_BUDGET = CONTEXT + 2  # the page and its total
 DETAIL_BUDGET = CONTEXT + 1
+# An audited read's access event (app/domain/access.py).
+ACCESS = 1
+# The trail's export: its access, and the one cursor its batches are fetched from.
+EXPORT_BUDGET = CONTEXT + ACCESS + 1
 
 LISTS = (
     "/api/v1/admin/facilities",
@@ -52,7 +61,8 @@ def _reports(tenant: Tenant) -> tuple[str, ...]:
 
 def _count(app: Flask, client: FlaskClient, token: str, url: str) -> int:
     with counting_statements(app) as statements:
-        response = client.get(url, headers=bearer(token))
+        # the whole body, read within the block: a streamed one is read as it is sent
+        response = client.get(url, headers=bearer(token), buffered=True)
     assert response.status_code == 200, (url, response.get_json())
     return len(statements)
 
@@ -123,3 +133,40 @@ def test_an_msc_representative_reads_the_reports_at_the_admins_cost(
     ):
         assert _count(app, client, token, url) == _count(app, client, admin, url), url
     assert _count(app, client, token, "/api/v1/admin/organizations?page_size=100") <= LIST_BUDGET
+
+
+def test_an_audited_read_costs_its_access_and_the_export_its_cursor_whatever_the_size(
+    app: Flask, client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """The same read, by an MSC admin (audited) and by the organization's own admin (not),
+    differs by its access event alone. The export reads the trail from one cursor: a
+    trail of thousands of events costs what one of a few does."""
+    small, big = seeded.a, seeded.b
+    grow_tenant(admin_engine, big.organization.id, facilities=120, providers=300)
+    provider = seeded.shared_provider
+    credential = committed_credential(admin_engine, provider)
+    msc = token_for(client, seeded.msc_admin)
+    for tenant in (small, big):
+        admin = token_for(client, tenant.admin)
+        membership = _membership_of(admin_engine, provider, tenant)
+        for url in (
+            f"/api/v1/admin/members/{membership}",
+            f"/api/v1/admin/providers/{provider.id}/credentials/{credential}",
+            f"/api/v1/admin/providers/{provider.id}/credentials",
+        ):
+            assert _count(app, client, msc, url) == _count(app, client, admin, url) + ACCESS, url
+        today = clock.today()
+        export = f"/api/v1/admin/audit-events/export?from={today}&to={today}"
+        assert _count(app, client, admin, export) == EXPORT_BUDGET
+        named = f"{export}&organization_id={tenant.organization.id}"
+        assert _count(app, client, admin, named) == EXPORT_BUDGET + 1  # the organization
+    assert _count(app, client, msc, named) == EXPORT_BUDGET + 1
+
+
+def _membership_of(admin_engine: Engine, user: User, tenant: Tenant) -> uuid.UUID:
+    with admin_engine.connect() as conn:
+        found: uuid.UUID = conn.execute(
+            text("SELECT id FROM memberships WHERE user_id = :u AND organization_id = :o"),
+            {"u": user.id, "o": tenant.organization.id},
+        ).scalar_one()
+        return found

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import io
 import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -14,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 from flask import Response, request
 from flask.views import MethodView
 
-from app import clock
+from app import clock, csv_export
 from app.blueprints.lookups import organization_or_404
+from app.domain import access, queries
 from app.domain import analytics as reports
 from app.domain import dashboard as dashboards
-from app.domain import queries
 from app.extensions import db
+from app.models.enums import AccessPurpose
 from app.permissions import SEE_DASHBOARD, SEE_REPORTS, authenticated, require_msc_admin, requires
 from app.request_body import Blueprint
 from app.schemas.analytics import (
@@ -49,9 +48,12 @@ def _wants_csv(query: dict[str, Any]) -> bool:
     return query.get("format") == "csv" or request.accept_mimetypes.best == "text/csv"
 
 
+CENTS = Decimal("0.01")
+
+
 def _cell(value: Any) -> Any:
-    # Amounts keep their cents, as in the JSON.
-    return f"{value:.2f}" if isinstance(value, Decimal) else value
+    # Amounts keep their cents, as in the JSON; still numbers, which csv_export leaves be.
+    return value.quantize(CENTS) if isinstance(value, Decimal) else value
 
 
 def _csv(
@@ -63,11 +65,11 @@ def _csv(
     """A column per field of the result type, in its order, headed by the field's name
     (or its entry in `headers`)."""
     columns = [field.name for field in dataclasses.fields(row_type)]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([(headers or {}).get(column, column) for column in columns])
-    writer.writerows([_cell(getattr(row, column)) for column in columns] for row in rows)
-    response = Response(buffer.getvalue(), mimetype="text/csv")
+    body = csv_export.line((headers or {}).get(column, column) for column in columns)
+    body += "".join(
+        csv_export.line(_cell(getattr(row, column)) for column in columns) for row in rows
+    )
+    response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 
@@ -94,7 +96,8 @@ class OrganizationAnalytics(MethodView):
     def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> Any:
         """Order volume, provider activity, facility utilization, compliance trend,
         revenue and growth over `from`..`to` by `interval`. CSV of the periods with
-        `?format=csv` or `Accept: text/csv`."""
+        `?format=csv` or `Accept: text/csv`. An export, in either format: recorded in the
+        organization's audit trail."""
         organization = organization_or_404(organization_id, in_scope=True)
         start, end = _range(query)
         result = reports.analytics(
@@ -104,6 +107,7 @@ class OrganizationAnalytics(MethodView):
             end,
             query["interval"],
         )
+        access.record(db.session, [access.export(organization.id, AccessPurpose.ANALYTICS_EXPORT)])
         if _wants_csv(query):
             # A bare `start` header would not say what starts.
             return _csv(
@@ -120,9 +124,17 @@ class AnalyticsAcrossOrganizations(MethodView):
     @blp.response(200, OrganizationBreakdownSchema(many=True))
     def get(self, query: dict[str, Any]) -> Any:
         """Every organization's orders, revenue and provider activity over `from`..`to`
-        (CSV with `?format=csv` or `Accept: text/csv`)."""
+        (CSV with `?format=csv` or `Accept: text/csv`). An export of each organization's
+        figures, in either format: recorded in each one's audit trail."""
         start, end = _range(query)
         rows = reports.breakdown(db.session, start, end)
+        access.record(
+            db.session,
+            (
+                access.export(row.organization_id, AccessPurpose.ANALYTICS_BREAKDOWN_EXPORT)
+                for row in rows
+            ),
+        )
         if _wants_csv(query):
             return _csv("analytics-by-organization", reports.OrganizationTotals, rows)
         return rows

@@ -10,6 +10,7 @@ from sqlalchemy import Select
 
 from app import clock
 from app.blueprints.lookups import provider_or_404
+from app.domain import access
 from app.domain import credentials as rules
 from app.domain.errors import NotFound
 from app.extensions import db
@@ -103,8 +104,26 @@ class ProviderCredentials(MethodView):
     @blp.response(200, CredentialSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, provider_id: uuid.UUID) -> Select[Credential]:
-        """A provider's credentials (the same for every organization they work for)."""
-        return rules.credentials_of(provider_or_404(provider_id).id)
+        """A provider's credentials (the same for every organization they work for).
+        Read from outside the provider's organizations (by MSC staff or an admin of a
+        parent organization), recorded in the audit trail."""
+        provider = provider_or_404(provider_id)
+        access.record(db.session, access.credential_list(current_context(), provider))
+        return rules.credentials_of(provider.id)
+
+
+@blp.route("/admin/providers/<uuid:provider_id>/credentials/<uuid:credential_id>")
+class ProviderCredential(MethodView):
+    @authenticated()
+    @requires(*SEE_PROVIDERS)
+    @blp.response(200, CredentialSchema)
+    def get(self, provider_id: uuid.UUID, credential_id: uuid.UUID) -> Credential:
+        """One of a provider's credentials. Read from outside the provider's
+        organizations (by MSC staff or an admin of a parent organization), recorded in
+        the audit trail."""
+        credential = _of_provider(provider_or_404(provider_id), credential_id)
+        access.record(db.session, access.credential_read(current_context(), credential))
+        return credential
 
 
 @blp.route("/admin/providers/<uuid:provider_id>/credentials/<uuid:credential_id>/verify")

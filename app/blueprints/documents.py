@@ -20,6 +20,7 @@ from sqlalchemy import Select
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
 from app.blueprints.lookups import organization_or_404, provider_or_404
+from app.domain import access
 from app.domain import documents as rules
 from app.domain.errors import NotFound
 from app.extensions import current_settings, db, document_store
@@ -206,9 +207,12 @@ class DocumentContent(MethodView):
     @requires(*OPEN_DOCUMENTS)
     @blp.doc(**_CONTENT_DOC)
     def get(self, document_id: uuid.UUID) -> Response:
-        """Download a document's file, for whoever may see the document."""
+        """Download a document's file, for whoever may see the document. Every download
+        is recorded in the audit trail (of the document's organization; for a provider's
+        document, of the organization through which the caller reaches the provider)."""
         document = _document_or_404(document_id)
         data = rules.read_content(document_store(), document)
+        access.record(db.session, [access.document_download(current_context(), document)])
         response = send_file(
             BytesIO(data),
             mimetype=document.content_type,

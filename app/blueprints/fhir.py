@@ -10,8 +10,10 @@ from flask import Response
 from flask.views import MethodView
 
 from app.blueprints.lookups import organization_or_404
+from app.domain import access
 from app.domain.fhir import organization_bundle
 from app.extensions import db
+from app.models.enums import AccessPurpose
 from app.permissions import EXPORT_FHIR, authenticated, requires
 from app.request_body import Blueprint
 from app.schemas.fhir import FhirQuerySchema
@@ -55,9 +57,11 @@ class OrganizationFhir(MethodView):
     def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> Response:
         """The organization, its descendants, their facilities, providers and assignments
         as a FHIR R4 Bundle, in a constant number of queries. Current facilities and
-        assignments only, unless `include_inactive`."""
+        assignments only, unless `include_inactive`. Recorded in the organization's audit
+        trail as an export."""
         organization = organization_or_404(organization_id, in_scope=True)
         bundle = organization_bundle(
             db.session, organization, include_inactive=query["include_inactive"]
         )
+        access.record(db.session, [access.export(organization.id, AccessPurpose.FHIR_EXPORT)])
         return Response(json.dumps(bundle), mimetype=FHIR_JSON)

@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.blueprints.lookups import account_or_404, organization_or_404
-from app.domain import members, queries
+from app.domain import access, members, queries
 from app.domain.errors import NotFound
 from app.domain.queries import Rows
 from app.extensions import db
@@ -69,10 +69,15 @@ class MemberById(MethodView):
     @requires(Permission.MANAGE_MEMBERS)
     @blp.response(200, MemberSchema)
     def get(self, membership_id: uuid.UUID) -> dict[str, Any]:
-        """Get one member."""
+        """Get one member. Read from outside the member's organization (by MSC staff or
+        an admin of a parent organization), recorded in its audit trail."""
+        context = current_context()
         found = members.member(db.session, membership_id)
-        if found is None or not current_context().reaches(found["organization_id"]):
+        if found is None or not context.reaches(found["organization_id"]):
             raise NotFound("member not found")
+        access.record(
+            db.session, access.member_read(context, membership_id, found["organization_id"])
+        )
         return found
 
     @authenticated()

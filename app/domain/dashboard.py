@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.domain import compliance, onboarding, queries
 from app.models import AuditEvent, Facility, Organization, ProviderFacility, User
+from app.models.enums import AuditAction
 from app.models.order import ACTIVE_ORDER_STATUSES, Order
 
 RECENT_ACTIVITY = 10
@@ -152,12 +153,17 @@ def recent_activity(session: Session, ids: list[uuid.UUID]) -> list[Activity]:
     # trail is neither read, nor sorted, nor joined to its actors. One branch per
     # organization, each naming it: a Citus cluster sends each to the node holding that
     # organization's trail (it plans no join of a list of organizations to the trail).
+    # What was done, not who looked: the reads recorded in the trail (accesses) are for
+    # its readers and exports (app/blueprints/audit_events.py).
     if not ids:
         return []
     latest = union_all(
         *(
             select(AuditEvent)
-            .where(AuditEvent.organization_id == organization_id)
+            .where(
+                AuditEvent.organization_id == organization_id,
+                AuditEvent.action != AuditAction.ACCESS,
+            )
             .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)
             .limit(RECENT_ACTIVITY)
             for organization_id in ids

@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models; one module per table."""
 
+from app.models.access_record import access_records
 from app.models.audit_event import AuditEvent
 from app.models.base import Base
 from app.models.credential import Credential
@@ -40,4 +41,5 @@ __all__ = [
     "ProviderFacility",
     "UsState",
     "User",
+    "access_records",
 ]

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from app.models.base import Base, TenantRowKey
+from app.models.base import Base, TenantRowKey, check_in
+from app.models.enums import AuditAction, values
 
 # The key under which the trail files the events of global rows (a user, what a user
 # owns) made outside any organization: a distributed table's key may not be NULL
@@ -29,6 +30,10 @@ NO_ORGANIZATION_ID = uuid.UUID(int=0)
 
 # The longest request id the trail keeps (X-Request-ID headers and system labels).
 REQUEST_ID_LENGTH = 64
+# The longest access purpose (app/models/enums.py, AccessPurpose), and its shape: a name,
+# which a JSON string or a log line holds as it is.
+PURPOSE_LENGTH = 64
+PURPOSE_NAME = "^[a-z][a-z_]*$"
 
 
 class OrganizationKey(TypeDecorator[uuid.UUID | None]):
@@ -45,7 +50,8 @@ class OrganizationKey(TypeDecorator[uuid.UUID | None]):
 
 
 class AuditEvent(TenantRowKey, Base):
-    """Append-only record of a row change, written by the audit trigger.
+    """Append-only record of a row change, written by the audit trigger, or of a read of
+    sensitive data (action `access`, written through `access_records`).
 
     No foreign keys: the trail must outlive the rows and users it speaks of.
     """
@@ -53,7 +59,10 @@ class AuditEvent(TenantRowKey, Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         PrimaryKeyConstraint("organization_id", "id"),
-        CheckConstraint("action IN ('insert', 'update', 'delete')", name="action"),
+        CheckConstraint(check_in("action", values(AuditAction)), name="action"),
+        # an access says why the data was read; a change says it by its `changes`
+        CheckConstraint("(action = 'access') = (purpose IS NOT NULL)", name="purpose_of_access"),
+        CheckConstraint(f"purpose ~ '{PURPOSE_NAME}'", name="purpose_name"),
         Index(
             "ix_audit_events_organization_id_occurred_at",
             "organization_id",
@@ -70,8 +79,11 @@ class AuditEvent(TenantRowKey, Base):
     action: Mapped[str] = mapped_column(String(8))
     table_name: Mapped[str] = mapped_column(String(63))
     row_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    # {column: {"old": ..., "new": ...}}; secrets are redacted by the trigger.
+    # {column: {"old": ..., "new": ...}}; secrets are redacted by the trigger. Empty for
+    # an access.
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    # An access's AccessPurpose: the endpoint that read the row. NULL for a change.
+    purpose: Mapped[str | None] = mapped_column(String(PURPOSE_LENGTH))
     request_id: Mapped[str | None] = mapped_column(String(REQUEST_ID_LENGTH))
     occurred_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

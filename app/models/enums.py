@@ -134,6 +134,32 @@ class OutboxStatus(StrEnum):
     CANCELLED = "cancelled"  # not to be sent: its invitation was replaced or revoked
 
 
+class AuditAction(StrEnum):
+    """What an audit event records: a row's change (by the audit triggers), or a read of
+    sensitive data (an access, recorded through `access_records`)."""
+
+    INSERT = "insert"
+    UPDATE = "update"
+    DELETE = "delete"
+    ACCESS = "access"
+
+
+class AccessPurpose(StrEnum):
+    """Why sensitive data was read: the endpoint whose read an access event records
+    (app/domain/access.py)."""
+
+    DOCUMENT_DOWNLOAD = "document_download"
+    FHIR_EXPORT = "fhir_export"
+    # An organization's analytics report, in either of its formats.
+    ANALYTICS_EXPORT = "analytics_export"
+    # Every organization's totals (MSC admins): an event for each organization shown.
+    ANALYTICS_BREAKDOWN_EXPORT = "analytics_breakdown_export"
+    CREDENTIAL_READ = "credential_read"
+    CREDENTIAL_LIST = "credential_list"
+    MEMBER_READ = "member_read"
+    AUDIT_EXPORT = "audit_export"
+
+
 class MessageKind(StrEnum):
     CREDENTIAL_REMINDER = "credential_reminder"
     DOCUMENT_REMINDER = "document_reminder"

@@ -46,6 +46,8 @@ BY_ORGANIZATION = (
     "onboarding_step_completions",
     "orders",
     "audit_events",
+    # the trail's door (app/models/access_record.py): with it, shard by shard
+    "access_records",
 )
 ORGANIZATION_COLUMN = "organization_id"
 # Distributed by the provider: its rows are not a tenant's.
