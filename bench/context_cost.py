@@ -8,13 +8,15 @@ The database must hold data (bench/generate.py; its manifest names the largest t
 admin). As the application role, each figure is a transaction of one statement and its
 commit, repeated, interleaved with the others:
 
-  enter        `tenancy.enter` for the admin in their organization: the request's first
-               round trip, which resolves the context and applies it (`tenancy.put`);
-  apply        the application's own apply of the resolved context (app/tenancy/context.py:
-               `SET LOCAL citus.propagate_set_commands` and one `SET LOCAL` per setting,
-               one simple query), as a job or a `system_context` block sends it;
-  set_config   the same values through `set_config(..., true)` in one SELECT: the way the
-               context was applied before, which a Citus coordinator does not pass on;
+  enter        `tenancy.enter` for the admin in their organization, with the service's
+               ticket: the request's first round trip, which resolves the context and
+               applies it signed (`tenancy.put`);
+  apply        the application's own apply of the resolved context, signed
+               (app/tenancy/context.py: `tenancy.adopt` with the context as a bind
+               parameter), as a job or a `system_context` block sends it;
+  check100     apply, then a hundred checks of the context's signature in one statement
+               (`tenancy.fields()`, what each reader a policy calls does once per
+               statement): less `apply`, a hundred checks' cost;
   empty        a transaction with no statement but `SELECT 1`, the floor.
 
 Prints the median and p95 of each, in ms.
@@ -35,9 +37,10 @@ import harness
 import psycopg
 
 from app.config import Settings
-from app.tenancy.context import TenantContext, apply_statement
+from app.tenancy.context import ADOPT, TenantContext, signed_context
 from app.tenancy.read_only import READ_ONLY
 from app.tenancy.roles import libpq_url
+from app.tenancy.signing import enter_ticket
 
 Step = Callable[[psycopg.Connection[tuple[object, ...]]], None]
 
@@ -51,26 +54,30 @@ def _context_steps(admin_id: uuid.UUID, organization_id: uuid.UUID) -> dict[str,
 
     def enter(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         row = conn.execute(
-            "SELECT role, organization_ids FROM tenancy.enter(%s, %s, 'bench', %s)",
-            (admin_id, organization_id, statuses),
+            "SELECT role, organization_ids FROM tenancy.enter(%s, %s, 'bench', %s, %s)",
+            (
+                admin_id,
+                organization_id,
+                statuses,
+                enter_ticket(admin_id, organization_id, "bench", statuses),
+            ),
         ).fetchone()
         assert row is not None and row[0] == "organization_admin", row
         if not resolved:
             resolved.append(replace(context, organization_ids=tuple(cast(list[uuid.UUID], row[1]))))
 
     def apply(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-        conn.execute(apply_statement(resolved[0].settings()))
+        conn.execute(ADOPT, (signed_context(resolved[0]),))
 
-    def set_config(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-        settings = resolved[0].settings()
-        calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
-        values = [v for name, value in settings.items() for v in (f"tenancy.{name}", value)]
-        conn.execute(f"SELECT {calls}", values)
+    def check100(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        apply(conn)
+        row = conn.execute("SELECT count(tenancy.fields()) FROM generate_series(1, 100)")
+        assert row.fetchone() == (100,)
 
     def empty(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         conn.execute("SELECT 1")
 
-    return {"enter": enter, "apply": apply, "set_config": set_config, "empty": empty}
+    return {"enter": enter, "apply": apply, "check100": check100, "empty": empty}
 
 
 def main() -> None:

@@ -8,9 +8,9 @@ own: GET /api/v1/admin/facilities, /api/v1/admin/providers, /api/v1/orders and
 /api/v1/admin/compliance/expirations (a page of 50) are served in process for an admin
 of the largest tenant (the top-level organization with the most facilities in its tree,
 whose scope holds its descendants; see bench/harness.py), and each statement they send
-about the listed table is recorded with its parameters and the tenancy settings in force
-when it ran. Each list is then replayed
-through psycopg as transactions of the request's shape (the settings, then the page and
+about the listed table is recorded with its parameters and the signed tenant context in
+force when it ran. Each list is then replayed
+through psycopg as transactions of the request's shape (the context, then the page and
 the total):
 
   (a) as the application role, under the policies;
@@ -54,10 +54,10 @@ from harness import (
 from sqlalchemy import Engine, event
 
 from app.factory import create_app
+from app.tenancy.context import ADOPT
 from app.tenancy.roles import libpq_url
 
 ROOT = Path(__file__).resolve().parents[1]
-FUNCTIONS_SQL = ROOT / "policies" / "functions.sql"
 WARMUP = 20
 PLANNING_SAMPLES = 200
 
@@ -86,26 +86,18 @@ class Statement:
 
 @dataclass(frozen=True)
 class Workload:
-    """One list request's statements, and the tenancy settings they ran under."""
+    """One list request's statements, the signed tenant context they ran under (the value
+    of `tenancy.context`) and its scope."""
 
     endpoint: Endpoint
-    settings: dict[str, str]
+    context: str
+    scope: tuple[str, ...]
     statements: tuple[Statement, ...]
 
 
-def setting_names() -> list[str]:
-    """Every tenancy setting a policy can read (the readers in policies/functions.sql)."""
-    names = re.findall(
-        r"(?:current_setting|tenancy\.ids)\('(tenancy\.[a-z_]+)'", FUNCTIONS_SQL.read_text()
-    )
-    return sorted(set(names))
-
-
-def settings_statement(settings: dict[str, str]) -> Statement:
-    """All settings in one statement, transaction-local, as the application applies them."""
-    calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
-    params = [value for item in sorted(settings.items()) for value in item]
-    return Statement(f"SELECT {calls}", params)
+def context_statement(context: str) -> Statement:
+    """The context made the transaction's, as the application applies it."""
+    return Statement(ADOPT, [context])
 
 
 # --- capture ------------------------------------------------------------------------
@@ -113,12 +105,12 @@ def settings_statement(settings: dict[str, str]) -> Statement:
 
 class Recorder:
     """Records, for the request being served, the statements about one table that run
-    in a full tenant context, with the settings in force."""
+    in a full tenant context, with the context in force."""
 
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
+    def __init__(self) -> None:
         self.pattern: re.Pattern[str] | None = None
-        self.settings: dict[str, str] = {}
+        self.context = ""
+        self.scope: tuple[str, ...] = ()
         self.statements: list[Statement] = []
 
     def __call__(
@@ -134,19 +126,18 @@ class Recorder:
             return
         if "tenancy." in statement or "set_config" in statement:
             return  # resolving or applying the context, not the list
-        values = cursor.connection.execute(
-            "SELECT " + ", ".join("current_setting(%s, true)" for _ in self.names), self.names
+        context, scope = cursor.connection.execute(
+            "SELECT current_setting('tenancy.context', true), tenancy.organization_ids()"
         ).fetchone()
-        settings = {n: v or "" for n, v in zip(self.names, values, strict=True)}
-        if not settings.get("tenancy.organization_ids"):
+        if not scope:
             return  # a step of resolving who is asking
-        self.settings = settings
+        self.context, self.scope = context, tuple(str(i) for i in scope)
         self.statements.append(Statement(statement, parameters))
 
     @contextmanager
     def recording(self, table: str) -> Iterator[None]:
         self.pattern = re.compile(rf"\bFROM {re.escape(table)}\b")
-        self.settings, self.statements = {}, []
+        self.context, self.scope, self.statements = "", (), []
         try:
             yield
         finally:
@@ -159,7 +150,7 @@ def capture(bench: Target, endpoints: Sequence[Endpoint] = ENDPOINTS) -> list[Wo
     admin = cast(bench, tenants=0).largest
     token = mint_tokens(app, [admin])[admin]
     client = app.test_client()
-    recorder = Recorder(setting_names())
+    recorder = Recorder()
     workloads = []
     event.listen(Engine, "after_cursor_execute", recorder)
     try:
@@ -168,7 +159,9 @@ def capture(bench: Target, endpoints: Sequence[Endpoint] = ENDPOINTS) -> list[Wo
                 send(client, Call("GET", endpoint.path, token))
             if not recorder.statements:
                 raise SystemExit(f"{endpoint.path}: no statement about {endpoint.table}")
-            workloads.append(Workload(endpoint, recorder.settings, tuple(recorder.statements)))
+            workloads.append(
+                Workload(endpoint, recorder.context, recorder.scope, tuple(recorder.statements))
+            )
     finally:
         event.remove(Engine, "after_cursor_execute", recorder)
     return workloads
@@ -204,7 +197,7 @@ def run_transaction(
 def measure(
     workload: Workload, arms: tuple[Arm, Arm], iterations: int, prepare: bool
 ) -> tuple[Arm, Arm]:
-    statements = (settings_statement(workload.settings), *workload.statements)
+    statements = (context_statement(workload.context), *workload.statements)
     fresh = tuple(Arm(arm.name, arm.conn) for arm in arms)
     for i in range(WARMUP + iterations):
         # Alternate who goes first, so neither arm always meets a warmer cache.
@@ -226,7 +219,7 @@ def explain(
     conn: psycopg.Connection[Any], workload: Workload, statement: Statement, options: str
 ) -> list[Any]:
     """The rows of EXPLAIN (`options`) of the statement, under the workload's settings."""
-    apply = settings_statement(workload.settings)
+    apply = context_statement(workload.context)
     conn.execute(apply.sql, apply.params)
     plan = conn.execute(f"EXPLAIN ({options}) {statement.sql}", statement.params).fetchall()
     conn.rollback()
@@ -258,7 +251,7 @@ def report(
     lines = [
         f"RLS tax, {iterations} interleaved transactions per arm and mode",
         "(a) application role under the policies, (b) superuser, identical statements;",
-        "a transaction = settings + the list's statements + commit. Times in ms.",
+        "a transaction = context + the list's statements + commit. Times in ms.",
         "",
         "| list | mode | (a) median | (a) p95 | (b) median | (b) p95 | ratio of medians |",
         "|---|---|---|---|---|---|---|",
@@ -273,7 +266,7 @@ def report(
                 f"| {workload.endpoint.name} | {mode} | {am:.3f} | {ap:.3f} | {bm:.3f} | {bp:.3f}"
                 f" | {am / bm:.2f} |"
             )
-            labels = ["settings", *(describe(s) for s in workload.statements)]
+            labels = ["context", *(describe(s) for s in workload.statements)]
             for index, label in enumerate(labels):
                 sa = statistics.median(t[index] for t in a.per_statement) / 1e6
                 sb = statistics.median(t[index] for t in b.per_statement) / 1e6
@@ -311,8 +304,8 @@ def report(
                     )
                     name = f"rls_tax_{workload.endpoint.name}_{index + 1}_{arm.name}.txt"
                     (results / name).write_text(
-                        f"-- {workload.endpoint.path} as {arm.name}\n-- settings: "
-                        f"{json.dumps(workload.settings)}\n-- params: {statement.params!r}\n"
+                        f"-- {workload.endpoint.path} as {arm.name}\n-- context: "
+                        f"{json.dumps(workload.context)}\n-- params: {statement.params!r}\n"
                         f"{statement.sql}\n\n{plan}\n"
                     )
     return "\n".join(lines) + "\n"
@@ -343,7 +336,7 @@ def main() -> None:
             args.results.mkdir(parents=True, exist_ok=True)
         version = admin_conn.execute("SHOW server_version").fetchone()
         summary = report(workloads, arms, args.iterations, args.results)
-    scope = workloads[0].settings.get("tenancy.organization_ids", "").split(",")
+    scope = workloads[0].scope
     header = [
         f"{started.isoformat(timespec='seconds')}, database {bench.database}, PostgreSQL "
         f"{version[0] if version else '?'}, {os.cpu_count()} cores; the admin's scope: "
