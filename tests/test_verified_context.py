@@ -16,7 +16,9 @@ from flask import Flask
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from app import migrate
 from app.config import Settings
+from app.local import DatabaseUrls
 from app.tenancy import signing
 from app.tenancy.context import (
     ADOPT,
@@ -24,6 +26,7 @@ from app.tenancy.context import (
     ContextKeyMismatch,
     TenantContext,
     apply,
+    check_context_key,
     signed_context,
     verify_context_key,
 )
@@ -272,3 +275,35 @@ def test_a_process_with_another_key_is_refused(
     finally:
         signing.use_key(settings.tenant_context_key)
     assert app.test_client().get("/readyz").status_code == 200
+
+
+def test_the_key_changes_by_migrating_again(
+    database_urls: DatabaseUrls,
+    app_engine: Engine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A new key: the processes given it say the database holds another (they still start:
+    the migrations that write it start one too), and once the migrations ran with it, the
+    database takes their contexts, and no longer the old key's."""
+    new_key = "the region's next context key, random and long enough"
+    old_context = signed_context(TenantContext(request_id="old-key"))
+    monkeypatch.setenv("TENANT_CONTEXT_KEY", new_key)
+    signing.use_key(new_key)
+    try:
+        check_context_key(app_engine)
+        assert "another key" in caplog.text
+        migrate.upgrade(database_urls.owner)
+        with app_engine.connect() as connection:
+            verify_context_key(connection)
+            connection.exec_driver_sql(ADOPT, (old_context,))
+            assert connection.scalar(text("SELECT tenancy.fields()")) is None
+            connection.rollback()
+    finally:
+        monkeypatch.setenv("TENANT_CONTEXT_KEY", settings.tenant_context_key)
+        signing.use_key(settings.tenant_context_key)
+        migrate.upgrade(database_urls.owner)
+    with app_engine.connect() as connection:
+        verify_context_key(connection)
+        connection.rollback()

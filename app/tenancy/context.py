@@ -175,11 +175,15 @@ def verify_context_key(connection: Connection) -> None:
 
 
 def check_context_key(engine: Engine) -> None:
-    """verify_context_key as a process starts; a database not reachable yet cannot be
-    asked (readiness asks again)."""
+    """verify_context_key as a process starts, said in the log rather than refused: the
+    migration command starts a process too, and it is what writes a new key (readiness
+    answers 503 until the keys agree). A database not reachable yet cannot be asked
+    (readiness asks again)."""
     try:
         with engine.connect() as connection:
             verify_context_key(connection)
+    except ContextKeyMismatch as exc:
+        log.error("%s; until then every request sees no data", exc)
     except OperationalError as exc:
         log.warning("context key not checked, the database is not reachable: %s", exc.orig)
 
