@@ -78,7 +78,8 @@ def enter_ticket(
     read_only_statuses: Sequence[str],
 ) -> str:
     """What tells tenancy.enter that the service asks it to resolve this user's context,
-    signed over the call's arguments (the function checks it the same way)."""
+    signed over the call's arguments: tenancy.put, which signs each step enter resolves,
+    checks it the same way (policies/functions.sql)."""
     return _current.sign(
         payload(
             [
