@@ -29,7 +29,7 @@ CREATE OR REPLACE FUNCTION tenancy.record_access() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     -- the verified context, read once for the reach, the actor and the request
-    context text[] := tenancy.fields();
+    context text := tenancy.fields();
 BEGIN
     PERFORM tenancy.refuse_unverified_change(context);
     IF NOT (coalesce(tenancy.field(context, 'is_msc_admin')::boolean, false)

@@ -25,23 +25,59 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  'password_reset_token_hash', 'request_id']
 $$;
 
--- The verified context's fields, or NULL. Each call checks the signature anew (a few
--- microseconds), which is why a policy wraps each reader's call so that it runs once
--- per statement, and why a reader that needs several fields takes them from one call.
--- PL/pgSQL, not SQL: it keeps its query's plan for the session, where a SQL function
--- called from a new statement plans its query again, which costs more than the check.
-CREATE OR REPLACE FUNCTION tenancy.fields() RETURNS text[]
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+-- The first 16 bytes of the SHA-256 of the context this session last made current with
+-- its signature checked (policies/context_key.sql), which tenancy.fields() below compares
+-- with the context's. PL/pgSQL and STABLE, so that the volatile currval stays out of the
+-- policies tenancy.fields() is inlined into (a Citus cluster refuses a volatile function
+-- in the WHERE clause of a change).
+CREATE OR REPLACE FUNCTION tenancy.held_digest() RETURNS bytea
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS $$
 BEGIN
-    RETURN (SELECT v.fields FROM tenancy.verified_context v);
+    RETURN int8send(currval('tenancy.held_context_digest_1'))
+           || int8send(currval('tenancy.held_context_digest_2'));
 END
+$$;
+
+-- The context's fields when its signature is the key's (tenancy.verified_fields), else
+-- NULL: what tenancy.fields() below takes for a context it does not recognise. PL/pgSQL,
+-- not SQL: it keeps its query's plan for the session, where a SQL function called from a
+-- new statement plans its query again.
+CREATE OR REPLACE FUNCTION tenancy.checked_fields() RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS $$
+BEGIN
+    RETURN (SELECT v.fields FROM tenancy.verified_fields v);
+END
+$$;
+
+-- The verified context's fields (joined by U+001F, as signed), or NULL. The context this
+-- session made current with its signature checked (tenancy.make_current) is recognised
+-- by its digest, which costs a SHA-256 of its text; any other has its signature checked
+-- against the key (tenancy.checked_fields): one the application role set for itself, or
+-- any on a Citus worker, whose session holds no digest. Either way each call checks
+-- anew, which is why a policy wraps each reader's call so that it runs once per
+-- statement, and why a reader that needs several fields takes them from one call.
+-- SQL, so that the recognition is inlined into the readers and the policies: no function
+-- call but tenancy.held_digest(), and that only once `tenancy.context_held` says this
+-- transaction holds a digest (in a session that never held one, currval raises an
+-- error: the role setting the flag itself earns that error, nothing more).
+-- PARALLEL RESTRICTED, as is every reader of it: a parallel worker has the flag but not
+-- the session's currval. (A policy's wrapped call runs once, in the leader, and a
+-- parallel plan still takes its value.)
+CREATE OR REPLACE FUNCTION tenancy.fields() RETURNS text
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
+    SELECT CASE WHEN coalesce(current_setting('tenancy.context_held', true), '') = 'on'
+                     AND substring(sha256(convert_to(current_setting('tenancy.context', true),
+                                                     'UTF8')) FROM 1 FOR 16)
+                         = tenancy.held_digest()
+                THEN substr(current_setting('tenancy.context', true), 65)
+                ELSE tenancy.checked_fields() END
 $$;
 
 -- One field of `fields` (tenancy.fields()), NULL when empty. With a constant name the
 -- planner finds the field's place once, as it plans.
-CREATE OR REPLACE FUNCTION tenancy.field(fields text[], name text) RETURNS text
+CREATE OR REPLACE FUNCTION tenancy.field(fields text, name text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT nullif(fields[array_position(tenancy.field_names(), name)], '')
+    SELECT nullif(split_part(fields, chr(31), array_position(tenancy.field_names(), name)), '')
 $$;
 
 -- A field that holds a set of ids (comma-separated uuids), as an array: empty when unset.
@@ -51,19 +87,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.user_id() RETURNS uuid
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.field(tenancy.fields(), 'user_id')::uuid
 $$;
 
 -- The organization the request acts for (the token's active organization).
 CREATE OR REPLACE FUNCTION tenancy.organization_id() RETURNS uuid
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.field(tenancy.fields(), 'organization_id')::uuid
 $$;
 
 -- The user's role in the active organization.
 CREATE OR REPLACE FUNCTION tenancy.role() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.field(tenancy.fields(), 'role')
 $$;
 
@@ -71,13 +107,13 @@ $$;
 -- organization admin or an MSC representative (and for a representative, while
 -- tenancy.enter resolves the context, the organizations they represent).
 CREATE OR REPLACE FUNCTION tenancy.organization_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'organization_ids'))
 $$;
 
 -- The facilities an office manager manages (empty for every other role).
 CREATE OR REPLACE FUNCTION tenancy.facility_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'facility_ids'))
 $$;
 
@@ -92,32 +128,32 @@ $$;
 
 -- The facilities of the caller's own assignments, at every organization, in any status.
 CREATE OR REPLACE FUNCTION tenancy.assigned_facility_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'assigned_facility_ids'))
 $$;
 
 -- The facilities of the caller's ACTIVE assignments: where a provider may place orders.
 CREATE OR REPLACE FUNCTION tenancy.working_facility_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'working_facility_ids'))
 $$;
 
 -- An office manager's people: the users assigned (in any status) to the facilities they
 -- manage (empty for every other role).
 CREATE OR REPLACE FUNCTION tenancy.managed_member_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'managed_member_ids'))
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.is_msc_admin() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT coalesce(tenancy.field(tenancy.fields(), 'is_msc_admin')::boolean, false)
 $$;
 
 -- Set only by the login transaction, so the password check can read one user row
 -- before anyone is authenticated.
 CREATE OR REPLACE FUNCTION tenancy.login_email() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT lower(tenancy.field(tenancy.fields(), 'login_email'))
 $$;
 
@@ -125,14 +161,14 @@ $$;
 -- policy tests it without an IS NULL of its own: Citus 13 cannot pass a policy holding
 -- `f() IS NULL` on to its workers ("unrecognized node type").
 CREATE OR REPLACE FUNCTION tenancy.is_logging_in() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.login_email() IS NOT NULL
 $$;
 
 -- Set only while an invitation is looked up or accepted: the SHA-256 (hex) of the
 -- presented token. It opens that invitation's row, and its acceptance.
 CREATE OR REPLACE FUNCTION tenancy.invitation_token_hash() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.field(tenancy.fields(), 'invitation_token_hash')
 $$;
 
@@ -142,34 +178,34 @@ $$;
 -- (app/domain/invitations.py, accept). They are the capability that lets the new
 -- member's account, membership and assignments be written (the predicates further down).
 CREATE OR REPLACE FUNCTION tenancy.invitation_organization_id() RETURNS uuid
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.field(tenancy.fields(), 'invitation_organization_id')::uuid
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.invitation_role() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.field(tenancy.fields(), 'invitation_role')
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.invitation_email() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT lower(tenancy.field(tenancy.fields(), 'invitation_email'))
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.invitation_facility_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'invitation_facility_ids'))
 $$;
 
 -- Set only while a password reset link is used: the SHA-256 (hex) of its token. It opens
 -- that link's row, to mark it used.
 CREATE OR REPLACE FUNCTION tenancy.password_reset_token_hash() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.field(tenancy.fields(), 'password_reset_token_hash')
 $$;
 
 CREATE OR REPLACE FUNCTION tenancy.request_id() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.field(tenancy.fields(), 'request_id')
 $$;
 
@@ -189,15 +225,18 @@ $$;
 
 -- The scope (organization_ids of `fields`) when the role is one of `roles` (with
 -- `excluding`, when it is none of them, no role included), else empty: what the reach
--- functions below return, each from one verified context. (`fields` is used twice here,
--- so the planner calls tenancy.fields() once and passes its value.)
+-- functions below return, each from one verified context. PL/pgSQL, which keeps its
+-- plan for the session: it reads `fields` twice, so a SQL function would not be inlined
+-- and would plan its query at every statement that calls it.
 CREATE OR REPLACE FUNCTION tenancy.scope_for(
-    fields text[], roles text[], excluding boolean DEFAULT false
+    fields text, roles text[], excluding boolean DEFAULT false
 ) RETURNS uuid[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN coalesce(tenancy.field(fields, 'role') = ANY (roles), false) <> excluding
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN CASE WHEN coalesce(tenancy.field(fields, 'role') = ANY (roles), false) <> excluding
                 THEN tenancy.ids(tenancy.field(fields, 'organization_ids'))
-                ELSE '{}'::uuid[] END
+                ELSE '{}'::uuid[] END;
+END
 $$;
 
 -- The organizations whose members, and their rows, the caller reads as a whole: the
@@ -205,7 +244,7 @@ $$;
 -- role). Select policies only (representatives write nothing: may_write_tenant_data);
 -- one branch for both, where a branch each would cost the planner and every row.
 CREATE OR REPLACE FUNCTION tenancy.staff_organization_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.scope_for(tenancy.fields(), ARRAY['organization_admin', 'msc_representative'])
 $$;
 
@@ -213,7 +252,7 @@ $$;
 -- Their clauses are in the tables' SELECT policies alone; what they may not write,
 -- tenancy.may_write_tenant_data says.
 CREATE OR REPLACE FUNCTION tenancy.represented_organization_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.scope_for(tenancy.fields(), ARRAY['msc_representative'])
 $$;
 
@@ -228,7 +267,7 @@ $$;
 -- keep up, like anyone's; audit_events, written only by the audit triggers, records that
 -- upkeep too.
 CREATE OR REPLACE FUNCTION tenancy.may_write_tenant_data() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.role() IS DISTINCT FROM 'msc_representative'
 $$;
 
@@ -254,7 +293,7 @@ $$;
 -- The organizations in scope whose every facility the caller reaches: all of them,
 -- except for an office manager, who reaches only the facilities they manage.
 CREATE OR REPLACE FUNCTION tenancy.whole_organization_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.scope_for(tenancy.fields(), ARRAY['office_manager'], excluding => true)
 $$;
 
@@ -265,7 +304,7 @@ $$;
 -- a policy of organizations, a table every node of a Citus cluster holds, may be
 -- evaluated on a worker, which reads no table of the cluster from there.
 CREATE OR REPLACE FUNCTION tenancy.member_organization_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'member_organization_ids'))
 $$;
 
@@ -275,7 +314,7 @@ $$;
 -- invitations: a policy of organizations, a table every node holds, may be evaluated on
 -- a worker, which cannot read the invitations on the others.
 CREATE OR REPLACE FUNCTION tenancy.invited_organization_ids() RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT tenancy.ids(tenancy.field(tenancy.fields(), 'invited_organization_id'))
 $$;
 
@@ -287,7 +326,7 @@ $$;
 CREATE OR REPLACE FUNCTION tenancy.invitation_admits_membership(
     organization uuid, member_role text
 ) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT coalesce(organization = tenancy.invitation_organization_id()
                     AND member_role = tenancy.invitation_role(), false)
 $$;
@@ -295,7 +334,7 @@ $$;
 -- Whether the presented invitation admits an assignment at `facility` of `organization`.
 CREATE OR REPLACE FUNCTION tenancy.invitation_admits_assignment(organization uuid, facility uuid)
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT coalesce(organization = tenancy.invitation_organization_id()
                     AND facility = ANY (tenancy.invitation_facility_ids()), false)
 $$;
@@ -304,7 +343,7 @@ $$;
 -- creates).
 CREATE OR REPLACE FUNCTION tenancy.invitation_admits_account(account_email text)
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
     SELECT coalesce(lower(account_email) = tenancy.invitation_email(), false)
 $$;
 
@@ -325,31 +364,60 @@ BEGIN
 END
 $$;
 
--- Make `context`, a signed context (the value of tenancy.context: app/tenancy/context.py),
--- the transaction's, with `SET LOCAL` and citus.propagate_set_commands = 'local' first, so
--- that on a Citus cluster it reaches the workers too. The application calls it with the
--- context as a bind parameter; it checks nothing (tenancy.fields() does, at each read).
-CREATE OR REPLACE FUNCTION tenancy.adopt(context text) RETURNS void
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-    EXECUTE format('SET LOCAL citus.propagate_set_commands = %L; SET LOCAL tenancy.context = %L',
-                   'local', context);
-END
-$$;
-
 -- The HMAC-SHA-256 (hex) of `message` under the context key, as the view
--- tenancy.verified_context computes it (policies/context_key.sql) and the application does
+-- tenancy.verified_fields computes it (policies/context_key.sql) and the application does
 -- (app/tenancy/signing.py); NULL without a key. The owner's alone, as is the key: whoever
 -- could call it could sign any context.
 CREATE OR REPLACE FUNCTION tenancy.signature(message text) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RETURN (SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(message, 'UTF8'))),
-                          'hex')
-              FROM tenancy.context_key k);
+    RETURN (SELECT tenancy.hmac(k, message) FROM tenancy.context_key k);
 END
 $$;
 REVOKE ALL ON FUNCTION tenancy.signature(text) FROM PUBLIC;
+
+-- Make `context`, a signed context, the transaction's, with `SET LOCAL` and
+-- citus.propagate_set_commands = 'local' first, so that on a Citus cluster it reaches the
+-- workers too; and when its signature is `checked` (the caller has just checked or made
+-- it), hold its digest for tenancy.fields() (policies/context_key.sql says why that is
+-- safe). The owner's alone: called by tenancy.adopt and tenancy.put.
+-- (The flag is set with set_config, which Citus does not pass on: a worker's session
+-- holds no digest, and checks the signature.)
+CREATE OR REPLACE FUNCTION tenancy.make_current(context text, checked boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    digest bytea := sha256(convert_to(context, 'UTF8'));
+BEGIN
+    PERFORM set_config('citus.propagate_set_commands', 'local', true);
+    EXECUTE format('SET LOCAL tenancy.context = %L', context);
+    IF checked THEN
+        PERFORM setval('tenancy.held_context_digest_1', tenancy.int8(substring(digest FROM 1 FOR 8))),
+                setval('tenancy.held_context_digest_2', tenancy.int8(substring(digest FROM 9 FOR 8))),
+                set_config('tenancy.context_held', 'on', true);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION tenancy.make_current(text, boolean) FROM PUBLIC;
+
+-- Eight bytes as the bigint whose int8send they are (big-endian, two's complement).
+CREATE OR REPLACE FUNCTION tenancy.int8(bytes bytea) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ('x' || encode(bytes, 'hex'))::bit(64)::bigint
+$$;
+
+-- Make `context`, a signed context (the value of tenancy.context: app/tenancy/context.py),
+-- the transaction's: the application's way, with the context as a bind parameter. A
+-- context whose signature is not the key's is made the transaction's too, as no context:
+-- whatever context was there before is gone. SECURITY DEFINER, to check the signature
+-- with the key and hold the digest of a context that passes; reading no other table (as
+-- tenancy.put).
+CREATE OR REPLACE FUNCTION tenancy.adopt(context text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM tenancy.make_current(
+        context, coalesce(tenancy.signature(substr(context, 65)) = substr(context, 1, 64), false));
+END
+$$;
 
 -- Sign `context` (field name to value; a field it lacks is '') and make it the
 -- transaction's: tenancy.enter's way to apply each step of what it resolves, for the
@@ -371,28 +439,32 @@ CREATE OR REPLACE FUNCTION tenancy.put(
 ) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
+    vouched boolean;
     payload text;
     signature text;
 BEGIN
-    IF ticket IS DISTINCT FROM tenancy.signature(concat_ws(
-           chr(31), 'enter', acting_user_id, coalesce(active_organization_id::text, ''),
-           coalesce(request_id, ''), coalesce(array_to_string(read_only_statuses, ','), '')))
+    -- one query: the ticket's check, the fields in order, and their signature
+    SELECT ticket IS NOT DISTINCT FROM tenancy.hmac(k, concat_ws(
+               chr(31), 'enter', acting_user_id, coalesce(active_organization_id::text, ''),
+               coalesce(request_id, ''), coalesce(array_to_string(read_only_statuses, ','), ''))),
+           f.payload, tenancy.hmac(k, f.payload)
+      INTO vouched, payload, signature
+      FROM tenancy.context_key k,
+           (SELECT string_agg(coalesce(context ->> n.name, ''), chr(31) ORDER BY n.place) AS payload
+              FROM unnest(tenancy.field_names()) WITH ORDINALITY AS n(name, place)) f;
+    IF NOT coalesce(vouched, false)
        OR coalesce(context ->> 'user_id', '') NOT IN ('', acting_user_id::text)
        OR coalesce(context ->> 'request_id', '') IS DISTINCT FROM coalesce(request_id, '')
     THEN
         RAISE EXCEPTION 'only the service''s requests have a tenant context signed'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    SELECT string_agg(coalesce(context ->> f.name, ''), chr(31) ORDER BY f.place)
-      INTO payload
-      FROM unnest(tenancy.field_names()) WITH ORDINALITY AS f(name, place);
     IF array_length(string_to_array(payload, chr(31)), 1)
        <> array_length(tenancy.field_names(), 1) THEN
         RAISE EXCEPTION 'a field of the tenant context holds the separator U+001F'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    signature := tenancy.signature(payload);
-    PERFORM tenancy.adopt(signature || payload);
+    PERFORM tenancy.make_current(signature || payload, true);
 END
 $$;
 
@@ -631,7 +703,7 @@ $$;
 -- Whether an audit event for `org_id`, made in the verified context `fields`
 -- (tenancy.fields()), records an MSC admin acting outside their own organizations (the
 -- audit trail's cross-tenant flag).
-CREATE OR REPLACE FUNCTION tenancy.is_cross_tenant(fields text[], org_id uuid) RETURNS boolean
+CREATE OR REPLACE FUNCTION tenancy.is_cross_tenant(fields text, org_id uuid) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(tenancy.field(fields, 'is_msc_admin')::boolean, false)
        AND coalesce(NOT (org_id = ANY (tenancy.ids(tenancy.field(fields, 'organization_ids')))),
@@ -697,7 +769,7 @@ $$;
 -- leave the trail an event with no actor, or any actor it liked: it fails instead. A
 -- change made outside the service (an operator's, connected as another role) is
 -- recorded without an actor, as before.
-CREATE OR REPLACE FUNCTION tenancy.refuse_unverified_change(fields text[]) RETURNS void
+CREATE OR REPLACE FUNCTION tenancy.refuse_unverified_change(fields text) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     -- a member of the service's group role by grant (pg_has_role would count a
@@ -725,7 +797,7 @@ DECLARE
     diff jsonb;
     redacted text;
     -- the verified context, read once for the event's actor, organization and request
-    context text[] := tenancy.fields();
+    context text := tenancy.fields();
 BEGIN
     PERFORM tenancy.refuse_unverified_change(context);
     IF TG_ARGV[0] <> '' THEN
@@ -775,7 +847,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp 
 DECLARE
     events text;
     -- the verified context, read once for the whole statement's events
-    context text[] := tenancy.fields();
+    context text := tenancy.fields();
 BEGIN
     PERFORM tenancy.refuse_unverified_change(context);
     -- One multi-row INSERT ... VALUES of literals: on a Citus worker an INSERT into

@@ -225,14 +225,15 @@ def test_views_are_security_invoker(admin_engine: Engine) -> None:
                 "                 AND d.objid = c.oid AND d.deptype = 'e')"
             )
         ).all()
-    assert [name for name, _ in definer_views] == ["tenancy.verified_context"]
+    assert [name for name, _ in definer_views] == ["tenancy.verified_fields"]
     assert "security_barrier=true" in definer_views[0][1]
 
 
 def test_the_context_is_read_only_through_its_check(admin_engine: Engine) -> None:
-    """No policy and no function of ours reads a setting itself: the context is read
-    through tenancy.fields(), which takes only a signed one (tests/test_verified_context.py
-    shows what a context made up without the key gets)."""
+    """No policy and no function of ours but tenancy.fields() reads a setting: the context
+    is read through it, which takes only a signed one, recognising the one its session
+    made current by its digest (tests/test_verified_context.py shows what a context made
+    up without the key gets)."""
     with admin_engine.connect() as conn:
         readers = conn.scalars(
             text(
@@ -249,10 +250,8 @@ def test_the_context_is_read_only_through_its_check(admin_engine: Engine) -> Non
                 " WHERE coalesce(qual, '') || coalesce(with_check, '') ~ 'current_setting'"
             )
         ).all()
-        checked_by = conn.scalar(
-            text("SELECT pg_get_viewdef('tenancy.verified_context'::regclass)")
-        )
-    assert readers == [] and policies == []
+        checked_by = conn.scalar(text("SELECT pg_get_viewdef('tenancy.verified_fields'::regclass)"))
+    assert readers == ["tenancy.fields"] and policies == []
     assert "current_setting('tenancy.context'" in checked_by
 
 

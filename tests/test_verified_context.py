@@ -15,9 +15,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from app import migrate
 from app.config import Settings
+from app.database import make_engine
 from app.local import DatabaseUrls
 from app.tenancy import signing
 from app.tenancy.context import (
@@ -30,10 +32,12 @@ from app.tenancy.context import (
     signed_context,
     verify_context_key,
 )
+from app.tenancy.policies import is_citus
 from app.tenancy.signing import ContextKey, enter_ticket
 from tests.conftest import TwoTenants
 
 INSUFFICIENT_PRIVILEGE = "42501"
+OBJECT_NOT_IN_PREREQUISITE_STATE = "55000"
 FEATURE_NOT_SUPPORTED = "0A000"
 MSC_REACH = TenantContext(is_msc_admin=True, request_id="forged")
 
@@ -155,6 +159,95 @@ def test_a_context_the_application_role_makes_itself_reaches_no_row(
         savepoint.rollback()
         assert refused.value.orig is not None
         assert refused.value.orig.sqlstate == INSUFFICIENT_PRIVILEGE
+
+
+def test_the_held_digest_admits_only_the_context_it_was_made_for(
+    seeded: TwoTenants, app_connection: Connection
+) -> None:
+    """Once the service's context is current (its digest held for the session), a context
+    the role sets beside it, directly with set_config, has its signature checked as any
+    other: an altered one is no context; the service's own, set again, still reads."""
+    connection = app_connection
+    real = signed_context(seeded.a.context())
+    apply(connection, seeded.a.context())
+    assert connection.scalar(text("SELECT count(*) FROM organizations")) == 1
+    set_context = text("SELECT set_config('tenancy.context', :context, true)")
+    connection.execute(set_context, {"context": _forge_from_a_real_one(seeded)})
+    assert connection.scalar(text("SELECT tenancy.is_msc_admin()")) is False
+    assert connection.scalar(text("SELECT count(*) FROM organizations")) == 0
+    assert connection.scalar(text("SELECT count(*) FROM users")) == 0
+    connection.execute(set_context, {"context": real})
+    assert connection.scalar(text("SELECT count(*) FROM organizations")) == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT setval('tenancy.held_context_digest_1', 1)",
+        "SELECT nextval('tenancy.held_context_digest_2')",
+        "SELECT tenancy.make_current('anything', true)",
+    ],
+)
+def test_the_role_holds_no_digest_of_its_own(app_connection: Connection, statement: str) -> None:
+    with pytest.raises(DBAPIError) as refused:
+        app_connection.execute(text(statement))
+    assert refused.value.orig is not None
+    assert refused.value.orig.sqlstate == INSUFFICIENT_PRIVILEGE
+
+
+def test_the_held_flag_set_by_the_role_opens_nothing(
+    seeded: TwoTenants, database_urls: DatabaseUrls
+) -> None:
+    """`tenancy.context_held`, set by the role itself with a made-up context: in a session
+    that never held a digest, the check fails with an error; in one that did, the digest
+    is not the made-up context's, and it is no context."""
+    forged = _forge_from_a_real_one(seeded)
+    engine = make_engine(database_urls.app, poolclass=NullPool)
+    try:
+        for held_before in (False, True):
+            with engine.connect() as connection:
+                if held_before:
+                    apply(connection, seeded.a.context())
+                    connection.commit()
+                for name, value in (("tenancy.context_held", "on"), ("tenancy.context", forged)):
+                    connection.execute(
+                        text("SELECT set_config(:name, :value, true)"),
+                        {"name": name, "value": value},
+                    )
+                if held_before:
+                    assert connection.scalar(text("SELECT count(*) FROM organizations")) == 0
+                else:
+                    with pytest.raises(DBAPIError) as refused:
+                        connection.execute(text("SELECT count(*) FROM organizations"))
+                    assert refused.value.orig is not None
+                    assert refused.value.orig.sqlstate == OBJECT_NOT_IN_PREREQUISITE_STATE
+                connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_a_parallel_plan_reads_the_context_in_the_leader(
+    seeded: TwoTenants, app_connection: Connection
+) -> None:
+    """A parallel worker has the transaction's settings but not the session's held digest:
+    the context's readers are never run there. (Forced into a worker, as this setting
+    forces every query it may, a reader would fail there.)"""
+    connection = app_connection
+    if is_citus(connection):
+        # the query runs on a worker holding the table, whose session holds no digest
+        pytest.skip("a Citus cluster plans the query on its workers")
+    apply(connection, seeded.a.context())
+    forcing = connection.scalar(
+        text(
+            "SELECT name FROM pg_settings"
+            " WHERE name IN ('debug_parallel_query', 'force_parallel_mode')"
+        )
+    )
+    connection.execute(text("SELECT set_config(:name, 'on', true)"), {"name": forcing})
+    states = "SELECT count(*) FROM us_states WHERE code <> ''"
+    assert "Gather" in "\n".join(connection.scalars(text(f"EXPLAIN {states}")))
+    reading = f"{states} AND tenancy.user_id()::text <> code"
+    assert connection.scalar(text(reading)) == connection.scalar(text(states))
 
 
 def test_the_audit_trail_names_no_actor_of_the_writers_choosing(

@@ -12,6 +12,9 @@ the worker nodes that hold the tenants' rows, and only once
 that setting is an unused name and costs nothing). Both are run by tenancy.adopt, called
 with the signed context as a bind parameter: one round trip, and what other sessions of
 the role see of the statement (pg_stat_activity) holds no context they could replay.
+tenancy.adopt checks the signature there and then, and has the database hold the
+context's digest, by which the policies' readers recognise it for the rest of the
+transaction (policies/context_key.sql).
 """
 
 from __future__ import annotations
@@ -162,9 +165,9 @@ def verify_context_key(connection: Connection) -> None:
     with another TENANT_CONTEXT_KEY than the process's own (every request would see
     nothing). A database not migrated yet has no key to compare."""
     try:
-        if connection.execute(text("SELECT to_regclass('tenancy.verified_context')")).scalar():
+        if connection.execute(text("SELECT to_regclass('tenancy.verified_fields')")).scalar():
             apply(connection, TenantContext())
-            verified = connection.execute(text("SELECT count(*) FROM tenancy.verified_context"))
+            verified = connection.execute(text("SELECT count(*) FROM tenancy.verified_fields"))
             if verified.scalar() != 1:
                 raise ContextKeyMismatch(
                     "the database checks tenant contexts with another key: give the "
