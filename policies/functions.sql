@@ -617,6 +617,16 @@ BEGIN
         -- The subtree of the organization asked for, as far as the policy shows it: an
         -- organization admin's always holds their own organization; a representative's
         -- holds it only when it is one they represent or a descendant of one.
+        -- Walked down parent_organization_id, level by level, by its index: under
+        -- row-level security only a leakproof comparison (uuid's =) may reach an index, so
+        -- `ancestor_ids @> ARRAY[...]` read every organization of the region, each through
+        -- the policy. (UNION, not UNION ALL: a walk ends even on a cycle.)
+        WITH RECURSIVE subtree AS (
+            SELECT o.id, o.status FROM public.organizations o WHERE o.id = active_organization_id
+            UNION
+            SELECT c.id, c.status
+              FROM public.organizations c JOIN subtree s ON c.parent_organization_id = s.id
+        )
         SELECT bool_or(o.id = active_organization_id),
                active_organization_id
                    || coalesce(array_agg(o.id ORDER BY o.id)
@@ -626,8 +636,7 @@ BEGIN
                             FILTER (WHERE o.status = ANY (read_only_statuses)),
                         '{}'::uuid[])
           INTO in_organization, organization_ids, read_only_organization_ids
-          FROM public.organizations o
-         WHERE o.ancestor_ids @> ARRAY[active_organization_id];
+          FROM subtree o;
         IF NOT coalesce(in_organization, false) THEN
             PERFORM tenancy.put(refused, ticket, acting_user_id, active_organization_id, request_id,
                                 read_only_statuses);
