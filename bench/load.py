@@ -89,7 +89,8 @@ class Model:
 
 
 class Server:
-    """A gunicorn serving `app_spec` on a free local port, stopped when done."""
+    """A gunicorn serving `app_spec` of the tree at `root` (this one unless told) on a free
+    local port, stopped when done."""
 
     def __init__(
         self,
@@ -99,6 +100,7 @@ class Server:
         env: dict[str, str],
         logs: Path,
         bench: harness.Target,
+        root: Path = harness.ROOT,
     ) -> None:
         self.name = name
         self.bench = bench
@@ -109,14 +111,14 @@ class Server:
         command = [
             str(GUNICORN),
             "--config",
-            str(harness.ROOT / "gunicorn.conf.py"),
+            str(root / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",
             str(model.workers),
             "--no-control-socket",
             "--pythonpath",
-            str(harness.ROOT / "bench"),
+            str(root / "bench"),
         ]
         if model.worker_class == "gthread":  # else the configuration's sync worker
             command += ["--worker-class", "gthread", "--threads", str(model.threads)]
@@ -124,7 +126,7 @@ class Server:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [*command, app_spec],
-                cwd=harness.ROOT,
+                cwd=root,
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -288,8 +290,9 @@ def serving(
     logs: Path,
     bench: harness.Target,
     probe: harness.Call,
+    root: Path = harness.ROOT,
 ) -> Iterator[Server]:
-    server = Server(name, spec, model, env, logs, bench)
+    server = Server(name, spec, model, env, logs, bench, root)
     try:
         server.wait_ready(probe)
         yield server
