@@ -54,15 +54,16 @@ GRANT SELECT ON tenancy.verified_fields TO msc_application;
 
 -- The SHA-256 of the context this session last adopted after checking its signature
 -- (tenancy.make_current, policies/functions.sql), in two halves of 64 bits: a session's own
--- value of each (currval), which only the owner sets (setval) and no other session sees.
+-- value of each (currval), which only the owner sets (setval), each session its own.
 -- tenancy.fields() compares the context with it, a hash of a kilobyte, instead of
 -- checking the signature again, which reads the key (three times the cost, once for
 -- every reader of every statement). Holding a digest changes nothing anyone may do: it
 -- is only ever set for a context whose signature the key has just confirmed, and it
 -- admits only that same text (a second preimage of 128 bits of SHA-256 is out of
 -- reach). The application role reads its session's value (SELECT allows currval, not
--- nextval or setval); the digest of a context is no secret, the context being readable
--- in its own transaction anyway. Unlogged: a logged sequence's setval gives the
+-- nextval or setval), and the sequence's last value, which is the digest of whichever
+-- context a session made current last: a digest is no secret, and admits only its own
+-- context, whose signature the key confirmed. Unlogged: a logged sequence's setval gives the
 -- transaction an id and its commit a flush of the write-ahead log, which a request that
 -- writes nothing would pay for; a session's value needs no log.
 CREATE UNLOGGED SEQUENCE IF NOT EXISTS tenancy.held_context_digest_1

@@ -33,8 +33,9 @@ $$;
 CREATE OR REPLACE FUNCTION tenancy.held_digest() RETURNS bytea
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS $$
 BEGIN
-    RETURN int8send(currval('tenancy.held_context_digest_1'))
-           || int8send(currval('tenancy.held_context_digest_2'));
+    RETURN pg_catalog.int8send(pg_catalog.currval('tenancy.held_context_digest_1'))
+           OPERATOR(pg_catalog.||)
+           pg_catalog.int8send(pg_catalog.currval('tenancy.held_context_digest_2'));
 END
 $$;
 
@@ -59,17 +60,20 @@ $$;
 -- SQL, so that the recognition is inlined into the readers and the policies: no function
 -- call but tenancy.held_digest(), and that only once `tenancy.context_held` says this
 -- transaction holds a digest (in a session that never held one, currval raises an
--- error: the role setting the flag itself earns that error, nothing more).
+-- error: the role setting the flag itself earns that error, nothing more). Inlined, it
+-- is read in the caller's search path: every name is the catalog's, qualified (and the
+-- role may create nothing anywhere: tests/test_catalogue.py).
 -- PARALLEL RESTRICTED, as is every reader of it: a parallel worker has the flag but not
 -- the session's currval. (A policy's wrapped call runs once, in the leader, and a
 -- parallel plan still takes its value.)
 CREATE OR REPLACE FUNCTION tenancy.fields() RETURNS text
 LANGUAGE sql STABLE PARALLEL RESTRICTED AS $$
-    SELECT CASE WHEN coalesce(current_setting('tenancy.context_held', true), '') = 'on'
-                     AND substring(sha256(convert_to(current_setting('tenancy.context', true),
-                                                     'UTF8')) FROM 1 FOR 16)
-                         = tenancy.held_digest()
-                THEN substr(current_setting('tenancy.context', true), 65)
+    SELECT CASE WHEN coalesce(pg_catalog.current_setting('tenancy.context_held', true), '')
+                         OPERATOR(pg_catalog.=) 'on'
+                     AND pg_catalog.substr(pg_catalog.sha256(pg_catalog.convert_to(
+                             pg_catalog.current_setting('tenancy.context', true), 'UTF8')), 1, 16)
+                         OPERATOR(pg_catalog.=) tenancy.held_digest()
+                THEN pg_catalog.substr(pg_catalog.current_setting('tenancy.context', true), 65)
                 ELSE tenancy.checked_fields() END
 $$;
 
@@ -390,7 +394,9 @@ DECLARE
 BEGIN
     PERFORM set_config('citus.propagate_set_commands', 'local', true);
     EXECUTE format('SET LOCAL tenancy.context = %L', context);
-    IF checked THEN
+    -- (a read-only transaction, or a standby, sets no sequence: its readers check the
+    -- signature)
+    IF checked AND NOT current_setting('transaction_read_only')::boolean THEN
         PERFORM setval('tenancy.held_context_digest_1', tenancy.int8(substring(digest FROM 1 FOR 8))),
                 setval('tenancy.held_context_digest_2', tenancy.int8(substring(digest FROM 9 FOR 8))),
                 set_config('tenancy.context_held', 'on', true);
@@ -620,7 +626,9 @@ BEGIN
         -- Walked down parent_organization_id, level by level, by its index: under
         -- row-level security only a leakproof comparison (uuid's =) may reach an index, so
         -- `ancestor_ids @> ARRAY[...]` read every organization of the region, each through
-        -- the policy. (UNION, not UNION ALL: a walk ends even on a cycle.)
+        -- the policy. It finds what that read found as long as the policy shows every
+        -- organization between the one asked for and the ones below it, as it does: a
+        -- subtree whole (UNION, not UNION ALL: a walk ends even on a cycle).
         WITH RECURSIVE subtree AS (
             SELECT o.id, o.status FROM public.organizations o WHERE o.id = active_organization_id
             UNION

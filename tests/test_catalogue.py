@@ -45,6 +45,18 @@ def test_application_role_is_unprivileged(admin_engine: Engine) -> None:
             {"a": APP_ROLE},
         ).all()
         assert [tuple(row) for row in members_of] == [(APPLICATION_GROUP, False, False)]
+        # and it may create nothing: no schema, no object in any schema, no temporary
+        # table (the context's check reads function names in the caller's search path)
+        creates = conn.execute(
+            text(
+                "SELECT has_database_privilege(:a, current_database(), 'CREATE'),"
+                " has_database_privilege(:a, current_database(), 'TEMP'),"
+                " (SELECT array_agg(nspname) FROM pg_namespace"
+                "   WHERE has_schema_privilege(:a, oid, 'CREATE'))"
+            ),
+            {"a": APP_ROLE},
+        ).one()
+        assert tuple(creates) == (False, False, None)
 
 
 def test_every_tenant_table_has_rls_enabled_and_forced(admin_engine: Engine) -> None:
@@ -251,7 +263,8 @@ def test_the_context_is_read_only_through_its_check(admin_engine: Engine) -> Non
             )
         ).all()
         checked_by = conn.scalar(text("SELECT pg_get_viewdef('tenancy.verified_fields'::regclass)"))
-    assert readers == ["tenancy.fields"] and policies == []
+    # tenancy.make_current reads one setting more: whether the transaction is read-only
+    assert sorted(readers) == ["tenancy.fields", "tenancy.make_current"] and policies == []
     assert "current_setting('tenancy.context'" in checked_by
 
 

@@ -180,6 +180,22 @@ def test_the_held_digest_admits_only_the_context_it_was_made_for(
     assert connection.scalar(text("SELECT count(*) FROM organizations")) == 1
 
 
+def test_a_read_only_transaction_takes_the_context(
+    seeded: TwoTenants, app_connection: Connection
+) -> None:
+    """A read-only transaction (or a standby) sets no sequence: the context is applied all
+    the same, and its readers check its signature."""
+    connection = app_connection
+    connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+    apply(connection, seeded.a.context())
+    assert connection.scalar(text("SELECT count(*) FROM organizations")) == 1
+    connection.execute(
+        text("SELECT set_config('tenancy.context', :context, true)"),
+        {"context": _forge_from_a_real_one(seeded)},
+    )
+    assert connection.scalar(text("SELECT count(*) FROM organizations")) == 0
+
+
 @pytest.mark.parametrize(
     "statement",
     [

@@ -9,7 +9,7 @@ so a pooled connection never carries one request's tenant into the next. It is s
 `SET LOCAL`, not `set_config(..., true)`: on a Citus cluster only a SET command reaches
 the worker nodes that hold the tenants' rows, and only once
 `citus.propagate_set_commands` is 'local' in the same transaction (on plain PostgreSQL
-that setting is an unused name and costs nothing). Both are run by tenancy.adopt, called
+that setting is an unused name and costs nothing). Both are set by tenancy.adopt, called
 with the signed context as a bind parameter: one round trip, and what other sessions of
 the role see of the statement (pg_stat_activity) holds no context they could replay.
 tenancy.adopt checks the signature there and then, and has the database hold the

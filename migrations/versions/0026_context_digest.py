@@ -14,7 +14,9 @@ it and for tenancy.put, which signs and checks its ticket in one query.
 The functions whose argument or result types change are dropped here and made again
 from policies/ at head, with the view the key's check now is (tenancy.verified_fields,
 made with the key, before the migrations). Down, the functions of 0025 come back as they
-were, with their view.
+were, with their view; what policies/context_key.sql makes with the key, before the
+migrations and whichever way they go (tenancy.verified_fields, tenancy.hmac, the two
+sequences, tenancy.signature as head has it), stays, unread by 0025.
 
 Revision ID: 0026
 Revises: 0025
@@ -55,7 +57,10 @@ _ADDED = (
 def upgrade() -> None:
     for function in _REPLACED:
         op.execute(f"DROP FUNCTION IF EXISTS {function}")
-    _on_every_node("DROP VIEW IF EXISTS tenancy.verified_context")
+    # Here only: a Citus worker's copy stays, read by nothing at head. Dropped there, it
+    # would be gone before this transaction commits, and the servers of 0025, which keep
+    # serving until it does, would read no tenant's rows on that worker meanwhile.
+    op.execute("DROP VIEW IF EXISTS tenancy.verified_context")
 
 
 def downgrade() -> None:
