@@ -19,6 +19,7 @@ from app.config import Settings
 from app.cors import init_cors
 from app.errors import init_error_handlers
 from app.extensions import init_services, jwt
+from app.openapi import refine as refine_openapi
 from app.request_body import init_request_bodies
 from app.security_headers import init_security_headers
 from app.tenancy.request import init_request_ids
@@ -66,7 +67,9 @@ def create_app(config: Settings | None = None) -> Flask:
     init_tokens(app)
     init_throttle(app, settings, started.redis)
     init_pages(app, settings)  # before the API: it says where Swagger UI's files are
-    register_blueprints(Api(app))
+    api = Api(app)
+    refine_openapi(api)
+    register_blueprints(api)
     init_error_handlers(app)
     cli.init_cli(app)
     return app
