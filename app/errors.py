@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
 
 from app.citus import unsharded
 from app.database import unavailable
@@ -221,6 +221,13 @@ def init_error_handlers(app: Flask) -> None:
         # The limit depends on the kind of body (app/request_body.py): say which applied.
         limit = request.max_content_length
         return error_body(413, f"the request body is larger than the {limit} bytes accepted", None)
+
+    @app.errorhandler(MethodNotAllowed)
+    def _method_not_allowed(exc: MethodNotAllowed) -> ResponseReturnValue:
+        # The methods the resource answers, in the Allow header RFC 9110 asks of a 405.
+        response = make_response(error_body(405, f"{request.method} is not allowed here", None))
+        response.headers["Allow"] = ", ".join(exc.valid_methods or ())
+        return response
 
     @app.errorhandler(StaleDataError)
     def _vanished(_exc: StaleDataError) -> ResponseReturnValue:

@@ -1,5 +1,6 @@
-"""The served OpenAPI document is valid OpenAPI, as a tool that generates requests from it
-needs (openapi-spec-validator, for the version the document declares)."""
+"""The API contract: the served OpenAPI document is valid OpenAPI, as a tool that
+generates requests from it needs (openapi-spec-validator, for the version the document
+declares), and the answers keep to what HTTP asks of them."""
 
 from __future__ import annotations
 
@@ -25,3 +26,16 @@ def test_amount_bounds_are_numbers(app: Flask) -> None:
     assert schemas["PlaceOrder"]["properties"]["amount"]["maximum"] == 9999999999.99
     coverage = schemas["Credential"]["properties"]["coverage_aggregate"]
     assert (coverage["minimum"], coverage["maximum"]) == (0, 999999999999.99)
+
+
+def test_a_method_the_resource_does_not_answer_says_which_it_does(app: Flask) -> None:
+    """405 carries Allow (RFC 9110), and the error body every other refusal has."""
+    response = app.test_client().delete("/api/v1/auth/login")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) >= {"POST", "OPTIONS"}
+    assert "DELETE" not in response.headers["Allow"]
+    assert response.get_json() == {
+        "code": 405,
+        "status": "Method Not Allowed",
+        "message": "DELETE is not allowed here",
+    }
