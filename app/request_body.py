@@ -16,7 +16,6 @@ import flask_smorest
 from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema
-from webargs.core import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -54,7 +53,10 @@ def _refuse(message: str) -> NoReturn:
 
 class RequestParser(FlaskParser):
     """webargs' parser, reading JSON with `strict_json`, and refusing a body sent as
-    anything but JSON where JSON is expected (instead of ignoring it)."""
+    anything but JSON where JSON is expected (instead of ignoring it), and no body where
+    the operation takes one: every JSON body an operation declares is required (the
+    document says so), so that an update sent without one is not taken as a change of
+    nothing."""
 
     def load_json(self, req: Request, schema: Schema) -> Any:
         if not is_json_request(req):
@@ -63,10 +65,10 @@ class RequestParser(FlaskParser):
                     "expected a JSON body (Content-Type: application/json), got "
                     + (req.mimetype or "no Content-Type")
                 )
-            return missing
+            _refuse("a JSON body is required (Content-Type: application/json)")
         body = _read(req)
-        if not body:  # as with no body at all: the schema's defaults and required fields
-            return missing
+        if not body:
+            _refuse("a JSON body is required (Content-Type: application/json)")
         try:
             return strict_json.loads(body)
         except strict_json.InvalidJSON as exc:

@@ -4,8 +4,16 @@ declares), and the answers keep to what HTTP asks of them."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+from sqlalchemy import Engine
+
+from tests.api_helpers import committed_credential
+from tests.conftest import TwoTenants, bearer, token_for
 
 
 def test_the_served_document_is_valid_openapi(app: Flask) -> None:
@@ -39,3 +47,26 @@ def test_a_method_the_resource_does_not_answer_says_which_it_does(app: Flask) ->
         "status": "Method Not Allowed",
         "message": "DELETE is not allowed here",
     }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"data": b"name=Renamed", "content_type": "text/plain"},
+        {"data": b"", "content_type": "application/json"},
+    ],
+    ids=["no body", "text/plain", "empty JSON"],
+)
+def test_an_update_without_a_json_body_changes_nothing_and_says_why(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine, body: dict[str, Any]
+) -> None:
+    """PUT /me and PUT /me/credentials/{id} take a JSON body: without one, the answer is
+    400 naming what is missing, not a 200 that changed nothing."""
+    provider = seeded.shared_provider
+    credential = committed_credential(admin_engine, provider)
+    headers = bearer(token_for(client, provider, seeded.a.organization))
+    for path in ("/api/v1/me", f"/api/v1/me/credentials/{credential}"):
+        response = client.put(path, headers=headers, **body)
+        assert response.status_code == 400, (path, response.get_json())
+        assert "JSON body" in response.get_json()["message"]

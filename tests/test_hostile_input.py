@@ -373,7 +373,10 @@ def test_query_and_path_parameters_with_hostile_characters_answer_4xx(
     }
     for request_line, status in answered.items():
         method, url = request_line.split(" ", 1)
-        response = client.open(url, method=method, headers=bearer(token))
+        # a POST with the JSON body it takes (an empty one is refused before the path
+        # is looked at)
+        body = {} if method == "POST" else None
+        response = client.open(url, method=method, headers=bearer(token), json=body)
         assert response.status_code == status, (request_line, response.get_json())
         if status >= 400:
             assert response.get_json()["code"] == status
