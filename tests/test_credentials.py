@@ -267,6 +267,37 @@ def test_out_of_range_and_inconsistent_values_are_422_naming_the_field(
     assert "expiry_date" in response.get_json()["errors"]["json"]
 
 
+def test_coverage_amounts_are_never_rounded(client: FlaskClient, seeded: TwoTenants) -> None:
+    """A third decimal place is refused, as in an order's amount, not rounded away; two
+    or fewer come back as written, with their cents."""
+    provider = token_for(client, seeded.shared_provider, seeded.a.organization)
+    insurance = {
+        "credential_type": "malpractice_insurance",
+        "issuer": "Carrier",
+        "number": "P-2",
+        "coverage_aggregate": "3000000",
+        "effective_date": str(TODAY),
+        "expiry_date": str(TODAY + dt.timedelta(days=365)),
+    }
+    for amount in ("100.005", "1e-9", 0.001):
+        refused = client.post(
+            "/api/v1/me/credentials",
+            json={**insurance, "coverage_per_claim": amount},
+            headers=bearer(provider),
+        )
+        assert refused.status_code == 422, amount
+        assert refused.get_json()["errors"]["json"]["coverage_per_claim"] == [
+            "at most 2 decimal places"
+        ]
+    kept = client.post(
+        "/api/v1/me/credentials",
+        json={**insurance, "coverage_per_claim": "100.5"},
+        headers=bearer(provider),
+    )
+    assert kept.status_code == 201, kept.get_json()
+    assert kept.get_json()["coverage_per_claim"] == "100.50"
+
+
 def test_a_suspended_organization_cannot_verify_credentials(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:

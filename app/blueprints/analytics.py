@@ -27,6 +27,7 @@ from app.schemas.analytics import (
     DashboardSchema,
     OrganizationBreakdownSchema,
 )
+from app.schemas.fields import CENTS
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -46,9 +47,6 @@ def _range(query: dict[str, Any]) -> tuple[dt.date, dt.date]:
 
 def _wants_csv(query: dict[str, Any]) -> bool:
     return query.get("format") == "csv" or request.accept_mimetypes.best == "text/csv"
-
-
-CENTS = Decimal("0.01")
 
 
 def _cell(value: Any) -> Any:

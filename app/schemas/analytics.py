@@ -8,6 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app import clock
 from app.domain.analytics import INTERVALS
 from app.schemas.base import Schema
+from app.schemas.fields import Money
 from app.schemas.onboarding import OnboardingSchema
 
 MAX_DAYS = 3 * 366
@@ -45,7 +46,7 @@ class AnalyticsQuerySchema(Schema):
 class PeriodSchema(Schema):
     start = fields.Date()
     orders = fields.Integer()
-    revenue = fields.Decimal(as_string=True)
+    revenue = Money()
     ordering_providers = fields.Integer()
     active_providers = fields.Integer()
     provider_activity_rate = fields.Float(allow_none=True)
@@ -66,7 +67,7 @@ class AnalyticsSchema(Schema):
     end = fields.Date()
     interval = fields.String()
     total_orders = fields.Integer()
-    total_revenue = fields.Decimal(as_string=True)
+    total_revenue = Money()
     periods = fields.List(fields.Nested(PeriodSchema))
     facilities = fields.List(fields.Nested(FacilityUseSchema))
 
@@ -75,7 +76,7 @@ class OrganizationBreakdownSchema(Schema):
     organization_id = fields.UUID()
     name = fields.String()
     orders = fields.Integer()
-    revenue = fields.Decimal(as_string=True)
+    revenue = Money()
     ordering_providers = fields.Integer()
     active_providers = fields.Integer()
     provider_activity_rate = fields.Float(allow_none=True)

@@ -9,7 +9,7 @@ from app.domain import credentials
 from app.models import Credential
 from app.models.enums import CredentialType, values
 from app.schemas.base import Schema
-from app.schemas.fields import StateCode, Text
+from app.schemas.fields import Money, StateCode, Text
 
 DEA_SCHEDULES = ["2", "2N", "3", "3N", "4", "5"]
 # What the column holds: NUMERIC(14, 2).
@@ -37,12 +37,8 @@ class CredentialSchema(Schema):
         allow_none=True,
         validate=validate.Length(min=1),
     )
-    coverage_per_claim = fields.Decimal(
-        allow_none=True, places=2, as_string=True, validate=COVERAGE
-    )
-    coverage_aggregate = fields.Decimal(
-        allow_none=True, places=2, as_string=True, validate=COVERAGE
-    )
+    coverage_per_claim = Money(allow_none=True, validate=COVERAGE)
+    coverage_aggregate = Money(allow_none=True, validate=COVERAGE)
     effective_date = fields.Date(allow_none=True)
     expiry_date = fields.Date(allow_none=True)
     status = fields.Method(

@@ -1,8 +1,9 @@
-"""Reusable fields: free text, and contact data validated and normalised."""
+"""Reusable fields: free text, money, and contact data validated and normalised."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import phonenumbers
@@ -15,6 +16,29 @@ from app.domain.reference import PLACE_OF_SERVICE, is_valid_npi
 class Text(fields.String):
     """Free text that may run over several lines: the one kind of string field that
     accepts line breaks and tabs (every other is a single line, app/schemas/base.py)."""
+
+
+CENTS = Decimal("0.01")
+
+
+class Money(fields.Decimal):
+    """An amount of money: read as given, with at most two decimal places (a third is
+    the client's mistake, refused, never rounded away), written as a string with two."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(as_string=True, **kwargs)
+
+    def _validated(self, value: Any) -> Decimal:
+        amount: Decimal = super()._validated(value)
+        exponent = amount.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -2:
+            raise ValidationError("at most 2 decimal places")
+        return amount
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return str(Decimal(value).quantize(CENTS))
 
 
 class Phone(fields.String):

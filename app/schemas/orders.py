@@ -8,18 +8,12 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from app.models.enums import values
 from app.models.order import OrderStatus
 from app.schemas.base import Schema
+from app.schemas.fields import Money
 
 # What NUMERIC(12, 2) holds; refused here rather than as a database error.
 AMOUNT = validate.Range(min=0, max=Decimal("9999999999.99"))
 # An order starts as a draft or goes straight to submitted.
 NEW_STATUSES = [OrderStatus.DRAFT.value, OrderStatus.SUBMITTED.value]
-
-
-def _cents(value: Decimal) -> None:
-    # Money is not rounded silently: a third decimal is the client's mistake.
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        raise ValidationError("at most 2 decimal places")
 
 
 class OrderSchema(Schema):
@@ -28,7 +22,7 @@ class OrderSchema(Schema):
     facility_id = fields.UUID()
     provider_id = fields.UUID()
     status = fields.String()
-    amount = fields.Decimal(as_string=True, metadata={"description": "exact, as a string"})
+    amount = Money(metadata={"description": "exact, as a string"})
     line_count = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -41,7 +35,7 @@ class OrderSchema(Schema):
 
 class PlaceOrderSchema(Schema):
     facility_id = fields.UUID(required=True)
-    amount = fields.Decimal(required=True, validate=[AMOUNT, _cents])
+    amount = Money(required=True, validate=AMOUNT)
     line_count = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=2_147_483_647)
     )
