@@ -241,19 +241,22 @@ def test_provider_checklist(client: FlaskClient, seeded: TwoTenants) -> None:
     assert seen.status_code == 200
 
 
+# A malpractice insurance without its per-claim coverage, which the tests below vary.
+INSURANCE = {
+    "credential_type": "malpractice_insurance",
+    "issuer": "Carrier",
+    "number": "P-1",
+    "coverage_aggregate": "3000000",
+    "effective_date": str(TODAY),
+    "expiry_date": str(TODAY + dt.timedelta(days=365)),
+}
+
+
 def test_out_of_range_and_inconsistent_values_are_422_naming_the_field(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
     provider = token_for(client, seeded.shared_provider, seeded.a.organization)
-    insurance = {
-        "credential_type": "malpractice_insurance",
-        "issuer": "Carrier",
-        "number": "P-1",
-        "coverage_per_claim": "1e20",
-        "coverage_aggregate": "3000000",
-        "effective_date": str(TODAY),
-        "expiry_date": str(TODAY + dt.timedelta(days=365)),
-    }
+    insurance = {**INSURANCE, "coverage_per_claim": "1e20"}
     too_big = client.post("/api/v1/me/credentials", json=insurance, headers=bearer(provider))
     assert too_big.status_code == 422
     assert "coverage_per_claim" in too_big.get_json()["errors"]["json"]
@@ -271,14 +274,7 @@ def test_coverage_amounts_are_never_rounded(client: FlaskClient, seeded: TwoTena
     """A third decimal place is refused, as in an order's amount, not rounded away; two
     or fewer come back as written, with their cents."""
     provider = token_for(client, seeded.shared_provider, seeded.a.organization)
-    insurance = {
-        "credential_type": "malpractice_insurance",
-        "issuer": "Carrier",
-        "number": "P-2",
-        "coverage_aggregate": "3000000",
-        "effective_date": str(TODAY),
-        "expiry_date": str(TODAY + dt.timedelta(days=365)),
-    }
+    insurance = INSURANCE
     for amount in ("100.005", "1e-9", 0.001):
         refused = client.post(
             "/api/v1/me/credentials",
