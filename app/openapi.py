@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from flask_smorest import Api
 from marshmallow import fields
 
+from app.schemas.fields import Money
 
-def decimal_bounds_as_numbers(
+
+def money_as_decimal_string(
     _converter: Any, field: fields.Field[Any], ret: dict[str, Any]
 ) -> dict[str, Any]:
-    """A decimal field's Range bounds (amounts: app/schemas) as JSON numbers, as OpenAPI
-    requires of `minimum` and `maximum`; the converter writes them as the field writes a
-    value, a string for a decimal. A bound has two decimal places at most, which a JSON
-    number holds exactly as written."""
-    if not isinstance(field, fields.Decimal):
+    """An amount (`Money`) is a string in JSON, both ways, with the pattern it is read by;
+    apispec would call any decimal field a number."""
+    if not isinstance(field, Money):
         return {}
-    bounds = {key: Decimal(ret[key]) for key in ("minimum", "maximum") if key in ret}
-    return {
-        key: int(value) if value == value.to_integral_value() else float(value)
-        for key, value in bounds.items()
-    }
+    return {"type": "string", "format": "decimal", "pattern": field.pattern}
 
 
 def refine(api: Api) -> None:
     """Teach the document's schema converter what the application's schemas need."""
-    api.ma_plugin.converter.add_attribute_function(decimal_bounds_as_numbers)
+    api.ma_plugin.converter.add_attribute_function(money_as_decimal_string)

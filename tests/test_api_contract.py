@@ -27,13 +27,18 @@ def test_the_served_document_is_valid_openapi(app: Flask) -> None:
     assert errors == []
 
 
-def test_amount_bounds_are_numbers(app: Flask) -> None:
-    """An order's amount and a credential's coverage carry their bounds as numbers, the
-    largest exactly as the schema allows it."""
+def test_amounts_are_documented_as_the_decimal_strings_they_are(app: Flask) -> None:
+    """An order's amount and a credential's coverage are strings with at most two decimal
+    places, and as many digits before the point as their columns hold."""
     schemas = app.test_client().get("/openapi.json").get_json()["components"]["schemas"]
-    assert schemas["PlaceOrder"]["properties"]["amount"]["maximum"] == 9999999999.99
+    assert schemas["PlaceOrder"]["properties"]["amount"] == {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$",
+    }
     coverage = schemas["Credential"]["properties"]["coverage_aggregate"]
-    assert (coverage["minimum"], coverage["maximum"]) == (0, 999999999999.99)
+    assert (coverage["type"], coverage["pattern"]) == ("string", r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
+    assert coverage["nullable"] is True
 
 
 def test_a_method_the_resource_does_not_answer_says_which_it_does(app: Flask) -> None:

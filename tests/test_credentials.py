@@ -271,11 +271,12 @@ def test_out_of_range_and_inconsistent_values_are_422_naming_the_field(
 
 
 def test_coverage_amounts_are_never_rounded(client: FlaskClient, seeded: TwoTenants) -> None:
-    """A third decimal place is refused, as in an order's amount, not rounded away; two
-    or fewer come back as written, with their cents."""
+    """A third decimal place is refused, as in an order's amount, not rounded away, and so
+    is a JSON number, which may arrive as a binary fraction; two or fewer decimal places
+    in a string come back as written, with their cents."""
     provider = token_for(client, seeded.shared_provider, seeded.a.organization)
     insurance = INSURANCE
-    for amount in ("100.005", "1e-9", 0.001):
+    for amount in ("100.005", "1e-9", 0.001, 100.5):
         refused = client.post(
             "/api/v1/me/credentials",
             json={**insurance, "coverage_per_claim": amount},
@@ -283,7 +284,8 @@ def test_coverage_amounts_are_never_rounded(client: FlaskClient, seeded: TwoTena
         )
         assert refused.status_code == 422, amount
         assert refused.get_json()["errors"]["json"]["coverage_per_claim"] == [
-            "at most 2 decimal places"
+            "must be a decimal string with at most 12 digits before the point and 2 after"
+            ' ("125.50")'
         ]
     kept = client.post(
         "/api/v1/me/credentials",

@@ -172,6 +172,7 @@ def test_staff_cannot_place_orders(
         ({"amount": "-0.01"}, "amount"),
         ({"amount": "1.005"}, "amount"),
         ({"amount": "10000000000.00"}, "amount"),
+        ({"amount": 125.5}, "amount"),
         ({"line_count": 0}, "line_count"),
         ({"line_count": "2"}, "line_count"),
         ({"status": "approved"}, "status"),

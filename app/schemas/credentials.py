@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from marshmallow import fields, validate
 
 from app import clock
@@ -13,7 +11,6 @@ from app.schemas.fields import Money, StateCode, Text
 
 DEA_SCHEDULES = ["2", "2N", "3", "3N", "4", "5"]
 # What the column holds: NUMERIC(14, 2).
-COVERAGE = validate.Range(min=0, max=Decimal("999999999999.99"))
 
 
 class CredentialSchema(Schema):
@@ -37,8 +34,8 @@ class CredentialSchema(Schema):
         allow_none=True,
         validate=validate.Length(min=1),
     )
-    coverage_per_claim = Money(allow_none=True, validate=COVERAGE)
-    coverage_aggregate = Money(allow_none=True, validate=COVERAGE)
+    coverage_per_claim = Money(allow_none=True, column=Credential.__table__.c.coverage_per_claim)
+    coverage_aggregate = Money(allow_none=True, column=Credential.__table__.c.coverage_aggregate)
     effective_date = fields.Date(allow_none=True)
     expiry_date = fields.Date(allow_none=True)
     status = fields.Method(

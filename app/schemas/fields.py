@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from marshmallow import ValidationError, fields, validate
+from sqlalchemy import ColumnElement, Numeric
 
 from app.domain.reference import PLACE_OF_SERVICE, is_valid_npi
 
@@ -22,18 +23,29 @@ CENTS = Decimal("0.01")
 
 
 class Money(fields.Decimal):
-    """An amount of money: read as given, with at most two decimal places (a third is
-    the client's mistake, refused, never rounded away), written as a string with two."""
+    """An amount of money, as a decimal string both ways ("125.50"): many JSON parsers
+    read a number as a binary fraction, in which a client's 0.10 is not 0.10, so a
+    number is refused rather than guessed at. Read with at most the digits before the
+    point that its `column` holds, and two after (a third decimal place is the client's
+    mistake, refused, never rounded away; no sign: amounts are never negative); written
+    with two. `pattern` is the rule as the API document states it too (app/openapi.py).
+    A sum (a report's revenue) is only written, and stored in no column of its own."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, column: ColumnElement[Any] | None = None, **kwargs: Any) -> None:
         super().__init__(as_string=True, **kwargs)
+        whole_digits = None
+        if column is not None:
+            stored = cast(Numeric[Decimal], column.type)
+            whole_digits = (stored.precision or 0) - (stored.scale or 0)
+        whole = f"{{1,{whole_digits}}}" if whole_digits else "+"
+        self.pattern = rf"^[0-9]{whole}(\.[0-9]{{1,2}})?$"
+        most = f"at most {whole_digits}" if whole_digits else "any"
+        self._rule = f'a decimal string with {most} digits before the point and 2 after ("125.50")'
 
-    def _validated(self, value: Any) -> Decimal:
-        amount: Decimal = super()._validated(value)
-        exponent = amount.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -2:
-            raise ValidationError("at most 2 decimal places")
-        return amount
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if not isinstance(value, str) or not re.fullmatch(self.pattern, value):
+            raise ValidationError(f"must be {self._rule}")
+        return Decimal(value)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:

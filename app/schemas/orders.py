@@ -1,17 +1,15 @@
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.models.enums import values
-from app.models.order import OrderStatus
+from app.models.order import Order, OrderStatus
 from app.schemas.base import Schema
 from app.schemas.fields import Money
 
 # What NUMERIC(12, 2) holds; refused here rather than as a database error.
-AMOUNT = validate.Range(min=0, max=Decimal("9999999999.99"))
 # An order starts as a draft or goes straight to submitted.
 NEW_STATUSES = [OrderStatus.DRAFT.value, OrderStatus.SUBMITTED.value]
 
@@ -35,7 +33,7 @@ class OrderSchema(Schema):
 
 class PlaceOrderSchema(Schema):
     facility_id = fields.UUID(required=True)
-    amount = Money(required=True, validate=AMOUNT)
+    amount = Money(required=True, column=Order.__table__.c.amount)
     line_count = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=2_147_483_647)
     )
