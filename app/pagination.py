@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_smorest import Page
-from flask_smorest.pagination import PaginationParameters
+from flask_smorest.pagination import PaginationMixin, PaginationParameters
 from sqlalchemy import ColumnElement, Result, Row, Select, func, select
 
 from app.extensions import db
@@ -16,6 +16,24 @@ BIGINT_MAX = 2**63 - 1
 # The label of the total that rides along with each row of the page; no collection has
 # a column of that name.
 TOTAL = "page_total__"
+
+
+# X-Pagination as sent: flask-smorest writes the page's metadata as JSON text in the
+# header (`_set_pagination_metadata`), which its own documentation calls an object.
+PAGINATION_HEADER = {
+    "description": "The page's place in the collection, as a JSON object in text: `total`"
+    " (items), `total_pages`, `first_page`, `last_page`, `page`, and `previous_page`"
+    " and `next_page` where there is one.",
+    "schema": {"type": "string"},
+}
+
+
+class DocumentedPagination:
+    """For blueprints: X-Pagination documented as the text it is."""
+
+    def _document_pagination_metadata(self, _spec: Any, resp_doc: dict[str, Any]) -> None:
+        headers = resp_doc.setdefault("headers", {})
+        headers[PaginationMixin.PAGINATION_HEADER_NAME] = PAGINATION_HEADER
 
 
 class SelectPage(Page):  # type: ignore[misc]

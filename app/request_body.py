@@ -21,6 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import strict_json
 from app.config import Settings
+from app.pagination import DocumentedPagination
 
 # Room for an upload's other form fields and the multipart framing around its file.
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
@@ -75,7 +76,7 @@ class RequestParser(FlaskParser):
             _refuse(str(exc))
 
 
-class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+class Blueprint(DocumentedPagination, flask_smorest.Blueprint):  # type: ignore[misc]
     """The base of every blueprint: its `arguments` are read by RequestParser."""
 
     ARGUMENTS_PARSER = RequestParser()

@@ -67,9 +67,23 @@ SWAGGER_UI_ASSETS = "/docs/assets"
 # signature never share a key.
 _SESSION_KEY_INFO = b"msc-organizations pages session cookie"
 
+# Every answer of a page is a page, refusals included: what each status shows.
+_HTML_ANSWERS = {
+    "200": "The page.",
+    "400": "The form came without the page's CSRF token, or with an expired one: a page"
+    " offering to start again.",
+    "404": "No such invitation, reset or credential: a page saying so.",
+    "409": "The invitation cannot be accepted as it stands: a page saying why.",
+    "410": "The link was used, revoked, replaced or has expired: a page saying so.",
+    "422": "The form again, saying what to correct.",
+    "429": "Too many attempts from this address: a page asking to wait.",
+}
 _HTML_DOC: dict[str, Any] = {
     "security": [],
-    "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {}}}},
+    "responses": {
+        status: {"description": description, "content": {"text/html": {}}}
+        for status, description in _HTML_ANSWERS.items()
+    },
 }
 
 blp = Blueprint(

@@ -9,7 +9,15 @@ from marshmallow.decorators import POST_DUMP, PRE_DUMP
 from app.domain.facilities import SORTS
 from app.models.enums import FacilityType, values
 from app.schemas.base import Schema
-from app.schemas.fields import EmailAddress, Npi, Phone, StateCode, ZipCode, place_of_service
+from app.schemas.fields import (
+    EmailAddress,
+    Npi,
+    Phone,
+    StateCode,
+    StrictBoolean,
+    ZipCode,
+    place_of_service,
+)
 
 _NAME = validate.Length(min=1, max=255)
 
@@ -97,7 +105,7 @@ class FacilitySchema(PlainRowsSchema):
         metadata={"description": "Medicare A/B MAC; derived from the state when not given"},
     )
     place_of_service = place_of_service(load_default="11")
-    active = fields.Boolean(load_default=True)
+    active = StrictBoolean(load_default=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 
@@ -109,7 +117,7 @@ class FacilityUpdateSchema(FacilitySchema):
     facility_type = fields.String(validate=validate.OneOf(values(FacilityType)))
     state = StateCode()
     place_of_service = place_of_service()
-    active = fields.Boolean()
+    active = StrictBoolean()
 
 
 class FacilityQuerySchema(Schema):

@@ -53,6 +53,17 @@ class Money(fields.Decimal):
         return str(Decimal(value).quantize(CENTS))
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON body's boolean: `true` or `false`, nothing taken for them. marshmallow would
+    read 0, 1, "yes" or "on" as one, which a JSON client sending them has got wrong. (A
+    query string's booleans are text, and keep marshmallow's reading.)"""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class Phone(fields.String):
     """A phone number, stored in E.164 (`+15551234567`); US numbers may omit +1."""
 

@@ -5,7 +5,7 @@ from marshmallow import fields, validate
 from app.domain.organizations import SORTS
 from app.models.enums import OnboardingStatus, OrganizationStatus, OrganizationType, values
 from app.schemas.base import Schema
-from app.schemas.fields import EmailAddress, Phone, TaxId
+from app.schemas.fields import EmailAddress, Phone, StrictBoolean, TaxId
 
 _NAME = validate.Length(min=1, max=255)
 
@@ -24,7 +24,7 @@ class OrganizationSchema(Schema):
     onboarding_status = fields.String(dump_only=True)
     msc_representative_id = fields.UUID(allow_none=True)
     parent_organization_id = fields.UUID(allow_none=True)
-    require_admin_mfa = fields.Boolean(
+    require_admin_mfa = StrictBoolean(
         metadata={
             "description": "its organization admins, and those of its child organizations, "
             "must sign in with a second factor (set by its admins or MSC admins)"
@@ -32,7 +32,7 @@ class OrganizationSchema(Schema):
     )
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
-    activated_at = fields.DateTime(dump_only=True)
+    activated_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class OrganizationUpdateSchema(OrganizationSchema):

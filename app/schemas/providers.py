@@ -4,7 +4,7 @@ from marshmallow import fields, validate
 
 from app.models.enums import AssignmentStatus, values
 from app.schemas.base import Schema
-from app.schemas.fields import Npi, Phone
+from app.schemas.fields import Npi, Phone, StrictBoolean
 
 
 class ProviderSchema(Schema):
@@ -67,7 +67,7 @@ class FacilityProviderSchema(Schema):
 
 class AssignFacilitySchema(Schema):
     facility_id = fields.UUID(required=True)
-    is_primary = fields.Boolean(load_default=False)
+    is_primary = StrictBoolean(load_default=False)
     start_date = fields.Date(
         load_default=None,
         metadata={"description": "defaults to today; a later date keeps it pending"},
@@ -85,7 +85,7 @@ class ProfileSchema(Schema):
     phone = Phone(allow_none=True)
     npi = Npi(allow_none=True)
     npi_verification = fields.String(dump_only=True)
-    dea_not_applicable = fields.Boolean(
+    dea_not_applicable = StrictBoolean(
         metadata={"description": "no controlled substances prescribed: no DEA needed"}
     )
 
