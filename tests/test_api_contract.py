@@ -75,3 +75,38 @@ def test_an_update_without_a_json_body_changes_nothing_and_says_why(
         response = client.put(path, headers=headers, **body)
         assert response.status_code == 400, (path, response.get_json())
         assert "JSON body" in response.get_json()["message"]
+
+
+def test_every_link_leads_to_an_operation_with_all_its_path_parameters(app: Flask) -> None:
+    """The links between operations (app/openapi.py LINKS) each name an operation of the
+    document and give every path parameter it needs, and the workflows are all there."""
+    document = app.test_client().get("/openapi.json").get_json()
+    links = {}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":  # the path's own, beside its operations
+                continue
+            for status, response in operation["responses"].items():
+                for name, link in response.get("links", {}).items():
+                    links[(method.upper(), path, status, name)] = link
+    for (_method, _path, _status, name), link in links.items():
+        pointer = link["operationRef"].removeprefix("#/paths/")
+        target_path, target_method = pointer.rsplit("/", 1)
+        target_path = target_path.replace("~1", "/").replace("~0", "~")
+        target = document["paths"][target_path][target_method]
+        needed = {
+            p["name"]
+            for p in [
+                *document["paths"][target_path].get("parameters", []),
+                *target.get("parameters", []),
+            ]
+            if p["in"] == "path"
+        }
+        assert needed <= set(link["parameters"]), name
+    follows = {(method, path, name) for method, path, _status, name in links}
+    assert {
+        ("POST", "/api/v1/admin/organizations", "AddFacility"),
+        ("POST", "/api/v1/admin/providers/invite", "RevokeInvitation"),
+        ("POST", "/api/v1/me/credentials", "VerifyCredential"),
+        ("POST", "/api/v1/orders", "ChangeOrderStatus"),
+    } <= follows
