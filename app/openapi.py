@@ -8,6 +8,7 @@ from apispec import BasePlugin
 from flask_smorest import Api
 from marshmallow import fields
 
+from app.schemas.base import text_pattern
 from app.schemas.fields import Money
 
 
@@ -21,9 +22,20 @@ def money_as_decimal_string(
     return {"type": "string", "format": "decimal", "pattern": field.pattern}
 
 
+def text_without_refused_characters(
+    _converter: Any, field: fields.Field[Any], ret: dict[str, Any]
+) -> dict[str, Any]:
+    """A string's characters as the schemas' base refuses them (app/schemas/base.py), for a
+    string with no stricter rule of its own: a format, a pattern or a closed set."""
+    if ret.get("type") != "string" or {"format", "pattern", "enum"} & ret.keys():
+        return {}
+    return {"pattern": text_pattern(field)}
+
+
 def refine(api: Api) -> None:
     """Teach the document's schema converter what the application's schemas need."""
     api.ma_plugin.converter.add_attribute_function(money_as_decimal_string)
+    api.ma_plugin.converter.add_attribute_function(text_without_refused_characters)
     links = WorkflowLinks()
     links.init_spec(api.spec)
     api.spec.plugins.append(links)

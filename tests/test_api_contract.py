@@ -4,14 +4,18 @@ declares), and the answers keep to what HTTP asks of them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from marshmallow import fields
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 from sqlalchemy import Engine
 
+from app.schemas.base import Schema, text_pattern
+from app.schemas.fields import Text
 from tests.api_helpers import committed_credential
 from tests.conftest import TwoTenants, bearer, token_for
 
@@ -110,3 +114,17 @@ def test_every_link_leads_to_an_operation_with_all_its_path_parameters(app: Flas
         ("POST", "/api/v1/me/credentials", "VerifyCredential"),
         ("POST", "/api/v1/orders", "ChangeOrderStatus"),
     } <= follows
+
+
+@pytest.mark.parametrize(
+    "text", ["Main St. 5", "Zoë Ñandú", "two\nlines", "tab\there", "nul\x00", "c1\x9c", "\u2028"]
+)
+@pytest.mark.parametrize("field", [fields.String(), Text()], ids=["line", "text"])
+def test_the_documented_characters_are_those_the_schemas_accept(
+    text: str, field: fields.Field[Any]
+) -> None:
+    """The pattern every plain string is documented with says what the schemas' base
+    lets through (app/schemas/base.py), for single-line fields and for `Text`."""
+    schema = Schema.from_dict({"value": field})()
+    accepted = not schema.validate({"value": text})
+    assert (re.fullmatch(text_pattern(field), text) is not None) == accepted

@@ -52,6 +52,21 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
+def _refused_in(field: fields.Field[Any] | None) -> re.Pattern[str]:
+    return _NOT_IN_TEXT if isinstance(field, Text) else _NOT_IN_A_LINE
+
+
+def text_pattern(field: fields.Field[Any]) -> str:
+    """What a string of `field` may hold, as an OpenAPI (ECMA-262) pattern: any character
+    but those refused above, written as escapes (the document would otherwise carry the
+    very characters, lone surrogates among them, that no JSON reader should accept)."""
+    refused = "".join(
+        char if char.isprintable() else f"\\u{ord(char):04x}"
+        for char in _refused_in(field).pattern[1:-1]
+    )
+    return f"^[^{refused}]*$"
+
+
 def _checked_by_own_schema(field: fields.Field[Any] | None) -> bool:
     return isinstance(field, fields.Nested) or (
         isinstance(field, fields.List) and isinstance(field.inner, fields.Nested)
@@ -69,7 +84,7 @@ class Schema(marshmallow.Schema):
             field = by_key.get(key)
             if _checked_by_own_schema(field):
                 continue
-            refused = _NOT_IN_TEXT if isinstance(field, Text) else _NOT_IN_A_LINE
+            refused = _refused_in(field)
             for text in _strings(value):
                 found = refused.search(text)
                 if found:
