@@ -331,11 +331,12 @@ def test_verify_not_found(db: Session, registry: FakeRegistry, client_for: Nppes
     assert _stored(db, user.id) == ("not_found", None)
 
 
-def test_no_npi_is_a_422_on_npi(db: Session, client_for: NppesClient) -> None:
+def test_no_npi_is_a_409_on_npi(db: Session, client_for: NppesClient) -> None:
+    """Nothing is wrong with the request; the profile has no NPI yet: a conflict."""
     user = _user(db, npi=None)
     with pytest.raises(DomainError) as raised:
         _verify(db, user, client_for)
-    assert (status_of(raised.value), raised.value.field) == (422, "npi")
+    assert (status_of(raised.value), raised.value.field) == (409, "npi")
 
 
 def test_pending_when_down_then_retried(
@@ -696,7 +697,7 @@ def test_verify_my_npi(
 def test_verify_my_npi_without_one(api: FlaskClient, seeded: TwoTenants) -> None:
     token = token_for(api, seeded.a.admin)
     response = api.post("/api/v1/me/npi/verify", headers=bearer(token))
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert "npi" in response.get_json()["errors"]["json"]
 
 

@@ -55,8 +55,9 @@ def _verify(user: User) -> dict[str, Any]:
 class VerifyMyNpi(MethodView):
     @authenticated()
     @blp.response(200, NpiVerificationSchema)
+    @blp.alt_response(409, description="no NPI on the profile to verify")
     def post(self) -> dict[str, Any]:
-        """Verify your NPI against the NPI Registry (422 naming `npi` when you have none).
+        """Verify your NPI against the NPI Registry (409 naming `npi` when you have none).
 
         `pending` means the registry could not be asked; it is asked again later."""
         user = db.session.get(User, current_context().user_id)
@@ -69,6 +70,7 @@ class VerifyProviderNpi(MethodView):
     @authenticated()
     @requires(*SEE_PROVIDERS)
     @blp.response(200, NpiVerificationSchema)
+    @blp.alt_response(409, description="no NPI on the provider's profile to verify")
     def post(self, provider_id: uuid.UUID) -> dict[str, Any]:
         """Verify a provider's NPI against the NPI Registry."""
         return _verify(provider_or_404(provider_id))

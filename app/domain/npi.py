@@ -285,7 +285,8 @@ def verify_user_npi(
     """
     npi = user.npi
     if npi is None:
-        raise errors.Invalid("there is no NPI to verify: add one to the profile", field="npi")
+        # The request is sound; the profile is not ready for it: a conflict with its state.
+        raise errors.Conflict("there is no NPI to verify: add one to the profile", field="npi")
     check = check_npi(
         session,
         npi,
