@@ -24,7 +24,8 @@ blp = Blueprint(
     description="The signed-in user's login sessions.",
 )
 
-# Session ids are issued as 32 hex digits; anything else cannot name one.
+# Session ids are issued as 32 hex digits; anything else cannot name one. (The route
+# takes only 32 characters, so that `/end-others` is never taken for a session's id.)
 _SESSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -60,7 +61,7 @@ class Sessions(MethodView):
         ]
 
 
-@blp.route("/<string:session_id>")
+@blp.route("/<string(length=32):session_id>")
 class SessionById(MethodView):
     @authenticated()
     @blp.response(204)
