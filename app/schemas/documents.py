@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest.fields import Upload
-from marshmallow import ValidationError, fields, pre_load, validate
+from marshmallow import ValidationError, fields, validate
 from werkzeug.datastructures import FileStorage
 
 from app.domain.documents import ALLOWED_CONTENT_TYPES, DOCUMENT_TYPES
@@ -36,13 +36,6 @@ class _UploadSchema(Schema):
     expiry_date = fields.Date(
         metadata={"description": "when the document must be renewed (ISO date)"}
     )
-
-    @pre_load
-    def _empty_means_absent(self, data: Any, **_kwargs: Any) -> Any:
-        # HTML forms send an empty string for a field left blank.
-        if hasattr(data, "items"):
-            return {key: value for key, value in data.items() if value != ""}
-        return data
 
 
 class OrganizationUploadSchema(_UploadSchema):
