@@ -128,3 +128,13 @@ def test_the_documented_characters_are_those_the_schemas_accept(
     schema = Schema.from_dict({"value": field})()
     accepted = not schema.validate({"value": text})
     assert (re.fullmatch(text_pattern(field), text) is not None) == accepted
+
+
+def test_the_reports_document_their_csv(app: Flask) -> None:
+    paths = app.test_client().get("/openapi.json").get_json()["paths"]
+    for path in (
+        "/api/v1/admin/analytics",
+        "/api/v1/admin/organizations/{organization_id}/analytics",
+    ):
+        content = paths[path]["get"]["responses"]["200"]["content"]
+        assert {"application/json", "text/csv"} <= content.keys(), path

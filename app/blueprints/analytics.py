@@ -45,6 +45,20 @@ def _range(query: dict[str, Any]) -> tuple[dt.date, dt.date]:
     return query.get("start") or end - dt.timedelta(days=30), end
 
 
+# The reports answer CSV too (`_wants_csv`): the same 200, in either media type.
+_CSV_TOO: dict[str, Any] = {
+    "responses": {
+        200: {
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string", "description": "a header row, then a row each"}
+                }
+            }
+        }
+    }
+}
+
+
 def _wants_csv(query: dict[str, Any]) -> bool:
     return query.get("format") == "csv" or request.accept_mimetypes.best == "text/csv"
 
@@ -91,6 +105,7 @@ class OrganizationAnalytics(MethodView):
     @requires(*SEE_REPORTS)
     @blp.arguments(AnalyticsQuerySchema, location="query")
     @blp.response(200, AnalyticsSchema)
+    @blp.doc(**_CSV_TOO)
     def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> Any:
         """Order volume, provider activity, facility utilization, compliance trend,
         revenue and growth over `from`..`to` by `interval`. CSV of the periods with
@@ -120,6 +135,7 @@ class AnalyticsAcrossOrganizations(MethodView):
     @require_msc_admin
     @blp.arguments(AnalyticsQuerySchema, location="query")
     @blp.response(200, OrganizationBreakdownSchema(many=True))
+    @blp.doc(**_CSV_TOO)
     def get(self, query: dict[str, Any]) -> Any:
         """Every organization's orders, revenue and provider activity over `from`..`to`
         (CSV with `?format=csv` or `Accept: text/csv`). An export of each organization's
