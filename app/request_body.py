@@ -48,7 +48,8 @@ def _read(req: Request) -> bytes:
 
 
 def _refuse(message: str) -> NoReturn:
-    abort(400, message=message, messages={"json": [message]})
+    # The body as a whole is at fault, no field of it: the problem names none.
+    abort(400, message=message)
 
 
 class RequestParser(FlaskParser):

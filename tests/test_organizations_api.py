@@ -208,7 +208,7 @@ def test_suspended_organization_reads_but_cannot_write(
     assert client.get(url, headers=bearer(token)).status_code == 200
     refused = client.put(url, json={"primary_contact_name": "X"}, headers=bearer(token))
     assert refused.status_code == 403
-    assert "suspended" in refused.get_json()["message"]
+    assert "suspended" in refused.get_json()["detail"]
     assert client.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 204
     # MSC admins still act on it
     assert client.put(url, json={"status": "active"}, headers=bearer(msc)).status_code == 200
