@@ -72,6 +72,7 @@ class OrganizationById(MethodView):
     @authenticated()
     @blp.arguments(OrganizationUpdateSchema)
     @blp.response(200, OrganizationSchema)
+    @blp.alt_response(409, description="the status cannot change to the one asked for")
     def put(self, changes: dict[str, Any], organization_id: uuid.UUID) -> Organization:
         """Update an organization: its admins edit its details; MSC admins also its
         status (pending, active, suspended, inactive), type, parent and representative."""
