@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
 from tests import factories
-from tests.api_helpers import child_organization
+from tests.api_helpers import child_organization, problem_of
 from tests.conftest import TwoTenants, bearer, token_for
 
 BASE = "/api/v1/admin/organizations"
@@ -142,6 +142,22 @@ def test_office_manager_and_provider_cannot_edit_the_organization(
     for user in (seeded.a.office_manager, seeded.shared_provider):
         token = token_for(client, user, seeded.a.organization)
         assert client.put(url, json={"name": "X"}, headers=bearer(token)).status_code == 403
+
+
+def test_a_caller_who_may_not_edit_learns_nothing_of_the_body(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    """The permission is checked before the body is read: an invalid body from a provider
+    is refused as the provider is (403), not described field by field (422)."""
+    token = token_for(client, seeded.shared_provider, seeded.a.organization)
+    response = client.put(
+        f"{BASE}/{seeded.a.organization.id}",
+        json={"name": "", "status": "nonsense", "unknown": 1},
+        headers=bearer(token),
+    )
+    body = problem_of(response, 403)
+    assert "edit-organization" in body["detail"]
+    assert "errors" not in body
 
 
 def test_msc_admin_walks_the_status_lifecycle(client: FlaskClient, seeded: TwoTenants) -> None:
