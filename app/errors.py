@@ -1,13 +1,15 @@
-"""JSON answers for errors that are not HTTP errors raised on purpose.
+"""The answers, as problems (app/problems.py), to errors that are not HTTP errors raised
+on purpose.
 
-flask-smorest already answers HTTP errors (and 422 validation errors naming each
-field) as JSON. This adds: the domain's refusals, each kind with its status (STATUS, the
-one place they become status codes), naming the field; database constraint violations
-as 409/422 naming the field; a write the policies refuse as 404, or as 403 to an MSC
-representative (see `_refused_write`); a document's stored file missing or corrupt as a
-500 that says so; a body over its limit as a 413 naming the limit; a database or Redis that
-cannot serve the request now as 503 with Retry-After (see `_retry_later`); and anything
-unexpected as a JSON 500 (logged, and the transaction rolled back by the request hook).
+flask-smorest's HTTP errors (its 422 validation errors naming each field, `abort`, 404 for
+an unknown URL, 405 with Allow) are answered by app/openapi.py's `Api`. This adds: the
+domain's refusals, each kind with its status (STATUS, the one place they become status
+codes), naming the field; database constraint violations as 409/422 naming the field; a
+write the policies refuse as 404, or as 403 to an MSC representative (see
+`_refused_write`); a document's stored file missing or corrupt as a 500 that says so; a
+body over its limit as a 413 naming the limit; a database or Redis that cannot serve the
+request now as 503 with Retry-After (see `_retry_later`); and anything unexpected as a 500
+(logged, and the transaction rolled back by the request hook).
 """
 
 from __future__ import annotations
@@ -15,18 +17,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from http import HTTPStatus
 from typing import NoReturn, cast
 
 import flask_smorest
 import psycopg.errors
-from flask import Flask, g, jsonify, make_response, request
-from flask.typing import ResponseReturnValue
+from flask import Flask, Response, g, request
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.citus import unsharded
 from app.database import unavailable
@@ -43,10 +43,11 @@ from app.domain.errors import (
 )
 from app.integrations.storage import StoredFileMissing
 from app.models.enums import MSC_REPRESENTATIVE
+from app.problems import field_errors, problem
 
 log = logging.getLogger(__name__)
 
-# flask_smorest.abort (JSON body with `message`), typed as the raise it is.
+# flask_smorest.abort (its `message` the problem's detail), typed as the raise it is.
 abort = cast(Callable[..., NoReturn], flask_smorest.abort)
 
 # Exception class -> status. An exception takes the entry of the nearest class in its MRO.
@@ -110,23 +111,16 @@ CONSTRAINT_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
-def error_body(status: int, message: str, field: str | None) -> ResponseReturnValue:
-    # The same shape as flask-smorest's own error bodies (its 422s and aborts).
-    payload: dict[str, object] = {
-        "code": status,
-        "status": HTTPStatus(status).phrase,
-        "message": message,
-    }
-    if field:
-        payload["errors"] = {"json": {field: [message]}}
-    return jsonify(payload), status
+def _refusal(status: int, message: str, field: str | None = None) -> Response:
+    """A problem saying `message`, naming `field` as at fault when there is one."""
+    return problem(status, message, field_errors(field, message) if field else None)
 
 
 # How long a client is asked to wait before retrying a request refused by an outage.
 RETRY_AFTER_SECONDS = 5
 
 
-def _retry_later(service: str, exc: BaseException) -> ResponseReturnValue:
+def _retry_later(service: str, exc: BaseException) -> Response:
     """503 with Retry-After, logged as one line: an outage refuses every request, and a
     traceback each would bury the log in copies of the same one."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
@@ -139,11 +133,11 @@ def _retry_later(service: str, exc: BaseException) -> ResponseReturnValue:
         type(cause).__name__,
         first_line,
     )
-    response = make_response(
-        error_body(503, "a required service is unavailable, retry later", None)
+    return problem(
+        503,
+        "a required service is unavailable, retry later",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
 
 
 # Where PostgreSQL's own messages name the constraint violated, and where ours name the
@@ -174,7 +168,7 @@ def _column(diag: psycopg.errors.Diagnostic | None) -> str | None:
     return found.group(1) if found else None
 
 
-def integrity_error(exc: IntegrityError) -> ResponseReturnValue:
+def integrity_error(exc: IntegrityError) -> Response:
     diag = getattr(exc.orig, "diag", None)
     constraint = _constraint(diag)
     column = _column(diag)
@@ -187,79 +181,72 @@ def integrity_error(exc: IntegrityError) -> ResponseReturnValue:
         message = "conflicts with an existing record" if unique else "invalid value"
         if column and diag is not None:  # raised by one of our triggers: say why
             message = diag.message_primary or message
-    return error_body(409 if unique else 422, message, field)
+    return _refusal(409 if unique else 422, message, field)
 
 
-def _refused_write() -> ResponseReturnValue:
+def _refused_write() -> Response:
     """A write the policies refused: its target lies outside the caller's reach, so it is
     not found. But an MSC representative reads what they may not write (the tenant
     tables refuse every write of theirs, `tenancy.may_write_tenant_data`): to them the
     refusal is a 403, which tells nothing of the target, being the same for any."""
     context = g.get("tenant_context")
     if context is not None and context.role == MSC_REPRESENTATIVE:
-        return error_body(403, "an MSC representative's access is read-only", None)
-    return error_body(404, "not found", None)
+        return _refusal(403, "an MSC representative's access is read-only")
+    return _refusal(404, "not found")
 
 
 def init_error_handlers(app: Flask) -> None:
     app.register_error_handler(IntegrityError, integrity_error)
 
     @app.errorhandler(DomainError)
-    def _domain_error(exc: DomainError) -> ResponseReturnValue:
-        return error_body(status_of(exc), exc.message, exc.field)
+    def _domain_error(exc: DomainError) -> Response:
+        return _refusal(status_of(exc), exc.message, exc.field)
 
-    def _storage_fault(exc: Exception) -> ResponseReturnValue:
+    def _storage_fault(exc: Exception) -> Response:
         message = next(m for cls, m in STORAGE_FAULTS.items() if isinstance(exc, cls))
         log.error("%s (%s %s): %s", message, request.method, request.path, exc)
-        return error_body(status_of(exc), message, None)
+        return _refusal(status_of(exc), message)
 
     for fault in STORAGE_FAULTS:
         app.register_error_handler(fault, _storage_fault)
 
     @app.errorhandler(RequestEntityTooLarge)
-    def _body_too_large(_exc: RequestEntityTooLarge) -> ResponseReturnValue:
+    def _body_too_large(_exc: RequestEntityTooLarge) -> Response:
         # The limit depends on the kind of body (app/request_body.py): say which applied.
         limit = request.max_content_length
-        return error_body(413, f"the request body is larger than the {limit} bytes accepted", None)
-
-    @app.errorhandler(MethodNotAllowed)
-    def _method_not_allowed(exc: MethodNotAllowed) -> ResponseReturnValue:
-        # The methods the resource answers, in the Allow header RFC 9110 asks of a 405.
-        response = make_response(error_body(405, f"{request.method} is not allowed here", None))
-        response.headers["Allow"] = ", ".join(exc.valid_methods or ())
-        return response
+        return _refusal(413, f"the request body is larger than the {limit} bytes accepted")
 
     @app.errorhandler(StaleDataError)
-    def _vanished(_exc: StaleDataError) -> ResponseReturnValue:
+    def _vanished(_exc: StaleDataError) -> Response:
         # The row was visible but the policies refused to change it (none changed).
         return _refused_write()
 
     @app.errorhandler(DBAPIError)
-    def _database_error(exc: DBAPIError) -> ResponseReturnValue:
+    def _database_error(exc: DBAPIError) -> Response:
         if unavailable(exc):
             return _retry_later("database", exc)
         if isinstance(exc.orig, psycopg.errors.NumericValueOutOfRange | psycopg.errors.DataError):
             # Values past what a column holds (a number too large, a date out of range).
-            return error_body(422, "a value is out of range", _column(exc.orig.diag))
+            return _refusal(422, "a value is out of range", _column(exc.orig.diag))
         if isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
             column = _column(exc.orig.diag)
             if column:  # a column guard: the row is reachable, the column is not the caller's
-                return error_body(403, str(exc.orig.diag.message_primary), column)
+                return _refusal(403, str(exc.orig.diag.message_primary), column)
             # a policy's WITH CHECK ("new row violates row-level security policy")
             return _refused_write()
         log.exception("database error")
-        return error_body(500, "internal error", None)
+        return _refusal(500, "internal error")
 
     @app.errorhandler(PoolTimeout)
-    def _no_connection(exc: PoolTimeout) -> ResponseReturnValue:
+    def _no_connection(exc: PoolTimeout) -> Response:
         return _retry_later("database", exc)
 
     @app.errorhandler(RedisError)
-    def _redis_down(exc: RedisError) -> ResponseReturnValue:
+    def _redis_down(exc: RedisError) -> Response:
         return _retry_later("redis", exc)
 
     @app.errorhandler(Exception)
-    def _unexpected(_exc: Exception) -> ResponseReturnValue:
-        # HTTP errors never get here: flask-smorest's more specific handler takes them.
+    def _unexpected(_exc: Exception) -> Response:
+        # HTTP errors never get here: the Api's more specific handler takes them.
         log.exception("unhandled error")
-        return error_body(500, "internal error", None)
+        return _refusal(500, "internal error")

@@ -8,7 +8,6 @@ unless it serves requests.
 from __future__ import annotations
 
 from flask import Flask
-from flask_smorest import Api
 
 from app import cli, services
 from app.auth.throttle import init_throttle
@@ -19,7 +18,7 @@ from app.config import Settings
 from app.cors import init_cors
 from app.errors import init_error_handlers
 from app.extensions import init_services, jwt
-from app.openapi import refine as refine_openapi
+from app.openapi import Api
 from app.request_body import init_request_bodies
 from app.security_headers import init_security_headers
 from app.tenancy.request import init_request_ids
@@ -68,7 +67,6 @@ def create_app(config: Settings | None = None) -> Flask:
     init_throttle(app, settings, started.redis)
     init_pages(app, settings)  # before the API: it says where Swagger UI's files are
     api = Api(app)
-    refine_openapi(api)
     register_blueprints(api)
     init_error_handlers(app)
     cli.init_cli(app)

@@ -41,6 +41,7 @@ class Permission(StrEnum):
     SELECT_FACILITIES = "select-facilities"
     PLACE_ORDERS = "place-orders"
     VIEW_REPRESENTED_ORGANIZATIONS = "view-represented-organizations"
+    EDIT_ORGANIZATION = "edit-organization"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -52,9 +53,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.MANAGE_BILLING,
             Permission.VIEW_ANALYTICS,
             # Not in the spec's table: organization admins read their organizations'
-            # audit trail here, and manage their members (roles, deactivation).
+            # audit trail here, manage their members (roles, deactivation), and edit
+            # their organizations' details (app/domain/organizations.py says which).
             Permission.VIEW_AUDIT_TRAIL,
             Permission.MANAGE_MEMBERS,
+            Permission.EDIT_ORGANIZATION,
         }
     ),
     Role.OFFICE_MANAGER: frozenset(

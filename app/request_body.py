@@ -10,7 +10,8 @@ application's JSON provider).
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import flask_smorest
 from flask import Flask, Request, request
@@ -22,6 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app import strict_json
 from app.config import Settings
 from app.pagination import DocumentedPagination
+from app.permissions import AUTHENTICATED, REQUIRES
 
 # Room for an upload's other form fields and the multipart framing around its file.
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
@@ -49,7 +51,8 @@ def _read(req: Request) -> bytes:
 
 
 def _refuse(message: str) -> NoReturn:
-    abort(400, message=message, messages={"json": [message]})
+    # The body as a whole is at fault, no field of it: the problem names none.
+    abort(400, message=message)
 
 
 class RequestParser(FlaskParser):
@@ -76,10 +79,32 @@ class RequestParser(FlaskParser):
             _refuse(str(exc))
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 class Blueprint(DocumentedPagination, flask_smorest.Blueprint):  # type: ignore[misc]
-    """The base of every blueprint: its `arguments` are read by RequestParser."""
+    """The base of every blueprint: its `arguments` are read by RequestParser, and only
+    once the caller's token and permission are checked."""
 
     ARGUMENTS_PARSER = RequestParser()
+
+    def arguments(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """flask-smorest's `arguments`, refusing to go above `authenticated`, `requires` or
+        `require_msc_admin` (app/permissions.py): arguments read first would answer a
+        caller who may not call the view with what is wrong in their request (422)
+        instead of 401 or 403, telling them what the view takes."""
+        parse = super().arguments(*args, **kwargs)
+
+        def decorator(view: F) -> F:
+            if hasattr(view, AUTHENTICATED) or hasattr(view, REQUIRES):
+                raise TypeError(
+                    f"{view.__qualname__}: @blp.arguments goes below @authenticated and"
+                    " @requires / @require_msc_admin"
+                )
+            parsed: F = parse(view)
+            return parsed
+
+        return decorator
 
 
 def init_request_bodies(app: Flask, settings: Settings) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask
@@ -97,6 +98,34 @@ def assignment_id_of(admin_engine: Engine, user: User, facility: Facility) -> uu
         r["id"] for r in assignment_rows(admin_engine, user) if r["facility_id"] == facility.id
     ]
     return found
+
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id"}
+
+
+def problem_of(response: TestResponse, status: int) -> dict[str, Any]:
+    """The problem (RFC 9457, app/problems.py) `response` answers with `status`: its body,
+    once its shape is checked."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json", response.mimetype
+    body: dict[str, Any] = response.get_json()
+    assert set(body) - {"errors"} == PROBLEM_KEYS, body
+    assert body["type"] == "about:blank"
+    assert body["title"] == HTTPStatus(status).phrase
+    assert body["status"] == status
+    assert isinstance(body["detail"], str) and body["detail"], body
+    assert body["instance"] == response.request.path
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body
+
+
+def refusal_of(response: TestResponse) -> tuple[int, dict[str, Any]]:
+    """A refusal's status and problem without what is each request's own (its path and
+    id): what two refusals compare by."""
+    body = problem_of(response, response.status_code)
+    return response.status_code, {
+        key: value for key, value in body.items() if key not in {"instance", "request_id"}
+    }
 
 
 def validation_errors(response: TestResponse) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The API contract: the served OpenAPI document is valid OpenAPI, as a tool that
 generates requests from it needs (openapi-spec-validator, for the version the document
-declares), and the answers keep to what HTTP asks of them."""
+declares), and lists on each operation the problems it can answer; the answers keep to
+what HTTP asks of them, and every error is a problem (RFC 9457, app/problems.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from sqlalchemy import Engine
 
 from app.schemas.base import Schema, text_pattern
 from app.schemas.fields import Text
-from tests.api_helpers import committed_credential
+from tests.api_helpers import committed_credential, problem_of
 from tests.conftest import TwoTenants, bearer, token_for
+
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
 
 def test_the_served_document_is_valid_openapi(app: Flask) -> None:
@@ -46,16 +49,168 @@ def test_amounts_are_documented_as_the_decimal_strings_they_are(app: Flask) -> N
 
 
 def test_a_method_the_resource_does_not_answer_says_which_it_does(app: Flask) -> None:
-    """405 carries Allow (RFC 9110), and the error body every other refusal has."""
+    """405 carries Allow (RFC 9110), and is a problem like every other refusal."""
     response = app.test_client().delete("/api/v1/auth/login")
-    assert response.status_code == 405
+    body = problem_of(response, 405)
     assert set(response.headers["Allow"].split(", ")) >= {"POST", "OPTIONS"}
     assert "DELETE" not in response.headers["Allow"]
-    assert response.get_json() == {
-        "code": 405,
-        "status": "Method Not Allowed",
-        "message": "DELETE is not allowed here",
-    }
+    assert "errors" not in body
+
+
+def test_an_unknown_address_is_a_problem(app: Flask) -> None:
+    response = app.test_client().get("/api/v1/no-such-resource")
+    assert "errors" not in problem_of(response, 404)
+
+
+def test_a_request_without_a_token_is_a_problem(client: FlaskClient) -> None:
+    """flask-jwt-extended's refusals (app/auth/tokens.py) are problems too."""
+    body = problem_of(client.get("/api/v1/me"), 401)
+    assert body["detail"] == "Missing Authorization Header"
+    assert "errors" not in body
+
+
+def test_a_problem_carries_the_request_id_the_client_chose(client: FlaskClient) -> None:
+    response = client.get("/api/v1/me", headers={"X-Request-ID": "trace-42"})
+    assert problem_of(response, 401)["request_id"] == "trace-42"
+
+
+def test_a_domain_refusal_names_its_field_in_the_body(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    token = token_for(client, seeded.a.admin, seeded.a.organization)
+    response = client.put(
+        f"/api/v1/admin/organizations/{seeded.a.organization.id}",
+        json={"status": "suspended"},
+        headers=bearer(token),
+    )
+    body = problem_of(response, 403)
+    assert body["detail"] == "only MSC admins may change status"
+    assert body["errors"] == {"json": {"status": ["only MSC admins may change status"]}}
+
+
+def test_a_domain_refusal_names_a_path_parameter_under_path(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    token = token_for(client, seeded.a.admin, seeded.a.organization)
+    url = f"/api/v1/admin/organizations/{seeded.a.organization.id}/onboarding"
+    response = client.post(f"{url}/steps/add_facilities/complete", headers=bearer(token))
+    body = problem_of(response, 409)
+    assert body["errors"] == {"path": {"step": [body["detail"]]}}
+
+
+def test_invalid_arguments_are_named_where_they_came_from(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    """webargs' refusals keep its map of location, field and messages."""
+    token = token_for(client, seeded.a.admin, seeded.a.organization)
+    body = problem_of(
+        client.post(
+            f"/api/v1/admin/organizations/{seeded.a.organization.id}/facilities",
+            json={"name": "North", "facility_type": "castle"},
+            headers=bearer(token),
+        ),
+        422,
+    )
+    assert set(body["errors"]) == {"json"}
+    assert "facility_type" in body["errors"]["json"]
+    assert body["detail"] == "invalid fields: " + ", ".join(sorted(body["errors"]["json"]))
+    listed = client.get("/api/v1/admin/facilities?page_size=1000", headers=bearer(token))
+    assert set(problem_of(listed, 422)["errors"]) == {"query"}
+
+
+def test_a_body_too_large_is_a_problem_naming_the_limit(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    token = token_for(client, seeded.a.admin, seeded.a.organization)
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    response = client.put(
+        "/api/v1/me",
+        data=b'{"name": "' + b"x" * limit + b'"}',
+        content_type="application/json",
+        headers=bearer(token),
+    )
+    assert str(limit) in problem_of(response, 413)["detail"]
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters"
+    ]
+
+
+def _problems(document: dict[str, Any], operation: dict[str, Any]) -> dict[str, str]:
+    """The responses the operation documents as problems, each with its description."""
+    found = {}
+    for code, response in operation["responses"].items():
+        if "$ref" in response:
+            response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+        if response.get("content", {}).get("application/problem+json", {}).get("schema") == PROBLEM:
+            found[code] = response["description"]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "statuses"),
+    [
+        (
+            "post",
+            "/api/v1/admin/organizations/{organization_id}/facilities",
+            {"400", "401", "403", "404", "413", "422", "503"},
+        ),
+        ("get", "/api/v1/admin/facilities", {"401", "403", "422", "503"}),
+        (
+            "put",
+            "/api/v1/admin/organizations/{organization_id}",
+            {"400", "401", "403", "404", "409", "413", "422", "503"},
+        ),
+        ("post", "/api/v1/auth/login", {"400", "401", "403", "413", "422", "429", "503"}),
+        ("get", "/api/v1/invitations/{token}", {"404", "429", "503"}),
+        ("get", "/api/v1/me", {"401", "503"}),
+        ("post", "/api/v1/me/documents", {"401", "403", "413", "422", "503"}),
+    ],
+)
+def test_an_operation_documents_the_problems_it_can_answer(
+    app: Flask, method: str, path: str, statuses: set[str]
+) -> None:
+    """Those that follow from what it is (a body, a token, a permission, path
+    parameters, arguments, a request limit), those its view declares, and the
+    unexpected one."""
+    document = app.test_client().get("/openapi.json").get_json()
+    assert set(_problems(document, document["paths"][path][method])) == {*statuses, "default"}
+
+
+def test_a_declared_refusal_keeps_its_description(app: Flask) -> None:
+    """Sign-in requires no permission: its 403 is the one its view declares."""
+    document = app.test_client().get("/openapi.json").get_json()
+    problems = _problems(document, document["paths"]["/api/v1/auth/login"]["post"])
+    assert problems["403"] == "not a member of the organization asked for"
+    assert problems["401"] == "wrong email or password"
+
+
+def test_every_api_operation_documents_its_errors_as_problems(app: Flask) -> None:
+    """Every error an operation of the API documents is a problem, and each documents at
+    least one refusal (4xx). Not flask-smorest's one catch-all `default` error."""
+    document = app.test_client().get("/openapi.json").get_json()
+    for method, path, operation in _operations(document):
+        if not path.startswith("/api/"):
+            continue
+        errors = {code for code in operation["responses"] if code[0] in "45" or code == "default"}
+        assert set(_problems(document, operation)) == errors, (method, path)
+        assert any(code.startswith("4") for code in errors), (method, path)
+    assert "DEFAULT_ERROR" not in document["components"]["responses"]
+    assert "Error" not in document["components"]["schemas"]
+
+
+def test_the_pages_document_only_the_unexpected_problem(app: Flask) -> None:
+    """The pages answer their refusals as pages (a 429 too); an unexpected error is a
+    problem there as anywhere."""
+    document = app.test_client().get("/openapi.json").get_json()
+    for method, path, operation in _operations(document):
+        if path.startswith(("/invitations/", "/password-reset", "/reminders/")):
+            assert set(_problems(document, operation)) == {"default"}, (method, path)
 
 
 @pytest.mark.parametrize(
@@ -77,8 +232,9 @@ def test_an_update_without_a_json_body_changes_nothing_and_says_why(
     headers = bearer(token_for(client, provider, seeded.a.organization))
     for path in ("/api/v1/me", f"/api/v1/me/credentials/{credential}"):
         response = client.put(path, headers=headers, **body)
-        assert response.status_code == 400, (path, response.get_json())
-        assert "JSON body" in response.get_json()["message"]
+        refused = problem_of(response, 400)
+        assert "JSON body" in refused["detail"], path
+        assert "errors" not in refused
 
 
 def test_every_link_leads_to_an_operation_with_all_its_path_parameters(app: Flask) -> None:

@@ -10,10 +10,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
+from werkzeug.test import TestResponse
 
 from app.config import Settings
 from app.factory import create_app
 from app.tenancy.context import TenantContext, apply
+from tests.api_helpers import problem_of
 from tests.conftest import TwoTenants, bearer, login, token_for
 from tests.factories import PASSWORD
 
@@ -42,10 +44,8 @@ def _forge(
     return pyjwt.encode(payload, key or settings.jwt_secret_key, algorithm=algorithm)
 
 
-def _assert_401(response: object) -> None:
-    assert response.status_code == 401, response.get_data(as_text=True)  # type: ignore[attr-defined]
-    body = response.get_json()  # type: ignore[attr-defined]
-    assert body["code"] == 401 and body["message"]
+def _assert_401(response: TestResponse) -> None:
+    problem_of(response, 401)
 
 
 def test_login_returns_tokens_for_the_first_membership(
@@ -75,7 +75,7 @@ def test_wrong_password_and_unknown_email_get_the_same_401(
         "/api/v1/auth/login", json={"email": "nobody@example.com", "password": "nope"}
     )
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.get_json()["message"] == unknown.get_json()["message"]
+    assert wrong.get_json()["detail"] == unknown.get_json()["detail"]
 
 
 def test_login_validation_names_the_field(client: FlaskClient) -> None:
@@ -255,6 +255,5 @@ def test_unreachable_redis_answers_503(settings: Settings, seeded: TwoTenants) -
     )
     token = _forge(settings, {"sub": str(seeded.a.admin.id)})
     for response in (login_response, client.get(ME, headers=bearer(token))):
-        assert response.status_code == 503
-        assert response.get_json()["code"] == 503
+        problem_of(response, 503)
         assert response.headers["Retry-After"]

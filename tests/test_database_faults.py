@@ -30,6 +30,7 @@ from app.extensions import db
 from app.factory import create_app
 from app.local import provision
 from app.tenancy.roles import ensure_roles
+from tests.api_helpers import problem_of
 from tests.conftest import TwoTenants, bearer, build_two_tenants, token_for
 from tests.factories import PASSWORD
 from tests.owned_servers import OwnedPostgres, OwnedRedis
@@ -49,13 +50,10 @@ def timed(call: Callable[[], TestResponse]) -> tuple[TestResponse, float]:
 
 
 def assert_retry_later(response: TestResponse) -> None:
-    assert response.status_code == 503, response.get_json()
+    body = problem_of(response, 503)
     assert response.headers["Retry-After"].isdigit()
-    assert response.get_json() == {
-        "code": 503,
-        "status": "Service Unavailable",
-        "message": "a required service is unavailable, retry later",
-    }
+    assert body["detail"] == "a required service is unavailable, retry later"
+    assert "errors" not in body
 
 
 def refusals_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -203,7 +201,7 @@ def test_conflicts_and_timeouts_answer_503(
 @pytest.mark.parametrize("sqlstate", BUGS)
 def test_faults_that_a_retry_cannot_cure_stay_500(refusing_app: Flask, sqlstate: str) -> None:
     response = refusing_app.test_client().get(f"/refuse/{sqlstate}")
-    assert response.status_code == 500
+    assert problem_of(response, 500)["detail"] == "internal error"
     assert "Retry-After" not in response.headers
 
 

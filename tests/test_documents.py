@@ -258,13 +258,13 @@ def test_a_missing_or_corrupt_stored_file_is_a_clear_500(
     store.put(key, PDF + b"tampered")
     corrupt = docs.get(url, headers=bearer(admin))
     assert corrupt.status_code == 500
-    assert corrupt.get_json()["message"] == "the stored file is corrupt"
+    assert corrupt.get_json()["detail"] == "the stored file is corrupt"
 
     store.delete(key)
     caplog.clear()
     missing = docs.get(url, headers=bearer(admin))
     assert missing.status_code == 500
-    assert missing.get_json()["message"] == "the stored file is missing"
+    assert missing.get_json()["detail"] == "the stored file is missing"
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and document_id in errors[0].getMessage()
 
@@ -298,7 +298,7 @@ def test_an_encrypted_file_that_does_not_open_or_does_not_match_is_corrupt(
         caplog.clear()
         answer = docs.get(content, headers=bearer(admin))
         assert answer.status_code == 500
-        assert answer.get_json()["message"] == "the stored file is corrupt"
+        assert answer.get_json()["detail"] == "the stored file is corrupt"
         (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
         assert first in error.getMessage() and reason in error.getMessage()
 
@@ -517,7 +517,7 @@ def test_a_file_that_is_also_a_web_page_is_refused(docs: FlaskClient, seeded: Tw
     ):
         refused = _upload(docs, url, admin, polyglot, name, content_type, document_type="tax_form")
         assert refused.status_code == 422 and _error_fields(refused) == {"file"}, polyglot
-        assert "markup" in refused.get_json()["message"]
+        assert "markup" in refused.get_json()["detail"]
     plain = _upload(docs, url, admin, PDF, "w9.pdf", document_type="tax_form")
     assert plain.status_code == 201, plain.get_json()
 

@@ -17,6 +17,7 @@ from tests import factories
 from tests.api_helpers import (
     committed_facility,
     committed_provider,
+    refusal_of,
     set_office_manager,
     validation_errors,
 )
@@ -244,7 +245,7 @@ def test_office_manager_and_provider_cannot_create_facilities(
         token = token_for(client, user, seeded.a.organization)
         response = client.post(_create_url(seeded.a.organization), json=body, headers=bearer(token))
         assert response.status_code == 403
-        assert "manage-facilities" in response.get_json()["message"]
+        assert "manage-facilities" in response.get_json()["detail"]
     with admin_engine.connect() as conn:
         count = conn.execute(text("SELECT count(*) FROM facilities WHERE name = 'Not Allowed'"))
         assert count.scalar_one() == 0
@@ -261,7 +262,7 @@ def test_org_admin_cannot_create_a_facility_in_another_tenant(
         f"{ADMIN}/organizations/{uuid.uuid4()}/facilities", json=body, headers=bearer(token)
     )
     assert unknown.status_code == 404
-    assert foreign.get_json()["message"] == unknown.get_json()["message"]
+    assert foreign.get_json()["detail"] == unknown.get_json()["detail"]
     with admin_engine.connect() as conn:
         count = conn.execute(text("SELECT count(*) FROM facilities WHERE name = 'Planted'"))
         assert count.scalar_one() == 0
@@ -444,7 +445,7 @@ def test_provider_cannot_list_or_read_facilities(client: FlaskClient, seeded: Tw
     ):
         response = client.get(url, headers=bearer(token))
         assert response.status_code == 403, url
-        assert "permission" in response.get_json()["message"]
+        assert "permission" in response.get_json()["detail"]
 
 
 def test_list_shows_only_facilities_of_the_active_organization(
@@ -477,7 +478,7 @@ def test_another_tenants_or_unknown_facility_is_404(
     foreign = client.get(f"{FACILITIES}/{seeded.b.facility.id}", headers=bearer(token))
     unknown = client.get(f"{FACILITIES}/{uuid.uuid4()}", headers=bearer(token))
     assert foreign.status_code == unknown.status_code == 404
-    assert foreign.get_json() == unknown.get_json()
+    assert refusal_of(foreign) == refusal_of(unknown)
     assert client.get(f"{FACILITIES}/not-a-uuid", headers=bearer(token)).status_code == 404
 
 

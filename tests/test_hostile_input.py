@@ -34,6 +34,7 @@ from app.request_body import UPLOAD_OVERHEAD_BYTES, Blueprint
 from app.schemas.base import Schema
 from app.strict_json import MAX_DEPTH
 from tests import factories
+from tests.api_helpers import problem_of
 from tests.conftest import UNREACHABLE_LIMITS, TwoTenants, bearer, token_for
 
 MIB = 1024 * 1024
@@ -261,11 +262,10 @@ def _token(client: FlaskClient, target: Target, seeded: TwoTenants) -> str | Non
 
 def _says(response: TestResponse, field: str) -> str:
     """What the refusal says: its message, or its errors for `field`."""
-    payload = response.get_json()
-    assert payload["code"] == response.status_code, payload
+    payload = problem_of(response, response.status_code)
     if response.status_code == 422:
         return " ".join(payload["errors"]["json"][field])
-    message: str = payload["message"]
+    message: str = payload["detail"]
     return message
 
 
@@ -379,7 +379,7 @@ def test_query_and_path_parameters_with_hostile_characters_answer_4xx(
         response = client.open(url, method=method, headers=bearer(token), json=body)
         assert response.status_code == status, (request_line, response.get_json())
         if status >= 400:
-            assert response.get_json()["code"] == status
+            problem_of(response, status)
     assert _fingerprint(admin_engine) == before
 
     for header in ("Bearer a\x00b", "Bearer " + "a" * 100_000, "Bearer \x1b[2J"):
@@ -428,19 +428,19 @@ def test_uploads_have_their_own_limit_and_json_bodies_cannot_borrow_it(
             small_uploads, "POST", url, *_form(pdf + b" " * upload_limit), admin, chunked=chunked
         )
         assert whole.status_code == 413, whole.get_json()
-        assert f"larger than the {upload_limit} bytes" in whole.get_json()["message"]
+        assert f"larger than the {upload_limit} bytes" in whole.get_json()["detail"]
     # Within it, but the file past DOCUMENT_MAX_BYTES.
     file_only = _send(small_uploads, "POST", url, *_form(pdf + b" " * 64), admin)
     assert file_only.status_code == 413, file_only.get_json()
-    assert "file" in file_only.get_json()["errors"]["json"]
+    assert "file" in file_only.get_json()["errors"]["files"]
     # A control character in a form field is refused as in JSON.
     controls = _send(small_uploads, "POST", url, *_form(pdf, "tax\r\nform"), admin)
     assert controls.status_code == 422, controls.get_json()
-    assert "line break" in controls.get_json()["errors"]["multipart"]["document_type"][0]
+    assert "line break" in controls.get_json()["errors"]["form"]["document_type"][0]
     # JSON where a form is expected.
     as_json = small_uploads.post(url, json={"document_type": "tax_form"}, headers=bearer(admin))
     assert as_json.status_code == 422, as_json.get_json()
-    assert "file" in as_json.get_json()["errors"]["multipart"]
+    assert "file" in as_json.get_json()["errors"]["files"]
     assert _fingerprint(admin_engine) == before
     stored = tmp_path / "documents"
     assert not stored.exists() or not any(p.is_file() for p in stored.rglob("*"))
@@ -454,7 +454,7 @@ def test_uploads_have_their_own_limit_and_json_bodies_cannot_borrow_it(
         admin,
     )
     assert facility.status_code == 400, facility.get_json()
-    assert "expected a JSON body" in facility.get_json()["message"]
+    assert "expected a JSON body" in facility.get_json()["detail"]
 
     accepted = _send(small_uploads, "POST", url, *_form(pdf), admin, chunked=True)
     assert accepted.status_code == 201, accepted.get_json()
@@ -481,7 +481,7 @@ def test_json_bodies_have_a_limit_of_their_own(settings: Settings) -> None:
                 chunked=chunked,
             )
             assert refused.status_code == 413, refused.get_json()
-            assert "larger than the 2048 bytes" in refused.get_json()["message"]
+            assert "larger than the 2048 bytes" in refused.get_json()["detail"]
     finally:
         app.extensions["services"].close()
 
@@ -539,7 +539,7 @@ def test_every_json_endpoint_refuses_hostile_bodies_without_a_5xx(
             response = _send(client, method, url, body, content_type, token)
             where = (method, path, body[:40])
             assert response.status_code == status, (where, response.get_json())
-            assert response.get_json()["code"] == status, where
+            problem_of(response, status)
 
         # Control characters in every string field: each field is named.
         strings = {

@@ -19,6 +19,7 @@ from tests.api_helpers import (
     assignment_id_of,
     committed_provider,
     primary_assignment_ids,
+    problem_of,
     validation_errors,
 )
 from tests.conftest import TwoTenants, bearer, token_for
@@ -83,8 +84,7 @@ def test_me_requires_a_token(client: FlaskClient) -> None:
         ("post", PRIMARY),
     ):
         response = getattr(client, method)(url, json={})
-        assert response.status_code == 401, url
-        assert "message" in response.get_json()
+        assert problem_of(response, 401)["detail"], url
 
 
 # --- PUT /me -------------------------------------------------------------------------------
@@ -366,4 +366,4 @@ def test_staff_lack_select_facilities(
             PRIMARY, json={"assignment_id": str(a_assignment)}, headers=bearer(token)
         )
         assert response.status_code == 403
-        assert "select-facilities" in response.get_json()["message"]
+        assert "select-facilities" in response.get_json()["detail"]

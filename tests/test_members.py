@@ -240,7 +240,7 @@ def test_a_deactivated_membership_stops_its_tokens_at_once(
         },
         headers=bearer(admin),
     )
-    assert invited.status_code == 409 and "reactivated" in invited.get_json()["message"]
+    assert invited.status_code == 409 and "reactivated" in invited.get_json()["detail"]
 
 
 def test_a_deactivated_account_is_locked_out_everywhere(
@@ -285,7 +285,7 @@ def test_the_last_active_admin_stays(
     msc = token_for(client, seeded.msc_admin)
 
     def refused(response: Any) -> bool:
-        return response.status_code == 409 and LAST_ADMIN in response.get_json()["message"]
+        return response.status_code == 409 and LAST_ADMIN in response.get_json()["detail"]
 
     demote = {"role": "office_manager"}
     assert refused(client.put(f"{ADMIN}/members/{only}", json=demote, headers=bearer(admin)))

@@ -32,7 +32,12 @@ from app.models import Organization, User
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, apply, use_context
 from tests import factories
-from tests.api_helpers import child_organization, committed_representative, validation_errors
+from tests.api_helpers import (
+    child_organization,
+    committed_representative,
+    problem_of,
+    validation_errors,
+)
 from tests.conftest import MSC_SYSTEM, TwoTenants, bearer, token_for
 from tests.factories import PASSWORD
 
@@ -111,12 +116,10 @@ def _second_step(client: FlaskClient, mfa_token: str, step: int, **proof: str) -
 
 
 def _assert_refused(response: Any, status: int, field: str | None = None) -> str:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert body["code"] == status and body["message"]
+    body = problem_of(response, status)
     if field is not None:
         assert field in body["errors"]["json"], body
-    message: str = body["message"]
+    message: str = body["detail"]
     return message
 
 

@@ -809,7 +809,7 @@ def test_lookup(api: FlaskClient, seeded: TwoTenants, registry: FakeRegistry) ->
 
     for bad in ("1234567890", "12345", "abcdefghij"):
         refused = api.get(f"/api/v1/npi/{bad}", headers=bearer(admin))
-        assert refused.status_code == 422 and "npi" in refused.get_json()["errors"]["json"]
+        assert refused.status_code == 422 and "npi" in refused.get_json()["errors"]["path"]
 
     provider = token_for(api, seeded.shared_provider, seeded.a.organization)
     assert api.get(f"/api/v1/npi/{npi}", headers=bearer(provider)).status_code == 403

@@ -117,7 +117,7 @@ def test_walk_from_registration_to_go_live(
 
     early = client.post(f"{url}/steps/go_live/complete", headers=bearer(token))
     assert early.status_code == 409
-    assert "tax_documentation" in early.get_json()["message"]
+    assert "tax_documentation" in early.get_json()["detail"]
     data_backed = client.post(f"{url}/steps/add_facilities/complete", headers=bearer(token))
     assert data_backed.status_code == 409
 

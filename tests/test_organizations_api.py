@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
 from tests import factories
-from tests.api_helpers import child_organization
+from tests.api_helpers import child_organization, problem_of
 from tests.conftest import TwoTenants, bearer, token_for
 
 BASE = "/api/v1/admin/organizations"
@@ -144,6 +144,22 @@ def test_office_manager_and_provider_cannot_edit_the_organization(
         assert client.put(url, json={"name": "X"}, headers=bearer(token)).status_code == 403
 
 
+def test_a_caller_who_may_not_edit_learns_nothing_of_the_body(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    """The permission is checked before the body is read: an invalid body from a provider
+    is refused as the provider is (403), not described field by field (422)."""
+    token = token_for(client, seeded.shared_provider, seeded.a.organization)
+    response = client.put(
+        f"{BASE}/{seeded.a.organization.id}",
+        json={"name": "", "status": "nonsense", "unknown": 1},
+        headers=bearer(token),
+    )
+    body = problem_of(response, 403)
+    assert "edit-organization" in body["detail"]
+    assert "errors" not in body
+
+
 def test_msc_admin_walks_the_status_lifecycle(client: FlaskClient, seeded: TwoTenants) -> None:
     token = token_for(client, seeded.msc_admin)
     created = client.post(
@@ -208,7 +224,7 @@ def test_suspended_organization_reads_but_cannot_write(
     assert client.get(url, headers=bearer(token)).status_code == 200
     refused = client.put(url, json={"primary_contact_name": "X"}, headers=bearer(token))
     assert refused.status_code == 403
-    assert "suspended" in refused.get_json()["message"]
+    assert "suspended" in refused.get_json()["detail"]
     assert client.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 204
     # MSC admins still act on it
     assert client.put(url, json={"status": "active"}, headers=bearer(msc)).status_code == 200

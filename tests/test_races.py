@@ -136,7 +136,7 @@ def test_concurrent_accepts_for_an_existing_account_have_one_winner(
 
     assert statuses(responses) == {200: 1, 410: THREADS - 1}, [r.get_json() for r in responses]
     assert all(
-        r.get_json()["message"] == "the invitation is accepted"
+        r.get_json()["detail"] == "the invitation is accepted"
         for r in responses
         if r.status_code == 410
     )

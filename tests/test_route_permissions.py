@@ -8,13 +8,25 @@ until the snapshot below says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask_smorest.spec.plugins import FlaskPlugin
+from marshmallow import Schema
 
 from app.models.enums import MSC_REPRESENTATIVE
-from app.permissions import AUTHENTICATED, REQUIRES, ROLE_PERMISSIONS
+from app.permissions import (
+    AUTHENTICATED,
+    REQUIRES,
+    ROLE_PERMISSIONS,
+    Permission,
+    authenticated,
+    require_msc_admin,
+    requires,
+)
+from app.request_body import Blueprint
 
 # Served by Flask and flask-smorest themselves: static files, the OpenAPI document, its UI
 # and the UI's files.
@@ -90,7 +102,7 @@ ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/organizations": "authenticated",
     "POST /api/v1/admin/organizations": "msc-admin",
     "GET /api/v1/admin/organizations/{organization_id}": "authenticated",
-    "PUT /api/v1/admin/organizations/{organization_id}": "authenticated",
+    "PUT /api/v1/admin/organizations/{organization_id}": ("edit-organization",),
     "GET /api/v1/admin/organizations/{organization_id}/analytics": (
         "run-reports",
         "view-analytics",
@@ -316,3 +328,24 @@ def test_an_msc_representative_is_allowed_exactly_the_reports(app: Flask) -> Non
         if isinstance(requirement, tuple) and not held.isdisjoint(requirement)
     }
     assert allowed == REPRESENTATIVE_ROUTES
+
+
+@pytest.mark.parametrize(
+    "check",
+    [authenticated(), requires(Permission.PLACE_ORDERS), require_msc_admin],
+    ids=["authenticated", "requires", "require_msc_admin"],
+)
+def test_a_view_reads_its_arguments_only_once_the_caller_may_call_it(
+    check: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> None:
+    """`@blp.arguments` above the token or permission check would answer a caller who may
+    not call the view with what is wrong in their request (422): it is refused as the
+    view is declared."""
+    blp = Blueprint("order-check", __name__)
+
+    def view(data: dict[str, Any]) -> None:
+        """A view."""
+
+    check(blp.arguments(Schema)(view))
+    with pytest.raises(TypeError, match="goes below"):
+        blp.arguments(Schema)(check(view))

@@ -83,7 +83,7 @@ def test_a_reused_refresh_token_revokes_the_whole_session(
 
     reused = _refresh(client, body["refresh_token"])
     assert reused.status_code == 401
-    assert "already used" in reused.get_json()["message"]
+    assert "already used" in reused.get_json()["detail"]
     # every token of the session stops: the original access token, the rotated pair
     for token in (body["access_token"], new["access_token"]):
         assert client.get(ME, headers=bearer(token)).status_code == 401
@@ -146,7 +146,7 @@ def test_another_users_session_or_a_bad_id_is_404(client: FlaskClient, seeded: T
         assert response.status_code == 404, session_id
     # Only an id of a session's length reaches the view, which names what it did not find.
     refused = client.delete(f"{SESSIONS}/{'0' * 32}", headers=bearer(mine["access_token"]))
-    assert "session_id" in refused.get_json()["message"]
+    assert "session_id" in refused.get_json()["detail"]
     assert client.get(ME, headers=bearer(theirs["access_token"])).status_code == 200
 
 

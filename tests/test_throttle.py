@@ -20,6 +20,7 @@ from werkzeug.test import TestResponse
 
 from app.config import ConfigError, Settings
 from app.factory import create_app
+from tests.api_helpers import problem_of
 from tests.conftest import TwoTenants, token_for
 from tests.factories import PASSWORD
 
@@ -56,9 +57,7 @@ def _login(client: FlaskClient, email: str, password: str, **headers: str) -> Te
 
 
 def _assert_429(response: TestResponse) -> int:
-    assert response.status_code == 429, response.get_json()
-    body = response.get_json()
-    assert body["code"] == 429 and "retry in" in body["message"]
+    assert "retry in" in problem_of(response, 429)["detail"]
     wait = int(response.headers["Retry-After"])
     assert wait > 0
     return wait

@@ -34,7 +34,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import redis
-from flask import Flask, current_app, make_response, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_jwt_extended import get_jwt_identity
 from flask_smorest import Blueprint
@@ -45,13 +45,10 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
-from app.errors import error_body
 from app.extensions import current_settings, redis_connection
+from app.problems import PAGES_BLUEPRINT, problem
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# The blueprint whose refusals are pages, not JSON (app/blueprints/pages.py).
-PAGES_BLUEPRINT = "pages"
 
 # Failures are forgotten a day after the last one; a success forgets them at once.
 _FAILURE_MEMORY_SECONDS = 24 * 3600
@@ -285,13 +282,11 @@ def guessing(account: str, *wrong: type[Exception]) -> Iterator[None]:
 
 
 def _too_many_requests(refused: Refused) -> ResponseReturnValue:
-    """429 with Retry-After, as JSON for the API and as a page for the pages."""
+    """429 with Retry-After, as a problem for the API and as a page for the pages."""
+    wait = {"Retry-After": str(refused.seconds)}
     if request.blueprint == PAGES_BLUEPRINT:
-        response = make_response(render_template("pages/too_many_attempts.html"), 429)
-    else:
-        response = make_response(error_body(429, refused.description or "", None))
-    response.headers["Retry-After"] = str(refused.seconds)
-    return response
+        return render_template("pages/too_many_attempts.html"), 429, wait
+    return problem(429, refused.description or "", headers=wait)
 
 
 def init_throttle(app: Flask, settings: Settings, client: redis.Redis) -> None:

@@ -6,8 +6,9 @@ listed in a per-user set, both living as long as a refresh token. Refreshing rot
 refresh token; presenting one already rotated away means it was copied, so the whole
 session is revoked. Ending a session (logout, or from the session list) writes the
 revocation marker that every request checks, so its access and refresh tokens stop
-together; that check stays one Redis round trip. Every bad token answers 401 with a JSON
-body, and if Redis cannot be read the request is refused with 503 rather than let through.
+together; that check stays one Redis round trip. Every bad token answers 401 (a problem,
+app/problems.py), and if Redis cannot be read the request is refused with 503 rather than
+let through.
 
 Tokens also say how their login proved the user (`amr`, RFC 8176): a password alone, or a
 password and a second factor; a refresh or a switch of organization keeps what the login
@@ -28,14 +29,14 @@ from datetime import timedelta
 from enum import Enum, StrEnum
 from typing import Any, cast
 
-from flask import Flask, current_app, g, jsonify
-from flask.typing import ResponseReturnValue
+from flask import Flask, Response, current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token
 from redis.typing import EncodableT, FieldT
 from sqlalchemy.orm import Session
 
 from app.domain import accounts
 from app.extensions import current_settings, db, jwt, redis_connection
+from app.problems import problem
 from app.tenancy import TenantContext, resolve_context
 from app.tenancy.request import request_id
 
@@ -365,8 +366,9 @@ def consume_challenge(token: str) -> bool:
     return bool(redis_connection.client.delete(_challenge_key(token)))
 
 
-def _error(message: str, status: int = 401) -> ResponseReturnValue:
-    return jsonify(code=status, status="Unauthorized", message=message), status
+def _refused(message: str) -> Response:
+    """A bad token's answer: 401."""
+    return problem(401, message)
 
 
 def init_tokens(app: Flask) -> None:
@@ -393,10 +395,10 @@ def init_tokens(app: Flask) -> None:
         g.tenant_context = context
         return context
 
-    jwt.expired_token_loader(lambda _h, _p: _error("token has expired"))
-    jwt.invalid_token_loader(lambda reason: _error(f"invalid token: {reason}"))
-    jwt.unauthorized_loader(lambda reason: _error(reason))
-    jwt.revoked_token_loader(lambda _h, _p: _error("token has been revoked"))
-    jwt.user_lookup_error_loader(lambda _h, _p: _error("unknown or inactive user"))
-    jwt.needs_fresh_token_loader(lambda _h, _p: _error("fresh token required"))
-    jwt.token_verification_failed_loader(lambda _h, _p: _error("token verification failed"))
+    jwt.expired_token_loader(lambda _h, _p: _refused("token has expired"))
+    jwt.invalid_token_loader(lambda reason: _refused(f"invalid token: {reason}"))
+    jwt.unauthorized_loader(lambda reason: _refused(reason))
+    jwt.revoked_token_loader(lambda _h, _p: _refused("token has been revoked"))
+    jwt.user_lookup_error_loader(lambda _h, _p: _refused("unknown or inactive user"))
+    jwt.needs_fresh_token_loader(lambda _h, _p: _refused("fresh token required"))
+    jwt.token_verification_failed_loader(lambda _h, _p: _refused("token verification failed"))

@@ -193,6 +193,7 @@ class LoginSecondFactor(MethodView):
     @blp.arguments(MfaLoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="wrong or used code; MFA token expired or used")
+    @blp.alt_response(409, description="multi-factor sign-in was turned off meanwhile")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """The second step of a login with multi-factor sign-in on: the login's MFA token
         and a code from the authenticator app (or a recovery code, which works once).
@@ -213,6 +214,7 @@ class LoginEnrollment(MethodView):
     @blp.arguments(MfaTokenSchema)
     @blp.response(200, EnrollmentSchema)
     @blp.alt_response(401, description="MFA token expired or used, or not for enrolling")
+    @blp.alt_response(409, description="multi-factor sign-in is already on")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """For a login that must set up its second factor first (`mfa_enrollment_required`):
         a new secret for an authenticator app, as at `/api/v1/auth/mfa/enrollment`. The
@@ -228,6 +230,7 @@ class LoginEnrollmentConfirm(MethodView):
     @blp.arguments(MfaEnrollmentConfirmSchema)
     @blp.response(200, EnrolledTokenSchema)
     @blp.alt_response(401, description="wrong code; MFA token expired or used")
+    @blp.alt_response(409, description="nothing to confirm, or already on")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Confirm the login's enrollment with a code from the app: multi-factor sign-in
         is on, and the answer carries the tokens of the login and ten recovery codes, shown

@@ -131,6 +131,7 @@ class VerifyCredential(MethodView):
     @authenticated()
     @requires(*SUPERVISE_PROVIDERS)
     @blp.response(200, CredentialSchema)
+    @blp.alt_response(409, description="an expired credential cannot be verified")
     def post(self, provider_id: uuid.UUID, credential_id: uuid.UUID) -> Credential:
         """Mark a credential verified (not an expired one)."""
         credential = _of_provider(provider_or_404(provider_id), credential_id)

@@ -58,6 +58,7 @@ class Invite(MethodView):
     @requires(*INVITE)
     @blp.arguments(InviteSchema)
     @blp.response(201, InvitationSchema)
+    @blp.alt_response(409, description="the person is already a member")
     def post(self, data: dict[str, Any]) -> Invitation:
         """Invite a provider, office manager or organization admin by email, to an
         organization and (providers) optionally to facilities, one of them primary. Office
@@ -84,6 +85,7 @@ class RevokeInvitation(MethodView):
     @authenticated()
     @requires(*INVITE)
     @blp.response(200, InvitationSchema)
+    @blp.alt_response(409, description="the invitation has already been accepted")
     def post(self, invitation_id: uuid.UUID) -> Invitation:
         """Revoke an open invitation: its token stops working, and its email is cancelled
         unless already being sent."""
@@ -117,6 +119,7 @@ class AcceptInvitation(MethodView):
     @blp.doc(security=[])
     @blp.arguments(AcceptSchema)
     @blp.response(200, AcceptedSchema)
+    @blp.alt_response(409, description="the account is already a member, with another role")
     @blp.alt_response(410, description="the invitation was accepted, revoked or has expired")
     def post(self, data: dict[str, Any], token: str) -> dict[str, Any]:
         """Accept an invitation. A new account needs a password (12+ characters); an

@@ -51,6 +51,7 @@ class Me(MethodView):
     @authenticated()
     @blp.arguments(ProfileSchema)
     @blp.response(200, ProfileSchema)
+    @blp.alt_response(409, description="another account has this NPI")
     def put(self, changes: dict[str, Any]) -> User:
         """Update your own profile: name, phone, NPI (the sign-in email is MSC's to change)."""
         return accounts.update_profile(db.session, current_context(), changes)
@@ -74,6 +75,9 @@ class MyPrimaryFacility(MethodView):
     @requires(Permission.SELECT_FACILITIES)
     @blp.arguments(PrimaryFacilitySchema)
     @blp.response(200, AssignmentSchema)
+    @blp.alt_response(
+        409, description="the assignment is not active, or the primary one changed meanwhile"
+    )
     def post(self, data: dict[str, Any]) -> Any:
         """Choose your primary facility among your active assignments (any organization)."""
         context = current_context()

@@ -76,6 +76,9 @@ class OrderStatusChange(MethodView):
     @requires(*HANDLE_ORDERS)
     @blp.arguments(OrderStatusSchema)
     @blp.response(200, OrderSchema)
+    @blp.alt_response(
+        409, description="the order cannot go to this status from its own, or it changed meanwhile"
+    )
     def post(self, data: dict[str, Any], order_id: uuid.UUID) -> Order:
         """Move the order on: draft -> submitted | cancelled, submitted -> approved |
         cancelled, approved -> shipped | cancelled, shipped -> delivered. Staff (the

@@ -17,7 +17,13 @@ from app.extensions import db
 from app.models import Organization
 from app.models.enums import Role
 from app.pagination import SelectPage
-from app.permissions import FOLLOW_ORGANIZATION, authenticated, require_msc_admin, requires
+from app.permissions import (
+    FOLLOW_ORGANIZATION,
+    Permission,
+    authenticated,
+    require_msc_admin,
+    requires,
+)
 from app.request_body import Blueprint
 from app.schemas.hierarchy import HierarchyNodeSchema, HierarchyQuerySchema
 from app.schemas.organizations import (
@@ -70,8 +76,10 @@ class OrganizationById(MethodView):
         return organization_or_404(organization_id)
 
     @authenticated()
+    @requires(Permission.EDIT_ORGANIZATION)
     @blp.arguments(OrganizationUpdateSchema)
     @blp.response(200, OrganizationSchema)
+    @blp.alt_response(409, description="the status cannot change to the one asked for")
     def put(self, changes: dict[str, Any], organization_id: uuid.UUID) -> Organization:
         """Update an organization: its admins edit its details; MSC admins also its
         status (pending, active, suspended, inactive), type, parent and representative."""

@@ -45,6 +45,7 @@ class RetryMessage(MethodView):
     @authenticated()
     @require_msc_admin
     @blp.response(200, OutboxMessageSchema)
+    @blp.alt_response(409, description="only a failed message can be retried")
     def post(self, message_id: uuid.UUID) -> OutboxMessage:
         """Send a failed message again: its attempts start over, the relay picks it up."""
         message = db.session.get(OutboxMessage, message_id)

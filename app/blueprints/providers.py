@@ -72,6 +72,11 @@ class AssignFacility(MethodView):
     @requires(*SUPERVISE_PROVIDERS)
     @blp.arguments(AssignFacilitySchema)
     @blp.response(201, AssignmentSchema)
+    @blp.alt_response(
+        409,
+        description="already assigned to this facility, or the primary assignment changed "
+        "meanwhile",
+    )
     def post(self, data: dict[str, Any], provider_id: uuid.UUID) -> Any:
         """Assign the provider to a facility (or activate their pending assignment there).
 
@@ -96,6 +101,7 @@ class EndAssignment(MethodView):
     @requires(*SUPERVISE_PROVIDERS)
     @blp.arguments(EndAssignmentSchema)
     @blp.response(200, AssignmentSchema)
+    @blp.alt_response(409, description="the assignment has already ended")
     def post(self, data: dict[str, Any], provider_id: uuid.UUID, assignment_id: uuid.UUID) -> Any:
         """End an assignment: it becomes inactive with its end date, kept as history."""
         provider = provider_or_404(provider_id)

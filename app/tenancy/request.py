@@ -35,6 +35,15 @@ def request_id() -> str | None:
     return value
 
 
+def answered_request_id() -> str:
+    """The request's id as the client is answered with it (X-Request-ID, error bodies):
+    a client's own id as it sent it, without the prefix the service records it under.
+    Only in a request."""
+    request_id()
+    answered: str = g.get("client_request_id") or g.request_id
+    return answered
+
+
 def current_context() -> TenantContext:
     """The authenticated request's context (set while verifying its token)."""
     context: TenantContext | None = g.get("tenant_context")
@@ -46,7 +55,8 @@ def current_context() -> TenantContext:
 def init_request_ids(app: Flask) -> None:
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
-        rid = g.get("client_request_id") or g.get("request_id")
-        if rid:
-            response.headers["X-Request-ID"] = rid
+        # An id is made when the request first needs one (its tenant context, an error
+        # body): only then is there one to echo.
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = answered_request_id()
         return response

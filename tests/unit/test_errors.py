@@ -3,7 +3,6 @@ database: the table in app/errors.py is the only place a refusal meets HTTP."""
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import NoReturn
 
 import pytest
@@ -14,6 +13,8 @@ from app.domain import errors as domain
 from app.domain.documents import StoredFileCorrupt
 from app.errors import STATUS, init_error_handlers, status_of
 from app.integrations.storage import StoredFileMissing
+from app.tenancy.request import init_request_ids
+from tests.api_helpers import problem_of
 
 EXPECTED = {
     domain.NotFound: 404,
@@ -28,6 +29,7 @@ EXPECTED = {
 
 def _raising(exc: Exception) -> Flask:
     app = Flask(__name__)
+    init_request_ids(app)
     init_error_handlers(app)
 
     @app.get("/")
@@ -48,23 +50,16 @@ def test_a_refusal_answers_its_status_naming_the_field(
 ) -> None:
     assert status_of(kind("refused")) == status
     response = _raising(kind("refused", field="email")).test_client().get("/")
-    assert response.status_code == status
-    assert response.get_json() == {
-        "code": status,
-        "status": HTTPStatus(status).phrase,
-        "message": "refused",
-        "errors": {"json": {"email": ["refused"]}},
-    }
+    body = problem_of(response, status)
+    assert body["detail"] == "refused"
+    assert body["errors"] == {"json": {"email": ["refused"]}}
 
 
 def test_without_a_field_the_body_names_none() -> None:
     response = _raising(domain.NotFound("order not found")).test_client().get("/")
-    assert response.status_code == 404
-    assert response.get_json() == {
-        "code": 404,
-        "status": "Not Found",
-        "message": "order not found",
-    }
+    body = problem_of(response, 404)
+    assert body["detail"] == "order not found"
+    assert "errors" not in body
 
 
 def test_a_subclass_answers_as_its_nearest_mapped_class() -> None:
@@ -84,13 +79,10 @@ def test_a_subclass_answers_as_its_nearest_mapped_class() -> None:
 )
 def test_a_storage_fault_is_a_500_that_says_which(fault: Exception, message: str) -> None:
     response = _raising(fault).test_client().get("/")
-    assert response.status_code == 500
+    body = problem_of(response, 500)
     # The key or document id goes to the log, not to the client.
-    assert response.get_json() == {
-        "code": 500,
-        "status": "Internal Server Error",
-        "message": message,
-    }
+    assert body["detail"] == message
+    assert "errors" not in body
 
 
 def test_a_shards_name_is_read_as_its_tables() -> None:
