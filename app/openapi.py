@@ -8,6 +8,8 @@ from typing import Any
 from flask_smorest import Api
 from marshmallow import fields
 
+from app.schemas.fields import Constrained
+
 
 def decimal_bounds_as_numbers(
     _converter: Any, field: fields.Field[Any], ret: dict[str, Any]
@@ -25,6 +27,29 @@ def decimal_bounds_as_numbers(
     }
 
 
+def constrained_string_rules(
+    _converter: Any, field: fields.Field[Any], ret: dict[str, Any]
+) -> dict[str, Any]:
+    """The rule a field of app/schemas/fields.py checks, as it states it: its pattern,
+    length and format, and in the description what none of them can say."""
+    if not isinstance(field, Constrained):
+        return {}
+    properties: dict[str, Any] = {}
+    if field.PATTERN is not None:
+        properties["pattern"] = field.PATTERN
+    if field.MAX_LENGTH is not None:
+        properties["maxLength"] = field.MAX_LENGTH
+    if field.FORMAT is not None:
+        properties["format"] = field.FORMAT
+    if field.RULE is not None:
+        properties["description"] = "; ".join(
+            text for text in (ret.get("description"), field.RULE) if text
+        )
+    return properties
+
+
 def refine(api: Api) -> None:
     """Teach the document's schema converter what the application's schemas need."""
-    api.ma_plugin.converter.add_attribute_function(decimal_bounds_as_numbers)
+    converter = api.ma_plugin.converter
+    converter.add_attribute_function(decimal_bounds_as_numbers)
+    converter.add_attribute_function(constrained_string_rules)

@@ -4,14 +4,21 @@ declares), and the answers keep to what HTTP asks of them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from marshmallow import ValidationError
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 from sqlalchemy import Engine
 
+from app.schemas.base import Schema
+from app.schemas.facilities import FacilitySchema
+from app.schemas.fields import Npi, Phone, StateCode, TaxId, ZipCode
+from app.schemas.organizations import OrganizationCreateSchema
+from app.schemas.providers import ProfileSchema
 from tests.api_helpers import committed_credential
 from tests.conftest import TwoTenants, bearer, token_for
 
@@ -70,3 +77,104 @@ def test_an_update_without_a_json_body_changes_nothing_and_says_why(
         response = client.put(path, headers=headers, **body)
         assert response.status_code == 400, (path, response.get_json())
         assert "JSON body" in response.get_json()["message"]
+
+
+# --- validation rules in the document ---------------------------------------------------
+# What the schemas check is what the document says: the patterns, formats and lengths
+# the fields state once (app/schemas/fields.py). A tool generating requests from the
+# document (Schemathesis) then sends what the API accepts, and the API refuses what the
+# document refuses.
+
+
+def _document(app: Flask) -> dict[str, Any]:
+    document: dict[str, Any] = app.test_client().get("/openapi.json").get_json()
+    return document
+
+
+DOCUMENTED = [
+    ("Facility", "phone", "pattern", Phone.PATTERN),
+    ("Facility", "zip_code", "pattern", ZipCode.PATTERN),
+    ("Facility", "npi", "pattern", Npi.PATTERN),
+    ("Facility", "state", "pattern", StateCode.PATTERN),
+    ("Facility", "email", "format", "email"),
+    ("Facility", "email", "maxLength", 254),
+    ("Facility", "city", "maxLength", 100),
+    ("OrganizationCreate", "tax_id", "pattern", TaxId.PATTERN),
+    ("OrganizationCreate", "primary_contact_phone", "pattern", Phone.PATTERN),
+    ("Profile", "npi", "pattern", Npi.PATTERN),
+    ("Invite", "email", "format", "email"),
+]
+
+
+@pytest.mark.parametrize(("schema", "name", "keyword", "expected"), DOCUMENTED)
+def test_the_fields_rules_are_in_the_document(
+    app: Flask, schema: str, name: str, keyword: str, expected: Any
+) -> None:
+    prop = _document(app)["components"]["schemas"][schema]["properties"][name]
+    assert prop[keyword] == expected
+
+
+def test_what_no_pattern_can_say_is_in_the_description(app: Flask) -> None:
+    properties = _document(app)["components"]["schemas"]["Facility"]["properties"]
+    assert "check digit" in properties["npi"]["description"]
+    assert "numbering plan" in properties["phone"]["description"]
+    assert "us_states" in properties["state"]["description"]
+
+
+# For each documented pattern: values the API takes, values the pattern already refuses
+# (and so does the API), and values of the right shape that only the field's further
+# check refuses (what the description says).
+SHAPES: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {
+    ("Facility", "phone"): (
+        ["+14155552671", "(415) 555-2671", "415.555.2671", "+1 415 555 2671", "+431110"],
+        ["12", "x", "1-800-FLOWERS", "+1 415 555 2671 ext 3", "\uff14\uff11\uff15 555 2671"],
+        ["+15551234567", "123 456 7890"],
+    ),
+    ("OrganizationCreate", "tax_id"): (
+        ["12-3456789", "123456789"],
+        ["12", "1-23456789", "12-34567890", " 12-3456789", "12\u20133456789"],
+        [],
+    ),
+    ("Facility", "zip_code"): (
+        ["78701", "78701-1234", "787011234"],
+        ["7870", "787012", "78701-", "7870\uff11"],
+        [],
+    ),
+    ("Profile", "npi"): (
+        ["1234567893", "1558598797", "1528060837", "1003347634"],
+        ["123456789", "12345678931", "3234567893", "12345678a3"],
+        ["1234567890", "1093791627"],
+    ),
+    # Whether a code is a state's, the database's list says (us_states).
+    ("Facility", "state"): (["TX", "pr", "Vi"], ["T", "TEX", "T1", "\u00c9T"], []),
+}
+
+SCHEMAS: dict[str, type[Schema]] = {
+    "Facility": FacilitySchema,
+    "OrganizationCreate": OrganizationCreateSchema,
+    "Profile": ProfileSchema,
+}
+
+
+def _field_takes(schema: str, name: str, value: str) -> bool:
+    try:
+        SCHEMAS[schema]().fields[name].deserialize(value)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("schema", "name"), SHAPES)
+def test_a_documented_pattern_takes_what_the_field_takes_and_refuses_what_it_refuses(
+    app: Flask, schema: str, name: str
+) -> None:
+    pattern = re.compile(
+        _document(app)["components"]["schemas"][schema]["properties"][name]["pattern"]
+    )
+    accepted, refused, shaped_but_refused = SHAPES[(schema, name)]
+    for value in accepted:
+        assert pattern.search(value) and _field_takes(schema, name, value), value
+    for value in refused:
+        assert not pattern.search(value) and not _field_takes(schema, name, value), value
+    for value in shaped_but_refused:
+        assert pattern.search(value) and not _field_takes(schema, name, value), value
