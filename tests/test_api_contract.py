@@ -14,6 +14,19 @@ from marshmallow import ValidationError
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 from sqlalchemy import Engine
 
+from app.domain.reference import PLACE_OF_SERVICE
+from app.models.enums import (
+    AssignmentStatus,
+    CredentialType,
+    FacilityType,
+    InvitationRole,
+    OrganizationStatus,
+    OrganizationType,
+    Role,
+    VerificationStatus,
+    values,
+)
+from app.models.order import OrderStatus
 from app.schemas.base import Schema
 from app.schemas.facilities import FacilitySchema
 from app.schemas.fields import Npi, Phone, StateCode, TaxId, ZipCode
@@ -81,9 +94,9 @@ def test_an_update_without_a_json_body_changes_nothing_and_says_why(
 
 # --- validation rules in the document ---------------------------------------------------
 # What the schemas check is what the document says: the patterns, formats and lengths
-# the fields state once (app/schemas/fields.py). A tool generating requests from the
-# document (Schemathesis) then sends what the API accepts, and the API refuses what the
-# document refuses.
+# the fields state once (app/schemas/fields.py), and the closed sets as enums. A tool
+# generating requests from the document (Schemathesis) then sends what the API accepts,
+# and the API refuses what the document refuses.
 
 
 def _document(app: Flask) -> dict[str, Any]:
@@ -98,11 +111,21 @@ DOCUMENTED = [
     ("Facility", "state", "pattern", StateCode.PATTERN),
     ("Facility", "email", "format", "email"),
     ("Facility", "email", "maxLength", 254),
+    ("Facility", "facility_type", "enum", values(FacilityType)),
+    ("Facility", "place_of_service", "enum", sorted(PLACE_OF_SERVICE)),
     ("Facility", "city", "maxLength", 100),
     ("OrganizationCreate", "tax_id", "pattern", TaxId.PATTERN),
     ("OrganizationCreate", "primary_contact_phone", "pattern", Phone.PATTERN),
+    ("OrganizationCreate", "organization_type", "enum", values(OrganizationType)),
+    ("Organization", "status", "enum", values(OrganizationStatus)),
     ("Profile", "npi", "pattern", Npi.PATTERN),
     ("Invite", "email", "format", "email"),
+    ("Invite", "role", "enum", values(InvitationRole)),
+    ("MemberUpdate", "role", "enum", values(Role)),
+    ("Credential", "credential_type", "enum", values(CredentialType)),
+    ("Credential", "status", "enum", values(VerificationStatus)),
+    ("Order", "status", "enum", values(OrderStatus)),
+    ("Assignment", "status", "enum", values(AssignmentStatus)),
 ]
 
 

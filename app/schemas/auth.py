@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from app.models.enums import Role, values
 from app.schemas.base import Schema
 from app.schemas.mfa import CodeSchema, ProofSchema, recovery_codes_field
 from app.schemas.representatives import RepresentedOrganizationSchema
@@ -83,7 +84,7 @@ class EnrolledTokenSchema(TokenSchema):
 class MembershipSchema(Schema):
     organization_id = fields.UUID()
     organization_name = fields.String()
-    role = fields.String()
+    role = fields.String(metadata={"enum": values(Role)})
 
 
 class MeSchema(Schema):

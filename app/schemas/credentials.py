@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 from app import clock
 from app.domain import credentials
 from app.models import Credential
-from app.models.enums import CredentialType, values
+from app.models.enums import CredentialType, VerificationStatus, values
 from app.schemas.base import Schema
 from app.schemas.fields import Money, StateCode, Text
 
@@ -44,7 +44,11 @@ class CredentialSchema(Schema):
     status = fields.Method(
         "current_status",
         dump_only=True,
-        metadata={"description": "unverified, verified, rejected, or expired (from the date)"},
+        metadata={
+            "type": "string",
+            "enum": values(VerificationStatus),
+            "description": "expired follows from the expiry date",
+        },
     )
     days_left = fields.Method("remaining_days", dump_only=True)
     verified_by_id = fields.UUID(dump_only=True)

@@ -13,6 +13,7 @@ from marshmallow import ValidationError, fields, pre_load, validate
 from werkzeug.datastructures import FileStorage
 
 from app.domain.documents import ALLOWED_CONTENT_TYPES, DOCUMENT_TYPES
+from app.models.enums import DocumentType, values
 from app.schemas.base import Schema
 
 
@@ -69,7 +70,7 @@ class DocumentSchema(Schema):
         allow_none=True, metadata={"description": "set for a provider's documents"}
     )
     credential_id = fields.UUID(allow_none=True)
-    document_type = fields.String()
+    document_type = fields.String(metadata={"enum": values(DocumentType)})
     filename = fields.String()
     content_type = fields.String(validate=validate.OneOf(ALLOWED_CONTENT_TYPES))
     size_bytes = fields.Integer()

@@ -22,7 +22,7 @@ class InvitationSchema(Schema):
     organization_id = fields.UUID()
     email = fields.String()
     name = fields.String()
-    role = fields.String()
+    role = fields.String(metadata={"enum": values(InvitationRole)})
     facility_ids = fields.List(fields.UUID())
     primary_facility_id = fields.UUID(allow_none=True)
     status = fields.String(metadata={"enum": values(InvitationStatus)})
@@ -41,7 +41,7 @@ class InvitationPreviewSchema(Schema):
     organization_name = fields.String()
     email = fields.String()
     name = fields.String()
-    role = fields.String()
+    role = fields.String(metadata={"enum": values(InvitationRole)})
     expires_at = fields.DateTime()
     account_exists = fields.Boolean(
         metadata={"description": "whether accepting links an existing account"}
@@ -58,4 +58,4 @@ class AcceptSchema(Schema):
 class AcceptedSchema(Schema):
     user_id = fields.UUID()
     organization_id = fields.UUID()
-    role = fields.String()
+    role = fields.String(metadata={"enum": values(InvitationRole)})

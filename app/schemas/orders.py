@@ -21,7 +21,7 @@ class OrderSchema(Schema):
     organization_id = fields.UUID()
     facility_id = fields.UUID()
     provider_id = fields.UUID()
-    status = fields.String()
+    status = fields.String(metadata={"enum": values(OrderStatus)})
     amount = Money(metadata={"description": "exact, as a string"})
     line_count = fields.Integer()
     created_at = fields.DateTime()

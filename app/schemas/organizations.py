@@ -20,8 +20,8 @@ class OrganizationSchema(Schema):
     primary_contact_name = fields.String(allow_none=True, validate=_NAME)
     primary_contact_email = EmailAddress(allow_none=True)
     primary_contact_phone = Phone(allow_none=True)
-    status = fields.String(dump_only=True)
-    onboarding_status = fields.String(dump_only=True)
+    status = fields.String(dump_only=True, metadata={"enum": values(OrganizationStatus)})
+    onboarding_status = fields.String(dump_only=True, metadata={"enum": values(OnboardingStatus)})
     msc_representative_id = fields.UUID(allow_none=True)
     parent_organization_id = fields.UUID(allow_none=True)
     require_admin_mfa = fields.Boolean(

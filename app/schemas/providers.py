@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.models.enums import AssignmentStatus, values
+from app.models.enums import AssignmentStatus, NpiVerification, values
 from app.schemas.base import Schema
 from app.schemas.fields import Npi, Phone
 
@@ -20,7 +20,10 @@ class ProviderSchema(Schema):
     )
     organization_id = fields.UUID()
     status = fields.String(
-        metadata={"description": "active: an active assignment; pending: only pending ones"}
+        metadata={
+            "enum": values(AssignmentStatus),
+            "description": "active: an active assignment; pending: only pending ones",
+        }
     )
     primary_facility_id = fields.UUID(
         allow_none=True, metadata={"description": "set when the primary facility is here"}
@@ -45,7 +48,7 @@ class AssignmentSchema(Schema):
     facility_id = fields.UUID()
     facility_name = fields.String()
     is_primary = fields.Boolean()
-    status = fields.String()
+    status = fields.String(metadata={"enum": values(AssignmentStatus)})
     start_date = fields.Date()
     end_date = fields.Date(allow_none=True)
 
@@ -60,7 +63,7 @@ class FacilityProviderSchema(Schema):
     phone = fields.String(allow_none=True)
     assignment_id = fields.UUID()
     is_primary = fields.Boolean()
-    status = fields.String()
+    status = fields.String(metadata={"enum": values(AssignmentStatus)})
     start_date = fields.Date()
     end_date = fields.Date(allow_none=True)
 
@@ -84,7 +87,7 @@ class ProfileSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=255))
     phone = Phone(allow_none=True)
     npi = Npi(allow_none=True)
-    npi_verification = fields.String(dump_only=True)
+    npi_verification = fields.String(dump_only=True, metadata={"enum": values(NpiVerification)})
     dea_not_applicable = fields.Boolean(
         metadata={"description": "no controlled substances prescribed: no DEA needed"}
     )
