@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from apispec import BasePlugin
 from flask_smorest import Api
 from marshmallow import fields
 
+from app.schemas.base import Schema
 from app.schemas.fields import Constrained
 
 
@@ -48,8 +50,29 @@ def constrained_string_rules(
     return properties
 
 
+class SchemaFacts(BasePlugin):
+    """What a schema of the application says of itself beyond its fields
+    (app/schemas/base.py): its EXAMPLE."""
+
+    def schema_helper(
+        self, name: str, definition: dict[str, Any], **kwargs: Any
+    ) -> dict[str, Any] | None:
+        schema = kwargs.get("schema")
+        schema_class = schema if isinstance(schema, type) else type(schema)
+        if not issubclass(schema_class, Schema):
+            return None  # flask-smorest's own schemas (errors, pagination)
+        facts: dict[str, Any] = {}
+        if schema_class.EXAMPLE is not None:
+            facts["example"] = schema_class.EXAMPLE
+        return facts
+
+
 def refine(api: Api) -> None:
     """Teach the document's schema converter what the application's schemas need."""
     converter = api.ma_plugin.converter
     converter.add_attribute_function(decimal_bounds_as_numbers)
     converter.add_attribute_function(constrained_string_rules)
+    # After the marshmallow plugin, whose output for a schema it completes.
+    facts = SchemaFacts()
+    facts.init_spec(api.spec)
+    api.spec.plugins.append(facts)

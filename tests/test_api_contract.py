@@ -5,14 +5,19 @@ declares), and the answers keep to what HTTP asks of them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from io import BytesIO
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_smorest.fields import Upload
 from marshmallow import ValidationError
+from openapi_schema_validator import OAS30WriteValidator
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 from sqlalchemy import Engine
+from werkzeug.datastructures import FileStorage
 
 from app.domain.reference import PLACE_OF_SERVICE
 from app.models.enums import (
@@ -94,14 +99,30 @@ def test_an_update_without_a_json_body_changes_nothing_and_says_why(
 
 # --- validation rules in the document ---------------------------------------------------
 # What the schemas check is what the document says: the patterns, formats and lengths
-# the fields state once (app/schemas/fields.py), and the closed sets as enums. A tool
-# generating requests from the document (Schemathesis) then sends what the API accepts,
-# and the API refuses what the document refuses.
+# the fields state once (app/schemas/fields.py), the closed sets as enums, and an example
+# of every request body that its schema loads. A tool generating requests from the
+# document (Schemathesis) then sends what the API accepts, and the API refuses what the
+# document refuses.
 
 
 def _document(app: Flask) -> dict[str, Any]:
     document: dict[str, Any] = app.test_client().get("/openapi.json").get_json()
     return document
+
+
+def _component(document: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = document["components"]["schemas"][reference["$ref"].split("/")[-1]]
+    return found
+
+
+def _request_bodies(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(operation, media type, media type object) of every request body."""
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+                yield f"{method.upper()} {path}", media_type, content
 
 
 DOCUMENTED = [
@@ -201,3 +222,58 @@ def test_a_documented_pattern_takes_what_the_field_takes_and_refuses_what_it_ref
         assert not pattern.search(value) and not _field_takes(schema, name, value), value
     for value in shaped_but_refused:
         assert pattern.search(value) and not _field_takes(schema, name, value), value
+
+
+def _example_properties(
+    document: dict[str, Any], schema: dict[str, Any], example: Any
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(property schema, value) of every value of an example, nested ones too."""
+    if "$ref" in schema:
+        schema = _component(document, schema)
+    if isinstance(example, dict):
+        for key, value in example.items():
+            prop = schema.get("properties", {}).get(key, {})
+            yield prop, value
+            yield from _example_properties(document, prop, value)
+    elif isinstance(example, list):
+        for value in example:
+            yield from _example_properties(document, schema.get("items", {}), value)
+
+
+def test_every_request_body_has_an_example_the_document_accepts(app: Flask) -> None:
+    """Each example is valid against its schema in the document, as a request (no
+    read-only property), and each documented pattern matches its values."""
+    document = _document(app)
+    for operation, media_type, content in _request_bodies(document):
+        schema = content["schema"]
+        example = _component(document, schema).get("example")
+        assert example is not None, (operation, media_type)
+        validator = OAS30WriteValidator({"components": document["components"], **schema})
+        errors = [error.message for error in validator.iter_errors(example)]
+        assert errors == [], (operation, errors)
+        for prop, value in _example_properties(document, schema, example):
+            if "pattern" in prop and value is not None:
+                assert re.search(prop["pattern"], value), (operation, prop, value)
+
+
+def _schemas_with_examples() -> list[type[Schema]]:
+    found, pending = [], [Schema]
+    while pending:
+        schema = pending.pop()
+        pending.extend(schema.__subclasses__())
+        if schema.EXAMPLE is not None:
+            found.append(schema)
+    return sorted(set(found), key=lambda schema: schema.__name__)
+
+
+@pytest.mark.parametrize("schema", _schemas_with_examples(), ids=lambda schema: schema.__name__)
+def test_every_example_loads_through_its_schema(schema: type[Schema]) -> None:
+    """As the API reads it: a multipart form sends its file as a file."""
+    assert schema.EXAMPLE is not None
+    example = {
+        name: FileStorage(BytesIO(value.encode()), filename="example.pdf")
+        if isinstance(schema().fields.get(name), Upload)
+        else value
+        for name, value in schema.EXAMPLE.items()
+    }
+    schema().load(example)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow
 from marshmallow import ValidationError, fields, pre_load
@@ -59,6 +59,10 @@ def _checked_by_own_schema(field: fields.Field[Any] | None) -> bool:
 
 
 class Schema(marshmallow.Schema):
+    # A value the schema loads, which the OpenAPI document shows (app/openapi.py): every
+    # schema of a request body has one, realistic, and the tests load each.
+    EXAMPLE: ClassVar[dict[str, Any] | None] = None
+
     @pre_load
     def _refuse_control_characters(self, data: Any, **_kwargs: Any) -> Any:
         if not hasattr(data, "items"):

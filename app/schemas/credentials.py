@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from marshmallow import fields, validate
 
@@ -17,6 +18,14 @@ COVERAGE = validate.Range(min=0, max=Decimal("999999999999.99"))
 
 
 class CredentialSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "credential_type": "medical_license",
+        "state": "TX",
+        "number": "Q4821",
+        "issuer": "Texas Medical Board",
+        "expiry_date": "2027-08-31",
+    }
+
     id = fields.UUID(dump_only=True)
     user_id = fields.UUID(dump_only=True)
     credential_type = fields.String(required=True, validate=validate.OneOf(values(CredentialType)))
@@ -67,8 +76,14 @@ class CredentialSchema(Schema):
 class CredentialUpdateSchema(CredentialSchema):
     """Partial update by the provider; any change voids an earlier verification."""
 
+    EXAMPLE: ClassVar[dict[str, Any]] = {"number": "Q4821", "expiry_date": "2029-08-31"}
+
     credential_type = fields.String(dump_only=True)
 
 
 class RejectionSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "reason": "The license number does not match the state board's record."
+    }
+
     reason = Text(required=True, validate=validate.Length(min=3, max=2000))

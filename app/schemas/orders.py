@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -34,6 +34,13 @@ class OrderSchema(Schema):
 
 
 class PlaceOrderSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "facility_id": "20f8ad29-396f-4f7b-8a68-e592ee83261e",
+        "amount": 1250.5,
+        "line_count": 3,
+        "status": "submitted",
+    }
+
     facility_id = fields.UUID(required=True)
     amount = Money(required=True, validate=AMOUNT)
     line_count = fields.Integer(
@@ -45,6 +52,8 @@ class PlaceOrderSchema(Schema):
 
 
 class OrderStatusSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"status": "approved"}
+
     status = fields.String(required=True, validate=validate.OneOf(values(OrderStatus)))
 
 

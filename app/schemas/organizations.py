@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from marshmallow import fields, validate
 
 from app.domain.organizations import SORTS
@@ -38,6 +40,11 @@ class OrganizationSchema(Schema):
 class OrganizationUpdateSchema(OrganizationSchema):
     """Partial update: only the fields sent change. `status` is for MSC admins."""
 
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "primary_contact_phone": "+1 512 555 0147",
+        "require_admin_mfa": True,
+    }
+
     name = fields.String(validate=_NAME)
     organization_type = fields.String(validate=validate.OneOf(values(OrganizationType)))
     status = fields.String(validate=validate.OneOf(values(OrganizationStatus)))
@@ -64,6 +71,19 @@ class FirstAdminSchema(Schema):
 
 
 class OrganizationCreateSchema(OrganizationSchema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "name": "Lakeside Health Partners",
+        "organization_type": "group_practice",
+        "tax_id": "12-3456789",
+        "primary_contact_name": "Ada Lovelace",
+        "primary_contact_email": "ada.lovelace@lakeside-health.example.com",
+        "primary_contact_phone": "+15125550147",
+        "first_admin": {
+            "email": "grace.hopper@lakeside-health.example.com",
+            "name": "Grace Hopper",
+        },
+    }
+
     first_admin = fields.Nested(
         FirstAdminSchema,
         load_only=True,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from marshmallow import fields, validate
 
 from app.models.enums import AssignmentStatus, NpiVerification, values
@@ -69,6 +71,12 @@ class FacilityProviderSchema(Schema):
 
 
 class AssignFacilitySchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "facility_id": "20f8ad29-396f-4f7b-8a68-e592ee83261e",
+        "is_primary": True,
+        "start_date": "2026-02-02",
+    }
+
     facility_id = fields.UUID(required=True)
     is_primary = fields.Boolean(load_default=False)
     start_date = fields.Date(
@@ -78,10 +86,18 @@ class AssignFacilitySchema(Schema):
 
 
 class EndAssignmentSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"end_date": "2026-06-30"}
+
     end_date = fields.Date(load_default=None, metadata={"description": "defaults to today"})
 
 
 class ProfileSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "name": "Dr. Jordan Lee",
+        "phone": "+14155552671",
+        "npi": "1234567893",
+    }
+
     id = fields.UUID(dump_only=True)
     email = fields.String(dump_only=True)
     name = fields.String(validate=validate.Length(min=1, max=255))
@@ -94,4 +110,6 @@ class ProfileSchema(Schema):
 
 
 class PrimaryFacilitySchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"assignment_id": "aa890d4a-f177-41f5-a41a-f899b6b4ff7d"}
+
     assignment_id = fields.UUID(required=True)
