@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from apispec import BasePlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask_smorest import Api
 from marshmallow import fields
 
@@ -52,7 +53,11 @@ def constrained_string_rules(
 
 class SchemaFacts(BasePlugin):
     """What a schema of the application says of itself beyond its fields
-    (app/schemas/base.py): its EXAMPLE."""
+    (app/schemas/base.py): its EXAMPLE, and for a body of several kinds, that it is one
+    of its VARIANTS, told apart by the DISCRIMINATOR field (`oneOf`, `discriminator`)."""
+
+    def __init__(self, converter: OpenAPIConverter) -> None:
+        self.converter = converter
 
     def schema_helper(
         self, name: str, definition: dict[str, Any], **kwargs: Any
@@ -62,6 +67,20 @@ class SchemaFacts(BasePlugin):
         if not issubclass(schema_class, Schema):
             return None  # flask-smorest's own schemas (errors, pagination)
         facts: dict[str, Any] = {}
+        if schema_class.VARIANTS:
+            # apispec's converter is not annotated.
+            references = {
+                value: self.converter.resolve_nested_schema(variant)  # type: ignore[no-untyped-call]
+                for value, variant in schema_class.VARIANTS.items()
+            }
+            # Each variant lists every field: the properties written for the schema
+            # itself (by the marshmallow plugin, before this one) would say it twice.
+            definition.clear()
+            facts["oneOf"] = list(references.values())
+            facts["discriminator"] = {
+                "propertyName": schema_class.DISCRIMINATOR,
+                "mapping": {value: ref["$ref"] for value, ref in references.items()},
+            }
         if schema_class.EXAMPLE is not None:
             facts["example"] = schema_class.EXAMPLE
         return facts
@@ -73,6 +92,6 @@ def refine(api: Api) -> None:
     converter.add_attribute_function(decimal_bounds_as_numbers)
     converter.add_attribute_function(constrained_string_rules)
     # After the marshmallow plugin, whose output for a schema it completes.
-    facts = SchemaFacts()
+    facts = SchemaFacts(converter)
     facts.init_spec(api.spec)
     api.spec.plugins.append(facts)

@@ -19,6 +19,7 @@ from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValida
 from sqlalchemy import Engine
 from werkzeug.datastructures import FileStorage
 
+from app.domain import credentials as credential_rules
 from app.domain.reference import PLACE_OF_SERVICE
 from app.models.enums import (
     AssignmentStatus,
@@ -33,11 +34,12 @@ from app.models.enums import (
 )
 from app.models.order import OrderStatus
 from app.schemas.base import Schema
+from app.schemas.credentials import CredentialCreateSchema
 from app.schemas.facilities import FacilitySchema
-from app.schemas.fields import Npi, Phone, StateCode, TaxId, ZipCode
+from app.schemas.fields import DeaNumber, Npi, Phone, StateCode, TaxId, ZipCode
 from app.schemas.organizations import OrganizationCreateSchema
 from app.schemas.providers import ProfileSchema
-from tests.api_helpers import committed_credential
+from tests.api_helpers import committed_credential, validation_errors
 from tests.conftest import TwoTenants, bearer, token_for
 
 
@@ -98,11 +100,11 @@ def test_an_update_without_a_json_body_changes_nothing_and_says_why(
 
 
 # --- validation rules in the document ---------------------------------------------------
-# What the schemas check is what the document says: the patterns, formats and lengths
-# the fields state once (app/schemas/fields.py), the closed sets as enums, and an example
-# of every request body that its schema loads. A tool generating requests from the
-# document (Schemathesis) then sends what the API accepts, and the API refuses what the
-# document refuses.
+# What the schemas check is what the document says: patterns, formats, lengths and enums
+# stated once by the fields (app/schemas/fields.py), the credential kinds as a `oneOf`
+# made from the domain's table, and an example of every request body that its schema
+# loads. A tool generating requests from the document (Schemathesis) then sends what the
+# API accepts, and the API refuses what the document refuses.
 
 
 def _document(app: Flask) -> dict[str, Any]:
@@ -145,6 +147,7 @@ DOCUMENTED = [
     ("MemberUpdate", "role", "enum", values(Role)),
     ("Credential", "credential_type", "enum", values(CredentialType)),
     ("Credential", "status", "enum", values(VerificationStatus)),
+    ("DeaRegistrationCredential", "number", "pattern", DeaNumber.PATTERN),
     ("Order", "status", "enum", values(OrderStatus)),
     ("Assignment", "status", "enum", values(AssignmentStatus)),
 ]
@@ -191,12 +194,18 @@ SHAPES: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {
     ),
     # Whether a code is a state's, the database's list says (us_states).
     ("Facility", "state"): (["TX", "pr", "Vi"], ["T", "TEX", "T1", "\u00c9T"], []),
+    ("DeaRegistrationCredential", "number"): (
+        ["AP5836727", "F91234563", "ap5836727"],
+        ["A5836727", "9P5836727", "AP58367271", "AP 5836727"],
+        ["AP5836720"],
+    ),
 }
 
 SCHEMAS: dict[str, type[Schema]] = {
     "Facility": FacilitySchema,
     "OrganizationCreate": OrganizationCreateSchema,
     "Profile": ProfileSchema,
+    "DeaRegistrationCredential": CredentialCreateSchema.VARIANTS["dea_registration"],
 }
 
 
@@ -230,6 +239,9 @@ def _example_properties(
     """(property schema, value) of every value of an example, nested ones too."""
     if "$ref" in schema:
         schema = _component(document, schema)
+    if "oneOf" in schema:
+        kind = example[schema["discriminator"]["propertyName"]]
+        schema = _component(document, {"$ref": schema["discriminator"]["mapping"][kind]})
     if isinstance(example, dict):
         for key, value in example.items():
             prop = schema.get("properties", {}).get(key, {})
@@ -277,3 +289,36 @@ def test_every_example_loads_through_its_schema(schema: type[Schema]) -> None:
         for name, value in schema.EXAMPLE.items()
     }
     schema().load(example)
+
+
+def test_a_credential_is_one_of_its_kinds_each_with_what_the_domain_requires(app: Flask) -> None:
+    document = _document(app)
+    body = document["paths"]["/api/v1/me/credentials"]["post"]["requestBody"]
+    created = _component(document, body["content"]["application/json"]["schema"])
+    discriminator = created["discriminator"]
+    assert discriminator["propertyName"] == "credential_type"
+    assert set(discriminator["mapping"]) == set(values(CredentialType))
+    assert [ref["$ref"] for ref in created["oneOf"]] == list(discriminator["mapping"].values())
+    for kind, reference in discriminator["mapping"].items():
+        variant = _component(document, {"$ref": reference})
+        assert variant["properties"]["credential_type"]["enum"] == [kind]
+        assert set(variant["required"]) == {"credential_type", *credential_rules.REQUIRED[kind]}
+        for name in credential_rules.REQUIRED[kind]:
+            assert not variant["properties"][name].get("nullable"), (kind, name)
+
+
+@pytest.mark.parametrize("kind", values(CredentialType))
+def test_the_api_takes_each_kinds_example_and_refuses_it_short_of_a_required_field(
+    client: FlaskClient, seeded: TwoTenants, kind: str
+) -> None:
+    """The document's per-kind requirements are the ones the API enforces."""
+    headers = bearer(token_for(client, seeded.shared_provider, seeded.a.organization))
+    example = CredentialCreateSchema.VARIANTS[kind].EXAMPLE
+    assert example is not None
+    created = client.post("/api/v1/me/credentials", json=example, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    for name in credential_rules.REQUIRED[kind]:
+        short = {key: value for key, value in example.items() if key != name}
+        refused = client.post("/api/v1/me/credentials", json=short, headers=headers)
+        assert refused.status_code == 422, (name, refused.get_json())
+        assert name in validation_errors(refused), (name, refused.get_json())

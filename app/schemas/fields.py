@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import EMAIL_MAX_LENGTH
 from marshmallow import ValidationError, fields, validate
 
+from app.domain.dea import is_valid_dea, normalize_dea
 from app.domain.reference import PLACE_OF_SERVICE, is_valid_npi
 
 
@@ -165,6 +166,23 @@ class StateCode(Constrained):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).upper()
+
+
+class DeaNumber(Constrained):
+    """A DEA registration number (app/domain/dea.py), stored in capitals."""
+
+    PATTERN = r"^[A-Za-z][A-Za-z9][0-9]{7}$"
+    MISMATCH = "not a valid DEA registration number: 2 letters (the second may be 9), 7 digits"
+    RULE = (
+        "the last digit is the check digit: (d1 + d3 + d5) + 2 * (d2 + d4 + d6) ends in"
+        " it, as in AP5836727; upper-cased"
+    )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        number = normalize_dea(super()._deserialize(value, attr, data, **kwargs))
+        if not is_valid_dea(number):
+            raise ValidationError("not a valid DEA registration number (check digit)")
+        return number
 
 
 def place_of_service(**kwargs: Any) -> fields.String:
