@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from werkzeug.datastructures import FileStorage
 
 from app.domain import credentials as credential_rules
+from app.domain.documents import ALLOWED_CONTENT_TYPES
 from app.domain.reference import PLACE_OF_SERVICE
 from app.models.enums import (
     AssignmentStatus,
@@ -322,3 +323,15 @@ def test_the_api_takes_each_kinds_example_and_refuses_it_short_of_a_required_fie
         refused = client.post("/api/v1/me/credentials", json=short, headers=headers)
         assert refused.status_code == 422, (name, refused.get_json())
         assert name in validation_errors(refused), (name, refused.get_json())
+
+
+def test_an_upload_says_which_types_its_file_may_be(app: Flask) -> None:
+    document = _document(app)
+    uploads = [
+        content
+        for _operation, media_type, content in _request_bodies(document)
+        if media_type == "multipart/form-data"
+    ]
+    assert len(uploads) == 2
+    for content in uploads:
+        assert content["encoding"]["file"]["contentType"] == ", ".join(ALLOWED_CONTENT_TYPES)
