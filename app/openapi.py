@@ -22,6 +22,7 @@ from typing import Any
 
 import flask_smorest
 from apispec import BasePlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask, Response
 from marshmallow import fields
 from werkzeug.exceptions import HTTPException
@@ -29,8 +30,8 @@ from werkzeug.routing import Rule
 
 from app.permissions import REQUIRES
 from app.problems import PAGES_BLUEPRINT, PROBLEM_JSON, ProblemSchema, http_problem
-from app.schemas.base import text_pattern
-from app.schemas.fields import Money
+from app.schemas.base import Schema, text_pattern
+from app.schemas.fields import Constrained, Money
 
 PROBLEM_SCHEMA = "Problem"
 
@@ -238,6 +239,62 @@ class WorkflowLinks(BasePlugin):
                 }
 
 
+def constrained_string_rules(
+    _converter: Any, field: fields.Field[Any], ret: dict[str, Any]
+) -> dict[str, Any]:
+    """The rule a field of app/schemas/fields.py checks, as it states it: its pattern,
+    length and format, and in the description what none of them can say."""
+    if not isinstance(field, Constrained):
+        return {}
+    properties: dict[str, Any] = {}
+    if field.PATTERN is not None:
+        properties["pattern"] = field.PATTERN
+    if field.MAX_LENGTH is not None:
+        properties["maxLength"] = field.MAX_LENGTH
+    if field.FORMAT is not None:
+        properties["format"] = field.FORMAT
+    if field.RULE is not None:
+        properties["description"] = "; ".join(
+            text for text in (ret.get("description"), field.RULE) if text
+        )
+    return properties
+
+
+class SchemaFacts(BasePlugin):
+    """What a schema of the application says of itself beyond its fields
+    (app/schemas/base.py): its EXAMPLE, and for a body of several kinds, that it is one
+    of its VARIANTS, told apart by the DISCRIMINATOR field (`oneOf`, `discriminator`)."""
+
+    def __init__(self, converter: OpenAPIConverter) -> None:
+        self.converter = converter
+
+    def schema_helper(
+        self, name: str, definition: dict[str, Any], **kwargs: Any
+    ) -> dict[str, Any] | None:
+        schema = kwargs.get("schema")
+        schema_class = schema if isinstance(schema, type) else type(schema)
+        if not issubclass(schema_class, Schema):
+            return None  # flask-smorest's own schemas (errors, pagination)
+        facts: dict[str, Any] = {}
+        if schema_class.VARIANTS:
+            # apispec's converter is not annotated.
+            references = {
+                value: self.converter.resolve_nested_schema(variant)  # type: ignore[no-untyped-call]
+                for value, variant in schema_class.VARIANTS.items()
+            }
+            # Each variant lists every field: the properties written for the schema
+            # itself (by the marshmallow plugin, before this one) would say it twice.
+            definition.clear()
+            facts["oneOf"] = list(references.values())
+            facts["discriminator"] = {
+                "propertyName": schema_class.DISCRIMINATOR,
+                "mapping": {value: ref["$ref"] for value, ref in references.items()},
+            }
+        if schema_class.EXAMPLE is not None:
+            facts["example"] = schema_class.EXAMPLE
+        return facts
+
+
 class Api(flask_smorest.Api):  # type: ignore[misc]
     """flask-smorest's Api, answering HTTP errors as problems and documenting, on each
     operation, the problems it can answer instead of flask-smorest's one `default`."""
@@ -249,8 +306,14 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         plugins = {"extra_plugins": [ProblemResponses(app), WorkflowLinks()]}
         super().init_app(app, spec_kwargs={**plugins, **(spec_kwargs or {})})
-        self.ma_plugin.converter.add_attribute_function(money_as_decimal_string)
-        self.ma_plugin.converter.add_attribute_function(text_without_refused_characters)
+        converter = self.ma_plugin.converter
+        converter.add_attribute_function(money_as_decimal_string)
+        converter.add_attribute_function(constrained_string_rules)
+        converter.add_attribute_function(text_without_refused_characters)
+        # After the marshmallow plugin, whose output for a schema it completes.
+        facts = SchemaFacts(converter)
+        facts.init_spec(self.spec)
+        self.spec.plugins.append(facts)
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return http_problem(error)

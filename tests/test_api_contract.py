@@ -6,18 +6,42 @@ what HTTP asks of them, and every error is a problem (RFC 9457, app/problems.py)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from io import BytesIO
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from marshmallow import fields
+from flask_smorest.fields import Upload
+from marshmallow import ValidationError, fields
+from openapi_schema_validator import OAS30WriteValidator
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 from sqlalchemy import Engine
+from werkzeug.datastructures import FileStorage
 
+from app.domain import credentials as credential_rules
+from app.domain.documents import ALLOWED_CONTENT_TYPES
+from app.domain.reference import PLACE_OF_SERVICE
+from app.models.enums import (
+    AssignmentStatus,
+    CredentialType,
+    FacilityType,
+    InvitationRole,
+    OrganizationStatus,
+    OrganizationType,
+    Role,
+    VerificationStatus,
+    values,
+)
+from app.models.order import OrderStatus
 from app.schemas.base import Schema, text_pattern
-from app.schemas.fields import Text
-from tests.api_helpers import committed_credential, problem_of
+from app.schemas.credentials import CredentialCreateSchema
+from app.schemas.facilities import FacilitySchema
+from app.schemas.fields import DeaNumber, Npi, Phone, StateCode, TaxId, Text, ZipCode
+from app.schemas.organizations import OrganizationCreateSchema
+from app.schemas.providers import ProfileSchema
+from tests.api_helpers import committed_credential, problem_of, validation_errors
 from tests.conftest import TwoTenants, bearer, token_for
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -294,3 +318,240 @@ def test_the_reports_document_their_csv(app: Flask) -> None:
     ):
         content = paths[path]["get"]["responses"]["200"]["content"]
         assert {"application/json", "text/csv"} <= content.keys(), path
+
+
+# --- validation rules in the document ---------------------------------------------------
+# What the schemas check is what the document says: patterns, formats, lengths and enums
+# stated once by the fields (app/schemas/fields.py), the credential kinds as a `oneOf`
+# made from the domain's table, and an example of every request body that its schema
+# loads. A tool generating requests from the document (Schemathesis) then sends what the
+# API accepts, and the API refuses what the document refuses.
+
+
+def _document(app: Flask) -> dict[str, Any]:
+    document: dict[str, Any] = app.test_client().get("/openapi.json").get_json()
+    return document
+
+
+def _component(document: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = document["components"]["schemas"][reference["$ref"].split("/")[-1]]
+    return found
+
+
+def _request_bodies(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(operation, media type, media type object) of every request body."""
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+                yield f"{method.upper()} {path}", media_type, content
+
+
+DOCUMENTED = [
+    ("Facility", "phone", "pattern", Phone.PATTERN),
+    ("Facility", "zip_code", "pattern", ZipCode.PATTERN),
+    ("Facility", "npi", "pattern", Npi.PATTERN),
+    ("Facility", "state", "pattern", StateCode.PATTERN),
+    ("Facility", "email", "format", "email"),
+    ("Facility", "email", "maxLength", 254),
+    ("Facility", "facility_type", "enum", values(FacilityType)),
+    ("Facility", "place_of_service", "enum", sorted(PLACE_OF_SERVICE)),
+    ("Facility", "city", "maxLength", 100),
+    ("OrganizationCreate", "tax_id", "pattern", TaxId.PATTERN),
+    ("OrganizationCreate", "primary_contact_phone", "pattern", Phone.PATTERN),
+    ("OrganizationCreate", "organization_type", "enum", values(OrganizationType)),
+    ("Organization", "status", "enum", values(OrganizationStatus)),
+    ("Profile", "npi", "pattern", Npi.PATTERN),
+    ("Invite", "email", "format", "email"),
+    ("Invite", "role", "enum", values(InvitationRole)),
+    ("MemberUpdate", "role", "enum", values(Role)),
+    ("Credential", "credential_type", "enum", values(CredentialType)),
+    ("Credential", "status", "enum", values(VerificationStatus)),
+    ("DeaRegistrationCredential", "number", "pattern", DeaNumber.PATTERN),
+    ("Order", "status", "enum", values(OrderStatus)),
+    ("Assignment", "status", "enum", values(AssignmentStatus)),
+]
+
+
+@pytest.mark.parametrize(("schema", "name", "keyword", "expected"), DOCUMENTED)
+def test_the_fields_rules_are_in_the_document(
+    app: Flask, schema: str, name: str, keyword: str, expected: Any
+) -> None:
+    prop = _document(app)["components"]["schemas"][schema]["properties"][name]
+    assert prop[keyword] == expected
+
+
+def test_what_no_pattern_can_say_is_in_the_description(app: Flask) -> None:
+    properties = _document(app)["components"]["schemas"]["Facility"]["properties"]
+    assert "check digit" in properties["npi"]["description"]
+    assert "numbering plan" in properties["phone"]["description"]
+    assert "us_states" in properties["state"]["description"]
+
+
+# For each documented pattern: values the API takes, values the pattern already refuses
+# (and so does the API), and values of the right shape that only the field's further
+# check refuses (what the description says).
+SHAPES: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {
+    ("Facility", "phone"): (
+        ["+14155552671", "(415) 555-2671", "415.555.2671", "+1 415 555 2671", "+431110"],
+        ["12", "x", "1-800-FLOWERS", "+1 415 555 2671 ext 3", "\uff14\uff11\uff15 555 2671"],
+        ["+15551234567", "123 456 7890"],
+    ),
+    ("OrganizationCreate", "tax_id"): (
+        ["12-3456789", "123456789"],
+        ["12", "1-23456789", "12-34567890", " 12-3456789", "12\u20133456789"],
+        [],
+    ),
+    ("Facility", "zip_code"): (
+        ["78701", "78701-1234", "787011234"],
+        ["7870", "787012", "78701-", "7870\uff11"],
+        [],
+    ),
+    ("Profile", "npi"): (
+        ["1234567893", "1558598797", "1528060837", "1003347634"],
+        ["123456789", "12345678931", "3234567893", "12345678a3"],
+        ["1234567890", "1093791627"],
+    ),
+    # Whether a code is a state's, the database's list says (us_states).
+    ("Facility", "state"): (["TX", "pr", "Vi"], ["T", "TEX", "T1", "\u00c9T"], []),
+    ("DeaRegistrationCredential", "number"): (
+        ["AP5836727", "F91234563", "ap5836727"],
+        ["A5836727", "9P5836727", "AP58367271", "AP 5836727"],
+        ["AP5836720"],
+    ),
+}
+
+SCHEMAS: dict[str, type[Schema]] = {
+    "Facility": FacilitySchema,
+    "OrganizationCreate": OrganizationCreateSchema,
+    "Profile": ProfileSchema,
+    "DeaRegistrationCredential": CredentialCreateSchema.VARIANTS["dea_registration"],
+}
+
+
+def _field_takes(schema: str, name: str, value: str) -> bool:
+    try:
+        SCHEMAS[schema]().fields[name].deserialize(value)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("schema", "name"), SHAPES)
+def test_a_documented_pattern_takes_what_the_field_takes_and_refuses_what_it_refuses(
+    app: Flask, schema: str, name: str
+) -> None:
+    pattern = re.compile(
+        _document(app)["components"]["schemas"][schema]["properties"][name]["pattern"]
+    )
+    accepted, refused, shaped_but_refused = SHAPES[(schema, name)]
+    for value in accepted:
+        assert pattern.search(value) and _field_takes(schema, name, value), value
+    for value in refused:
+        assert not pattern.search(value) and not _field_takes(schema, name, value), value
+    for value in shaped_but_refused:
+        assert pattern.search(value) and not _field_takes(schema, name, value), value
+
+
+def _example_properties(
+    document: dict[str, Any], schema: dict[str, Any], example: Any
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(property schema, value) of every value of an example, nested ones too."""
+    if "$ref" in schema:
+        schema = _component(document, schema)
+    if "oneOf" in schema:
+        kind = example[schema["discriminator"]["propertyName"]]
+        schema = _component(document, {"$ref": schema["discriminator"]["mapping"][kind]})
+    if isinstance(example, dict):
+        for key, value in example.items():
+            prop = schema.get("properties", {}).get(key, {})
+            yield prop, value
+            yield from _example_properties(document, prop, value)
+    elif isinstance(example, list):
+        for value in example:
+            yield from _example_properties(document, schema.get("items", {}), value)
+
+
+def test_every_request_body_has_an_example_the_document_accepts(app: Flask) -> None:
+    """Each example is valid against its schema in the document, as a request (no
+    read-only property), and each documented pattern matches its values."""
+    document = _document(app)
+    for operation, media_type, content in _request_bodies(document):
+        schema = content["schema"]
+        example = _component(document, schema).get("example")
+        assert example is not None, (operation, media_type)
+        validator = OAS30WriteValidator({"components": document["components"], **schema})
+        errors = [error.message for error in validator.iter_errors(example)]
+        assert errors == [], (operation, errors)
+        for prop, value in _example_properties(document, schema, example):
+            if "pattern" in prop and value is not None:
+                assert re.search(prop["pattern"], value), (operation, prop, value)
+
+
+def _schemas_with_examples() -> list[type[Schema]]:
+    found, pending = [], [Schema]
+    while pending:
+        schema = pending.pop()
+        pending.extend(schema.__subclasses__())
+        if schema.EXAMPLE is not None:
+            found.append(schema)
+    return sorted(set(found), key=lambda schema: schema.__name__)
+
+
+@pytest.mark.parametrize("schema", _schemas_with_examples(), ids=lambda schema: schema.__name__)
+def test_every_example_loads_through_its_schema(schema: type[Schema]) -> None:
+    """As the API reads it: a multipart form sends its file as a file."""
+    assert schema.EXAMPLE is not None
+    example = {
+        name: FileStorage(BytesIO(value.encode()), filename="example.pdf")
+        if isinstance(schema().fields.get(name), Upload)
+        else value
+        for name, value in schema.EXAMPLE.items()
+    }
+    schema().load(example)
+
+
+def test_a_credential_is_one_of_its_kinds_each_with_what_the_domain_requires(app: Flask) -> None:
+    document = _document(app)
+    body = document["paths"]["/api/v1/me/credentials"]["post"]["requestBody"]
+    created = _component(document, body["content"]["application/json"]["schema"])
+    discriminator = created["discriminator"]
+    assert discriminator["propertyName"] == "credential_type"
+    assert set(discriminator["mapping"]) == set(values(CredentialType))
+    assert [ref["$ref"] for ref in created["oneOf"]] == list(discriminator["mapping"].values())
+    for kind, reference in discriminator["mapping"].items():
+        variant = _component(document, {"$ref": reference})
+        assert variant["properties"]["credential_type"]["enum"] == [kind]
+        assert set(variant["required"]) == {"credential_type", *credential_rules.REQUIRED[kind]}
+        for name in credential_rules.REQUIRED[kind]:
+            assert not variant["properties"][name].get("nullable"), (kind, name)
+
+
+@pytest.mark.parametrize("kind", values(CredentialType))
+def test_the_api_takes_each_kinds_example_and_refuses_it_short_of_a_required_field(
+    client: FlaskClient, seeded: TwoTenants, kind: str
+) -> None:
+    """The document's per-kind requirements are the ones the API enforces."""
+    headers = bearer(token_for(client, seeded.shared_provider, seeded.a.organization))
+    example = CredentialCreateSchema.VARIANTS[kind].EXAMPLE
+    assert example is not None
+    created = client.post("/api/v1/me/credentials", json=example, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    for name in credential_rules.REQUIRED[kind]:
+        short = {key: value for key, value in example.items() if key != name}
+        refused = client.post("/api/v1/me/credentials", json=short, headers=headers)
+        assert refused.status_code == 422, (name, refused.get_json())
+        assert name in validation_errors(refused), (name, refused.get_json())
+
+
+def test_an_upload_says_which_types_its_file_may_be(app: Flask) -> None:
+    document = _document(app)
+    uploads = [
+        content
+        for _operation, media_type, content in _request_bodies(document)
+        if media_type == "multipart/form-data"
+    ]
+    assert len(uploads) == 2
+    for content in uploads:
+        assert content["encoding"]["file"]["contentType"] == ", ".join(ALLOWED_CONTENT_TYPES)

@@ -489,8 +489,16 @@ def test_json_bodies_have_a_limit_of_their_own(settings: Settings) -> None:
 # --- every endpoint --------------------------------------------------------------------
 
 
+def _resolved(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" not in schema:
+        return schema
+    found: dict[str, Any] = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return found
+
+
 def _json_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(method, path, body schema) of every operation taking a JSON body."""
+    """(method, path, body schema) of every operation taking a JSON body; for a body of
+    several kinds (`oneOf`), a schema of the properties of them all."""
     found = []
     for path, item in spec["paths"].items():
         for method, operation in item.items():
@@ -498,9 +506,12 @@ def _json_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any
                 continue
             content = operation.get("requestBody", {}).get("content", {})
             if "application/json" in content:
-                schema = content["application/json"]["schema"]
-                if "$ref" in schema:
-                    schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+                schema = _resolved(spec, content["application/json"]["schema"])
+                if "oneOf" in schema:
+                    variants = [_resolved(spec, variant) for variant in schema["oneOf"]]
+                    schema = {"properties": {}}
+                    for variant in variants:
+                        schema["properties"].update(variant["properties"])
                 found.append((method.upper(), path, schema))
     return found
 

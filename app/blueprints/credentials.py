@@ -18,7 +18,12 @@ from app.models import Credential, User
 from app.pagination import SelectPage
 from app.permissions import SEE_PROVIDERS, SUPERVISE_PROVIDERS, Permission, authenticated, requires
 from app.request_body import Blueprint
-from app.schemas.credentials import CredentialSchema, CredentialUpdateSchema, RejectionSchema
+from app.schemas.credentials import (
+    CredentialCreateSchema,
+    CredentialSchema,
+    CredentialUpdateSchema,
+    RejectionSchema,
+)
 from app.tenancy.request import current_context
 
 blp = Blueprint(
@@ -59,7 +64,7 @@ class MyCredentials(MethodView):
 
     @authenticated()
     @requires(Permission.UPDATE_CREDENTIALS)
-    @blp.arguments(CredentialSchema)
+    @blp.arguments(CredentialCreateSchema)
     @blp.response(201, CredentialSchema)
     def post(self, data: dict[str, Any]) -> Credential:
         """Add a credential. A medical license needs state, number and expiry; a DEA

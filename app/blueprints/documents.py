@@ -77,6 +77,17 @@ blp = _Blueprint(
 )
 
 
+# The types a file part may declare (or none, or application/octet-stream: its bytes
+# then decide); an upload of any other is refused.
+_UPLOAD_DOC = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "encoding": {"file": {"contentType": ", ".join(rules.ALLOWED_CONTENT_TYPES)}}
+            }
+        }
+    }
+}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _CONTENT_DOC = {
     "responses": {
@@ -121,6 +132,7 @@ class OrganizationDocuments(MethodView):
     @authenticated()
     @requires(Permission.MANAGE_BILLING)
     @blp.arguments(OrganizationUploadSchema, location="multipart")
+    @blp.doc(**_UPLOAD_DOC)
     @blp.response(201, DocumentSchema)
     @blp.alt_response(413, description="the file is larger than DOCUMENT_MAX_BYTES")
     def post(self, form: dict[str, Any], organization_id: uuid.UUID) -> Document:
@@ -146,6 +158,7 @@ class MyDocuments(MethodView):
     @authenticated()
     @requires(Permission.UPDATE_CREDENTIALS)
     @blp.arguments(ProviderUploadSchema, location="multipart")
+    @blp.doc(**_UPLOAD_DOC)
     @blp.response(201, DocumentSchema)
     @blp.alt_response(413, description="the file is larger than DOCUMENT_MAX_BYTES")
     def post(self, form: dict[str, Any]) -> Document:

@@ -65,7 +65,7 @@ class FacilityUseSchema(Schema):
 class AnalyticsSchema(Schema):
     start = fields.Date()
     end = fields.Date()
-    interval = fields.String()
+    interval = fields.String(metadata={"enum": list(INTERVALS)})
     total_orders = fields.Integer()
     total_revenue = Money()
     periods = fields.List(fields.Nested(PeriodSchema))

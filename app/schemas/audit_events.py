@@ -19,7 +19,9 @@ class AuditEventSchema(Schema):
     organization_id = fields.UUID(allow_none=True)
     actor_user_id = fields.UUID(allow_none=True)
     cross_tenant = fields.Boolean()
-    action = fields.String(metadata={"description": "a change, or `access`: a read"})
+    action = fields.String(
+        metadata={"enum": values(AuditAction), "description": "a change, or `access`: a read"}
+    )
     table_name = fields.String()
     row_id = fields.UUID()
     purpose = fields.String(

@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from marshmallow import fields, validate
 
+from app.models.enums import Role, values
 from app.schemas.base import Schema
 from app.schemas.mfa import CodeSchema, ProofSchema, recovery_codes_field
+from app.schemas.passwords import EXAMPLE_PASSWORD
 from app.schemas.representatives import RepresentedOrganizationSchema
+
+# An MFA token for the examples: made up, no login's (bandit B105).
+_EXAMPLE_MFA_TOKEN = "MTvDBcxCzCJG7-bZK1o26LpX2iv349J6AFxEWthjI6A"  # nosec B105
 
 
 class LoginSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "email": "ada.lovelace@lakeside-health.example.com",
+        "password": EXAMPLE_PASSWORD,
+    }
+
     email = fields.String(required=True, validate=validate.Length(min=3, max=320))
     password = fields.String(
         required=True, load_only=True, validate=validate.Length(min=1, max=1024)
@@ -19,6 +31,8 @@ class LoginSchema(Schema):
 
 
 class SwitchOrganizationSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"organization_id": "8fd2c214-77b6-4be9-b91b-1a0c045bc7a5"}
+
     organization_id = fields.UUID(required=True)
 
 
@@ -61,6 +75,8 @@ class MfaChallengeSchema(Schema):
 
 
 class MfaTokenSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"mfa_token": _EXAMPLE_MFA_TOKEN}
+
     mfa_token = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),
@@ -71,9 +87,19 @@ class MfaTokenSchema(Schema):
 class MfaLoginSchema(MfaTokenSchema, ProofSchema):
     """The second step of a login: its MFA token and the second factor."""
 
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "mfa_token": _EXAMPLE_MFA_TOKEN,
+        "code": "492039",
+    }
+
 
 class MfaEnrollmentConfirmSchema(MfaTokenSchema, CodeSchema):
     """The end of a login that had to set up its second factor first."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "mfa_token": _EXAMPLE_MFA_TOKEN,
+        "code": "492039",
+    }
 
 
 class EnrolledTokenSchema(TokenSchema):
@@ -83,7 +109,7 @@ class EnrolledTokenSchema(TokenSchema):
 class MembershipSchema(Schema):
     organization_id = fields.UUID()
     organization_name = fields.String()
-    role = fields.String()
+    role = fields.String(metadata={"enum": values(Role)})
 
 
 class MeSchema(Schema):

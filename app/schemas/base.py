@@ -12,8 +12,8 @@ deriving from `Schema`, as every schema does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import marshmallow
 from marshmallow import ValidationError, fields, pre_load
@@ -74,6 +74,15 @@ def _checked_by_own_schema(field: fields.Field[Any] | None) -> bool:
 
 
 class Schema(marshmallow.Schema):
+    # A value the schema loads, which the OpenAPI document shows (app/openapi.py): every
+    # schema of a request body has one, realistic, and the tests load each.
+    EXAMPLE: ClassVar[dict[str, Any] | None] = None
+    # A body of several kinds: the schema of each, by the value of its DISCRIMINATOR
+    # field. The document shows the body as one of them (`oneOf`); the schema itself
+    # still loads it, and the rules it defers to tell the kinds apart.
+    VARIANTS: ClassVar[Mapping[str, type[Schema]]] = {}
+    DISCRIMINATOR: ClassVar[str | None] = None
+
     @pre_load
     def _refuse_control_characters(self, data: Any, **_kwargs: Any) -> Any:
         if not hasattr(data, "items"):

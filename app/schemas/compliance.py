@@ -5,9 +5,16 @@ from marshmallow import fields, validate
 from app.domain.compliance import WEIGHTS
 from app.schemas.base import Schema
 
+# The items a provider's compliance is scored on.
+ITEMS = sorted(WEIGHTS)
+
+
+def _items() -> fields.List[str]:
+    return fields.List(fields.String(metadata={"enum": ITEMS}))
+
 
 class ComplianceItemSchema(Schema):
-    item = fields.String()
+    item = fields.String(metadata={"enum": ITEMS})
     weight = fields.Integer()
     share = fields.Float(metadata={"description": "the part of the weight earned, 0 to 1"})
     state = fields.String()
@@ -22,10 +29,10 @@ class ProviderComplianceSchema(Schema):
     user_id = fields.UUID()
     name = fields.String()
     score = fields.Integer()
-    missing = fields.List(fields.String())
-    expired = fields.List(fields.String())
-    expiring = fields.List(fields.String())
-    unverified = fields.List(fields.String())
+    missing = _items()
+    expired = _items()
+    expiring = _items()
+    unverified = _items()
     items = fields.List(fields.Nested(ComplianceItemSchema))
 
 
@@ -39,7 +46,7 @@ class OrganizationComplianceSchema(Schema):
 class ComplianceQuerySchema(Schema):
     organization_id = fields.UUID(metadata={"description": "defaults to the active organization"})
     expiring_within_days = fields.Integer(validate=validate.Range(min=0, max=3650))
-    missing = fields.String(validate=validate.OneOf(sorted(WEIGHTS)))
+    missing = fields.String(validate=validate.OneOf(ITEMS))
     facility_id = fields.UUID()
 
 

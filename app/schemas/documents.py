@@ -6,14 +6,21 @@ business, and the content is fetched through the API, under the policies.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, validate
 from werkzeug.datastructures import FileStorage
 
 from app.domain.documents import ALLOWED_CONTENT_TYPES, DOCUMENT_TYPES
+from app.models.enums import DocumentType, values
 from app.schemas.base import Schema
+
+# A file to upload, as the examples show it: the smallest PDF, an empty document.
+PDF = (
+    "%PDF-1.7 1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj"
+    " 2 0 obj <</Type/Pages/Kids[]/Count 0>> endobj trailer <</Root 1 0 R>> %%EOF"
+)
 
 
 def _is_file(value: Any) -> None:
@@ -39,12 +46,20 @@ class _UploadSchema(Schema):
 
 
 class OrganizationUploadSchema(_UploadSchema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"file": PDF, "document_type": "tax_form"}
+
     document_type = fields.String(
         required=True, validate=validate.OneOf(sorted(DOCUMENT_TYPES["organization"]))
     )
 
 
 class ProviderUploadSchema(_UploadSchema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "file": PDF,
+        "document_type": "license_copy",
+        "expiry_date": "2027-08-31",
+    }
+
     document_type = fields.String(
         required=True, validate=validate.OneOf(sorted(DOCUMENT_TYPES["provider"]))
     )
@@ -62,7 +77,7 @@ class DocumentSchema(Schema):
         allow_none=True, metadata={"description": "set for a provider's documents"}
     )
     credential_id = fields.UUID(allow_none=True)
-    document_type = fields.String()
+    document_type = fields.String(metadata={"enum": values(DocumentType)})
     filename = fields.String()
     content_type = fields.String(validate=validate.OneOf(ALLOWED_CONTENT_TYPES))
     size_bytes = fields.Integer()

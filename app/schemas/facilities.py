@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import fields, missing, utils, validate
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
@@ -82,6 +82,21 @@ class PlainRowsSchema(Schema):
 
 
 class FacilitySchema(PlainRowsSchema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "name": "Lakeside Wound Care Center",
+        "npi": "1558598797",
+        "ptan": "TX1234567",
+        "facility_type": "wound_center",
+        "address": "1200 Barton Springs Rd",
+        "city": "Austin",
+        "state": "TX",
+        "zip_code": "78704-1234",
+        "phone": "+15125550147",
+        "email": "front.desk@lakeside-health.example.com",
+        "office_manager_id": "5e20535b-8394-4bf2-ab5b-bb6722c6c039",
+        "place_of_service": "11",
+    }
+
     id = fields.UUID(dump_only=True)
     organization_id = fields.UUID(dump_only=True)
     name = fields.String(required=True, validate=_NAME)
@@ -112,6 +127,8 @@ class FacilitySchema(PlainRowsSchema):
 
 class FacilityUpdateSchema(FacilitySchema):
     """Partial update: only the fields sent change."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {"phone": "(512) 555-0199", "active": False}
 
     name = fields.String(validate=_NAME)
     facility_type = fields.String(validate=validate.OneOf(values(FacilityType)))

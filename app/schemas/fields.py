@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import EMAIL_MAX_LENGTH
 from marshmallow import ValidationError, fields, validate
 from sqlalchemy import ColumnElement, Numeric
 
+from app.domain.dea import is_valid_dea, normalize_dea
 from app.domain.reference import PLACE_OF_SERVICE, is_valid_npi
 
 
@@ -64,8 +66,50 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class Phone(fields.String):
+class Constrained(fields.String):
+    """A single-line string with a rule of its own, which the field both checks and
+    states, so that the OpenAPI document (app/openapi.py) shows the very rule the API
+    applies:
+
+    - PATTERN, the shape of every value as sent (the document's `pattern`), checked
+      before anything else the field does. It is written to mean the same in Python and
+      in ECMA-262, the dialect of OpenAPI: anchored with ^ and $, character classes,
+      `[0-9]` and never `\\d` (which takes any script's digits in Python);
+    - MAX_LENGTH, the most characters a value may have as sent (`maxLength`);
+    - FORMAT, the OpenAPI `format` the values have;
+    - RULE, in words, whatever the field checks beyond these (a check digit, a number
+      valid in its country), added to the property's description.
+    """
+
+    PATTERN: ClassVar[str | None] = None
+    # What a value that does not match PATTERN is told.
+    MISMATCH: ClassVar[str] = "not in the expected form"
+    MAX_LENGTH: ClassVar[int | None] = None
+    FORMAT: ClassVar[str | None] = None
+    RULE: ClassVar[str | None] = None
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw: str = super()._deserialize(value, attr, data, **kwargs)
+        if self.MAX_LENGTH is not None and len(raw) > self.MAX_LENGTH:
+            raise ValidationError(f"at most {self.MAX_LENGTH} characters")
+        # fullmatch: an ECMA-262 `$` ends the value, where Python's also matches before
+        # a final line break.
+        if self.PATTERN is not None and re.fullmatch(self.PATTERN, raw) is None:
+            raise ValidationError(self.MISMATCH)
+        return raw
+
+
+class Phone(Constrained):
     """A phone number, stored in E.164 (`+15551234567`); US numbers may omit +1."""
+
+    # Room for the shortest valid numbers (+431110, in Austria) and for the longest
+    # dialled from the US (011 and up to 19 digits), with separators.
+    PATTERN = r"^\+?[0-9 ().-]{6,32}$"
+    MISMATCH = "not a phone number: an optional +, then digits, spaces, ().-"
+    RULE = (
+        "a number valid in its country's numbering plan (libphonenumber); without + and"
+        " a country code, a US number; returned in E.164, as +14155552671"
+    )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         raw = super()._deserialize(value, attr, data, **kwargs)
@@ -78,8 +122,13 @@ class Phone(fields.String):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class EmailAddress(fields.String):
+class EmailAddress(Constrained):
     """An email address, checked for syntax (no DNS lookup) and normalised."""
+
+    FORMAT = "email"
+    # email_validator's limit, which it also applies to the address as sent.
+    MAX_LENGTH = EMAIL_MAX_LENGTH
+    RULE = "checked for syntax (not for delivery) and normalised"
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         raw = super()._deserialize(value, attr, data, **kwargs)
@@ -89,53 +138,74 @@ class EmailAddress(fields.String):
             raise ValidationError(str(exc)) from exc
 
 
-_EIN = re.compile(r"^(\d{2})-?(\d{7})$")
-
-
-class TaxId(fields.String):
+class TaxId(Constrained):
     """A US employer identification number, stored as `12-3456789`."""
 
+    PATTERN = r"^[0-9]{2}-?[0-9]{7}$"
+    MISMATCH = "must be an EIN: 9 digits, as 12-3456789"
+    RULE = "returned as 12-3456789"
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        raw = super()._deserialize(value, attr, data, **kwargs).strip()
-        match = _EIN.match(raw)
-        if not match:
-            raise ValidationError("must be an EIN: 9 digits, as 12-3456789")
-        return f"{match.group(1)}-{match.group(2)}"
+        digits = super()._deserialize(value, attr, data, **kwargs).replace("-", "")
+        return f"{digits[:2]}-{digits[2:]}"
 
 
-class Npi(fields.String):
+class Npi(Constrained):
     """A National Provider Identifier: 10 digits, first 1 or 2, valid check digit."""
 
+    PATTERN = r"^[12][0-9]{9}$"
+    MISMATCH = "not a valid NPI (10 digits with a valid check digit)"
+    RULE = (
+        "the tenth digit is the Luhn check digit of 80840 followed by the first nine"
+        " (CMS), as in 1234567893"
+    )
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        raw = super()._deserialize(value, attr, data, **kwargs).strip()
+        raw = super()._deserialize(value, attr, data, **kwargs)
         if not is_valid_npi(raw):
-            raise ValidationError("not a valid NPI (10 digits with a valid check digit)")
+            raise ValidationError(self.MISMATCH)
         return raw
 
 
-_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
-
-
-class ZipCode(fields.String):
+class ZipCode(Constrained):
     """A US ZIP code, 5 or 9 digits, stored as `12345` or `12345-6789`."""
 
+    PATTERN = r"^[0-9]{5}(-?[0-9]{4})?$"
+    MISMATCH = "must be a ZIP code of 5 or 9 digits"
+    RULE = "returned as 12345 or 12345-6789"
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        raw = super()._deserialize(value, attr, data, **kwargs).strip()
-        match = _ZIP.match(raw)
-        if not match:
-            raise ValidationError("must be a ZIP code of 5 or 9 digits")
-        return f"{match.group(1)}-{match.group(2)}" if match.group(2) else match.group(1)
+        digits = super()._deserialize(value, attr, data, **kwargs).replace("-", "")
+        return f"{digits[:5]}-{digits[5:]}" if digits[5:] else digits
 
 
-class StateCode(fields.String):
+class StateCode(Constrained):
     """A two-letter US state or territory code, upper-cased. Whether it is a real one
     is checked against the database's list when the record is written."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=validate.Regexp(r"^[A-Za-z]{2}$"), **kwargs)
+    PATTERN = r"^[A-Za-z]{2}$"
+    MISMATCH = "must be a two-letter state code"
+    RULE = "one of the US states and territories the service lists (us_states); upper-cased"
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).upper()
+
+
+class DeaNumber(Constrained):
+    """A DEA registration number (app/domain/dea.py), stored in capitals."""
+
+    PATTERN = r"^[A-Za-z][A-Za-z9][0-9]{7}$"
+    MISMATCH = "not a valid DEA registration number: 2 letters (the second may be 9), 7 digits"
+    RULE = (
+        "the last digit is the check digit: (d1 + d3 + d5) + 2 * (d2 + d4 + d6) ends in"
+        " it, as in AP5836727; upper-cased"
+    )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        number = normalize_dea(super()._deserialize(value, attr, data, **kwargs))
+        if not is_valid_dea(number):
+            raise ValidationError("not a valid DEA registration number (check digit)")
+        return number
 
 
 def place_of_service(**kwargs: Any) -> fields.String:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from app.models.enums import AssignmentStatus, values
 from app.schemas.base import Schema
 from app.schemas.facilities import FacilitySchema
 from app.schemas.organizations import OrganizationSchema
@@ -25,7 +26,7 @@ class HierarchyProviderSchema(Schema):
     npi = fields.String(allow_none=True)
     assignment_id = fields.UUID()
     is_primary = fields.Boolean()
-    status = fields.String()
+    status = fields.String(metadata={"enum": values(AssignmentStatus)})
 
 
 class HierarchyFacilitySchema(Schema):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from marshmallow import fields, validate
 
 from app.domain.members import MemberStatus
@@ -33,6 +35,8 @@ class MemberQuerySchema(Schema):
 
 
 class MemberUpdateSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"role": "office_manager"}
+
     role = fields.String(required=True, validate=validate.OneOf(values(Role)))
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -18,11 +18,15 @@ def _code(**kwargs: Any) -> fields.String:
 
 
 class CodeSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"code": "492039"}
+
     code = _code(required=True)
 
 
 class ProofSchema(Schema):
     """A second factor: a code from the authenticator, or one of the recovery codes."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {"code": "492039"}
 
     code = _code(load_default=None)
     recovery_code = fields.String(

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from marshmallow import fields
 
+from app.models.enums import OnboardingStatus, OnboardingStep, values
 from app.schemas.base import Schema
 
 
 class StepSchema(Schema):
-    step = fields.String()
+    step = fields.String(metadata={"enum": values(OnboardingStep)})
     completed = fields.Boolean()
     manual = fields.Boolean(
         metadata={"description": "completed by hand; otherwise it follows the data"}
@@ -20,7 +21,7 @@ class StepSchema(Schema):
 
 class OnboardingSchema(Schema):
     organization_id = fields.UUID()
-    onboarding_status = fields.String()
+    onboarding_status = fields.String(metadata={"enum": values(OnboardingStatus)})
     percent_complete = fields.Integer()
     next_step = fields.String(allow_none=True)
     steps = fields.List(fields.Nested(StepSchema))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -19,7 +19,7 @@ class OrderSchema(Schema):
     organization_id = fields.UUID()
     facility_id = fields.UUID()
     provider_id = fields.UUID()
-    status = fields.String()
+    status = fields.String(metadata={"enum": values(OrderStatus)})
     amount = Money(metadata={"description": "exact, as a string"})
     line_count = fields.Integer()
     created_at = fields.DateTime()
@@ -32,6 +32,13 @@ class OrderSchema(Schema):
 
 
 class PlaceOrderSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "facility_id": "20f8ad29-396f-4f7b-8a68-e592ee83261e",
+        "amount": "1250.50",
+        "line_count": 3,
+        "status": "submitted",
+    }
+
     facility_id = fields.UUID(required=True)
     amount = Money(required=True, column=Order.__table__.c.amount)
     line_count = fields.Integer(
@@ -43,6 +50,8 @@ class PlaceOrderSchema(Schema):
 
 
 class OrderStatusSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"status": "approved"}
+
     status = fields.String(required=True, validate=validate.OneOf(values(OrderStatus)))
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from marshmallow import fields, validate
 
 from app.domain.organizations import SORTS
@@ -20,8 +22,8 @@ class OrganizationSchema(Schema):
     primary_contact_name = fields.String(allow_none=True, validate=_NAME)
     primary_contact_email = EmailAddress(allow_none=True)
     primary_contact_phone = Phone(allow_none=True)
-    status = fields.String(dump_only=True)
-    onboarding_status = fields.String(dump_only=True)
+    status = fields.String(dump_only=True, metadata={"enum": values(OrganizationStatus)})
+    onboarding_status = fields.String(dump_only=True, metadata={"enum": values(OnboardingStatus)})
     msc_representative_id = fields.UUID(allow_none=True)
     parent_organization_id = fields.UUID(allow_none=True)
     require_admin_mfa = StrictBoolean(
@@ -37,6 +39,11 @@ class OrganizationSchema(Schema):
 
 class OrganizationUpdateSchema(OrganizationSchema):
     """Partial update: only the fields sent change. `status` is for MSC admins."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "primary_contact_phone": "+1 512 555 0147",
+        "require_admin_mfa": True,
+    }
 
     name = fields.String(validate=_NAME)
     organization_type = fields.String(validate=validate.OneOf(values(OrganizationType)))
@@ -64,6 +71,19 @@ class FirstAdminSchema(Schema):
 
 
 class OrganizationCreateSchema(OrganizationSchema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "name": "Lakeside Health Partners",
+        "organization_type": "group_practice",
+        "tax_id": "12-3456789",
+        "primary_contact_name": "Ada Lovelace",
+        "primary_contact_email": "ada.lovelace@lakeside-health.example.com",
+        "primary_contact_phone": "+15125550147",
+        "first_admin": {
+            "email": "grace.hopper@lakeside-health.example.com",
+            "name": "Grace Hopper",
+        },
+    }
+
     first_admin = fields.Nested(
         FirstAdminSchema,
         load_only=True,

@@ -9,11 +9,11 @@ from app.schemas.base import Schema
 class OutboxMessageSchema(Schema):
     id = fields.UUID()
     organization_id = fields.UUID(allow_none=True)
-    kind = fields.String()
+    kind = fields.String(metadata={"enum": values(MessageKind)})
     idempotency_key = fields.String()
     recipient_email = fields.String()
     subject = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"enum": values(OutboxStatus)})
     attempts = fields.Integer()
     next_attempt_at = fields.DateTime()
     last_error = fields.String(allow_none=True)

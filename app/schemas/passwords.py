@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import fields, validate
 
@@ -14,6 +14,13 @@ POLICY = (
     " password or a slight variation of one, a lone word, a repeat or sequence, or built"
     " on the account's email or name"
 )
+
+
+# Passwords and a link's token for the examples of the request bodies: made up, no
+# account's (bandit B105).
+EXAMPLE_PASSWORD = "harbor lantern quilt 58"  # nosec B105
+EXAMPLE_NEW_PASSWORD = "violet-harbor-71-kettle"  # nosec B105
+_EXAMPLE_RESET_TOKEN = "jbhgreG1bi_HKlhjlq08POO6d5etai5S3Dgu4WHuqPA"  # nosec B105
 
 
 def new_password(note: str | None = None, **kwargs: Any) -> fields.String:
@@ -36,15 +43,24 @@ def current_password() -> fields.String:
 
 
 class PasswordChangeSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "current_password": EXAMPLE_PASSWORD,
+        "new_password": EXAMPLE_NEW_PASSWORD,
+    }
+
     current_password = current_password()
     new_password = new_password(required=True)
 
 
 class PasswordSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"password": EXAMPLE_PASSWORD}
+
     password = current_password()
 
 
 class PasswordResetRequestSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"email": "ada.lovelace@lakeside-health.example.com"}
+
     email = EmailAddress(required=True)
 
 
@@ -53,6 +69,11 @@ class PasswordResetRequestedSchema(Schema):
 
 
 class PasswordResetSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "token": _EXAMPLE_RESET_TOKEN,
+        "new_password": EXAMPLE_NEW_PASSWORD,
+    }
+
     token = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),

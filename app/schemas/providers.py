@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from marshmallow import fields, validate
 
-from app.models.enums import AssignmentStatus, values
+from app.models.enums import AssignmentStatus, NpiVerification, values
 from app.schemas.base import Schema
 from app.schemas.fields import Npi, Phone, StrictBoolean
 
@@ -20,7 +22,10 @@ class ProviderSchema(Schema):
     )
     organization_id = fields.UUID()
     status = fields.String(
-        metadata={"description": "active: an active assignment; pending: only pending ones"}
+        metadata={
+            "enum": values(AssignmentStatus),
+            "description": "active: an active assignment; pending: only pending ones",
+        }
     )
     primary_facility_id = fields.UUID(
         allow_none=True, metadata={"description": "set when the primary facility is here"}
@@ -45,7 +50,7 @@ class AssignmentSchema(Schema):
     facility_id = fields.UUID()
     facility_name = fields.String()
     is_primary = fields.Boolean()
-    status = fields.String()
+    status = fields.String(metadata={"enum": values(AssignmentStatus)})
     start_date = fields.Date()
     end_date = fields.Date(allow_none=True)
 
@@ -60,12 +65,18 @@ class FacilityProviderSchema(Schema):
     phone = fields.String(allow_none=True)
     assignment_id = fields.UUID()
     is_primary = fields.Boolean()
-    status = fields.String()
+    status = fields.String(metadata={"enum": values(AssignmentStatus)})
     start_date = fields.Date()
     end_date = fields.Date(allow_none=True)
 
 
 class AssignFacilitySchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "facility_id": "20f8ad29-396f-4f7b-8a68-e592ee83261e",
+        "is_primary": True,
+        "start_date": "2026-02-02",
+    }
+
     facility_id = fields.UUID(required=True)
     is_primary = StrictBoolean(load_default=False)
     start_date = fields.Date(
@@ -75,20 +86,30 @@ class AssignFacilitySchema(Schema):
 
 
 class EndAssignmentSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"end_date": "2026-06-30"}
+
     end_date = fields.Date(load_default=None, metadata={"description": "defaults to today"})
 
 
 class ProfileSchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "name": "Dr. Jordan Lee",
+        "phone": "+14155552671",
+        "npi": "1234567893",
+    }
+
     id = fields.UUID(dump_only=True)
     email = fields.String(dump_only=True)
     name = fields.String(validate=validate.Length(min=1, max=255))
     phone = Phone(allow_none=True)
     npi = Npi(allow_none=True)
-    npi_verification = fields.String(dump_only=True)
+    npi_verification = fields.String(dump_only=True, metadata={"enum": values(NpiVerification)})
     dea_not_applicable = StrictBoolean(
         metadata={"description": "no controlled substances prescribed: no DEA needed"}
     )
 
 
 class PrimaryFacilitySchema(Schema):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"assignment_id": "aa890d4a-f177-41f5-a41a-f899b6b4ff7d"}
+
     assignment_id = fields.UUID(required=True)
