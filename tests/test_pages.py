@@ -441,3 +441,22 @@ def test_a_reminder_link_that_names_no_item_gets_a_404_page(
     assert response.status_code == 404
     assert "This reminder link is not valid" in response.get_data(as_text=True)
     assert response.headers["Content-Security-Policy"] == PAGE_POLICY
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reminders/providers/not-an-id/credentials",
+        "/reminders/me/credentials/cut-sho",
+        "/password-reset/token/extra",
+        "/invitations/token/accept/extra",
+    ],
+)
+def test_a_mangled_link_opens_a_page_saying_so(app: Flask, path: str) -> None:
+    """A link from an email cut short or mangled, which no route matches, still opens a
+    page a person can read, where an address of the API answers a problem."""
+    response = app.test_client().get(path)
+    assert (response.status_code, response.mimetype) == (404, "text/html")
+    assert "This link is not valid" in response.get_data(as_text=True)
+    api = app.test_client().get("/api/v1/admin/no-such-resource")
+    assert (api.status_code, api.mimetype) == (404, "application/problem+json")

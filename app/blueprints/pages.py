@@ -30,11 +30,12 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint as FlaskBlueprint
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask.views import MethodView
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from marshmallow import ValidationError
+from werkzeug.exceptions import NotFound as NoRoute
 from wtforms.validators import ValidationError as CSRFError
 
 from app import clock
@@ -55,6 +56,7 @@ from app.domain.reminders import CREDENTIAL_LABELS, DOCUMENT_LABELS
 from app.extensions import current_settings, db
 from app.models import Invitation, Organization, PasswordReset
 from app.models.enums import InvitationStatus, PasswordResetStatus
+from app.problems import http_problem
 from app.request_body import Blueprint
 from app.schemas.invitations import AcceptSchema
 from app.schemas.passwords import PasswordResetRequestSchema, PasswordResetSchema
@@ -106,12 +108,31 @@ def init_pages(app: Flask, settings: Settings) -> None:
         # Swagger UI would otherwise send the document to validator.swagger.io for a badge.
         OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
     )
+    app.register_error_handler(NoRoute, _unknown_address)
     assets = resources.files("flask_swagger_ui") / "dist"
     app.register_blueprint(
         FlaskBlueprint(
             "swagger_ui", __name__, static_folder=str(assets), static_url_path=SWAGGER_UI_ASSETS
         )
     )
+
+
+def _address_of_a_page() -> bool:
+    """Whether the request's path lies where the pages are (its first segment is one of
+    theirs): a link from an email cut short or mangled, which no route matched."""
+    first = request.path.split("/")[1]
+    return any(
+        rule.endpoint.partition(".")[0] == blp.name and rule.rule.split("/")[1] == first
+        for rule in current_app.url_map.iter_rules()
+    )
+
+
+def _unknown_address(exc: NoRoute) -> ResponseReturnValue:
+    """404 for an address no route matched: a page where a person following an email's
+    link would have been, a problem anywhere else."""
+    if _address_of_a_page():
+        return _page("link_unknown.html", 404)
+    return http_problem(exc)
 
 
 def _session_key(jwt_secret: str) -> bytes:

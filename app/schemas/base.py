@@ -21,9 +21,10 @@ from marshmallow import ValidationError, fields, pre_load
 from app.schemas.fields import Text
 
 # C0 and C1 control characters, line and paragraph separators, and surrogates.
-_NOT_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SURROGATES = "\ud800-\udfff"
+_NOT_IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_SURROGATES}]")
 # The same, less what multi-line text may hold: tabs and line breaks.
-_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_IN_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_SURROGATES}]")
 
 _LINE_BREAKS = "\r\n\u2028\u2029"
 
@@ -59,10 +60,12 @@ def _refused_in(field: fields.Field[Any] | None) -> re.Pattern[str]:
 def text_pattern(field: fields.Field[Any]) -> str:
     """What a string of `field` may hold, as an OpenAPI (ECMA-262) pattern: any character
     but those refused above, written as escapes (the document would otherwise carry the
-    very characters, lone surrogates among them, that no JSON reader should accept)."""
+    very characters that no JSON reader should accept). Lone surrogates are left out: no
+    text a request carries holds one (app/strict_json.py refuses the escape), and the
+    regex engines that generate data from the document cannot read such a range."""
     refused = "".join(
         char if char.isprintable() else f"\\u{ord(char):04x}"
-        for char in _refused_in(field).pattern[1:-1]
+        for char in _refused_in(field).pattern[1:-1].replace(_SURROGATES, "")
     )
     return f"^[^{refused}]*$"
 
