@@ -262,8 +262,9 @@ def constrained_string_rules(
 
 class SchemaFacts(BasePlugin):
     """What a schema of the application says of itself beyond its fields
-    (app/schemas/base.py): its EXAMPLE, and for a body of several kinds, that it is one
-    of its VARIANTS, told apart by the DISCRIMINATOR field (`oneOf`, `discriminator`)."""
+    (app/schemas/base.py): its EXAMPLE; for a body of several kinds, that it is one of
+    its VARIANTS, told apart by the DISCRIMINATOR field (`oneOf`, `discriminator`); and
+    for fields of which a body sends EXACTLY_ONE_OF, a `oneOf` of their requirements."""
 
     def __init__(self, converter: OpenAPIConverter) -> None:
         self.converter = converter
@@ -290,6 +291,8 @@ class SchemaFacts(BasePlugin):
                 "propertyName": schema_class.DISCRIMINATOR,
                 "mapping": {value: ref["$ref"] for value, ref in references.items()},
             }
+        if schema_class.EXACTLY_ONE_OF:
+            facts["oneOf"] = [{"required": [name]} for name in schema_class.EXACTLY_ONE_OF]
         if schema_class.EXAMPLE is not None:
             facts["example"] = schema_class.EXAMPLE
         return facts

@@ -39,6 +39,7 @@ from app.schemas.base import Schema, text_pattern
 from app.schemas.credentials import CredentialCreateSchema
 from app.schemas.facilities import FacilitySchema
 from app.schemas.fields import DeaNumber, Npi, Phone, StateCode, TaxId, Text, ZipCode
+from app.schemas.mfa import ProofSchema
 from app.schemas.organizations import OrganizationCreateSchema
 from app.schemas.providers import ProfileSchema
 from tests.api_helpers import committed_credential, problem_of, validation_errors
@@ -460,7 +461,7 @@ def _example_properties(
     """(property schema, value) of every value of an example, nested ones too."""
     if "$ref" in schema:
         schema = _component(document, schema)
-    if "oneOf" in schema:
+    if "discriminator" in schema:
         kind = example[schema["discriminator"]["propertyName"]]
         schema = _component(document, {"$ref": schema["discriminator"]["mapping"][kind]})
     if isinstance(example, dict):
@@ -555,3 +556,22 @@ def test_an_upload_says_which_types_its_file_may_be(app: Flask) -> None:
     assert len(uploads) == 2
     for content in uploads:
         assert content["encoding"]["file"]["contentType"] == ", ".join(ALLOWED_CONTENT_TYPES)
+
+
+def test_a_second_factor_is_a_code_or_a_recovery_code_in_the_document_as_in_the_api(
+    app: Flask,
+) -> None:
+    """The body that proves a second factor takes exactly one of the two: the document's
+    `oneOf` of their requirements refuses both and neither, as the schema does."""
+    document = _document(app)
+    proof = document["components"]["schemas"]["Proof"]
+    assert proof["oneOf"] == [{"required": ["code"]}, {"required": ["recovery_code"]}]
+    validator = OAS30WriteValidator(proof)
+    for body, valid in (
+        ({"code": "492039"}, True),
+        ({"recovery_code": "abcd-efgh"}, True),
+        ({"code": "492039", "recovery_code": "abcd-efgh"}, False),
+        ({}, False),
+    ):
+        assert validator.is_valid(body) is valid, body
+        assert (not ProofSchema().validate(body)) is valid, body

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import marshmallow
-from marshmallow import ValidationError, fields, pre_load
+from marshmallow import ValidationError, fields, pre_load, validates_schema
 
 from app.schemas.fields import Text
 
@@ -85,6 +85,20 @@ class Schema(marshmallow.Schema):
     # still loads it, and the rules it defers to tell the kinds apart.
     VARIANTS: ClassVar[Mapping[str, type[Schema]]] = {}
     DISCRIMINATOR: ClassVar[str | None] = None
+    # Fields of which a body sends exactly one (a second factor: a code or a recovery
+    # code), checked here; the document shows them as a `oneOf` of their requirements.
+    EXACTLY_ONE_OF: ClassVar[tuple[str, ...]] = ()
+
+    @validates_schema
+    def _exactly_one(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not self.EXACTLY_ONE_OF:
+            return
+        given = [name for name in self.EXACTLY_ONE_OF if data.get(name) is not None]
+        named = " or ".join(f"`{name}`" for name in self.EXACTLY_ONE_OF)
+        if not given:
+            raise ValidationError(f"{named} is required", self.EXACTLY_ONE_OF[0])
+        if len(given) > 1:
+            raise ValidationError(f"send {named}, not both", given[-1])
 
     @pre_load
     def _refuse_control_characters(self, data: Any, **_kwargs: Any) -> Any:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import fields, validate
 
 from app.schemas.base import Schema
 
@@ -27,6 +27,7 @@ class ProofSchema(Schema):
     """A second factor: a code from the authenticator, or one of the recovery codes."""
 
     EXAMPLE: ClassVar[dict[str, Any]] = {"code": "492039"}
+    EXACTLY_ONE_OF = ("code", "recovery_code")
 
     code = _code(load_default=None)
     recovery_code = fields.String(
@@ -34,13 +35,6 @@ class ProofSchema(Schema):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "one of the recovery codes, instead of a code; each works once"},
     )
-
-    @validates_schema
-    def _exactly_one(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        if data.get("code") is None and data.get("recovery_code") is None:
-            raise ValidationError("a code or a recovery code is required", "code")
-        if data.get("code") is not None and data.get("recovery_code") is not None:
-            raise ValidationError("send a code or a recovery code, not both", "recovery_code")
 
 
 class MfaStatusSchema(Schema):
