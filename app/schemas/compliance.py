@@ -43,15 +43,24 @@ class OrganizationComplianceSchema(Schema):
     providers = fields.List(fields.Nested(ProviderComplianceSchema))
 
 
+def _organization_id() -> fields.UUID:
+    return fields.UUID(
+        metadata={
+            "description": "defaults to the active organization; required of MSC admins, who"
+            " act for no one organization (422 naming it without)"
+        }
+    )
+
+
 class ComplianceQuerySchema(Schema):
-    organization_id = fields.UUID(metadata={"description": "defaults to the active organization"})
+    organization_id = _organization_id()
     expiring_within_days = fields.Integer(validate=validate.Range(min=0, max=3650))
     missing = fields.String(validate=validate.OneOf(ITEMS))
     facility_id = fields.UUID()
 
 
 class ExpirationQuerySchema(Schema):
-    organization_id = fields.UUID(metadata={"description": "defaults to the active organization"})
+    organization_id = _organization_id()
     within_days = fields.Integer(load_default=90, validate=validate.Range(min=0, max=3650))
 
 
