@@ -201,7 +201,7 @@ class LoginSecondFactor(MethodView):
         A wrong code answers 401 and the MFA token stays usable until it expires; a code
         is accepted once only, so a code already used (or an earlier one) is refused."""
         challenge, user = _challenged(data["mfa_token"], ChallengeStep.VERIFY)
-        proof = mfa.Proof(code=data["code"], recovery_code=data["recovery_code"])
+        proof = mfa.Proof(code=data.get("code"), recovery_code=data.get("recovery_code"))
         with second_factor_checked(user):
             mfa.verify(db.session, user, proof, sealer(), clock.now())
         return _token_body(_signed_in(data["mfa_token"], challenge, user))

@@ -178,6 +178,6 @@ class Disable(MethodView):
         and recovery codes are deleted. Refused while a rule requires it of the caller
         (MSC admins; admins of an organization that requires it)."""
         user = _caller()
-        proof = mfa.Proof(code=data["code"], recovery_code=data["recovery_code"])
+        proof = mfa.Proof(code=data.get("code"), recovery_code=data.get("recovery_code"))
         with second_factor_checked(user):
             mfa.disable(db.session, user, proof, sealer(), clock.now(), _required_by(user))

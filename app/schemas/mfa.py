@@ -29,9 +29,9 @@ class ProofSchema(Schema):
     EXAMPLE: ClassVar[dict[str, Any]] = {"code": "492039"}
     EXACTLY_ONE_OF = ("code", "recovery_code")
 
-    code = _code(load_default=None)
+    # Neither is nullable: the one not sent is left out (EXACTLY_ONE_OF).
+    code = _code()
     recovery_code = fields.String(
-        load_default=None,
         validate=validate.Length(min=1, max=64),
         metadata={"description": "one of the recovery codes, instead of a code; each works once"},
     )
