@@ -54,7 +54,7 @@ class CredentialSchema(Schema):
     days_left = fields.Method("remaining_days", dump_only=True)
     verified_by_id = fields.UUID(dump_only=True, allow_none=True)
     verified_at = fields.DateTime(dump_only=True, allow_none=True)
-    rejection_reason = fields.String(dump_only=True, allow_none=True)
+    rejection_reason = Text(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 
