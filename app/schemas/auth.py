@@ -39,7 +39,7 @@ class SwitchOrganizationSchema(Schema):
 class TokenSchema(Schema):
     access_token = fields.String(required=True)
     refresh_token = fields.String()
-    token_type = fields.Constant("Bearer")
+    token_type = fields.Constant("Bearer", metadata={"type": "string", "enum": ["Bearer"]})
     expires_in = fields.Integer(metadata={"description": "access token lifetime, seconds"})
     organization_id = fields.UUID(allow_none=True)
 

@@ -51,7 +51,15 @@ class CredentialSchema(Schema):
             "description": "expired follows from the expiry date",
         },
     )
-    days_left = fields.Method("remaining_days", dump_only=True)
+    days_left = fields.Method(
+        "remaining_days",
+        dump_only=True,
+        metadata={
+            "type": "integer",
+            "nullable": True,
+            "description": "days until the expiry date, negative once past; null without one",
+        },
+    )
     verified_by_id = fields.UUID(dump_only=True, allow_none=True)
     verified_at = fields.DateTime(dump_only=True, allow_none=True)
     rejection_reason = Text(dump_only=True, allow_none=True)
