@@ -498,7 +498,7 @@ def _resolved(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 def _json_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, body schema) of every operation taking a JSON body; for a body of
-    several kinds (`oneOf`), a schema of the properties of them all."""
+    several kinds (`oneOf` with a `discriminator`), a schema of the properties of them all."""
     found = []
     for path, item in spec["paths"].items():
         for method, operation in item.items():
@@ -507,7 +507,7 @@ def _json_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any
             content = operation.get("requestBody", {}).get("content", {})
             if "application/json" in content:
                 schema = _resolved(spec, content["application/json"]["schema"])
-                if "oneOf" in schema:
+                if "discriminator" in schema:
                     variants = [_resolved(spec, variant) for variant in schema["oneOf"]]
                     schema = {"properties": {}}
                     for variant in variants:
