@@ -58,6 +58,26 @@ def test_human_name_splits_on_the_last_space() -> None:
     assert human_name("Cher") == {"use": "official", "text": "Cher", "family": "Cher"}
 
 
+def test_a_title_is_a_prefix_and_a_degree_a_suffix_not_a_name() -> None:
+    """ "Dr." is no given name, nor "MD" a family name (FHIR HumanName prefix, suffix)."""
+    assert human_name("Dr. Jane Q. Public, MD") == {
+        "use": "official",
+        "text": "Dr. Jane Q. Public, MD",
+        "family": "Public",
+        "given": ["Jane", "Q."],
+        "prefix": ["Dr."],
+        "suffix": ["MD"],
+    }
+    assert human_name("Dr. Lee") == {
+        "use": "official",
+        "text": "Dr. Lee",
+        "family": "Lee",
+        "prefix": ["Dr."],
+    }
+    # A lone word is the name, whatever it reads like.
+    assert human_name("Dr")["family"] == "Dr"
+
+
 def test_bundle_is_valid_fhir_of_the_callers_tree_only(
     client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
 ) -> None:
@@ -121,17 +141,25 @@ def test_bundle_is_valid_fhir_of_the_callers_tree_only(
     assert set(found["Practitioner"]) == {str(seeded.shared_provider.id), str(colleague.id)}
     roles = found["PractitionerRole"]
     assert len(roles) == 2 and str(current.id) in roles and str(ended.id) not in roles
-    all_ids = {f"{kind}/{id_}" for kind, resources in found.items() for id_ in resources}
-    assert set(_references(body)) <= all_ids
+    # Every reference is the fullUrl of an entry of the bundle, which a reader resolves.
+    full_urls = {entry["fullUrl"] for entry in body["entry"]}
+    assert set(_references(body)) <= full_urls
+    assert full_urls == {f"urn:uuid:{id_}" for resources in found.values() for id_ in resources}
 
     root = found["Organization"][str(a.organization.id)]
     assert root["active"] is True and "partOf" not in root
     child_org = found["Organization"][str(child.id)]
-    assert child_org["partOf"] == {"reference": f"Organization/{a.organization.id}"}
+    assert child_org["partOf"] == {
+        "reference": f"urn:uuid:{a.organization.id}",
+        "type": "Organization",
+    }
     assert child_org["identifier"] == [{"system": US_EIN, "value": "12-3456789"}]
 
     location = found["Location"][str(clinic.id)]
-    assert location["managingOrganization"] == {"reference": f"Organization/{child.id}"}
+    assert location["managingOrganization"] == {
+        "reference": f"urn:uuid:{child.id}",
+        "type": "Organization",
+    }
     assert location["status"] == "active"
     assert location["identifier"] == [{"system": US_NPI, "value": clinic.npi}]
     assert location["type"] == [{"coding": [{"system": PLACE_OF_SERVICE, "code": "22"}]}]
@@ -151,9 +179,12 @@ def test_bundle_is_valid_fhir_of_the_callers_tree_only(
     assert practitioner["name"][0]["given"] == ["Mary", "Ann"]
 
     (primary,) = (r for r in roles.values() if r["id"] != str(current.id))
-    assert primary["location"] == [{"reference": f"Location/{a.facility.id}"}]
+    assert primary["location"] == [{"reference": f"urn:uuid:{a.facility.id}", "type": "Location"}]
     assert primary["extension"] == [{"url": PRIMARY_FACILITY, "valueBoolean": True}]
-    assert primary["practitioner"] == {"reference": f"Practitioner/{seeded.shared_provider.id}"}
+    assert primary["practitioner"] == {
+        "reference": f"urn:uuid:{seeded.shared_provider.id}",
+        "type": "Practitioner",
+    }
     assert primary["active"] is True and primary["period"] == {"start": "2026-01-01"}
     assert roles[str(current.id)]["extension"][0]["valueBoolean"] is False
 

@@ -38,8 +38,16 @@ Resource = dict[str, Any]
 AssignmentRow = Row[*tuple[Any, ...]]
 
 
+def full_url(id_: uuid.UUID | str) -> str:
+    """An entry's fullUrl: the bundle is a snapshot of no server's resources, so each
+    entry is named by its id as a URN (ids are UUIDs, unique across resource types)."""
+    return f"urn:uuid:{id_}"
+
+
 def _reference(resource_type: str, id_: uuid.UUID) -> dict[str, str]:
-    return {"reference": f"{resource_type}/{id_}"}
+    # The entry's fullUrl, which a reader resolves within the bundle (FHIR R4 Bundle,
+    # "Resolving references in Bundles"); `type` still says what it points at.
+    return {"reference": full_url(id_), "type": resource_type}
 
 
 def _clean(text: str | None) -> str | None:
@@ -101,14 +109,39 @@ def location_resource(facility: Facility) -> Resource:
     return resource
 
 
+# Words before a name that are no part of it (a title), and after it (a degree or a
+# generation), compared without their dots: "Dr. Jordan Lee, MD".
+NAME_PREFIXES = frozenset({"dr", "mr", "mrs", "ms", "mx", "prof"})
+NAME_SUFFIXES = frozenset(
+    {"md", "do", "dpm", "dds", "dmd", "np", "pa", "pa-c", "rn", "aprn", "phd", "jr", "sr"}
+    | {"ii", "iii", "iv"}
+)
+
+
+def _bare(word: str) -> str:
+    return word.replace(".", "").rstrip(",").lower()
+
+
 def human_name(name: str) -> dict[str, Any]:
-    """The full name as text, split on its last space: family name after, given names
-    before (a single word is taken as the family name)."""
+    """The full name as text, and its parts: a leading title as `prefix`, trailing degrees
+    and generations as `suffix` (after a comma or not), the last remaining word as the
+    family name and those before it as given names (a single word is the family name)."""
     text = _clean(name) or ""
-    given, _, family = text.rpartition(" ")
-    result: dict[str, Any] = {"use": "official", "text": text, "family": family}
-    if given:
-        result["given"] = given.split(" ")
+    words = text.split(" ") if text else []
+    prefix = []
+    while len(words) > 1 and _bare(words[0]) in NAME_PREFIXES:
+        prefix.append(words.pop(0))
+    suffix: list[str] = []
+    while len(words) > 1 and _bare(words[-1]) in NAME_SUFFIXES:
+        suffix.insert(0, words.pop().rstrip(","))
+    words = [word.rstrip(",") for word in words]
+    result: dict[str, Any] = {"use": "official", "text": text, "family": words[-1] if words else ""}
+    if given := words[:-1]:
+        result["given"] = given
+    if prefix:
+        result["prefix"] = prefix
+    if suffix:
+        result["suffix"] = suffix
     return result
 
 
@@ -202,5 +235,5 @@ def organization_bundle(
         "id": str(uuid.uuid4()),
         "type": "collection",
         "timestamp": timestamp.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+        "entry": [{"fullUrl": full_url(r["id"]), "resource": r} for r in resources],
     }
