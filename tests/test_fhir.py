@@ -15,7 +15,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from app.domain.fhir import PLACE_OF_SERVICE, PRIMARY_FACILITY, US_EIN, US_NPI, human_name
+from app.domain.fhir import (
+    PLACE_OF_SERVICE,
+    PRACTITIONER_QUALIFICATION,
+    PRIMARY_FACILITY,
+    US_EIN,
+    US_NPI,
+    USPS_STATES,
+    human_name,
+)
+from app.models import Credential
 from app.models.enums import Role
 from tests import factories
 from tests.api_helpers import counting_statements
@@ -281,3 +290,84 @@ def test_statement_count_does_not_grow_with_the_tree(
         "Tenant B": (1 + CHILDREN) + (1 + FACILITIES) + 2 * (1 + PROVIDERS),
     }
     assert counts["Tenant A"] == counts["Tenant B"], counts
+
+
+def test_a_practitioner_lists_the_licenses_and_certifications_in_force(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """Practitioner.qualification: each verified, unexpired license and board
+    certification, with its number, issuer, period and the state it is valid in
+    (Plan-Net's practitioner-qualification extension); not one rejected, unverified or
+    lapsed, and no DEA registration or insurance, which are no qualification."""
+    provider = seeded.shared_provider
+    organizations = [seeded.a.organization.id, seeded.b.organization.id]
+
+    def credential(kind: str, status: str = "verified", **fields: Any) -> Credential:
+        return Credential(
+            user_id=provider.id,
+            owner_organization_ids=organizations,
+            credential_type=kind,
+            verification_status=status,
+            **fields,
+        )
+
+    with Session(admin_engine) as setup:
+        setup.add_all(
+            [
+                credential(
+                    "medical_license",
+                    number="036-123456",
+                    state="IL",
+                    issuer="Illinois IDFPR",
+                    effective_date=dt.date(2024, 1, 1),
+                    expiry_date=dt.date(2099, 7, 31),
+                ),
+                credential("board_certification", issuer="ABIM", specialty="Internal Medicine"),
+                credential("medical_license", "unverified", number="X-1", state="IN"),
+                credential(
+                    "medical_license", "rejected", number="X-2", state="WI", rejection_reason="no"
+                ),
+                credential(
+                    "medical_license", number="X-3", state="MI", expiry_date=dt.date(2020, 1, 1)
+                ),
+                credential("dea_registration", number="AP5836727", state="IL"),
+            ]
+        )
+        setup.commit()
+
+    token = token_for(client, seeded.a.admin)
+    body = client.get(_url(seeded.a.organization.id), headers=bearer(token)).get_json(force=True)
+    Bundle.model_validate(body)
+    practitioner = _by_type(body)["Practitioner"][str(provider.id)]
+    assert practitioner["qualification"] == [
+        {
+            "extension": [
+                {
+                    "url": PRACTITIONER_QUALIFICATION,
+                    "extension": [{"url": "status", "valueCode": "active"}],
+                }
+            ],
+            "code": {"text": "Board certification: Internal Medicine"},
+            "issuer": {"display": "ABIM"},
+        },
+        {
+            "extension": [
+                {
+                    "url": PRACTITIONER_QUALIFICATION,
+                    "extension": [
+                        {"url": "status", "valueCode": "active"},
+                        {
+                            "url": "whereValid",
+                            "valueCodeableConcept": {
+                                "coding": [{"system": USPS_STATES, "code": "IL"}]
+                            },
+                        },
+                    ],
+                }
+            ],
+            "code": {"text": "Medical license"},
+            "identifier": [{"value": "036-123456"}],
+            "period": {"start": "2024-01-01", "end": "2099-07-31"},
+            "issuer": {"display": "Illinois IDFPR"},
+        },
+    ]

@@ -17,19 +17,36 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, or_, select
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.domain import queries
-from app.models import Facility, Organization, ProviderFacility, User
-from app.models.enums import AssignmentStatus, OrganizationStatus
+from app.models import Credential, Facility, Organization, ProviderFacility, User
+from app.models.enums import (
+    AssignmentStatus,
+    CredentialType,
+    OrganizationStatus,
+    VerificationStatus,
+)
 
 US_EIN = "urn:oid:2.16.840.1.113883.4.4"
 US_NPI = "http://hl7.org/fhir/sid/us-npi"
 PLACE_OF_SERVICE = (
     "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
 )
+# Da Vinci PDex Plan-Net's extension on Practitioner.qualification: its status (always
+# `active` there) and the states where it is valid, as USPS codes.
+PRACTITIONER_QUALIFICATION = (
+    "http://hl7.org/fhir/us/davinci-pdex-plan-net/StructureDefinition/practitioner-qualification"
+)
+USPS_STATES = "https://www.usps.com/"
+# The credentials a directory lists as qualifications, verified and in force (Plan-Net's
+# status `active`): a DEA registration and an insurance are no qualification.
+QUALIFICATIONS = {
+    CredentialType.MEDICAL_LICENSE: "Medical license",
+    CredentialType.BOARD_CERTIFICATION: "Board certification",
+}
 # FHIR has no standard "primary" flag on PractitionerRole (design.md), hence our own URL.
 PRIMARY_FACILITY = "https://msc.example.com/fhir/StructureDefinition/primary-facility"
 
@@ -145,7 +162,35 @@ def human_name(name: str) -> dict[str, Any]:
     return result
 
 
-def practitioner_resource(row: AssignmentRow) -> Resource:
+def qualification(credential: Credential) -> Resource:
+    """A license or board certification as a Practitioner.qualification: what it is (and
+    in what specialty), its number, its issuer, its period, and the state it is valid in."""
+    label = QUALIFICATIONS[CredentialType(credential.credential_type)]
+    specialty = _clean(credential.specialty)
+    states = [{"system": USPS_STATES, "code": credential.state}] if credential.state else []
+    where_valid = [
+        {"url": "whereValid", "valueCodeableConcept": {"coding": [state]}} for state in states
+    ]
+    result: Resource = {
+        "extension": [
+            {
+                "url": PRACTITIONER_QUALIFICATION,
+                "extension": [{"url": "status", "valueCode": "active"}, *where_valid],
+            }
+        ],
+        "code": {"text": f"{label}: {specialty}" if specialty else label},
+    }
+    if number := _clean(credential.number):
+        result["identifier"] = [{"value": number}]
+    period = {"start": _date(credential.effective_date), "end": _date(credential.expiry_date)}
+    if period := {key: value for key, value in period.items() if value is not None}:
+        result["period"] = period
+    if issuer := _clean(credential.issuer):
+        result["issuer"] = {"display": issuer}
+    return result
+
+
+def practitioner_resource(row: AssignmentRow, qualifications: Sequence[Credential]) -> Resource:
     resource: Resource = {
         "resourceType": "Practitioner",
         "id": str(row.user_id),
@@ -154,6 +199,8 @@ def practitioner_resource(row: AssignmentRow) -> Resource:
     }
     if identifiers := _identifier(US_NPI, row.npi):
         resource["identifier"] = identifiers
+    if qualifications:
+        resource["qualification"] = [qualification(c) for c in qualifications]
     return resource
 
 
@@ -210,6 +257,27 @@ def _load(
     return organizations, facilities, assignments
 
 
+def _qualifications(
+    session: Session, user_ids: set[uuid.UUID], today: date
+) -> dict[uuid.UUID, list[Credential]]:
+    """The providers' licenses and board certifications, verified and in force on
+    `today`: one query, whatever the number of providers."""
+    credentials = session.scalars(
+        select(Credential)
+        .where(
+            Credential.user_id.in_(user_ids),
+            Credential.credential_type.in_(list(QUALIFICATIONS)),
+            Credential.verification_status == VerificationStatus.VERIFIED,
+            or_(Credential.expiry_date.is_(None), Credential.expiry_date >= today),
+        )
+        .order_by(Credential.credential_type, Credential.state, Credential.id)
+    ).all()
+    by_user: dict[uuid.UUID, list[Credential]] = {}
+    for credential in credentials:
+        by_user.setdefault(credential.user_id, []).append(credential)
+    return by_user
+
+
 def organization_bundle(
     session: Session,
     root: Organization,
@@ -221,14 +289,19 @@ def organization_bundle(
     Practitioner per provider (however many facilities they work at), then one
     PractitionerRole per assignment."""
     organizations, facilities, assignments = _load(session, root, include_inactive)
+    timestamp = (now or clock.now()).astimezone(UTC)
+    qualifications = _qualifications(
+        session, {row.user_id for row in assignments}, timestamp.date()
+    )
     resources: list[Resource] = [organization_resource(o, root.id) for o in organizations]
     resources += [location_resource(f) for f in facilities]
     practitioners: dict[uuid.UUID, Resource] = {}
     for row in assignments:
-        practitioners.setdefault(row.user_id, practitioner_resource(row))
+        if row.user_id not in practitioners:
+            held = qualifications.get(row.user_id, [])
+            practitioners[row.user_id] = practitioner_resource(row, held)
     resources += practitioners.values()
     resources += [practitioner_role_resource(row) for row in assignments]
-    timestamp = (now or clock.now()).astimezone(UTC)
     return {
         "resourceType": "Bundle",
         # A fresh id per export: the bundle is a snapshot, not a stored resource.
