@@ -107,6 +107,8 @@ def test_dashboard_figures(client: FlaskClient, seeded: TwoTenants, admin_engine
         "total_providers": 1,
         "active_orders": len(active),
         "compliance_score": round(100 * 15 * 0.5 / 100),
+        # neither a tax form nor a banking letter on file
+        "document_compliance_score": 0,
     }
     cards = {c["id"]: c for c in body["facilities"]}
     for index, facility_id in enumerate(facilities):

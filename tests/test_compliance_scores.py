@@ -1,7 +1,8 @@
 """The compliance score in SQL (`compliance.scores`, behind the dashboard and analytics)
 gives every provider the same integer as `compliance.evaluate`, on any day: providers
 with every mix of credentials (several of a kind, rejected, expired, expiring, tied on
-dates), NPI states, DEA exemption and training certificates."""
+dates, in the states where they work, in others, in none), NPI states, DEA exemption,
+training certificates, and facilities in one or two states."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ TODAY = clock.today()
 OFFSETS = (None, -40, -1, 0, 1, 29, 30, 31, 100)
 DAYS = [TODAY + dt.timedelta(days=d) for d in (-45, -2, -1, 0, 1, 30, 31, 70, 101)]
 PROVIDERS = 160
+# The facilities' states, and the credentials': some where no facility is, and none.
+FACILITY_STATES = ("IL", "IN")
+CREDENTIAL_STATES = (None, "IL", "IN", "OH")
 
 
 def _credential(
@@ -43,6 +47,7 @@ def _credential(
         credential_type=kind,
         verification_status=status,
         expiry_date=None if offset is None else TODAY + dt.timedelta(days=offset),
+        state=rng.choice(CREDENTIAL_STATES),
         rejection_reason="unknown to the board" if status == Verification.REJECTED else None,
         created_at=at,
     )
@@ -69,7 +74,8 @@ def _providers(session: Session, seeded: TwoTenants) -> list[User]:
     """Providers of tenant A, each at one or two of its facilities, with random facts."""
     rng = random.Random(20260101)
     facilities = [seeded.a.facility] + [
-        factories.make_facility(session, seeded.a.organization) for _ in range(3)
+        factories.make_facility(session, seeded.a.organization, state=FACILITY_STATES[n % 2])
+        for n in range(3)
     ]
     created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     providers = []
@@ -115,6 +121,8 @@ def test_sql_scores_equal_evaluate_on_every_day(seeded: TwoTenants, admin_engine
         session.rollback()
     assert got == {key: result.score for key, result in evaluated.items()}
     assert len(set(got.values())) > 10  # the mix reaches many different scores
+    # ... and providers required one state, two, or none (scored on any state's)
+    assert {len(f.required_states) for f in facts.values()} == {0, 1, 2}
     # ... and ties on both sides, which round() breaks to even: 12.5 to 12, 13.5 to 14
     unrounded = (
         100 * sum(i.weight * i.share for i in r.items) / sum(i.weight for i in r.items)

@@ -406,6 +406,44 @@ def test_organization_documents_remind_that_organizations_admins_only(
     assert _scan(db) == ScanResult()
 
 
+def test_a_child_organization_without_an_admin_is_reminded_through_its_parents(
+    db: Session, tenants: TwoTenants
+) -> None:
+    """A child of A with no admin of its own: its document and its provider's license go
+    to A's admin, filed under the child; a grandchild with an admin keeps its own."""
+    use_context(db, MSC_SYSTEM)
+    a = tenants.a
+    child = factories.make_organization(
+        db, name="Child Practice", parent_organization_id=a.organization.id
+    )
+    grandchild = factories.make_organization(db, name="Grandchild", parent_organization_id=child.id)
+    grandchild_admin = factories.make_user(db)
+    factories.make_membership(db, grandchild_admin, grandchild, Role.ORGANIZATION_ADMIN)
+    provider = factories.make_user(db)
+    factories.make_membership(db, provider, child, Role.PROVIDER)
+    factories.make_assignment(db, provider, factories.make_facility(db, child))
+    document = _org_document(db, child.id, 7)
+    _org_document(db, grandchild.id, 7)
+    license_ = _credential(db, provider, 7)
+
+    assert _scan(db) == ScanResult(credentials=2, documents=2)
+
+    documents = _messages(db, "document:")
+    assert {(m.organization_id, m.recipient_user_id) for m in documents} == {
+        (child.id, a.admin.id),
+        (grandchild.id, grandchild_admin.id),
+    }
+    [to_parent] = [m for m in documents if m.recipient_user_id == a.admin.id]
+    assert to_parent.idempotency_key.startswith(f"document:{document.id}:")
+    assert to_parent.subject == "Tax form of Child Practice expires in 7 days"
+    credentials = _messages(db, f"credential:{license_.id}:")
+    assert {(m.organization_id, m.recipient_user_id) for m in credentials} == {
+        (None, provider.id),
+        (child.id, a.admin.id),
+    }
+    assert _scan(db) == ScanResult()
+
+
 # --- context and audit ---------------------------------------------------------------
 
 

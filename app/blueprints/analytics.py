@@ -28,6 +28,7 @@ from app.schemas.analytics import (
     OrganizationBreakdownSchema,
 )
 from app.schemas.fields import CENTS
+from app.schemas.scope import ScopeQuerySchema
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -90,13 +91,18 @@ def _csv(
 class OrganizationDashboard(MethodView):
     @authenticated()
     @requires(*SEE_DASHBOARD)
+    @blp.arguments(ScopeQuerySchema, location="query")
     @blp.response(200, DashboardSchema)
-    def get(self, organization_id: uuid.UUID) -> dashboards.Dashboard:
-        """Overview (facilities, providers, active orders, compliance score), a card per
-        facility, recent activity from the audit trail, and onboarding progress: for the
-        organization and its child organizations."""
+    def get(self, query: dict[str, Any], organization_id: uuid.UUID) -> dashboards.Dashboard:
+        """Overview (facilities, providers, active orders, compliance and document
+        scores), a card per facility, recent activity from the audit trail, and
+        onboarding progress: for the organization and its child organizations unless
+        `include_descendants=false`."""
         organization = organization_or_404(organization_id, in_scope=True)
-        return dashboards.dashboard(db.session, organization, clock.today())
+        scope = queries.scope_ids(
+            db.session, organization, include_descendants=query["include_descendants"]
+        )
+        return dashboards.dashboard(db.session, organization, scope, clock.today())
 
 
 @blp.route("/organizations/<uuid:organization_id>/analytics")
@@ -115,7 +121,9 @@ class OrganizationAnalytics(MethodView):
         start, end = _range(query)
         result = reports.analytics(
             db.session,
-            queries.tree_ids(db.session, organization),
+            queries.scope_ids(
+                db.session, organization, include_descendants=query["include_descendants"]
+            ),
             start,
             end,
             query["interval"],

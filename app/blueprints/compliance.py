@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from app import clock
 from app.blueprints.lookups import organization_or_404, provider_or_404
-from app.domain import compliance
+from app.domain import compliance, queries
 from app.errors import abort
 from app.extensions import db
 from app.permissions import SEE_COMPLIANCE, authenticated, requires
@@ -32,13 +32,17 @@ blp = Blueprint(
 )
 
 
-def _organization_id(query: dict[str, Any]) -> uuid.UUID:
+def _scope(query: dict[str, Any]) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """The organization asked about, and the organizations its figures cover."""
     organization_id = query.get("organization_id") or current_context().organization_id
     if organization_id is None:
         abort(
             422, message="name an organization", errors={"query": {"organization_id": ["required"]}}
         )
-    return organization_or_404(organization_id, in_scope=True).id
+    organization = organization_or_404(organization_id, in_scope=True)
+    return organization.id, queries.scope_ids(
+        db.session, organization, include_descendants=query["include_descendants"]
+    )
 
 
 @blp.route("/admin/compliance")
@@ -48,11 +52,12 @@ class OrganizationCompliance(MethodView):
     @blp.arguments(ComplianceQuerySchema, location="query")
     @blp.response(200, OrganizationComplianceSchema)
     def get(self, query: dict[str, Any]) -> compliance.OrganizationCompliance:
-        """The organization's score and training completion rate, and its providers,
-        riskiest first (filter: expiring within N days, a missing item, a facility)."""
+        """The organization's score and training completion rate, its providers, riskiest
+        first (filter: expiring within N days, a missing item, a facility), and its
+        document score: with its child organizations unless `include_descendants=false`."""
         return compliance.organization_compliance(
             db.session,
-            _organization_id(query),
+            *_scope(query),
             clock.today(),
             expiring_within_days=query.get("expiring_within_days"),
             missing_item=query.get("missing"),
@@ -68,10 +73,10 @@ class Expirations(MethodView):
     @blp.response(200, ExpirationSchema(many=True))
     def get(self, query: dict[str, Any]) -> list[compliance.Expiration]:
         """Credentials and organization documents expiring within `within_days` (default
-        90) or already expired, soonest first."""
-        return compliance.expirations(
-            db.session, _organization_id(query), clock.today(), query["within_days"]
-        )
+        90) or already expired, soonest first: with the child organizations' unless
+        `include_descendants=false`."""
+        _, scope = _scope(query)
+        return compliance.expirations(db.session, scope, clock.today(), query["within_days"])
 
 
 @blp.route("/admin/providers/<uuid:provider_id>/compliance")

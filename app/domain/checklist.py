@@ -34,13 +34,25 @@ class Checklist:
 
 
 def _on_file(facts: compliance.ProviderFacts, kind: str, today: dt.date) -> Item:
-    credential = compliance.best_credential(facts, kind)
-    if credential is None:
-        return Item(kind, False, "not on file")
-    state = credentials.status_at(credential, today)
-    if state in (Verification.REJECTED, Verification.EXPIRED):
-        return Item(kind, False, state)
-    return Item(kind, True, state)
+    """Complete when a credential of the kind, neither rejected nor expired, is on file
+    for every state required of the provider (any state when none is): a license held
+    in one state while they work in another is named here."""
+    problems: list[str] = []
+    held: list[str] = []
+    for state, credential in compliance.counting_credentials(facts, kind).items():
+        where = f" in {state}" if state else ""
+        if credential is None:
+            problems.append(f"not on file{where}")
+            continue
+        status = credentials.status_at(credential, today)
+        if status in (Verification.REJECTED, Verification.EXPIRED):
+            problems.append(f"{status}{where}")
+        else:
+            held.append(status)
+    if problems:
+        return Item(kind, False, "; ".join(problems))
+    # The weaker of what is held: unverified where any is.
+    return Item(kind, True, min(held, key=lambda status: status == Verification.VERIFIED))
 
 
 def checklist(session: Session, user_id: uuid.UUID, today: dt.date) -> Checklist:

@@ -9,6 +9,12 @@ Each item earns a share of its weight:
   0.75 verified but expiring within 30 days
   0.5  on file but unverified (credentials), or an NPI awaiting the registry
   0    missing, rejected, expired, or an NPI the registry does not confirm
+Licenses and DEA registrations are per state: the states required of a provider are
+those of the facilities where they are actively assigned (of the organizations the
+reader may see). For each required state the credential that counts is that state's
+best (non-rejected first, then the latest expiry), and the item earns the share of the
+weakest state: a state without one earns nothing, and is named in `missing_states`. A
+provider assigned nowhere yet is scored on their best credential of the kind, any state.
 score = round(100 * sum(weight * share) / sum(weights of the items that apply)).
 An organization's score is the mean of its providers' scores (none when it has no
 providers); its training completion rate is the share of providers with training.
@@ -26,6 +32,7 @@ import typing
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from statistics import mean
 
 from sqlalchemy import (
     CTE,
@@ -34,14 +41,17 @@ from sqlalchemy import (
     Float,
     FromClause,
     Integer,
+    Label,
     Select,
     SQLColumnExpression,
+    String,
     Subquery,
     Values,
     and_,
     case,
     cast,
     column,
+    false,
     func,
     literal,
     or_,
@@ -54,7 +64,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.domain import credentials, queries
-from app.models import Credential, Document, ProviderFacility, User
+from app.models import Credential, Document, Facility, Organization, ProviderFacility, User
 from app.models.enums import AssignmentStatus, DocumentType, NpiVerification
 from app.models.enums import CredentialType as Kind
 from app.models.enums import VerificationStatus as Verification
@@ -77,6 +87,8 @@ NPI_SHARES: dict[str, float] = {
 EXPIRING_WINDOW = credentials.EXPIRY_WINDOWS[0]
 EXPIRING_SHARE = 0.75
 CREDENTIAL_KINDS = (Kind.MEDICAL_LICENSE, Kind.MALPRACTICE_INSURANCE, Kind.DEA_REGISTRATION)
+# Issued by a state, and required in each state where the provider works.
+PER_STATE_KINDS = (Kind.MEDICAL_LICENSE, Kind.DEA_REGISTRATION)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,9 @@ class ProviderFacts:
     credentials: list[Credential]
     has_training: bool
     active_facility_ids: frozenset[uuid.UUID]
+    # The states of those facilities: where the provider must hold a license and a DEA
+    # registration.
+    required_states: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,10 @@ class ItemState:
     expiry_date: dt.date | None = None
     days_left: int | None = None
     expiring_within: int | None = None
+    # Per-state kinds: the states required, and those without an unexpired,
+    # non-rejected credential of the kind.
+    required_states: tuple[str, ...] = ()
+    missing_states: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,8 +147,9 @@ class ProviderCompliance:
 
 
 # The owner of a provider's document (NULL only on an organization's, which `one_of` of
-# provider ids never matches).
+# provider ids never matches), and of an organization's (NULL on a provider's).
 _DOCUMENT_OWNER = typing.cast("InstrumentedAttribute[uuid.UUID]", Document.user_id)
+_ORGANIZATION_OWNER = typing.cast("InstrumentedAttribute[uuid.UUID]", Document.organization_id)
 
 
 def load_facts(
@@ -155,17 +175,32 @@ def load_facts(
         )
     )
     active: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    for user_id, facility_id in session.execute(
-        select(ProviderFacility.user_id, ProviderFacility.facility_id).where(
+    states: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for user_id, facility_id, state in session.execute(
+        select(ProviderFacility.user_id, ProviderFacility.facility_id, Facility.state)
+        .join(Facility, _assignment_facility())
+        .where(
             queries.one_of(ProviderFacility.user_id, user_ids),
             ProviderFacility.status == AssignmentStatus.ACTIVE,
         )
     ):
         active[user_id].add(facility_id)
+        states[user_id].add(state)
     return {
-        u.id: ProviderFacts(u, by_user[u.id], u.id in trained, frozenset(active[u.id]))
+        u.id: ProviderFacts(
+            u, by_user[u.id], u.id in trained, frozenset(active[u.id]), frozenset(states[u.id])
+        )
         for u in users
     }
+
+
+def _assignment_facility() -> ColumnElement[bool]:
+    # By the whole key (fk_provider_facilities_facility): on a Citus cluster both tables
+    # lie by organization, and the join stays on one node.
+    return and_(
+        Facility.organization_id == ProviderFacility.organization_id,
+        Facility.id == ProviderFacility.facility_id,
+    )
 
 
 def _training_valid_on(day: dt.date) -> ColumnElement[bool]:
@@ -176,10 +211,10 @@ def _training_valid_on(day: dt.date) -> ColumnElement[bool]:
     )
 
 
-def best_credential(facts: ProviderFacts, kind: str) -> Credential | None:
-    """The credential of a kind that counts: a non-rejected one expiring last. No date is
-    needed to choose it: on any day that one of them is unexpired, so is that one."""
-    candidates = [c for c in facts.credentials if c.credential_type == kind]
+def _best(candidates: list[Credential]) -> Credential | None:
+    """Of credentials that could count, the one that does: a non-rejected one expiring
+    last. No date is needed to choose it: on any day that one of them is unexpired, so
+    is that one."""
     if not candidates:
         return None
     usable = [c for c in candidates if c.verification_status != Verification.REJECTED]
@@ -187,26 +222,83 @@ def best_credential(facts: ProviderFacts, kind: str) -> Credential | None:
     return max(pool, key=lambda c: (c.expiry_date or dt.date.max, c.created_at))
 
 
-def _best_credentials(user_ids: list[uuid.UUID]) -> CTE:
-    """(user_id, credential_type, verification_status, expiry_date) of the credential of
-    each required kind that counts, as `best_credential` chooses it: non-rejected first,
-    then the latest expiry (none: never expires), then the latest created, then the first
-    by id (the order `load_facts` lists them in, where `max` keeps the first of equals)."""
-    return (
+def counting_credentials(facts: ProviderFacts, kind: str) -> dict[str | None, Credential | None]:
+    """The credential of a kind that counts in each state required of the provider
+    (None where they hold none there), or, for a kind not held per state or a provider
+    assigned nowhere, the one that counts whatever its state (under the key None)."""
+    of_kind = [c for c in facts.credentials if c.credential_type == kind]
+    if kind in PER_STATE_KINDS and facts.required_states:
+        return {
+            state: _best([c for c in of_kind if c.state == state])
+            for state in sorted(facts.required_states)
+        }
+    return {None: _best(of_kind)}
+
+
+def _counting_credentials(user_ids: list[uuid.UUID]) -> CTE:
+    """(user_id, kind, gap, verified, verified_expiry, unverified, unverified_expiry): for
+    each provider and required kind, what the credentials `counting_credentials` counts
+    (one per required state, or one whatever the state) come to. `gap`: a state holds
+    none, or only a rejected one. `verified`/`unverified`: some counting credential has
+    that status; `*_expiry`: the earliest expiry among them (NULL: none expires).
+
+    An item earns the share of its weakest counting credential, and a credential's share
+    falls as its expiry nears: of credentials of one status the earliest expiring is the
+    weakest on every day, so these columns give the item's share on any day."""
+    required = (
+        select(ProviderFacility.user_id, Facility.state)
+        .distinct()
+        .join(Facility, _assignment_facility())
+        .where(
+            queries.one_of(ProviderFacility.user_id, user_ids),
+            ProviderFacility.status == AssignmentStatus.ACTIVE,
+        )
+        .cte("required_states")
+    )
+    kinds = values(column("kind", String), name="kinds").data([(k,) for k in CREDENTIAL_KINDS])
+    # A row per credential that will count: per required state, or '' for one whatever
+    # the state.
+    slots = (
         select(
-            Credential.user_id,
-            Credential.credential_type,
+            User.id.label("user_id"),
+            kinds.c.kind,
+            func.coalesce(required.c.state, "").label("slot"),
+        )
+        .select_from(User)
+        .join(kinds, true())
+        .outerjoin(
+            required,
+            and_(required.c.user_id == User.id, kinds.c.kind.in_(PER_STATE_KINDS)),
+        )
+        .where(queries.one_of(User.id, user_ids))
+        .cte("slots")
+    )
+    # Each slot's credential as `_best` chooses it: non-rejected first, then the latest
+    # expiry (none: never expires), then the latest created, then the first by id (the
+    # order `load_facts` lists them in, where `max` keeps the first of equals).
+    best = (
+        select(
+            slots.c.user_id,
+            slots.c.kind,
+            slots.c.slot,
             Credential.verification_status,
             Credential.expiry_date,
         )
-        .ext(distinct_on(Credential.user_id, Credential.credential_type))
-        .where(
-            queries.one_of(Credential.user_id, user_ids),
-            Credential.credential_type.in_(CREDENTIAL_KINDS),
+        .select_from(slots)
+        .join(
+            Credential,
+            and_(
+                Credential.user_id == slots.c.user_id,
+                Credential.credential_type == slots.c.kind,
+                or_(slots.c.slot == "", Credential.state == slots.c.slot),
+            ),
         )
+        .ext(distinct_on(slots.c.user_id, slots.c.kind, slots.c.slot))
+        .where(queries.one_of(Credential.user_id, user_ids))
         .order_by(
-            Credential.user_id,
-            Credential.credential_type,
+            slots.c.user_id,
+            slots.c.kind,
+            slots.c.slot,
             Credential.verification_status == Verification.REJECTED,
             Credential.expiry_date.desc().nulls_first(),
             Credential.created_at.desc(),
@@ -214,6 +306,44 @@ def _best_credentials(user_ids: list[uuid.UUID]) -> CTE:
         )
         .cte("best_credentials")
     )
+    status = best.c.verification_status
+
+    def held(verification: Verification) -> tuple[Label[bool], Label[dt.date]]:
+        return (
+            func.coalesce(func.bool_or(status == verification), false()).label(verification),
+            func.min(best.c.expiry_date)
+            .filter(status == verification)
+            .label(f"{verification}_expiry"),
+        )
+
+    return (
+        select(
+            slots.c.user_id,
+            slots.c.kind,
+            func.bool_or(or_(status.is_(None), status == Verification.REJECTED)).label("gap"),
+            *held(Verification.VERIFIED),
+            *held(Verification.UNVERIFIED),
+        )
+        .select_from(slots)
+        .outerjoin(
+            best,
+            and_(
+                best.c.user_id == slots.c.user_id,
+                best.c.kind == slots.c.kind,
+                best.c.slot == slots.c.slot,
+            ),
+        )
+        .group_by(slots.c.user_id, slots.c.kind)
+        .cte("credential_facts")
+    )
+
+
+# The columns `_counting_credentials` gives a kind, as `_provider_facts` names them
+# ({kind}_{fact}).
+_KIND_FACTS = ("gap", "verified", "verified_expiry", "unverified", "unverified_expiry")
+# Those that `score_sums` groups providers by as they are; the expiries it buckets.
+_KIND_STATES = ("gap", "verified", "unverified")
+_KIND_EXPIRIES = ("verified_expiry", "unverified_expiry")
 
 
 def _share(choices: dict[str, float], value: SQLColumnExpression[str]) -> ColumnElement[float]:
@@ -228,8 +358,8 @@ def _share(choices: dict[str, float], value: SQLColumnExpression[str]) -> Column
 def _credential_share(
     status: ColumnElement[str], expiry: ColumnElement[dt.date], day: ColumnElement[dt.date]
 ) -> ColumnElement[float]:
-    """The share `_credential_item` gives a credential on `day` (0 when missing, `status`
-    NULL): its state as `credentials.status_at` reads it, then that state's share."""
+    """The share `_earned_by` gives a credential on `day`: its state as
+    `credentials.status_at` reads it, then that state's share."""
     return case(
         (status == Verification.REJECTED, CREDENTIAL_SHARES.get(Verification.REJECTED, 0.0)),
         (expiry < day, CREDENTIAL_SHARES.get(Verification.EXPIRED, 0.0)),
@@ -241,13 +371,34 @@ def _credential_share(
     )
 
 
+def _kind_share(facts: FromClause, kind: str, day: ColumnElement[dt.date]) -> ColumnElement[float]:
+    """The share `_credential_item` gives the kind on `day`: nothing with a gap, else the
+    lesser of what its weakest verified and weakest unverified credentials earn."""
+
+    def weakest(verification: Verification) -> ColumnElement[float]:
+        return case(
+            (
+                facts.c[f"{kind}_{verification}"],
+                _credential_share(
+                    literal(verification.value), facts.c[f"{kind}_{verification}_expiry"], day
+                ),
+            ),
+            else_=literal(1.0, Float),
+        )
+
+    return case(
+        (facts.c[f"{kind}_gap"], literal(0.0, Float)),
+        else_=func.least(weakest(Verification.VERIFIED), weakest(Verification.UNVERIFIED)),
+    )
+
+
 def _provider_facts(user_ids: list[uuid.UUID], training_day: dt.date) -> Subquery:
     """What each provider's score is computed from, one row per provider (of those the
     caller may see): dea_applies, npi_share, training_share (as on `training_day`), and
-    the status and expiry of the credential of each kind that counts ({kind}_status,
-    {kind}_expiry: NULL when missing)."""
-    best = _best_credentials(user_ids)
-    held = {kind: best.alias(kind) for kind in CREDENTIAL_KINDS}
+    for each required kind what its counting credentials come to ({kind}_{fact} for each
+    of `_KIND_FACTS`)."""
+    counting = _counting_credentials(user_ids)
+    held = {kind: counting.alias(kind) for kind in CREDENTIAL_KINDS}
     trained = (
         select(Document.user_id)
         .distinct()
@@ -265,18 +416,13 @@ def _provider_facts(user_ids: list[uuid.UUID], training_day: dt.date) -> Subquer
             "training_share"
         ),
         *(
-            label
+            alias.c[fact].label(f"{kind}_{fact}")
             for kind, alias in held.items()
-            for label in (
-                alias.c.verification_status.label(f"{kind}_status"),
-                alias.c.expiry_date.label(f"{kind}_expiry"),
-            )
+            for fact in _KIND_FACTS
         ),
     ).where(queries.one_of(User.id, user_ids))
     for kind, alias in held.items():
-        query = query.outerjoin(
-            alias, and_(alias.c.user_id == User.id, alias.c.credential_type == kind)
-        )
+        query = query.join(alias, and_(alias.c.user_id == User.id, alias.c.kind == kind))
     return query.outerjoin(trained, trained.c.user_id == User.id).subquery("facts")
 
 
@@ -285,8 +431,7 @@ def _score(facts: FromClause, day: ColumnElement[dt.date]) -> ColumnElement[int]
     same floating-point arithmetic: the same integers."""
 
     def weighted(kind: str) -> ColumnElement[float]:
-        status, expiry = facts.c[f"{kind}_status"], facts.c[f"{kind}_expiry"]
-        return literal(WEIGHTS[kind], Float) * _credential_share(status, expiry, day)
+        return literal(WEIGHTS[kind], Float) * _kind_share(facts, kind, day)
 
     dea_applies = facts.c.dea_applies
     earned = (
@@ -336,21 +481,16 @@ def score_sums(
         facts.c.dea_applies,
         facts.c.npi_share,
         facts.c.training_share,
-        *(facts.c[f"{kind}_status"] for kind in CREDENTIAL_KINDS),
+        *(facts.c[f"{kind}_{state}"] for kind in CREDENTIAL_KINDS for state in _KIND_STATES),
     ]
+    expiries = [facts.c[f"{kind}_{e}"] for kind in CREDENTIAL_KINDS for e in _KIND_EXPIRIES]
     groups = (
         select(
             func.count().label("providers"),
             *alike,
-            *(
-                func.min(facts.c[f"{kind}_expiry"]).label(f"{kind}_expiry")
-                for kind in CREDENTIAL_KINDS
-            ),
+            *(func.min(expiry).label(expiry.name) for expiry in expiries),
         )
-        .group_by(
-            *alike,
-            *(func.width_bucket(facts.c[f"{kind}_expiry"], between) for kind in CREDENTIAL_KINDS),
-        )
+        .group_by(*alike, *(func.width_bucket(expiry, between) for expiry in expiries))
         .subquery("groups")
     )
     day = _days(days)
@@ -372,24 +512,50 @@ def mean_score(total: int, count: int) -> int | None:
     return round(total / count) if count else None
 
 
-def _credential_item(facts: ProviderFacts, kind: str, today: dt.date) -> ItemState:
-    weight = WEIGHTS[kind]
-    credential = best_credential(facts, kind)
-    if credential is None:
-        return ItemState(kind, weight, 0.0, "missing")
+def _earned_by(credential: Credential, today: dt.date) -> float:
     state = credentials.status_at(credential, today)
-    window = credentials.expiring_within(credential, today)
-    share = CREDENTIAL_SHARES.get(state, 0.0)
-    if state == Verification.VERIFIED and window == EXPIRING_WINDOW:
-        share = EXPIRING_SHARE
+    if (
+        state == Verification.VERIFIED
+        and credentials.expiring_within(credential, today) == EXPIRING_WINDOW
+    ):
+        return EXPIRING_SHARE
+    return CREDENTIAL_SHARES.get(state, 0.0)
+
+
+def _credential_item(facts: ProviderFacts, kind: str, today: dt.date) -> ItemState:
+    """The item as its weakest state's credential earns it (the soonest to expire of
+    equals), with the states required and those missing."""
+    weight = WEIGHTS[kind]
+    counting = counting_credentials(facts, kind)
+    required = tuple(state for state in counting if state is not None)
+    missing = tuple(
+        state
+        for state, credential in counting.items()
+        if state is not None
+        and (
+            credential is None
+            or credentials.status_at(credential, today)
+            in (Verification.REJECTED, Verification.EXPIRED)
+        )
+    )
+    if any(credential is None for credential in counting.values()):
+        return ItemState(
+            kind, weight, 0.0, "missing", required_states=required, missing_states=missing
+        )
+    weakest = min(
+        (typing.cast(Credential, c) for c in counting.values()),
+        key=lambda c: (_earned_by(c, today), c.expiry_date or dt.date.max, c.state or ""),
+    )
     return ItemState(
         kind,
         weight,
-        share,
-        state,
-        credential.expiry_date,
-        credentials.days_left(credential, today),
-        window,
+        _earned_by(weakest, today),
+        credentials.status_at(weakest, today),
+        weakest.expiry_date,
+        credentials.days_left(weakest, today),
+        credentials.expiring_within(weakest, today),
+        required,
+        missing,
     )
 
 
@@ -423,26 +589,101 @@ def evaluate(facts: ProviderFacts, today: dt.date) -> ProviderCompliance:
     return ProviderCompliance(facts.user.id, facts.user.name, round(100 * earned / total), items)
 
 
+# An organization's required documents, what its onboarding asks for (the tax and
+# banking steps), and their weights. A document earns 1.0 on file and not expiring
+# within EXPIRING_WINDOW days, EXPIRING_SHARE when it is, and nothing when missing or
+# expired (the day after its expiry date); the latest-expiring of a type counts.
+# Documents have no review step, so no share for an unverified one.
+DOCUMENT_WEIGHTS: dict[str, int] = {DocumentType.TAX_FORM: 50, DocumentType.BANKING_LETTER: 50}
+
+
+@dataclass(frozen=True)
+class DocumentCompliance:
+    """An organization's own documents, scored like a provider's credentials."""
+
+    organization_id: uuid.UUID
+    name: str
+    score: int
+    items: list[ItemState]
+
+
+def _document_item(kind: str, held: list[Document], today: dt.date) -> ItemState:
+    weight = DOCUMENT_WEIGHTS[kind]
+    if not held:
+        return ItemState(kind, weight, 0.0, "missing")
+    document = max(held, key=lambda d: (d.expiry_date or dt.date.max, d.created_at, d.id))
+    left = credentials.days_left(document, today)
+    window = credentials.expiring_within(document, today)
+    if left is not None and left < 0:
+        return ItemState(kind, weight, 0.0, Verification.EXPIRED, document.expiry_date, left)
+    share = EXPIRING_SHARE if window == EXPIRING_WINDOW else 1.0
+    return ItemState(kind, weight, share, "on_file", document.expiry_date, left, window)
+
+
+def document_compliance(
+    session: Session, organization_ids: list[uuid.UUID], today: dt.date
+) -> list[DocumentCompliance]:
+    """Each organization's document score (0-100, the DOCUMENT_WEIGHTS formula), by name."""
+    names = dict(
+        session.execute(
+            select(Organization.id, Organization.name).where(
+                queries.one_of(Organization.id, organization_ids)
+            )
+        ).all()
+    )
+    held: dict[tuple[uuid.UUID, str], list[Document]] = defaultdict(list)
+    for document in session.scalars(
+        select(Document).where(
+            queries.one_of(_ORGANIZATION_OWNER, organization_ids),
+            Document.document_type.in_(DOCUMENT_WEIGHTS),
+        )
+    ):
+        assert document.organization_id is not None
+        held[document.organization_id, document.document_type].append(document)
+    results = []
+    for organization_id, name in names.items():
+        items = [
+            _document_item(kind, held[organization_id, kind], today) for kind in DOCUMENT_WEIGHTS
+        ]
+        earned = sum(i.weight * i.share for i in items)
+        total = sum(i.weight for i in items)
+        results.append(
+            DocumentCompliance(organization_id, name, round(100 * earned / total), items)
+        )
+    return sorted(results, key=lambda d: (d.name, d.organization_id))
+
+
+def mean_document_score(documents: list[DocumentCompliance]) -> int | None:
+    """The organizations' document scores, as one figure: their rounded mean."""
+    return round(mean(d.score for d in documents)) if documents else None
+
+
 @dataclass(frozen=True)
 class OrganizationCompliance:
     organization_id: uuid.UUID
+    # The organizations the figures cover (queries.scope_ids).
+    organization_ids: list[uuid.UUID]
     score: int | None
     training_completion_rate: float | None
+    document_score: int | None
+    documents: list[DocumentCompliance]
     providers: list[ProviderCompliance]
 
 
 def organization_compliance(
     session: Session,
     organization_id: uuid.UUID,
+    scope: list[uuid.UUID],
     today: dt.date,
     *,
     expiring_within_days: int | None = None,
     missing_item: str | None = None,
     facility_id: uuid.UUID | None = None,
 ) -> OrganizationCompliance:
-    """Every provider of the organization, riskiest first, with the organization's score
-    and training rate (over all its providers, before the filters)."""
-    facts = load_facts(session, queries.provider_ids(session, [organization_id]), today)
+    """Every provider of the organizations in `scope`, riskiest first, with their score
+    and training rate (over all those providers, before the filters), and the
+    organizations' document scores."""
+    facts = load_facts(session, queries.provider_ids(session, scope), today)
     evaluated = [(evaluate(f, today), f) for f in facts.values()]
     scores = [c.score for c, _ in evaluated]
     trained = [f.has_training for _, f in evaluated]
@@ -462,10 +703,14 @@ def organization_compliance(
     kept = sorted(
         (c for c, f in evaluated if keep(c, f)), key=lambda c: (c.score, c.name, c.user_id)
     )
+    documents = document_compliance(session, scope, today)
     return OrganizationCompliance(
         organization_id,
+        scope,
         round(sum(scores) / len(scores)) if scores else None,
         round(sum(trained) / len(trained), 4) if trained else None,
+        mean_document_score(documents),
+        documents,
         kept,
     )
 
@@ -481,17 +726,18 @@ class Expiration:
 
 
 def expirations(
-    session: Session, organization_id: uuid.UUID, today: dt.date, within_days: int
+    session: Session, scope: list[uuid.UUID], today: dt.date, within_days: int
 ) -> list[Expiration]:
-    """Credentials of the organization's providers and the organization's own documents
-    that expire within `within_days` (or already have), soonest first."""
+    """Credentials of the providers of the organizations in `scope` and those
+    organizations' own documents that expire within `within_days` (or already have),
+    soonest first."""
     horizon = today + dt.timedelta(days=within_days)
-    provider_ids = queries.provider_ids(session, [organization_id])
+    provider_ids = queries.provider_ids(session, scope)
     rows: list[Expiration] = []
     for credential, name in session.execute(
         select(Credential, User.name)
         .join(User, User.id == Credential.user_id)
-        .where(Credential.user_id.in_(provider_ids), Credential.expiry_date <= horizon)
+        .where(queries.one_of(Credential.user_id, provider_ids), Credential.expiry_date <= horizon)
     ):
         assert credential.expiry_date is not None
         rows.append(
@@ -504,17 +750,17 @@ def expirations(
                 (credential.expiry_date - today).days,
             )
         )
-    for document in session.scalars(
-        select(Document).where(
-            Document.organization_id == organization_id, Document.expiry_date <= horizon
-        )
+    for document, name in session.execute(
+        select(Document, Organization.name)
+        .join(Organization, Organization.id == Document.organization_id)
+        .where(queries.one_of(_ORGANIZATION_OWNER, scope), Document.expiry_date <= horizon)
     ):
-        assert document.expiry_date is not None
+        assert document.expiry_date is not None and document.organization_id is not None
         rows.append(
             Expiration(
                 document.document_type,
-                organization_id,
-                "organization",
+                document.organization_id,
+                name,
                 document.id,
                 document.expiry_date,
                 (document.expiry_date - today).days,

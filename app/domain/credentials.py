@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -50,13 +50,20 @@ def status_at(credential: Credential, today: dt.date) -> str:
     return credential.verification_status
 
 
-def days_left(credential: Credential, today: dt.date) -> int | None:
-    return None if credential.expiry_date is None else (credential.expiry_date - today).days
+class Expiring(Protocol):
+    """A credential, or a document that must be renewed."""
+
+    @property
+    def expiry_date(self) -> dt.date | None: ...
 
 
-def expiring_within(credential: Credential, today: dt.date) -> int | None:
-    """The smallest reminder window (30, 60, 90 days) the credential falls in, if any."""
-    left = days_left(credential, today)
+def days_left(record: Expiring, today: dt.date) -> int | None:
+    return None if record.expiry_date is None else (record.expiry_date - today).days
+
+
+def expiring_within(record: Expiring, today: dt.date) -> int | None:
+    """The smallest reminder window (30, 60, 90 days) the record falls in, if any."""
+    left = days_left(record, today)
     if left is None or left < 0:
         return None
     return next((window for window in EXPIRY_WINDOWS if left <= window), None)

@@ -64,8 +64,12 @@ class Dashboard:
     onboarding_progress: onboarding.Progress
 
 
-def dashboard(session: Session, organization: Organization, today: dt.date) -> Dashboard:
-    ids = queries.tree_ids(session, organization)
+def dashboard(
+    session: Session, organization: Organization, scope: list[uuid.UUID], today: dt.date
+) -> Dashboard:
+    """The dashboard of `organization` over the organizations in `scope`
+    (queries.scope_ids), with the figures /admin/compliance gives for that scope."""
+    ids = scope
     # A card's columns only: a thousand facilities as rows, not as loaded entities.
     facilities = session.execute(
         queries.facilities_of(ids, include_inactive=True).with_only_columns(
@@ -108,6 +112,9 @@ def dashboard(session: Session, organization: Organization, today: dt.date) -> D
         "total_providers": len(provider_ids),
         "active_orders": sum(card.active_orders for card in cards),
         "compliance_score": overall,
+        "document_compliance_score": compliance.mean_document_score(
+            compliance.document_compliance(session, ids, today)
+        ),
     }
     return Dashboard(
         organization.id,

@@ -69,6 +69,17 @@ def tree_ids(session: Session, root: Organization) -> list[uuid.UUID]:
     return list(session.scalars(select(Organization.id).where(_in_tree(root.id))))
 
 
+def scope_ids(
+    session: Session, organization: Organization, *, include_descendants: bool
+) -> list[uuid.UUID]:
+    """The organizations a figure about `organization` covers: it alone, or it and its
+    descendants. The dashboard, compliance, expirations and analytics all take their
+    scope from here, so that one question gets one number on every screen."""
+    if include_descendants:
+        return tree_ids(session, organization)
+    return [organization.id]
+
+
 def facilities_of(
     organization_ids: Sequence[uuid.UUID], *, include_inactive: bool
 ) -> Select[Facility]:

@@ -14,7 +14,9 @@ where the provider has an active assignment, that organization's admins and the 
 managers of the facilities the provider is assigned to there. A staff message is filed
 under its organization and names only the provider and the credential, so organization
 A never learns from it that the provider also works for organization B. An
-organization's documents are for its admins.
+organization's documents are for its admins. Where an organization has no active admin
+of its own (a child practice run from its health system), its admins' messages go to
+the admins of its nearest ancestor that has some, still filed under the organization.
 
 The scan runs under whatever tenant context the caller set; in production that is the
 system context of the reminder job's session (workers/runtime.py), which the policies
@@ -175,6 +177,9 @@ class _Staff:
     the credentials."""
 
     admins: dict[uuid.UUID, list[_Recipient]]  # by organization, in user id order
+    # by organization: its ancestors, nearest first (open or not: a closed one has no
+    # admins above, and the search goes on past it)
+    ancestors: dict[uuid.UUID, list[uuid.UUID]]
     # by facility: its organization, and its manager if any (closed organizations' absent)
     facilities: dict[str, tuple[uuid.UUID, _Recipient | None]]
     # Providers at the same facilities share their staff: worked out once per set.
@@ -200,6 +205,14 @@ class _Staff:
             .order_by(Membership.organization_id, User.id)
         ):
             admins[organization_id].append(_recipient(user_id, name, email))
+        ancestors = {
+            organization_id: list(reversed(path[:-1]))
+            for organization_id, path in connection.execute(
+                select(Organization.id, Organization.ancestor_ids).where(
+                    func.cardinality(Organization.ancestor_ids) > 1
+                )
+            )
+        }
         # Keyed by the id as text, as a credential's facilities arrive (see of_provider).
         facilities: dict[str, tuple[uuid.UUID, _Recipient | None]] = {
             str(facility_id): (
@@ -213,7 +226,14 @@ class _Staff:
                 .where(open_organization)
             )
         }
-        return cls(admins, facilities)
+        return cls(admins, ancestors, facilities)
+
+    def admins_of(self, organization_id: uuid.UUID) -> list[_Recipient]:
+        """The organization's admins, or else its nearest ancestor's that has some."""
+        for candidate in (organization_id, *self.ancestors.get(organization_id, ())):
+            if found := self.admins.get(candidate):
+                return found
+        return []
 
     def of_provider(self, facilities: str | None) -> list[tuple[uuid.UUID, _Recipient]]:
         """(organization id, staff member) for every organization where the provider is
@@ -237,7 +257,7 @@ class _Staff:
                 continue
             organization_id, manager = found
             people = by_organization[organization_id]
-            for admin in self.admins.get(organization_id, ()):
+            for admin in self.admins_of(organization_id):
                 people[admin.user_id] = admin
             if manager is not None:
                 people[manager.user_id] = manager
@@ -408,7 +428,7 @@ def _scan_documents(
             prefix = f"document:{row.id}:{row.expiry_date.isoformat()}:{window}:"
             dues.extend(
                 _Due(prefix + admin.ref, row, days_left, row.organization_id, admin)
-                for admin in staff.admins.get(row.organization_id, ())
+                for admin in staff.admins_of(row.organization_id)
             )
         created += _write(session, dues, lambda due: _document_message(due, base_url))
     return created

@@ -10,13 +10,14 @@ from app.domain.analytics import INTERVALS
 from app.schemas.base import Schema
 from app.schemas.fields import Money
 from app.schemas.onboarding import OnboardingSchema
+from app.schemas.scope import ScopeQuerySchema
 
 MAX_DAYS = 3 * 366
 # Reports cover the years the product exists in; far dates would overflow date math.
 DATES = validate.Range(min=dt.date(2000, 1, 1), max=dt.date(2999, 12, 31))
 
 
-class AnalyticsQuerySchema(Schema):
+class AnalyticsQuerySchema(ScopeQuerySchema):
     start = fields.Date(
         data_key="from",
         load_default=None,
@@ -105,7 +106,14 @@ class OverviewSchema(Schema):
     total_facilities = fields.Integer()
     total_providers = fields.Integer()
     active_orders = fields.Integer()
-    compliance_score = fields.Integer(allow_none=True)
+    compliance_score = fields.Integer(
+        allow_none=True,
+        metadata={"description": "as /admin/compliance gives `score` for the same scope"},
+    )
+    document_compliance_score = fields.Integer(
+        allow_none=True,
+        metadata={"description": "as /admin/compliance gives `document_score` for the same scope"},
+    )
 
 
 class DashboardSchema(Schema):

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.domain.compliance import WEIGHTS
+from app.domain.compliance import DOCUMENT_WEIGHTS, WEIGHTS
 from app.schemas.base import Schema
+from app.schemas.scope import ScopeQuerySchema
 
 # The items a provider's compliance is scored on.
 ITEMS = sorted(WEIGHTS)
@@ -14,7 +15,8 @@ def _items() -> fields.List[str]:
 
 
 class ComplianceItemSchema(Schema):
-    item = fields.String(metadata={"enum": ITEMS})
+    # A provider's item, or an organization's document.
+    item = fields.String(metadata={"enum": sorted({*ITEMS, *DOCUMENT_WEIGHTS})})
     weight = fields.Integer()
     share = fields.Float(metadata={"description": "the part of the weight earned, 0 to 1"})
     state = fields.String()
@@ -22,6 +24,21 @@ class ComplianceItemSchema(Schema):
     days_left = fields.Integer(allow_none=True)
     expiring_within = fields.Integer(
         allow_none=True, metadata={"description": "30, 60 or 90 when expiring that soon"}
+    )
+    required_states = fields.List(
+        fields.String(),
+        metadata={
+            "description": "licenses and DEA registrations: the states of the facilities"
+            " where the provider is actively assigned (empty when assigned nowhere: any"
+            " state counts)"
+        },
+    )
+    missing_states = fields.List(
+        fields.String(),
+        metadata={
+            "description": "required states without a credential of the kind that is"
+            " neither rejected nor expired"
+        },
     )
 
 
@@ -36,10 +53,32 @@ class ProviderComplianceSchema(Schema):
     items = fields.List(fields.Nested(ComplianceItemSchema))
 
 
+class DocumentComplianceSchema(Schema):
+    organization_id = fields.UUID()
+    name = fields.String()
+    score = fields.Integer()
+    items = fields.List(fields.Nested(ComplianceItemSchema))
+
+
 class OrganizationComplianceSchema(Schema):
     organization_id = fields.UUID()
-    score = fields.Integer(allow_none=True)
+    organization_ids = fields.List(
+        fields.UUID(), metadata={"description": "the organizations the figures cover"}
+    )
+    score = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the mean of the providers' scores; null without providers"},
+    )
     training_completion_rate = fields.Float(allow_none=True)
+    document_score = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "the mean of the organizations' document scores: tax form 50,"
+            " banking letter 50, each earning 1 on file, 0.75 within 30 days of expiry, 0"
+            " missing or expired"
+        },
+    )
+    documents = fields.List(fields.Nested(DocumentComplianceSchema))
     providers = fields.List(fields.Nested(ProviderComplianceSchema))
 
 
@@ -52,14 +91,14 @@ def _organization_id() -> fields.UUID:
     )
 
 
-class ComplianceQuerySchema(Schema):
+class ComplianceQuerySchema(ScopeQuerySchema):
     organization_id = _organization_id()
     expiring_within_days = fields.Integer(validate=validate.Range(min=0, max=3650))
     missing = fields.String(validate=validate.OneOf(ITEMS))
     facility_id = fields.UUID()
 
 
-class ExpirationQuerySchema(Schema):
+class ExpirationQuerySchema(ScopeQuerySchema):
     organization_id = _organization_id()
     within_days = fields.Integer(load_default=90, validate=validate.Range(min=0, max=3650))
 
