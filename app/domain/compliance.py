@@ -623,23 +623,24 @@ def _document_item(kind: str, held: list[Document], today: dt.date) -> ItemState
 def document_compliance(
     session: Session, organization_ids: list[uuid.UUID], today: dt.date
 ) -> list[DocumentCompliance]:
-    """Each organization's document score (0-100, the DOCUMENT_WEIGHTS formula), by name."""
-    names = dict(
-        session.execute(
-            select(Organization.id, Organization.name).where(
-                queries.one_of(Organization.id, organization_ids)
-            )
-        ).all()
-    )
+    """Each organization's document score (0-100, the DOCUMENT_WEIGHTS formula), by name,
+    in one query."""
+    names: dict[uuid.UUID, str] = {}
     held: dict[tuple[uuid.UUID, str], list[Document]] = defaultdict(list)
-    for document in session.scalars(
-        select(Document).where(
-            queries.one_of(_ORGANIZATION_OWNER, organization_ids),
-            Document.document_type.in_(DOCUMENT_WEIGHTS),
+    for organization_id, name, document in session.execute(
+        select(Organization.id, Organization.name, Document)
+        .outerjoin(
+            Document,
+            and_(
+                Document.organization_id == Organization.id,
+                Document.document_type.in_(DOCUMENT_WEIGHTS),
+            ),
         )
+        .where(queries.one_of(Organization.id, organization_ids))
     ):
-        assert document.organization_id is not None
-        held[document.organization_id, document.document_type].append(document)
+        names[organization_id] = name
+        if document is not None:
+            held[organization_id, document.document_type].append(document)
     results = []
     for organization_id, name in names.items():
         items = [
