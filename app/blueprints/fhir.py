@@ -34,7 +34,8 @@ _BUNDLE_DOC = {
     "responses": {
         "200": {
             "description": "A FHIR R4 Bundle of type `collection`: Organization, Location, "
-            "Practitioner and PractitionerRole resources.",
+            "Practitioner and PractitionerRole resources, each with `meta.lastUpdated` and, "
+            "in `meta.profile`, the US Core and Da Vinci PDex Plan-Net profiles it meets.",
             "content": {
                 FHIR_JSON: {
                     "schema": {

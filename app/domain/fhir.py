@@ -1,5 +1,10 @@
 """An organization's tree as a FHIR R4 `Bundle` (type `collection`).
 
+Each resource says in `meta.profile` which directory profiles it conforms to, and only
+those whose required elements our data fills (README, "FHIR profiles"): Da Vinci PDex
+Plan-Net where it can, else US Core, else none. Every resource carries `meta.lastUpdated`,
+the time its rows last changed.
+
 The tree is the one the hierarchy endpoint shows (app/domain/hierarchy.py): the
 organization and its descendants, their facilities, and the providers assigned to them.
 It is loaded from the same queries (app/domain/queries.py), three whatever its size;
@@ -30,6 +35,16 @@ from app.models.enums import (
     VerificationStatus,
 )
 
+# Canonical URLs without a version: what is claimed holds for Plan-Net STU 1.1 and 1.2
+# and for US Core 3.1.1 and later, the versions Plan-Net builds on.
+PLAN_NET = "http://hl7.org/fhir/us/davinci-pdex-plan-net/StructureDefinition/"
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/"
+PLAN_NET_PRACTITIONER = f"{PLAN_NET}plannet-Practitioner"
+US_CORE_ORGANIZATION = f"{US_CORE}us-core-organization"
+US_CORE_LOCATION = f"{US_CORE}us-core-location"
+US_CORE_PRACTITIONER = f"{US_CORE}us-core-practitioner"
+US_CORE_PRACTITIONER_ROLE = f"{US_CORE}us-core-practitionerrole"
+
 US_EIN = "urn:oid:2.16.840.1.113883.4.4"
 US_NPI = "http://hl7.org/fhir/sid/us-npi"
 PLACE_OF_SERVICE = (
@@ -37,9 +52,7 @@ PLACE_OF_SERVICE = (
 )
 # Da Vinci PDex Plan-Net's extension on Practitioner.qualification: its status (always
 # `active` there) and the states where it is valid, as USPS codes.
-PRACTITIONER_QUALIFICATION = (
-    "http://hl7.org/fhir/us/davinci-pdex-plan-net/StructureDefinition/practitioner-qualification"
-)
+PRACTITIONER_QUALIFICATION = f"{PLAN_NET}practitioner-qualification"
 USPS_STATES = "https://www.usps.com/"
 # The credentials a directory lists as qualifications, verified and in force (Plan-Net's
 # status `active`): a DEA registration and an insurance are no qualification.
@@ -80,10 +93,27 @@ def _identifier(system: str, value: str | None) -> list[dict[str, str]]:
     return [{"system": system, "value": value}] if value else []
 
 
+def _instant(moment: datetime, timespec: str = "microseconds") -> str:
+    """A FHIR `instant` in UTC, to the microsecond by default as PostgreSQL keeps it, so
+    that two changes never read as one."""
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def _meta(last_updated: datetime, profiles: Sequence[str]) -> Resource:
+    meta: Resource = {"lastUpdated": _instant(last_updated)}
+    if profiles:
+        meta["profile"] = list(profiles)
+    return meta
+
+
 def organization_resource(organization: Organization, root_id: uuid.UUID) -> Resource:
     resource: Resource = {
         "resourceType": "Organization",
         "id": str(organization.id),
+        # US Core's, which asks for `active` and `name`, both always written. Not
+        # Plan-Net's: it requires an address (1..*), and an organization has none here
+        # (its facilities have theirs).
+        "meta": _meta(organization.updated_at, [US_CORE_ORGANIZATION]),
         "active": organization.status == OrganizationStatus.ACTIVE,
         "name": organization.name,
     }
@@ -94,6 +124,14 @@ def organization_resource(organization: Organization, root_id: uuid.UUID) -> Res
     if organization.id != root_id and organization.parent_organization_id is not None:
         resource["partOf"] = _reference("Organization", organization.parent_organization_id)
     return resource
+
+
+def _telecom(facility: Facility) -> list[dict[str, str]]:
+    return [
+        {"system": system, "value": value, "use": "work"}
+        for system, value in (("phone", _clean(facility.phone)), ("email", _clean(facility.email)))
+        if value
+    ]
 
 
 def location_resource(facility: Facility) -> Resource:
@@ -107,6 +145,9 @@ def location_resource(facility: Facility) -> Resource:
     resource: Resource = {
         "resourceType": "Location",
         "id": str(facility.id),
+        # US Core's, which asks for a `name`. Not Plan-Net's: its managingOrganization
+        # must be a Plan-Net Organization, which ours are not (organization_resource).
+        "meta": _meta(facility.updated_at, [US_CORE_LOCATION]),
         "status": "active" if facility.active else "inactive",
         "name": facility.name,
         "mode": "instance",
@@ -116,12 +157,7 @@ def location_resource(facility: Facility) -> Resource:
     }
     if identifiers := _identifier(US_NPI, facility.npi):
         resource["identifier"] = identifiers
-    telecom = [
-        {"system": system, "value": value, "use": "work"}
-        for system, value in (("phone", _clean(facility.phone)), ("email", _clean(facility.email)))
-        if value
-    ]
-    if telecom:
+    if telecom := _telecom(facility):
         resource["telecom"] = telecom
     return resource
 
@@ -191,13 +227,27 @@ def qualification(credential: Credential) -> Resource:
 
 
 def practitioner_resource(row: AssignmentRow, qualifications: Sequence[Credential]) -> Resource:
+    identifiers = _identifier(US_NPI, row.npi)
+    profiles: list[str] = []
+    # US Core requires an identifier, and the NPI is the only one a provider has here;
+    # the name (with its family part) is always written. Plan-Net adds `active` fixed to
+    # true, and a `code` on each qualification, which qualification() always writes.
+    if identifiers:
+        if row.user_active:
+            profiles.append(PLAN_NET_PRACTITIONER)
+        profiles.append(US_CORE_PRACTITIONER)
+    # The resource shows the provider's row and the qualifications listed, so it last
+    # changed when the latest of them did. A qualification that lapses or is withdrawn
+    # drops out without moving it: the export reads only those it lists.
+    last_updated = max([row.user_updated_at, *(c.updated_at for c in qualifications)])
     resource: Resource = {
         "resourceType": "Practitioner",
         "id": str(row.user_id),
+        "meta": _meta(last_updated, profiles),
         "active": row.user_active,
         "name": [human_name(row.user_name)],
     }
-    if identifiers := _identifier(US_NPI, row.npi):
+    if identifiers:
         resource["identifier"] = identifiers
     if qualifications:
         resource["qualification"] = [qualification(c) for c in qualifications]
@@ -208,11 +258,24 @@ def _date(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def practitioner_role_resource(row: AssignmentRow) -> Resource:
+def practitioner_role_resource(
+    row: AssignmentRow, facility: Facility, practitioner: Resource
+) -> Resource:
+    """The assignment, reached through its facility's phone and email (a provider is
+    called at the place they work there)."""
     period = {"start": _date(row.start_date), "end": _date(row.end_date)}
-    return {
+    telecom = _telecom(facility)
+    # US Core's asks for contact details or an endpoint, and that the practitioner be a
+    # US Core Practitioner (the organization and location always are). Not Plan-Net's:
+    # its organization and location must be Plan-Net's, which ours are not.
+    conforms = bool(telecom) and US_CORE_PRACTITIONER in practitioner["meta"].get("profile", [])
+    resource: Resource = {
         "resourceType": "PractitionerRole",
         "id": str(row.assignment_id),
+        "meta": _meta(
+            max(row.assignment_updated_at, facility.updated_at),
+            [US_CORE_PRACTITIONER_ROLE] if conforms else [],
+        ),
         # Written on every role, false included, so a reader can tell "not primary"
         # from "unknown".
         "extension": [{"url": PRIMARY_FACILITY, "valueBoolean": row.is_primary}],
@@ -223,6 +286,9 @@ def practitioner_role_resource(row: AssignmentRow) -> Resource:
         "organization": _reference("Organization", row.organization_id),
         "location": [_reference("Location", row.facility_id)],
     }
+    if telecom:
+        resource["telecom"] = telecom
+    return resource
 
 
 def _load(
@@ -243,10 +309,12 @@ def _load(
             ProviderFacility.status,
             ProviderFacility.start_date,
             ProviderFacility.end_date,
+            ProviderFacility.updated_at.label("assignment_updated_at"),
             User.id.label("user_id"),
             User.name.label("user_name"),
             User.npi,
             User.is_active.label("user_active"),
+            User.updated_at.label("user_updated_at"),
         )
         .join(User, User.id == ProviderFacility.user_id)
         .where(
@@ -301,12 +369,16 @@ def organization_bundle(
             held = qualifications.get(row.user_id, [])
             practitioners[row.user_id] = practitioner_resource(row, held)
     resources += practitioners.values()
-    resources += [practitioner_role_resource(row) for row in assignments]
+    by_id = {f.id: f for f in facilities}
+    resources += [
+        practitioner_role_resource(row, by_id[row.facility_id], practitioners[row.user_id])
+        for row in assignments
+    ]
     return {
         "resourceType": "Bundle",
         # A fresh id per export: the bundle is a snapshot, not a stored resource.
         "id": str(uuid.uuid4()),
         "type": "collection",
-        "timestamp": timestamp.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "timestamp": _instant(timestamp, "seconds"),
         "entry": [{"fullUrl": full_url(r["id"]), "resource": r} for r in resources],
     }
