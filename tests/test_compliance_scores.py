@@ -43,7 +43,6 @@ def _credential(
         credential_type=kind,
         verification_status=status,
         expiry_date=None if offset is None else TODAY + dt.timedelta(days=offset),
-        rejection_reason="unknown to the board" if status == Verification.REJECTED else None,
         created_at=at,
     )
 
