@@ -84,22 +84,22 @@ class Credential(UUIDPrimaryKey, Timestamps, Base):
     )
     # The decision behind the outcome, as far as the caller may see it: the deciding
     # organization's staff, the provider and MSC admins do (policies/
-    # credential_verifications.sql); another organization sees none.
-    decision: Mapped[CredentialVerification | None] = relationship(
+    # credential_verifications.sql); another organization sees none. Several rows are one
+    # decision, that of an MSC admin made for each of the provider's organizations.
+    decisions: Mapped[list[CredentialVerification]] = relationship(
         primaryjoin=lambda: and_(
             foreign(CredentialVerification.credential_id) == Credential.id,
             CredentialVerification.verified_at == Credential.verified_at,
         ),
         viewonly=True,
-        uselist=False,
         lazy="selectin",
     )
 
     # The API's names for the decision's (kept from when they were this row's columns).
     @property
     def verified_by_id(self) -> uuid.UUID | None:
-        return None if self.decision is None else self.decision.verified_by_id
+        return self.decisions[0].verified_by_id if self.decisions else None
 
     @property
     def rejection_reason(self) -> str | None:
-        return None if self.decision is None else self.decision.rejection_reason
+        return self.decisions[0].rejection_reason if self.decisions else None
