@@ -284,6 +284,7 @@ ACCOUNTED_TRIGGERS = {
             "facilities",
             "provider_facilities",
             "credentials",
+            "credential_verifications",
             "invitations",
             "documents",
             "onboarding_step_completions",
@@ -960,6 +961,17 @@ def primary_assignment_rows(plan: Plan) -> Iterator[Row]:
 
 
 def credential_rows(plan: Plan) -> Iterator[Row]:
+    return (credential for credential, _ in _credentials(plan))
+
+
+def credential_verification_rows(plan: Plan) -> Iterator[Row]:
+    """The decision behind each decided credential: its provider's home organization's."""
+    return (decision for _, decision in _credentials(plan) if decision is not None)
+
+
+def _credentials(plan: Plan) -> Iterator[tuple[Row, Row | None]]:
+    """Each credential, and its decision if it has one (its id derived from the
+    credential's, so that the credentials' stream of random draws is the same)."""
     rng, today = plan.random("credentials"), plan.today
     latest = plan.anchor - dt.timedelta(hours=1)
     for p in plan.providers:
@@ -991,14 +1003,30 @@ def credential_rows(plan: Plan) -> Iterator[Row]:
             entered = moment(rng, (effective or today) - dt.timedelta(days=rng.randint(1, 20)))
             created = min(max(p.created_at, entered), latest)
             status = CREDENTIAL_STATUSES.pick(rng)
-            verified_by = verified_at = reason = None
+            verified_at = reason = None
             if status != VerificationStatus.UNVERIFIED:
-                verified_by = p.home.admins[0].id
                 verified_at = min(created + dt.timedelta(days=rng.randint(1, 5)), latest)
             if status == VerificationStatus.REJECTED:
                 reason = rng.choice(REJECTION_REASONS)
-            yield (
-                new_id(rng),
+            credential_id = new_id(rng)
+            history = []
+            decision = None
+            if verified_at is not None:
+                # as policies/credentials.sql writes it
+                changed_at = verified_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                history = [{"verification_status": str(status), "changed_at": changed_at}]
+                decision = (
+                    uuid.uuid5(credential_id, "decision"),
+                    p.home.id,
+                    credential_id,
+                    p.id,
+                    status,
+                    reason,
+                    p.home.admins[0].id,
+                    verified_at,
+                )
+            credential = (
+                credential_id,
                 p.id,
                 kind,
                 number,
@@ -1011,13 +1039,13 @@ def credential_rows(plan: Plan) -> Iterator[Row]:
                 effective,
                 expiry,
                 status,
-                verified_by,
                 verified_at,
-                reason,
+                history,
                 created,
                 max(created, verified_at or created),
                 plan.member_of[p.id],
             )
+            yield credential, decision
 
 
 def invitation_rows(plan: Plan) -> Iterator[Row]:
@@ -1365,10 +1393,18 @@ TABLES = (
         _columns(
             "id user_id credential_type number state issuer specialty dea_schedules"
             " coverage_per_claim coverage_aggregate effective_date expiry_date"
-            " verification_status verified_by_id verified_at rejection_reason created_at"
+            " verification_status verified_at verification_history created_at"
             " updated_at owner_organization_ids"
         ),
         credential_rows,
+    ),
+    Table(
+        "credential_verifications",
+        _columns(
+            "id organization_id credential_id user_id verification_status rejection_reason"
+            " verified_by_id verified_at"
+        ),
+        credential_verification_rows,
     ),
     Table(
         "invitations",

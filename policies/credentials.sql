@@ -47,39 +47,58 @@ CREATE TRIGGER credentials_may_write BEFORE INSERT OR UPDATE OR DELETE ON creden
     FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_representatives_writes();
 
 -- The owner edits the credential, never its verification (and an edit voids it); staff
--- change the verification only. MSC admins are not limited.
+-- change the verification only. MSC admins are not limited. Whoever changes the outcome
+-- (verification_status, verified_at), its history gets the change, here and nowhere
+-- else: the status and when, as UTC text (the same on every node of a Citus cluster,
+-- whatever a session's time zone), at verified_at for a decision and at the edit's
+-- updated_at for a void. Who decided and why are the deciding organization's
+-- (policies/credential_verifications.sql), never on this row every organization reads.
 CREATE OR REPLACE FUNCTION tenancy.guard_credential_columns() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    verification CONSTANT text[] :=
-        ARRAY['verification_status', 'verified_by_id', 'verified_at', 'rejection_reason'];
+    verification CONSTANT text[] := ARRAY['verification_status', 'verified_at'];
     changed text[] := ARRAY(
         SELECT n.key FROM jsonb_each(to_jsonb(NEW)) n
          WHERE n.value IS DISTINCT FROM to_jsonb(OLD) -> n.key AND n.key <> 'updated_at');
     verification_changed boolean := changed && verification;
     data_changed boolean := NOT (changed <@ verification);
 BEGIN
-    IF tenancy.is_msc_admin() THEN
-        RETURN NEW;
-    END IF;
-    IF OLD.user_id = tenancy.user_id() THEN
-        IF verification_changed THEN
-            PERFORM tenancy.raise_for_column(
-                'insufficient_privilege',
-                'a provider cannot verify their own credential',
-                'verification_status');
-        END IF;
-        IF data_changed THEN
-            NEW.verification_status := 'unverified';
-            NEW.verified_by_id := NULL;
-            NEW.verified_at := NULL;
-            NEW.rejection_reason := NULL;
-        END IF;
-    ELSIF data_changed THEN
+    IF 'verification_history' = ANY (changed) THEN
         PERFORM tenancy.raise_for_column(
             'insufficient_privilege',
-            'only the provider edits their credential',
-            changed[1]);
+            'the verification history follows the verification',
+            'verification_history');
+    END IF;
+    IF NOT tenancy.is_msc_admin() THEN
+        IF OLD.user_id = tenancy.user_id() THEN
+            IF verification_changed THEN
+                PERFORM tenancy.raise_for_column(
+                    'insufficient_privilege',
+                    'a provider cannot verify their own credential',
+                    'verification_status');
+            END IF;
+            IF data_changed THEN
+                NEW.verification_status := 'unverified';
+                NEW.verified_at := NULL;
+            END IF;
+        ELSIF data_changed THEN
+            PERFORM tenancy.raise_for_column(
+                'insufficient_privilege',
+                'only the provider edits their credential',
+                changed[1]);
+        END IF;
+    END IF;
+    IF (NEW.verification_status, NEW.verified_at)
+       IS DISTINCT FROM (OLD.verification_status, OLD.verified_at) THEN
+        NEW.verification_history := OLD.verification_history || jsonb_build_array(
+            jsonb_build_object(
+                'verification_status', NEW.verification_status,
+                'changed_at', to_char(
+                    coalesce(NEW.verified_at,
+                             CASE WHEN NEW.updated_at IS DISTINCT FROM OLD.updated_at
+                                  THEN NEW.updated_at ELSE statement_timestamp() END)
+                        AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
     END IF;
     RETURN NEW;
 END

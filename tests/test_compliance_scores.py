@@ -48,7 +48,6 @@ def _credential(
         verification_status=status,
         expiry_date=None if offset is None else TODAY + dt.timedelta(days=offset),
         state=rng.choice(CREDENTIAL_STATES),
-        rejection_reason="unknown to the board" if status == Verification.REJECTED else None,
         created_at=at,
     )
 

@@ -973,3 +973,30 @@ def test_simple_worker_throughput_for_200_messages(
         mail.message_id(key, sender) for key in keys
     )
     assert {row["status"] for row in outbox_rows(admin_engine)} == {"sent"}
+
+
+def test_the_dashboard_feed_shows_who_invited_not_the_emails_delivery(
+    client: FlaskClient, seeded: TwoTenants, make_app: AppFactory, admin_engine: Engine
+) -> None:
+    app = make_app()
+    invite(client, seeded, "nova.reyes@example.com")
+    assert relay(app) == 1
+    work(app)
+    [row] = outbox_rows(admin_engine)
+    assert row["status"] == "sent"
+    with admin_engine.connect() as connection:
+        # the trail keeps the delivery's bookkeeping
+        kept = connection.scalars(
+            text(
+                "SELECT action FROM audit_events WHERE table_name = 'outbox_messages'"
+                " ORDER BY occurred_at"
+            )
+        ).all()
+    assert kept == ["insert", "update", "update", "update", "update"]
+
+    dashboard = f"/api/v1/admin/organizations/{seeded.a.organization.id}/dashboard"
+    token = token_for(client, seeded.a.admin)
+    feed = client.get(dashboard, headers=bearer(token)).get_json()["recent_activity"]
+    assert feed[0]["summary"] == f"{seeded.a.admin.name} added an invitation"
+    assert [a for a in feed if a["table_name"] == "outbox_messages"] == []
+    assert [a for a in feed if a["actor_name"] == "MSC"] == []

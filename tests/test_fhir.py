@@ -324,9 +324,7 @@ def test_a_practitioner_lists_the_licenses_and_certifications_in_force(
                 ),
                 credential("board_certification", issuer="ABIM", specialty="Internal Medicine"),
                 credential("medical_license", "unverified", number="X-1", state="IN"),
-                credential(
-                    "medical_license", "rejected", number="X-2", state="WI", rejection_reason="no"
-                ),
+                credential("medical_license", "rejected", number="X-2", state="WI"),
                 credential(
                     "medical_license", number="X-3", state="MI", expiry_date=dt.date(2020, 1, 1)
                 ),

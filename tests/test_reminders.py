@@ -260,13 +260,7 @@ def test_a_missed_scan_sends_the_current_windows_reminder_only_once(
 
 def test_a_rejected_credential_gets_no_reminder(db: Session, tenants: TwoTenants) -> None:
     use_context(db, MSC_SYSTEM)
-    credential = _credential(
-        db,
-        tenants.shared_provider,
-        30,
-        verification_status="rejected",
-        rejection_reason="the number does not match the board's records",
-    )
+    credential = _credential(db, tenants.shared_provider, 30, verification_status="rejected")
 
     assert _scan(db) == ScanResult()
     assert _messages(db, f"credential:{credential.id}:") == []

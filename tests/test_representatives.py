@@ -668,6 +668,7 @@ TENANT_ROWS = {
     "onboarding_step_completions": "organization_id = :a",
     "documents": "organization_id = :a",
     "credentials": "user_id = :provider",
+    "credential_verifications": "organization_id = :a",
     "orders": "organization_id = :a",
     "outbox_messages": "organization_id = :a",
 }
@@ -687,6 +688,15 @@ def _onboarding_and_outbox_rows(admin_engine: Engine, organization: Organization
                 "INSERT INTO outbox_messages (organization_id, kind, idempotency_key,"
                 " recipient_email, subject, template, payload) VALUES (:o, 'invitation',"
                 " 'representatives-test', 'invitee@example.com', 'Join', 'invitation', '{}')"
+            ),
+            {"o": organization.id},
+        )
+        # the decision behind the `represented` fixture's verified credential
+        conn.execute(
+            text(
+                "INSERT INTO credential_verifications (organization_id, credential_id, user_id,"
+                " verification_status, verified_at)"
+                " SELECT :o, id, user_id, 'verified', now() FROM credentials"
             ),
             {"o": organization.id},
         )
@@ -770,6 +780,8 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
     refusal["invitations"]["delete"] = "not granted"
     refusal["outbox_messages"]["delete"] = "not granted"
     refusal["onboarding_step_completions"]["update"] = "not granted"
+    refusal["credential_verifications"]["update"] = "not granted"
+    refusal["credential_verifications"]["delete"] = "not granted"
     with Session(app_engine) as session:
         context = resolve_context(session, represented.representative.id, a.organization.id)
         assert context is not None
@@ -793,7 +805,10 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
             for table, rows in TENANT_ROWS.items()
         }
         unwritten = {table: outcome for table, outcome in updates.items() if outcome != "written"}
-        assert unwritten == {"onboarding_step_completions": "not granted"}
+        assert unwritten == {
+            "onboarding_step_completions": "not granted",
+            "credential_verifications": "not granted",
+        }
 
 
 def test_naming_a_representative_and_taking_the_role_away_take_turns(

@@ -2,21 +2,37 @@
 
 A credential is valid through its expiry date and expired from the day after. Expiry is
 computed whenever asked, never stored.
+
+The outcome is shared, the decision is the deciding organization's. Every organization
+the provider works for reads the credential and its outcome (`verification_status`,
+`verified_at`: when it was last decided), and may verify or reject it. Each decision is
+one row of `credential_verifications` in the organization the staff member acts for:
+the status, who decided (`verified_by_id`) and, for a rejection, why
+(`rejection_reason`). Those rows are that organization's history, readable by its staff,
+by the provider and by MSC admins, never by another organization (row-level security).
+So a credential shows `verified_by_id` and `rejection_reason` to the organization whose
+decision set its current outcome, to the provider and to MSC admins; to any other
+organization, null. An edit by the provider voids the outcome (unverified) and is no
+organization's decision. The outcome's history (`verification_history`, status and time
+of each decision and void, without who or why) stays on the credential, shared like the
+outcome: `verification_status_on` replays it for any organization.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Select, select
+from sqlalchemy import Date, DateTime, Select, cast, column, func, literal, select, values
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from app.domain import members
+from app.domain import members, queries
 from app.domain.dea import is_valid_dea, normalize_dea
 from app.domain.errors import Conflict, Forbidden, Invalid
-from app.models import Credential
+from app.models import Credential, CredentialVerification
 from app.models.enums import CredentialType as Kind
 from app.models.enums import VerificationStatus as Verification
 from app.tenancy.context import TenantContext
@@ -124,16 +140,72 @@ def _set_verification(
     reason: str | None,
     now: dt.datetime,
 ) -> Credential:
+    """The shared outcome on the credential (its history follows, policies/credentials.sql)
+    and the decision in the organization the request acts for. An MSC admin acting for
+    none decides for every organization the provider works for: each reads the decision."""
     if credential.user_id == context.user_id and not context.is_msc_admin:
         raise Forbidden("a provider cannot verify their own credential")
     ensure_writable(context, context.organization_id)
+    deciding = (
+        [context.organization_id]
+        if context.organization_id is not None
+        else sorted(credential.owner_organization_ids)
+    )
     credential.verification_status = status
-    credential.rejection_reason = reason
-    credential.verified_by_id = context.user_id
     credential.verified_at = now
+    session.add_all(
+        CredentialVerification(
+            organization_id=organization_id,
+            credential_id=credential.id,
+            user_id=credential.user_id,
+            verification_status=status,
+            rejection_reason=reason,
+            verified_by_id=context.user_id,
+            verified_at=now,
+        )
+        for organization_id in deciding
+    )
     session.flush()
     session.refresh(credential)
     return credential
+
+
+def verification_status_on(
+    credential_ids: Sequence[uuid.UUID], days: Sequence[dt.date]
+) -> Select[tuple[uuid.UUID, dt.date, str]]:
+    """(credential_id, day, verification_status): each credential's shared outcome as it
+    stood at the end of each of `days` (UTC dates), replayed from its history: the status
+    of the last change made before the next day began, `unverified` before the first. No
+    row for a day that ended before the credential was added. Whoever's decisions they
+    were, no reason or decider is read: any organization the provider works for gets
+    the same answer. Expiry is not applied (`status_at` does that, from the dates)."""
+    day = values(column("day", Date), name="days").data([(d,) for d in days])
+    # the next day's midnight, UTC
+    day_ends = func.timezone("UTC", cast(day.c.day + 1, DateTime()))
+    change = (
+        func.jsonb_array_elements(Credential.verification_history)
+        .table_valued(column("value", JSONB), with_ordinality="position")
+        .render_derived()
+    )
+    status_then = (
+        select(change.c.value["verification_status"].astext)
+        .where(cast(change.c.value["changed_at"].astext, DateTime(timezone=True)) < day_ends)
+        .order_by(change.c.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Credential.id,
+            day.c.day,
+            func.coalesce(status_then, literal(Verification.UNVERIFIED.value)).label(
+                "verification_status"
+            ),
+        )
+        .join(day, Credential.created_at < day_ends)
+        .where(queries.one_of(Credential.id, credential_ids))
+        .order_by(Credential.id, day.c.day)
+    )
 
 
 def _check_required(kind: str, data: dict[str, Any]) -> None:

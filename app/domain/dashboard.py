@@ -27,11 +27,18 @@ _THINGS = {
     "provider_facilities": "a facility assignment",
     "invitations": "an invitation",
     "credentials": "a credential",
+    "credential_verifications": "a credential's verification",
     "documents": "a document",
     "onboarding_step_completions": "an onboarding step",
     "orders": "an order",
     "users": "a user profile",
 }
+
+# What the trail records of the system's upkeep and of a person's own sign-in secrets:
+# emails queued, sent and retried (the outbox), password reset links, recovery codes.
+# The trail keeps them; the activity feed shows what people did with the organization's
+# data, and leaves them out.
+BOOKKEEPING = ("outbox_messages", "password_resets", "mfa_recovery_codes")
 
 
 @dataclass(frozen=True)
@@ -161,7 +168,7 @@ def recent_activity(session: Session, ids: list[uuid.UUID]) -> list[Activity]:
     # organization, each naming it: a Citus cluster sends each to the node holding that
     # organization's trail (it plans no join of a list of organizations to the trail).
     # What was done, not who looked: the reads recorded in the trail (accesses) are for
-    # its readers and exports (app/blueprints/audit_events.py).
+    # its readers and exports (app/blueprints/audit_events.py); nor the bookkeeping.
     if not ids:
         return []
     latest = union_all(
@@ -170,6 +177,7 @@ def recent_activity(session: Session, ids: list[uuid.UUID]) -> list[Activity]:
             .where(
                 AuditEvent.organization_id == organization_id,
                 AuditEvent.action != AuditAction.ACCESS,
+                AuditEvent.table_name.not_in(BOOKKEEPING),
             )
             .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)
             .limit(RECENT_ACTIVITY)
@@ -197,17 +205,22 @@ def recent_activity(session: Session, ids: list[uuid.UUID]) -> list[Activity]:
 
 
 def _actor(name: str | None, event: AuditEvent) -> str:
-    """The actor's name when the caller may see it; otherwise what the trail says of them."""
+    """The actor's name when the caller may see it; otherwise what the trail says of them:
+    the system (a job, or a change made for a request by no one the organization may
+    know of) is no one of MSC's, whatever reach it acted with."""
     if name:
         return name
-    if event.cross_tenant:
-        return "MSC"
-    return "System" if event.actor_user_id is None else "Someone"
+    if event.actor_user_id is None:
+        return "System"
+    return "MSC" if event.cross_tenant else "Someone"
 
 
 def _summary(actor: str | None, event: AuditEvent) -> str:
-    """`Nadia Wells updated a facility (name, phone)`."""
+    """`Nadia Wells updated a facility (name, phone)`; a decision on a credential says
+    which: `Nadia Wells rejected a credential`."""
     who = _actor(actor, event)
+    if event.table_name == "credential_verifications" and event.action == "insert":
+        return f"{who} {event.changes['verification_status']['new']} a credential"
     thing = _THINGS.get(event.table_name, event.table_name.replace("_", " "))
     fields = ""
     if event.action == "update" and event.changes:

@@ -4,6 +4,7 @@ from app.models.access_record import access_records
 from app.models.audit_event import AuditEvent
 from app.models.base import Base
 from app.models.credential import Credential
+from app.models.credential_verification import CredentialVerification
 from app.models.deployment_region import DeploymentRegion
 from app.models.document import Document
 from app.models.facility import Facility
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Credential",
+    "CredentialVerification",
     "DeploymentRegion",
     "Document",
     "Facility",

@@ -12,13 +12,14 @@ from sqlalchemy import (
     Index,
     Numeric,
     String,
-    Text,
+    and_,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
+from app.models.credential_verification import CredentialVerification
 from app.models.enums import CredentialType, VerificationStatus, values
 
 # `expired` is derived from expiry_date, never stored.
@@ -36,10 +37,6 @@ class Credential(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(
             "expiry_date IS NULL OR effective_date IS NULL OR expiry_date >= effective_date",
             name="dates_ordered",
-        ),
-        CheckConstraint(
-            "verification_status <> 'rejected' OR rejection_reason IS NOT NULL",
-            name="rejection_has_reason",
         ),
         Index("ix_credentials_user_id", "user_id"),
         # The renewal-reminder scan walks credentials in (expiry date, id) order.
@@ -76,8 +73,33 @@ class Credential(UUIDPrimaryKey, Timestamps, Base):
     verification_status: Mapped[str] = mapped_column(
         String(16), server_default=VerificationStatus.UNVERIFIED.value
     )
-    verified_by_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
-    )
+    # When the outcome was last decided (NULL while unverified).
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    # The outcome's changes, oldest first: {"verification_status", "changed_at"} for each
+    # decision and each edit that voided one. Shared like the outcome: every organization
+    # the owner works for replays it (credentials.verification_status_on), where the
+    # decisions themselves are each the deciding organization's.
+    verification_history: Mapped[list[dict[str, str]]] = mapped_column(
+        JSONB, server_default=text("'[]'")
+    )
+    # The decision behind the outcome, as far as the caller may see it: the deciding
+    # organization's staff, the provider and MSC admins do (policies/
+    # credential_verifications.sql); another organization sees none. Several rows are one
+    # decision, that of an MSC admin made for each of the provider's organizations.
+    decisions: Mapped[list[CredentialVerification]] = relationship(
+        primaryjoin=lambda: and_(
+            foreign(CredentialVerification.credential_id) == Credential.id,
+            CredentialVerification.verified_at == Credential.verified_at,
+        ),
+        viewonly=True,
+        lazy="selectin",
+    )
+
+    # The API's names for the decision's (kept from when they were this row's columns).
+    @property
+    def verified_by_id(self) -> uuid.UUID | None:
+        return self.decisions[0].verified_by_id if self.decisions else None
+
+    @property
+    def rejection_reason(self) -> str | None:
+        return self.decisions[0].rejection_reason if self.decisions else None

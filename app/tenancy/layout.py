@@ -45,6 +45,7 @@ BY_ORGANIZATION = (
     "invitations",
     "onboarding_step_completions",
     "orders",
+    "credential_verifications",
     "audit_events",
     # the trail's door (app/models/access_record.py): with it, shard by shard
     "access_records",
