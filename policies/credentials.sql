@@ -108,6 +108,29 @@ DROP TRIGGER IF EXISTS credentials_guard ON credentials;
 CREATE TRIGGER credentials_guard BEFORE UPDATE ON credentials
     FOR EACH ROW EXECUTE FUNCTION tenancy.guard_credential_columns();
 
+-- A credential added with an outcome already (an import, or MSC's own entry) starts its
+-- history with it, at its verification time or else its creation: replayed on any day
+-- since, it reads as it stands. The writer's own history is never taken.
+CREATE OR REPLACE FUNCTION tenancy.start_credential_history() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.verification_history := CASE
+        WHEN NEW.verification_status = 'unverified' THEN '[]'::jsonb
+        ELSE jsonb_build_array(jsonb_build_object(
+            'verification_status', NEW.verification_status,
+            'changed_at', to_char(
+                coalesce(NEW.verified_at, NEW.created_at, statement_timestamp())
+                    AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
+    END;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS credentials_history_start ON credentials;
+CREATE TRIGGER credentials_history_start BEFORE INSERT ON credentials
+    FOR EACH ROW EXECUTE FUNCTION tenancy.start_credential_history();
+
 DROP TRIGGER IF EXISTS credentials_owner_organization_ids_guard ON credentials;
 CREATE TRIGGER credentials_owner_organization_ids_guard
     BEFORE INSERT OR UPDATE OF user_id, owner_organization_ids ON credentials

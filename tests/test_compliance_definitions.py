@@ -286,3 +286,61 @@ def test_the_registration_of_the_state_worked_in_counts_not_the_latest_elsewhere
     assert (dea["state"], dea["share"], dea["required_states"]) == ("verified", 1.0, ["IL"])
     # DEA 15 of 100, nothing else
     assert body["score"] == 15
+
+
+def test_the_compliance_trend_replays_each_day_as_it_stood(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """Five days, D0 to today. A provider (no DEA needed: 85 points) joins A on D1 with a
+    verified NPI, adds a TX license on D2 and has it verified on D3; the shared provider
+    joined today."""
+    d = [TODAY - dt.timedelta(days=4 - n) for n in range(5)]
+
+    def at(day: dt.date, hour: int) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour), dt.UTC)
+
+    with Session(admin_engine, expire_on_commit=False) as session:
+        provider = factories.make_user(
+            session,
+            npi=factories.unique_npi(),
+            npi_verification="verified",
+            dea_not_applicable=True,
+        )
+        factories.make_membership(
+            session, provider, seeded.a.organization, Role.PROVIDER
+        ).created_at = at(d[1], 10)
+        factories.make_assignment(session, provider, seeded.a.facility, start_date=d[0])
+        license_ = _credential(
+            session,
+            provider,
+            "medical_license",
+            state="TX",
+            expiry_date=_days(400),
+            created_at=at(d[2], 9),
+        )
+        session.flush()
+        license_.verification_status = Verification.VERIFIED
+        license_.verified_at = at(d[3], 15)
+        session.commit()
+    token = token_for(client, seeded.a.admin)
+    body = _get(
+        client,
+        token,
+        f"{ADMIN}/organizations/{seeded.a.organization.id}/analytics"
+        f"?from={d[0]}&to={d[4]}&interval=day",
+    )
+    on_d3 = round(100 * (30 + 15) / 85)  # 52.9: 53
+    assert (
+        [p["compliance_score"] for p in body["periods"]]
+        == [
+            None,  # no provider member yet
+            round(100 * 15 / 85),  # the NPI alone: 17.6, 18
+            round(100 * (30 * 0.5 + 15) / 85),  # the license unverified: 35.3, 35
+            on_d3,
+            round((on_d3 + SHARED_PROVIDER) / 2),  # and the shared provider: 30.5, to even 30
+        ]
+        == [None, 18, 35, 53, 30]
+    )
+    # today's is the dashboard's
+    dashboard = _get(client, token, f"{ADMIN}/organizations/{seeded.a.organization.id}/dashboard")
+    assert dashboard["overview"]["compliance_score"] == 30

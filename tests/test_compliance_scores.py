@@ -1,14 +1,16 @@
 """The compliance score in SQL (`compliance.scores`, behind the dashboard and analytics)
-gives every provider the same integer as `compliance.evaluate`, on any day: providers
-with every mix of credentials (several of a kind, rejected, expired, expiring, tied on
-dates, in the states where they work, in others, in none), NPI states, DEA exemption,
-training certificates, and facilities in one or two states."""
+gives every provider the same integer as `compliance.evaluate` of `compliance.load_facts`
+on that day, on any day, past or future: providers with every mix of credentials
+(several of a kind, rejected, expired, expiring, tied on dates, in the states where they
+work, in others, in none; added before, on and after the days; verified or rejected
+later, at the last instant of a day or the first of the next), NPI states, DEA
+exemption, training certificates added over time, assignments starting and ending
+between the days, and facilities in one or two states."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
 import math
 import random
 import uuid
@@ -36,6 +38,21 @@ FACILITY_STATES = ("IL", "IN")
 CREDENTIAL_STATES = (None, "IL", "IN", "OH")
 
 
+def _around(rng: random.Random) -> dt.datetime:
+    """A moment long before the days, or at either edge of one of them: its first or its
+    last microsecond (UTC)."""
+    day = rng.choice(DAYS)
+    start = dt.datetime.combine(day, dt.time(), dt.UTC)
+    return rng.choice(
+        [
+            dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            start,
+            start + dt.timedelta(days=1) - dt.timedelta(microseconds=1),
+            start + dt.timedelta(hours=12),
+        ]
+    )
+
+
 def _credential(
     session: Session, rng: random.Random, user: User, kind: str, at: dt.datetime
 ) -> Credential:
@@ -46,10 +63,19 @@ def _credential(
         owner_organization_ids=members.organizations_of(session, user.id),
         credential_type=kind,
         verification_status=status,
+        verified_at=None if status == Verification.UNVERIFIED else at,
         expiry_date=None if offset is None else TODAY + dt.timedelta(days=offset),
         state=rng.choice(CREDENTIAL_STATES),
         created_at=at,
     )
+
+
+def _decide_later(rng: random.Random, credential: Credential) -> None:
+    """A decision after the credential was added (its history follows, in the database)."""
+    moment = _around(rng)
+    if moment > credential.created_at:
+        credential.verification_status = rng.choice([Verification.VERIFIED, Verification.REJECTED])
+        credential.verified_at = moment
 
 
 def _training(session: Session, rng: random.Random, user: User) -> Document | None:
@@ -66,11 +92,13 @@ def _training(session: Session, rng: random.Random, user: User) -> Document | No
         sha256=hashlib.sha256(user.id.bytes).hexdigest(),
         storage_key=f"documents/{user.id}",
         expiry_date=None if offset is None else TODAY + dt.timedelta(days=offset),
+        created_at=_around(rng),
     )
 
 
 def _providers(session: Session, seeded: TwoTenants) -> list[User]:
-    """Providers of tenant A, each at one or two of its facilities, with random facts."""
+    """Providers of tenant A, each at one or two of its facilities over some span, with
+    random facts."""
     rng = random.Random(20260101)
     facilities = [seeded.a.facility] + [
         factories.make_facility(session, seeded.a.organization, state=FACILITY_STATES[n % 2])
@@ -78,6 +106,7 @@ def _providers(session: Session, seeded: TwoTenants) -> list[User]:
     ]
     created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     providers = []
+    decided: list[Credential] = []
     for n in range(PROVIDERS):
         npi = rng.choice([None, *list(NpiVerification)])
         user = factories.make_user(
@@ -86,42 +115,68 @@ def _providers(session: Session, seeded: TwoTenants) -> list[User]:
             npi_verification=npi or NpiVerification.UNVERIFIED,
             dea_not_applicable=rng.random() < 0.25,
         )
-        factories.make_membership(session, user, seeded.a.organization, Role.PROVIDER)
+        factories.make_membership(
+            session, user, seeded.a.organization, Role.PROVIDER
+        ).created_at = _around(rng)
         for facility in rng.sample(facilities, rng.choice([0, 1, 2])):
-            factories.make_assignment(session, user, facility)
+            start = rng.choice([dt.date(2026, 1, 1), *DAYS])
+            end = rng.choice([None, *(d for d in DAYS if d > start)])
+            factories.make_assignment(
+                session,
+                user,
+                facility,
+                start_date=start,
+                end_date=end,
+                status="inactive" if end is not None and end <= TODAY else "active",
+            )
         for kind in (*compliance.CREDENTIAL_KINDS, CredentialType.BOARD_CERTIFICATION):
             # Equal creation stamps on purpose: ties are broken by id on both sides.
-            stamps = rng.choice([created, created + dt.timedelta(seconds=n)])
+            stamps = rng.choice([created, created + dt.timedelta(seconds=n), _around(rng)])
             for _ in range(rng.choice([0, 1, 1, 2, 3])):
-                session.add(_credential(session, rng, user, kind, stamps))
+                credential = _credential(session, rng, user, kind, stamps)
+                session.add(credential)
+                if rng.random() < 0.4:
+                    decided.append(credential)
         document = _training(session, rng, user)
         if document is not None:
             session.add(document)
         providers.append(user)
     session.flush()
+    for credential in decided:
+        _decide_later(rng, credential)
+    session.flush()
     return providers
+
+
+def _evaluated(
+    session: Session, ids: list[uuid.UUID]
+) -> dict[tuple[uuid.UUID, dt.date], compliance.ProviderCompliance]:
+    return {
+        (user_id, day): compliance.evaluate(facts, day)
+        for day in DAYS
+        for user_id, facts in compliance.load_facts(session, ids, day).items()
+    }
 
 
 def test_sql_scores_equal_evaluate_on_every_day(seeded: TwoTenants, admin_engine: Engine) -> None:
     with Session(admin_engine) as session:
         ids = [p.id for p in _providers(session, seeded)]
-        facts = compliance.load_facts(session, ids, TODAY)
-        evaluated = {
-            (user_id, day): compliance.evaluate(f, day)
-            for (user_id, f), day in itertools.product(facts.items(), DAYS)
-        }
-        scores = compliance.scores(ids, DAYS, TODAY)
+        evaluated = _evaluated(session, ids)
+        scores = compliance.scores(ids, DAYS)
         got = {
             (user_id, day): score
             for user_id, day, score in session.execute(
                 select(scores.c.user_id, scores.c.day, scores.c.score)
             )
         }
+        facts_today = compliance.load_facts(session, ids, TODAY)
         session.rollback()
     assert got == {key: result.score for key, result in evaluated.items()}
     assert len(set(got.values())) > 10  # the mix reaches many different scores
-    # ... and providers required one state, two, or none (scored on any state's)
-    assert {len(f.required_states) for f in facts.values()} == {0, 1, 2}
+    # ... providers required one state, two, or none (scored on any state's)
+    assert {len(f.required_states) for f in facts_today.values()} == {0, 1, 2}
+    # ... whose scores change from day to day (history replayed, not only expiry)
+    assert len({tuple(got[u, d] for d in DAYS) for u in ids}) > PROVIDERS // 2
     # ... and ties on both sides, which round() breaks to even: 12.5 to 12, 13.5 to 14
     unrounded = (
         100 * sum(i.weight * i.share for i in r.items) / sum(i.weight for i in r.items)
@@ -155,19 +210,29 @@ def test_dashboard_scores_are_the_means_of_evaluate(
         assert card["compliance_score"] == (round(mean(at)) if at else None), card
 
 
-def test_sums_of_providers_scoring_alike_equal_the_sums_of_evaluate(
+def test_the_trends_sums_are_those_of_the_members_of_each_day(
     seeded: TwoTenants, admin_engine: Engine
 ) -> None:
     with Session(admin_engine) as session:
         ids = [p.id for p in _providers(session, seeded)]
-        facts = compliance.load_facts(session, ids, TODAY)
-        expected = {
-            day: (sum(compliance.evaluate(f, day).score for f in facts.values()), len(facts))
-            for day in DAYS
-        }
+        joined = dict(
+            session.execute(
+                select(Membership.user_id, Membership.created_at).where(Membership.user_id.in_(ids))
+            ).all()
+        )
+        evaluated = _evaluated(session, ids)
+        expected: dict[dt.date, tuple[int, int]] = {}
+        for (user_id, day), result in evaluated.items():
+            if joined[user_id] < dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC):
+                total, count = expected.get(day, (0, 0))
+                expected[day] = (total + result.score, count + 1)
         got = {
             day: (int(total), int(count))
-            for day, total, count in session.execute(compliance.score_sums(ids, DAYS, TODAY))
+            for day, total, count in session.execute(
+                compliance.score_sums(ids, DAYS, [seeded.a.organization.id])
+            )
         }
         session.rollback()
     assert got == expected
+    # members joined over the days: fewer on the first than on the last
+    assert 0 < got[DAYS[0]][1] < got[DAYS[-1]][1] == PROVIDERS

@@ -4,9 +4,10 @@
   cancelled);
 - provider activity rate: providers with an order in the period / active providers;
 - facility utilization: orders per facility over the range, and each one's share;
-- compliance score trend: the organization's score as of each period's last day, from
-  the credentials' expiry dates (verifications are taken as they stand today: their
-  history is in the audit trail, not replayed here);
+- compliance score trend: the organization's score as it stood at the end of each
+  period's last day, replayed: its provider members by then, their credentials added by
+  then with their verification outcome then, training certificates on file and valid
+  then, and the states of the assignments in force then (none before any provider);
 - growth: each period's orders and revenue against the previous period's, in percent.
 """
 
@@ -147,7 +148,7 @@ def analytics(
     active_providers = int(
         session.scalar(
             select(func.count(func.distinct(ProviderFacility.user_id))).where(
-                queries.active_assignments_in(organization_ids)
+                queries.active_assignments_in(organization_ids, end)
             )
         )
         or 0
@@ -172,11 +173,15 @@ def analytics(
         min(end, starts[index + 1] - dt.timedelta(days=1) if index + 1 < len(starts) else end)
         for index in range(len(starts))
     ]
-    # Credentials as of each period's last day; training as it stands at the range's end.
+    # The organizations' score as it stood at the end of each period's last day: their
+    # provider members then, with their credentials, outcomes, training and assignments
+    # then (compliance.load_facts).
     providers = queries.provider_ids(session, organization_ids)
     score_on = {
         day: compliance.mean_score(int(total), int(count))
-        for day, total, count in session.execute(compliance.score_sums(providers, last_days, end))
+        for day, total, count in session.execute(
+            compliance.score_sums(providers, last_days, organization_ids)
+        )
     }
 
     periods: list[Period] = []

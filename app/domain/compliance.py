@@ -60,13 +60,21 @@ from sqlalchemy import (
     type_coerce,
     values,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.domain import credentials, queries
-from app.models import Credential, Document, Facility, Organization, ProviderFacility, User
-from app.models.enums import AssignmentStatus, DocumentType, NpiVerification
+from app.models import (
+    Credential,
+    Document,
+    Facility,
+    Membership,
+    Organization,
+    ProviderFacility,
+    User,
+)
 from app.models.enums import CredentialType as Kind
+from app.models.enums import DocumentType, NpiVerification, Role
 from app.models.enums import VerificationStatus as Verification
 
 WEIGHTS: dict[str, int] = {
@@ -92,11 +100,38 @@ PER_STATE_KINDS = (Kind.MEDICAL_LICENSE, Kind.DEA_REGISTRATION)
 
 
 @dataclass(frozen=True)
+class HeldCredential:
+    """A credential as it stood at the end of a day: its outcome then, replayed from its
+    history (credentials.outcome_on)."""
+
+    id: uuid.UUID
+    credential_type: str
+    state: str | None
+    verification_status: str
+    expiry_date: dt.date | None
+    created_at: dt.datetime
+
+    @classmethod
+    def on(cls, credential: Credential, day: dt.date) -> HeldCredential:
+        outcome = credentials.outcome_on(credential, day)
+        assert outcome is not None, "a credential added after the day"
+        return cls(
+            credential.id,
+            credential.credential_type,
+            credential.state,
+            outcome,
+            credential.expiry_date,
+            credential.created_at,
+        )
+
+
+@dataclass(frozen=True)
 class ProviderFacts:
-    """What compliance and the onboarding checklist are computed from."""
+    """What compliance and the onboarding checklist are computed from, as they stood at
+    the end of a day."""
 
     user: User
-    credentials: list[Credential]
+    credentials: list[HeldCredential]
     has_training: bool
     active_facility_ids: frozenset[uuid.UUID]
     # The states of those facilities: where the provider must hold a license and a DEA
@@ -153,24 +188,26 @@ _ORGANIZATION_OWNER = typing.cast("InstrumentedAttribute[uuid.UUID]", Document.o
 
 
 def load_facts(
-    session: Session, user_ids: list[uuid.UUID], today: dt.date
+    session: Session, user_ids: list[uuid.UUID], day: dt.date
 ) -> dict[uuid.UUID, ProviderFacts]:
-    """Facts for many providers in four queries (what the caller may see of them)."""
+    """Facts for many providers as they stood at the end of `day`, in four queries (what
+    the caller may see of them): the credentials added by then with their outcome then,
+    training certificates on file and valid that day, and the assignments in force."""
     if not user_ids:
         return {}
+    end = credentials.day_end(day)
     users = session.scalars(select(User).where(queries.one_of(User.id, user_ids))).all()
-    by_user: dict[uuid.UUID, list[Credential]] = defaultdict(list)
+    by_user: dict[uuid.UUID, list[HeldCredential]] = defaultdict(list)
     for credential in session.scalars(
         select(Credential)
-        .where(queries.one_of(Credential.user_id, user_ids))
+        .where(queries.one_of(Credential.user_id, user_ids), Credential.created_at < end)
         .order_by(Credential.id)
     ):
-        by_user[credential.user_id].append(credential)
+        by_user[credential.user_id].append(HeldCredential.on(credential, day))
     trained = set(
         session.scalars(
             select(Document.user_id).where(
-                queries.one_of(_DOCUMENT_OWNER, user_ids),
-                _training_valid_on(today),
+                queries.one_of(_DOCUMENT_OWNER, user_ids), _training_valid_on(day, end)
             )
         )
     )
@@ -179,10 +216,7 @@ def load_facts(
     for user_id, facility_id, state in session.execute(
         select(ProviderFacility.user_id, ProviderFacility.facility_id, Facility.state)
         .join(Facility, _assignment_facility())
-        .where(
-            queries.one_of(ProviderFacility.user_id, user_ids),
-            ProviderFacility.status == AssignmentStatus.ACTIVE,
-        )
+        .where(queries.one_of(ProviderFacility.user_id, user_ids), queries.active_on(day))
     ):
         active[user_id].add(facility_id)
         states[user_id].add(state)
@@ -203,18 +237,21 @@ def _assignment_facility() -> ColumnElement[bool]:
     )
 
 
-def _training_valid_on(day: dt.date) -> ColumnElement[bool]:
+def _training_valid_on(
+    day: dt.date | ColumnElement[dt.date], end: dt.datetime | ColumnElement[dt.datetime]
+) -> ColumnElement[bool]:
+    """A training certificate on file by `end` (the end of `day`) and valid on `day`."""
     return and_(
         Document.document_type == DocumentType.TRAINING_CERTIFICATE,
+        Document.created_at < end,
         # a certificate past its expiry no longer counts
         or_(Document.expiry_date.is_(None), Document.expiry_date >= day),
     )
 
 
-def _best(candidates: list[Credential]) -> Credential | None:
+def _best(candidates: list[HeldCredential]) -> HeldCredential | None:
     """Of credentials that could count, the one that does: a non-rejected one expiring
-    last. No date is needed to choose it: on any day that one of them is unexpired, so
-    is that one."""
+    last, then the latest added, then the first by id."""
     if not candidates:
         return None
     usable = [c for c in candidates if c.verification_status != Verification.REJECTED]
@@ -222,7 +259,9 @@ def _best(candidates: list[Credential]) -> Credential | None:
     return max(pool, key=lambda c: (c.expiry_date or dt.date.max, c.created_at))
 
 
-def counting_credentials(facts: ProviderFacts, kind: str) -> dict[str | None, Credential | None]:
+def counting_credentials(
+    facts: ProviderFacts, kind: str
+) -> dict[str | None, HeldCredential | None]:
     """The credential of a kind that counts in each state required of the provider
     (None where they hold none there), or, for a kind not held per state or a provider
     assigned nowhere, the one that counts whatever its state (under the key None)."""
@@ -235,23 +274,58 @@ def counting_credentials(facts: ProviderFacts, kind: str) -> dict[str | None, Cr
     return {None: _best(of_kind)}
 
 
-def _counting_credentials(user_ids: list[uuid.UUID]) -> CTE:
-    """(user_id, kind, gap, verified, verified_expiry, unverified, unverified_expiry): for
-    each provider and required kind, what the credentials `counting_credentials` counts
-    (one per required state, or one whatever the state) come to. `gap`: a state holds
-    none, or only a rejected one. `verified`/`unverified`: some counting credential has
-    that status; `*_expiry`: the earliest expiry among them (NULL: none expires).
+# --- the same in SQL, for many providers on many days --------------------------------
+
+
+def _days(days: list[dt.date]) -> Values:
+    return values(column("day", Date), name="days").data([(d,) for d in days])
+
+
+def _pairs(
+    user_ids: list[uuid.UUID], days: list[dt.date], members_of: list[uuid.UUID] | None
+) -> CTE:
+    """(user_id, day): each provider on each day, or, given organizations, on each day
+    by whose end they were a provider member of one of them."""
+    day = _days(days)
+    query = (
+        select(User.id.label("user_id"), day.c.day)
+        .join(day, true())
+        .where(queries.one_of(User.id, user_ids))
+    )
+    if members_of is not None:
+        query = query.where(
+            select(Membership.user_id)
+            .where(
+                Membership.user_id == User.id,
+                queries.one_of(Membership.organization_id, members_of),
+                Membership.role == Role.PROVIDER,
+                Membership.created_at < credentials.day_end_of(day.c.day),
+            )
+            .exists()
+        )
+    return query.cte("pairs")
+
+
+def _counting_credentials(user_ids: list[uuid.UUID], pairs: CTE) -> CTE:
+    """(user_id, day, kind, gap, verified, verified_expiry, unverified,
+    unverified_expiry): for each provider, day and required kind, what the credentials
+    `counting_credentials` counts that day (one per state required then, or one whatever
+    the state) come to. `gap`: a state holds none, or only a rejected one.
+    `verified`/`unverified`: some counting credential has that outcome; `*_expiry`: the
+    earliest expiry among them (NULL: none expires).
 
     An item earns the share of its weakest counting credential, and a credential's share
-    falls as its expiry nears: of credentials of one status the earliest expiring is the
-    weakest on every day, so these columns give the item's share on any day."""
+    falls as its expiry nears: of credentials of one outcome the earliest expiring is the
+    weakest on every day, so these columns give the item's share."""
     required = (
-        select(ProviderFacility.user_id, Facility.state)
+        select(pairs.c.user_id, pairs.c.day, Facility.state)
         .distinct()
+        .select_from(pairs)
+        .join(ProviderFacility, ProviderFacility.user_id == pairs.c.user_id)
         .join(Facility, _assignment_facility())
         .where(
             queries.one_of(ProviderFacility.user_id, user_ids),
-            ProviderFacility.status == AssignmentStatus.ACTIVE,
+            queries.active_on(pairs.c.day),
         )
         .cte("required_states")
     )
@@ -260,29 +334,34 @@ def _counting_credentials(user_ids: list[uuid.UUID]) -> CTE:
     # the state.
     slots = (
         select(
-            User.id.label("user_id"),
+            pairs.c.user_id,
+            pairs.c.day,
             kinds.c.kind,
             func.coalesce(required.c.state, "").label("slot"),
         )
-        .select_from(User)
+        .select_from(pairs)
         .join(kinds, true())
         .outerjoin(
             required,
-            and_(required.c.user_id == User.id, kinds.c.kind.in_(PER_STATE_KINDS)),
+            and_(
+                required.c.user_id == pairs.c.user_id,
+                required.c.day == pairs.c.day,
+                kinds.c.kind.in_(PER_STATE_KINDS),
+            ),
         )
-        .where(queries.one_of(User.id, user_ids))
         .cte("slots")
     )
-    # Each slot's credential as `_best` chooses it: non-rejected first, then the latest
-    # expiry (none: never expires), then the latest created, then the first by id (the
-    # order `load_facts` lists them in, where `max` keeps the first of equals).
-    best = (
+    end = credentials.day_end_of(slots.c.day)
+    candidates = (
         select(
             slots.c.user_id,
+            slots.c.day,
             slots.c.kind,
             slots.c.slot,
-            Credential.verification_status,
+            Credential.id,
+            Credential.created_at,
             Credential.expiry_date,
+            credentials.outcome_at(end).label("verification_status"),
         )
         .select_from(slots)
         .join(
@@ -291,18 +370,31 @@ def _counting_credentials(user_ids: list[uuid.UUID]) -> CTE:
                 Credential.user_id == slots.c.user_id,
                 Credential.credential_type == slots.c.kind,
                 or_(slots.c.slot == "", Credential.state == slots.c.slot),
+                Credential.created_at < end,
             ),
         )
-        .ext(distinct_on(slots.c.user_id, slots.c.kind, slots.c.slot))
         .where(queries.one_of(Credential.user_id, user_ids))
+        .subquery("candidates")
+    )
+    # Each slot's credential as `_best` chooses it: non-rejected first, then the latest
+    # expiry (none: never expires), then the latest added, then the first by id (the
+    # order `load_facts` lists them in, where `max` keeps the first of equals).
+    best = (
+        select(candidates)
+        .ext(
+            distinct_on(
+                candidates.c.user_id, candidates.c.day, candidates.c.kind, candidates.c.slot
+            )
+        )
         .order_by(
-            slots.c.user_id,
-            slots.c.kind,
-            slots.c.slot,
-            Credential.verification_status == Verification.REJECTED,
-            Credential.expiry_date.desc().nulls_first(),
-            Credential.created_at.desc(),
-            Credential.id,
+            candidates.c.user_id,
+            candidates.c.day,
+            candidates.c.kind,
+            candidates.c.slot,
+            candidates.c.verification_status == Verification.REJECTED,
+            candidates.c.expiry_date.desc().nulls_first(),
+            candidates.c.created_at.desc(),
+            candidates.c.id,
         )
         .cte("best_credentials")
     )
@@ -319,6 +411,7 @@ def _counting_credentials(user_ids: list[uuid.UUID]) -> CTE:
     return (
         select(
             slots.c.user_id,
+            slots.c.day,
             slots.c.kind,
             func.bool_or(or_(status.is_(None), status == Verification.REJECTED)).label("gap"),
             *held(Verification.VERIFIED),
@@ -329,11 +422,12 @@ def _counting_credentials(user_ids: list[uuid.UUID]) -> CTE:
             best,
             and_(
                 best.c.user_id == slots.c.user_id,
+                best.c.day == slots.c.day,
                 best.c.kind == slots.c.kind,
                 best.c.slot == slots.c.slot,
             ),
         )
-        .group_by(slots.c.user_id, slots.c.kind)
+        .group_by(slots.c.user_id, slots.c.day, slots.c.kind)
         .cte("credential_facts")
     )
 
@@ -341,9 +435,6 @@ def _counting_credentials(user_ids: list[uuid.UUID]) -> CTE:
 # The columns `_counting_credentials` gives a kind, as `_provider_facts` names them
 # ({kind}_{fact}).
 _KIND_FACTS = ("gap", "verified", "verified_expiry", "unverified", "unverified_expiry")
-# Those that `score_sums` groups providers by as they are; the expiries it buckets.
-_KIND_STATES = ("gap", "verified", "unverified")
-_KIND_EXPIRIES = ("verified_expiry", "unverified_expiry")
 
 
 def _share(choices: dict[str, float], value: SQLColumnExpression[str]) -> ColumnElement[float]:
@@ -371,16 +462,19 @@ def _credential_share(
     )
 
 
-def _kind_share(facts: FromClause, kind: str, day: ColumnElement[dt.date]) -> ColumnElement[float]:
-    """The share `_credential_item` gives the kind on `day`: nothing with a gap, else the
-    lesser of what its weakest verified and weakest unverified credentials earn."""
+def _kind_share(facts: FromClause, kind: str) -> ColumnElement[float]:
+    """The share `_credential_item` gives the kind on the row's day: nothing with a gap,
+    else the lesser of what its weakest verified and weakest unverified credentials
+    earn."""
 
     def weakest(verification: Verification) -> ColumnElement[float]:
         return case(
             (
                 facts.c[f"{kind}_{verification}"],
                 _credential_share(
-                    literal(verification.value), facts.c[f"{kind}_{verification}_expiry"], day
+                    literal(verification.value),
+                    facts.c[f"{kind}_{verification}_expiry"],
+                    facts.c.day,
                 ),
             ),
             else_=literal(1.0, Float),
@@ -392,46 +486,66 @@ def _kind_share(facts: FromClause, kind: str, day: ColumnElement[dt.date]) -> Co
     )
 
 
-def _provider_facts(user_ids: list[uuid.UUID], training_day: dt.date) -> Subquery:
-    """What each provider's score is computed from, one row per provider (of those the
-    caller may see): dea_applies, npi_share, training_share (as on `training_day`), and
-    for each required kind what its counting credentials come to ({kind}_{fact} for each
-    of `_KIND_FACTS`)."""
-    counting = _counting_credentials(user_ids)
+def _provider_facts(user_ids: list[uuid.UUID], pairs: CTE) -> Subquery:
+    """What each provider's score on each day is computed from, one row per pair of
+    `pairs` (of the providers the caller may see): dea_applies, npi_share,
+    training_share, and for each required kind what its counting credentials come to
+    ({kind}_{fact} for each of `_KIND_FACTS`)."""
+    counting = _counting_credentials(user_ids, pairs)
     held = {kind: counting.alias(kind) for kind in CREDENTIAL_KINDS}
     trained = (
-        select(Document.user_id)
+        select(pairs.c.user_id, pairs.c.day)
         .distinct()
-        .where(queries.one_of(_DOCUMENT_OWNER, user_ids), _training_valid_on(training_day))
+        .select_from(pairs)
+        .join(Document, pairs.c.user_id == _DOCUMENT_OWNER)
+        .where(
+            queries.one_of(_DOCUMENT_OWNER, user_ids),
+            _training_valid_on(pairs.c.day, credentials.day_end_of(pairs.c.day)),
+        )
         .subquery("trained")
     )
-    query = select(
-        User.id.label("user_id"),
-        (~User.dea_not_applicable).label("dea_applies"),
-        case(
-            (func.coalesce(User.npi, "") == "", literal(0.0, Float)),
-            else_=_share(NPI_SHARES, User.npi_verification),
-        ).label("npi_share"),
-        case((trained.c.user_id.is_(None), literal(0.0, Float)), else_=literal(1.0, Float)).label(
-            "training_share"
-        ),
-        *(
-            alias.c[fact].label(f"{kind}_{fact}")
-            for kind, alias in held.items()
-            for fact in _KIND_FACTS
-        ),
-    ).where(queries.one_of(User.id, user_ids))
+    query = (
+        select(
+            pairs.c.user_id,
+            pairs.c.day,
+            (~User.dea_not_applicable).label("dea_applies"),
+            case(
+                (func.coalesce(User.npi, "") == "", literal(0.0, Float)),
+                else_=_share(NPI_SHARES, User.npi_verification),
+            ).label("npi_share"),
+            case(
+                (trained.c.user_id.is_(None), literal(0.0, Float)), else_=literal(1.0, Float)
+            ).label("training_share"),
+            *(
+                alias.c[fact].label(f"{kind}_{fact}")
+                for kind, alias in held.items()
+                for fact in _KIND_FACTS
+            ),
+        )
+        .select_from(pairs)
+        .join(User, User.id == pairs.c.user_id)
+        .where(queries.one_of(User.id, user_ids))
+    )
     for kind, alias in held.items():
-        query = query.join(alias, and_(alias.c.user_id == User.id, alias.c.kind == kind))
-    return query.outerjoin(trained, trained.c.user_id == User.id).subquery("facts")
+        query = query.join(
+            alias,
+            and_(
+                alias.c.user_id == pairs.c.user_id,
+                alias.c.day == pairs.c.day,
+                alias.c.kind == kind,
+            ),
+        )
+    return query.outerjoin(
+        trained, and_(trained.c.user_id == pairs.c.user_id, trained.c.day == pairs.c.day)
+    ).subquery("facts")
 
 
-def _score(facts: FromClause, day: ColumnElement[dt.date]) -> ColumnElement[int]:
-    """`evaluate(...).score` on `day`, from the columns `_provider_facts` names, in the
-    same floating-point arithmetic: the same integers."""
+def _score(facts: FromClause) -> ColumnElement[int]:
+    """`evaluate(...).score` on the row's day, from the columns `_provider_facts` names,
+    in the same floating-point arithmetic: the same integers."""
 
     def weighted(kind: str) -> ColumnElement[float]:
-        return literal(WEIGHTS[kind], Float) * _kind_share(facts, kind, day)
+        return literal(WEIGHTS[kind], Float) * _kind_share(facts, kind)
 
     dea_applies = facts.c.dea_applies
     earned = (
@@ -447,63 +561,25 @@ def _score(facts: FromClause, day: ColumnElement[dt.date]) -> ColumnElement[int]
     return cast(func.round(type_coerce(100 * earned / total, Float)), Integer)
 
 
-def _days(days: list[dt.date]) -> Values:
-    return values(column("day", Date), name="days").data([(d,) for d in days])
-
-
-def scores(user_ids: list[uuid.UUID], days: list[dt.date], training_day: dt.date) -> CTE:
-    """(user_id, day, score): each provider's score (as `evaluate` gives it) on each of
-    `days`, with training as on `training_day`."""
-    facts = _provider_facts(user_ids, training_day)
-    day = _days(days)
-    return (
-        select(facts.c.user_id, day.c.day, _score(facts, day.c.day).label("score"))
-        .select_from(facts)
-        .join(day, true())
-        .cte("scores")
-    )
+def scores(
+    user_ids: list[uuid.UUID], days: list[dt.date], *, members_of: list[uuid.UUID] | None = None
+) -> CTE:
+    """(user_id, day, score): each provider's score on each of `days`, as `evaluate` of
+    `load_facts` on that day gives it; given organizations, only on the days by whose
+    end the provider was a provider member of one of them."""
+    facts = _provider_facts(user_ids, _pairs(user_ids, days, members_of))
+    return select(facts.c.user_id, facts.c.day, _score(facts).label("score")).cte("scores")
 
 
 def score_sums(
-    user_ids: list[uuid.UUID], days: list[dt.date], training_day: dt.date
+    user_ids: list[uuid.UUID], days: list[dt.date], members_of: list[uuid.UUID]
 ) -> Select[dt.date, int, int]:
-    """(day, total, count): the sum and number of the providers' scores on each of `days`,
-    as `scores` gives them, with each score computed once for all the providers whose
-    facts score alike on every one of the days.
-
-    A credential's share changes on a day only by whether its expiry falls before the day
-    or within the next EXPIRING_WINDOW days: expiry dates that fall between the same two
-    of those boundaries score alike on every day, so the earliest of them stands for all."""
-    facts = _provider_facts(user_ids, training_day)
-    boundaries = sorted({b for d in days for b in (d, d + dt.timedelta(days=EXPIRING_WINDOW + 1))})
-    between = literal(boundaries, ARRAY(Date))
-    alike = [
-        facts.c.dea_applies,
-        facts.c.npi_share,
-        facts.c.training_share,
-        *(facts.c[f"{kind}_{state}"] for kind in CREDENTIAL_KINDS for state in _KIND_STATES),
-    ]
-    expiries = [facts.c[f"{kind}_{e}"] for kind in CREDENTIAL_KINDS for e in _KIND_EXPIRIES]
-    groups = (
-        select(
-            func.count().label("providers"),
-            *alike,
-            *(func.min(expiry).label(expiry.name) for expiry in expiries),
-        )
-        .group_by(*alike, *(func.width_bucket(expiry, between) for expiry in expiries))
-        .subquery("groups")
-    )
-    day = _days(days)
-    return (
-        select(
-            day.c.day,
-            func.sum(_score(groups, day.c.day) * groups.c.providers).label("total"),
-            func.sum(groups.c.providers).label("count"),
-        )
-        .select_from(groups)
-        .join(day, true())
-        .group_by(day.c.day)
-    )
+    """(day, total, count): the sum and number of the scores `scores` gives the provider
+    members of `members_of` on each of `days` (no row for a day without any)."""
+    scored = scores(user_ids, days, members_of=members_of)
+    return select(
+        scored.c.day, func.sum(scored.c.score).label("total"), func.count().label("count")
+    ).group_by(scored.c.day)
 
 
 def mean_score(total: int, count: int) -> int | None:
@@ -512,7 +588,7 @@ def mean_score(total: int, count: int) -> int | None:
     return round(total / count) if count else None
 
 
-def _earned_by(credential: Credential, today: dt.date) -> float:
+def _earned_by(credential: HeldCredential, today: dt.date) -> float:
     state = credentials.status_at(credential, today)
     if (
         state == Verification.VERIFIED
@@ -543,7 +619,7 @@ def _credential_item(facts: ProviderFacts, kind: str, today: dt.date) -> ItemSta
             kind, weight, 0.0, "missing", required_states=required, missing_states=missing
         )
     weakest = min(
-        (typing.cast(Credential, c) for c in counting.values()),
+        (typing.cast(HeldCredential, c) for c in counting.values()),
         key=lambda c: (_earned_by(c, today), c.expiry_date or dt.date.max, c.state or ""),
     )
     return ItemState(

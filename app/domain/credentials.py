@@ -25,7 +25,19 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Date, DateTime, Select, cast, column, func, literal, select, values
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Select,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    select,
+    values,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -56,7 +68,21 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 EXPIRY_WINDOWS = (30, 60, 90)
 
 
-def status_at(credential: Credential, today: dt.date) -> str:
+class Expiring(Protocol):
+    """A credential, or a document that must be renewed."""
+
+    @property
+    def expiry_date(self) -> dt.date | None: ...
+
+
+class Decided(Expiring, Protocol):
+    """A credential, as it stands or as it stood on a day (compliance.HeldCredential)."""
+
+    @property
+    def verification_status(self) -> str: ...
+
+
+def status_at(credential: Decided, today: dt.date) -> str:
     """The verification status as of `today`: a lapsed credential reads `expired`,
     whatever its stored verification, unless it was rejected."""
     if credential.verification_status == Verification.REJECTED:
@@ -64,13 +90,6 @@ def status_at(credential: Credential, today: dt.date) -> str:
     if credential.expiry_date is not None and credential.expiry_date < today:
         return Verification.EXPIRED
     return credential.verification_status
-
-
-class Expiring(Protocol):
-    """A credential, or a document that must be renewed."""
-
-    @property
-    def expiry_date(self) -> dt.date | None: ...
 
 
 def days_left(record: Expiring, today: dt.date) -> int | None:
@@ -170,39 +189,70 @@ def _set_verification(
     return credential
 
 
-def verification_status_on(
-    credential_ids: Sequence[uuid.UUID], days: Sequence[dt.date]
-) -> Select[tuple[uuid.UUID, dt.date, str]]:
-    """(credential_id, day, verification_status): each credential's shared outcome as it
-    stood at the end of each of `days` (UTC dates), replayed from its history: the status
-    of the last change made before the next day began, `unverified` before the first. No
-    row for a day that ended before the credential was added. Whoever's decisions they
-    were, no reason or decider is read: any organization the provider works for gets
-    the same answer. Expiry is not applied (`status_at` does that, from the dates)."""
-    day = values(column("day", Date), name="days").data([(d,) for d in days])
-    # the next day's midnight, UTC
-    day_ends = func.timezone("UTC", cast(day.c.day + 1, DateTime()))
+def day_end(day: dt.date) -> dt.datetime:
+    """When `day` (a UTC date) ends: the next day's midnight, UTC."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+
+def day_end_of(day: ColumnElement[dt.date]) -> ColumnElement[dt.datetime]:
+    """`day_end` of a date column."""
+    return func.timezone("UTC", cast(day + 1, DateTime()))
+
+
+def outcome_on(credential: Credential, day: dt.date) -> str | None:
+    """The shared outcome as it stood at the end of `day`, replayed from the credential's
+    history: the status of its last change made before the day ended, `unverified`
+    before the first; None when the credential was added after the day. Whoever's
+    decisions they were, no reason or decider is read: any organization the provider
+    works for gets the same answer. Expiry is not applied (`status_at` does that)."""
+    end = day_end(day)
+    if credential.created_at >= end:
+        return None
+    status: str = Verification.UNVERIFIED
+    for change in credential.verification_history:
+        if dt.datetime.fromisoformat(change["changed_at"]) < end:
+            status = change["verification_status"]
+    return status
+
+
+def outcome_at(end: ColumnElement[dt.datetime]) -> ColumnElement[str]:
+    """`outcome_on` in SQL, for a credential of the query that was added before `end`:
+    its status at `end`. The history is read only when its last change came later."""
+    history = Credential.verification_history
     change = (
-        func.jsonb_array_elements(Credential.verification_history)
+        func.jsonb_array_elements(history)
         .table_valued(column("value", JSONB), with_ordinality="position")
         .render_derived()
     )
+
+    def changed_at(entry: Any) -> ColumnElement[dt.datetime]:
+        return cast(entry["changed_at"].astext, DateTime(timezone=True))
+
     status_then = (
         select(change.c.value["verification_status"].astext)
-        .where(cast(change.c.value["changed_at"].astext, DateTime(timezone=True)) < day_ends)
+        .where(changed_at(change.c.value) < end)
         .order_by(change.c.position.desc())
         .limit(1)
         .scalar_subquery()
     )
+    last = history[-1]
+    return case(
+        (func.jsonb_array_length(history) == 0, literal(Verification.UNVERIFIED.value)),
+        (changed_at(last) < end, last["verification_status"].astext),
+        else_=func.coalesce(status_then, literal(Verification.UNVERIFIED.value)),
+    )
+
+
+def verification_status_on(
+    credential_ids: Sequence[uuid.UUID], days: Sequence[dt.date]
+) -> Select[tuple[uuid.UUID, dt.date, str]]:
+    """(credential_id, day, verification_status): `outcome_on` each credential and each
+    of `days`, in SQL; no row for a day that ended before the credential was added."""
+    day = values(column("day", Date), name="days").data([(d,) for d in days])
+    end = day_end_of(day.c.day)
     return (
-        select(
-            Credential.id,
-            day.c.day,
-            func.coalesce(status_then, literal(Verification.UNVERIFIED.value)).label(
-                "verification_status"
-            ),
-        )
-        .join(day, Credential.created_at < day_ends)
+        select(Credential.id, day.c.day, outcome_at(end).label("verification_status"))
+        .join(day, Credential.created_at < end)
         .where(queries.one_of(Credential.id, credential_ids))
         .order_by(Credential.id, day.c.day)
     )

@@ -88,7 +88,7 @@ def dashboard(
             select(
                 ProviderFacility.facility_id, func.count(func.distinct(ProviderFacility.user_id))
             )
-            .where(queries.active_assignments_in(ids))
+            .where(queries.active_assignments_in(ids, today))
             .group_by(ProviderFacility.facility_id)
         ).all()
     )
@@ -137,14 +137,14 @@ def _compliance_scores(
 ) -> tuple[int | None, dict[uuid.UUID, int | None]]:
     """The providers' mean score, and the mean score of those active at each facility of
     the organizations, in one statement: only sums and counts leave the database."""
-    scores = compliance.scores(provider_ids, [today], today)
+    scores = compliance.scores(provider_ids, [today])
     everyone = select(literal(None, UUID(as_uuid=True)).label("facility_id"), *_sum_count(scores))
     # An assignment is in its facility's organization (fk_provider_facilities_facility):
     # those at the tree's facilities are the ones in the tree's organizations.
     per_facility = (
         select(ProviderFacility.facility_id, *_sum_count(scores))
         .join(scores, scores.c.user_id == ProviderFacility.user_id)
-        .where(queries.active_assignments_in(ids))
+        .where(queries.active_assignments_in(ids, today))
         .group_by(ProviderFacility.facility_id)
     )
     overall: int | None = None

@@ -198,6 +198,8 @@ def downgrade() -> None:
         "verification_status <> 'rejected' OR rejection_reason IS NOT NULL",
     )
     op.execute(_GUARD_0026)
+    op.execute("DROP TRIGGER IF EXISTS credentials_history_start ON credentials")
+    op.execute("DROP FUNCTION IF EXISTS tenancy.start_credential_history()")
     op.drop_column("credentials", "verification_history")
     op.drop_table("credential_verifications")
 
