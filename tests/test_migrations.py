@@ -339,3 +339,116 @@ def test_0025_keeps_the_accesses_in_the_trail_down_and_up_again(
     migrate.upgrade(urls.owner)
     assert access() == ("access", "fhir_export", {})
     admin.dispose()
+
+
+# The revision before the verification decisions moved into their table.
+BEFORE_DECISIONS = "0026"
+
+
+def test_0028_files_each_decision_under_its_organization_and_back(
+    empty_database: DatabaseUrls,
+) -> None:
+    """A rejection whose change the trail recorded under B, and a verification by A's
+    admin the trail knows nothing of: each becomes its organization's decision, each
+    credential's history starts with it (in UTC text), and the downgrade puts the
+    decider and the reason back on the credential."""
+    urls = empty_database
+    migrate.upgrade(urls.owner)
+    migrate.downgrade(urls.owner, BEFORE_DECISIONS)
+    engine = make_engine(urls.admin)
+    decided = "2026-11-02 23:59:59.5+00"
+    with engine.begin() as conn:
+        apply(conn, TenantContext(is_msc_admin=True, request_id="req-0028"))
+
+        def returning(sql: str, **values: object) -> uuid.UUID:
+            found = conn.scalar(text(sql + " RETURNING id"), values)
+            assert isinstance(found, uuid.UUID)
+            return found
+
+        a, b = (
+            returning(
+                "INSERT INTO organizations (name, organization_type) VALUES (:n, 'group_practice')",
+                n=name,
+            )
+            for name in ("A", "B")
+        )
+        provider = returning("INSERT INTO users (email, name) VALUES ('p@example.com', 'P')")
+        admin = returning("INSERT INTO users (email, name) VALUES ('a@example.com', 'Ann')")
+        for user, organization, role in (
+            (provider, a, "provider"),
+            (provider, b, "provider"),
+            (admin, a, "organization_admin"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO memberships (user_id, organization_id, role) VALUES (:u, :o, :r)"
+                ),
+                {"u": user, "o": organization, "r": role},
+            )
+        conn.execute(
+            text(
+                "UPDATE users SET organization_ids = ARRAY[CAST(:a AS uuid), CAST(:b AS uuid)]"
+                " WHERE id = :u"
+            ),
+            {"u": provider, "a": a, "b": b},
+        )
+        rejected, verified = (
+            returning(
+                "INSERT INTO credentials (user_id, owner_organization_ids, credential_type,"
+                " verification_status, verified_by_id, verified_at, rejection_reason)"
+                " VALUES (:u, ARRAY[CAST(:a AS uuid), CAST(:b AS uuid)], 'medical_license',"
+                " :s, :by, CAST(:at AS timestamptz), :reason)",
+                u=provider,
+                a=a,
+                b=b,
+                s=status,
+                by=admin,
+                at=decided,
+                reason=reason,
+            )
+            for status, reason in (("rejected", "not in the board's list"), ("verified", None))
+        )
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (organization_id, action, table_name, row_id, changes)"
+                " VALUES (:b, 'update', 'credentials', :c,"
+                " jsonb_build_object('verified_at', jsonb_build_object('new', CAST(:at AS text))))"
+            ),
+            {"b": b, "c": rejected, "at": "2026-11-02T23:59:59.5+00:00"},
+        )
+    migrate.upgrade(urls.owner)
+    with engine.connect() as conn:
+        decisions = conn.execute(
+            text(
+                "SELECT credential_id, organization_id, verification_status, rejection_reason,"
+                " verified_by_id FROM credential_verifications ORDER BY verification_status"
+            )
+        ).all()
+        histories = dict(
+            conn.execute(text("SELECT id, verification_history FROM credentials")).all()
+        )
+    assert [tuple(row) for row in decisions] == [
+        (rejected, b, "rejected", "not in the board's list", admin),
+        (verified, a, "verified", None, admin),
+    ]
+    assert histories == {
+        rejected: [
+            {"verification_status": "rejected", "changed_at": "2026-11-02T23:59:59.500000Z"}
+        ],
+        verified: [
+            {"verification_status": "verified", "changed_at": "2026-11-02T23:59:59.500000Z"}
+        ],
+    }
+    migrate.downgrade(urls.owner, BEFORE_DECISIONS)
+    with engine.connect() as conn:
+        restored = conn.execute(
+            text(
+                "SELECT id, verified_by_id, rejection_reason FROM credentials ORDER BY"
+                " verification_status"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in restored] == [
+        (rejected, admin, "not in the board's list"),
+        (verified, admin, None),
+    ]

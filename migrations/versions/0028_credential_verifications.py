@@ -154,11 +154,21 @@ def upgrade() -> None:
            AND c.verified_at IS NOT NULL
            AND decider.organization_id IS NOT NULL
         """,
+        # The entries as policies/credentials.sql writes them (UTC text), made in a
+        # materialized CTE: Citus calls no STABLE function (to_char) on the rows of the
+        # table an UPDATE changes, but it takes the CTE's result as plain values.
         """
-        UPDATE credentials
-           SET verification_history = jsonb_build_array(jsonb_build_object(
-                   'verification_status', verification_status, 'changed_at', verified_at))
-         WHERE verification_status IN ('verified', 'rejected') AND verified_at IS NOT NULL
+        WITH entries AS MATERIALIZED (
+            SELECT id, jsonb_build_array(jsonb_build_object(
+                       'verification_status', verification_status,
+                       'changed_at', to_char(verified_at AT TIME ZONE 'UTC',
+                                             'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))) AS history
+              FROM credentials
+             WHERE verification_status IN ('verified', 'rejected') AND verified_at IS NOT NULL)
+        UPDATE credentials c
+           SET verification_history = entries.history
+          FROM entries
+         WHERE c.id = entries.id
         """,
     )
     op.drop_constraint(op.f("ck_credentials_rejection_has_reason"), "credentials", type_="check")
