@@ -34,6 +34,11 @@ class OrderStatus(StrEnum):
 
 # Work in flight, whatever its date: what the dashboard counts as active orders.
 ACTIVE_ORDER_STATUSES = (OrderStatus.SUBMITTED, OrderStatus.APPROVED, OrderStatus.SHIPPED)
+# Orders that are business: submitted and not cancelled, whatever came after. What the
+# analytics count (orders, revenue, ordering providers, facilities' use) and what the
+# onboarding checklist takes as a first order; a draft is an intention, a cancelled
+# order none any more.
+BUSINESS_ORDER_STATUSES = (*ACTIVE_ORDER_STATUSES, OrderStatus.DELIVERED)
 
 
 class Order(TenantRowKey, Timestamps, Base):
