@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -32,19 +32,24 @@ ORDERS = [
 ]
 
 
-def _order(
-    conn: object,
+def _noon(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(12), dt.UTC)
+
+
+def _insert_order(
+    conn: Connection,
     organization_id: uuid.UUID,
     facility_id: uuid.UUID,
     provider_id: uuid.UUID,
-    days_ago: int,
-    amount: str,
     status: str,
+    amount: str,
+    created: dt.date,
+    submitted: dt.date | None,
 ) -> None:
-    conn.execute(  # type: ignore[attr-defined]
+    conn.execute(
         text(
             "INSERT INTO orders (organization_id, facility_id, provider_id, status, amount,"
-            " line_count, created_at) VALUES (:o, :f, :p, :s, :a, 1, :c)"
+            " line_count, created_at, submitted_at) VALUES (:o, :f, :p, :s, :a, 1, :c, :t)"
         ),
         {
             "o": organization_id,
@@ -52,9 +57,26 @@ def _order(
             "p": provider_id,
             "s": status,
             "a": amount,
-            "c": dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(12), dt.UTC),
+            "c": _noon(created),
+            "t": _noon(submitted) if submitted else None,
         },
     )
+
+
+def _order(
+    conn: Connection,
+    organization_id: uuid.UUID,
+    facility_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    days_ago: int,
+    amount: str,
+    status: str,
+) -> None:
+    """An order placed `days_ago` as the API places it: submitted when created, unless
+    it is a draft (a submission stamps submitted_at)."""
+    day = TODAY - dt.timedelta(days=days_ago)
+    submitted = None if status == "draft" else day
+    _insert_order(conn, organization_id, facility_id, provider_id, status, amount, day, submitted)
 
 
 def _seed(seeded: TwoTenants, admin_engine: Engine) -> list[uuid.UUID]:
@@ -135,21 +157,19 @@ def test_analytics_figures_and_csv(
     response = client.get(url, headers=bearer(token))
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    in_range = [o for o in ORDERS if o[0] <= 13]
+    in_range = [o for o in ORDERS if o[0] <= 13 and o[3] not in ("draft", "cancelled")]
     assert body["total_orders"] == len(in_range)
-    revenue = sum(Decimal(o[2]) for o in in_range if o[3] != "cancelled")
-    assert Decimal(body["total_revenue"]) == revenue
+    assert Decimal(body["total_revenue"]) == sum(Decimal(o[2]) for o in in_range)
     assert len(body["periods"]) == 14
     by_day = {p["start"]: p for p in body["periods"]}
-    for days_ago, _index, amount, status in in_range:
+    for days_ago, _index, amount, _status in in_range:
         day = by_day[str(TODAY - dt.timedelta(days=days_ago))]
         assert day["orders"] == 1
-        assert Decimal(day["revenue"]) == (
-            Decimal("0") if status == "cancelled" else Decimal(amount)
-        )
+        assert Decimal(day["revenue"]) == Decimal(amount)
         assert day["provider_activity_rate"] == 1.0  # the one active provider ordered
-    quiet = by_day[str(TODAY - dt.timedelta(days=5))]
-    assert quiet["orders"] == 0 and quiet["provider_activity_rate"] == 0.0
+    for quiet_day in (3, 5):  # the cancelled order's day, and one without an order
+        quiet = by_day[str(TODAY - dt.timedelta(days=quiet_day))]
+        assert quiet["orders"] == 0 and quiet["provider_activity_rate"] == 0.0
     shares = {f["facility_id"]: (f["orders"], f["share"]) for f in body["facilities"]}
     for index, facility_id in enumerate(facilities):
         count = sum(1 for o in in_range if o[1] == index)
@@ -187,7 +207,8 @@ def test_msc_breakdown_across_organizations(
         "/api/v1/admin/analytics?from=" + str(TODAY - dt.timedelta(days=30)), headers=bearer(msc)
     ).get_json()
     by_name = {r["name"]: r for r in rows}
-    assert by_name["Tenant A"]["orders"] == len(ORDERS)
+    # the draft and the cancelled order are not business
+    assert by_name["Tenant A"]["orders"] == len(ORDERS) - 2
     assert by_name["Tenant B"]["orders"] == 1
     assert Decimal(by_name["Tenant B"]["revenue"]) == Decimal("999.00")
     admin = token_for(client, seeded.a.admin)
@@ -212,7 +233,7 @@ def test_the_breakdown_csv_opens_in_a_spreadsheet_without_running_a_name(
     rows = {r["organization_id"]: r for r in csv.DictReader(io.StringIO(response.text))}
     renamed = rows[str(seeded.a.organization.id)]
     assert renamed["name"] == '\'=HYPERLINK("http://x")'
-    assert renamed["orders"] == str(len(ORDERS))
+    assert renamed["orders"] == str(len(ORDERS) - 2)  # neither the draft nor the cancelled
     other = rows[str(seeded.b.organization.id)]
     assert (other["name"], other["revenue"]) == ("Tenant B", "999.00")
 

@@ -1,9 +1,14 @@
 """Organization analytics over a date range, by day, week or month, aggregated in SQL.
 
-- order volume: orders created in each period, and their amount (revenue: orders not
-  cancelled);
-- provider activity rate: providers with an order in the period / active providers;
-- facility utilization: orders per facility over the range, and each one's share;
+Orders count when they are business (`BUSINESS_ORDER_STATUSES`: submitted, approved,
+shipped or delivered; neither draft nor cancelled), on the day they were submitted
+(`submitted_at`, stamped when an order is placed as submitted or a draft is submitted;
+a draft has none).
+
+- order volume: business orders in each period, and their amount (revenue);
+- provider activity rate: ordering providers (those with a business order in the
+  period) / active providers;
+- facility utilization: business orders per facility over the range, and each one's share;
 - compliance score trend: the organization's score as of each period's last day, from
   the credentials' expiry dates (verifications are taken as they stand today: their
   history is in the audit trail, not replayed here);
@@ -34,7 +39,7 @@ from sqlalchemy.orm import Session
 from app.domain import compliance, queries
 from app.models import Facility, Organization, ProviderFacility
 from app.models.enums import AssignmentStatus
-from app.models.order import Order, OrderStatus
+from app.models.order import BUSINESS_ORDER_STATUSES, Order
 
 INTERVALS = ("day", "week", "month")
 
@@ -78,29 +83,28 @@ def _growth(current: Decimal | int, previous: Decimal | int | None) -> float | N
     return round(float((Decimal(current) - Decimal(previous)) / Decimal(previous) * 100), 2)
 
 
-def _created_between(start: dt.date, end: dt.date) -> ColumnElement[bool]:
-    """Created on a day from `start` through `end` (`created_at::date`), said as a range of
-    instants: the days' midnights in the session's time zone, the one `::date` reads in.
-    Instants compare with an operator the policies let the (organization_id, created_at)
-    index bound the scan with; a timestamp against a date does not."""
+def _business_between(start: dt.date, end: dt.date) -> ColumnElement[bool]:
+    """Business orders submitted on a day from `start` through `end` (`submitted_at::date`),
+    the days said as a range of instants: their midnights in the session's time zone, the
+    one `::date` reads in. Instants compare with an operator the policies let the
+    (organization_id, submitted_at) index bound the scan with; a timestamp against a date
+    does not."""
 
     def midnight(day: dt.date) -> ColumnElement[dt.datetime]:
         return cast(literal(day, Date), DateTime(timezone=True))
 
     return and_(
-        Order.created_at >= midnight(start),
-        Order.created_at < midnight(end + dt.timedelta(days=1)),
+        Order.status.in_(BUSINESS_ORDER_STATUSES),
+        Order.submitted_at >= midnight(start),
+        Order.submitted_at < midnight(end + dt.timedelta(days=1)),
     )
 
 
 def _order_totals() -> tuple[Label[int], Label[Decimal], Label[int]]:
-    """Orders, revenue (orders not cancelled) and ordering providers, per group."""
+    """Orders, revenue and ordering providers, per group of business orders."""
     return (
         func.count().label("orders"),
-        func.coalesce(
-            func.sum(Order.amount).filter(Order.status != OrderStatus.CANCELLED),
-            cast(literal(0), Numeric),
-        ).label("revenue"),
+        func.coalesce(func.sum(Order.amount), cast(literal(0), Numeric)).label("revenue"),
         func.count(func.distinct(Order.provider_id)).label("ordering_providers"),
     )
 
@@ -134,8 +138,8 @@ def analytics(
     interval: str,
 ) -> Analytics:
     """Five queries for any range and any organization size."""
-    period = cast(func.date_trunc(interval, Order.created_at), Date).label("period")
-    in_range = _created_between(start, end)
+    period = cast(func.date_trunc(interval, Order.submitted_at), Date).label("period")
+    in_range = _business_between(start, end)
     by_period = {
         row.period: row
         for row in session.execute(
@@ -238,7 +242,7 @@ def breakdown(session: Session, start: dt.date, end: dt.date) -> list[Organizati
         row.organization_id: row
         for row in session.execute(
             select(Order.organization_id, *_order_totals())
-            .where(_created_between(start, end))
+            .where(_business_between(start, end))
             .group_by(Order.organization_id)
         )
     }

@@ -64,8 +64,10 @@ class Order(TenantRowKey, Timestamps, Base):
         CheckConstraint(check_in("status", values(OrderStatus)), name="status"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("line_count >= 1", name="line_count_positive"),
-        # Lists and analytics: newest first per organization; per facility.
+        # Lists: newest first per organization.
         Index("ix_orders_organization_id_created_at", "organization_id", "created_at"),
+        # Analytics: an organization's orders by the day they were submitted.
+        Index("ix_orders_organization_id_submitted_at", "organization_id", "submitted_at"),
         # provider_id rides along for the select policy: a count under the policies is an
         # index-only scan as it is without them.
         Index(
