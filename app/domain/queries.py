@@ -7,11 +7,12 @@ through the caller's row-level security: they return what the caller may see.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -96,6 +97,28 @@ def active_assignments_in(organization_ids: Sequence[uuid.UUID]) -> ColumnElemen
     return and_(
         ProviderFacility.organization_id.in_(organization_ids),
         ProviderFacility.status == AssignmentStatus.ACTIVE,
+    )
+
+
+def assignment_active_between(
+    start: dt.date | ColumnElement[dt.date], end: dt.date | ColumnElement[dt.date]
+) -> ColumnElement[bool]:
+    """Assignments active on at least one day from `start` through `end` (both included;
+    dates, or date columns of the query): an assignment is active on day d when
+    start_date <= d and (end_date is null or d < end_date), so it counts from its start
+    date and no longer on its end date; one that ended on its start date was active on
+    no day. A pending assignment counts on no day either: `assignments.assign` activates
+    it and sets its start date then."""
+    return and_(
+        ProviderFacility.status != AssignmentStatus.PENDING,
+        ProviderFacility.start_date <= end,
+        or_(
+            ProviderFacility.end_date.is_(None),
+            and_(
+                ProviderFacility.end_date > start,
+                ProviderFacility.end_date > ProviderFacility.start_date,
+            ),
+        ),
     )
 
 
