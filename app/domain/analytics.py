@@ -1,16 +1,15 @@
 """Organization analytics over a date range, by day, week or month, aggregated in SQL.
 
-Orders count when they are business (`BUSINESS_ORDER_STATUSES`: submitted, approved,
-shipped or delivered; neither draft nor cancelled), on the day they were submitted
-(`submitted_at`, stamped when an order is placed as submitted or a draft is submitted;
-a draft has none). A period is its days within the range: a week starting before `from`
-counts from `from`, the last period ends at `to`.
+Orders count when they are business (submitted, approved, shipped or delivered; neither
+draft nor cancelled), on the day they were submitted (a draft has no such day). A period
+is its days within the range: a week starting before `from` counts from `from`, the last
+period ends at `to`.
 
 - order volume: business orders in each period, and their amount (revenue);
 - provider activity rate: ordering providers (those with a business order in the
-  period) / active providers (those with an assignment in the organizations active on
-  at least one day of the period: `queries.assignment_active_between`, counted by
-  `active_per_period`);
+  period) / active providers (those with an assignment in the organizations that was
+  active on at least one day of the period: from its start date up to the day before
+  its end date; a pending one on no day);
 - facility utilization: business orders per facility over the range, and each one's share;
 - compliance score trend: the organization's score as of each period's last day, from
   the credentials' expiry dates (verifications are taken as they stand today: their
