@@ -104,7 +104,8 @@ def list_orders(context: TenantContext, filters: dict[str, Any]) -> Select[Order
     for column in ("status", "facility_id"):
         if column in filters:
             query = query.where(getattr(Order, column) == filters[column])
-    # Calendar days as the analytics count them (the date of created_at).
+    # Calendar days of creation (the date of created_at): the list holds drafts too,
+    # which the analytics, counting by day of submission, leave out.
     if filters.get("from_date") is not None:
         query = query.where(cast(Order.created_at, Date) >= filters["from_date"])
     if filters.get("to_date") is not None:
