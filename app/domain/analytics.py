@@ -1,9 +1,16 @@
 """Organization analytics over a date range, by day, week or month, aggregated in SQL.
 
-- order volume: orders created in each period, and their amount (revenue: orders not
-  cancelled);
-- provider activity rate: providers with an order in the period / active providers;
-- facility utilization: orders per facility over the range, and each one's share;
+Orders count when they are business (submitted, approved, shipped or delivered; neither
+draft nor cancelled), on the day they were submitted (a draft has no such day). A period
+is its days within the range: a week starting before `from` counts from `from`, the last
+period ends at `to`.
+
+- order volume: business orders in each period, and their amount (revenue);
+- provider activity rate: ordering providers (those with a business order in the
+  period) / active providers (those with an assignment in the organizations that was
+  active on at least one day of the period: from its start date up to the day before
+  its end date; a pending one on no day);
+- facility utilization: business orders per facility over the range, and each one's share;
 - compliance score trend: the organization's score as it stood at the end of each
   period's last day, replayed: its provider members by then, their credentials added by
   then with their verification outcome then, training certificates on file and valid
@@ -15,8 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import accumulate
 
 from sqlalchemy import (
     ColumnElement,
@@ -24,6 +35,7 @@ from sqlalchemy import (
     DateTime,
     Label,
     Numeric,
+    Select,
     and_,
     cast,
     func,
@@ -34,8 +46,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import compliance, queries
 from app.models import Facility, Organization, ProviderFacility
-from app.models.enums import AssignmentStatus
-from app.models.order import Order, OrderStatus
+from app.models.order import BUSINESS_ORDER_STATUSES, Order
 
 INTERVALS = ("day", "week", "month")
 
@@ -79,31 +90,82 @@ def _growth(current: Decimal | int, previous: Decimal | int | None) -> float | N
     return round(float((Decimal(current) - Decimal(previous)) / Decimal(previous) * 100), 2)
 
 
-def _created_between(start: dt.date, end: dt.date) -> ColumnElement[bool]:
-    """Created on a day from `start` through `end` (`created_at::date`), said as a range of
-    instants: the days' midnights in the session's time zone, the one `::date` reads in.
-    Instants compare with an operator the policies let the (organization_id, created_at)
-    index bound the scan with; a timestamp against a date does not."""
+def _business_between(start: dt.date, end: dt.date) -> ColumnElement[bool]:
+    """Business orders submitted on a day from `start` through `end` (`submitted_at::date`),
+    the days said as a range of instants: their midnights in the session's time zone, the
+    one `::date` reads in. Instants compare with an operator the policies let the
+    (organization_id, submitted_at) index bound the scan with; a timestamp against a date
+    does not."""
 
     def midnight(day: dt.date) -> ColumnElement[dt.datetime]:
         return cast(literal(day, Date), DateTime(timezone=True))
 
     return and_(
-        Order.created_at >= midnight(start),
-        Order.created_at < midnight(end + dt.timedelta(days=1)),
+        Order.status.in_(BUSINESS_ORDER_STATUSES),
+        Order.submitted_at >= midnight(start),
+        Order.submitted_at < midnight(end + dt.timedelta(days=1)),
     )
 
 
 def _order_totals() -> tuple[Label[int], Label[Decimal], Label[int]]:
-    """Orders, revenue (orders not cancelled) and ordering providers, per group."""
+    """Orders, revenue and ordering providers, per group of business orders."""
     return (
         func.count().label("orders"),
-        func.coalesce(
-            func.sum(Order.amount).filter(Order.status != OrderStatus.CANCELLED),
-            cast(literal(0), Numeric),
-        ).label("revenue"),
+        func.coalesce(func.sum(Order.amount), cast(literal(0), Numeric)).label("revenue"),
         func.count(func.distinct(Order.provider_id)).label("ordering_providers"),
     )
+
+
+def _assignment_spans(
+    organization_ids: list[uuid.UUID], start: dt.date, end: dt.date
+) -> Select[uuid.UUID, dt.date, dt.date | None]:
+    """(provider, start date, end date) of each assignment in the organizations active on
+    a day of the range at least."""
+    return select(
+        ProviderFacility.user_id, ProviderFacility.start_date, ProviderFacility.end_date
+    ).where(
+        ProviderFacility.organization_id.in_(organization_ids),
+        queries.active_between(start, end),
+    )
+
+
+def active_per_period(
+    spans: Iterable[tuple[uuid.UUID, dt.date, dt.date | None]],
+    first_days: list[dt.date],
+    end: dt.date,
+) -> list[int]:
+    """The providers active on a day of each period at least, counted once however many
+    assignments they hold. `first_days` are the periods' first days within the range (in
+    order; the last period ends on `end`); `spans` (provider, start date, end date) are
+    assignments active on a day of the range, active on day d when start <= d < end (or
+    no end date, as `queries.active_between` reads them).
+
+    Said as the periods each provider was active in, merged where a provider's
+    assignments overlap, then counted: work that grows with the assignments and the
+    periods, where a join of the two grows with their product (a daily report over years
+    for a health system)."""
+    by_provider: dict[uuid.UUID, list[tuple[int, int]]] = defaultdict(list)
+    for provider, start_date, end_date in spans:
+        first_day = max(start_date, first_days[0])
+        last_day = min(end_date - dt.timedelta(days=1), end) if end_date else end
+        by_provider[provider].append(
+            (bisect_right(first_days, first_day) - 1, bisect_right(first_days, last_day) - 1)
+        )
+    # +1 where a provider's run of periods starts, -1 after it ends
+    changes = [0] * (len(first_days) + 1)
+    for runs in by_provider.values():
+        runs.sort()
+        first, last = runs[0]
+        for next_first, next_last in runs[1:]:
+            if next_first > last:
+                changes[first] += 1
+                changes[last + 1] -= 1
+                first, last = next_first, next_last
+            else:
+                last = max(last, next_last)
+        changes[first] += 1
+        changes[last + 1] -= 1
+    return list(accumulate(changes[:-1]))
 
 
 def period_starts(start: dt.date, end: dt.date, interval: str) -> list[dt.date]:
@@ -135,8 +197,8 @@ def analytics(
     interval: str,
 ) -> Analytics:
     """Five queries for any range and any organization size."""
-    period = cast(func.date_trunc(interval, Order.created_at), Date).label("period")
-    in_range = _created_between(start, end)
+    period = cast(func.date_trunc(interval, Order.submitted_at), Date).label("period")
+    in_range = _business_between(start, end)
     by_period = {
         row.period: row
         for row in session.execute(
@@ -145,13 +207,17 @@ def analytics(
             .group_by(period)
         )
     }
-    active_providers = int(
-        session.scalar(
-            select(func.count(func.distinct(ProviderFacility.user_id))).where(
-                queries.active_assignments_in(organization_ids, end)
-            )
-        )
-        or 0
+    starts = period_starts(start, end, interval)
+    # Each period's days within the range, from its first through its last.
+    first_days = [max(start, day) for day in starts]
+    last_days = [
+        min(end, starts[index + 1] - dt.timedelta(days=1) if index + 1 < len(starts) else end)
+        for index in range(len(starts))
+    ]
+    active_providers = active_per_period(
+        session.execute(_assignment_spans(organization_ids, start, end)),
+        first_days,
+        end,
     )
     # Counted where the range's orders are found (by organization and date), then matched
     # to the facilities, every one of them listed.
@@ -168,11 +234,6 @@ def analytics(
         .where(Facility.organization_id.in_(organization_ids))
         .order_by(orders_at.desc(), Facility.name, Facility.id)
     ).all()
-    starts = period_starts(start, end, interval)
-    last_days = [
-        min(end, starts[index + 1] - dt.timedelta(days=1) if index + 1 < len(starts) else end)
-        for index in range(len(starts))
-    ]
     # The organizations' score as it stood at the end of each period's last day: their
     # provider members then, with their credentials, outcomes, training and assignments
     # then (compliance.load_facts).
@@ -186,18 +247,18 @@ def analytics(
 
     periods: list[Period] = []
     previous: Period | None = None
-    for first_day, last_day in zip(starts, last_days, strict=True):
-        row = by_period.get(first_day)
+    for period_start, last_day, active in zip(starts, last_days, active_providers, strict=True):
+        row = by_period.get(period_start)
         orders = int(row.orders) if row else 0
         revenue = Decimal(row.revenue) if row else Decimal("0")
         ordering = int(row.ordering_providers) if row else 0
         current = Period(
-            first_day,
+            period_start,
             orders,
             revenue,
             ordering,
-            active_providers,
-            round(ordering / active_providers, 4) if active_providers else None,
+            active,
+            round(ordering / active, 4) if active else None,
             score_on.get(last_day),
             _growth(orders, previous.orders if previous else None),
             _growth(revenue, previous.revenue if previous else None),
@@ -238,12 +299,13 @@ class OrganizationTotals:
 
 
 def breakdown(session: Session, start: dt.date, end: dt.date) -> list[OrganizationTotals]:
-    """Every organization the caller sees (MSC: all), with its totals: two queries."""
+    """Every organization the caller sees (MSC: all), with its totals over the range as
+    one period: two queries."""
     orders = {
         row.organization_id: row
         for row in session.execute(
             select(Order.organization_id, *_order_totals())
-            .where(_created_between(start, end))
+            .where(_business_between(start, end))
             .group_by(Order.organization_id)
         )
     }
@@ -253,11 +315,10 @@ def breakdown(session: Session, start: dt.date, end: dt.date) -> list[Organizati
             Organization.name,
             func.count(func.distinct(ProviderFacility.user_id)).label("active_providers"),
         )
-        # Active as `queries.active_assignments_in` means it, counted per organization.
         .outerjoin(
             ProviderFacility,
             (ProviderFacility.organization_id == Organization.id)
-            & (ProviderFacility.status == AssignmentStatus.ACTIVE),
+            & queries.active_between(start, end),
         )
         .group_by(Organization.id, Organization.name)
         .order_by(Organization.name, Organization.id)

@@ -19,7 +19,7 @@ from app.domain.errors import Conflict, Forbidden, Invalid
 from app.domain.queries import in_reach
 from app.models import Facility, ProviderFacility
 from app.models.enums import AssignmentStatus, Role
-from app.models.order import Order, OrderStatus
+from app.models.order import BUSINESS_ORDER_STATUSES, Order, OrderStatus
 from app.tenancy.context import TenantContext, in_scope
 
 # The lifecycle: from each status, the statuses it may move to.
@@ -44,9 +44,6 @@ STAMPS: dict[str, str] = {
     OrderStatus.DELIVERED: "delivered_at",
     OrderStatus.CANCELLED: "cancelled_at",
 }
-
-# Orders that count as placed (the checklist's "first order submission").
-PLACED = frozenset(set(OrderStatus) - {OrderStatus.DRAFT, OrderStatus.CANCELLED})
 
 
 def place_order(
@@ -107,7 +104,8 @@ def list_orders(context: TenantContext, filters: dict[str, Any]) -> Select[Order
     for column in ("status", "facility_id"):
         if column in filters:
             query = query.where(getattr(Order, column) == filters[column])
-    # Calendar days as the analytics count them (the date of created_at).
+    # Calendar days of creation (the date of created_at): the list holds drafts too,
+    # which the analytics, counting by day of submission, leave out.
     if filters.get("from_date") is not None:
         query = query.where(cast(Order.created_at, Date) >= filters["from_date"])
     if filters.get("to_date") is not None:
@@ -160,10 +158,15 @@ def change_status(session: Session, context: TenantContext, order: Order, status
 
 
 def has_ordered(session: Session, user_id: uuid.UUID) -> bool:
-    """Whether the user has placed an order (neither draft nor cancelled) that the
-    caller can see: the provider checklist's "first order submission" item."""
+    """Whether the user has placed an order (one in a business status: neither draft nor
+    cancelled) that the caller can see: the provider checklist's "first order
+    submission" item."""
     return bool(
         session.scalar(
-            select(exists().where(Order.provider_id == user_id, Order.status.in_(PLACED)))
+            select(
+                exists().where(
+                    Order.provider_id == user_id, Order.status.in_(BUSINESS_ORDER_STATUSES)
+                )
+            )
         )
     )

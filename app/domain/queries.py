@@ -122,6 +122,25 @@ def active_assignments_in(
     return and_(ProviderFacility.organization_id.in_(organization_ids), active_on(day))
 
 
+def active_between(
+    start: dt.date | ColumnElement[dt.date], end: dt.date | ColumnElement[dt.date]
+) -> ColumnElement[bool]:
+    """Assignments in force (`active_on`) on at least one day from `start` through `end`
+    (both included; dates, or date columns of the query): from their start date up to the
+    day before their end date, so one that ended on its start date was in force on no
+    day, and one starting later is not yet."""
+    return and_(
+        ProviderFacility.start_date <= end,
+        or_(
+            ProviderFacility.end_date.is_(None),
+            and_(
+                ProviderFacility.end_date > start,
+                ProviderFacility.end_date > ProviderFacility.start_date,
+            ),
+        ),
+    )
+
+
 def assignments_at(
     facility_ids: Sequence[uuid.UUID], *, include_inactive: bool
 ) -> ColumnElement[bool]:

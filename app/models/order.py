@@ -34,6 +34,11 @@ class OrderStatus(StrEnum):
 
 # Work in flight, whatever its date: what the dashboard counts as active orders.
 ACTIVE_ORDER_STATUSES = (OrderStatus.SUBMITTED, OrderStatus.APPROVED, OrderStatus.SHIPPED)
+# Orders that are business: submitted and not cancelled, whatever came after. What the
+# analytics count (orders, revenue, ordering providers, facilities' use) and what the
+# onboarding checklist takes as a first order; a draft is an intention, a cancelled
+# order none any more.
+BUSINESS_ORDER_STATUSES = (*ACTIVE_ORDER_STATUSES, OrderStatus.DELIVERED)
 
 
 class Order(TenantRowKey, Timestamps, Base):
@@ -59,8 +64,10 @@ class Order(TenantRowKey, Timestamps, Base):
         CheckConstraint(check_in("status", values(OrderStatus)), name="status"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("line_count >= 1", name="line_count_positive"),
-        # Lists and analytics: newest first per organization; per facility.
+        # Lists: newest first per organization.
         Index("ix_orders_organization_id_created_at", "organization_id", "created_at"),
+        # Analytics: an organization's orders by the day they were submitted.
+        Index("ix_orders_organization_id_submitted_at", "organization_id", "submitted_at"),
         # provider_id rides along for the select policy: a count under the policies is an
         # index-only scan as it is without them.
         Index(
