@@ -92,7 +92,7 @@ class AssignFacility(MethodView):
             is_primary=data["is_primary"],
             start_date=data["start_date"],
         )
-        return providers.assignment_view(db.session, assignment.id)
+        return providers.assignment_view(db.session, assignment)
 
 
 @blp.route("/<uuid:provider_id>/assignments/<uuid:assignment_id>/end")
@@ -107,4 +107,4 @@ class EndAssignment(MethodView):
         provider = provider_or_404(provider_id)
         assignment = assignment_or_404(provider, assignment_id)
         assignments.end(db.session, assignment, data["end_date"])
-        return providers.assignment_view(db.session, assignment.id)
+        return providers.assignment_view(db.session, assignment)

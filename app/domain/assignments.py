@@ -1,16 +1,19 @@
 """Provider assignments to facilities, and the primary-facility rule.
 
-A provider has at most one primary facility, whichever organization it belongs to: their
-row in `primary_assignments` (primary key the provider) points at it, and the assignment
-there carries `is_primary`, the organization's copy. Both change together, here and
-nowhere else, `primary_assignments` first: its row is what concurrent changes of one
-provider's primary meet on. A change that finds the row other than it read it (another
-organization made another facility primary meanwhile) is refused as a Conflict, and its
-transaction rolls back whole; the first change stands.
+The primary. A provider has at most one primary facility, whichever organization it
+belongs to: the provider's row in `primary_assignments` (primary key the provider) points
+at it, and an assignment is primary exactly when that row points at it (and it is
+active). It is the provider's fact, not an organization's row: an organization sees the
+row only while it points at one of its own assignments (policies/primary_assignments.sql),
+so its assignments read `is_primary` false once the primary is elsewhere, and moving it
+changes no row of theirs and writes nothing in their trail. A change that finds the row
+other than it read it (another organization made another facility primary meanwhile) is
+refused as a Conflict, and its transaction rolls back whole; the first change stands.
 
-Changing the primary may touch a row the caller cannot see (the provider's primary at
-another organization); those steps run in the system context and reveal nothing to the
-caller.
+Moving the primary may touch a row the caller cannot see (pointing at another
+organization's assignment); those steps run in the system context and reveal nothing to
+the caller. Ending the primary assignment leaves the provider with their only other
+active assignment as primary, or with none, to choose (app/domain/checklist.py asks).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import datetime as dt
 import uuid
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy import CTE, ColumnElement, and_, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -30,25 +33,59 @@ from app.models.enums import AssignmentStatus as Status
 from app.tenancy.context import system_context
 
 CHANGED_MEANWHILE = "the provider's primary facility was changed meanwhile; try again"
+NOT_ACTIVE = "only an active assignment can be primary"
 
-# How many providers' `is_primary` flags disagree with their primary_assignments row
-# (a flag it does not point at, or a row pointing at no flag): 0 while only this module
-# writes them. Checked by the tests and after bench/generate.py's load; it reads every
-# tenant's rows, so only in MSC reach or as the owner.
-PRIMARY_DISAGREEMENTS = """
-    WITH flagged AS MATERIALIZED (
-             SELECT user_id, organization_id, facility_id
-               FROM provider_facilities WHERE is_primary),
+# How many providers' primary_assignments rows point at no active assignment: 0 while
+# only this module writes them. Checked by the tests and after bench/generate.py's load;
+# it reads every tenant's rows, so only in MSC reach or as the owner.
+DANGLING_PRIMARIES = """
+    WITH pa AS MATERIALIZED (
+             SELECT user_id, organization_id, facility_id FROM primary_assignments),
          -- materialized both: on a Citus cluster the tables lie on different keys
-         -- (organization, provider), so the two sides meet on the coordinator
-         pa AS MATERIALIZED (
-             SELECT user_id, organization_id, facility_id FROM primary_assignments)
-    SELECT count(DISTINCT coalesce(pa.user_id, flagged.user_id))
-      FROM flagged
-      FULL JOIN pa
-             ON pa.user_id = flagged.user_id AND pa.organization_id = flagged.organization_id
-            AND pa.facility_id = flagged.facility_id
-     WHERE flagged.user_id IS NULL OR pa.user_id IS NULL"""
+         -- (provider, organization), so the two sides meet on the coordinator
+         active AS MATERIALIZED (
+             SELECT user_id, organization_id, facility_id
+               FROM provider_facilities WHERE status = 'active')
+    SELECT count(*)
+      FROM pa
+      LEFT JOIN active
+             ON active.user_id = pa.user_id AND active.organization_id = pa.organization_id
+            AND active.facility_id = pa.facility_id
+     WHERE active.user_id IS NULL"""
+
+
+def primary_pointers(*criteria: ColumnElement[bool]) -> CTE:
+    """The primary_assignments rows the caller sees (those pointing at assignments in
+    their reach, and their own), narrowed by `criteria`, for a reader to join with
+    `points_at`. Materialized: on a Citus cluster the rows lie on another key than the
+    assignments, so the two meet on the coordinator."""
+    return (
+        select(
+            PrimaryAssignment.user_id,
+            PrimaryAssignment.organization_id,
+            PrimaryAssignment.facility_id,
+        )
+        .where(*criteria)
+        .cte("primary_pointer")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def points_at(pointer: CTE) -> ColumnElement[bool]:
+    """Join condition: `pointer` (primary_pointers) points at the assignment. The
+    provider's one current assignment at that facility, so an active one: an ended one
+    at the same facility is not primary."""
+    return and_(
+        pointer.c.user_id == ProviderFacility.user_id,
+        pointer.c.organization_id == ProviderFacility.organization_id,
+        pointer.c.facility_id == ProviderFacility.facility_id,
+        ProviderFacility.status == Status.ACTIVE,
+    )
+
+
+def is_primary(pointer: CTE) -> ColumnElement[bool]:
+    """`is_primary` of an assignment outer-joined to `pointer` on `points_at`."""
+    return pointer.c.user_id.is_not(None)
 
 
 def current_assignment(
@@ -129,26 +166,35 @@ def end(
     if end_date > max(today, assignment.start_date):
         # Nothing would end it on that day: an assignment ends when it is ended.
         raise Invalid("an assignment ends today, not later", field="end_date")
+    assignment.end_date = end_date
+    _finish(session, assignment)
+    session.refresh(assignment)
+    return assignment
+
+
+def _finish(session: Session, assignment: ProviderFacility) -> None:
+    """Make the assignment inactive; if it was the primary, the provider's only other
+    active assignment becomes it (settle_primary)."""
     with system_context(session, anonymous=True):
         # Before the assignment itself: primary_assignments first, as in make_primary, so
         # that the two never wait on each other's rows in opposite orders.
         session.execute(
-            delete(PrimaryAssignment).where(_points_at(assignment)),
+            delete(PrimaryAssignment).where(
+                PrimaryAssignment.user_id == assignment.user_id,
+                PrimaryAssignment.organization_id == assignment.organization_id,
+                PrimaryAssignment.facility_id == assignment.facility_id,
+            ),
             execution_options={"synchronize_session": False},
         )
-    assignment.end_date = end_date
     assignment.status = Status.INACTIVE
-    assignment.is_primary = False
     session.flush()
     settle_primary(session, assignment.user_id)
-    session.refresh(assignment)
-    return assignment
 
 
 def make_primary(session: Session, assignment: ProviderFacility) -> None:
     """Make `assignment` the provider's one primary facility (it must be active)."""
     if assignment.status != Status.ACTIVE:
-        raise Conflict("only an active assignment can be primary", field="is_primary")
+        raise Conflict(NOT_ACTIVE, field="is_primary")
     target = Pointer(assignment.user_id, assignment.organization_id, assignment.facility_id)
     with system_context(session, anonymous=True):
         held = session.execute(
@@ -158,10 +204,9 @@ def make_primary(session: Session, assignment: ProviderFacility) -> None:
         ).one_or_none()
         if held is None:
             _claim(session, target)
-        else:
+        elif tuple(held) != (target.organization_id, target.facility_id):
             # Still as read, or refused: this update waits for a concurrent change of the
-            # row and then finds it changed. (When it already points here, it only holds
-            # the row until the flag below is written.)
+            # row and then finds it changed.
             moved = session.connection().execute(
                 update(PrimaryAssignment)
                 .where(
@@ -173,19 +218,7 @@ def make_primary(session: Session, assignment: ProviderFacility) -> None:
             )
             if moved.rowcount != 1:
                 raise Conflict(CHANGED_MEANWHILE, field="is_primary")
-            if tuple(held) != (target.organization_id, target.facility_id):
-                session.execute(
-                    update(ProviderFacility)
-                    .where(
-                        ProviderFacility.organization_id == held.organization_id,
-                        ProviderFacility.facility_id == held.facility_id,
-                        ProviderFacility.user_id == assignment.user_id,
-                        ProviderFacility.is_primary,
-                    )
-                    .values(is_primary=False),
-                    execution_options={"synchronize_session": False},
-                )
-        _mark_primary(session, assignment.organization_id, assignment.id)
+        _still_active(session, assignment.organization_id, assignment.id)
     session.refresh(assignment)
 
 
@@ -210,7 +243,7 @@ def settle_primary(
             [choice] = chosen
             pointer = Pointer(user_id, choice.organization_id, choice.facility_id)
             if _claim(session, pointer, unless_held=True):
-                _mark_primary(session, choice.organization_id, choice.id)
+                _still_active(session, choice.organization_id, choice.id)
 
 
 class Pointer(NamedTuple):
@@ -219,15 +252,6 @@ class Pointer(NamedTuple):
     user_id: uuid.UUID
     organization_id: uuid.UUID
     facility_id: uuid.UUID
-
-
-def _points_at(assignment: ProviderFacility) -> ColumnElement[bool]:
-    """Whether a primary_assignments row points at `assignment`."""
-    return and_(
-        PrimaryAssignment.user_id == assignment.user_id,
-        PrimaryAssignment.organization_id == assignment.organization_id,
-        PrimaryAssignment.facility_id == assignment.facility_id,
-    )
 
 
 def _claim(session: Session, pointer: Pointer, *, unless_held: bool = False) -> bool:
@@ -245,20 +269,19 @@ def _claim(session: Session, pointer: Pointer, *, unless_held: bool = False) -> 
     return claimed is not None
 
 
-def _mark_primary(session: Session, organization_id: uuid.UUID, assignment_id: uuid.UUID) -> None:
-    """Flag the assignment primary_assignments now points at. Still active: one ended
-    meanwhile cannot be primary, and the change is refused."""
-    # On the connection: a plain UPDATE, whose count of rows says whether it took. By the
-    # whole key: a Citus cluster then changes the one shard that holds the row, where by
-    # the id alone it would visit, and lock, every organization's.
-    marked = session.connection().execute(
-        update(ProviderFacility)
+def _still_active(session: Session, organization_id: uuid.UUID, assignment_id: uuid.UUID) -> None:
+    """Refuse the change unless the assignment primary_assignments now points at is still
+    active, holding it so until the transaction ends: one ended meanwhile (its end waits
+    for this lock, then removes the row this change wrote) cannot be primary."""
+    # By the whole key: a Citus cluster then reads the one shard that holds the row,
+    # where by the id alone it would visit, and lock, every organization's.
+    status = session.scalar(
+        select(ProviderFacility.status)
         .where(
             ProviderFacility.organization_id == organization_id,
             ProviderFacility.id == assignment_id,
-            ProviderFacility.status == Status.ACTIVE,
         )
-        .values(is_primary=True)
+        .with_for_update(read=True)
     )
-    if marked.rowcount != 1:
-        raise Conflict("only an active assignment can be primary", field="is_primary")
+    if status != Status.ACTIVE:
+        raise Conflict(NOT_ACTIVE, field="is_primary")
