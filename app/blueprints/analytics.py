@@ -119,6 +119,7 @@ class OrganizationAnalytics(MethodView):
             start,
             end,
             query["interval"],
+            clock.today(),
         )
         access.record(db.session, [access.export(organization.id, AccessPurpose.ANALYTICS_EXPORT)])
         if _wants_csv(query):
@@ -141,7 +142,7 @@ class AnalyticsAcrossOrganizations(MethodView):
         (CSV with `?format=csv` or `Accept: text/csv`). An export of each organization's
         figures, in either format: recorded in each one's audit trail."""
         start, end = _range(query)
-        rows = reports.breakdown(db.session, start, end)
+        rows = reports.breakdown(db.session, start, end, clock.today())
         access.record(
             db.session,
             (

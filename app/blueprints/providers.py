@@ -103,7 +103,11 @@ class EndAssignment(MethodView):
     @blp.response(200, AssignmentSchema)
     @blp.alt_response(409, description="the assignment has already ended")
     def post(self, data: dict[str, Any], provider_id: uuid.UUID, assignment_id: uuid.UUID) -> Any:
-        """End an assignment: it becomes inactive with its end date, kept as history."""
+        """End an assignment on its end date (today by default, or a day to come; the
+        assignment is in force up to, not including, that day). Ended today, it becomes
+        inactive now, kept as history; a later date is kept and the assignment ends on
+        that day. Ending the provider's primary assignment makes their only other active
+        one primary, if they have exactly one."""
         provider = provider_or_404(provider_id)
         assignment = assignment_or_404(provider, assignment_id)
         assignments.end(db.session, assignment, data["end_date"])

@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session
 
 from app.domain import compliance, queries
 from app.models import Facility, Organization, ProviderFacility
-from app.models.enums import AssignmentStatus
 from app.models.order import Order, OrderStatus
 
 INTERVALS = ("day", "week", "month")
@@ -132,8 +131,10 @@ def analytics(
     start: dt.date,
     end: dt.date,
     interval: str,
+    today: dt.date,
 ) -> Analytics:
-    """Five queries for any range and any organization size."""
+    """Five queries for any range and any organization size. Active providers: those with
+    an assignment in force today (`queries.active_on`)."""
     period = cast(func.date_trunc(interval, Order.created_at), Date).label("period")
     in_range = _created_between(start, end)
     by_period = {
@@ -147,7 +148,7 @@ def analytics(
     active_providers = int(
         session.scalar(
             select(func.count(func.distinct(ProviderFacility.user_id))).where(
-                queries.active_assignments_in(organization_ids)
+                queries.active_assignments_in(organization_ids, today)
             )
         )
         or 0
@@ -232,7 +233,9 @@ class OrganizationTotals:
     provider_activity_rate: float | None
 
 
-def breakdown(session: Session, start: dt.date, end: dt.date) -> list[OrganizationTotals]:
+def breakdown(
+    session: Session, start: dt.date, end: dt.date, today: dt.date
+) -> list[OrganizationTotals]:
     """Every organization the caller sees (MSC: all), with its totals: two queries."""
     orders = {
         row.organization_id: row
@@ -251,8 +254,7 @@ def breakdown(session: Session, start: dt.date, end: dt.date) -> list[Organizati
         # Active as `queries.active_assignments_in` means it, counted per organization.
         .outerjoin(
             ProviderFacility,
-            (ProviderFacility.organization_id == Organization.id)
-            & (ProviderFacility.status == AssignmentStatus.ACTIVE),
+            (ProviderFacility.organization_id == Organization.id) & queries.active_on(today),
         )
         .group_by(Organization.id, Organization.name)
         .order_by(Organization.name, Organization.id)

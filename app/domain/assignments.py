@@ -1,4 +1,11 @@
-"""Provider assignments to facilities, and the primary-facility rule.
+"""Provider assignments to facilities over time, and the primary-facility rule.
+
+Dates. An assignment is in force from its start date up to, not including, its end date
+(`queries.active_on`: ended today, it no longer is today). Either date may lie ahead:
+the assignment waits, pending, for its start date, and an active one runs to its end
+date. `apply_dates`, run by the scheduler (workers/jobs.py), moves each assignment's
+status as its dates come; each move is an update of the assignment, which its own
+organization's trail records with the system as the actor.
 
 The primary. A provider has at most one primary facility, whichever organization it
 belongs to: the provider's row in `primary_assignments` (primary key the provider) points
@@ -20,17 +27,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass, replace
+from itertools import groupby
 from typing import NamedTuple
 
-from sqlalchemy import CTE, ColumnElement, and_, delete, select, update
+from sqlalchemy import CTE, ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.domain import queries
 from app.domain.errors import Conflict, Invalid
 from app.models import Facility, Invitation, Membership, PrimaryAssignment, ProviderFacility
 from app.models.enums import AssignmentStatus as Status
-from app.tenancy.context import system_context
+from app.tenancy.context import SESSION_KEY, TenantContext, system_context, use_context
 
 CHANGED_MEANWHILE = "the provider's primary facility was changed meanwhile; try again"
 NOT_ACTIVE = "only an active assignment can be primary"
@@ -110,7 +120,8 @@ def assign(
     today: dt.date | None = None,
 ) -> ProviderFacility:
     """Assign a member of the facility's organization to it (or activate their pending
-    assignment there). A start date in the future keeps the assignment pending."""
+    assignment there). A start date in the future keeps the assignment pending until
+    `apply_dates` finds it come."""
     today = today or clock.today()
     is_member = session.scalar(
         select(Membership.id).where(
@@ -134,6 +145,8 @@ def assign(
             organization_id=facility.organization_id, user_id=user_id, facility_id=facility.id
         )
         session.add(assignment)
+    if assignment.end_date is not None and assignment.end_date <= start:
+        raise Invalid("the assignment's end date is not after this start date", field="start_date")
     assignment.start_date = start
     assignment.status = status
     session.flush()
@@ -153,21 +166,28 @@ def assign(
 
 
 def end(
-    session: Session, assignment: ProviderFacility, end_date: dt.date | None = None
+    session: Session,
+    assignment: ProviderFacility,
+    end_date: dt.date | None = None,
+    today: dt.date | None = None,
 ) -> ProviderFacility:
-    """End an assignment; the row stays, inactive, as history."""
+    """Set the assignment's end date: today (the default) or a day to come. It ends now
+    when it would be in force on no day from today on; otherwise `apply_dates` ends it on
+    its end date. The row stays, inactive, as history."""
     if assignment.status == Status.INACTIVE:
         raise Conflict("the assignment has already ended", field="assignment_id")
-    today = clock.today()
+    today = today or clock.today()
     # A pending assignment that has not started ends on its start date, not before.
     end_date = end_date or max(today, assignment.start_date)
     if end_date < assignment.start_date:
         raise Invalid("the end date is before the start date", field="end_date")
-    if end_date > max(today, assignment.start_date):
-        # Nothing would end it on that day: an assignment ends when it is ended.
-        raise Invalid("an assignment ends today, not later", field="end_date")
+    if end_date < today:
+        raise Invalid("the end date is in the past", field="end_date")
     assignment.end_date = end_date
-    _finish(session, assignment)
+    if end_date <= max(today, assignment.start_date):
+        _finish(session, assignment)
+    else:
+        session.flush()
     session.refresh(assignment)
     return assignment
 
@@ -244,6 +264,73 @@ def settle_primary(
             pointer = Pointer(user_id, choice.organization_id, choice.facility_id)
             if _claim(session, pointer, unless_held=True):
                 _still_active(session, choice.organization_id, choice.id)
+
+
+@dataclass(frozen=True)
+class DateChanges:
+    """What one run of `apply_dates` changed: ids of the assignments it activated and
+    of those it ended."""
+
+    activated: tuple[uuid.UUID, ...]
+    ended: tuple[uuid.UUID, ...]
+
+
+def apply_dates(session: Session, today: dt.date) -> DateChanges:
+    """Bring every assignment's status in line with its dates on `today`: a pending one
+    whose start date has come becomes active (and the primary, if it is the provider's
+    only active assignment), and one whose end date has come ends (its provider's primary
+    settled as `end` settles it). Idempotent: a second run on the same day finds nothing
+    to do.
+
+    Run in MSC reach (the scheduler's system session). Each organization's changes are
+    made in a context of that organization alone, without a user: its trail records
+    them as the system's, not as a cross-tenant change."""
+    due_to_end = and_(
+        ProviderFacility.status != Status.INACTIVE, ProviderFacility.end_date <= today
+    )
+    due_to_start = and_(ProviderFacility.status == Status.PENDING, queries.active_on(today))
+    due = session.execute(
+        select(ProviderFacility.organization_id, ProviderFacility.id)
+        .where(or_(due_to_end, due_to_start))
+        .order_by(ProviderFacility.organization_id, ProviderFacility.id)
+    ).all()
+    system: TenantContext = session.info[SESSION_KEY]
+    activated: list[uuid.UUID] = []
+    ended: list[uuid.UUID] = []
+    try:
+        for organization_id, rows in groupby(due, key=lambda row: row.organization_id):
+            use_context(
+                session,
+                replace(
+                    system,
+                    user_id=None,
+                    organization_id=organization_id,
+                    organization_ids=(organization_id,),
+                ),
+            )
+            for row in rows:
+                # Read again: a request may have changed it since the list. Not locked
+                # here: _finish takes primary_assignments first, as every change does.
+                assignment = session.scalar(
+                    select(ProviderFacility).where(
+                        ProviderFacility.organization_id == organization_id,
+                        ProviderFacility.id == row.id,
+                        or_(due_to_end, due_to_start),
+                    )
+                )
+                if assignment is None:
+                    continue
+                if assignment.end_date is not None and assignment.end_date <= today:
+                    _finish(session, assignment)
+                    ended.append(assignment.id)
+                else:
+                    assignment.status = Status.ACTIVE
+                    session.flush()
+                    settle_primary(session, assignment.user_id)
+                    activated.append(assignment.id)
+    finally:
+        use_context(session, system)
+    return DateChanges(tuple(activated), tuple(ended))
 
 
 class Pointer(NamedTuple):

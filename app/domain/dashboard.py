@@ -77,7 +77,7 @@ def dashboard(session: Session, organization: Organization, today: dt.date) -> D
             select(
                 ProviderFacility.facility_id, func.count(func.distinct(ProviderFacility.user_id))
             )
-            .where(queries.active_assignments_in(ids))
+            .where(queries.active_assignments_in(ids, today))
             .group_by(ProviderFacility.facility_id)
         ).all()
     )
@@ -130,7 +130,7 @@ def _compliance_scores(
     per_facility = (
         select(ProviderFacility.facility_id, *_sum_count(scores))
         .join(scores, scores.c.user_id == ProviderFacility.user_id)
-        .where(queries.active_assignments_in(ids))
+        .where(queries.active_assignments_in(ids, today))
         .group_by(ProviderFacility.facility_id)
     )
     overall: int | None = None

@@ -7,11 +7,12 @@ through the caller's row-level security: they return what the caller may see.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -91,12 +92,23 @@ def provider_ids(session: Session, organization_ids: Sequence[uuid.UUID]) -> lis
     )
 
 
-def active_assignments_in(organization_ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
-    """Assignments in force in the organizations: what makes a provider active there."""
+def active_on(day: dt.date) -> ColumnElement[bool]:
+    """Assignments in force on `day`: from their start date, up to but not including
+    their end date (an assignment ends *on* its end date: ended today, it is no longer in
+    force today). The one definition: app/domain/assignments.py moves each assignment's
+    status by it as the dates come, and every count of active assignments reads it."""
     return and_(
-        ProviderFacility.organization_id.in_(organization_ids),
-        ProviderFacility.status == AssignmentStatus.ACTIVE,
+        ProviderFacility.start_date <= day,
+        or_(ProviderFacility.end_date.is_(None), ProviderFacility.end_date > day),
     )
+
+
+def active_assignments_in(
+    organization_ids: Sequence[uuid.UUID], day: dt.date
+) -> ColumnElement[bool]:
+    """Assignments in force in the organizations on `day`: what makes a provider active
+    there. By the dates alone: one ended early has the day it was ended as its end date."""
+    return and_(ProviderFacility.organization_id.in_(organization_ids), active_on(day))
 
 
 def assignments_at(
