@@ -51,6 +51,13 @@ def _end(
     )
 
 
+def _make_primary(client: FlaskClient, token: str, provider: User, assignment_id: object) -> Any:
+    return client.post(
+        f"{PROVIDERS}/{provider.id}/assignments/{assignment_id}/make-primary",
+        headers=bearer(token),
+    )
+
+
 def _run_job(app: Flask, day: dt.date) -> int:
     with clock.frozen(day), app.app_context():
         return jobs.apply_assignment_dates()
@@ -349,3 +356,120 @@ def test_the_job_ending_the_primary_makes_the_only_other_active_assignment_prima
     assert primary_assignment_ids(admin_engine, provider) == [at_b]
     assert _flags(client, b_token, provider) == {str(at_b): True}
     assert _trail(client, b_token, b.organization.id) == before
+
+
+def test_with_two_active_assignments_left_the_provider_chooses_the_primary(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    provider, a, b = seeded.shared_provider, seeded.a, seeded.b
+    b_second = committed_facility(admin_engine, b.organization, name="B Annex")
+    b_token = token_for(client, b.admin)
+    added = _assign(client, b_token, provider, facility_id=b_second.id)
+    assert added.status_code == 201 and added.get_json()["is_primary"] is False
+    at_a = assignment_id_of(admin_engine, provider, a.facility)
+    assert _end(client, token_for(client, a.admin), provider, at_a).status_code == 200
+    # Two active assignments left, both at B: neither is chosen for the provider.
+    assert primary_assignment_ids(admin_engine, provider) == []
+
+    provider_token = token_for(client, provider, b.organization)
+    mine = client.get("/api/v1/me/onboarding", headers=bearer(provider_token)).get_json()
+    assert mine["items"][-1] == {
+        "item": "primary_facility",
+        "complete": False,
+        "detail": "choose your primary facility",
+    }
+    assert len(mine["items"]) == 9
+    # Staff see eight items: an organization cannot tell a primary held elsewhere.
+    staff = client.get(f"{PROVIDERS}/{provider.id}/onboarding", headers=bearer(b_token))
+    assert [i["item"] for i in staff.get_json()["items"]].count("primary_facility") == 0
+
+    chosen = client.post(
+        "/api/v1/me/primary-facility",
+        json={"assignment_id": added.get_json()["id"]},
+        headers=bearer(provider_token),
+    )
+    assert chosen.status_code == 200 and chosen.get_json()["is_primary"] is True
+    mine = client.get("/api/v1/me/onboarding", headers=bearer(provider_token)).get_json()
+    assert mine["items"][-1] == {"item": "primary_facility", "complete": True, "detail": None}
+    assert primary_assignment_ids(admin_engine, provider) == [uuid.UUID(added.get_json()["id"])]
+
+
+# --- an admin makes an existing assignment primary --------------------------------------
+
+
+def test_an_admin_makes_an_existing_assignment_of_their_organization_primary(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    provider, a, b = seeded.shared_provider, seeded.a, seeded.b
+    at_a = assignment_id_of(admin_engine, provider, a.facility)
+    at_b = assignment_id_of(admin_engine, provider, b.facility)
+    b_token, a_token = token_for(client, b.admin), token_for(client, a.admin)
+    # Assigning again is still refused; making primary is its own operation.
+    again = _assign(client, b_token, provider, facility_id=b.facility.id, is_primary=True)
+    assert again.status_code == 409
+
+    made = _make_primary(client, b_token, provider, at_b)
+    assert made.status_code == 200, made.get_json()
+    assert (made.get_json()["id"], made.get_json()["is_primary"]) == (str(at_b), True)
+    assert primary_assignment_ids(admin_engine, provider) == [at_b]
+    assert _flags(client, a_token, provider) == {str(at_a): False}
+    # Twice: still the primary, no conflict.
+    assert _make_primary(client, b_token, provider, at_b).status_code == 200
+    # A's assignment is not B's to choose: not found.
+    assert _make_primary(client, b_token, provider, at_a).status_code == 404
+    # An ended assignment cannot be primary.
+    assert _end(client, a_token, provider, at_a).status_code == 200
+    refused = _make_primary(client, a_token, provider, at_a)
+    assert refused.status_code == 409
+    assert set(refused.get_json()["errors"]["json"]) == {"is_primary"}
+    assert primary_assignment_ids(admin_engine, provider) == [at_b]
+
+
+# --- a change of primary at A is nothing in B's trail ---------------------------------
+
+
+def test_a_primary_change_at_one_organization_is_nothing_in_the_others_trail(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    provider, a, b = seeded.shared_provider, seeded.a, seeded.b
+    at_a = assignment_id_of(admin_engine, provider, a.facility)
+    at_b = assignment_id_of(admin_engine, provider, b.facility)
+    a_token, b_token = token_for(client, a.admin), token_for(client, b.admin)
+    assert _make_primary(client, b_token, provider, at_b).status_code == 200
+    assert _flags(client, b_token, provider) == {str(at_b): True}
+    before = _trail(client, b_token, b.organization.id)
+    b_before = _b_side(admin_engine, b.organization.id, at_b)
+
+    # A takes the primary back, by making its assignment primary, then by assigning the
+    # provider to a new facility of A's as primary.
+    assert _make_primary(client, a_token, provider, at_a).status_code == 200
+    a_second = committed_facility(admin_engine, a.organization, name="Second Site")
+    moved = _assign(client, a_token, provider, facility_id=a_second.id, is_primary=True)
+    assert moved.status_code == 201 and moved.get_json()["is_primary"] is True
+    assert primary_assignment_ids(admin_engine, provider) == [uuid.UUID(moved.get_json()["id"])]
+
+    assert _trail(client, b_token, b.organization.id) == before
+    # B's row untouched, and no event of any kind filed under B.
+    assert _b_side(admin_engine, b.organization.id, at_b) == b_before
+    assert _flags(client, b_token, provider) == {str(at_b): False}
+    listed = client.get(
+        f"{PROVIDERS}?organization_id={b.organization.id}", headers=bearer(b_token)
+    ).get_json()
+    assert [(p["id"], p["primary_facility_id"]) for p in listed] == [(str(provider.id), None)]
+
+
+def _b_side(admin_engine: Engine, organization_id: uuid.UUID, assignment_id: uuid.UUID) -> Any:
+    """The assignment's row as stored, and how many events the organization's trail
+    holds other than reads (superuser read)."""
+    with admin_engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT * FROM provider_facilities WHERE id = :i"), {"i": assignment_id}
+        ).one()
+        events = conn.execute(
+            text(
+                "SELECT count(*) FROM audit_events"
+                " WHERE organization_id = :o AND action <> 'access'"
+            ),
+            {"o": organization_id},
+        ).scalar_one()
+    return tuple(row), events

@@ -112,3 +112,21 @@ class EndAssignment(MethodView):
         assignment = assignment_or_404(provider, assignment_id)
         assignments.end(db.session, assignment, data["end_date"])
         return providers.assignment_view(db.session, assignment)
+
+
+@blp.route("/<uuid:provider_id>/assignments/<uuid:assignment_id>/make-primary")
+class MakePrimaryAssignment(MethodView):
+    @authenticated()
+    @requires(*SUPERVISE_PROVIDERS)
+    @blp.response(200, AssignmentSchema)
+    @blp.alt_response(
+        409, description="the assignment is not active, or the primary one changed meanwhile"
+    )
+    def post(self, provider_id: uuid.UUID, assignment_id: uuid.UUID) -> Any:
+        """Make an active assignment the provider's one primary facility, in place of the
+        one they had, here or at another organization (which sees only that its
+        assignment is no longer primary)."""
+        provider = provider_or_404(provider_id)
+        assignment = assignment_or_404(provider, assignment_id)
+        assignments.make_primary(db.session, assignment)
+        return providers.assignment_view(db.session, assignment)
