@@ -78,6 +78,14 @@ def init_cli(app: Flask) -> None:
 
         click.echo(f"messages queued: {jobs.relay_outbox()}")
 
+    @jobs_group.command("apply-assignment-dates")
+    def apply_assignment_dates_command() -> None:
+        """Activate the assignments whose start date has come and end those whose end
+        date has (idempotent)."""
+        from workers import jobs
+
+        click.echo(f"assignments activated or ended: {jobs.apply_assignment_dates()}")
+
     app.cli.add_command(jobs_group)
 
     documents_group = click.Group("documents", help="Uploaded documents' stored files.")

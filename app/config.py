@@ -363,6 +363,11 @@ class Settings:
     )
     reminder_scan_cron: str = field(default="0 6 * * *", metadata=_env("REMINDER_SCAN_CRON", _cron))
     npi_retry_cron: str = field(default="17 * * * *", metadata=_env("NPI_RETRY_CRON", _cron))
+    # Hourly, though dates change daily: a run missed at midnight (the scheduler down) is
+    # made up within the hour, and the job is idempotent.
+    assignment_dates_cron: str = field(
+        default="2 * * * *", metadata=_env("ASSIGNMENT_DATES_CRON", _cron)
+    )
     # The file a worker or the scheduler touches each time round its loop, for a liveness
     # probe to check (`python -m workers.heartbeat`); unset: none.
     heartbeat_file: Path | None = field(default=None, metadata=_env("HEARTBEAT_FILE", _path))

@@ -420,7 +420,6 @@ class Assignment(NamedTuple):
     organization_id: uuid.UUID
     user_id: uuid.UUID
     facility_id: uuid.UUID
-    is_primary: bool
     start_date: dt.date
     end_date: dt.date | None
     status: str
@@ -744,7 +743,7 @@ class Plan:
         primary: bool = False,
     ) -> None:
         assignment = Assignment(
-            new_id(self.rng), org.id, provider.id, facility.id, primary, start, end, status
+            new_id(self.rng), org.id, provider.id, facility.id, start, end, status
         )
         self.assignments.append(assignment)
         if primary:
@@ -952,7 +951,7 @@ CREDENTIAL_TERMS = {
 
 
 def primary_assignment_rows(plan: Plan) -> Iterator[Row]:
-    """Each provider's primary, as app/domain/assignments.py keeps it beside the flag."""
+    """Each provider's primary, as app/domain/assignments.py keeps it."""
     rng = plan.random("primary_assignments")
     yesterday = plan.today - dt.timedelta(days=1)
     for a in plan.primary.values():
@@ -1378,7 +1377,7 @@ TABLES = (
     Table(
         "provider_facilities",
         _columns(
-            "id organization_id user_id facility_id is_primary start_date end_date status"
+            "id organization_id user_id facility_id start_date end_date status"
             " created_at updated_at"
         ),
         assignment_rows,
@@ -1467,16 +1466,11 @@ def _required_sql() -> str:
 
 # Each query counts the rows that break a rule; all must count 0.
 INVARIANTS = {
-    "providers without exactly one primary assignment": """
+    "providers without a primary assignment": """
         SELECT count(*) FROM (SELECT DISTINCT user_id FROM memberships WHERE role = 'provider') m
-          LEFT JOIN (SELECT user_id, count(*) AS n FROM provider_facilities
-                      WHERE is_primary GROUP BY user_id) p USING (user_id)
-         WHERE coalesce(p.n, 0) <> 1""",
-    "primary assignments that are not active": """
-        SELECT count(*) FROM provider_facilities WHERE is_primary AND status <> 'active'""",
-    "providers whose primary flags disagree with primary_assignments": (
-        assignments.PRIMARY_DISAGREEMENTS
-    ),
+          LEFT JOIN primary_assignments p USING (user_id)
+         WHERE p.user_id IS NULL""",
+    "primary assignments pointing at no active assignment": assignments.DANGLING_PRIMARIES,
     "assignments without a membership": """
         SELECT count(*) FROM provider_facilities pf
          WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.organization_id = pf.organization_id

@@ -1,10 +1,11 @@
 -- primary_assignments: each provider's one primary facility, whichever organization it
--- belongs to. The provider sees their own row; an organization sees the row only while
--- it points into its reach, so it never learns where else the provider works.
--- Moving a provider's primary from one organization to another is a step no tenant's
--- context may take (the row points outside the writer's reach before or after):
--- app/domain/assignments.py takes it in the system context, as it demotes the other
--- organization's assignment.
+-- belongs to; an assignment is primary exactly while this row points at it. The
+-- provider sees their own row; an organization sees the row only while it points into
+-- its reach, so its assignments read as not primary once the primary is elsewhere, and
+-- it never learns where. Moving a provider's primary from one organization to another
+-- is a step no tenant's context may take (the row points outside the writer's reach
+-- before or after): app/domain/assignments.py takes it in the system context, and no
+-- row of the organization it leaves changes.
 ALTER TABLE primary_assignments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE primary_assignments FORCE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON primary_assignments TO msc_application;
@@ -57,7 +58,8 @@ DROP TRIGGER IF EXISTS primary_assignments_updated_at ON primary_assignments;
 CREATE TRIGGER primary_assignments_updated_at BEFORE UPDATE ON primary_assignments
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
 
--- No audit trigger: each change here flips provider_facilities.is_primary in the same
--- transaction, which the organization's trail records (provider_facilities_audit). This
--- table is to be distributed by provider, apart from the trail, which is distributed by
--- organization: a trigger on its shards could not write there.
+-- No audit trigger: the row is the provider's choice, not an organization's data, and a
+-- change of it recorded in the trail of the organization it leaves would tell that
+-- organization of the other. This table is to be distributed by provider, apart from the
+-- trail, which is distributed by organization: a trigger on its shards could not write
+-- there either.

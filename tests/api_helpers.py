@@ -71,23 +71,33 @@ def set_office_manager(admin_engine: Engine, facility: Facility, manager: User) 
 
 
 def assignment_rows(admin_engine: Engine, user: User) -> list[dict[str, Any]]:
-    """Every assignment of `user`, in every tenant, oldest first (superuser read)."""
+    """Every assignment of `user`, in every tenant, oldest first (superuser read), each
+    primary when the user's primary_assignments row points at it (and it is active)."""
+    return assignment_rows_of(admin_engine, user.id)
+
+
+def assignment_rows_of(admin_engine: Engine, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    """assignment_rows by the user's id, once every primary_assignments row is checked to
+    point at an active assignment."""
     with admin_engine.connect() as conn:
+        assert conn.execute(text(assignments.DANGLING_PRIMARIES)).scalar_one() == 0
         rows = conn.execute(
             text(
-                "SELECT id, organization_id, facility_id, is_primary, status, start_date,"
-                " end_date FROM provider_facilities WHERE user_id = :u ORDER BY created_at, id"
+                "SELECT pf.id, pf.organization_id, pf.facility_id,"
+                " pa.user_id IS NOT NULL AS is_primary, pf.status, pf.start_date, pf.end_date"
+                " FROM provider_facilities pf LEFT JOIN primary_assignments pa"
+                "  ON pa.user_id = pf.user_id AND pa.organization_id = pf.organization_id"
+                "  AND pa.facility_id = pf.facility_id AND pf.status = 'active'"
+                " WHERE pf.user_id = :u ORDER BY pf.created_at, pf.id"
             ),
-            {"u": user.id},
+            {"u": user_id},
         ).mappings()
         return [dict(r) for r in rows]
 
 
 def primary_assignment_ids(admin_engine: Engine, user: User) -> list[uuid.UUID]:
-    """The ids of `user`'s assignments marked primary, in every tenant, once every flag
-    is checked against primary_assignments."""
-    with admin_engine.connect() as conn:
-        assert conn.execute(text(assignments.PRIMARY_DISAGREEMENTS)).scalar_one() == 0
+    """The ids of `user`'s primary assignments, in every tenant, once every
+    primary_assignments row is checked to point at an active assignment."""
     return [r["id"] for r in assignment_rows(admin_engine, user) if r["is_primary"]]
 
 

@@ -73,8 +73,9 @@ REFUSED_FOR_WHAT_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
         "POST /api/v1/me/primary-facility",
         "POST /api/v1/orders",
     ),
-    "one value against another: a range's `from` after its `to` or longer than allowed,"
-    " an end before its start, an expiry before the effective date": (
+    "one value against another, or against today: a range's `from` after its `to` or"
+    " longer than allowed, an end before its start or before today, an expiry before the"
+    " effective date": (
         "GET /api/v1/admin/analytics",
         "GET /api/v1/admin/organizations/{organization_id}/analytics",
         "GET /api/v1/admin/audit-events/export",

@@ -95,7 +95,7 @@ def test_the_data_obeys_the_rules(generated: tuple[DatabaseUrls, dict[str, Any]]
     with psycopg.connect(libpq_url(urls.admin)) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         broken = generate.violations(conn, TODAY, pytest.fail)
-        assert "providers without exactly one primary assignment" in broken
+        assert "providers without a primary assignment" in broken
         assert "assignments without a membership" in broken
         assert broken == dict.fromkeys(broken, 0)
         # the load disabled the tables' triggers for itself only
@@ -107,11 +107,6 @@ def test_the_checks_see_a_broken_rule(generated: tuple[DatabaseUrls, dict[str, A
     urls, _ = generated
     # rule: (table, change, which rows may take it: the first of them does)
     breakages = {
-        "providers without exactly one primary assignment": (
-            "provider_facilities",
-            "is_primary = false",
-            "is_primary",
-        ),
         "facilities whose MAC jurisdiction is not their state's": (
             "facilities",
             "mac_jurisdiction = 'J0'",
@@ -152,19 +147,27 @@ def test_the_checks_see_a_broken_rule(generated: tuple[DatabaseUrls, dict[str, A
     assert {rule: broken[rule] for rule in breakages} == dict.fromkeys(breakages, 1)
 
 
-def test_the_checks_see_a_primary_flag_that_disagrees(
-    generated: tuple[DatabaseUrls, dict[str, Any]],
+@pytest.mark.parametrize(
+    ("rule", "change"),
+    [
+        (
+            "primary assignments pointing at no active assignment",
+            "UPDATE primary_assignments SET facility_id = gen_random_uuid()",
+        ),
+        ("providers without a primary assignment", "DELETE FROM primary_assignments"),
+    ],
+)
+def test_the_checks_see_a_broken_primary(
+    generated: tuple[DatabaseUrls, dict[str, Any]], rule: str, change: str
 ) -> None:
-    """A provider's primary_assignments row pointing away from their flagged assignment
-    breaks that rule alone (rolled back)."""
+    """A provider's primary_assignments row pointing away from their assignments, or
+    gone, breaks that rule alone (rolled back)."""
     urls, _ = generated
-    rule = "providers whose primary flags disagree with primary_assignments"
     with psycopg.connect(libpq_url(urls.admin)) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         with conn.transaction(force_rollback=True):
             conn.execute(
-                "UPDATE primary_assignments SET facility_id = gen_random_uuid()"
-                " WHERE user_id ="
+                f"{change} WHERE user_id ="
                 " (SELECT user_id FROM primary_assignments ORDER BY user_id LIMIT 1)"
             )
             broken = generate.violations(conn, TODAY, pytest.fail)

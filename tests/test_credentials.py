@@ -232,8 +232,9 @@ def test_provider_checklist(client: FlaskClient, seeded: TwoTenants) -> None:
         "facility_assignment": True,
         "system_training": False,
         "first_order": False,
+        "primary_facility": True,  # at A (the provider's own checklist only)
     }
-    assert mine["percent_complete"] == 50
+    assert mine["percent_complete"] == 56  # 5 of 9: 55.6%
     admin = token_for(client, seeded.b.admin)
     seen = client.get(
         f"/api/v1/admin/providers/{seeded.shared_provider.id}/onboarding", headers=bearer(admin)

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from app.models import Facility, Organization, ProviderFacility, User
+from app.models import Facility, Organization, PrimaryAssignment, ProviderFacility, User
 from app.models.enums import Role
 from app.schemas.facilities import FacilitySchema
 from app.schemas.hierarchy import HierarchyProviderSchema
@@ -128,6 +128,15 @@ def test_the_tree_holds_what_the_schemas_dump(
         facilities = {f.id: f for f in session.scalars(select(Facility))}
         users = {u.id: u for u in session.scalars(select(User))}
         assignments = {pf.id: pf for pf in session.scalars(select(ProviderFacility))}
+        primaries = set(
+            session.execute(
+                select(
+                    PrimaryAssignment.user_id,
+                    PrimaryAssignment.organization_id,
+                    PrimaryAssignment.facility_id,
+                )
+            )
+        )
 
     def check(node: dict[str, Any]) -> None:
         organization = organizations[uuid.UUID(node["organization"]["id"])]
@@ -144,7 +153,8 @@ def test_the_tree_holds_what_the_schemas_dump(
                         "name": user.name,
                         "npi": user.npi,
                         "assignment_id": held.id,
-                        "is_primary": held.is_primary,
+                        "is_primary": held.status == "active"
+                        and (held.user_id, held.organization_id, held.facility_id) in primaries,
                         "status": held.status,
                     }
                 )

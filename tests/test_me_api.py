@@ -237,8 +237,8 @@ def test_my_facilities_include_ended_assignments_as_history(
     with admin_engine.begin() as conn:
         conn.execute(
             text(
-                "UPDATE provider_facilities SET status = 'inactive', end_date = :d,"
-                " is_primary = false WHERE user_id = :u AND facility_id = :f"
+                "UPDATE provider_facilities SET status = 'inactive', end_date = :d"
+                " WHERE user_id = :u AND facility_id = :f"
             ),
             {"d": dt.date(2026, 6, 30), "u": seeded.shared_provider.id, "f": seeded.b.facility.id},
         )

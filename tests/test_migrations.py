@@ -239,6 +239,84 @@ def test_0018_moves_the_primary_flags_into_their_table_and_back(
     engine.dispose()
 
 
+def test_0027_reads_the_primary_from_its_row_and_the_downgrade_writes_the_flags_back(
+    empty_database: DatabaseUrls,
+) -> None:
+    """At head an assignment is primary by the provider's primary_assignments row alone:
+    provider_facilities has no flag. Down to 0026 the flag comes back, true on the active
+    assignment the row points at and on no other (an ended one at the same facility
+    included); up again, it goes."""
+    urls = empty_database
+    migrate.upgrade(urls.owner)
+    engine = make_engine(urls.admin)
+
+    def columns() -> set[str]:
+        with engine.connect() as conn:
+            return {c["name"] for c in inspect(conn).get_columns("provider_facilities")}
+
+    assert "is_primary" not in columns()
+    with engine.begin() as conn:
+        organization = conn.scalar(
+            text(
+                "INSERT INTO organizations (name, organization_type)"
+                " VALUES ('Clinic', 'group_practice') RETURNING id"
+            )
+        )
+        main, annex = (
+            conn.scalar(
+                text(
+                    "INSERT INTO facilities (organization_id, name, facility_type, state)"
+                    " VALUES (:o, :n, 'clinic', 'TX') RETURNING id"
+                ),
+                {"o": organization, "n": name},
+            )
+            for name in ("Main", "Annex")
+        )
+        user = conn.scalar(
+            text("INSERT INTO users (email, name) VALUES ('p@example.com', 'P') RETURNING id")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (user_id, organization_id, role)"
+                " VALUES (:u, :o, 'provider')"
+            ),
+            {"u": user, "o": organization},
+        )
+        assignments = {
+            name: conn.scalar(
+                text(
+                    "INSERT INTO provider_facilities"
+                    " (organization_id, user_id, facility_id, status, start_date, end_date)"
+                    " VALUES (:o, :u, :f, :s, '2026-01-01', :e) RETURNING id"
+                ),
+                {"o": organization, "u": user, "f": facility, "s": status, "e": end},
+            )
+            for name, facility, status, end in (
+                ("ended at main", main, "inactive", "2026-02-01"),
+                ("main", main, "active", None),
+                ("annex", annex, "active", None),
+            )
+        }
+        conn.execute(
+            text(
+                "INSERT INTO primary_assignments (user_id, organization_id, facility_id)"
+                " VALUES (:u, :o, :f)"
+            ),
+            {"u": user, "o": organization, "f": main},
+        )
+    migrate.downgrade(urls.owner, "0026")
+    with engine.connect() as conn:
+        flags = dict(conn.execute(text("SELECT id, is_primary FROM provider_facilities")).all())
+    assert flags == {
+        assignments["ended at main"]: False,
+        assignments["main"]: True,
+        assignments["annex"]: False,
+    }
+    migrate.upgrade(urls.owner)
+    assert "is_primary" not in columns()
+    engine.dispose()
+
+
 def test_0022_copies_the_owners_organizations_onto_what_they_own(
     empty_database: DatabaseUrls,
 ) -> None:
@@ -342,7 +420,7 @@ def test_0025_keeps_the_accesses_in_the_trail_down_and_up_again(
 
 
 # The revision before the verification decisions moved into their table.
-BEFORE_DECISIONS = "0026"
+BEFORE_DECISIONS = "0027"
 
 
 def test_0028_files_each_decision_under_its_organization_and_back(

@@ -514,17 +514,17 @@ def test_ending_an_assignment_keeps_it_as_inactive_history(
     token = token_for(client, seeded.a.admin)
     assigned = _assign(client, token, provider, facility_id=second.id, start_date="2026-06-01")
     assignment_id = assigned.get_json()["id"]
-    response = _end(client, token, provider, assignment_id, end_date="2026-11-01")
+    response = _end(client, token, provider, assignment_id, end_date=TODAY.isoformat())
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["id"] == assignment_id
-    assert body["status"] == "inactive" and body["end_date"] == "2026-11-01"
+    assert body["status"] == "inactive" and body["end_date"] == TODAY.isoformat()
     assert body["is_primary"] is False
     listed = client.get(f"{PROVIDERS}/{provider.id}/facilities", headers=bearer(token)).get_json()
     assert {(r["id"], r["status"]) for r in listed} >= {(assignment_id, "inactive")}
     assert len(listed) == 2
     stored = [r for r in assignment_rows(admin_engine, provider) if str(r["id"]) == assignment_id]
-    assert stored[0]["status"] == "inactive" and stored[0]["end_date"] == dt.date(2026, 11, 1)
+    assert stored[0]["status"] == "inactive" and stored[0]["end_date"] == TODAY
 
 
 def test_ending_without_a_date_ends_today(

@@ -132,7 +132,7 @@ def test_tenant_cannot_update_or_delete_another_tenants_rows(
         delete(Membership).where(Membership.organization_id == b.organization.id),
         update(ProviderFacility)
         .where(ProviderFacility.organization_id == b.organization.id)
-        .values(is_primary=False),
+        .values(status="inactive"),
     ]
     for statement in statements:
         result = db.execute(statement, execution_options={"synchronize_session": False})

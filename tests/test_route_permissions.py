@@ -147,6 +147,10 @@ ROUTES: dict[str, Requirement] = {
         "manage-facilities",
         "manage-providers",
     ),
+    "POST /api/v1/admin/providers/{provider_id}/assignments/{assignment_id}/make-primary": (
+        "manage-facilities",
+        "manage-providers",
+    ),
     "GET /api/v1/admin/providers/{provider_id}/compliance": (
         "manage-providers",
         "run-reports",

@@ -9,7 +9,9 @@ the same clock the jobs take today's date from (app/clock.py).
   reach the queue, and abandoned ones are recovered;
 - scan for expiring credentials and documents at REMINDER_SCAN_CRON (daily); the scan is
   idempotent, so an extra run sends nothing twice;
-- ask the NPI Registry again about pending verifications at NPI_RETRY_CRON (hourly).
+- ask the NPI Registry again about pending verifications at NPI_RETRY_CRON (hourly);
+- start and end assignments whose dates have come at ASSIGNMENT_DATES_CRON (hourly); the
+  job is idempotent, so a run after a day's changes are made finds nothing to do.
 """
 
 from __future__ import annotations
@@ -25,3 +27,4 @@ def register(scheduler: CronScheduler, settings: Settings) -> None:
     scheduler.register(jobs.relay_outbox, queue, interval=settings.relay_interval_seconds)
     scheduler.register(jobs.scan_reminders, queue, cron=settings.reminder_scan_cron)
     scheduler.register(jobs.retry_npi_verifications, queue, cron=settings.npi_retry_cron)
+    scheduler.register(jobs.apply_assignment_dates, queue, cron=settings.assignment_dates_cron)

@@ -1,5 +1,5 @@
 """The jobs: relay the outbox, deliver one message, scan for renewal reminders, issue a
-password reset link.
+password reset link, retry NPI verifications, start and end assignments on their dates.
 
 Every job logs what it worked on (outbox id, organization) and how it ended.
 """
@@ -13,7 +13,7 @@ from jinja2 import TemplateError
 from rq import Queue
 
 from app import clock
-from app.domain import npi, outbox, passwords, reminders
+from app.domain import assignments, npi, outbox, passwords, reminders
 from app.domain.outbox import RetryPolicy
 from app.integrations import mail
 from app.integrations.nppes import NppesClient
@@ -164,3 +164,18 @@ def retry_npi_verifications() -> int:
         )
     log.info("npi retry: %s", summary)
     return summary.checked
+
+
+def apply_assignment_dates() -> int:
+    """Activate the assignments whose start date has come and end those whose end date
+    has (app/domain/assignments.py, apply_dates); today is the UTC date."""
+    today = clock.today()
+    with system_session(f"assignment-dates:{today}") as session:
+        changes = assignments.apply_dates(session, today)
+    log.info(
+        "assignment dates %s: %d activated, %d ended",
+        today,
+        len(changes.activated),
+        len(changes.ended),
+    )
+    return len(changes.activated) + len(changes.ended)

@@ -87,4 +87,4 @@ class MyPrimaryFacility(MethodView):
         if assignment.status != AssignmentStatus.ACTIVE:
             raise Invalid("choose among your active assignments", field="assignment_id")
         assignments.make_primary(db.session, assignment)
-        return providers.assignment_view(db.session, assignment.id)
+        return providers.assignment_view(db.session, assignment)

@@ -83,10 +83,12 @@ class MyChecklist(MethodView):
     @authenticated()
     @blp.response(200, ChecklistSchema)
     def get(self) -> checklist.Checklist:
-        """Your provider onboarding checklist."""
+        """Your provider onboarding checklist, with your primary facility as its ninth
+        item: choose one (`POST /api/v1/me/primary-facility`) when you work at several
+        facilities and none is primary."""
         user_id = current_context().user_id
         assert user_id is not None
-        return checklist.checklist(db.session, user_id, clock.today())
+        return checklist.checklist(db.session, user_id, clock.today(), own=True)
 
 
 @blp.route("/admin/providers/<uuid:provider_id>/onboarding")

@@ -92,7 +92,7 @@ class AssignFacility(MethodView):
             is_primary=data["is_primary"],
             start_date=data["start_date"],
         )
-        return providers.assignment_view(db.session, assignment.id)
+        return providers.assignment_view(db.session, assignment)
 
 
 @blp.route("/<uuid:provider_id>/assignments/<uuid:assignment_id>/end")
@@ -103,8 +103,30 @@ class EndAssignment(MethodView):
     @blp.response(200, AssignmentSchema)
     @blp.alt_response(409, description="the assignment has already ended")
     def post(self, data: dict[str, Any], provider_id: uuid.UUID, assignment_id: uuid.UUID) -> Any:
-        """End an assignment: it becomes inactive with its end date, kept as history."""
+        """End an assignment on its end date (today by default, or a day to come; the
+        assignment is in force up to, not including, that day). Ended today, it becomes
+        inactive now, kept as history; a later date is kept and the assignment ends on
+        that day. Ending the provider's primary assignment makes their only other active
+        one primary, if they have exactly one."""
         provider = provider_or_404(provider_id)
         assignment = assignment_or_404(provider, assignment_id)
         assignments.end(db.session, assignment, data["end_date"])
-        return providers.assignment_view(db.session, assignment.id)
+        return providers.assignment_view(db.session, assignment)
+
+
+@blp.route("/<uuid:provider_id>/assignments/<uuid:assignment_id>/make-primary")
+class MakePrimaryAssignment(MethodView):
+    @authenticated()
+    @requires(*SUPERVISE_PROVIDERS)
+    @blp.response(200, AssignmentSchema)
+    @blp.alt_response(
+        409, description="the assignment is not active, or the primary one changed meanwhile"
+    )
+    def post(self, provider_id: uuid.UUID, assignment_id: uuid.UUID) -> Any:
+        """Make an active assignment the provider's one primary facility, in place of the
+        one they had, here or at another organization (which sees only that its
+        assignment is no longer primary)."""
+        provider = provider_or_404(provider_id)
+        assignment = assignment_or_404(provider, assignment_id)
+        assignments.make_primary(db.session, assignment)
+        return providers.assignment_view(db.session, assignment)

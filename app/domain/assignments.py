@@ -1,54 +1,101 @@
-"""Provider assignments to facilities, and the primary-facility rule.
+"""Provider assignments to facilities over time, and the primary-facility rule.
 
-A provider has at most one primary facility, whichever organization it belongs to: their
-row in `primary_assignments` (primary key the provider) points at it, and the assignment
-there carries `is_primary`, the organization's copy. Both change together, here and
-nowhere else, `primary_assignments` first: its row is what concurrent changes of one
-provider's primary meet on. A change that finds the row other than it read it (another
-organization made another facility primary meanwhile) is refused as a Conflict, and its
-transaction rolls back whole; the first change stands.
+Dates. An assignment is in force from its start date up to, not including, its end date
+(`queries.active_on`: ended today, it no longer is today). Either date may lie ahead:
+the assignment waits, pending, for its start date, and an active one runs to its end
+date. `apply_dates`, run by the scheduler (workers/jobs.py), moves each assignment's
+status as its dates come; each move is an update of the assignment, which its own
+organization's trail records with the system as the actor.
 
-Changing the primary may touch a row the caller cannot see (the provider's primary at
-another organization); those steps run in the system context and reveal nothing to the
-caller.
+The primary. A provider has at most one primary facility, whichever organization it
+belongs to: the provider's row in `primary_assignments` (primary key the provider) points
+at it, and an assignment is primary exactly when that row points at it (and it is
+active). It is the provider's fact, not an organization's row: an organization sees the
+row only while it points at one of its own assignments (policies/primary_assignments.sql),
+so its assignments read `is_primary` false once the primary is elsewhere, and moving it
+changes no row of theirs and writes nothing in their trail. A change that finds the row
+other than it read it (another organization made another facility primary meanwhile) is
+refused as a Conflict, and its transaction rolls back whole; the first change stands.
+
+Moving the primary may touch a row the caller cannot see (pointing at another
+organization's assignment); those steps run in the system context and reveal nothing to
+the caller. Ending the primary assignment leaves the provider with their only other
+active assignment as primary, or with none, to choose (app/domain/checklist.py asks).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass, replace
+from itertools import groupby
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy import CTE, ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.domain import queries
 from app.domain.errors import Conflict, Invalid
 from app.models import Facility, Invitation, Membership, PrimaryAssignment, ProviderFacility
 from app.models.enums import AssignmentStatus as Status
-from app.tenancy.context import system_context
+from app.tenancy.context import SESSION_KEY, TenantContext, system_context, use_context
 
 CHANGED_MEANWHILE = "the provider's primary facility was changed meanwhile; try again"
+NOT_ACTIVE = "only an active assignment can be primary"
 
-# How many providers' `is_primary` flags disagree with their primary_assignments row
-# (a flag it does not point at, or a row pointing at no flag): 0 while only this module
-# writes them. Checked by the tests and after bench/generate.py's load; it reads every
-# tenant's rows, so only in MSC reach or as the owner.
-PRIMARY_DISAGREEMENTS = """
-    WITH flagged AS MATERIALIZED (
-             SELECT user_id, organization_id, facility_id
-               FROM provider_facilities WHERE is_primary),
+# How many providers' primary_assignments rows point at no active assignment: 0 while
+# only this module writes them. Checked by the tests and after bench/generate.py's load;
+# it reads every tenant's rows, so only in MSC reach or as the owner.
+DANGLING_PRIMARIES = """
+    WITH pa AS MATERIALIZED (
+             SELECT user_id, organization_id, facility_id FROM primary_assignments),
          -- materialized both: on a Citus cluster the tables lie on different keys
-         -- (organization, provider), so the two sides meet on the coordinator
-         pa AS MATERIALIZED (
-             SELECT user_id, organization_id, facility_id FROM primary_assignments)
-    SELECT count(DISTINCT coalesce(pa.user_id, flagged.user_id))
-      FROM flagged
-      FULL JOIN pa
-             ON pa.user_id = flagged.user_id AND pa.organization_id = flagged.organization_id
-            AND pa.facility_id = flagged.facility_id
-     WHERE flagged.user_id IS NULL OR pa.user_id IS NULL"""
+         -- (provider, organization), so the two sides meet on the coordinator
+         active AS MATERIALIZED (
+             SELECT user_id, organization_id, facility_id
+               FROM provider_facilities WHERE status = 'active')
+    SELECT count(*)
+      FROM pa
+      LEFT JOIN active
+             ON active.user_id = pa.user_id AND active.organization_id = pa.organization_id
+            AND active.facility_id = pa.facility_id
+     WHERE active.user_id IS NULL"""
+
+
+def primary_pointers(*criteria: ColumnElement[bool]) -> CTE:
+    """The primary_assignments rows the caller sees (those pointing at assignments in
+    their reach, and their own), narrowed by `criteria`, for a reader to join with
+    `points_at`. Materialized: on a Citus cluster the rows lie on another key than the
+    assignments, so the two meet on the coordinator."""
+    return (
+        select(
+            PrimaryAssignment.user_id,
+            PrimaryAssignment.organization_id,
+            PrimaryAssignment.facility_id,
+        )
+        .where(*criteria)
+        .cte("primary_pointer")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def points_at(pointer: CTE) -> ColumnElement[bool]:
+    """Join condition: `pointer` (primary_pointers) points at the assignment. The
+    provider's one current assignment at that facility, so an active one: an ended one
+    at the same facility is not primary."""
+    return and_(
+        pointer.c.user_id == ProviderFacility.user_id,
+        pointer.c.organization_id == ProviderFacility.organization_id,
+        pointer.c.facility_id == ProviderFacility.facility_id,
+        ProviderFacility.status == Status.ACTIVE,
+    )
+
+
+def is_primary(pointer: CTE) -> ColumnElement[bool]:
+    """`is_primary` of an assignment outer-joined to `pointer` on `points_at`."""
+    return pointer.c.user_id.is_not(None)
 
 
 def current_assignment(
@@ -73,7 +120,8 @@ def assign(
     today: dt.date | None = None,
 ) -> ProviderFacility:
     """Assign a member of the facility's organization to it (or activate their pending
-    assignment there). A start date in the future keeps the assignment pending."""
+    assignment there). A start date in the future keeps the assignment pending until
+    `apply_dates` finds it come."""
     today = today or clock.today()
     is_member = session.scalar(
         select(Membership.id).where(
@@ -97,6 +145,8 @@ def assign(
             organization_id=facility.organization_id, user_id=user_id, facility_id=facility.id
         )
         session.add(assignment)
+    if assignment.end_date is not None and assignment.end_date <= start:
+        raise Invalid("the assignment's end date is not after this start date", field="start_date")
     assignment.start_date = start
     assignment.status = status
     session.flush()
@@ -116,39 +166,55 @@ def assign(
 
 
 def end(
-    session: Session, assignment: ProviderFacility, end_date: dt.date | None = None
+    session: Session,
+    assignment: ProviderFacility,
+    end_date: dt.date | None = None,
+    today: dt.date | None = None,
 ) -> ProviderFacility:
-    """End an assignment; the row stays, inactive, as history."""
+    """Set the assignment's end date: today (the default) or a day to come. It ends now
+    when it would be in force on no day from today on; otherwise `apply_dates` ends it on
+    its end date. The row stays, inactive, as history."""
     if assignment.status == Status.INACTIVE:
         raise Conflict("the assignment has already ended", field="assignment_id")
-    today = clock.today()
+    today = today or clock.today()
     # A pending assignment that has not started ends on its start date, not before.
     end_date = end_date or max(today, assignment.start_date)
     if end_date < assignment.start_date:
         raise Invalid("the end date is before the start date", field="end_date")
-    if end_date > max(today, assignment.start_date):
-        # Nothing would end it on that day: an assignment ends when it is ended.
-        raise Invalid("an assignment ends today, not later", field="end_date")
+    if end_date < today:
+        raise Invalid("the end date is in the past", field="end_date")
+    assignment.end_date = end_date
+    if end_date <= max(today, assignment.start_date):
+        _finish(session, assignment)
+    else:
+        session.flush()
+    session.refresh(assignment)
+    return assignment
+
+
+def _finish(session: Session, assignment: ProviderFacility) -> None:
+    """Make the assignment inactive; if it was the primary, the provider's only other
+    active assignment becomes it (settle_primary)."""
     with system_context(session, anonymous=True):
         # Before the assignment itself: primary_assignments first, as in make_primary, so
         # that the two never wait on each other's rows in opposite orders.
         session.execute(
-            delete(PrimaryAssignment).where(_points_at(assignment)),
+            delete(PrimaryAssignment).where(
+                PrimaryAssignment.user_id == assignment.user_id,
+                PrimaryAssignment.organization_id == assignment.organization_id,
+                PrimaryAssignment.facility_id == assignment.facility_id,
+            ),
             execution_options={"synchronize_session": False},
         )
-    assignment.end_date = end_date
     assignment.status = Status.INACTIVE
-    assignment.is_primary = False
     session.flush()
     settle_primary(session, assignment.user_id)
-    session.refresh(assignment)
-    return assignment
 
 
 def make_primary(session: Session, assignment: ProviderFacility) -> None:
     """Make `assignment` the provider's one primary facility (it must be active)."""
     if assignment.status != Status.ACTIVE:
-        raise Conflict("only an active assignment can be primary", field="is_primary")
+        raise Conflict(NOT_ACTIVE, field="is_primary")
     target = Pointer(assignment.user_id, assignment.organization_id, assignment.facility_id)
     with system_context(session, anonymous=True):
         held = session.execute(
@@ -158,10 +224,9 @@ def make_primary(session: Session, assignment: ProviderFacility) -> None:
         ).one_or_none()
         if held is None:
             _claim(session, target)
-        else:
+        elif tuple(held) != (target.organization_id, target.facility_id):
             # Still as read, or refused: this update waits for a concurrent change of the
-            # row and then finds it changed. (When it already points here, it only holds
-            # the row until the flag below is written.)
+            # row and then finds it changed.
             moved = session.connection().execute(
                 update(PrimaryAssignment)
                 .where(
@@ -173,19 +238,7 @@ def make_primary(session: Session, assignment: ProviderFacility) -> None:
             )
             if moved.rowcount != 1:
                 raise Conflict(CHANGED_MEANWHILE, field="is_primary")
-            if tuple(held) != (target.organization_id, target.facility_id):
-                session.execute(
-                    update(ProviderFacility)
-                    .where(
-                        ProviderFacility.organization_id == held.organization_id,
-                        ProviderFacility.facility_id == held.facility_id,
-                        ProviderFacility.user_id == assignment.user_id,
-                        ProviderFacility.is_primary,
-                    )
-                    .values(is_primary=False),
-                    execution_options={"synchronize_session": False},
-                )
-        _mark_primary(session, assignment.organization_id, assignment.id)
+        _still_active(session, assignment.organization_id, assignment.id)
     session.refresh(assignment)
 
 
@@ -210,7 +263,74 @@ def settle_primary(
             [choice] = chosen
             pointer = Pointer(user_id, choice.organization_id, choice.facility_id)
             if _claim(session, pointer, unless_held=True):
-                _mark_primary(session, choice.organization_id, choice.id)
+                _still_active(session, choice.organization_id, choice.id)
+
+
+@dataclass(frozen=True)
+class DateChanges:
+    """What one run of `apply_dates` changed: ids of the assignments it activated and
+    of those it ended."""
+
+    activated: tuple[uuid.UUID, ...]
+    ended: tuple[uuid.UUID, ...]
+
+
+def apply_dates(session: Session, today: dt.date) -> DateChanges:
+    """Bring every assignment's status in line with its dates on `today`: a pending one
+    whose start date has come becomes active (and the primary, if it is the provider's
+    only active assignment), and one whose end date has come ends (its provider's primary
+    settled as `end` settles it). Idempotent: a second run on the same day finds nothing
+    to do.
+
+    Run in MSC reach (the scheduler's system session). Each organization's changes are
+    made in a context of that organization alone, without a user: its trail records
+    them as the system's, not as a cross-tenant change."""
+    due_to_end = and_(
+        ProviderFacility.status != Status.INACTIVE, ProviderFacility.end_date <= today
+    )
+    due_to_start = and_(ProviderFacility.status == Status.PENDING, queries.active_on(today))
+    due = session.execute(
+        select(ProviderFacility.organization_id, ProviderFacility.id)
+        .where(or_(due_to_end, due_to_start))
+        .order_by(ProviderFacility.organization_id, ProviderFacility.id)
+    ).all()
+    system: TenantContext = session.info[SESSION_KEY]
+    activated: list[uuid.UUID] = []
+    ended: list[uuid.UUID] = []
+    try:
+        for organization_id, rows in groupby(due, key=lambda row: row.organization_id):
+            use_context(
+                session,
+                replace(
+                    system,
+                    user_id=None,
+                    organization_id=organization_id,
+                    organization_ids=(organization_id,),
+                ),
+            )
+            for row in rows:
+                # Read again: a request may have changed it since the list. Not locked
+                # here: _finish takes primary_assignments first, as every change does.
+                assignment = session.scalar(
+                    select(ProviderFacility).where(
+                        ProviderFacility.organization_id == organization_id,
+                        ProviderFacility.id == row.id,
+                        or_(due_to_end, due_to_start),
+                    )
+                )
+                if assignment is None:
+                    continue
+                if assignment.end_date is not None and assignment.end_date <= today:
+                    _finish(session, assignment)
+                    ended.append(assignment.id)
+                else:
+                    assignment.status = Status.ACTIVE
+                    session.flush()
+                    settle_primary(session, assignment.user_id)
+                    activated.append(assignment.id)
+    finally:
+        use_context(session, system)
+    return DateChanges(tuple(activated), tuple(ended))
 
 
 class Pointer(NamedTuple):
@@ -219,15 +339,6 @@ class Pointer(NamedTuple):
     user_id: uuid.UUID
     organization_id: uuid.UUID
     facility_id: uuid.UUID
-
-
-def _points_at(assignment: ProviderFacility) -> ColumnElement[bool]:
-    """Whether a primary_assignments row points at `assignment`."""
-    return and_(
-        PrimaryAssignment.user_id == assignment.user_id,
-        PrimaryAssignment.organization_id == assignment.organization_id,
-        PrimaryAssignment.facility_id == assignment.facility_id,
-    )
 
 
 def _claim(session: Session, pointer: Pointer, *, unless_held: bool = False) -> bool:
@@ -245,20 +356,19 @@ def _claim(session: Session, pointer: Pointer, *, unless_held: bool = False) -> 
     return claimed is not None
 
 
-def _mark_primary(session: Session, organization_id: uuid.UUID, assignment_id: uuid.UUID) -> None:
-    """Flag the assignment primary_assignments now points at. Still active: one ended
-    meanwhile cannot be primary, and the change is refused."""
-    # On the connection: a plain UPDATE, whose count of rows says whether it took. By the
-    # whole key: a Citus cluster then changes the one shard that holds the row, where by
-    # the id alone it would visit, and lock, every organization's.
-    marked = session.connection().execute(
-        update(ProviderFacility)
+def _still_active(session: Session, organization_id: uuid.UUID, assignment_id: uuid.UUID) -> None:
+    """Refuse the change unless the assignment primary_assignments now points at is still
+    active, holding it so until the transaction ends: one ended meanwhile (its end waits
+    for this lock, then removes the row this change wrote) cannot be primary."""
+    # By the whole key: a Citus cluster then reads the one shard that holds the row,
+    # where by the id alone it would visit, and lock, every organization's.
+    status = session.scalar(
+        select(ProviderFacility.status)
         .where(
             ProviderFacility.organization_id == organization_id,
             ProviderFacility.id == assignment_id,
-            ProviderFacility.status == Status.ACTIVE,
         )
-        .values(is_primary=True)
+        .with_for_update(read=True)
     )
-    if marked.rowcount != 1:
-        raise Conflict("only an active assignment can be primary", field="is_primary")
+    if status != Status.ACTIVE:
+        raise Conflict(NOT_ACTIVE, field="is_primary")

@@ -6,11 +6,13 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import compliance, credentials
 from app.domain.errors import NotFound
 from app.domain.orders import has_ordered
+from app.models import PrimaryAssignment
 from app.models.enums import CredentialType as Kind
 from app.models.enums import NpiVerification
 from app.models.enums import VerificationStatus as Verification
@@ -55,7 +57,25 @@ def _on_file(facts: compliance.ProviderFacts, kind: str, today: dt.date) -> Item
     return Item(kind, True, min(held, key=lambda status: status == Verification.VERIFIED))
 
 
-def checklist(session: Session, user_id: uuid.UUID, today: dt.date) -> Checklist:
+def _primary_facility(session: Session, facts: compliance.ProviderFacts) -> Item:
+    """Whether the provider has a primary facility: they choose one themselves when they
+    work at several facilities and none is (their primary assignment ended, say)."""
+    chosen = session.scalar(
+        select(PrimaryAssignment.facility_id).where(PrimaryAssignment.user_id == facts.user.id)
+    )
+    if chosen is not None:
+        return Item("primary_facility", True)
+    if not facts.active_facility_ids:
+        return Item("primary_facility", False, "no active assignment")
+    return Item("primary_facility", False, "choose your primary facility")
+
+
+def checklist(
+    session: Session, user_id: uuid.UUID, today: dt.date, *, own: bool = False
+) -> Checklist:
+    """The provider's checklist. Their `own` has a ninth item, their primary facility:
+    an organization sees the primary only when it is one of its own assignments, so
+    the item would read unchosen wherever the primary lies elsewhere."""
     facts = compliance.load_facts(session, [user_id], today).get(user_id)
     if facts is None:
         raise NotFound("provider not found")
@@ -84,4 +104,6 @@ def checklist(session: Session, user_id: uuid.UUID, today: dt.date) -> Checklist
         ),
         Item("first_order", has_ordered(session, user_id)),
     ]
+    if own:
+        items.append(_primary_facility(session, facts))
     return Checklist(user_id, items)

@@ -27,7 +27,15 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.domain import queries
-from app.models import Credential, Facility, Organization, ProviderFacility, User
+from app.domain.assignments import is_primary, points_at, primary_pointers
+from app.models import (
+    Credential,
+    Facility,
+    Organization,
+    PrimaryAssignment,
+    ProviderFacility,
+    User,
+)
 from app.models.enums import (
     AssignmentStatus,
     CredentialType,
@@ -300,12 +308,15 @@ def _load(
     facilities = session.scalars(
         queries.facilities_of([o.id for o in organizations], include_inactive=include_inactive)
     ).all()
+    pointer = primary_pointers(
+        queries.one_of(PrimaryAssignment.organization_id, [o.id for o in organizations])
+    )
     assignments = session.execute(
         select(
             ProviderFacility.id.label("assignment_id"),
             ProviderFacility.facility_id,
             ProviderFacility.organization_id,
-            ProviderFacility.is_primary,
+            is_primary(pointer).label("is_primary"),
             ProviderFacility.status,
             ProviderFacility.start_date,
             ProviderFacility.end_date,
@@ -317,6 +328,7 @@ def _load(
             User.updated_at.label("user_updated_at"),
         )
         .join(User, User.id == ProviderFacility.user_id)
+        .outerjoin(pointer, points_at(pointer))
         .where(
             queries.assignments_at([f.id for f in facilities], include_inactive=include_inactive)
         )

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, DateTime, Select, Text, Uuid, cast, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.domain import queries
-from app.models import Facility, Organization, ProviderFacility, User
+from app.domain import assignments, queries
+from app.models import Facility, Organization, PrimaryAssignment, ProviderFacility, User
 
 # What the tree shows of each: the fields of OrganizationSchema, FacilitySchema and
 # HierarchyProviderSchema (tests/test_hierarchy.py holds them to the schemas' dumps).
@@ -110,17 +110,21 @@ def hierarchy(
         _FACILITY,
     )
 
+    pointer = assignments.primary_pointers(
+        queries.one_of(PrimaryAssignment.organization_id, organization_ids)
+    )
     providers_query = (
         select(
             _as_text(ProviderFacility.facility_id),
             _as_text(ProviderFacility.id).label("assignment_id"),
-            ProviderFacility.is_primary,
+            assignments.is_primary(pointer).label("is_primary"),
             ProviderFacility.status,
             _as_text(User.id),
             User.name,
             User.npi,
         )
         .join(User, User.id == ProviderFacility.user_id)
+        .outerjoin(pointer, assignments.points_at(pointer))
         .where(
             # The organizations too, though the facilities decide (each assignment is in
             # its facility's organization): given both, PostgreSQL expects few rows and

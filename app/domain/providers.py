@@ -9,11 +9,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, case, func, null, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, case, func, null, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from app.domain import assignments
 from app.domain.queries import Rows
-from app.models import Facility, Membership, Organization, ProviderFacility, User
+from app.models import (
+    Facility,
+    Membership,
+    Organization,
+    PrimaryAssignment,
+    ProviderFacility,
+    User,
+)
 from app.models.enums import AssignmentStatus as Status
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, in_scope
@@ -40,6 +48,7 @@ def personal_contact(visible: bool) -> Any:
 
 def list_providers(context: TenantContext, filters: dict[str, Any], *, with_contact: bool) -> Rows:
     """One row per (provider, organization) membership of the organizations in scope."""
+    pointer = assignments.primary_pointers(in_scope(PrimaryAssignment.organization_id, context))
     query = (
         select(
             User.id,
@@ -50,7 +59,7 @@ def list_providers(context: TenantContext, filters: dict[str, Any], *, with_cont
             Membership.organization_id,
             _STATUS.label("status"),
             func.array_agg(ProviderFacility.facility_id)
-            .filter(ProviderFacility.is_primary)[1]
+            .filter(assignments.is_primary(pointer))[1]
             .label("primary_facility_id"),
         )
         .join(Membership, Membership.user_id == User.id)
@@ -61,6 +70,7 @@ def list_providers(context: TenantContext, filters: dict[str, Any], *, with_cont
                 ProviderFacility.organization_id == Membership.organization_id,
             ),
         )
+        .outerjoin(pointer, assignments.points_at(pointer))
         .where(Membership.role == Role.PROVIDER, in_scope(Membership.organization_id, context))
         # every user column named, not just the key: PostgreSQL infers the rest from it,
         # a Citus coordinator, planning a query whose filters reach no shard, does not
@@ -109,8 +119,10 @@ def get_provider(session: Session, provider_id: uuid.UUID, context: TenantContex
     )
 
 
-def assignments_query() -> Rows:
-    """Assignments with their facility and organization names, newest first."""
+def assignments_query(*pointers: ColumnElement[bool]) -> Rows:
+    """Assignments with their facility and organization names, newest first; whether
+    each is primary read from the primary_assignments rows `pointers` select."""
+    pointer = assignments.primary_pointers(*pointers)
     return (
         select(
             ProviderFacility.id,
@@ -119,7 +131,7 @@ def assignments_query() -> Rows:
             Organization.name.label("organization_name"),
             ProviderFacility.facility_id,
             Facility.name.label("facility_name"),
-            ProviderFacility.is_primary,
+            assignments.is_primary(pointer).label("is_primary"),
             ProviderFacility.status,
             ProviderFacility.start_date,
             ProviderFacility.end_date,
@@ -132,13 +144,19 @@ def assignments_query() -> Rows:
             & (Facility.id == ProviderFacility.facility_id),
         )
         .join(Organization, Organization.id == ProviderFacility.organization_id)
+        .outerjoin(pointer, assignments.points_at(pointer))
         .order_by(CURRENT_FIRST, ProviderFacility.start_date.desc(), ProviderFacility.id)
     )
 
 
-def assignment_view(session: Session, assignment_id: uuid.UUID) -> Any:
+def assignment_view(session: Session, assignment: ProviderFacility) -> Any:
     """One assignment in the shape of assignments_query()."""
-    return session.execute(assignments_query().where(ProviderFacility.id == assignment_id)).one()
+    return session.execute(
+        assignments_query(PrimaryAssignment.user_id == assignment.user_id).where(
+            ProviderFacility.organization_id == assignment.organization_id,
+            ProviderFacility.id == assignment.id,
+        )
+    ).one()
 
 
 def own_assignment(
@@ -158,7 +176,9 @@ def own_assignment(
 def assignments_of(provider_id: uuid.UUID, scope: TenantContext | None) -> Rows:
     """The provider's assignments in the organizations of `scope`, or with None, at
     every organization the policies show."""
-    query = assignments_query().where(ProviderFacility.user_id == provider_id)
+    query = assignments_query(PrimaryAssignment.user_id == provider_id).where(
+        ProviderFacility.user_id == provider_id
+    )
     if scope is not None:
         query = query.where(in_scope(ProviderFacility.organization_id, scope))
     return query
@@ -166,6 +186,10 @@ def assignments_of(provider_id: uuid.UUID, scope: TenantContext | None) -> Rows:
 
 def providers_at(facility: Facility, *, with_contact: bool) -> Rows:
     """The people assigned to a facility (current and past), with their assignment."""
+    pointer = assignments.primary_pointers(
+        PrimaryAssignment.organization_id == facility.organization_id,
+        PrimaryAssignment.facility_id == facility.id,
+    )
     return (
         select(
             User.id,
@@ -174,12 +198,13 @@ def providers_at(facility: Facility, *, with_contact: bool) -> Rows:
             User.npi,
             personal_contact(with_contact),
             ProviderFacility.id.label("assignment_id"),
-            ProviderFacility.is_primary,
+            assignments.is_primary(pointer).label("is_primary"),
             ProviderFacility.status,
             ProviderFacility.start_date,
             ProviderFacility.end_date,
         )
         .join(ProviderFacility, ProviderFacility.user_id == User.id)
+        .outerjoin(pointer, assignments.points_at(pointer))
         # the facility's organization too: it names the one shard that holds them
         .where(
             ProviderFacility.organization_id == facility.organization_id,

@@ -15,11 +15,13 @@ class PrimaryAssignment(Timestamps, Base):
 
     One row per provider, keyed by the provider, so the primary key is the rule: no index
     on provider_facilities could hold it once that table is spread over shards by
-    organization (docs/citus-layout.md). `provider_facilities.is_primary` is that
-    assignment's copy of the fact, written with this row in the same transaction
-    (app/domain/assignments.py). No foreign key to the assignment or the facility: this
-    table is to be distributed by `user_id`, theirs by `organization_id`, and Citus keeps
-    no foreign key between the two; users and organizations are to be reference tables.
+    organization (docs/citus-layout.md). It is the provider's choice, not an organization's
+    row: an assignment reads as primary when this row points at it, and an organization
+    sees the row only while it does (policies/primary_assignments.sql), so moving the
+    primary elsewhere changes nothing of the organization it leaves. No foreign key to
+    the assignment or the facility: this table is to be distributed by `user_id`, theirs
+    by `organization_id`, and Citus keeps no foreign key between the two; users and
+    organizations are to be reference tables.
     """
 
     __tablename__ = "primary_assignments"

@@ -4,7 +4,6 @@ import uuid
 from datetime import date
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -12,7 +11,6 @@ from sqlalchemy import (
     Index,
     PrimaryKeyConstraint,
     String,
-    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
@@ -23,7 +21,11 @@ from app.models.enums import AssignmentStatus, values
 
 
 class ProviderFacility(TenantRowKey, Timestamps, Base):
-    """A provider's assignment to a facility; ended assignments stay as history."""
+    """A provider's assignment to a facility; ended assignments stay as history.
+
+    Whether it is the provider's primary one is not a column here: it is the provider's
+    `primary_assignments` row, which each organization sees only while it points at one
+    of its own assignments (app/domain/assignments.py)."""
 
     __tablename__ = "provider_facilities"
     __table_args__ = (
@@ -64,10 +66,6 @@ class ProviderFacility(TenantRowKey, Timestamps, Base):
     )
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     facility_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    # The organization's copy of the provider's primary_assignments row: true on the one
-    # assignment it points at. Kept here so that an organization reads it with its own
-    # rows, where they lie (app/domain/assignments.py writes both together).
-    is_primary: Mapped[bool] = mapped_column(Boolean, server_default=false())
     start_date: Mapped[date] = mapped_column(Date, server_default=text("CURRENT_DATE"))
     end_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), server_default=AssignmentStatus.PENDING.value)

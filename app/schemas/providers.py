@@ -86,9 +86,15 @@ class AssignFacilitySchema(Schema):
 
 
 class EndAssignmentSchema(Schema):
-    EXAMPLE: ClassVar[dict[str, Any]] = {"end_date": "2026-06-30"}
+    EXAMPLE: ClassVar[dict[str, Any]] = {"end_date": "2027-06-30"}
 
-    end_date = fields.Date(load_default=None, metadata={"description": "defaults to today"})
+    end_date = fields.Date(
+        load_default=None,
+        metadata={
+            "description": "the first day the assignment is no longer in force: today (the "
+            "default: it ends now) or later (it ends on that day), not before its start date"
+        },
+    )
 
 
 class ProfileSchema(Schema):

@@ -27,7 +27,7 @@ credential (a rejection whose reason was dropped reads "not recorded"), with the
 guard of 0026; the decisions and the history go.
 
 Revision ID: 0028
-Revises: 0026
+Revises: 0027
 Create Date: 2026-12-01
 """
 
@@ -38,7 +38,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
 revision: str = "0028"
-down_revision: str | None = "0026"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -57,6 +57,7 @@ def test_defaults() -> None:
     assert settings.relay_interval_seconds == 15
     assert settings.reminder_scan_cron == "0 6 * * *"
     assert settings.npi_retry_cron == "17 * * * *"
+    assert settings.assignment_dates_cron == "2 * * * *"
 
 
 def test_every_variable_is_in_the_readme_table() -> None:
@@ -84,6 +85,7 @@ def test_values_are_parsed() -> None:
             "RELAY_INTERVAL_SECONDS": "30",
             "REMINDER_SCAN_CRON": "30 5 * * 1-5",
             "NPI_RETRY_CRON": "*/20 * * * *",
+            "ASSIGNMENT_DATES_CRON": "5 0 * * *",
             "LOG_LEVEL": "debug",
         }
     )
@@ -102,6 +104,7 @@ def test_values_are_parsed() -> None:
     assert settings.relay_interval_seconds == 30
     assert settings.reminder_scan_cron == "30 5 * * 1-5"
     assert settings.npi_retry_cron == "*/20 * * * *"
+    assert settings.assignment_dates_cron == "5 0 * * *"
     assert settings.log_level == "DEBUG"
     assert DemoSettings.from_env({"HOST": "0.0.0.0", "PORT": "9000", "WORKERS": "0"}) == (
         DemoSettings(host="0.0.0.0", port=9000, workers=0)
@@ -150,6 +153,7 @@ def test_cors_origins() -> None:
         ("REMINDER_WINDOWS", "30,30", "each day once"),
         ("REMINDER_SCAN_CRON", "0 25 * * *", "a cron expression"),
         ("NPI_RETRY_CRON", "hourly", "a cron expression"),
+        ("ASSIGNMENT_DATES_CRON", "daily", "a cron expression"),
         ("LOG_LEVEL", "loud", "a logging level"),
         ("CORS_ALLOWED_ORIGINS", "*", "expected origins"),
         ("CORS_ALLOWED_ORIGINS", "https://portal.example.com/", "expected origins"),
@@ -356,6 +360,7 @@ def test_the_schedule_comes_from_the_settings() -> None:
             "RELAY_INTERVAL_SECONDS": "30",
             "REMINDER_SCAN_CRON": "0 5 * * *",
             "NPI_RETRY_CRON": "*/20 * * * *",
+            "ASSIGNMENT_DATES_CRON": "5 0 * * *",
         }
     )
     scheduler = CronScheduler(Redis())  # registering jobs connects to nothing
@@ -365,6 +370,7 @@ def test_the_schedule_comes_from_the_settings() -> None:
     assert registered["relay_outbox"].interval == 30
     assert registered["scan_reminders"].cron == "0 5 * * *"
     assert registered["retry_npi_verifications"].cron == "*/20 * * * *"
+    assert registered["apply_assignment_dates"].cron == "5 0 * * *"
 
 
 def test_a_malformed_schedule_stops_the_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
