@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from app import migrate
 from app.database import make_engine
@@ -166,6 +166,27 @@ def test_models_match_the_migrations(database_urls: DatabaseUrls) -> None:
     assert differences == []
 
 
+def _clinic_with_two_facilities(conn: Connection) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """A clinic, and its facilities Main and Annex (their ids, in that order)."""
+    organization = conn.scalar(
+        text(
+            "INSERT INTO organizations (name, organization_type)"
+            " VALUES ('Clinic', 'group_practice') RETURNING id"
+        )
+    )
+    main, annex = (
+        conn.scalar(
+            text(
+                "INSERT INTO facilities (organization_id, name, facility_type, state)"
+                " VALUES (:o, :n, 'clinic', 'TX') RETURNING id"
+            ),
+            {"o": organization, "n": name},
+        )
+        for name in ("Main", "Annex")
+    )
+    return organization, main, annex
+
+
 def test_0018_moves_the_primary_flags_into_their_table_and_back(
     empty_database: DatabaseUrls,
 ) -> None:
@@ -177,22 +198,7 @@ def test_0018_moves_the_primary_flags_into_their_table_and_back(
     migrate.downgrade(urls.owner, "0017")
     engine = make_engine(urls.admin)
     with engine.begin() as conn:
-        organization = conn.scalar(
-            text(
-                "INSERT INTO organizations (name, organization_type)"
-                " VALUES ('Clinic', 'group_practice') RETURNING id"
-            )
-        )
-        main, annex = (
-            conn.scalar(
-                text(
-                    "INSERT INTO facilities (organization_id, name, facility_type, state)"
-                    " VALUES (:o, :n, 'clinic', 'TX') RETURNING id"
-                ),
-                {"o": organization, "n": name},
-            )
-            for name in ("Main", "Annex")
-        )
+        organization, main, annex = _clinic_with_two_facilities(conn)
         primary_at = {}
         for email, primary in (("one@example.com", main), ("two@example.com", None)):
             user = conn.scalar(
@@ -256,22 +262,7 @@ def test_0027_reads_the_primary_from_its_row_and_the_downgrade_writes_the_flags_
 
     assert "is_primary" not in columns()
     with engine.begin() as conn:
-        organization = conn.scalar(
-            text(
-                "INSERT INTO organizations (name, organization_type)"
-                " VALUES ('Clinic', 'group_practice') RETURNING id"
-            )
-        )
-        main, annex = (
-            conn.scalar(
-                text(
-                    "INSERT INTO facilities (organization_id, name, facility_type, state)"
-                    " VALUES (:o, :n, 'clinic', 'TX') RETURNING id"
-                ),
-                {"o": organization, "n": name},
-            )
-            for name in ("Main", "Annex")
-        )
+        organization, main, annex = _clinic_with_two_facilities(conn)
         user = conn.scalar(
             text("INSERT INTO users (email, name) VALUES ('p@example.com', 'P') RETURNING id")
         )
@@ -502,7 +493,7 @@ def test_0028_files_each_decision_under_its_organization_and_back(
                 " verified_by_id FROM credential_verifications ORDER BY verification_status"
             )
         ).all()
-        histories = dict(
+        histories: dict[uuid.UUID, list[dict[str, str]]] = dict(
             conn.execute(text("SELECT id, verification_history FROM credentials")).all()
         )
     assert [tuple(row) for row in decisions] == [
