@@ -27,7 +27,7 @@ from app.database import make_engine
 from app.local import drop_database, ensure_database, urls_for
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, apply, use_context
-from app.tenancy.layout import BY_ORGANIZATION, BY_USER, ORGANIZATION_COLUMN, REFERENCE
+from app.tenancy.layout import BY_ORGANIZATION, ORGANIZATION_COLUMN, REFERENCE
 from app.tenancy.policies import is_citus
 from app.tenancy.roles import APPLICATION_GROUP, ensure_roles
 from app.tenancy.signing import enter_ticket
@@ -184,7 +184,6 @@ COORDINATOR = (
 Place = tuple[str, str | None] | None
 LAYOUT: dict[str, Place] = {
     **{table: ("h", ORGANIZATION_COLUMN) for table in BY_ORGANIZATION},
-    BY_USER[0]: ("h", BY_USER[1]),
     **{table: ("n", None) for table in REFERENCE},
     **{table: None for table in COORDINATOR},
 }
@@ -232,13 +231,11 @@ def test_the_tenant_tables_share_one_colocation_group(admin_engine: Engine, clus
                     "SELECT logicalrelid::text, colocationid FROM pg_dist_partition"
                     " WHERE logicalrelid = ANY (CAST(:tables AS regclass[]))"
                 ),
-                {"tables": [*BY_ORGANIZATION, "primary_assignments"]},
+                {"tables": list(BY_ORGANIZATION)},
             ).all()
         )
     tenants = {table: groups[table] for table in BY_ORGANIZATION}
     assert set(tenants.values()) == {groups["memberships"]}, tenants
-    # a provider's row is not a tenant's: moving a tenant does not move it
-    assert groups["primary_assignments"] != groups["memberships"]
 
 
 def test_every_placement_has_its_tables_policies_and_triggers(

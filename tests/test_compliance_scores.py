@@ -149,27 +149,28 @@ def _providers(session: Session, seeded: TwoTenants) -> list[User]:
 
 
 def _evaluated(
-    session: Session, ids: list[uuid.UUID]
+    session: Session, ids: list[uuid.UUID], scope: list[uuid.UUID]
 ) -> dict[tuple[uuid.UUID, dt.date], compliance.ProviderCompliance]:
     return {
         (user_id, day): compliance.evaluate(facts, day)
         for day in DAYS
-        for user_id, facts in compliance.load_facts(session, ids, day).items()
+        for user_id, facts in compliance.load_facts(session, ids, day, scope).items()
     }
 
 
 def test_sql_scores_equal_evaluate_on_every_day(seeded: TwoTenants, admin_engine: Engine) -> None:
     with Session(admin_engine) as session:
         ids = [p.id for p in _providers(session, seeded)]
-        evaluated = _evaluated(session, ids)
-        scores = compliance.scores(ids, DAYS)
+        scope = [seeded.a.organization.id]
+        evaluated = _evaluated(session, ids, scope)
+        scores = compliance.scores(ids, DAYS, scope)
         got = {
             (user_id, day): score
             for user_id, day, score in session.execute(
                 select(scores.c.user_id, scores.c.day, scores.c.score)
             )
         }
-        facts_today = compliance.load_facts(session, ids, TODAY)
+        facts_today = compliance.load_facts(session, ids, TODAY, scope)
         session.rollback()
     assert got == {key: result.score for key, result in evaluated.items()}
     assert len(set(got.values())) > 10  # the mix reaches many different scores
@@ -220,7 +221,7 @@ def test_the_trends_sums_are_those_of_the_members_of_each_day(
                 select(Membership.user_id, Membership.created_at).where(Membership.user_id.in_(ids))
             ).all()
         )
-        evaluated = _evaluated(session, ids)
+        evaluated = _evaluated(session, ids, [seeded.a.organization.id])
         expected: dict[dt.date, tuple[int, int]] = {}
         for (user_id, day), result in evaluated.items():
             if joined[user_id] < dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC):

@@ -188,11 +188,15 @@ _ORGANIZATION_OWNER = typing.cast("InstrumentedAttribute[uuid.UUID]", Document.o
 
 
 def load_facts(
-    session: Session, user_ids: list[uuid.UUID], day: dt.date
+    session: Session,
+    user_ids: list[uuid.UUID],
+    day: dt.date,
+    scope: list[uuid.UUID] | None = None,
 ) -> dict[uuid.UUID, ProviderFacts]:
     """Facts for many providers as they stood at the end of `day`, in four queries (what
     the caller may see of them): the credentials added by then with their outcome then,
-    training certificates on file and valid that day, and the assignments in force."""
+    training certificates on file and valid that day, and the assignments in force, in
+    the organizations of `scope` (None: wherever the caller sees them)."""
     if not user_ids:
         return {}
     end = credentials.day_end(day)
@@ -216,7 +220,11 @@ def load_facts(
     for user_id, facility_id, state in session.execute(
         select(ProviderFacility.user_id, ProviderFacility.facility_id, Facility.state)
         .join(Facility, _assignment_facility())
-        .where(queries.one_of(ProviderFacility.user_id, user_ids), queries.active_on(day))
+        .where(
+            queries.one_of(ProviderFacility.user_id, user_ids),
+            queries.active_on(day),
+            *([] if scope is None else [ProviderFacility.organization_id.in_(scope)]),
+        )
     ):
         active[user_id].add(facility_id)
         states[user_id].add(state)
@@ -287,26 +295,27 @@ def _pairs(
     """(user_id, day): each provider on each day, or, given organizations, on each day
     by whose end they were a provider member of one of them."""
     day = _days(days)
-    query = (
-        select(User.id.label("user_id"), day.c.day)
-        .join(day, true())
-        .where(queries.one_of(User.id, user_ids))
-    )
-    if members_of is not None:
-        query = query.where(
-            select(Membership.user_id)
-            .where(
-                Membership.user_id == User.id,
-                queries.one_of(Membership.organization_id, members_of),
-                Membership.role == Role.PROVIDER,
-                Membership.created_at < credentials.day_end_of(day.c.day),
-            )
-            .exists()
+    if members_of is None:
+        return (
+            select(User.id.label("user_id"), day.c.day)
+            .join(day, true())
+            .where(queries.one_of(User.id, user_ids))
+            .cte("pairs")
         )
-    return query.cte("pairs")
+    return (
+        select(Membership.user_id, day.c.day)
+        .distinct()
+        .join(day, Membership.created_at < credentials.day_end_of(day.c.day))
+        .where(
+            queries.one_of(Membership.user_id, user_ids),
+            queries.one_of(Membership.organization_id, members_of),
+            Membership.role == Role.PROVIDER,
+        )
+        .cte("pairs")
+    )
 
 
-def _counting_credentials(user_ids: list[uuid.UUID], pairs: CTE) -> CTE:
+def _counting_credentials(user_ids: list[uuid.UUID], pairs: CTE, scope: list[uuid.UUID]) -> CTE:
     """(user_id, day, kind, gap, verified, verified_expiry, unverified,
     unverified_expiry): for each provider, day and required kind, what the credentials
     `counting_credentials` counts that day (one per state required then, or one whatever
@@ -324,6 +333,10 @@ def _counting_credentials(user_ids: list[uuid.UUID], pairs: CTE) -> CTE:
         .join(ProviderFacility, ProviderFacility.user_id == pairs.c.user_id)
         .join(Facility, _assignment_facility())
         .where(
+            # An IN list of the organizations, on both tables: a Citus cluster then
+            # sends the statement to the node holding them alone.
+            ProviderFacility.organization_id.in_(scope),
+            Facility.organization_id.in_(scope),
             queries.one_of(ProviderFacility.user_id, user_ids),
             queries.active_on(pairs.c.day),
         )
@@ -486,12 +499,12 @@ def _kind_share(facts: FromClause, kind: str) -> ColumnElement[float]:
     )
 
 
-def _provider_facts(user_ids: list[uuid.UUID], pairs: CTE) -> Subquery:
+def _provider_facts(user_ids: list[uuid.UUID], pairs: CTE, scope: list[uuid.UUID]) -> Subquery:
     """What each provider's score on each day is computed from, one row per pair of
     `pairs` (of the providers the caller may see): dea_applies, npi_share,
     training_share, and for each required kind what its counting credentials come to
     ({kind}_{fact} for each of `_KIND_FACTS`)."""
-    counting = _counting_credentials(user_ids, pairs)
+    counting = _counting_credentials(user_ids, pairs, scope)
     held = {kind: counting.alias(kind) for kind in CREDENTIAL_KINDS}
     trained = (
         select(pairs.c.user_id, pairs.c.day)
@@ -561,25 +574,23 @@ def _score(facts: FromClause) -> ColumnElement[int]:
     return cast(func.round(type_coerce(100 * earned / total, Float)), Integer)
 
 
-def scores(
-    user_ids: list[uuid.UUID], days: list[dt.date], *, members_of: list[uuid.UUID] | None = None
-) -> CTE:
+def scores(user_ids: list[uuid.UUID], days: list[dt.date], scope: list[uuid.UUID]) -> CTE:
     """(user_id, day, score): each provider's score on each of `days`, as `evaluate` of
-    `load_facts` on that day gives it; given organizations, only on the days by whose
-    end the provider was a provider member of one of them."""
-    facts = _provider_facts(user_ids, _pairs(user_ids, days, members_of))
+    `load_facts` over `scope` on that day gives it."""
+    facts = _provider_facts(user_ids, _pairs(user_ids, days, None), scope)
     return select(facts.c.user_id, facts.c.day, _score(facts).label("score")).cte("scores")
 
 
 def score_sums(
-    user_ids: list[uuid.UUID], days: list[dt.date], members_of: list[uuid.UUID]
+    user_ids: list[uuid.UUID], days: list[dt.date], scope: list[uuid.UUID]
 ) -> Select[dt.date, int, int]:
     """(day, total, count): the sum and number of the scores `scores` gives the provider
-    members of `members_of` on each of `days` (no row for a day without any)."""
-    scored = scores(user_ids, days, members_of=members_of)
+    members of the organizations of `scope` on each of `days`, counting those who had
+    joined by its end (no row for a day without any)."""
+    facts = _provider_facts(user_ids, _pairs(user_ids, days, scope), scope)
     return select(
-        scored.c.day, func.sum(scored.c.score).label("total"), func.count().label("count")
-    ).group_by(scored.c.day)
+        facts.c.day, func.sum(_score(facts)).label("total"), func.count().label("count")
+    ).group_by(facts.c.day)
 
 
 def mean_score(total: int, count: int) -> int | None:
@@ -760,7 +771,7 @@ def organization_compliance(
     """Every provider of the organizations in `scope`, riskiest first, with their score
     and training rate (over all those providers, before the filters), and the
     organizations' document scores."""
-    facts = load_facts(session, queries.provider_ids(session, scope), today)
+    facts = load_facts(session, queries.provider_ids(session, scope), today, scope)
     evaluated = [(evaluate(f, today), f) for f in facts.values()]
     scores = [c.score for c, _ in evaluated]
     trained = [f.has_training for _, f in evaluated]

@@ -137,7 +137,7 @@ def _compliance_scores(
 ) -> tuple[int | None, dict[uuid.UUID, int | None]]:
     """The providers' mean score, and the mean score of those active at each facility of
     the organizations, in one statement: only sums and counts leave the database."""
-    scores = compliance.scores(provider_ids, [today])
+    scores = compliance.scores(provider_ids, [today], ids)
     everyone = select(literal(None, UUID(as_uuid=True)).label("facility_id"), *_sum_count(scores))
     # An assignment is in its facility's organization (fk_provider_facilities_facility):
     # those at the tree's facilities are the ones in the tree's organizations.

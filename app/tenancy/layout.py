@@ -6,8 +6,6 @@ docs/citus-layout.md gives the decision per table and why:
   read beside;
 - **distributed by organization_id**, in one co-location group, so that one
   organization's rows of every table lie on one worker;
-- **distributed by user_id**, in a group of its own (a provider's one primary facility
-  across organizations): primary_assignments;
 - **the coordinator**: every other table (the outbox, the NPI Registry's cache, the
   region's claim, Alembic's version), which Citus keeps in its metadata as a local table
   where it holds a foreign key to a reference table.
@@ -32,6 +30,9 @@ REFERENCE = (
     "us_states",
     "users",
     "organizations",
+    # A provider's one primary facility across organizations, read beside every tenant's
+    # assignments: a copy on each node keeps those reads on the tenant's node.
+    "primary_assignments",
     "credentials",
     "mfa_recovery_codes",
     "password_resets",
@@ -51,8 +52,6 @@ BY_ORGANIZATION = (
     "access_records",
 )
 ORGANIZATION_COLUMN = "organization_id"
-# Distributed by the provider: its rows are not a tenant's.
-BY_USER = ("primary_assignments", "user_id")
 
 
 def place_tables(connection: Connection) -> None:
@@ -71,9 +70,7 @@ def place_tables(connection: Connection) -> None:
     placed = _placed(connection)
     reference = [t for t in REFERENCE if placed.get(t) != ("n", "t")]
     by_organization = [t for t in BY_ORGANIZATION if placed.get(t) != ("h", "s")]
-    table, column = BY_USER
-    by_user = [table] if placed.get(table) != ("h", "s") else []
-    moving = [*reference, *by_organization, *by_user]
+    moving = [*reference, *by_organization]
     if not moving:
         return
     connection.execute(text("SET LOCAL citus.enable_unsafe_triggers = on"))
@@ -91,20 +88,25 @@ def place_tables(connection: Connection) -> None:
     for name, key, _definition in tenant_keys:
         connection.execute(text(f"ALTER TABLE {name} DROP CONSTRAINT {key}"))
 
+    # A table distributed until now (primary_assignments was, by provider) is made one
+    # table again first, its keys dropped meanwhile: Citus undistributes no table that
+    # holds keys to reference tables.
+    redistributed = [t for t in reference if placed.get(t) == ("h", "s")]
+    own_keys = _keys_of(connection, redistributed)
+    for name, key, _definition in own_keys:
+        connection.execute(text(f"ALTER TABLE {name} DROP CONSTRAINT {key}"))
+    for name in redistributed:
+        connection.execute(text("SELECT undistribute_table(:t)"), {"t": name})
     for name in reference:
         connection.execute(text("SELECT create_reference_table(:t)"), {"t": name})
+    for name, key, definition in own_keys:
+        connection.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {key} {definition}"))
     group = BY_ORGANIZATION[0]
     for name in by_organization:
         connection.execute(
             text("SELECT create_distributed_table(:t, :c, colocate_with => :g)"),
             {"t": name, "c": ORGANIZATION_COLUMN, "g": "none" if name == group else group},
         )
-    for name in by_user:
-        connection.execute(
-            text("SELECT create_distributed_table(:t, :c, colocate_with => 'none')"),
-            {"t": name, "c": column},
-        )
-
     for name, key, definition in tenant_keys:
         connection.execute(text(f"ALTER TABLE {name} ADD CONSTRAINT {key} {definition}"))
 
@@ -137,6 +139,22 @@ def _strip(connection: Connection, table: str) -> None:
     for trigger in list(triggers):
         connection.execute(text(f'DROP TRIGGER "{trigger}" ON {table}'))
     connection.execute(text(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY"))
+
+
+def _keys_of(connection: Connection, tables: Sequence[str]) -> list[tuple[str, str, str]]:
+    """The foreign keys `tables` hold: (table, name, definition)."""
+    if not tables:
+        return []
+    rows = connection.execute(
+        text(
+            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)"
+            "  FROM pg_constraint c"
+            " WHERE c.contype = 'f' AND c.conrelid = ANY (CAST(:tables AS regclass[]))"
+            " ORDER BY 1, 2"
+        ),
+        {"tables": list(tables)},
+    )
+    return [(name, key, definition) for name, key, definition in rows]
 
 
 def _keys_between(connection: Connection, tables: Sequence[str]) -> list[tuple[str, str, str]]:
