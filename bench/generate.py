@@ -270,6 +270,7 @@ ACCOUNTED_TRIGGERS = {
     " an MSC representative",
     "facilities_mac_jurisdiction": "mac_jurisdiction read from us_states",
     "users_organization_ids_guard": "organization_ids written from the planned memberships",
+    "credentials_history_start": "verification_history written with each decided credential",
     **{
         f"{table}_owner_organization_ids_guard": "owner_organization_ids written from the"
         " planned memberships"

@@ -10,18 +10,20 @@ Each item earns a share of its weight:
   0.5  on file but unverified (credentials), or an NPI awaiting the registry
   0    missing, rejected, expired, or an NPI the registry does not confirm
 Licenses and DEA registrations are per state: the states required of a provider are
-those of the facilities where they are actively assigned (of the organizations the
-reader may see). For each required state the credential that counts is that state's
+those of the facilities of their assignments in force, in the organizations in scope
+(on one provider's page, those the reader may see). For each required state the credential that counts is that state's
 best (non-rejected first, then the latest expiry), and the item earns the share of the
 weakest state: a state without one earns nothing, and is named in `missing_states`. A
 provider assigned nowhere yet is scored on their best credential of the kind, any state.
 score = round(100 * sum(weight * share) / sum(weights of the items that apply)).
 An organization's score is the mean of its providers' scores (none when it has no
 providers); its training completion rate is the share of providers with training.
+Every figure is as things stood at the end of a day (UTC): the credentials added by
+then with their verification outcome then, training then, assignments in force then.
 
-`evaluate` applies the formula to one provider's facts, item by item; `scores` and
-`score_sums` state the same formula in SQL, for the reports that need thousands of
-providers' scores only as sums (tests/test_compliance_scores.py holds them to the same
+`evaluate` applies the formula to one provider's facts (`load_facts`), item by item;
+`scores` and `score_sums` state the same in SQL, for the reports that need thousands of
+providers' scores on many days (tests/test_compliance_scores.py holds them to the same
 numbers).
 """
 

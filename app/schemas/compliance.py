@@ -29,8 +29,8 @@ class ComplianceItemSchema(Schema):
         fields.String(),
         metadata={
             "description": "licenses and DEA registrations: the states of the facilities"
-            " where the provider is actively assigned (empty when assigned nowhere: any"
-            " state counts)"
+            " of the provider's assignments in force in the organizations in scope (empty"
+            " when there are none: any state counts)"
         },
     )
     missing_states = fields.List(
