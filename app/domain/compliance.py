@@ -13,8 +13,9 @@ Licenses and DEA registrations are per state: the states required of a provider 
 those of the facilities of their assignments in force, in the organizations in scope
 (on one provider's page, those the reader may see). For each required state the
 credential that counts is that state's best (non-rejected first, then the latest
-expiry), and the item earns the share of the weakest state: a state without one earns nothing, and is named in `missing_states`. A
-provider assigned nowhere yet is scored on their best credential of the kind, any state.
+expiry), and the item earns the share of the weakest state: a state without one earns
+nothing, and is named in `missing_states`. A provider assigned nowhere yet is scored on
+their best credential of the kind, any state.
 score = round(100 * sum(weight * share) / sum(weights of the items that apply)).
 An organization's score is the mean of its providers' scores (none when it has no
 providers); its training completion rate is the share of providers with training.
