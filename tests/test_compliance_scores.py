@@ -1,6 +1,7 @@
-"""The compliance score in SQL (`compliance.scores`, behind the dashboard and analytics)
-gives every provider the same integer as `compliance.evaluate` of `compliance.load_facts`
-on that day, on any day, past or future: providers with every mix of credentials
+"""The compliance score over many days (`compliance.score_runs`, behind the analytics'
+trend: facts read once, evaluated once per run of days between change days) gives every
+provider, on every day, past or future, the same integer as `compliance.evaluate` of
+`compliance.load_facts` on that day alone: providers with every mix of credentials
 (several of a kind, rejected, expired, expiring, tied on dates, in the states where they
 work, in others, in none; added before, on and after the days; verified or rejected
 later, at the last instant of a day or the first of the next), NPI states, DEA
@@ -149,26 +150,32 @@ def _providers(session: Session, seeded: TwoTenants) -> list[User]:
 
 
 def _evaluated(
-    session: Session, ids: list[uuid.UUID], scope: list[uuid.UUID]
+    session: Session, ids: list[uuid.UUID], scope: list[uuid.UUID], days: list[dt.date]
 ) -> dict[tuple[uuid.UUID, dt.date], compliance.ProviderCompliance]:
+    """Each provider evaluated on each day, its facts read for that day alone."""
     return {
         (user_id, day): compliance.evaluate(facts, day)
-        for day in DAYS
+        for day in days
         for user_id, facts in compliance.load_facts(session, ids, day, scope).items()
     }
 
 
-def test_sql_scores_equal_evaluate_on_every_day(seeded: TwoTenants, admin_engine: Engine) -> None:
+# Every day from before the first of DAYS to after the last: each edge of every run.
+EVERY_DAY = [DAYS[0] + dt.timedelta(days=n) for n in range(-1, (DAYS[-1] - DAYS[0]).days + 2)]
+
+
+def test_scores_over_many_days_equal_evaluate_on_each_day(
+    seeded: TwoTenants, admin_engine: Engine
+) -> None:
     with Session(admin_engine) as session:
         ids = [p.id for p in _providers(session, seeded)]
         scope = [seeded.a.organization.id]
-        evaluated = _evaluated(session, ids, scope)
-        scores = compliance.scores(ids, DAYS, scope)
+        evaluated = _evaluated(session, ids, scope, EVERY_DAY)
+        runs = compliance.score_runs(session, ids, EVERY_DAY, scope)
         got = {
-            (user_id, day): score
-            for user_id, day, score in session.execute(
-                select(scores.c.user_id, scores.c.day, scores.c.score)
-            )
+            (user_id, day): next(score for start, score in reversed(runs[user_id]) if start <= i)
+            for user_id in ids
+            for i, day in enumerate(EVERY_DAY)
         }
         facts_today = compliance.load_facts(session, ids, TODAY, scope)
         session.rollback()
@@ -178,6 +185,8 @@ def test_sql_scores_equal_evaluate_on_every_day(seeded: TwoTenants, admin_engine
     assert {len(f.required_states) for f in facts_today.values()} == {0, 1, 2}
     # ... whose scores change from day to day (history replayed, not only expiry)
     assert len({tuple(got[u, d] for d in DAYS) for u in ids}) > PROVIDERS // 2
+    # ... evaluated far fewer times than there are days
+    assert sum(len(r) for r in runs.values()) < len(ids) * len(EVERY_DAY) // 5
     # ... and ties on both sides, which round() breaks to even: 12.5 to 12, 13.5 to 14
     unrounded = (
         100 * sum(i.weight * i.share for i in r.items) / sum(i.weight for i in r.items)
@@ -216,24 +225,25 @@ def test_the_trends_sums_are_those_of_the_members_of_each_day(
 ) -> None:
     with Session(admin_engine) as session:
         ids = [p.id for p in _providers(session, seeded)]
-        joined = dict(
-            session.execute(
-                select(Membership.user_id, Membership.created_at).where(Membership.user_id.in_(ids))
-            ).all()
-        )
-        evaluated = _evaluated(session, ids, [seeded.a.organization.id])
-        expected: dict[dt.date, tuple[int, int]] = {}
+        scope = [seeded.a.organization.id]
+        # every provider member of A, the seeded ones too: first joined when
+        joined: dict[uuid.UUID, dt.datetime] = {}
+        for user_id, created_at in session.execute(
+            select(Membership.user_id, Membership.created_at).where(
+                Membership.organization_id == seeded.a.organization.id,
+                Membership.role == Role.PROVIDER,
+            )
+        ):
+            joined[user_id] = min(created_at, joined.get(user_id, created_at))
+        evaluated = _evaluated(session, list(joined), scope, DAYS)
+        expected: dict[dt.date, tuple[int, int]] = {day: (0, 0) for day in DAYS}
         for (user_id, day), result in evaluated.items():
             if joined[user_id] < dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC):
-                total, count = expected.get(day, (0, 0))
+                total, count = expected[day]
                 expected[day] = (total + result.score, count + 1)
-        got = {
-            day: (int(total), int(count))
-            for day, total, count in session.execute(
-                compliance.score_sums(ids, DAYS, [seeded.a.organization.id])
-            )
-        }
+        got = compliance.score_sums(session, scope, DAYS)
         session.rollback()
     assert got == expected
     # members joined over the days: fewer on the first than on the last
-    assert 0 < got[DAYS[0]][1] < got[DAYS[-1]][1] == PROVIDERS
+    assert 0 < got[DAYS[0]][1] < got[DAYS[-1]][1] == len(joined) > PROVIDERS
+    assert set(ids) <= set(joined)

@@ -237,12 +237,11 @@ def analytics(
     # The organizations' score as it stood at the end of each period's last day: their
     # provider members then, with their credentials, outcomes, training and assignments
     # then (compliance.load_facts).
-    providers = queries.provider_ids(session, organization_ids)
     score_on = {
-        day: compliance.mean_score(int(total), int(count))
-        for day, total, count in session.execute(
-            compliance.score_sums(providers, last_days, organization_ids)
-        )
+        day: compliance.mean_score(total, count)
+        for day, (total, count) in compliance.score_sums(
+            session, organization_ids, last_days
+        ).items()
     }
 
     periods: list[Period] = []

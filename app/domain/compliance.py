@@ -22,10 +22,10 @@ providers); its training completion rate is the share of providers with training
 Every figure is as things stood at the end of a day (UTC): the credentials added by
 then with their verification outcome then, training then, assignments in force then.
 
-`evaluate` applies the formula to one provider's facts (`load_facts`), item by item;
-`scores` and `score_sums` state the same in SQL, for the reports that need thousands of
-providers' scores on many days (tests/test_compliance_scores.py holds them to the same
-numbers).
+`evaluate` applies the formula to one provider's facts (`load_facts`), item by item: the
+one statement of it. Reports that need thousands of providers' scores on many days
+(`score_runs`, `score_sums`) read each provider's facts once for all the days and
+evaluate them once per run of days over which none of them changes.
 """
 
 from __future__ import annotations
@@ -33,37 +33,13 @@ from __future__ import annotations
 import datetime as dt
 import typing
 import uuid
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import accumulate
 from statistics import mean
 
-from sqlalchemy import (
-    CTE,
-    ColumnElement,
-    Date,
-    Float,
-    FromClause,
-    Integer,
-    Label,
-    Select,
-    SQLColumnExpression,
-    String,
-    Subquery,
-    Values,
-    and_,
-    case,
-    cast,
-    column,
-    false,
-    func,
-    literal,
-    or_,
-    select,
-    true,
-    type_coerce,
-    values,
-)
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.domain import credentials, queries
@@ -115,7 +91,7 @@ class HeldCredential:
     created_at: dt.datetime
 
     @classmethod
-    def on(cls, credential: Credential, day: dt.date) -> HeldCredential:
+    def on(cls, credential: _StoredCredential, day: dt.date) -> HeldCredential:
         outcome = credentials.outcome_on(credential, day)
         assert outcome is not None, "a credential added after the day"
         return cls(
@@ -190,6 +166,156 @@ _DOCUMENT_OWNER = typing.cast("InstrumentedAttribute[uuid.UUID]", Document.user_
 _ORGANIZATION_OWNER = typing.cast("InstrumentedAttribute[uuid.UUID]", Document.organization_id)
 
 
+class _StoredCredential(typing.NamedTuple):
+    """What compliance reads of a credential, whatever the day (credentials.Recorded)."""
+
+    id: uuid.UUID
+    credential_type: str
+    state: str | None
+    expiry_date: dt.date | None
+    created_at: dt.datetime
+    verification_history: list[dict[str, str]]
+
+
+class _Assignment(typing.NamedTuple):
+    facility_id: uuid.UUID
+    state: str  # the facility's
+    start_date: dt.date
+    end_date: dt.date | None
+
+
+class _Certificate(typing.NamedTuple):
+    """A training certificate."""
+
+    created_at: dt.datetime
+    expiry_date: dt.date | None
+
+
+def _utc_day(moment: dt.datetime) -> dt.date:
+    """The day (UTC) at whose end a change made at `moment` is in the facts."""
+    return moment.astimezone(dt.UTC).date()
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One provider's facts over a run of days, read once: `facts_on` any of those days."""
+
+    user: User
+    credentials: list[_StoredCredential]  # by id: `_best` keeps the first of equals
+    certificates: list[_Certificate]
+    assignments: list[_Assignment]
+
+    def facts_on(self, day: dt.date) -> ProviderFacts:
+        """The facts as they stood at the end of `day`: the credentials added by then with
+        their outcome then, a training certificate on file by then and valid that day,
+        the assignments in force (queries.active_on)."""
+        end = credentials.day_end(day)
+        active = [a for a in self.assignments if queries.in_force_on(a.start_date, a.end_date, day)]
+        return ProviderFacts(
+            self.user,
+            [HeldCredential.on(c, day) for c in self.credentials if c.created_at < end],
+            any(
+                c.created_at < end and (c.expiry_date is None or c.expiry_date >= day)
+                for c in self.certificates
+            ),
+            frozenset(a.facility_id for a in active),
+            frozenset(a.state for a in active),
+        )
+
+    def change_days(self) -> list[dt.date]:
+        """The days from which something `evaluate` reads may differ from the day before
+        (in order): a credential or certificate added, an outcome changed, an assignment
+        starting or ending, a credential entering its last EXPIRING_WINDOW days or
+        expiring, a certificate expiring. Between two of them every day gets the same
+        score."""
+        days: set[dt.date] = set()
+        for credential in self.credentials:
+            days.add(_utc_day(credential.created_at))
+            days.update(_utc_day(when) for when, _ in credentials.changes_of(credential))
+            if credential.expiry_date is not None:
+                days.add(credential.expiry_date - dt.timedelta(days=EXPIRING_WINDOW))
+                days.add(credential.expiry_date + dt.timedelta(days=1))
+        for certificate in self.certificates:
+            days.add(_utc_day(certificate.created_at))
+            if certificate.expiry_date is not None:
+                days.add(certificate.expiry_date + dt.timedelta(days=1))
+        for assignment in self.assignments:
+            days.add(assignment.start_date)
+            if assignment.end_date is not None:
+                days.add(assignment.end_date)
+        return sorted(days)
+
+
+def _records(
+    session: Session,
+    user_ids: list[uuid.UUID],
+    first: dt.date,
+    last: dt.date,
+    scope: list[uuid.UUID] | None,
+) -> dict[uuid.UUID, _Record]:
+    """What the facts of the providers on the days from `first` through `last` are made
+    of, in four queries (what the caller may see of it): the credentials added by the end
+    of `last`, the training certificates added by then and valid on a day of the run,
+    and the assignments in force on one of its days, in the organizations of `scope`
+    (None: wherever the caller sees them)."""
+    if not user_ids:
+        return {}
+    end = credentials.day_end(last)
+    users = session.scalars(select(User).where(queries.one_of(User.id, user_ids))).all()
+    held: dict[uuid.UUID, list[_StoredCredential]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            Credential.user_id,
+            Credential.id,
+            Credential.credential_type,
+            Credential.state,
+            Credential.expiry_date,
+            Credential.created_at,
+            Credential.verification_history,
+        )
+        .where(queries.one_of(Credential.user_id, user_ids), Credential.created_at < end)
+        .order_by(Credential.id)
+    ):
+        held[row[0]].append(_StoredCredential._make(row[1:]))
+    certificates: dict[uuid.UUID, list[_Certificate]] = defaultdict(list)
+    for user_id, *certificate in session.execute(
+        select(_DOCUMENT_OWNER, Document.created_at, Document.expiry_date).where(
+            queries.one_of(_DOCUMENT_OWNER, user_ids),
+            Document.document_type == DocumentType.TRAINING_CERTIFICATE,
+            Document.created_at < end,
+            or_(Document.expiry_date.is_(None), Document.expiry_date >= first),
+        )
+    ):
+        certificates[user_id].append(_Certificate._make(certificate))
+    assignments: dict[uuid.UUID, list[_Assignment]] = defaultdict(list)
+    for user_id, *assignment in session.execute(
+        select(
+            ProviderFacility.user_id,
+            ProviderFacility.facility_id,
+            Facility.state,
+            ProviderFacility.start_date,
+            ProviderFacility.end_date,
+        )
+        .join(Facility, _assignment_facility())
+        .where(
+            queries.one_of(ProviderFacility.user_id, user_ids),
+            queries.active_between(first, last),
+            # An IN list of the organizations, on both tables: a Citus cluster then sends
+            # the statement to the node holding them alone.
+            *(
+                []
+                if scope is None
+                else [
+                    ProviderFacility.organization_id.in_(scope),
+                    Facility.organization_id.in_(scope),
+                ]
+            ),
+        )
+    ):
+        assignments[user_id].append(_Assignment._make(assignment))
+    return {u.id: _Record(u, held[u.id], certificates[u.id], assignments[u.id]) for u in users}
+
+
 def load_facts(
     session: Session,
     user_ids: list[uuid.UUID],
@@ -197,45 +323,65 @@ def load_facts(
     scope: list[uuid.UUID] | None = None,
 ) -> dict[uuid.UUID, ProviderFacts]:
     """Facts for many providers as they stood at the end of `day`, in four queries (what
-    the caller may see of them): the credentials added by then with their outcome then,
-    training certificates on file and valid that day, and the assignments in force, in
-    the organizations of `scope` (None: wherever the caller sees them)."""
-    if not user_ids:
-        return {}
-    end = credentials.day_end(day)
-    users = session.scalars(select(User).where(queries.one_of(User.id, user_ids))).all()
-    by_user: dict[uuid.UUID, list[HeldCredential]] = defaultdict(list)
-    for credential in session.scalars(
-        select(Credential)
-        .where(queries.one_of(Credential.user_id, user_ids), Credential.created_at < end)
-        .order_by(Credential.id)
-    ):
-        by_user[credential.user_id].append(HeldCredential.on(credential, day))
-    trained = set(
-        session.scalars(
-            select(Document.user_id).where(
-                queries.one_of(_DOCUMENT_OWNER, user_ids), _training_valid_on(day, end)
-            )
-        )
-    )
-    active: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    states: dict[uuid.UUID, set[str]] = defaultdict(set)
-    for user_id, facility_id, state in session.execute(
-        select(ProviderFacility.user_id, ProviderFacility.facility_id, Facility.state)
-        .join(Facility, _assignment_facility())
-        .where(
-            queries.one_of(ProviderFacility.user_id, user_ids),
-            queries.active_on(day),
-            *([] if scope is None else [ProviderFacility.organization_id.in_(scope)]),
-        )
-    ):
-        active[user_id].add(facility_id)
-        states[user_id].add(state)
+    the caller may see of them), assignments in the organizations of `scope` (None:
+    wherever the caller sees them)."""
     return {
-        u.id: ProviderFacts(
-            u, by_user[u.id], u.id in trained, frozenset(active[u.id]), frozenset(states[u.id])
+        user_id: record.facts_on(day)
+        for user_id, record in _records(session, user_ids, day, day, scope).items()
+    }
+
+
+def score_runs(
+    session: Session, user_ids: list[uuid.UUID], days: list[dt.date], scope: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[int, int]]]:
+    """Each provider's score on each of `days` (in order, earliest first), as `evaluate`
+    of `load_facts` over `scope` on that day gives it, in runs: (index in `days` of the
+    run's first day, the score of every day up to the next run's first). The facts are
+    read in the same four queries whatever the number of days, and evaluated once per
+    run of days between two change days: a daily report over years costs about what a
+    monthly one does."""
+    assert days == sorted(days), "days in order"
+    if not days:
+        return {}
+    result: dict[uuid.UUID, list[tuple[int, int]]] = {}
+    for user_id, record in _records(session, user_ids, days[0], days[-1], scope).items():
+        # Where the days asked about cross a change day.
+        starts = {0, *(bisect_left(days, change) for change in record.change_days())}
+        result[user_id] = [
+            (index, evaluate(record.facts_on(days[index]), days[index]).score)
+            for index in sorted(starts - {len(days)})
+        ]
+    return result
+
+
+def score_sums(
+    session: Session, organization_ids: list[uuid.UUID], days: list[dt.date]
+) -> dict[dt.date, tuple[int, int]]:
+    """(total, count) on each of `days` (in order): the sum and number of the scores
+    (`score_runs`) of the organizations' provider members who had joined one of them by
+    the day's end; `mean_score` of the two is the organizations' score that day."""
+    joined: dict[uuid.UUID, dt.datetime] = {}
+    for user_id, created_at in session.execute(
+        select(Membership.user_id, Membership.created_at).where(
+            Membership.organization_id.in_(organization_ids), Membership.role == Role.PROVIDER
         )
-        for u in users
+    ):
+        joined[user_id] = min(created_at, joined.get(user_id, created_at))
+    ends = [credentials.day_end(day) for day in days]
+    # What each run adds from its first day and takes away after its last.
+    totals = [0] * (len(days) + 1)
+    counts = [0] * (len(days) + 1)
+    for user_id, runs in score_runs(session, list(joined), days, organization_ids).items():
+        member_from = bisect_right(ends, joined[user_id])
+        counts[member_from] += 1
+        stops = [start for start, _ in runs[1:]] + [len(days)]
+        for (start, score), stop in zip(runs, stops, strict=True):
+            if (start := max(start, member_from)) < stop:
+                totals[start] += score
+                totals[stop] -= score
+    return {
+        day: (total, count)
+        for day, total, count in zip(days, accumulate(totals), accumulate(counts), strict=False)
     }
 
 
@@ -245,18 +391,6 @@ def _assignment_facility() -> ColumnElement[bool]:
     return and_(
         Facility.organization_id == ProviderFacility.organization_id,
         Facility.id == ProviderFacility.facility_id,
-    )
-
-
-def _training_valid_on(
-    day: dt.date | ColumnElement[dt.date], end: dt.datetime | ColumnElement[dt.datetime]
-) -> ColumnElement[bool]:
-    """A training certificate on file by `end` (the end of `day`) and valid on `day`."""
-    return and_(
-        Document.document_type == DocumentType.TRAINING_CERTIFICATE,
-        Document.created_at < end,
-        # a certificate past its expiry no longer counts
-        or_(Document.expiry_date.is_(None), Document.expiry_date >= day),
     )
 
 
@@ -283,317 +417,6 @@ def counting_credentials(
             for state in sorted(facts.required_states)
         }
     return {None: _best(of_kind)}
-
-
-# --- the same in SQL, for many providers on many days --------------------------------
-
-
-def _days(days: list[dt.date]) -> Values:
-    return values(column("day", Date), name="days").data([(d,) for d in days])
-
-
-def _pairs(
-    user_ids: list[uuid.UUID], days: list[dt.date], members_of: list[uuid.UUID] | None
-) -> CTE:
-    """(user_id, day): each provider on each day, or, given organizations, on each day
-    by whose end they were a provider member of one of them."""
-    day = _days(days)
-    if members_of is None:
-        return (
-            select(User.id.label("user_id"), day.c.day)
-            .join(day, true())
-            .where(queries.one_of(User.id, user_ids))
-            .cte("pairs")
-        )
-    return (
-        select(Membership.user_id, day.c.day)
-        .distinct()
-        .join(day, Membership.created_at < credentials.day_end_of(day.c.day))
-        .where(
-            queries.one_of(Membership.user_id, user_ids),
-            queries.one_of(Membership.organization_id, members_of),
-            Membership.role == Role.PROVIDER,
-        )
-        .cte("pairs")
-    )
-
-
-def _counting_credentials(user_ids: list[uuid.UUID], pairs: CTE, scope: list[uuid.UUID]) -> CTE:
-    """(user_id, day, kind, gap, verified, verified_expiry, unverified,
-    unverified_expiry): for each provider, day and required kind, what the credentials
-    `counting_credentials` counts that day (one per state required then, or one whatever
-    the state) come to. `gap`: a state holds none, or only a rejected one.
-    `verified`/`unverified`: some counting credential has that outcome; `*_expiry`: the
-    earliest expiry among them (NULL: none expires).
-
-    An item earns the share of its weakest counting credential, and a credential's share
-    falls as its expiry nears: of credentials of one outcome the earliest expiring is the
-    weakest on every day, so these columns give the item's share."""
-    required = (
-        select(pairs.c.user_id, pairs.c.day, Facility.state)
-        .distinct()
-        .select_from(pairs)
-        .join(ProviderFacility, ProviderFacility.user_id == pairs.c.user_id)
-        .join(Facility, _assignment_facility())
-        .where(
-            # An IN list of the organizations, on both tables: a Citus cluster then
-            # sends the statement to the node holding them alone.
-            ProviderFacility.organization_id.in_(scope),
-            Facility.organization_id.in_(scope),
-            queries.one_of(ProviderFacility.user_id, user_ids),
-            queries.active_on(pairs.c.day),
-        )
-        .cte("required_states")
-    )
-    kinds = values(column("kind", String), name="kinds").data([(k,) for k in CREDENTIAL_KINDS])
-    # A row per credential that will count: per required state, or '' for one whatever
-    # the state.
-    slots = (
-        select(
-            pairs.c.user_id,
-            pairs.c.day,
-            kinds.c.kind,
-            func.coalesce(required.c.state, "").label("slot"),
-        )
-        .select_from(pairs)
-        .join(kinds, true())
-        .outerjoin(
-            required,
-            and_(
-                required.c.user_id == pairs.c.user_id,
-                required.c.day == pairs.c.day,
-                kinds.c.kind.in_(PER_STATE_KINDS),
-            ),
-        )
-        .cte("slots")
-    )
-    end = credentials.day_end_of(slots.c.day)
-    candidates = (
-        select(
-            slots.c.user_id,
-            slots.c.day,
-            slots.c.kind,
-            slots.c.slot,
-            Credential.id,
-            Credential.created_at,
-            Credential.expiry_date,
-            credentials.outcome_at(end).label("verification_status"),
-        )
-        .select_from(slots)
-        .join(
-            Credential,
-            and_(
-                Credential.user_id == slots.c.user_id,
-                Credential.credential_type == slots.c.kind,
-                or_(slots.c.slot == "", Credential.state == slots.c.slot),
-                Credential.created_at < end,
-            ),
-        )
-        .where(queries.one_of(Credential.user_id, user_ids))
-        .subquery("candidates")
-    )
-    # Each slot's credential as `_best` chooses it: non-rejected first, then the latest
-    # expiry (none: never expires), then the latest added, then the first by id (the
-    # order `load_facts` lists them in, where `max` keeps the first of equals).
-    best = (
-        select(candidates)
-        .ext(
-            distinct_on(
-                candidates.c.user_id, candidates.c.day, candidates.c.kind, candidates.c.slot
-            )
-        )
-        .order_by(
-            candidates.c.user_id,
-            candidates.c.day,
-            candidates.c.kind,
-            candidates.c.slot,
-            candidates.c.verification_status == Verification.REJECTED,
-            candidates.c.expiry_date.desc().nulls_first(),
-            candidates.c.created_at.desc(),
-            candidates.c.id,
-        )
-        .cte("best_credentials")
-    )
-    status = best.c.verification_status
-
-    def held(verification: Verification) -> tuple[Label[bool], Label[dt.date]]:
-        return (
-            func.coalesce(func.bool_or(status == verification), false()).label(verification),
-            func.min(best.c.expiry_date)
-            .filter(status == verification)
-            .label(f"{verification}_expiry"),
-        )
-
-    return (
-        select(
-            slots.c.user_id,
-            slots.c.day,
-            slots.c.kind,
-            func.bool_or(or_(status.is_(None), status == Verification.REJECTED)).label("gap"),
-            *held(Verification.VERIFIED),
-            *held(Verification.UNVERIFIED),
-        )
-        .select_from(slots)
-        .outerjoin(
-            best,
-            and_(
-                best.c.user_id == slots.c.user_id,
-                best.c.day == slots.c.day,
-                best.c.kind == slots.c.kind,
-                best.c.slot == slots.c.slot,
-            ),
-        )
-        .group_by(slots.c.user_id, slots.c.day, slots.c.kind)
-        .cte("credential_facts")
-    )
-
-
-# The columns `_counting_credentials` gives a kind, as `_provider_facts` names them
-# ({kind}_{fact}).
-_KIND_FACTS = ("gap", "verified", "verified_expiry", "unverified", "unverified_expiry")
-
-
-def _share(choices: dict[str, float], value: SQLColumnExpression[str]) -> ColumnElement[float]:
-    """`choices.get(value, 0.0)`, as a simple CASE (`value` evaluated once)."""
-    return case(
-        {key: literal(share, Float) for key, share in choices.items()},
-        value=value,
-        else_=literal(0.0, Float),
-    )
-
-
-def _credential_share(
-    status: ColumnElement[str], expiry: ColumnElement[dt.date], day: ColumnElement[dt.date]
-) -> ColumnElement[float]:
-    """The share `_earned_by` gives a credential on `day`: its state as
-    `credentials.status_at` reads it, then that state's share."""
-    return case(
-        (status == Verification.REJECTED, CREDENTIAL_SHARES.get(Verification.REJECTED, 0.0)),
-        (expiry < day, CREDENTIAL_SHARES.get(Verification.EXPIRED, 0.0)),
-        (
-            and_(status == Verification.VERIFIED, expiry - day <= EXPIRING_WINDOW),
-            literal(EXPIRING_SHARE, Float),
-        ),
-        else_=_share(CREDENTIAL_SHARES, status),
-    )
-
-
-def _kind_share(facts: FromClause, kind: str) -> ColumnElement[float]:
-    """The share `_credential_item` gives the kind on the row's day: nothing with a gap,
-    else the lesser of what its weakest verified and weakest unverified credentials
-    earn."""
-
-    def weakest(verification: Verification) -> ColumnElement[float]:
-        return case(
-            (
-                facts.c[f"{kind}_{verification}"],
-                _credential_share(
-                    literal(verification.value),
-                    facts.c[f"{kind}_{verification}_expiry"],
-                    facts.c.day,
-                ),
-            ),
-            else_=literal(1.0, Float),
-        )
-
-    return case(
-        (facts.c[f"{kind}_gap"], literal(0.0, Float)),
-        else_=func.least(weakest(Verification.VERIFIED), weakest(Verification.UNVERIFIED)),
-    )
-
-
-def _provider_facts(user_ids: list[uuid.UUID], pairs: CTE, scope: list[uuid.UUID]) -> Subquery:
-    """What each provider's score on each day is computed from, one row per pair of
-    `pairs` (of the providers the caller may see): dea_applies, npi_share,
-    training_share, and for each required kind what its counting credentials come to
-    ({kind}_{fact} for each of `_KIND_FACTS`)."""
-    counting = _counting_credentials(user_ids, pairs, scope)
-    held = {kind: counting.alias(kind) for kind in CREDENTIAL_KINDS}
-    trained = (
-        select(pairs.c.user_id, pairs.c.day)
-        .distinct()
-        .select_from(pairs)
-        .join(Document, pairs.c.user_id == _DOCUMENT_OWNER)
-        .where(
-            queries.one_of(_DOCUMENT_OWNER, user_ids),
-            _training_valid_on(pairs.c.day, credentials.day_end_of(pairs.c.day)),
-        )
-        .subquery("trained")
-    )
-    query = (
-        select(
-            pairs.c.user_id,
-            pairs.c.day,
-            (~User.dea_not_applicable).label("dea_applies"),
-            case(
-                (func.coalesce(User.npi, "") == "", literal(0.0, Float)),
-                else_=_share(NPI_SHARES, User.npi_verification),
-            ).label("npi_share"),
-            case(
-                (trained.c.user_id.is_(None), literal(0.0, Float)), else_=literal(1.0, Float)
-            ).label("training_share"),
-            *(
-                alias.c[fact].label(f"{kind}_{fact}")
-                for kind, alias in held.items()
-                for fact in _KIND_FACTS
-            ),
-        )
-        .select_from(pairs)
-        .join(User, User.id == pairs.c.user_id)
-        .where(queries.one_of(User.id, user_ids))
-    )
-    for kind, alias in held.items():
-        query = query.join(
-            alias,
-            and_(
-                alias.c.user_id == pairs.c.user_id,
-                alias.c.day == pairs.c.day,
-                alias.c.kind == kind,
-            ),
-        )
-    return query.outerjoin(
-        trained, and_(trained.c.user_id == pairs.c.user_id, trained.c.day == pairs.c.day)
-    ).subquery("facts")
-
-
-def _score(facts: FromClause) -> ColumnElement[int]:
-    """`evaluate(...).score` on the row's day, from the columns `_provider_facts` names,
-    in the same floating-point arithmetic: the same integers."""
-
-    def weighted(kind: str) -> ColumnElement[float]:
-        return literal(WEIGHTS[kind], Float) * _kind_share(facts, kind)
-
-    dea_applies = facts.c.dea_applies
-    earned = (
-        weighted(Kind.MEDICAL_LICENSE)
-        + weighted(Kind.MALPRACTICE_INSURANCE)
-        + case((dea_applies, weighted(Kind.DEA_REGISTRATION)), else_=literal(0.0, Float))
-        + literal(WEIGHTS["npi"], Float) * facts.c.npi_share
-        + literal(WEIGHTS["training"], Float) * facts.c.training_share
-    )
-    total = sum(WEIGHTS.values()) - case((dea_applies, 0), else_=WEIGHTS[Kind.DEA_REGISTRATION])
-    # round() of a double rounds half to even (rint), as Python's round() does; the tests
-    # hold the two to the same integers on ties.
-    return cast(func.round(type_coerce(100 * earned / total, Float)), Integer)
-
-
-def scores(user_ids: list[uuid.UUID], days: list[dt.date], scope: list[uuid.UUID]) -> CTE:
-    """(user_id, day, score): each provider's score on each of `days`, as `evaluate` of
-    `load_facts` over `scope` on that day gives it."""
-    facts = _provider_facts(user_ids, _pairs(user_ids, days, None), scope)
-    return select(facts.c.user_id, facts.c.day, _score(facts).label("score")).cte("scores")
-
-
-def score_sums(
-    user_ids: list[uuid.UUID], days: list[dt.date], scope: list[uuid.UUID]
-) -> Select[dt.date, int, int]:
-    """(day, total, count): the sum and number of the scores `scores` gives the provider
-    members of the organizations of `scope` on each of `days`, counting those who had
-    joined by its end (no row for a day without any)."""
-    facts = _provider_facts(user_ids, _pairs(user_ids, days, scope), scope)
-    return select(
-        facts.c.day, func.sum(_score(facts)).label("total"), func.count().label("count")
-    ).group_by(facts.c.day)
 
 
 def mean_score(total: int, count: int) -> int | None:

@@ -15,33 +15,19 @@ decision set its current outcome, to the provider and to MSC admins; to any othe
 organization, null. An edit by the provider voids the outcome (unverified) and is no
 organization's decision. The outcome's history (`verification_history`, status and time
 of each decision and void, without who or why) stays on the credential, shared like the
-outcome: `verification_status_on` replays it for any organization.
+outcome: `outcome_on` replays it for any organization.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import (
-    ColumnElement,
-    Date,
-    DateTime,
-    Select,
-    case,
-    cast,
-    column,
-    func,
-    literal,
-    select,
-    values,
-)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.domain import members, queries
+from app.domain import members
 from app.domain.dea import is_valid_dea, normalize_dea
 from app.domain.errors import Conflict, Forbidden, Invalid
 from app.models import Credential, CredentialVerification
@@ -194,12 +180,25 @@ def day_end(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
 
 
-def day_end_of(day: ColumnElement[dt.date]) -> ColumnElement[dt.datetime]:
-    """`day_end` of a date column."""
-    return func.timezone("UTC", cast(day + 1, DateTime()))
+class Recorded(Protocol):
+    """A credential as stored: when it was added, and its outcome's changes."""
+
+    @property
+    def created_at(self) -> dt.datetime: ...
+
+    @property
+    def verification_history(self) -> list[dict[str, str]]: ...
 
 
-def outcome_on(credential: Credential, day: dt.date) -> str | None:
+def changes_of(credential: Recorded) -> list[tuple[dt.datetime, str]]:
+    """The outcome's changes, oldest first: (when, status)."""
+    return [
+        (dt.datetime.fromisoformat(change["changed_at"]), change["verification_status"])
+        for change in credential.verification_history
+    ]
+
+
+def outcome_on(credential: Recorded, day: dt.date) -> str | None:
     """The shared outcome as it stood at the end of `day`, replayed from the credential's
     history: the status of its last change made before the day ended, `unverified`
     before the first; None when the credential was added after the day. Whoever's
@@ -209,53 +208,10 @@ def outcome_on(credential: Credential, day: dt.date) -> str | None:
     if credential.created_at >= end:
         return None
     status: str = Verification.UNVERIFIED
-    for change in credential.verification_history:
-        if dt.datetime.fromisoformat(change["changed_at"]) < end:
-            status = change["verification_status"]
+    for changed_at, changed_to in changes_of(credential):
+        if changed_at < end:
+            status = changed_to
     return status
-
-
-def outcome_at(end: ColumnElement[dt.datetime]) -> ColumnElement[str]:
-    """`outcome_on` in SQL, for a credential of the query that was added before `end`:
-    its status at `end`. The history is read only when its last change came later."""
-    history = Credential.verification_history
-    change = (
-        func.jsonb_array_elements(history)
-        .table_valued(column("value", JSONB), with_ordinality="position")
-        .render_derived()
-    )
-
-    def changed_at(entry: Any) -> ColumnElement[dt.datetime]:
-        return cast(entry["changed_at"].astext, DateTime(timezone=True))
-
-    status_then = (
-        select(change.c.value["verification_status"].astext)
-        .where(changed_at(change.c.value) < end)
-        .order_by(change.c.position.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    last = history[-1]
-    return case(
-        (func.jsonb_array_length(history) == 0, literal(Verification.UNVERIFIED.value)),
-        (changed_at(last) < end, last["verification_status"].astext),
-        else_=func.coalesce(status_then, literal(Verification.UNVERIFIED.value)),
-    )
-
-
-def verification_status_on(
-    credential_ids: Sequence[uuid.UUID], days: Sequence[dt.date]
-) -> Select[tuple[uuid.UUID, dt.date, str]]:
-    """(credential_id, day, verification_status): `outcome_on` each credential and each
-    of `days`, in SQL; no row for a day that ended before the credential was added."""
-    day = values(column("day", Date), name="days").data([(d,) for d in days])
-    end = day_end_of(day.c.day)
-    return (
-        select(Credential.id, day.c.day, outcome_at(end).label("verification_status"))
-        .join(day, Credential.created_at < end)
-        .where(queries.one_of(Credential.id, credential_ids))
-        .order_by(Credential.id, day.c.day)
-    )
 
 
 def _check_required(kind: str, data: dict[str, Any]) -> None:

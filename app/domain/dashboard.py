@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CTE, Label, func, literal, select, union_all
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from app.domain import compliance, onboarding, queries
@@ -136,29 +136,17 @@ def _compliance_scores(
     session: Session, ids: list[uuid.UUID], provider_ids: list[uuid.UUID], today: dt.date
 ) -> tuple[int | None, dict[uuid.UUID, int | None]]:
     """The providers' mean score, and the mean score of those active at each facility of
-    the organizations, in one statement: only sums and counts leave the database."""
-    scores = compliance.scores(provider_ids, [today], ids)
-    everyone = select(literal(None, UUID(as_uuid=True)).label("facility_id"), *_sum_count(scores))
-    # An assignment is in its facility's organization (fk_provider_facilities_facility):
-    # those at the tree's facilities are the ones in the tree's organizations.
-    per_facility = (
-        select(ProviderFacility.facility_id, *_sum_count(scores))
-        .join(scores, scores.c.user_id == ProviderFacility.user_id)
-        .where(queries.active_assignments_in(ids, today))
-        .group_by(ProviderFacility.facility_id)
+    the organizations (their assignments in force there today)."""
+    facts = compliance.load_facts(session, provider_ids, today, ids)
+    scores = {user_id: compliance.evaluate(f, today).score for user_id, f in facts.items()}
+    at: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for user_id, f in facts.items():
+        for facility_id in f.active_facility_ids:
+            at[facility_id].append(scores[user_id])
+    return (
+        compliance.mean_score(sum(scores.values()), len(scores)),
+        {facility_id: compliance.mean_score(sum(s), len(s)) for facility_id, s in at.items()},
     )
-    overall: int | None = None
-    at: dict[uuid.UUID, int | None] = {}
-    for facility_id, total, count in session.execute(union_all(everyone, per_facility)):
-        if facility_id is None:
-            overall = compliance.mean_score(int(total or 0), count)
-        else:
-            at[facility_id] = compliance.mean_score(int(total), count)
-    return overall, at
-
-
-def _sum_count(scores: CTE) -> tuple[Label[int], Label[int]]:
-    return func.sum(scores.c.score).label("total"), func.count().label("count")
 
 
 def recent_activity(session: Session, ids: list[uuid.UUID]) -> list[Activity]:

@@ -114,6 +114,12 @@ def active_on(day: dt.date | ColumnElement[dt.date]) -> ColumnElement[bool]:
     )
 
 
+def in_force_on(start_date: dt.date, end_date: dt.date | None, day: dt.date) -> bool:
+    """`active_on` for an assignment already loaded (its dates), for facts replayed over
+    many days from one read."""
+    return start_date <= day and (end_date is None or end_date > day)
+
+
 def active_assignments_in(
     organization_ids: Sequence[uuid.UUID], day: dt.date
 ) -> ColumnElement[bool]:

@@ -77,7 +77,7 @@ class Credential(UUIDPrimaryKey, Timestamps, Base):
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The outcome's changes, oldest first: {"verification_status", "changed_at"} for each
     # decision and each edit that voided one. Shared like the outcome: every organization
-    # the owner works for replays it (credentials.verification_status_on), where the
+    # the owner works for replays it (credentials.outcome_on), where the
     # decisions themselves are each the deciding organization's.
     verification_history: Mapped[list[dict[str, str]]] = mapped_column(
         JSONB, server_default=text("'[]'")
