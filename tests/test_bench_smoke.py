@@ -347,6 +347,27 @@ def test_the_reminder_scan_runs(
         assert _count(conn, reminders) == 0
 
 
+def test_the_compliance_trend_measurement_runs(
+    generated: tuple[DatabaseUrls, dict[str, Any]],
+    server_admin_url: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """bench/compliance_trend.py: today's scores and every trend length have a time."""
+    urls, manifest = generated
+    database = str(make_url(urls.admin).database)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    result = _run(
+        "compliance_trend.py", server_admin_url, redis_url, database, "--runs", "1",
+        "--manifest", str(tmp_path / "manifest.json"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    organizations = len(manifest["largest"]["organization_ids"])
+    assert f"providers in {organizations} organizations" in result.stdout
+    timed = [line for line in result.stdout.splitlines() if line.endswith(" s")]
+    assert len(timed) == 6, result.stdout
+
+
 @pytest.mark.process
 def test_the_delivery_benchmark_runs(server_admin_url: str, redis_url: str) -> None:
     """bench/delivery.py with two worker processes: every message arrives once, every row
