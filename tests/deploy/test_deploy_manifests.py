@@ -487,11 +487,11 @@ def test_api_command_matches_dockerfile_cmd(manifests, chart):
     assert "args" not in container
 
 
-def test_api_probes_and_port(manifests):
+def test_api_probes_and_port(manifests, values):
     deployment = by_component(manifests, "Deployment", "api")
     container = only_container(deployment["spec"]["template"])
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    assert ports == {"http": 8000}
+    assert ports == {"http": 8000, "metrics": values["monitoring"]["metricsPort"]}
 
     def probe_port(probe):
         port = probe["httpGet"]["port"]

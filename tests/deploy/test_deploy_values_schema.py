@@ -69,6 +69,13 @@ REJECTED = [
     ),
     ("scheduler without a liveness probe", ["scheduler.livenessProbe=null"], [], "livenessProbe"),
     (
+        "scrape interval without a unit",
+        ["monitoring.serviceMonitor.interval=30"],
+        [],
+        "/monitoring/serviceMonitor/interval",
+    ),
+    ("unknown monitoring switch", ["monitoring.podMonitor.enabled=true"], [], "podMonitor"),
+    (
         "HPA minimum above maximum",
         [
             "api.autoscaling.enabled=true",

@@ -129,6 +129,10 @@ SMTP_STARTTLS: {{ ternary "true" "false" .Values.config.smtp.starttls | quote }}
 SMTP_SENDER: {{ .Values.config.smtp.sender | quote }}
 DOCUMENT_STORAGE_PATH: {{ .Values.documents.mountPath | quote }}
 WORKER_JOB_TIMEOUT_SECONDS: {{ .Values.worker.jobTimeoutSeconds | toString | quote }}
+METRICS_PORT: {{ .Values.monitoring.metricsPort | toString | quote }}
+{{- with .Values.tracing.otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
 {{- with .Values.database.pgbouncer }}
 {{- if and .enabled (not .preparedStatements) }}
 DATABASE_PREPARED_STATEMENTS: "false"
@@ -414,5 +418,32 @@ DNS is always included.
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The container port every process serves /metrics on (METRICS_PORT).
+*/}}
+{{- define "msc-organizations.metricsPort" -}}
+- name: metrics
+  containerPort: {{ .Values.monitoring.metricsPort }}
+  protocol: TCP
+{{- end }}
+
+{{/*
+NetworkPolicy ingress rule letting the Prometheus that scrapes the pods reach their
+metrics port; nothing when the chart does not set up scraping.
+*/}}
+{{- define "msc-organizations.metricsIngressRule" -}}
+{{- if .Values.monitoring.serviceMonitor.enabled -}}
+# The Prometheus that scrapes the metrics port (monitoring.serviceMonitor).
+- from:
+    - namespaceSelector:
+        {{- toYaml .Values.networkPolicy.metricsScraper.namespaceSelector | nindent 8 }}
+      podSelector:
+        {{- toYaml .Values.networkPolicy.metricsScraper.podSelector | nindent 8 }}
+  ports:
+    - protocol: TCP
+      port: metrics
 {{- end }}
 {{- end }}
