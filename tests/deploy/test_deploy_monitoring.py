@@ -1,6 +1,6 @@
 """The chart's monitoring: the metrics port of every process, the PodMonitor and the
-PrometheusRule behind their switches, the NetworkPolicy's way in for the scraper, and the
-alert rules (checked and unit-tested by promtool).
+PrometheusRule behind their switches, the NetworkPolicy's way in for the scraper, the
+alert rules (checked and unit-tested by promtool) and the Grafana dashboard.
 
 The monitoring.coreos.com kinds have no schema in kubernetes-validate: their CRDs'
 required fields and types are checked here by hand (what the Prometheus Operator's
@@ -10,6 +10,7 @@ spec.groups[].name and .rules[].expr), and the rules themselves by promtool.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 # The metrics the processes export (README.md, Operations): the only names the alerts
-# may use.
+# and the dashboard may use.
 COUNTERS = {
     "msc_http_requests_total",
     "msc_reminders_written_total",
@@ -48,6 +49,7 @@ needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool not installed (Debian package prometheus)"
 )
 ALERTS_TEST = Path(__file__).parent / "alerts_test.yaml"
+DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
 MONITORED = ("api", "worker", "scheduler")
 MONITORING_ON = [
     "monitoring.serviceMonitor.enabled=true",
@@ -301,3 +303,42 @@ def test_promtool_unit_tests_catch_a_wrong_threshold(chart, tmp_path):
     result = promtool("test", "rules", str(tmp_path / "alerts_test.yaml"))
     assert result.returncode != 0
     assert "MscHighErrorRatio" in result.stdout + result.stderr
+
+
+# --- Grafana dashboard ----------------------------------------------------------------
+
+
+def dashboard_queries() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+
+
+def test_dashboard_reads_every_metric_and_only_those():
+    dashboard = json.loads(DASHBOARD.read_text())
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    queries = dashboard_queries()
+    assert queries
+    used: set[str] = set()
+    for query in queries:
+        names = metric_names(query)
+        assert names and names <= METRICS, query
+        used |= names
+    assert used == METRICS
+
+
+@needs_promtool
+def test_dashboard_queries_are_valid_promql(tmp_path):
+    """promtool parses each query, as a recording rule, once Grafana's variables are
+    replaced by what Grafana puts in their place."""
+    rules = [
+        {
+            "record": f"dashboard:query_{index}",
+            "expr": query.replace("$__rate_interval", "5m").replace("$namespace", "msc"),
+        }
+        for index, query in enumerate(dashboard_queries())
+    ]
+    path = tmp_path / "dashboard-queries.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    result = promtool("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
