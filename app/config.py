@@ -460,6 +460,14 @@ class Settings:
     cors_allowed_origins: tuple[str, ...] = field(
         default=(), metadata=_env("CORS_ALLOWED_ORIGINS", _origins)
     )
+    # Traces (app/tracing.py): exported over OTLP/HTTP to this collector address (the
+    # standard OpenTelemetry variable, which the exporter also reads for its path and
+    # options); unset, nothing is traced and no tracer is set up. The service name
+    # defaults to the process's own (msc-organizations-api, -worker, -scheduler).
+    otel_exporter_otlp_endpoint: str | None = field(
+        default=None, metadata=_env("OTEL_EXPORTER_OTLP_ENDPOINT", _text)
+    )
+    otel_service_name: str | None = field(default=None, metadata=_env("OTEL_SERVICE_NAME", _text))
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", _log_level))
     # Flask's debug mode, which `flask --debug` also turns on through this variable: the
     # interactive debugger runs code sent to it. Read here so production can refuse it.

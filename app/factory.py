@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import cli, services
+from app import cli, services, tracing
 from app.auth.throttle import init_throttle
 from app.auth.tokens import init_tokens
 from app.blueprints import register_blueprints
@@ -70,4 +70,9 @@ def create_app(config: Settings | None = None) -> Flask:
     register_blueprints(api)
     init_error_handlers(app)
     cli.init_cli(app)
+    # Here, in the process that serves (a gunicorn worker imports wsgi.py after its fork).
+    provider = tracing.start(settings, tracing.API)
+    if provider is not None:
+        tracing.trace_engine(started.engine, provider)
+        tracing.trace_app(app, provider)
     return app

@@ -11,12 +11,15 @@ import uuid
 from cryptography.fernet import InvalidToken
 from jinja2 import TemplateError
 from rq import Queue
+from sqlalchemy.orm import Session
 
-from app import clock
+from app import clock, tracing
+from app.config import Settings
 from app.domain import assignments, npi, outbox, passwords, reminders
 from app.domain.outbox import RetryPolicy
 from app.integrations import mail
 from app.integrations.nppes import NppesClient
+from app.models import OutboxMessage
 from app.models.enums import OutboxStatus
 from workers.runtime import log, mailer, services, settings, system_session
 
@@ -40,6 +43,7 @@ def relay_outbox() -> int:
             str(message_id),
             job_id=f"outbox-{message_id}-{attempts}",
             job_timeout=int(config.smtp_timeout_seconds * 6),
+            meta=tracing.job_meta(),
         )
 
     count = 0
@@ -63,63 +67,79 @@ def deliver_message(message_id: str) -> str:
             log.info("outbox %s: not due or already handled, skipped", message_id)
             return "skipped"
         session.commit()  # the claim and its lease hold before anything is sent
-        tenant = message.organization_id or "-"
-        try:
-            sealer = outbox.Sealer(config.outbox_secret_key)
-            email = mail.render(
-                message.template,
-                {**message.payload, **sealer.unseal(message.sealed_payload)},
-                sender=config.smtp_sender,
-                recipient=message.recipient_email,
-                subject=message.subject,
-                idempotency_key=message.idempotency_key,
-            )
-        except (TemplateError, ValueError, InvalidToken) as exc:
-            # Its data cannot make a message (a template error, a line break in a header,
-            # text that cannot be encoded): every attempt would fail alike, so it fails
-            # now. A sealed payload that this worker's OUTBOX_SECRET_KEY does not open is
-            # retried instead: during a key rotation, another worker's key may open it.
-            sealed_elsewhere = isinstance(exc, InvalidToken)
-            reason = "the sealed payload does not open" if sealed_elsewhere else str(exc)
-            error = f"the message cannot be built: {type(exc).__name__}: {reason}"
-            outbox.mark_failed_attempt(
-                session, message, error, clock.now(), policy, permanent=not sealed_elsewhere
-            )
-            log.error(
-                "outbox %s (organization %s): %s, now %s", message_id, tenant, error, message.status
-            )
-            return message.status
+        attributes: dict[str, str | int] = {
+            "msc.outbox.message_id": message_id,
+            "msc.outbox.kind": message.kind,
+            "msc.outbox.attempt": message.attempts,
+            tracing.ORGANIZATION_ID: str(message.organization_id or ""),
+        }
+        # Continues the trace of the request that wrote the message.
+        with tracing.continued_span("outbox send", message.trace_context, attributes) as span:
+            outcome = _send(session, message, config, policy)
+            span.set_attribute("msc.outbox.outcome", str(outcome))
+            return outcome
 
-        def record_sent() -> None:
-            outbox.mark_sent(session, message, clock.now())
-            session.commit()
 
-        try:
-            reply = mailer().send(email, before_end_of_data=record_sent)
-        except outbox.LostClaim as exc:
-            # Another worker has the message now; this attempt never completed it.
-            log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)
-            return "skipped"
-        except mail.UnconfirmedDelivery as exc:
-            # Sent, as far as anyone can tell: keep it so, and say so.
-            outbox.confirm_sent(session, message, f"unconfirmed: {exc}")
-            log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)
-            return OutboxStatus.SENT
-        except mail.DeliveryError as exc:
-            # Refused before or after the sent mark: either way, not delivered.
-            outbox.mark_failed_attempt(session, message, str(exc), clock.now(), policy)
-            log.warning(
-                "outbox %s (organization %s): attempt %d failed, now %s: %s",
-                message_id,
-                tenant,
-                message.attempts,
-                message.status,
-                exc,
-            )
-            return message.status
-        outbox.confirm_sent(session, message, reply)
-        log.info("outbox %s (organization %s): sent (%s)", message_id, tenant, reply)
+def _send(session: Session, message: OutboxMessage, config: Settings, policy: RetryPolicy) -> str:
+    """Render and send the claimed message, and mark how it went; the outcome."""
+    message_id = message.id
+    tenant = message.organization_id or "-"
+    try:
+        sealer = outbox.Sealer(config.outbox_secret_key)
+        email = mail.render(
+            message.template,
+            {**message.payload, **sealer.unseal(message.sealed_payload)},
+            sender=config.smtp_sender,
+            recipient=message.recipient_email,
+            subject=message.subject,
+            idempotency_key=message.idempotency_key,
+        )
+    except (TemplateError, ValueError, InvalidToken) as exc:
+        # Its data cannot make a message (a template error, a line break in a header,
+        # text that cannot be encoded): every attempt would fail alike, so it fails
+        # now. A sealed payload that this worker's OUTBOX_SECRET_KEY does not open is
+        # retried instead: during a key rotation, another worker's key may open it.
+        sealed_elsewhere = isinstance(exc, InvalidToken)
+        reason = "the sealed payload does not open" if sealed_elsewhere else str(exc)
+        error = f"the message cannot be built: {type(exc).__name__}: {reason}"
+        outbox.mark_failed_attempt(
+            session, message, error, clock.now(), policy, permanent=not sealed_elsewhere
+        )
+        log.error(
+            "outbox %s (organization %s): %s, now %s", message_id, tenant, error, message.status
+        )
+        return message.status
+
+    def record_sent() -> None:
+        outbox.mark_sent(session, message, clock.now())
+        session.commit()
+
+    try:
+        reply = mailer().send(email, before_end_of_data=record_sent)
+    except outbox.LostClaim as exc:
+        # Another worker has the message now; this attempt never completed it.
+        log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)
+        return "skipped"
+    except mail.UnconfirmedDelivery as exc:
+        # Sent, as far as anyone can tell: keep it so, and say so.
+        outbox.confirm_sent(session, message, f"unconfirmed: {exc}")
+        log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)
         return OutboxStatus.SENT
+    except mail.DeliveryError as exc:
+        # Refused before or after the sent mark: either way, not delivered.
+        outbox.mark_failed_attempt(session, message, str(exc), clock.now(), policy)
+        log.warning(
+            "outbox %s (organization %s): attempt %d failed, now %s: %s",
+            message_id,
+            tenant,
+            message.attempts,
+            message.status,
+            exc,
+        )
+        return message.status
+    outbox.confirm_sent(session, message, reply)
+    log.info("outbox %s (organization %s): sent (%s)", message_id, tenant, reply)
+    return OutboxStatus.SENT
 
 
 def scan_reminders() -> int:

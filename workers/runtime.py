@@ -12,6 +12,7 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from app import services as process_services
+from app import tracing
 from app.config import Settings
 from app.integrations.mail import SmtpMailer
 from app.services import Services
@@ -31,6 +32,9 @@ def services() -> Services:
         return running
     if _services is None:
         _services = process_services.start()
+        provider = tracing.start(_services.settings, tracing.WORKER)
+        if provider is not None:
+            tracing.trace_engine(_services.engine, provider)
     return _services
 
 

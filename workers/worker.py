@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.trace import StatusCode
 from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
 from rq.worker import Worker as RqWorker
 from rq.worker import WorkerStatus
 
+from app import tracing
 from app.domain.passwords import ISSUE_PASSWORD_RESET
 from workers import heartbeat
 from workers.jobs import DELIVER
@@ -67,6 +69,17 @@ class Worker(RqWorker):
         self.prepare_execution(job)
         self.perform_job(job, queue)
         self.set_state(WorkerStatus.IDLE)
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        with tracing.job_span(job.func_name or "", job.id, queue.name, job.meta) as span:
+            performed = bool(super().perform_job(job, queue))
+            if not performed:
+                span.set_status(StatusCode.ERROR)
+        if self.is_horse:
+            # A work horse ends with os._exit, which no exporter outlives: its spans
+            # leave first.
+            tracing.flush()
+        return performed
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         dispose_inherited_connections()

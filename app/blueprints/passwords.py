@@ -23,6 +23,7 @@ from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 from rq import Queue
 
+from app import tracing
 from app.auth import throttle
 from app.auth.throttle import (
     LINKS_BY_CLIENT,
@@ -85,6 +86,7 @@ def send_reset_link(email: str) -> None:
         # is kept once it has run, and a failed one (its person asks again) only a day.
         result_ttl=0,
         failure_ttl=24 * 3600,
+        meta=tracing.job_meta(),
     )
 
 

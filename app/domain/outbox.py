@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from cryptography.fernet import Fernet
+from opentelemetry import propagate
 from sqlalchemy import (
     Select,
     Text,
@@ -115,7 +116,10 @@ def add(
 ) -> None:
     """Write a message unless one with this key exists (`sealed_payload`: from
     Sealer.seal, for secrets; `invitation_id`: the invitation an invitation email
-    belongs to)."""
+    belongs to). The message keeps the current trace context, if a trace is being
+    recorded, for its send to continue (app/tracing.py)."""
+    trace_context: dict[str, str] = {}
+    propagate.inject(trace_context)
     session.execute(
         insert(OutboxMessage)
         .values(
@@ -129,6 +133,7 @@ def add(
             payload=payload,
             sealed_payload=sealed_payload,
             invitation_id=invitation_id,
+            trace_context=trace_context or None,
         )
         .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
     )

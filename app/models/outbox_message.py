@@ -77,3 +77,6 @@ class OutboxMessage(UUIDPrimaryKey, Timestamps, Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The SMTP server's answer to the end of the message (its acceptance).
     smtp_reply: Mapped[str | None] = mapped_column(String(512))
+    # The trace context (W3C traceparent, tracestate) of the request or job that wrote
+    # the message, which its send continues (app/tracing.py); NULL when nothing was traced.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
