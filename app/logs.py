@@ -116,7 +116,7 @@ class JsonFormatter(logging.Formatter):
 
 class PlainFormatter(logging.Formatter):
     """The readable line: time, level, region, logger and message, then the fields as
-    key=value, then any traceback in full (only ever on a developer's machine)."""
+    key=value, then any traceback in full: for a developer's terminal, not a collector."""
 
     def __init__(self, region: str) -> None:
         super().__init__(f"%(asctime)s %(levelname)s [{region}] %(name)s: %(message)s")
