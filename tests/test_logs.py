@@ -235,6 +235,7 @@ def test_each_request_logs_one_line_and_nothing_personal(
     assert jobs and all(line["job_id"] and line["job"] for line in jobs)
 
 
+@pytest.mark.process
 def test_each_rq_line_of_the_worker_appears_once_as_json(
     redis_url: str,
     queue_name: str,
