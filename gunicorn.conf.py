@@ -27,7 +27,10 @@ bind = "0.0.0.0:8000"
 # faster than 4 or 8, whose extra processes only took turns on the same cores (each
 # request's CPU time rose with them), and each worker holds ~100 MB of the pod's 512 MiB.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-accesslog = "-"
+# No access log of gunicorn's: the application logs a line at the end of each request
+# (app/request_log.py), in the process's log format, with the route rather than the path
+# as sent (whose query string may carry anything) and the caller's ids.
+accesslog = None
 graceful_timeout = Settings.from_env().graceful_timeout_seconds
 
 # gunicorn puts `Server: gunicorn` on every response, before the application's headers

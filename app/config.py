@@ -469,6 +469,11 @@ class Settings:
     )
     otel_service_name: str | None = field(default=None, metadata=_env("OTEL_SERVICE_NAME", _text))
     log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL", _log_level))
+    # `json` (one object per line) or `plain` (readable); unset: json in production,
+    # plain elsewhere (see json_logs).
+    log_format: str | None = field(
+        default=None, metadata=_env("LOG_FORMAT", _one_of("json", "plain"))
+    )
     # Flask's debug mode, which `flask --debug` also turns on through this variable: the
     # interactive debugger runs code sent to it. Read here so production can refuse it.
     debug: bool = field(default=False, metadata=_env("FLASK_DEBUG", _flag))
@@ -476,6 +481,13 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         return cls(**_parsed(cls, environ))
+
+    @property
+    def json_logs(self) -> bool:
+        """Whether log lines are JSON objects (LOG_FORMAT, by default in production)."""
+        if self.log_format is None:
+            return self.app_env == "production"
+        return self.log_format == "json"
 
     def production_problems(self) -> list[str]:
         """What in these settings must never reach production, one entry per offending

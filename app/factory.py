@@ -20,6 +20,7 @@ from app.errors import init_error_handlers
 from app.extensions import init_services, jwt
 from app.openapi import Api
 from app.request_body import init_request_bodies
+from app.request_log import init_request_log
 from app.security_headers import init_security_headers
 from app.tenancy.request import init_request_ids
 
@@ -53,10 +54,12 @@ def create_app(config: Settings | None = None) -> Flask:
     )
 
     # Request hooks run in the order of their registration, response hooks in the
-    # reverse order. First: a browser's preflight is answered before anything else runs,
+    # reverse order. First: the request's log line, which starts the clock and logs
+    # the final status. Then: a browser's preflight is answered before anything else runs,
     # and the security and CORS headers go on whatever response is left at the end. The
     # request id goes on whatever response the request session's commit leaves (a failed
     # commit's 503).
+    init_request_log(app)
     init_security_headers(app, settings)
     init_cors(app, settings)
     init_request_ids(app)

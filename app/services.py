@@ -9,14 +9,13 @@ register the session listeners the same way. No Flask here.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import local
+from app import local, logs
 from app.config import Settings
 from app.database import application_engine, probe_engine, register_session_listeners
 from app.integrations.storage import DocumentStore, store_for
@@ -48,10 +47,8 @@ class Services:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format=f"%(asctime)s %(levelname)s [{settings.region}] %(name)s: %(message)s",
-    )
+    """The process's log as the settings ask (see app/logs.py)."""
+    logs.configure(settings.log_level, settings.region, settings.json_logs)
 
 
 def start(config: Settings | None = None) -> Services:

@@ -12,15 +12,22 @@ def test_liveness_and_readiness(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json() == {
+    report = ready.get_json()
+    latency_ms = report.pop("latency_ms")
+    assert report == {
         "status": "ok",
         "region": "test",
         "checks": {"database": "ok", "redis": "ok"},
     }
+    assert set(latency_ms) == {"database", "redis"}
+    assert all(0 < ms < 1000 for ms in latency_ms.values())
 
 
 def test_readiness_fails_when_redis_is_unreachable(settings: Settings) -> None:
     app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 503
-    assert ready.get_json()["checks"] == {"database": "ok", "redis": "unreachable"}
+    report = ready.get_json()
+    assert report["checks"] == {"database": "ok", "redis": "unreachable"}
+    # Refused at once: an unreachable server is timed too, unlike one that never answers.
+    assert report["latency_ms"]["redis"] is not None

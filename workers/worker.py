@@ -12,7 +12,7 @@ from rq.job import Job
 from rq.worker import Worker as RqWorker
 from rq.worker import WorkerStatus
 
-from app import tracing
+from app import logs, tracing
 from app.domain.passwords import ISSUE_PASSWORD_RESET
 from workers import heartbeat
 from workers.jobs import DELIVER
@@ -43,6 +43,12 @@ class Worker(RqWorker):
 
     heartbeat_file: Path | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # rq logs each job's description, its arguments included, and a reset link's job
+        # carries an email address: the job's id and kind (bound above) say enough.
+        kwargs["log_job_description"] = False
+        super().__init__(*args, **kwargs)
+
     @property
     def dequeue_timeout(self) -> int:
         return min(super().dequeue_timeout, IDLE_ROUND_SECONDS)
@@ -62,13 +68,16 @@ class Worker(RqWorker):
         super().heartbeat(timeout, pipeline)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        if job.func_name not in IN_PROCESS:
-            super().execute_job(job, queue)
-            return
-        # As rq's SimpleWorker runs every job: the job timeout still holds (SIGALRM).
-        self.prepare_execution(job)
-        self.perform_job(job, queue)
-        self.set_state(WorkerStatus.IDLE)
+        # Every line logged while the job runs names it, in a work horse too (forked
+        # with this context).
+        with logs.bound(job_id=job.id, job=job.func_name):
+            if job.func_name not in IN_PROCESS:
+                super().execute_job(job, queue)
+                return
+            # As rq's SimpleWorker runs every job: the job timeout still holds (SIGALRM).
+            self.prepare_execution(job)
+            self.perform_job(job, queue)
+            self.set_state(WorkerStatus.IDLE)
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
         with tracing.job_span(job.func_name or "", job.id, queue.name, job.meta) as span:

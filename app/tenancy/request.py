@@ -55,8 +55,6 @@ def current_context() -> TenantContext:
 def init_request_ids(app: Flask) -> None:
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
-        # An id is made when the request first needs one (its tenant context, an error
-        # body): only then is there one to echo.
-        if "request_id" in g:
-            response.headers["X-Request-ID"] = answered_request_id()
+        # Every request has one from its start (its log line's, app/request_log.py).
+        response.headers["X-Request-ID"] = answered_request_id()
         return response
