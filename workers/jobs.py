@@ -12,7 +12,7 @@ from cryptography.fernet import InvalidToken
 from jinja2 import TemplateError
 from rq import Queue
 
-from app import clock
+from app import clock, metrics
 from app.domain import assignments, npi, outbox, passwords, reminders
 from app.domain.outbox import RetryPolicy
 from app.integrations import mail
@@ -85,6 +85,7 @@ def deliver_message(message_id: str) -> str:
             outbox.mark_failed_attempt(
                 session, message, error, clock.now(), policy, permanent=not sealed_elsewhere
             )
+            metrics.EMAILS_FAILED.inc()
             log.error(
                 "outbox %s (organization %s): %s, now %s", message_id, tenant, error, message.status
             )
@@ -103,11 +104,13 @@ def deliver_message(message_id: str) -> str:
         except mail.UnconfirmedDelivery as exc:
             # Sent, as far as anyone can tell: keep it so, and say so.
             outbox.confirm_sent(session, message, f"unconfirmed: {exc}")
+            metrics.EMAILS_SENT.inc()
             log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)
             return OutboxStatus.SENT
         except mail.DeliveryError as exc:
             # Refused before or after the sent mark: either way, not delivered.
             outbox.mark_failed_attempt(session, message, str(exc), clock.now(), policy)
+            metrics.EMAILS_FAILED.inc()
             log.warning(
                 "outbox %s (organization %s): attempt %d failed, now %s: %s",
                 message_id,
@@ -118,6 +121,7 @@ def deliver_message(message_id: str) -> str:
             )
             return message.status
         outbox.confirm_sent(session, message, reply)
+        metrics.EMAILS_SENT.inc()
         log.info("outbox %s (organization %s): sent (%s)", message_id, tenant, reply)
         return OutboxStatus.SENT
 
@@ -128,6 +132,7 @@ def scan_reminders() -> int:
     today = clock.today()
     with system_session(f"reminder-scan:{today}") as session:
         result = reminders.scan(session, today, config.reminder_windows, config.public_base_url)
+    metrics.REMINDERS_WRITTEN.inc(result.total)  # once committed: a scan rolled back wrote none
     log.info("reminder scan %s: %s", today, result)
     relay_outbox()
     return result.total

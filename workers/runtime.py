@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app import services as process_services
 from app.config import Settings
 from app.integrations.mail import SmtpMailer
@@ -31,6 +32,7 @@ def services() -> Services:
         return running
     if _services is None:
         _services = process_services.start()
+        metrics.instrument_engine(_services.engine)
     return _services
 
 
