@@ -46,6 +46,8 @@ def gunicorn_serving(
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
         "JWT_SECRET_KEY": settings.jwt_secret_key,
+        # Its metrics directory (gunicorn.conf.py) goes with the test's files.
+        "TMPDIR": str(log_dir),
         **(environ or {}),
     }
     log = log_dir / "gunicorn.log"
