@@ -1,13 +1,15 @@
 """The metrics as the deployment serves them: gunicorn's master adding up its workers' on
-its metrics port, a real `rq worker` serving its own, and a real Prometheus scraping
-both and answering queries over them."""
+its metrics port, a real `rq worker` and the scheduler serving their own, and a real
+Prometheus scraping the API and a worker and answering queries over them."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -37,6 +39,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 LOGIN = "/api/v1/auth/login"
 PROMETHEUS = Path("/usr/bin/prometheus")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -196,6 +199,44 @@ def test_the_worker_serves_what_it_sent_and_the_backlog(
     assert value(samples, "msc_rq_queue_depth", queue=queue_name) == 0
     assert ("msc_rq_failed_jobs", frozenset({("queue", queue_name)})) in samples
     assert value(samples, "msc_emails_failed_total") == 0
+
+
+def test_the_scheduler_serves_its_heartbeat(
+    settings: Settings, redis_url: str, queue_name: str, tmp_path: Path
+) -> None:
+    """Relaying every second, the scheduler comes round its loop every second: the
+    heartbeat its port shows moves on."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        **own_metrics(port, tmp_path),
+        "APP_ENV": "test",
+        "REGION": settings.region,
+        "REDIS_URL": redis_url,
+        "QUEUE_NAME": queue_name,
+        "RELAY_INTERVAL_SECONDS": "1",
+    }
+    log = tmp_path / "scheduler.log"
+    with log.open("wb") as out:
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "workers.scheduler"],
+            cwd=ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        beats: list[float] = []
+
+        def beat_moved_on() -> bool:
+            beats.append(value(scrape(port), "msc_scheduler_heartbeat_timestamp_seconds"))
+            return len(set(beats) - {0.0}) >= 2
+
+        wait_for(beat_moved_on, 30, f"two heartbeats\n{log.read_text(errors='replace')}")
+        assert time.time() - 30 < beats[-1] <= time.time()
+    finally:
+        scheduler.terminate()
+        assert scheduler.wait(timeout=30) == 0, log.read_text(errors="replace")
 
 
 def own_metrics(port: int, tmp_path: Path) -> dict[str, str]:
