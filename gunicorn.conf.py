@@ -21,6 +21,12 @@ from gunicorn.workers.sync import SyncWorker
 from app.config import Settings
 from app.security_headers import SERVER_HEADER
 
+# Metrics (app/metrics.py): each start of the server counts afresh, in a directory of its
+# own that app.metrics makes on import when none is named, and that every worker
+# inherits. The master serves the sum of its workers' on METRICS_PORT (when_ready).
+os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+from app import metrics
+
 bind = "0.0.0.0:8000"
 # Sync workers, two per pod unless WEB_CONCURRENCY says otherwise. A request is mostly
 # Python on the CPU: on 2 cores (bench/load.py, 32 clients) 2 workers served the list
@@ -31,7 +37,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # (app/request_log.py), in the process's log format, with the route rather than the path
 # as sent (whose query string may carry anything) and the caller's ids.
 accesslog = None
-graceful_timeout = Settings.from_env().graceful_timeout_seconds
+settings = Settings.from_env()
+graceful_timeout = settings.graceful_timeout_seconds
 
 # gunicorn puts `Server: gunicorn` on every response, before the application's headers
 # (a `Server` of the application's own would be a second one), and has no setting for
@@ -71,3 +78,15 @@ def post_worker_init(worker: Any) -> None:
     tenant of a thousand facilities)."""
     gc.collect()
     gc.freeze()
+
+
+def when_ready(server: Any) -> None:
+    """The master serves the metrics of all its workers, on a port of its own: never on
+    the API's, where the public would read them."""
+    metrics.serve(settings.metrics_port)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker has exited: its gauges (requests in flight, connections) stop counting;
+    its counters still do, so that a restart takes nothing off a total."""
+    metrics.forget_process(worker.pid)

@@ -376,6 +376,9 @@ class Settings:
     graceful_timeout_seconds: int = field(
         default=25, metadata=_env("GRACEFUL_TIMEOUT_SECONDS", _whole(1))
     )
+    # The port each process serves its Prometheus metrics on (app/metrics.py): the API's
+    # gunicorn master, a worker, the scheduler; never the API's own port. 0: none.
+    metrics_port: int = field(default=9100, metadata=_env("METRICS_PORT", _whole(0, 65535)))
     local_data_dir: Path = field(default=Path(".local"), metadata=_env("LOCAL_DATA_DIR", _path))
     database_pool_size: int = field(default=5, metadata=_env("DATABASE_POOL_SIZE", _whole(1)))
     # Server-side prepared statements (psycopg prepares a statement run 5 times on one

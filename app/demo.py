@@ -138,6 +138,8 @@ def _background_processes(settings: Settings, workers: int) -> list[subprocess.P
         REDIS_URL=settings.redis_url or "",
         REGION=settings.region,
         PUBLIC_BASE_URL=settings.public_base_url,
+        # On one machine they would all want the one metrics port: the demo serves none.
+        METRICS_PORT="0",
     )
     bin_dir = Path(sys.executable).parent
     worker = [

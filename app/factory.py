@@ -21,6 +21,7 @@ from app.extensions import init_services, jwt
 from app.openapi import Api
 from app.request_body import init_request_bodies
 from app.request_log import init_request_log
+from app.request_metrics import init_request_metrics
 from app.security_headers import init_security_headers
 from app.tenancy.request import init_request_ids
 
@@ -58,7 +59,9 @@ def create_app(config: Settings | None = None) -> Flask:
     # the final status. Then: a browser's preflight is answered before anything else runs,
     # and the security and CORS headers go on whatever response is left at the end. The
     # request id goes on whatever response the request session's commit leaves (a failed
-    # commit's 503).
+    # commit's 503). The request metrics come before all, the log line after them: they
+    # time and count what the others do, and see the response as it leaves.
+    init_request_metrics(app, started.engine)
     init_request_log(app)
     init_security_headers(app, settings)
     init_cors(app, settings)

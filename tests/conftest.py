@@ -54,6 +54,9 @@ from tests.queues import forget_queue
 
 # Sessions made here directly (not through the app) get the same listeners as the app's.
 register_session_listeners()
+# The servers and workers tests start serve no metrics unless a test gives them a port:
+# the default port would be taken by the first of them, or by parallel runs.
+os.environ["METRICS_PORT"] = "0"
 
 LOCAL_DATA = Path(os.environ.get("LOCAL_DATA_DIR", ".local"))
 # One database per test run, so parallel runs on one server never meet.

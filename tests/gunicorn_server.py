@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +32,11 @@ class Gunicorn:
 
 
 @contextmanager
-def gunicorn_serving(settings: Settings, log_dir: Path) -> Iterator[Gunicorn]:
-    """The server, once it answers /healthz; killed with its workers at the end."""
+def gunicorn_serving(
+    settings: Settings, log_dir: Path, environ: Mapping[str, str] | None = None
+) -> Iterator[Gunicorn]:
+    """The server, once it answers /healthz; killed with its workers at the end.
+    `environ`: variables of the server's own, over the test's."""
     assert settings.database_url and settings.redis_url
     port = free_port()
     env = {
@@ -43,6 +46,9 @@ def gunicorn_serving(settings: Settings, log_dir: Path) -> Iterator[Gunicorn]:
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
         "JWT_SECRET_KEY": settings.jwt_secret_key,
+        # Its metrics directory (gunicorn.conf.py) goes with the test's files.
+        "TMPDIR": str(log_dir),
+        **(environ or {}),
     }
     log = log_dir / "gunicorn.log"
     with log.open("wb") as out:

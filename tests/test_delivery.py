@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -685,6 +685,7 @@ class RqWorkerProcess:
         queue_name: str,
         log: Path,
         burst: bool = False,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         env = {
             **os.environ,
@@ -703,6 +704,7 @@ class RqWorkerProcess:
             "JWT_SECRET_KEY": settings.jwt_secret_key,
             "OUTBOX_SECRET_KEY": settings.outbox_secret_key,
             "PYTHONPATH": str(ROOT),
+            **(environ or {}),
         }
         command = [
             sys.executable,
@@ -755,11 +757,12 @@ def rq_worker(
     queue_name: str,
     tmp_path: Path,
 ) -> Iterator[Callable[..., RqWorkerProcess]]:
-    """Starts `rq worker` subprocesses (`burst=True`: until the queue is empty); all
-    are SIGKILLed at the end if still running."""
+    """Starts `rq worker` subprocesses (`burst=True`: until the queue is empty;
+    `environ`: variables of the worker's own); all are SIGKILLed at the end if still
+    running."""
     started: list[RqWorkerProcess] = []
 
-    def start(burst: bool = False) -> RqWorkerProcess:
+    def start(burst: bool = False, environ: Mapping[str, str] | None = None) -> RqWorkerProcess:
         worker = RqWorkerProcess(
             settings,
             database_urls,
@@ -768,6 +771,7 @@ def rq_worker(
             queue_name,
             tmp_path / f"worker-{len(started)}.log",
             burst=burst,
+            environ=environ,
         )
         started.append(worker)
         return worker

@@ -13,7 +13,7 @@ from jinja2 import TemplateError
 from rq import Queue
 from sqlalchemy.orm import Session
 
-from app import clock, tracing
+from app import clock, metrics, tracing
 from app.config import Settings
 from app.domain import assignments, npi, outbox, passwords, reminders
 from app.domain.outbox import RetryPolicy
@@ -105,6 +105,7 @@ def _send(session: Session, message: OutboxMessage, config: Settings, policy: Re
         outbox.mark_failed_attempt(
             session, message, error, clock.now(), policy, permanent=not sealed_elsewhere
         )
+        metrics.EMAILS_FAILED.inc()
         log.error(
             "outbox %s (organization %s): %s, now %s", message_id, tenant, error, message.status
         )
@@ -123,11 +124,13 @@ def _send(session: Session, message: OutboxMessage, config: Settings, policy: Re
     except mail.UnconfirmedDelivery as exc:
         # Sent, as far as anyone can tell: keep it so, and say so.
         outbox.confirm_sent(session, message, f"unconfirmed: {exc}")
+        metrics.EMAILS_SENT.inc()
         log.warning("outbox %s (organization %s): %s", message_id, tenant, exc)
         return OutboxStatus.SENT
     except mail.DeliveryError as exc:
         # Refused before or after the sent mark: either way, not delivered.
         outbox.mark_failed_attempt(session, message, str(exc), clock.now(), policy)
+        metrics.EMAILS_FAILED.inc()
         log.warning(
             "outbox %s (organization %s): attempt %d failed, now %s: %s",
             message_id,
@@ -138,6 +141,7 @@ def _send(session: Session, message: OutboxMessage, config: Settings, policy: Re
         )
         return message.status
     outbox.confirm_sent(session, message, reply)
+    metrics.EMAILS_SENT.inc()
     log.info("outbox %s (organization %s): sent (%s)", message_id, tenant, reply)
     return OutboxStatus.SENT
 
@@ -148,6 +152,7 @@ def scan_reminders() -> int:
     today = clock.today()
     with system_session(f"reminder-scan:{today}") as session:
         result = reminders.scan(session, today, config.reminder_windows, config.public_base_url)
+    metrics.REMINDERS_WRITTEN.inc(result.total)  # once committed: a scan rolled back wrote none
     log.info("reminder scan %s: %s", today, result)
     relay_outbox()
     return result.total

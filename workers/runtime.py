@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app import services as process_services
 from app import tracing
 from app.config import Settings
@@ -35,6 +36,7 @@ def services() -> Services:
         provider = tracing.start(_services.settings, tracing.WORKER)
         if provider is not None:
             tracing.trace_engine(_services.engine, provider)
+        metrics.instrument_engine(_services.engine)
     return _services
 
 

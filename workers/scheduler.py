@@ -6,7 +6,8 @@ error or timeout is waited out: the loop tries again after 1 s, then 2, 4, … u
 and carries on where it was once Redis answers. A job counts as enqueued only once Redis
 has taken it, so whatever fell due during the outage is enqueued, once, when Redis is
 back. Each time round, the loop touches HEARTBEAT_FILE for the liveness probe
-(workers/heartbeat.py). SIGTERM or SIGINT stops it between two rounds.
+(workers/heartbeat.py) and sets msc_scheduler_heartbeat_timestamp_seconds, served on
+METRICS_PORT (app/metrics.py). SIGTERM or SIGINT stops it between two rounds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import redis
 from rq.cron import CronScheduler
 from rq.exceptions import SchedulerNotFound
 
+from app import metrics
 from app.config import ConfigError, Settings
 from app.services import configure_logging
 from workers import cron, heartbeat
@@ -54,6 +56,7 @@ def run(scheduler: CronScheduler, stop: Stop, heartbeat_file: Path | None = None
     retry = FIRST_RETRY_SECONDS
     while not stop.requested:
         heartbeat.beat(heartbeat_file)
+        metrics.beat_scheduler()
         try:
             if not registered:
                 scheduler.register_birth()
@@ -84,6 +87,7 @@ def main() -> None:
     if not settings.redis_url:
         raise ConfigError("REDIS_URL: the scheduler needs the Redis it enqueues jobs in")
     configure_logging(settings)
+    metrics.serve(settings.metrics_port)
     connection = redis.Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_timeout_seconds,

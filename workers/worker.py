@@ -12,10 +12,11 @@ from rq.job import Job
 from rq.worker import Worker as RqWorker
 from rq.worker import WorkerStatus
 
-from app import logs, tracing
+from app import logs, metrics, tracing
 from app.domain.passwords import ISSUE_PASSWORD_RESET
 from workers import heartbeat
 from workers.jobs import DELIVER
+from workers.metrics import OutboxCollector, QueueCollector
 from workers.runtime import dispose_inherited_connections, services
 
 # The longest an idle worker waits for a job before it comes round its loop again
@@ -39,7 +40,9 @@ class Worker(RqWorker):
     While Redis is down, rq's loop waits and tries again (up to a minute apart), and the
     worker carries on when Redis is back. Each heartbeat, which rq sends each time round
     that loop (at least every IDLE_ROUND_SECONDS) and every 30 s while a job runs, also
-    touches HEARTBEAT_FILE for the liveness probe (workers/heartbeat.py)."""
+    touches HEARTBEAT_FILE for the liveness probe (workers/heartbeat.py).
+
+    The worker serves its metrics on METRICS_PORT (workers/metrics.py)."""
 
     heartbeat_file: Path | None = None
 
@@ -61,6 +64,9 @@ class Worker(RqWorker):
         self.connection.connection_pool.connection_kwargs["socket_connect_timeout"] = (
             settings.redis_timeout_seconds
         )
+        # Scraped on METRICS_PORT from a thread of this process; the work horses count
+        # into the same process tree (app/metrics.py).
+        metrics.serve(settings.metrics_port, OutboxCollector(), QueueCollector(self.queues))
         return bool(super().work(*args, **kwargs))
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
@@ -89,6 +95,11 @@ class Worker(RqWorker):
             # leave first.
             tracing.flush()
         return performed
+
+    def monitor_work_horse(self, job: Job, queue: Queue) -> None:
+        horse = self.horse_pid
+        super().monitor_work_horse(job, queue)
+        metrics.forget_process(horse)  # the horse has exited
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         dispose_inherited_connections()

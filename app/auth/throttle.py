@@ -44,6 +44,7 @@ from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import metrics
 from app.config import Settings
 from app.extensions import current_settings, redis_connection
 from app.problems import PAGES_BLUEPRINT, problem
@@ -250,6 +251,7 @@ def check_sign_in_delay(account: str) -> None:
 def record_sign_in_failure(account: str) -> None:
     """Count a failed sign-in (wrong password or second factor) against the account, from
     this address."""
+    metrics.LOGIN_FAILURES.inc()
     settings = current_settings()
     script = redis_connection.client.register_script(_RECORD_FAILURE)
     script(
@@ -283,6 +285,7 @@ def guessing(account: str, *wrong: type[Exception]) -> Iterator[None]:
 
 def _too_many_requests(refused: Refused) -> ResponseReturnValue:
     """429 with Retry-After, as a problem for the API and as a page for the pages."""
+    metrics.RATE_LIMIT_REJECTIONS.inc()
     wait = {"Retry-After": str(refused.seconds)}
     if request.blueprint == PAGES_BLUEPRINT:
         return render_template("pages/too_many_attempts.html"), 429, wait

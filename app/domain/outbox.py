@@ -372,6 +372,33 @@ def cancel_invitation_email(session: Session, invitation_id: uuid.UUID) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """The outbox at a glance: how many messages are in each status (every status
+    present, 0 for none), and since when the oldest message due to be sent (pending and
+    due, or handed to the queue) has waited; None when none waits."""
+
+    counts: dict[Status, int]
+    oldest_due: dt.datetime | None
+
+
+def backlog(session: Session, now: dt.datetime) -> Backlog:
+    """The outbox's Backlog as of `now`, under the session's context (the system's sees
+    every message). Both come from the (status, next_attempt_at) index."""
+    counts = dict.fromkeys(Status, 0)
+    for status, count in session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ):
+        counts[Status(status)] = count
+    oldest_due = session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status.in_([Status.PENDING, Status.QUEUED]),
+            OutboxMessage.next_attempt_at <= now,
+        )
+    )
+    return Backlog(counts, oldest_due)
+
+
 def list_messages(filters: dict[str, Any]) -> Select[OutboxMessage]:
     query = select(OutboxMessage)
     for column in ("status", "kind", "organization_id"):
