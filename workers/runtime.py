@@ -11,9 +11,8 @@ from contextlib import contextmanager
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from app import metrics
+from app import metrics, tracing
 from app import services as process_services
-from app import tracing
 from app.config import Settings
 from app.integrations.mail import SmtpMailer
 from app.services import Services
