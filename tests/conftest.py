@@ -112,6 +112,9 @@ def settings(database_urls: DatabaseUrls, redis_url: str) -> Iterator[Settings]:
         # outbox, whatever SMTP relay may listen on the default port (nothing listens on
         # port 1). Tests of delivery bring their own server (tests/test_delivery.py).
         smtp_port=1,
+        # A worker run in a test's process serves no metrics (it would hold the port
+        # for the rest of the run); the metrics' tests choose their ports.
+        metrics_port=0,
     )
     forget_queue(redis_url, RUN_QUEUE)
 
