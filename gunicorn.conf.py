@@ -27,6 +27,10 @@ from app.security_headers import SERVER_HEADER
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 from app import metrics
 
+# Named again on a reload (SIGHUP), when this file runs again but app.metrics, imported
+# already, keeps its directory: the new workers count there too.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics.DIRECTORY
+
 bind = "0.0.0.0:8000"
 # Sync workers, two per pod unless WEB_CONCURRENCY says otherwise. A request is mostly
 # Python on the CPU: on 2 cores (bench/load.py, 32 clients) 2 workers served the list

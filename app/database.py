@@ -43,7 +43,9 @@ def sqlalchemy_url(url: str) -> URL:
 
 
 def make_engine(url: str, **options: Any) -> Engine:
-    engine = create_engine(sqlalchemy_url(url), **options)
+    # An error's text leaves out the values bound to its statement: they carry emails,
+    # names and numbers, and the text reaches logs and traces.
+    engine = create_engine(sqlalchemy_url(url), hide_parameters=True, **options)
     event.listen(engine, "checkout", _refuse_closed_by_server)
     return engine
 

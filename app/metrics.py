@@ -9,8 +9,8 @@ scraped as one (from the master, gunicorn.conf.py), and how a worker's forked wo
 importing this module makes a fresh one for the process and its children, removed when
 the process that made it exits; gunicorn.conf.py makes one per start of the server.
 
-This module imports no Flask: the domain counts here too. The request hooks are in
-app/request_metrics.py, the worker's scrape-time readings in workers/metrics.py.
+This module imports no Flask. The request hooks are in app/request_metrics.py, the
+worker's scrape-time readings in workers/metrics.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -46,6 +46,9 @@ def _make_multiprocess_dir() -> None:
 # named by then: so before the import.
 if not os.environ.get(MULTIPROCESS_DIR):
     _make_multiprocess_dir()
+# The directory this process counts in, kept: gunicorn runs its configuration again on a
+# reload (SIGHUP), after which the environment is named from here (gunicorn.conf.py).
+DIRECTORY = os.environ[MULTIPROCESS_DIR]
 
 from prometheus_client import (  # noqa: E402
     CollectorRegistry,
@@ -56,8 +59,34 @@ from prometheus_client import (  # noqa: E402
     start_http_server,
     values,
 )
+from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.registry import Collector  # noqa: E402
 from sqlalchemy import Engine, event  # noqa: E402
+
+# The worker whose work horse this process is (rq forks one for each job, four times a
+# minute for the outbox relay alone), if it is one.
+_horse_of: int | None = None
+
+
+def horses_of(worker_pid: int) -> str:
+    """The name every work horse of a worker counts under: one set of files for all of
+    them, which run one after another, where a name per horse would leave a set per job
+    in the directory (read by every scrape) for the life of the pod."""
+    return f"{worker_pid}-horses"
+
+
+def _process_name() -> str:
+    return horses_of(_horse_of) if _horse_of is not None else str(os.getpid())
+
+
+def count_as_horse_of(worker_pid: int) -> None:
+    """This process is a work horse of `worker_pid`: it counts on from where the worker's
+    last horse stopped."""
+    global _horse_of
+    _horse_of = worker_pid
+
+
+values.ValueClass = values.MultiProcessValue(_process_name)  # type: ignore[no-untyped-call]
 
 # Something imported prometheus_client before the directory was named: its values would
 # stay in this process, and no scrape would see them.
@@ -110,11 +139,6 @@ EMAILS_SENT = Counter("msc_emails_sent_total", "Outbox emails the SMTP server ac
 EMAILS_FAILED = Counter(
     "msc_emails_failed_total",
     "Outbox email attempts that failed (each then retried, or given up after the last).",
-)
-SCHEDULER_HEARTBEAT = Gauge(
-    "msc_scheduler_heartbeat_timestamp_seconds",
-    "When the scheduler last came round its loop (Unix time).",
-    multiprocess_mode="max",
 )
 
 # Sign-in protection (app/auth/throttle.py).
@@ -194,11 +218,27 @@ def serve(port: int, *collectors: Collector) -> None:
         start_http_server(port, registry=registry(*collectors))
 
 
-def forget_process(pid: int) -> None:
-    """A child of this process exited: its gauges no longer count (its counters do)."""
-    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+def forget_process(name: int | str) -> None:
+    """A child of this process exited (a pid, or `horses_of` a worker): its gauges no
+    longer count (its counters do)."""
+    multiprocess.mark_process_dead(name, DIRECTORY)  # type: ignore[no-untyped-call]
 
 
-def beat_scheduler() -> None:
-    """The scheduler came round its loop now."""
-    SCHEDULER_HEARTBEAT.set(time.time())
+class SchedulerHeartbeat(Collector):
+    """When the scheduler last came round its loop, served by the scheduler alone: a gauge
+    of the shared kind would be served by every process as 0 until set, and an alert on
+    its absence could never fire."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+
+    def beat(self) -> None:
+        self.last = time.time()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.last is not None:
+            yield GaugeMetricFamily(
+                "msc_scheduler_heartbeat_timestamp_seconds",
+                "When the scheduler last came round its loop (Unix time).",
+                value=self.last,
+            )

@@ -22,6 +22,11 @@ from app.tenancy.request import request_id
 log = logging.getLogger("app.requests")
 
 
+def _since(started: float | None) -> float | None:
+    """Milliseconds since `started`; None when a hook before it failed to start the clock."""
+    return None if started is None else round((time.perf_counter() - started) * 1000, 1)
+
+
 def init_request_log(app: Flask) -> None:
     """Registered before any other hook: its request hook runs first (and always, even
     when a later one answers the request itself) and its response hook last, when the
@@ -41,7 +46,7 @@ def init_request_log(app: Flask) -> None:
                 "method": request.method,
                 "route": request.url_rule.rule if request.url_rule else None,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.started) * 1000, 1),
+                "duration_ms": _since(g.get("started")),
                 "user_id": context.user_id if context else None,
                 "organization_id": context.organization_id if context else None,
             },

@@ -46,6 +46,7 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
 )
 from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
 from sqlalchemy import Engine
 
@@ -61,8 +62,11 @@ ORGANIZATION_ID = "msc.organization_id"
 # Where a queued job keeps the trace context of the span that queued it.
 JOB_META_KEY = "trace_context"
 
-# The longest a process about to end waits for its spans to leave.
-FLUSH_MILLISECONDS = 5000
+# The longest one export to the collector may take. A work horse sends its spans before
+# it ends (`flush`), and the SDK's flush waits for the export whatever time it is given:
+# a collector out of reach holds each job this long, not the exporter's default 10 s.
+EXPORT_TIMEOUT_SECONDS = 2.0
+FLUSH_MILLISECONDS = int(EXPORT_TIMEOUT_SECONDS * 1000)
 # The probes the orchestrator sends every few seconds: no traces.
 UNTRACED_URLS = "/healthz,/readyz"
 # The attributes of a request span that hold its path (with the values in it: an
@@ -114,7 +118,10 @@ def start(
         )
         # The variable names the collector; the traces go to its standard path.
         endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
-        provider.add_span_processor(processor or BatchSpanProcessor(OTLPSpanExporter(endpoint)))
+        provider.add_span_processor(
+            processor
+            or BatchSpanProcessor(OTLPSpanExporter(endpoint, timeout=EXPORT_TIMEOUT_SECONDS))
+        )
         trace.set_tracer_provider(provider)
         RedisInstrumentor().instrument(tracer_provider=provider)
         _provider = provider
@@ -147,8 +154,7 @@ def trace_app(app: Flask, provider: TracerProvider) -> None:
 
 def _describe_request(response: Response) -> Response:
     """Put the request's id and organization on its span, and its route in place of its
-    path and query. Both ids are made only when the request needs them (its tenant
-    context, an error body): a request without them goes without."""
+    path and query. The organization only when the request acts for one."""
     span = trace.get_current_span()
     if not span.is_recording():
         return response
@@ -159,11 +165,14 @@ def _describe_request(response: Response) -> Response:
         span.set_attribute(ORGANIZATION_ID, str(context.organization_id))
     route = request.url_rule.rule if request.url_rule else ""
     recorded = span.attributes if isinstance(span, ReadableSpan) else None
+    replacements = {
+        "http.url": request.host_url.rstrip("/") + route,
+        "url.full": request.host_url.rstrip("/") + route,
+        "url.query": "",
+    }
     for name in _URL_ATTRIBUTES:
         if recorded is not None and name in recorded:
-            span.set_attribute(
-                name, request.host_url.rstrip("/") + route if "url" in name else route
-            )
+            span.set_attribute(name, replacements.get(name, route))
     return response
 
 
@@ -175,7 +184,8 @@ def current_context() -> dict[str, str]:
     """The current span's context as W3C headers (traceparent, tracestate), for work
     that goes on elsewhere; empty when nothing is traced."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    # The trace context alone: never the baggage a client may have sent along.
+    TraceContextTextMapPropagator().inject(carrier)
     return carrier
 
 

@@ -7,6 +7,7 @@ other tests' counts never show."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -284,6 +285,33 @@ def test_the_scheduler_beats_each_time_round_its_loop(redis_url: str, tmp_path: 
         def sleep(self, seconds: float) -> None:
             self.requested = True
 
+    # Only the scheduler serves it: no other process shows a stale 0 that would hide its
+    # absence from the alert.
+    assert reading("msc_scheduler_heartbeat_timestamp_seconds") == 0.0
+    served = metrics.registry(scheduler.HEARTBEAT)
     started = time.time()
     scheduler.run(CronScheduler(Redis.from_url(redis_url)), OneRound(), tmp_path / "alive")
-    assert started <= reading("msc_scheduler_heartbeat_timestamp_seconds") <= time.time()
+    beat = served.get_sample_value("msc_scheduler_heartbeat_timestamp_seconds")
+    assert beat is not None and started <= beat <= time.time()
+    assert metrics.registry().get_sample_value("msc_scheduler_heartbeat_timestamp_seconds") is None
+
+
+def test_the_work_horses_of_a_worker_count_into_one_set_of_files() -> None:
+    """rq forks a horse per job: they count on into the same files, one after another, so
+    the directory a scrape reads stays the size it was however many jobs ran."""
+    before = reading("msc_reminders_written_total")
+    horses = metrics.horses_of(os.getpid())
+    left: list[set[str]] = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:  # the horse
+            metrics.count_as_horse_of(os.getppid())
+            metrics.REMINDERS_WRITTEN.inc(2)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        metrics.forget_process(horses)
+        left.append({p.name for p in Path(metrics.DIRECTORY).iterdir()})
+    assert reading("msc_reminders_written_total") == before + 6
+    assert left[0] == left[1] == left[2]
+    assert f"counter_{horses}.db" in left[0]
+    assert not [n for n in left[0] if n.startswith("gauge_live") and horses in n]

@@ -49,6 +49,10 @@ class Stop:
             time.sleep(min(left, 0.5))
 
 
+# Served on METRICS_PORT; the alerts' sign that the loop comes round.
+HEARTBEAT = metrics.SchedulerHeartbeat()
+
+
 def run(scheduler: CronScheduler, stop: Stop, heartbeat_file: Path | None = None) -> None:
     """Enqueue what is due, sleep until the next job is due, and so on until stopped."""
     registered = False
@@ -56,7 +60,7 @@ def run(scheduler: CronScheduler, stop: Stop, heartbeat_file: Path | None = None
     retry = FIRST_RETRY_SECONDS
     while not stop.requested:
         heartbeat.beat(heartbeat_file)
-        metrics.beat_scheduler()
+        HEARTBEAT.beat()
         try:
             if not registered:
                 scheduler.register_birth()
@@ -87,7 +91,7 @@ def main() -> None:
     if not settings.redis_url:
         raise ConfigError("REDIS_URL: the scheduler needs the Redis it enqueues jobs in")
     configure_logging(settings)
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, HEARTBEAT)
     connection = redis.Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_timeout_seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +98,14 @@ class Worker(RqWorker):
         return performed
 
     def monitor_work_horse(self, job: Job, queue: Queue) -> None:
-        horse = self.horse_pid
-        super().monitor_work_horse(job, queue)
-        metrics.forget_process(horse)  # the horse has exited
+        try:
+            super().monitor_work_horse(job, queue)
+        finally:
+            # The horse has exited: its gauges stop counting, its counters carry on
+            # into the next horse's.
+            metrics.forget_process(metrics.horses_of(os.getpid()))
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
+        metrics.count_as_horse_of(os.getppid())
         dispose_inherited_connections()
         super().main_work_horse(job, queue)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from cryptography.fernet import Fernet
-from opentelemetry import propagate
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy import (
     Select,
     Text,
@@ -119,7 +119,8 @@ def add(
     belongs to). The message keeps the current trace context, if a trace is being
     recorded, for its send to continue (app/tracing.py)."""
     trace_context: dict[str, str] = {}
-    propagate.inject(trace_context)
+    # The trace context alone: never the baggage a client may have sent along.
+    TraceContextTextMapPropagator().inject(trace_context)
     session.execute(
         insert(OutboxMessage)
         .values(

@@ -148,6 +148,12 @@ def test_traces_are_exported_only_when_an_endpoint_is_set(rendered, helm):
     assert configmap["data"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
     refused = helm.template_raw(set_values=["tracing.otlpEndpoint=otel:4318"], check=False)
     assert refused.returncode != 0 and "/tracing/otlpEndpoint" in refused.stderr
+    # The API's and workers' NetworkPolicies let the spans out, and only then.
+    for component in ("api", "workers"):
+        for rendered_docs, reaches in ((docs, True), (rendered["default"], False)):
+            policy = by_component(rendered_docs, "NetworkPolicy", component)
+            ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+            assert (4318 in ports) is reaches, (component, ports)
 
 
 # --- Switches -------------------------------------------------------------------
