@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.database import PROBE_ANSWER_SECONDS
 from app.extensions import current_settings, services
 from app.region import RegionMismatch, verify_region
+from app.schemas.base import Schema
 from app.tenancy.context import ContextKeyMismatch, verify_context_key
 
 blp = Blueprint("health", __name__, description="Probes for the orchestrator.")
