@@ -630,6 +630,26 @@ def test_background_processes_have_heartbeat_liveness_probes(manifests, values):
         assert heartbeat_file.startswith("/tmp/") and "/tmp" in mounts, component
 
 
+def test_the_scheduler_is_ready_while_its_loop_comes_round(manifests, values):
+    """Its readiness reads the same heartbeat, sooner than its liveness: a stuck
+    scheduler shows not ready before it is restarted."""
+    template = by_component(manifests, "Deployment", "scheduler")["spec"]["template"]
+    probe = only_container(template)["readinessProbe"]
+    settings = values["scheduler"]["readinessProbe"]
+    assert probe["exec"]["command"] == [
+        "python",
+        "-m",
+        "workers.heartbeat",
+        str(settings["heartbeatMaxAgeSeconds"]),
+    ]
+    # A healthy loop comes round at least once a minute.
+    assert (
+        60
+        < settings["heartbeatMaxAgeSeconds"]
+        < values["scheduler"]["livenessProbe"]["heartbeatMaxAgeSeconds"]
+    )
+
+
 # --- Scaling and disruption ------------------------------------------------
 
 
