@@ -294,6 +294,23 @@ BEGIN
 END
 $$;
 
+-- BEFORE statement trigger of the exclusion lists' tables (policies/exclusion_lists.sql,
+-- exclusion_entries.sql): only the service (a job, the command
+-- line, in TenantContext.system) or an MSC admin writes them. A trigger rather than
+-- policies, because COPY, which the import streams with, is refused on a table with
+-- row-level security; a statement trigger fires for COPY as for INSERT.
+CREATE OR REPLACE FUNCTION tenancy.refuse_list_writes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT coalesce(tenancy.is_msc_admin(), false) THEN
+        RAISE EXCEPTION 'the exclusion lists are written by their import alone (%)',
+                        tenancy.unsharded(TG_TABLE_NAME)
+            USING ERRCODE = 'insufficient_privilege', TABLE = tenancy.unsharded(TG_TABLE_NAME);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- The organizations in scope whose every facility the caller reaches: all of them,
 -- except for an office manager, who reaches only the facilities they manage.
 CREATE OR REPLACE FUNCTION tenancy.whole_organization_ids() RETURNS uuid[]

@@ -13,7 +13,14 @@ from app.tenancy.policies import POLICIES_DIR, citus_form, is_citus, is_policy, 
 from app.tenancy.roles import APPLICATION_GROUP
 
 # Tables that hold no tenant data and are the same for everyone.
-GLOBAL_TABLES = {"alembic_version", "us_states", "npi_registry_answers", "deployment_region"}
+GLOBAL_TABLES = {
+    "alembic_version",
+    "us_states",
+    "npi_registry_answers",
+    "deployment_region",
+    "exclusion_lists",
+    "exclusion_entries",
+}
 
 
 def test_application_role_is_unprivileged(admin_engine: Engine) -> None:

@@ -7,6 +7,7 @@ from app.models.credential import Credential
 from app.models.credential_verification import CredentialVerification
 from app.models.deployment_region import DeploymentRegion
 from app.models.document import Document
+from app.models.exclusion import ExclusionEntry, ExclusionList
 from app.models.facility import Facility
 from app.models.invitation import Invitation
 from app.models.membership import Membership
@@ -19,6 +20,7 @@ from app.models.outbox_message import OutboxMessage
 from app.models.password_reset import PasswordReset
 from app.models.primary_assignment import PrimaryAssignment
 from app.models.provider_facility import ProviderFacility
+from app.models.screening import ExclusionMatch, ProviderScreening
 from app.models.us_state import UsState
 from app.models.user import User
 
@@ -29,6 +31,9 @@ __all__ = [
     "CredentialVerification",
     "DeploymentRegion",
     "Document",
+    "ExclusionEntry",
+    "ExclusionList",
+    "ExclusionMatch",
     "Facility",
     "Invitation",
     "Membership",
@@ -41,6 +46,7 @@ __all__ = [
     "PasswordReset",
     "PrimaryAssignment",
     "ProviderFacility",
+    "ProviderScreening",
     "UsState",
     "User",
     "access_records",

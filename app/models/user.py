@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Index,
     String,
@@ -48,6 +49,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     name: Mapped[str] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(20))
     npi: Mapped[str | None] = mapped_column(String(10))
+    # A provider's date of birth: exclusion screening tells apart two people of one name
+    # by it (app/models/screening.py). Personal data, never logged.
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
     # NULL until the person sets a password (an invited provider, for instance).
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # The NPI Registry's word on `npi` (see app/domain/npi.py); reset when the NPI changes.

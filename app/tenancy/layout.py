@@ -37,6 +37,9 @@ REFERENCE = (
     "mfa_recovery_codes",
     "password_resets",
     "documents",
+    # The exclusion lists every tenant's screenings are checked against and point at.
+    "exclusion_lists",
+    "exclusion_entries",
 )
 # The first gives the co-location group its name; the others join it.
 BY_ORGANIZATION = (
@@ -50,6 +53,8 @@ BY_ORGANIZATION = (
     "audit_events",
     # the trail's door (app/models/access_record.py): with it, shard by shard
     "access_records",
+    "provider_screenings",
+    "exclusion_matches",
 )
 ORGANIZATION_COLUMN = "organization_id"
 
