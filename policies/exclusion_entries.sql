@@ -5,8 +5,8 @@
 REVOKE ALL ON exclusion_entries FROM msc_application;
 GRANT SELECT, INSERT, UPDATE ON exclusion_entries TO msc_application;
 
-DROP TRIGGER IF EXISTS exclusion_entries_may_write ON exclusion_entries;
-CREATE TRIGGER exclusion_entries_may_write
+DROP TRIGGER IF EXISTS exclusion_entries_import_only ON exclusion_entries;
+CREATE TRIGGER exclusion_entries_import_only
     BEFORE INSERT OR UPDATE OR DELETE ON exclusion_entries
     FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_list_writes();
 

@@ -6,6 +6,6 @@
 REVOKE ALL ON exclusion_lists FROM msc_application;
 GRANT SELECT, INSERT, UPDATE ON exclusion_lists TO msc_application;
 
-DROP TRIGGER IF EXISTS exclusion_lists_may_write ON exclusion_lists;
-CREATE TRIGGER exclusion_lists_may_write BEFORE INSERT OR UPDATE OR DELETE ON exclusion_lists
+DROP TRIGGER IF EXISTS exclusion_lists_import_only ON exclusion_lists;
+CREATE TRIGGER exclusion_lists_import_only BEFORE INSERT OR UPDATE OR DELETE ON exclusion_lists
     FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_list_writes();

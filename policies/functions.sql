@@ -302,7 +302,9 @@ $$;
 CREATE OR REPLACE FUNCTION tenancy.refuse_list_writes() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT coalesce(tenancy.is_msc_admin(), false) THEN
+    -- (an MSC representative lent MSC reach is still a representative: they write
+    -- nothing, here as in the tenants' tables)
+    IF NOT (coalesce(tenancy.is_msc_admin(), false) AND tenancy.may_write_tenant_data()) THEN
         RAISE EXCEPTION 'the exclusion lists are written by their import alone (%)',
                         tenancy.unsharded(TG_TABLE_NAME)
             USING ERRCODE = 'insufficient_privilege', TABLE = tenancy.unsharded(TG_TABLE_NAME);

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
 
 import psycopg.errors
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.models import ExclusionList
+from app.models.enums import MSC_REPRESENTATIVE
 from app.tenancy.context import TenantContext, use_context
 from tests.conftest import MSC_SYSTEM, TwoTenants
 
@@ -52,7 +54,9 @@ def _a_list() -> dict[str, object]:
 def test_the_lists_are_written_in_the_services_context_alone(
     db: Session, tenants: TwoTenants
 ) -> None:
-    for context in (TenantContext(), tenants.a.context()):
+    # no context; an organization's admin; an MSC representative lent MSC reach
+    representative = replace(MSC_SYSTEM, role=MSC_REPRESENTATIVE)
+    for context in (TenantContext(), tenants.a.context(), representative):
         use_context(db, context)
         with pytest.raises(DBAPIError) as raised, db.begin_nested():
             db.execute(insert(ExclusionList).values(**_a_list()))

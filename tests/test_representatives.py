@@ -671,10 +671,14 @@ TENANT_ROWS = {
     "credential_verifications": "organization_id = :a",
     "orders": "organization_id = :a",
     "outbox_messages": "organization_id = :a",
+    "provider_screenings": "organization_id = :a",
+    "exclusion_matches": "organization_id = :a",
 }
 
 
-def _onboarding_and_outbox_rows(admin_engine: Engine, organization: Organization) -> None:
+def _onboarding_and_outbox_rows(
+    admin_engine: Engine, organization: Organization, provider_id: uuid.UUID
+) -> None:
     with admin_engine.begin() as conn:
         conn.execute(
             text(
@@ -699,6 +703,26 @@ def _onboarding_and_outbox_rows(admin_engine: Engine, organization: Organization
                 " SELECT :o, id, user_id, 'verified', now() FROM credentials"
             ),
             {"o": organization.id},
+        )
+        # a screening of the shared provider, and its match on a list written without
+        # the import's trigger (the owner has no context to write it in)
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(
+            text(
+                "WITH version AS (INSERT INTO exclusion_lists"
+                "   (source, kind, published_on, sha256, entry_count)"
+                "   VALUES ('leie', 'full', current_date, repeat('a', 64), 1) RETURNING id),"
+                " entry AS (INSERT INTO exclusion_entries (source, entry_key, list_id,"
+                "   first_name, last_name) SELECT 'leie', 'representatives-test', id,"
+                "   'Pat', 'Doe' FROM version RETURNING id, list_id),"
+                " screening AS (INSERT INTO provider_screenings"
+                "   (organization_id, user_id, reason, list_ids, outcome)"
+                "   SELECT :o, :provider, 'monthly', ARRAY[list_id], 'candidate' FROM entry)"
+                " INSERT INTO exclusion_matches"
+                "   (organization_id, user_id, entry_id, match_kind, status)"
+                " SELECT :o, :provider, id, 'name_and_state', 'candidate' FROM entry"
+            ),
+            {"o": organization.id, "provider": provider_id},
         )
 
 
@@ -766,7 +790,7 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
             )
         ).all()
     assert set(guarded) == set(TENANT_ROWS)  # every table the policies guard is tried here
-    _onboarding_and_outbox_rows(admin_engine, a.organization)
+    _onboarding_and_outbox_rows(admin_engine, a.organization, seeded.shared_provider.id)
     params = {"a": a.organization.id, "provider": seeded.shared_provider.id}
     refusal = {
         table: {
@@ -782,6 +806,9 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
     refusal["onboarding_step_completions"]["update"] = "not granted"
     refusal["credential_verifications"]["update"] = "not granted"
     refusal["credential_verifications"]["delete"] = "not granted"
+    refusal["provider_screenings"]["update"] = "not granted"
+    refusal["provider_screenings"]["delete"] = "not granted"
+    refusal["exclusion_matches"]["delete"] = "not granted"
     with Session(app_engine) as session:
         context = resolve_context(session, represented.representative.id, a.organization.id)
         assert context is not None
@@ -808,6 +835,7 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
         assert unwritten == {
             "onboarding_step_completions": "not granted",
             "credential_verifications": "not granted",
+            "provider_screenings": "not granted",
         }
 
 
