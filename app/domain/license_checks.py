@@ -219,10 +219,9 @@ def _last_checks(session: Session, credential_id: uuid.UUID) -> dict[uuid.UUID, 
     rows = session.scalars(
         select(LicenseCheck)
         .where(LicenseCheck.credential_id == credential_id)
-        .order_by(LicenseCheck.organization_id, LicenseCheck.checked_at.desc())
-        .distinct(LicenseCheck.organization_id)
+        .order_by(LicenseCheck.checked_at)
     )
-    return {row.organization_id: row for row in rows}
+    return {row.organization_id: row for row in rows}  # the newest of each wins
 
 
 def recheck_user(session: Session, user_id: uuid.UUID) -> list[LicenseCheck]:
