@@ -138,6 +138,9 @@ SEE_OWN_DOCUMENTS = (Permission.UPDATE_CREDENTIALS, Permission.VIEW_OWN_PROFILE)
 # provider; an organization's billing admins) and the staff who see providers. Not an MSC
 # representative, whose reports read documents' dates but who is handed no document.
 OPEN_DOCUMENTS = (*SEE_OWN_DOCUMENTS, Permission.MANAGE_BILLING, *SEE_PROVIDERS)
+# Vet providers: decide the review items of their license cross-check (and see its
+# evidence): an organization's admins, who admit providers, and MSC admins.
+VET_PROVIDERS = (Permission.INVITE_PROVIDERS,)
 # Delete documents from the owner's side: an organization's billing documents, a
 # provider's own.
 DELETE_DOCUMENTS = (Permission.MANAGE_BILLING, Permission.UPDATE_CREDENTIALS)

@@ -91,6 +91,11 @@ ROUTES: dict[str, Requirement] = {
         "update-facility-info",
     ),
     "GET /api/v1/admin/invitations": ("invite-providers", "manage-providers"),
+    "GET /api/v1/admin/organizations/{organization_id}/license-checks": ("invite-providers",),
+    "GET /api/v1/admin/providers/{provider_id}/credentials/{credential_id}/license-checks": (
+        "invite-providers",
+    ),
+    "POST /api/v1/admin/license-checks/{check_id}/decision": ("invite-providers",),
     "GET /api/v1/admin/members/{membership_id}": ("manage-members",),
     "PUT /api/v1/admin/members/{membership_id}": ("manage-members",),
     "POST /api/v1/admin/members/{membership_id}/deactivate": ("manage-members",),

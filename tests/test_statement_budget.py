@@ -38,6 +38,7 @@ LISTS = (
     "/api/v1/orders",
     "/api/v1/admin/audit-events",
     "/api/v1/admin/organizations/{org}/members",
+    "/api/v1/admin/organizations/{org}/license-checks",
 )
 
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.domain import members
+from app.domain import license_checks, members
 from app.domain.dea import is_valid_dea, normalize_dea
 from app.domain.errors import Conflict, Forbidden, Invalid
 from app.models import Credential, CredentialVerification
@@ -106,6 +106,7 @@ def create(session: Session, user_id: uuid.UUID, data: dict[str, Any]) -> Creden
     session.add(credential)
     session.flush()
     session.refresh(credential)
+    license_checks.check_credential(session, credential)
     return credential
 
 
@@ -116,10 +117,14 @@ def update(session: Session, credential: Credential, changes: dict[str, Any]) ->
     merged = {name: getattr(credential, name) for name in REQUIRED[credential.credential_type]}
     merged.update(changes)
     _check_required(credential.credential_type, merged)  # normalises in place
+    checked = (credential.number, credential.state)
     for name in changes:
         setattr(credential, name, merged[name])
     session.flush()
     session.refresh(credential)
+    if (credential.number, credential.state) != checked:
+        # What the registry is asked about changed (a license's; other kinds are not checked).
+        license_checks.check_credential(session, credential)
     return credential
 
 

@@ -45,7 +45,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.domain import errors
+from app.domain import errors, license_checks
 from app.domain.reference import is_valid_npi
 from app.integrations.nppes import (
     EnumerationType,
@@ -329,6 +329,8 @@ def verify_user_npi(
     set_committed_value(user, "npi_verification", verification)
     set_committed_value(user, "npi_verified_at", verified_at)
     session.expire(user, ["updated_at"])  # a trigger sets it
+    # The user's licenses against the answer now cached (license_checks records news only).
+    license_checks.recheck_user(session, user.id)
     return UserNpiVerification(npi, verification, verified_at, check)
 
 

@@ -10,6 +10,7 @@ from app.models.document import Document
 from app.models.exclusion import ExclusionEntry, ExclusionList
 from app.models.facility import Facility
 from app.models.invitation import Invitation
+from app.models.license_check import LicenseCheck
 from app.models.membership import Membership
 from app.models.mfa_recovery_code import MfaRecoveryCode
 from app.models.npi_registry_answer import NpiRegistryAnswer
@@ -36,6 +37,7 @@ __all__ = [
     "ExclusionMatch",
     "Facility",
     "Invitation",
+    "LicenseCheck",
     "Membership",
     "MfaRecoveryCode",
     "NpiRegistryAnswer",

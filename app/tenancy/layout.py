@@ -55,6 +55,7 @@ BY_ORGANIZATION = (
     "access_records",
     "provider_screenings",
     "exclusion_matches",
+    "license_checks",
 )
 ORGANIZATION_COLUMN = "organization_id"
 
