@@ -673,6 +673,7 @@ TENANT_ROWS = {
     "outbox_messages": "organization_id = :a",
     "provider_screenings": "organization_id = :a",
     "exclusion_matches": "organization_id = :a",
+    "license_checks": "organization_id = :a",
 }
 
 
@@ -723,6 +724,14 @@ def _onboarding_and_outbox_rows(
                 " SELECT :o, :provider, id, 'name_and_state', 'candidate' FROM entry"
             ),
             {"o": organization.id, "provider": provider_id},
+        )
+        # a check of the credential's license, waiting for the registry
+        conn.execute(
+            text(
+                "INSERT INTO license_checks (organization_id, credential_id, user_id, state,"
+                " outcome) SELECT :o, id, user_id, 'IL', 'pending' FROM credentials"
+            ),
+            {"o": organization.id},
         )
 
 
@@ -809,6 +818,7 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
     refusal["provider_screenings"]["update"] = "not granted"
     refusal["provider_screenings"]["delete"] = "not granted"
     refusal["exclusion_matches"]["delete"] = "not granted"
+    refusal["license_checks"]["delete"] = "not granted"
     with Session(app_engine) as session:
         context = resolve_context(session, represented.representative.id, a.organization.id)
         assert context is not None
