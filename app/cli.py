@@ -136,9 +136,7 @@ def init_cli(app: Flask) -> None:
         help="The date the OIG published the file (default: from a name like"
         " UPDATED-2026-11.csv or UPDATED-2026-11-10.csv).",
     )
-    def import_leie_command(
-        path: Path, supplement: bool, published_on: datetime | None
-    ) -> None:
+    def import_leie_command(path: Path, supplement: bool, published_on: datetime | None) -> None:
         """Import a LEIE CSV file as a new version of the list, in one transaction. The
         same file again changes nothing; a malformed file, or one published before the
         version in force, is refused whole (the line and the reason) and the command

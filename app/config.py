@@ -325,9 +325,7 @@ class Settings:
         default="https://api.sam.gov/entity-information/v4/exclusions",
         metadata=_env("SAM_EXCLUSIONS_URL", _text),
     )
-    sam_api_key: str | None = field(
-        default=None, repr=False, metadata=_env("SAM_API_KEY", _text)
-    )
+    sam_api_key: str | None = field(default=None, repr=False, metadata=_env("SAM_API_KEY", _text))
     sam_page_size: int = field(default=10, metadata=_env("SAM_PAGE_SIZE", _whole(1, 10)))
     exclusion_timeout_seconds: float = field(
         default=30.0, metadata=_env("EXCLUSION_TIMEOUT_SECONDS", _seconds)

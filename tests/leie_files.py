@@ -18,7 +18,8 @@ NO_NPI = "0000000000"
 # The exclusion types the LEIE uses most (Social Security Act sections).
 EXCLUSION_TYPES = ("1128a1", "1128a2", "1128a3", "1128b4", "1128b5", "1128b7", "1128b8")
 _FIRST = ("MARY", "JOHN", "ROBERT", "PATRICIA", "JAMES", "LINDA", "MICHAEL", "BARBARA",
-          "DAVID", "ELIZABETH", "WILLIAM", "JENNIFER", "RICHARD", "MARIA", "JOSEPH", "SUSAN")  # fmt: skip
+          "DAVID", "ELIZABETH", "WILLIAM", "JENNIFER", "RICHARD", "MARIA", "JOSEPH",
+          "SUSAN")  # fmt: skip
 _LAST = ("SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "GARCIA", "MILLER", "DAVIS",
          "RODRIGUEZ", "MARTINEZ", "HERNANDEZ", "LOPEZ", "GONZALEZ", "WILSON", "ANDERSON",
          "THOMAS", "TAYLOR", "MOORE", "JACKSON", "MARTIN", "LEE", "PEREZ", "THOMPSON")  # fmt: skip
@@ -75,12 +76,21 @@ def write(path: Path, rows: Iterable[list[str]], *, header: Iterable[str] = LEIE
     return path
 
 
+def _day(chance: random.Random, first_year: int, last_year: int) -> str:
+    year, month, day = (
+        chance.randint(first_year, last_year),
+        chance.randint(1, 12),
+        chance.randint(1, 28),
+    )
+    return f"{year}{month:02d}{day:02d}"
+
+
 def realistic_rows(count: int, seed: int = 18) -> Iterable[list[str]]:
     """`count` rows in the proportions of the real list: about 1 in 12 an entity, about
     1 in 8 with an NPI, most people with a date of birth."""
     chance = random.Random(seed)
     for n in range(count):
-        day = f"{chance.randint(1990, 2026)}{chance.randint(1, 12):02d}{chance.randint(1, 28):02d}"
+        day = _day(chance, 1990, 2026)
         npi = f"1{n:09d}" if chance.random() < 0.125 else NO_NPI
         kind = chance.choice(EXCLUSION_TYPES)
         if chance.random() < 0.08:
@@ -89,7 +99,7 @@ def realistic_rows(count: int, seed: int = 18) -> Iterable[list[str]]:
             continue
         born = NO_DATE
         if chance.random() < 0.9:
-            born = f"{chance.randint(1940, 1995)}{chance.randint(1, 12):02d}{chance.randint(1, 28):02d}"
+            born = _day(chance, 1940, 1995)
         yield individual(
             chance.choice(_LAST),
             chance.choice(_FIRST),

@@ -87,7 +87,10 @@ def test_a_full_file_becomes_a_version_and_its_entries(db: Session, tmp_path: Pa
     assert (mary.reinstated_on, mary.withdrawn_list_id) == (None, None)
     # LEIE's 0000000000 is no NPI; an entity has no name to compare
     assert (entries["PUBLIC"].npi, entries["PUBLIC"].middle_name) == (None, "Q")
-    assert (entries["ACME MEDICAL SUPPLY LLC"].name_key, entries["ACME MEDICAL SUPPLY LLC"].npi) == (
+    assert (
+        entries["ACME MEDICAL SUPPLY LLC"].name_key,
+        entries["ACME MEDICAL SUPPLY LLC"].npi,
+    ) == (
         None,
         "1999999999",
     )
@@ -102,9 +105,7 @@ def test_the_next_full_file_updates_what_it_carries_and_withdraws_the_rest(
     john_again = individual(
         "PUBLIC", "JOHN", middle="Q", dob="19651231", state="NV", specialty="PHARMACY"
     )
-    second = _import(
-        db, leie_files.write(tmp_path / "b.csv", [MARY, john_again, SUPPLY]), DECEMBER
-    )
+    second = _import(db, leie_files.write(tmp_path / "b.csv", [MARY, john_again, SUPPLY]), DECEMBER)
 
     assert (second.entries, second.added, second.updated, second.withdrawn) == (3, 1, 2, 1)
     entries = _entries(db)
@@ -187,9 +188,9 @@ def test_a_file_older_than_the_version_in_force_is_refused(db: Session, tmp_path
     _import(db, leie_files.write(tmp_path / "dec.csv", [MARY, JOHN]), DECEMBER)
     before = _snapshot(db)
     older = leie_files.write(tmp_path / "nov.csv", [MARY])
-    with pytest.raises(OlderList, match=r"published on 2026-11-10, before .* \(2026-12-10\)"):
-        with db.begin_nested():
-            _import(db, older, NOVEMBER)
+    refused = r"published on 2026-11-10, before .* \(2026-12-10\)"
+    with pytest.raises(OlderList, match=refused), db.begin_nested():
+        _import(db, older, NOVEMBER)
     assert _snapshot(db) == before
 
 
@@ -254,9 +255,8 @@ def test_a_malformed_file_is_refused_whole_with_its_line(
 ) -> None:
     _import(db, leie_files.write(tmp_path / "in-force.csv", [MARY, SEAN]), NOVEMBER)
     before = _snapshot(db)
-    with pytest.raises(MalformedList) as refused:
-        with db.begin_nested():
-            _import(db, make(tmp_path / "bad.csv"), DECEMBER)
+    with pytest.raises(MalformedList) as refused, db.begin_nested():
+        _import(db, make(tmp_path / "bad.csv"), DECEMBER)
     assert refused.value.message.startswith(message), refused.value.message
     assert _snapshot(db) == before
 
@@ -264,9 +264,8 @@ def test_a_malformed_file_is_refused_whole_with_its_line(
 def test_a_full_file_without_a_row_is_refused(db: Session, tmp_path: Path) -> None:
     _import(db, leie_files.write(tmp_path / "in-force.csv", [MARY]), NOVEMBER)
     before = _snapshot(db)
-    with pytest.raises(MalformedList, match="carries no exclusion"):
-        with db.begin_nested():
-            _import(db, leie_files.write(tmp_path / "empty.csv", []), DECEMBER)
+    with pytest.raises(MalformedList, match="carries no exclusion"), db.begin_nested():
+        _import(db, leie_files.write(tmp_path / "empty.csv", []), DECEMBER)
     assert _snapshot(db) == before
 
 

@@ -69,9 +69,7 @@ def _snapshot(db: Session) -> list[Any]:
 def test_a_pull_reads_every_page_and_becomes_a_version(db: Session, sam: FakeSam) -> None:
     people = _people(22)
     people.append(
-        individual(
-            "SMITH-JONES", "MARY ANN", npi="1234567893", state="TX", activated="06-30-2025"
-        )
+        individual("SMITH-JONES", "MARY ANN", npi="1234567893", state="TX", activated="06-30-2025")
     )
     sam.serve(people)
     result = _pull(db, _client(sam.url))
@@ -79,9 +77,9 @@ def test_a_pull_reads_every_page_and_becomes_a_version(db: Session, sam: FakeSam
     assert (result.source, result.kind, result.entries, result.added) == ("sam", "full", 23, 23)
     # three pages of ten, each asked once, for active individuals
     assert sam.requests == {0: 1, 1: 1, 2: 1}
-    assert {(q["api_key"], q["size"], q["classification"], q["recordStatus"]) for q in sam.queries} == {
-        (API_KEY, "10", "Individual", "Active")
-    }
+    assert {
+        (q["api_key"], q["size"], q["classification"], q["recordStatus"]) for q in sam.queries
+    } == {(API_KEY, "10", "Individual", "Active")}
     mary = db.scalars(select(ExclusionEntry).where(ExclusionEntry.last_name == "SMITH-JONES")).one()
     assert (mary.source, mary.name_key, mary.npi, mary.state, mary.excluded_on) == (
         "sam",
@@ -90,7 +88,11 @@ def test_a_pull_reads_every_page_and_becomes_a_version(db: Session, sam: FakeSam
         "TX",
         date(2025, 6, 30),
     )
-    assert (mary.list_id, mary.date_of_birth, mary.withdrawn_list_id) == (result.list_id, None, None)
+    assert (mary.list_id, mary.date_of_birth, mary.withdrawn_list_id) == (
+        result.list_id,
+        None,
+        None,
+    )
 
 
 def test_the_next_pull_withdraws_what_it_no_longer_holds(db: Session, sam: FakeSam) -> None:
@@ -197,7 +199,9 @@ def test_the_job_imports_both_lists_and_keeps_them_when_sam_is_down(
     settings: Settings, sam: FakeSam, leie_site: str, empty_lists: None, admin_engine: Engine
 ) -> None:
     sam.serve(_people(3))
-    app = _job_app(settings, leie_full_url=leie_site, sam_exclusions_url=sam.url, sam_api_key=API_KEY)
+    app = _job_app(
+        settings, leie_full_url=leie_site, sam_exclusions_url=sam.url, sam_api_key=API_KEY
+    )
     with app.app_context():
         results = jobs.import_exclusion_lists()
     assert [(r.source, r.entries, r.unchanged) for r in results] == [

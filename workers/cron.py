@@ -24,7 +24,6 @@ from rq.cron import CronScheduler
 from app.config import Settings
 from workers import jobs
 
-
 EXCLUSION_IMPORT_TIMEOUT_SECONDS = 3600
 
 

@@ -226,9 +226,7 @@ def _import(
     sha256: Callable[[], str],
 ) -> ImportResult:
     # One import of a source at a time: two would each withdraw the other's entries.
-    session.execute(
-        select(func.pg_advisory_xact_lock(func.hashtext(f"exclusion-import:{source}")))
-    )
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"exclusion-import:{source}"))))
     newest = session.scalar(
         select(func.max(ExclusionList.published_on)).where(
             ExclusionList.source == source, ExclusionList.kind == kind
@@ -290,10 +288,10 @@ def _stage(session: Session, list_id: uuid.UUID, rows: Iterable[StagedRow]) -> N
     """COPY the rows into the staging table, as they are read."""
     connection = session.connection().connection.driver_connection
     columns = ", ".join(("list_id", "line", *_STAGED))
-    with connection.cursor() as cursor:  # type: ignore[union-attr]
-        with cursor.copy(f"COPY exclusion_import_rows ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((list_id, *row))
+    statement = f"COPY exclusion_import_rows ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row((list_id, *row))
 
 
 _UNSTAGE = "DELETE FROM exclusion_import_rows WHERE list_id = :list"
@@ -380,9 +378,7 @@ def _leie_rows(stream: IO[str]) -> Iterator[StagedRow]:
     try:
         header = next(reader, None)
         if header is None or [name.strip().upper() for name in header] != list(LEIE_COLUMNS):
-            raise MalformedList(
-                1, "expected the LEIE header (" + ",".join(LEIE_COLUMNS) + ")"
-            )
+            raise MalformedList(1, "expected the LEIE header (" + ",".join(LEIE_COLUMNS) + ")")
         for fields in reader:
             if fields == []:
                 continue  # a blank line
