@@ -87,6 +87,9 @@ _STATE = re.compile(r"[A-Za-z]{2}")
 # UPDATED-2026-11-10.csv.
 _NAMED_DATE = re.compile(r"(?<![0-9])([0-9]{4})-([0-9]{2})(?:-([0-9]{2}))?(?![0-9])")
 _READ_CHUNK = 1024 * 1024
+# How long one statement of an import may take (the scheduled job itself stops after an
+# hour: workers/cron.py).
+IMPORT_STATEMENT_TIMEOUT = "30min"
 
 # Bytes that are not UTF-8 are read as Windows-1252, the encoding of files written by
 # desktop tools, rather than refusing a whole month's list for one accented name.
@@ -225,6 +228,9 @@ def _import(
     rows: Iterable[StagedRow],
     sha256: Callable[[], str],
 ) -> ImportResult:
+    # A whole list's statements run longer than a request's (the application role's
+    # DATABASE_STATEMENT_TIMEOUT_SECONDS), and a SAM.gov pull is fetched during its COPY.
+    session.execute(text(f"SET LOCAL statement_timeout = '{IMPORT_STATEMENT_TIMEOUT}'"))
     # One import of a source at a time: two would each withdraw the other's entries.
     session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"exclusion-import:{source}"))))
     newest = session.scalar(
@@ -307,20 +313,27 @@ SELECT count(*),
 
 # One row per entry (a file listing an exclusion twice: its last line), then each entry
 # inserted or brought up to the version. A person's name key as screening compares it
-# (tenancy.name_key); none for an entity.
+# (tenancy.name_key); none for an entity. The function costs most of the import's time,
+# so an entry already known under the same names keeps the key it has: a month's file
+# carries nearly all of the last one's entries again. (A change of the function's rule
+# is a migration's, which recomputes the keys.)
 _MERGE = """
 INSERT INTO exclusion_entries (
     source, entry_key, list_id, last_name, first_name, middle_name, business_name,
     name_key, npi, date_of_birth, state, general, specialty, exclusion_type, excluded_on,
     reinstated_on, withdrawn_list_id)
-SELECT DISTINCT ON (entry_key)
-       :source, entry_key, list_id, last_name, first_name, middle_name, business_name,
-       tenancy.name_key(first_name || ' ' || last_name), npi, date_of_birth, state,
-       general, specialty, exclusion_type, excluded_on, reinstated_on,
-       CASE WHEN reinstated_on IS NOT NULL THEN list_id END
-  FROM exclusion_import_rows
- WHERE list_id = :list
- ORDER BY entry_key, line DESC
+SELECT DISTINCT ON (s.entry_key)
+       :source, s.entry_key, s.list_id, s.last_name, s.first_name, s.middle_name,
+       s.business_name,
+       CASE WHEN e.first_name = s.first_name AND e.last_name = s.last_name THEN e.name_key
+            ELSE tenancy.name_key(s.first_name || ' ' || s.last_name) END,
+       s.npi, s.date_of_birth, s.state, s.general, s.specialty, s.exclusion_type,
+       s.excluded_on, s.reinstated_on,
+       CASE WHEN s.reinstated_on IS NOT NULL THEN s.list_id END
+  FROM exclusion_import_rows AS s
+  LEFT JOIN exclusion_entries AS e ON e.source = :source AND e.entry_key = s.entry_key
+ WHERE s.list_id = :list
+ ORDER BY s.entry_key, s.line DESC
 ON CONFLICT (source, entry_key) DO UPDATE SET
     list_id = excluded.list_id,
     last_name = excluded.last_name,
