@@ -19,7 +19,6 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-
 from types import ModuleType
 
 from sqlalchemy.orm import Session
