@@ -1,6 +1,7 @@
 """How long the LEIE import takes for a full file of the real list's size.
 
-    DATABASE_ADMIN_URL=... .venv/bin/python bench/exclusion_import.py [--rows 80000]
+    DATABASE_ADMIN_URL=... .venv/bin/python bench/exclusion_import.py [--rows 80000] \
+        [--database msc_bench_exclusion_import]
 
 Writes a full file of `rows` rows in the LEIE's layout (tests/leie_files.py: made-up
 people, in the real list's proportions of entities, NPIs and dates of birth) and imports
@@ -60,11 +61,12 @@ def _timed(database_url: str, path: Path, published_on: date) -> tuple[float, Im
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=80_000)
+    parser.add_argument("--database", default="msc_bench_exclusion_import")
     args = parser.parse_args(argv)
     register_session_listeners()
     configured = Settings.from_env()
     admin = configured.database_admin_url or embedded_postgres(configured.local_data_dir)
-    database = "msc_bench_exclusion_import"
+    database = args.database
     urls = provision(admin, database, "bench", recreate=True)
     leie_files = _leie_files()
     try:
