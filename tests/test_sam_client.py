@@ -228,6 +228,30 @@ def test_the_job_imports_both_lists_and_keeps_them_when_sam_is_down(
     assert in_force == 4
 
 
+def test_a_refused_file_fails_the_job_after_the_sam_pull(
+    settings: Settings,
+    sam: FakeSam,
+    leie_site: str,
+    empty_lists: None,
+    admin_engine: Engine,
+    tmp_path: Path,
+) -> None:
+    leie_files.write(
+        tmp_path / "site" / "UPDATED.csv",
+        [leie_files.individual("DOE", "JANE", excluded="2020-01-01")],
+    )
+    sam.serve(_people(2))
+    app = _job_app(
+        settings, leie_full_url=leie_site, sam_exclusions_url=sam.url, sam_api_key=API_KEY
+    )
+    failed_before = _failures("leie")
+    with app.app_context(), pytest.raises(RuntimeError, match="leie: line 2: EXCLDATE"):
+        jobs.import_exclusion_lists()
+    assert _failures("leie") == failed_before + 1
+    with admin_engine.connect() as connection:
+        assert connection.execute(text("SELECT source FROM exclusion_lists")).all() == [("sam",)]
+
+
 def test_the_job_refuses_a_file_larger_than_the_limit(
     settings: Settings, leie_site: str, empty_lists: None, admin_engine: Engine
 ) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app import clock, metrics, tracing
 from app.config import Settings
 from app.domain import assignments, exclusion_lists, npi, outbox, passwords, reminders
-from app.domain.errors import Invalid
+from app.domain.errors import DomainError, Invalid
 from app.domain.exclusion_lists import ImportResult
 from app.domain.outbox import RetryPolicy
 from app.integrations import mail
@@ -255,8 +255,9 @@ def import_exclusion_lists() -> list[ImportResult]:
     """The monthly import: the LEIE's full file from LEIE_FULL_URL (downloaded to a
     temporary file, its publication date the server's Last-Modified, else today) and a
     SAM.gov pull when SAM_API_KEY is set; each source in its own transaction, so that
-    one failing leaves the other's import done. A source that fails is logged and
-    counted (msc_exclusion_fetch_failures_total) and its version in force stays; the
+    one failing leaves the other's import done. A source that fails (not downloaded, a
+    file refused, SAM.gov not answering whole) is logged and counted
+    (msc_exclusion_fetch_failures_total) and its version in force stays; the
     job then fails, so the failure shows in the queue's failed jobs, and the next run
     tries again. The results, for the screening that follows an import."""
     config = settings()
@@ -278,6 +279,10 @@ def import_exclusion_lists() -> list[ImportResult]:
                 failures.append(f"leie: download failed: {exc}")
                 metrics.EXCLUSION_FETCH_FAILURES.labels(source="leie").inc()
                 log.error("exclusion import: the LEIE file was not downloaded: %s", exc)
+            except DomainError as exc:  # a malformed or older file: refused whole
+                failures.append(f"leie: {exc.message}")
+                metrics.EXCLUSION_FETCH_FAILURES.labels(source="leie").inc()
+                log.error("exclusion import: the LEIE file was refused: %s", exc.message)
     if config.sam_api_key:
         try:
             results.append(fetch_sam())
