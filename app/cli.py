@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import click
 from flask import Flask
 
@@ -115,3 +118,51 @@ def init_cli(app: Flask) -> None:
             )
 
     app.cli.add_command(documents_group)
+
+    exclusions_group = click.Group(
+        "exclusions", help="The exclusion lists (HHS-OIG LEIE, SAM.gov) screening reads."
+    )
+
+    @exclusions_group.command("import-leie")
+    @click.argument(
+        "path", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+    )
+    @click.option(
+        "--supplement", is_flag=True, help="A monthly supplement, not the full UPDATED.csv."
+    )
+    @click.option(
+        "--published-on",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="The date the OIG published the file (default: from a name like"
+        " UPDATED-2026-11.csv or UPDATED-2026-11-10.csv).",
+    )
+    def import_leie_command(path: Path, supplement: bool, published_on: datetime | None) -> None:
+        """Import a LEIE CSV file as a new version of the list, in one transaction. The
+        same file again changes nothing; a malformed file, or one published before the
+        version in force, is refused whole (the line and the reason) and the command
+        fails."""
+        from app.domain.errors import DomainError
+        from workers import jobs
+
+        published = published_on.date() if published_on else None
+        try:
+            result = jobs.import_leie_file(path, supplement=supplement, published_on=published)
+        except DomainError as exc:
+            raise click.ClickException(f"{path.name}: {exc.message}") from None
+        click.echo(str(result))
+
+    @exclusions_group.command("fetch-sam")
+    def fetch_sam_command() -> None:
+        """Pull SAM.gov's exclusions of individuals (SAM_EXCLUSIONS_URL, SAM_API_KEY) as a
+        new version; SAM.gov down leaves the version in force, and the command fails."""
+        from app.integrations.sam import SamUnavailable
+        from workers import jobs
+
+        _require(current_settings().sam_api_key, "SAM_API_KEY")
+        try:
+            result = jobs.fetch_sam()
+        except SamUnavailable as exc:
+            raise click.ClickException(f"SAM.gov did not answer: {exc}") from None
+        click.echo(str(result))
+
+    app.cli.add_command(exclusions_group)

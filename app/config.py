@@ -312,6 +312,25 @@ class Settings:
     npi_registry_cache_hours: int = field(
         default=24, metadata=_env("NPI_REGISTRY_CACHE_HOURS", _whole(0))
     )
+    # The exclusion lists (app/domain/exclusion_lists.py) the scheduled import fetches
+    # at EXCLUSION_IMPORT_CRON: the HHS-OIG LEIE's full file (unset: not fetched; load
+    # files by hand with `flask exclusions import-leie`), at most LEIE_MAX_BYTES, and
+    # SAM.gov's Exclusions API (unset key: not pulled). Each request waits
+    # EXCLUSION_TIMEOUT_SECONDS at most and is retried EXCLUSION_RETRIES times.
+    leie_full_url: str | None = field(default=None, metadata=_env("LEIE_FULL_URL", _text))
+    leie_max_bytes: int = field(
+        default=200 * 1024 * 1024, metadata=_env("LEIE_MAX_BYTES", _whole(1))
+    )
+    sam_exclusions_url: str = field(
+        default="https://api.sam.gov/entity-information/v4/exclusions",
+        metadata=_env("SAM_EXCLUSIONS_URL", _text),
+    )
+    sam_api_key: str | None = field(default=None, repr=False, metadata=_env("SAM_API_KEY", _text))
+    sam_page_size: int = field(default=10, metadata=_env("SAM_PAGE_SIZE", _whole(1, 10)))
+    exclusion_timeout_seconds: float = field(
+        default=30.0, metadata=_env("EXCLUSION_TIMEOUT_SECONDS", _seconds)
+    )
+    exclusion_retries: int = field(default=3, metadata=_env("EXCLUSION_RETRIES", _whole(0, 10)))
     # Outgoing email (SMTP) and the outbox's delivery rules.
     smtp_host: str = field(default="127.0.0.1", metadata=_env("SMTP_HOST", _text))
     smtp_port: int = field(default=1025, metadata=_env("SMTP_PORT", _port))
@@ -367,6 +386,10 @@ class Settings:
     # made up within the hour, and the job is idempotent.
     assignment_dates_cron: str = field(
         default="2 * * * *", metadata=_env("ASSIGNMENT_DATES_CRON", _cron)
+    )
+    # Monthly, after the LEIE's republication by the 10th.
+    exclusion_import_cron: str = field(
+        default="30 6 11 * *", metadata=_env("EXCLUSION_IMPORT_CRON", _cron)
     )
     # The file a worker or the scheduler touches each time round its loop, for a liveness
     # probe to check (`python -m workers.heartbeat`); unset: none.

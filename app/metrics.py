@@ -141,6 +141,13 @@ EMAILS_FAILED = Counter(
     "Outbox email attempts that failed (each then retried, or given up after the last).",
 )
 
+# The exclusion lists' scheduled import (workers/jobs.py).
+EXCLUSION_FETCH_FAILURES = Counter(
+    "msc_exclusion_fetch_failures_total",
+    "Scheduled exclusion list fetches that failed (the version in force stays), by source.",
+    ["source"],
+)
+
 # Sign-in protection (app/auth/throttle.py).
 LOGIN_FAILURES = Counter(
     "msc_login_failures_total", "Failed sign-in checks: a wrong password or second factor."

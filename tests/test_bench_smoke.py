@@ -368,6 +368,22 @@ def test_the_compliance_trend_measurement_runs(
     assert len(timed) == 6, result.stdout
 
 
+def test_the_exclusion_import_benchmark_runs(server_admin_url: str, redis_url: str) -> None:
+    """bench/exclusion_import.py on a small file: the three imports, each timed, the
+    third a no-op."""
+    database = f"msc_bench_exclusion_smoke_{os.getpid()}"
+    result = _run(
+        "exclusion_import.py", server_admin_url, redis_url, "--rows", "200",
+        "--database", database,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("LEIE full file: 200 rows, ")
+    assert "(200 new, 0 known)" in lines[1]
+    assert "(4 new, 196 known), 0 reinstated, 4 withdrawn" in lines[2]
+    assert "already imported" in lines[3]
+
+
 @pytest.mark.process
 def test_the_delivery_benchmark_runs(server_admin_url: str, redis_url: str) -> None:
     """bench/delivery.py with two worker processes: every message arrives once, every row

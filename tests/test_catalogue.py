@@ -20,6 +20,7 @@ GLOBAL_TABLES = {
     "deployment_region",
     "exclusion_lists",
     "exclusion_entries",
+    "exclusion_import_rows",
 }
 
 

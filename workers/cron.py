@@ -11,7 +11,10 @@ the same clock the jobs take today's date from (app/clock.py).
   idempotent, so an extra run sends nothing twice;
 - ask the NPI Registry again about pending verifications at NPI_RETRY_CRON (hourly);
 - start and end assignments whose dates have come at ASSIGNMENT_DATES_CRON (hourly); the
-  job is idempotent, so a run after a day's changes are made finds nothing to do.
+  job is idempotent, so a run after a day's changes are made finds nothing to do;
+- import the exclusion lists at EXCLUSION_IMPORT_CRON (monthly, the 11th): the LEIE from
+  LEIE_FULL_URL, SAM.gov when SAM_API_KEY is set; nothing when neither is. The same file
+  again is no new version, so an extra run changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from rq.cron import CronScheduler
 from app.config import Settings
 from workers import jobs
 
+EXCLUSION_IMPORT_TIMEOUT_SECONDS = 3600
+
 
 def register(scheduler: CronScheduler, settings: Settings) -> None:
     queue = settings.queue_name
@@ -28,3 +33,12 @@ def register(scheduler: CronScheduler, settings: Settings) -> None:
     scheduler.register(jobs.scan_reminders, queue, cron=settings.reminder_scan_cron)
     scheduler.register(jobs.retry_npi_verifications, queue, cron=settings.npi_retry_cron)
     scheduler.register(jobs.apply_assignment_dates, queue, cron=settings.assignment_dates_cron)
+    if settings.leie_full_url or settings.sam_api_key:
+        # A SAM.gov pull is up to 1,000 pages of 10 records: far longer than a job's
+        # default three minutes.
+        scheduler.register(
+            jobs.import_exclusion_lists,
+            queue,
+            cron=settings.exclusion_import_cron,
+            job_timeout=EXCLUSION_IMPORT_TIMEOUT_SECONDS,
+        )

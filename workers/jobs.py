@@ -1,12 +1,16 @@
 """The jobs: relay the outbox, deliver one message, scan for renewal reminders, issue a
-password reset link, retry NPI verifications, start and end assignments on their dates.
+password reset link, retry NPI verifications, start and end assignments on their dates,
+import the exclusion lists.
 
 Every job logs what it worked on (outbox id, organization) and how it ended.
 """
 
 from __future__ import annotations
 
+import tempfile
 import uuid
+from datetime import date
+from pathlib import Path
 
 from cryptography.fernet import InvalidToken
 from jinja2 import TemplateError
@@ -15,10 +19,13 @@ from sqlalchemy.orm import Session
 
 from app import clock, metrics, tracing
 from app.config import Settings
-from app.domain import assignments, npi, outbox, passwords, reminders
+from app.domain import assignments, exclusion_lists, npi, outbox, passwords, reminders
+from app.domain.errors import DomainError, Invalid
+from app.domain.exclusion_lists import ImportResult
 from app.domain.outbox import RetryPolicy
 from app.integrations import mail
 from app.integrations.nppes import NppesClient
+from app.integrations.sam import DownloadFailed, SamClient, SamUnavailable, download
 from app.models import OutboxMessage
 from app.models.enums import OutboxStatus
 from workers.runtime import log, mailer, services, settings, system_session
@@ -204,3 +211,85 @@ def apply_assignment_dates() -> int:
         len(changes.ended),
     )
     return len(changes.activated) + len(changes.ended)
+
+
+def import_leie_file(
+    path: Path, *, supplement: bool = False, published_on: date | None = None
+) -> ImportResult:
+    """Import one LEIE file (app/domain/exclusion_lists.py); its publication date from
+    `published_on` or else from its name."""
+    published = published_on or exclusion_lists.published_on_from_name(path.name)
+    if published is None:
+        raise Invalid(
+            "no publication date: give it (--published-on) or name the file with it"
+            " (UPDATED-2026-11.csv)",
+            field="published_on",
+        )
+    kind = exclusion_lists.SUPPLEMENT if supplement else exclusion_lists.FULL
+    with system_session(f"exclusion-import:leie:{published}") as session:
+        result = exclusion_lists.import_leie(session, path, kind=kind, published_on=published)
+    log.info("exclusion import: %s", result)
+    return result
+
+
+def fetch_sam() -> ImportResult:
+    """Pull SAM.gov's exclusions as a new version; SamUnavailable (after the client's
+    retries) when SAM.gov does not answer whole, the version in force kept."""
+    config = settings()
+    assert config.sam_api_key, "SAM_API_KEY is not set"
+    client = SamClient(
+        config.sam_exclusions_url,
+        config.sam_api_key,
+        timeout_seconds=config.exclusion_timeout_seconds,
+        retries=config.exclusion_retries,
+        page_size=config.sam_page_size,
+    )
+    today = clock.today()
+    with system_session(f"exclusion-import:sam:{today}") as session:
+        result = exclusion_lists.import_sam(session, client.pull(), published_on=today)
+    log.info("exclusion import: %s", result)
+    return result
+
+
+def import_exclusion_lists() -> list[ImportResult]:
+    """The monthly import: the LEIE's full file from LEIE_FULL_URL (downloaded to a
+    temporary file, its publication date the server's Last-Modified, else today) and a
+    SAM.gov pull when SAM_API_KEY is set; each source in its own transaction, so that
+    one failing leaves the other's import done. A source that fails (not downloaded, a
+    file refused, SAM.gov not answering whole) is logged and counted
+    (msc_exclusion_fetch_failures_total) and its version in force stays; the
+    job then fails, so the failure shows in the queue's failed jobs, and the next run
+    tries again. The results, for the screening that follows an import."""
+    config = settings()
+    results: list[ImportResult] = []
+    failures: list[str] = []
+    if config.leie_full_url:
+        with tempfile.TemporaryDirectory(prefix="leie-") as directory:
+            path = Path(directory) / "UPDATED.csv"
+            try:
+                modified = download(
+                    config.leie_full_url,
+                    path,
+                    max_bytes=config.leie_max_bytes,
+                    timeout_seconds=config.exclusion_timeout_seconds,
+                    retries=config.exclusion_retries,
+                )
+                results.append(import_leie_file(path, published_on=modified or clock.today()))
+            except DownloadFailed as exc:
+                failures.append(f"leie: download failed: {exc}")
+                metrics.EXCLUSION_FETCH_FAILURES.labels(source="leie").inc()
+                log.error("exclusion import: the LEIE file was not downloaded: %s", exc)
+            except DomainError as exc:  # a malformed or older file: refused whole
+                failures.append(f"leie: {exc.message}")
+                metrics.EXCLUSION_FETCH_FAILURES.labels(source="leie").inc()
+                log.error("exclusion import: the LEIE file was refused: %s", exc.message)
+    if config.sam_api_key:
+        try:
+            results.append(fetch_sam())
+        except SamUnavailable as exc:
+            failures.append(f"sam: {exc}")
+            metrics.EXCLUSION_FETCH_FAILURES.labels(source="sam").inc()
+            log.error("exclusion import: SAM.gov did not answer, last pull kept: %s", exc)
+    if failures:
+        raise RuntimeError("exclusion import failed: " + "; ".join(failures))
+    return results

@@ -7,7 +7,7 @@ from app.models.credential import Credential
 from app.models.credential_verification import CredentialVerification
 from app.models.deployment_region import DeploymentRegion
 from app.models.document import Document
-from app.models.exclusion import ExclusionEntry, ExclusionList
+from app.models.exclusion import ExclusionEntry, ExclusionImportRow, ExclusionList
 from app.models.facility import Facility
 from app.models.invitation import Invitation
 from app.models.license_check import LicenseCheck
@@ -33,6 +33,7 @@ __all__ = [
     "DeploymentRegion",
     "Document",
     "ExclusionEntry",
+    "ExclusionImportRow",
     "ExclusionList",
     "ExclusionMatch",
     "Facility",

@@ -8,7 +8,10 @@ lists carry, one row per exclusion in its source, kept after a reinstatement (wi
 list that reinstated it or no longer carried it): a screening's evidence points at it.
 
 Written by the import alone (app/domain/exclusion_lists.py), in the service's own
-context (policies/exclusion_lists.sql, exclusion_entries.sql).
+context (policies/exclusion_lists.sql, exclusion_entries.sql). `exclusion_import_rows` is
+the import's staging: it streams a version's rows there with COPY (the application role
+may make no temporary table), merges them into the entries and removes them, all in one
+transaction, so that no other transaction ever sees a row of it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -111,3 +115,28 @@ class ExclusionEntry(UUIDPrimaryKey, Base):
     withdrawn_list_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("exclusion_lists.id")
     )
+
+
+class ExclusionImportRow(Base):
+    """A row of a list being imported, as read and checked: `line` is where the file has
+    it (or the record's place in a SAM.gov pull), `entry_key` the identity it will have
+    among the entries."""
+
+    __tablename__ = "exclusion_import_rows"
+    __table_args__ = (PrimaryKeyConstraint("list_id", "line"),)
+
+    list_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    line: Mapped[int] = mapped_column(Integer)
+    entry_key: Mapped[str] = mapped_column(String(128))
+    last_name: Mapped[str | None] = mapped_column(Text)
+    first_name: Mapped[str | None] = mapped_column(Text)
+    middle_name: Mapped[str | None] = mapped_column(Text)
+    business_name: Mapped[str | None] = mapped_column(Text)
+    npi: Mapped[str | None] = mapped_column(String(10))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str | None] = mapped_column(String(2))
+    general: Mapped[str | None] = mapped_column(Text)
+    specialty: Mapped[str | None] = mapped_column(Text)
+    exclusion_type: Mapped[str | None] = mapped_column(Text)
+    excluded_on: Mapped[date | None] = mapped_column(Date)
+    reinstated_on: Mapped[date | None] = mapped_column(Date)

@@ -40,6 +40,8 @@ REFERENCE = (
     # The exclusion lists every tenant's screenings are checked against and point at.
     "exclusion_lists",
     "exclusion_entries",
+    # The import's staging, merged into exclusion_entries in one statement.
+    "exclusion_import_rows",
 )
 # The first gives the co-location group its name; the others join it.
 BY_ORGANIZATION = (

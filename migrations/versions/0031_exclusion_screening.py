@@ -4,7 +4,10 @@ queue of matches; and a provider's date of birth, by which screening tells apart
 people of one name.
 
 The lists are global reference data (no tenant's), written by the import alone; the
-screenings and matches are tenant rows under row-level security (policies/).
+screenings and matches are tenant rows under row-level security (policies/). The import
+streams a list's rows into `exclusion_import_rows` (COPY; the application role may make
+no temporary table) and merges them into the entries in the same transaction, which
+leaves that table empty.
 
 Revision ID: 0031
 Revises: 0030
@@ -98,6 +101,25 @@ def upgrade() -> None:
         "exclusion_entries",
         ["name_key"],
         postgresql_where=sa.text("withdrawn_list_id IS NULL"),
+    )
+    op.create_table(
+        "exclusion_import_rows",
+        sa.Column("list_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("line", sa.Integer(), nullable=False),
+        sa.Column("entry_key", sa.String(128), nullable=False),
+        sa.Column("last_name", sa.Text()),
+        sa.Column("first_name", sa.Text()),
+        sa.Column("middle_name", sa.Text()),
+        sa.Column("business_name", sa.Text()),
+        sa.Column("npi", sa.String(10)),
+        sa.Column("date_of_birth", sa.Date()),
+        sa.Column("state", sa.String(2)),
+        sa.Column("general", sa.Text()),
+        sa.Column("specialty", sa.Text()),
+        sa.Column("exclusion_type", sa.Text()),
+        sa.Column("excluded_on", sa.Date()),
+        sa.Column("reinstated_on", sa.Date()),
+        sa.PrimaryKeyConstraint("list_id", "line", name=op.f("pk_exclusion_import_rows")),
     )
     op.create_table(
         "provider_screenings",
@@ -216,6 +238,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("exclusion_matches")
     op.drop_table("provider_screenings")
+    op.drop_table("exclusion_import_rows")
     op.drop_table("exclusion_entries")
     op.drop_table("exclusion_lists")
     op.drop_column("users", "date_of_birth")
