@@ -11,7 +11,9 @@ the same clock the jobs take today's date from (app/clock.py).
   idempotent, so an extra run sends nothing twice;
 - ask the NPI Registry again about pending verifications at NPI_RETRY_CRON (hourly);
 - start and end assignments whose dates have come at ASSIGNMENT_DATES_CRON (hourly); the
-  job is idempotent, so a run after a day's changes are made finds nothing to do.
+  job is idempotent, so a run after a day's changes are made finds nothing to do;
+- screen every active provider against the exclusion lists at SCREENING_CRON (monthly,
+  the day after the LEIE's monthly publication): 42 CFR 455.436's monthly check.
 """
 
 from __future__ import annotations
@@ -28,3 +30,6 @@ def register(scheduler: CronScheduler, settings: Settings) -> None:
     scheduler.register(jobs.scan_reminders, queue, cron=settings.reminder_scan_cron)
     scheduler.register(jobs.retry_npi_verifications, queue, cron=settings.npi_retry_cron)
     scheduler.register(jobs.apply_assignment_dates, queue, cron=settings.assignment_dates_cron)
+    scheduler.register(
+        jobs.screen_providers, queue, args=("monthly",), cron=settings.screening_cron
+    )

@@ -1,5 +1,6 @@
 """The jobs: relay the outbox, deliver one message, scan for renewal reminders, issue a
-password reset link, retry NPI verifications, start and end assignments on their dates.
+password reset link, retry NPI verifications, start and end assignments on their dates,
+screen providers against the exclusion lists.
 
 Every job logs what it worked on (outbox id, organization) and how it ended.
 """
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import clock, metrics, tracing
 from app.config import Settings
-from app.domain import assignments, npi, outbox, passwords, reminders
+from app.domain import assignments, npi, outbox, passwords, reminders, screening
 from app.domain.outbox import RetryPolicy
 from app.integrations import mail
 from app.integrations.nppes import NppesClient
@@ -204,3 +205,13 @@ def apply_assignment_dates() -> int:
         len(changes.ended),
     )
     return len(changes.activated) + len(changes.ended)
+
+
+def screen_providers(reason: str) -> int:
+    """Screen every active provider against the exclusion lists in force, in one pass
+    (app/domain/screening.py): monthly by schedule (reason "monthly"), after a list
+    import ("list_import"). The number of screenings written."""
+    with system_session(f"screening:{reason}") as session:
+        summary = screening.screen(session, reason=reason)
+    log.info("screening (%s): %s", reason, summary)
+    return summary.rows
