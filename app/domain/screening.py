@@ -98,20 +98,33 @@ _LISTS_IN_FORCE = text(
     """
 )
 
-# Open matches whose entry a later version withdrew.
+# Open matches whose entry a later version withdrew, with the reason their reinstatement
+# records. Read first and updated by id: a Citus cluster computes no text from a date
+# (a STABLE function) beside a distributed table's columns in an UPDATE.
+_WITHDRAWN = text(
+    """
+    SELECT m.organization_id, m.id,
+           'reinstated on ' || upper(l.source) || ' list of '
+           || to_char(l.published_on, 'YYYY-MM-DD')
+      FROM exclusion_matches AS m
+      JOIN exclusion_entries AS e ON e.id = m.entry_id
+      JOIN exclusion_lists AS l ON l.id = e.withdrawn_list_id
+     WHERE e.withdrawn_list_id IS NOT NULL
+       AND m.status IN ('candidate', 'excluded')
+       AND (CAST(:user_ids AS uuid[]) IS NULL OR m.user_id = ANY (CAST(:user_ids AS uuid[])))
+       AND (CAST(:organization_id AS uuid) IS NULL OR m.organization_id = :organization_id)
+    """
+)
+
 _REINSTATE = text(
     """
     UPDATE exclusion_matches AS m
        SET status = 'reinstated', decided_at = :now, decided_by_id = NULL,
-           decision_reason = 'reinstated on ' || upper(l.source) || ' list of '
-                             || to_char(l.published_on, 'YYYY-MM-DD')
-      FROM exclusion_entries AS e
-      JOIN exclusion_lists AS l ON l.id = e.withdrawn_list_id
-     WHERE e.id = m.entry_id
-       AND e.withdrawn_list_id IS NOT NULL
+           decision_reason = w.reason
+      FROM unnest(CAST(:withdrawn_organizations AS uuid[]), CAST(:withdrawn_ids AS uuid[]),
+                  CAST(:withdrawn_reasons AS text[])) AS w(organization_id, id, reason)
+     WHERE m.organization_id = w.organization_id AND m.id = w.id
        AND m.status IN ('candidate', 'excluded')
-       AND (CAST(:user_ids AS uuid[]) IS NULL OR m.user_id = ANY (CAST(:user_ids AS uuid[])))
-       AND (CAST(:organization_id AS uuid) IS NULL OR m.organization_id = :organization_id)
     RETURNING m.id
     """
 )
@@ -261,6 +274,9 @@ _TYPES = (
     bindparam("found_users", type_=_IDS),
     bindparam("found_entries", type_=_IDS),
     bindparam("found_kinds", type_=ARRAY(Text())),
+    bindparam("withdrawn_organizations", type_=_IDS),
+    bindparam("withdrawn_ids", type_=_IDS),
+    bindparam("withdrawn_reasons", type_=ARRAY(Text())),
 )
 
 
@@ -292,7 +308,16 @@ def screen(
     session.flush()
 
     list_ids = session.execute(_LISTS_IN_FORCE).scalar_one()
-    reinstated = session.execute(_typed(_REINSTATE), scope).all()
+    withdrawn = session.execute(_typed(_WITHDRAWN), scope).all()
+    reinstated = session.execute(
+        _typed(_REINSTATE),
+        {
+            "now": now,
+            "withdrawn_organizations": [row[0] for row in withdrawn],
+            "withdrawn_ids": [row[1] for row in withdrawn],
+            "withdrawn_reasons": [row[2] for row in withdrawn],
+        },
+    ).all()
     found = [
         *session.execute(_typed(_NPI_HITS), scope),
         *session.execute(_typed(_NAME_HITS), scope),
