@@ -35,6 +35,11 @@ withdrew becomes `reinstated`, decided by no one, with the reason "reinstated on
 of <date>"; the audit trigger on exclusion_matches records the change, and the
 screening of that pass lists the match among its evidence.
 
+A pass is set-based: a few statements whatever the number of providers, no loop over
+providers in Python. The providers are taken in slices of about SLICE memberships (by a
+hash of the user id; a provider's memberships in one slice), the same statements for
+each, so that no statement outlasts the service's statement timeout at any size.
+
 Each pass writes one row per organization and provider: the list versions in force,
 the outcome read from the review queue after the pass (`excluded` if any match of that
 organization is an exclusion, `candidate` if any is still open, else `clear`) and the
@@ -48,6 +53,7 @@ profile change): the policies let only the service write screenings and matches.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Sequence
@@ -55,7 +61,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Row, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
@@ -136,12 +142,16 @@ def _sql(*parts: str) -> TextClause:
     return text("".join(parts))
 
 
-# The providers screened: active provider memberships (of the users named, if any).
+# The providers screened: active provider memberships (of the users named, if any), of
+# the slice at hand: a provider's memberships all fall in one slice.
 _SCREENED = """
     m.role = 'provider' AND m.is_active
     AND (CAST(:user_ids AS uuid[]) IS NULL OR m.user_id = ANY (CAST(:user_ids AS uuid[])))
     AND (CAST(:organization_id AS uuid) IS NULL OR m.organization_id = :organization_id)
+    AND (hashtext(m.user_id::text) & 2147483647) % :slices = :slice
 """
+
+_COUNT = _sql("SELECT count(*) FROM memberships AS m WHERE ", _SCREENED)
 
 _NPI_HITS = _sql(
     """
@@ -263,6 +273,11 @@ _RECORD_SCREENINGS = _sql(
     """,
 )
 
+# Providers (memberships) per slice of a pass: each slice's statements stay well inside
+# the service's statement timeout (DATABASE_STATEMENT_TIMEOUT_SECONDS) at any size. The
+# list's entries are read again for each slice, a small cost beside the providers'.
+SLICE = 100_000
+
 _IDS = ARRAY(UUID(as_uuid=True))
 # Every statement's bound types: the arrays are sent as uuid[] (or text[]), and a NULL
 # filter is a NULL of its type.
@@ -309,36 +324,45 @@ def screen(
 
     list_ids = session.execute(_LISTS_IN_FORCE).scalar_one()
     withdrawn = session.execute(_typed(_WITHDRAWN), scope).all()
+    now_only = {"now": now}
     reinstated = session.execute(
         _typed(_REINSTATE),
         {
-            "now": now,
+            **now_only,
             "withdrawn_organizations": [row[0] for row in withdrawn],
             "withdrawn_ids": [row[1] for row in withdrawn],
             "withdrawn_reasons": [row[2] for row in withdrawn],
         },
     ).all()
-    found = [
-        *session.execute(_typed(_NPI_HITS), scope),
-        *session.execute(_typed(_NAME_HITS), scope),
-    ]
-    this_pass = {
-        "found_organizations": [row[0] for row in found],
-        "found_users": [row[1] for row in found],
-        "found_entries": [row[2] for row in found],
-        "found_kinds": [row[3] for row in found],
-    }
-    new_matches = session.execute(_typed(_RECORD_MATCHES), {**scope, **this_pass}).all()
-    written = session.execute(
-        _typed(_RECORD_SCREENINGS),
-        {**scope, **this_pass, "reason": reason, "list_ids": list_ids},
-    ).all()
+    everyone = {**scope, "slices": 1, "slice": 0}
+    slices = max(1, math.ceil(session.execute(_typed(_COUNT), everyone).scalar_one() / SLICE))
+    new_matches = 0
+    written: list[Row[Any]] = []
+    for part in range(slices):
+        sliced = {**scope, "slices": slices, "slice": part}
+        found = [
+            *session.execute(_typed(_NPI_HITS), sliced),
+            *session.execute(_typed(_NAME_HITS), sliced),
+        ]
+        this_pass = {
+            "found_organizations": [row[0] for row in found],
+            "found_users": [row[1] for row in found],
+            "found_entries": [row[2] for row in found],
+            "found_kinds": [row[3] for row in found],
+        }
+        new_matches += len(
+            session.execute(_typed(_RECORD_MATCHES), {**now_only, **this_pass}).all()
+        )
+        written += session.execute(
+            _typed(_RECORD_SCREENINGS),
+            {**sliced, **this_pass, "reason": reason, "list_ids": list_ids},
+        ).all()
     return ScreeningSummary(
         providers=len({row.user_id for row in written}),
         rows=len(written),
         candidates=sum(1 for row in written if row.outcome == "candidate"),
         excluded=sum(1 for row in written if row.outcome == "excluded"),
-        new_matches=len(new_matches),
+        new_matches=new_matches,
         reinstated=len(reinstated),
         seconds=time.monotonic() - started,
     )
