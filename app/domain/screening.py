@@ -322,20 +322,26 @@ def screen(
     }
     session.flush()
 
-    list_ids = session.execute(_LISTS_IN_FORCE).scalar_one()
+    # Nothing is written where there is nothing to write: a statement on the screening
+    # tables is refused as a whole to some callers (an MSC representative changing their
+    # own name, tenancy.refuse_representatives_writes), even one that changes no row.
     withdrawn = session.execute(_typed(_WITHDRAWN), scope).all()
-    now_only = {"now": now}
-    reinstated = session.execute(
-        _typed(_REINSTATE),
-        {
-            **now_only,
-            "withdrawn_organizations": [row[0] for row in withdrawn],
-            "withdrawn_ids": [row[1] for row in withdrawn],
-            "withdrawn_reasons": [row[2] for row in withdrawn],
-        },
-    ).all()
-    everyone = {**scope, "slices": 1, "slice": 0}
-    slices = max(1, math.ceil(session.execute(_typed(_COUNT), everyone).scalar_one() / SLICE))
+    reinstated = 0
+    if withdrawn:
+        reinstated = len(
+            session.execute(
+                _typed(_REINSTATE),
+                {
+                    "now": now,
+                    "withdrawn_organizations": [row[0] for row in withdrawn],
+                    "withdrawn_ids": [row[1] for row in withdrawn],
+                    "withdrawn_reasons": [row[2] for row in withdrawn],
+                },
+            ).all()
+        )
+    memberships = session.execute(_typed(_COUNT), {**scope, "slices": 1, "slice": 0})
+    slices = math.ceil(memberships.scalar_one() / SLICE)
+    list_ids = session.execute(_LISTS_IN_FORCE).scalar_one() if slices else []
     new_matches = 0
     written: list[Row[Any]] = []
     for part in range(slices):
@@ -350,9 +356,10 @@ def screen(
             "found_entries": [row[2] for row in found],
             "found_kinds": [row[3] for row in found],
         }
-        new_matches += len(
-            session.execute(_typed(_RECORD_MATCHES), {**now_only, **this_pass}).all()
-        )
+        if found:
+            new_matches += len(
+                session.execute(_typed(_RECORD_MATCHES), {"now": now, **this_pass}).all()
+            )
         written += session.execute(
             _typed(_RECORD_SCREENINGS),
             {**sliced, **this_pass, "reason": reason, "list_ids": list_ids},
@@ -363,6 +370,6 @@ def screen(
         candidates=sum(1 for row in written if row.outcome == "candidate"),
         excluded=sum(1 for row in written if row.outcome == "excluded"),
         new_matches=new_matches,
-        reinstated=len(reinstated),
+        reinstated=reinstated,
         seconds=time.monotonic() - started,
     )
