@@ -140,7 +140,7 @@ def init_cli(app: Flask) -> None:
         """Import a LEIE CSV file as a new version of the list, in one transaction. The
         same file again changes nothing; a malformed file, or one published before the
         version in force, is refused whole (the line and the reason) and the command
-        fails."""
+        fails. A new version is followed by a screening of every active provider."""
         from app.domain.errors import DomainError
         from workers import jobs
 
@@ -150,6 +150,7 @@ def init_cli(app: Flask) -> None:
         except DomainError as exc:
             raise click.ClickException(f"{path.name}: {exc.message}") from None
         click.echo(str(result))
+        jobs.screen_after_import([result])
 
     @exclusions_group.command("fetch-sam")
     def fetch_sam_command() -> None:
@@ -164,5 +165,14 @@ def init_cli(app: Flask) -> None:
         except SamUnavailable as exc:
             raise click.ClickException(f"SAM.gov did not answer: {exc}") from None
         click.echo(str(result))
+        jobs.screen_after_import([result])
+
+    @exclusions_group.command("screen")
+    def screen_command() -> None:
+        """Screen every active provider against the exclusion lists in force now (as
+        the monthly job does, recorded with the reason "manual")."""
+        from workers import jobs
+
+        click.echo(f"screenings written: {jobs.screen_providers('manual')}")
 
     app.cli.add_command(exclusions_group)

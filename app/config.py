@@ -391,6 +391,9 @@ class Settings:
     exclusion_import_cron: str = field(
         default="30 6 11 * *", metadata=_env("EXCLUSION_IMPORT_CRON", _cron)
     )
+    # Monthly exclusion screening of every active provider: 07:00 UTC on the 11th, the day
+    # after the HHS-OIG publishes the LEIE's monthly files (by the 10th).
+    screening_cron: str = field(default="0 7 11 * *", metadata=_env("SCREENING_CRON", _cron))
     # The file a worker or the scheduler touches each time round its loop, for a liveness
     # probe to check (`python -m workers.heartbeat`); unset: none.
     heartbeat_file: Path | None = field(default=None, metadata=_env("HEARTBEAT_FILE", _path))

@@ -6,7 +6,7 @@
 REVOKE ALL ON exclusion_import_rows FROM msc_application;
 GRANT SELECT, INSERT, DELETE ON exclusion_import_rows TO msc_application;
 
-DROP TRIGGER IF EXISTS exclusion_import_rows_may_write ON exclusion_import_rows;
-CREATE TRIGGER exclusion_import_rows_may_write
+DROP TRIGGER IF EXISTS exclusion_import_rows_import_only ON exclusion_import_rows;
+CREATE TRIGGER exclusion_import_rows_import_only
     BEFORE INSERT OR UPDATE OR DELETE ON exclusion_import_rows
     FOR EACH STATEMENT EXECUTE FUNCTION tenancy.refuse_list_writes();

@@ -347,6 +347,32 @@ def test_the_reminder_scan_runs(
         assert _count(conn, reminders) == 0
 
 
+def test_the_screening_benchmark_runs(
+    generated: tuple[DatabaseUrls, dict[str, Any]], server_admin_url: str, redis_url: str
+) -> None:
+    """bench/screening.py: the first pass finds the planted matches (5 by NPI, 5 by name
+    and date of birth, 5 by name and state; the near misses none), the second nothing
+    new; the database is left without the list, the screenings or the dates of birth."""
+    urls, _ = generated
+    database = str(make_url(urls.admin).database)
+    result = _bench(
+        "screening.py", database, server_admin_url, redis_url, "--entries", "2000",
+        "--per-kind", "5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = {
+        line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("screening")
+    }
+    assert set(runs) == {"first", "again"}
+    assert f"{SCALE.providers} providers" in runs["first"]
+    assert " 15 new matches" in runs["first"]
+    assert " 0 new matches" in runs["again"]
+    with psycopg.connect(libpq_url(urls.admin)) as conn:
+        assert _count(conn, "SELECT count(*) FROM provider_screenings") == 0
+        assert _count(conn, "SELECT count(*) FROM exclusion_entries") == 0
+        assert _count(conn, "SELECT count(*) FROM users WHERE date_of_birth IS NOT NULL") == 0
+
+
 def test_the_compliance_trend_measurement_runs(
     generated: tuple[DatabaseUrls, dict[str, Any]],
     server_admin_url: str,

@@ -31,7 +31,7 @@ from app.domain.exclusion_lists import (
 from app.models import ExclusionEntry, ExclusionList
 from app.tenancy.context import use_context
 from tests import leie_files
-from tests.conftest import MSC_SYSTEM
+from tests.conftest import MSC_SYSTEM, TwoTenants
 from tests.leie_files import entity, individual
 from workers import cron
 
@@ -331,6 +331,36 @@ def test_the_command_imports_a_file_and_refuses_a_bad_one(
         assert connection.execute(
             text("SELECT kind, published_on, entry_count FROM exclusion_lists")
         ).all() == [("full", NOVEMBER, 3)]
+
+
+def test_a_new_version_imported_by_hand_is_screened_and_the_same_file_again_is_not(
+    app: Flask, seeded: TwoTenants, empty_lists: None, admin_engine: Engine, tmp_path: Path
+) -> None:
+    """Every import that brings a new version screens every active provider against the
+    lists then in force (reason list_import): the shared provider, listed by NPI, is an
+    exclusion at both organizations they work for."""
+    provider = seeded.shared_provider
+    assert provider.npi
+    listed = individual("QUILL", "ROBIN", npi=provider.npi)
+    path = leie_files.write(tmp_path / "UPDATED-2026-11-10.csv", [listed, MARY])
+    runner = app.test_cli_runner()
+    with app.app_context():
+        for _ in range(2):
+            assert runner.invoke(args=["exclusions", "import-leie", str(path)]).exit_code == 0
+    with admin_engine.connect() as connection:
+        screenings = connection.execute(
+            text(
+                "SELECT organization_id, reason, outcome FROM provider_screenings"
+                " WHERE user_id = :u"
+            ),
+            {"u": provider.id},
+        ).all()
+    assert sorted(map(tuple, screenings)) == sorted(
+        [
+            (seeded.a.organization.id, "list_import", "excluded"),
+            (seeded.b.organization.id, "list_import", "excluded"),
+        ]
+    )
 
 
 def _registered(settings: Settings) -> dict[str, Any]:

@@ -71,6 +71,7 @@ def test_org_admin_lists_own_providers_with_their_phone(
             "email": seeded.shared_provider.email,
             "npi": seeded.shared_provider.npi,
             "phone": "+14155552671",
+            "date_of_birth": None,
             "organization_id": str(seeded.a.organization.id),
             "status": "active",
             "primary_facility_id": str(seeded.a.facility.id),

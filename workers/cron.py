@@ -15,6 +15,8 @@ the same clock the jobs take today's date from (app/clock.py).
 - import the exclusion lists at EXCLUSION_IMPORT_CRON (monthly, the 11th): the LEIE from
   LEIE_FULL_URL, SAM.gov when SAM_API_KEY is set; nothing when neither is. The same file
   again is no new version, so an extra run changes nothing.
+- screen every active provider against the exclusion lists at SCREENING_CRON (monthly,
+  the day after the LEIE's monthly publication): 42 CFR 455.436's monthly check.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from app.config import Settings
 from workers import jobs
 
 EXCLUSION_IMPORT_TIMEOUT_SECONDS = 3600
+SCREENING_TIMEOUT_SECONDS = 1800
 
 
 def register(scheduler: CronScheduler, settings: Settings) -> None:
@@ -42,3 +45,11 @@ def register(scheduler: CronScheduler, settings: Settings) -> None:
             cron=settings.exclusion_import_cron,
             job_timeout=EXCLUSION_IMPORT_TIMEOUT_SECONDS,
         )
+    # A pass over 200,000 providers takes about half a minute (bench/RESULTS.md).
+    scheduler.register(
+        jobs.screen_providers,
+        queue,
+        args=("monthly",),
+        cron=settings.screening_cron,
+        job_timeout=SCREENING_TIMEOUT_SECONDS,
+    )

@@ -1,6 +1,6 @@
 """The jobs: relay the outbox, deliver one message, scan for renewal reminders, issue a
 password reset link, retry NPI verifications, start and end assignments on their dates,
-import the exclusion lists.
+import the exclusion lists, screen providers against them.
 
 Every job logs what it worked on (outbox id, organization) and how it ended.
 """
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app import clock, metrics, tracing
 from app.config import Settings
-from app.domain import assignments, exclusion_lists, npi, outbox, passwords, reminders
+from app.domain import assignments, exclusion_lists, npi, outbox, passwords, reminders, screening
 from app.domain.errors import DomainError, Invalid
 from app.domain.exclusion_lists import ImportResult
 from app.domain.outbox import RetryPolicy
@@ -290,6 +290,25 @@ def import_exclusion_lists() -> list[ImportResult]:
             failures.append(f"sam: {exc}")
             metrics.EXCLUSION_FETCH_FAILURES.labels(source="sam").inc()
             log.error("exclusion import: SAM.gov did not answer, last pull kept: %s", exc)
+    screen_after_import(results)
     if failures:
         raise RuntimeError("exclusion import failed: " + "; ".join(failures))
     return results
+
+
+def screen_after_import(results: list[ImportResult]) -> None:
+    """Every list import that brought a new version screens every active provider
+    against the lists now in force (reason "list_import"): a new exclusion is found the
+    day its list arrives, and a reinstatement clears its matches."""
+    if any(not result.unchanged for result in results):
+        screen_providers("list_import")
+
+
+def screen_providers(reason: str) -> int:
+    """Screen every active provider against the exclusion lists in force, in one pass
+    (app/domain/screening.py): monthly by schedule (reason "monthly"), after a list
+    import ("list_import"). The number of screenings written."""
+    with system_session(f"screening:{reason}") as session:
+        summary = screening.screen(session, reason=reason)
+    log.info("screening (%s): %s", reason, summary)
+    return summary.rows

@@ -38,6 +38,7 @@ class Me(MethodView):
             "name": user.name,
             "phone": user.phone,
             "npi": user.npi,
+            "date_of_birth": user.date_of_birth,
             "is_msc_admin": user.is_msc_admin,
             "organization_id": context.organization_id,
             "role": context.role,
@@ -53,7 +54,9 @@ class Me(MethodView):
     @blp.response(200, ProfileSchema)
     @blp.alt_response(409, description="another account has this NPI")
     def put(self, changes: dict[str, Any]) -> User:
-        """Update your own profile: name, phone, NPI (the sign-in email is MSC's to change)."""
+        """Update your own profile: name, phone, NPI, date of birth (the sign-in email is
+        MSC's to change). A new name, NPI or date of birth is screened against the
+        exclusion lists at once."""
         return accounts.update_profile(db.session, current_context(), changes)
 
 

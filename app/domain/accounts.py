@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password, needs_rehash, verify_password
-from app.domain import representatives
+from app.domain import representatives, screening
 from app.domain.errors import Forbidden, WrongSecret
 from app.models import Membership, Organization, User
-from app.tenancy.context import TenantContext, use_context
+from app.tenancy.context import TenantContext, system_context, use_context
 
 
 @dataclass(frozen=True)
@@ -116,10 +116,25 @@ def login_organization(
     return requested
 
 
+# What exclusion screening matches a person by (app/domain/screening.py).
+SCREENED_FIELDS = ("name", "npi", "date_of_birth")
+
+
 def update_profile(session: Session, context: TenantContext, changes: dict[str, Any]) -> User:
+    """Change the user's own profile. A change of what screening matches by screens
+    them again, at every organization they work for, before the change commits: an
+    NPI or a name the lists carry is found at once, not at the next monthly pass."""
     user = session.get(User, context.user_id)
     assert user is not None, "an authenticated context names a visible user"
+    rescreen = any(
+        name in SCREENED_FIELDS and getattr(user, name) != value for name, value in changes.items()
+    )
     for name, value in changes.items():
         setattr(user, name, value)
     session.flush()
+    if rescreen:
+        # The service screens (only it writes screenings), on no one's behalf in the
+        # organizations' trails.
+        with system_context(session, anonymous=True):
+            screening.screen(session, reason="profile_change", user_ids=[user.id])
     return user

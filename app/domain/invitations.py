@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.auth.passwords import hash_password, require_acceptable
-from app.domain import assignments, members, onboarding, outbox
+from app.domain import assignments, members, onboarding, outbox, screening
 from app.domain.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from app.domain.locks import lock
 from app.models import Facility, Invitation, Membership, Organization, ProviderFacility, User
@@ -33,6 +33,7 @@ from app.tenancy.context import (
     PresentedInvitation,
     TenantContext,
     in_scope,
+    system_context,
     use_context,
 )
 
@@ -283,6 +284,19 @@ def accept(
     invitation.accepted_at = now
     invitation.accepted_user_id = user.id
     session.flush()
+    if invitation.role == Role.PROVIDER:
+        # Screened against the exclusion lists before the acceptance commits, by the
+        # service (only it writes screenings): nothing left for a queue to lose. At the
+        # organization accepted alone: the others the provider works for must not learn
+        # of this one from a screening of theirs.
+        with system_context(session, anonymous=True):
+            screening.screen(
+                session,
+                reason="acceptance",
+                user_ids=[user.id],
+                organization_id=invitation.organization_id,
+                now=now,
+            )
     return invitation, user
 
 

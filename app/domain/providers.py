@@ -46,6 +46,12 @@ def personal_contact(visible: bool) -> Any:
     return (User.phone if visible else null()).label("phone")
 
 
+def personal_date_of_birth(visible: bool) -> Any:
+    """The date of birth, for the roles that see personal contact data (who adjudicate
+    exclusion screening's candidates by it), or NULL."""
+    return (User.date_of_birth if visible else null()).label("date_of_birth")
+
+
 def list_providers(context: TenantContext, filters: dict[str, Any], *, with_contact: bool) -> Rows:
     """One row per (provider, organization) membership of the organizations in scope."""
     pointer = assignments.primary_pointers(in_scope(PrimaryAssignment.organization_id, context))
@@ -56,6 +62,7 @@ def list_providers(context: TenantContext, filters: dict[str, Any], *, with_cont
             User.email,
             User.npi,
             personal_contact(with_contact),
+            personal_date_of_birth(with_contact),
             Membership.organization_id,
             _STATUS.label("status"),
             func.array_agg(ProviderFacility.facility_id)
@@ -74,7 +81,15 @@ def list_providers(context: TenantContext, filters: dict[str, Any], *, with_cont
         .where(Membership.role == Role.PROVIDER, in_scope(Membership.organization_id, context))
         # every user column named, not just the key: PostgreSQL infers the rest from it,
         # a Citus coordinator, planning a query whose filters reach no shard, does not
-        .group_by(User.id, User.name, User.email, User.npi, User.phone, Membership.organization_id)
+        .group_by(
+            User.id,
+            User.name,
+            User.email,
+            User.npi,
+            User.phone,
+            User.date_of_birth,
+            Membership.organization_id,
+        )
     )
     if "organization_id" in filters:
         query = query.where(Membership.organization_id == filters["organization_id"])

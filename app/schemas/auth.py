@@ -118,6 +118,7 @@ class MeSchema(Schema):
     name = fields.String()
     phone = fields.String(allow_none=True)
     npi = fields.String(allow_none=True)
+    date_of_birth = fields.Date(allow_none=True)
     is_msc_admin = fields.Boolean()
     organization_id = fields.UUID(allow_none=True, metadata={"description": "active organization"})
     role = fields.String(

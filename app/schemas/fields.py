@@ -1,7 +1,9 @@
-"""Reusable fields: free text, money, and contact data validated and normalised."""
+"""Reusable fields: free text, money, contact data and a date of birth, validated and
+normalised."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any, ClassVar, cast
@@ -12,6 +14,7 @@ from email_validator.rfc_constants import EMAIL_MAX_LENGTH
 from marshmallow import ValidationError, fields, validate
 from sqlalchemy import ColumnElement, Numeric
 
+from app import clock
 from app.domain.dea import is_valid_dea, normalize_dea
 from app.domain.reference import PLACE_OF_SERVICE, is_valid_npi
 
@@ -165,6 +168,19 @@ class Npi(Constrained):
         if not is_valid_npi(raw):
             raise ValidationError(self.MISMATCH)
         return raw
+
+
+class DateOfBirth(fields.Date):
+    """A person's date of birth: a real date (ISO 8601), before today, not before 1900
+    (exclusion screening compares it with the lists', app/domain/screening.py)."""
+
+    EARLIEST = dt.date(1900, 1, 1)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        born = super()._deserialize(value, attr, data, **kwargs)
+        if not self.EARLIEST <= born < clock.today():
+            raise ValidationError("a date of birth is in the past, not before 1900-01-01")
+        return born
 
 
 class ZipCode(Constrained):

@@ -6,7 +6,7 @@ from marshmallow import fields, validate
 
 from app.models.enums import AssignmentStatus, NpiVerification, values
 from app.schemas.base import Schema
-from app.schemas.fields import Npi, Phone, StrictBoolean
+from app.schemas.fields import DateOfBirth, Npi, Phone, StrictBoolean
 
 
 class ProviderSchema(Schema):
@@ -19,6 +19,13 @@ class ProviderSchema(Schema):
     phone = fields.String(
         allow_none=True,
         metadata={"description": "personal phone; shown to organization admins and MSC only"},
+    )
+    date_of_birth = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "shown to organization admins and MSC only, who adjudicate "
+            "exclusion screening's candidates by it"
+        },
     )
     organization_id = fields.UUID()
     status = fields.String(
@@ -102,6 +109,7 @@ class ProfileSchema(Schema):
         "name": "Dr. Jordan Lee",
         "phone": "+14155552671",
         "npi": "1234567893",
+        "date_of_birth": "1980-04-17",
     }
 
     id = fields.UUID(dump_only=True)
@@ -110,6 +118,13 @@ class ProfileSchema(Schema):
     phone = Phone(allow_none=True)
     npi = Npi(allow_none=True)
     npi_verification = fields.String(dump_only=True, metadata={"enum": values(NpiVerification)})
+    date_of_birth = DateOfBirth(
+        allow_none=True,
+        metadata={
+            "description": "ISO 8601 date, in the past and not before 1900-01-01; tells two "
+            "people of one name apart in exclusion screening"
+        },
+    )
     dea_not_applicable = StrictBoolean(
         metadata={"description": "no controlled substances prescribed: no DEA needed"}
     )
