@@ -16,25 +16,20 @@ CREATE TRIGGER exclusion_entries_import_only
 -- Smith-Jones, MD" and the LEIE's FIRSTNAME "MARY ANN", LASTNAME "SMITH-JONES" both
 -- give 'mary smithjones'. NULL when fewer than two words are left (no name to match).
 -- The same function for both sides, so that they can only agree by the same rule.
+-- Scalar string functions only (no array, no set): it runs on every provider's name at
+-- each screening and on every new entry at each import.
 CREATE OR REPLACE FUNCTION tenancy.name_key(full_name text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN cardinality(words) >= 2
-                THEN words[1] || ' ' || words[cardinality(words)] END
-      FROM (SELECT ARRAY(
-                SELECT word
-                  FROM unnest(regexp_split_to_array(
-                           btrim(regexp_replace(
-                               regexp_replace(translate(lower(coalesce(full_name, '')),
-                                                        'áàâäãåéèêëíìîïóòôöõøúùûüñçý',
-                                                        'aaaaaaeeeeiiiioooooouuuuncy'),
-                                              '[^a-z0-9 ,]', '', 'g'),
-                               '[ ,]+', ' ', 'g')),
-                           ' ')) WITH ORDINALITY AS w(word, place)
-                 WHERE word <> ''
-                   AND word <> ALL (ARRAY['dr', 'mr', 'mrs', 'ms', 'miss', 'prof',
-                                          'jr', 'sr', 'ii', 'iii', 'iv', 'v',
-                                          'md', 'do', 'phd', 'dds', 'dmd', 'dpm', 'od',
-                                          'np', 'pa', 'pac', 'rn', 'aprn', 'crna', 'dnp',
-                                          'facp', 'facs', 'esq'])
-                 ORDER BY place) AS words) AS named
+    SELECT CASE WHEN strpos(words, ' ') > 0
+                THEN split_part(words, ' ', 1) || ' ' || substring(words FROM '[^ ]+$') END
+      FROM (SELECT btrim(regexp_replace(
+                regexp_replace(
+                    regexp_replace(translate(lower(coalesce(full_name, '')),
+                                             'áàâäãåéèêëíìîïóòôöõøúùûüñçý',
+                                             'aaaaaaeeeeiiiioooooouuuuncy'),
+                                   '[^a-z0-9 ,]', '', 'g'),
+                    '\m(dr|mr|mrs|ms|miss|prof|jr|sr|ii|iii|iv|v|md|do|phd|dds|dmd|dpm|od|np|pa|pac'
+                    '|rn|aprn|crna|dnp|facp|facs|esq)\M',
+                    ' ', 'g'),
+                '[ ,]+', ' ', 'g')) AS words) AS named
 $$;
