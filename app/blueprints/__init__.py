@@ -25,6 +25,7 @@ from app.blueprints import (
     passwords,
     providers,
     representatives,
+    screenings,
     sessions,
 )
 
@@ -48,6 +49,7 @@ def register_blueprints(api: Api) -> None:
         npi,
         onboarding,
         compliance,
+        screenings,
         orders,
         analytics,
         fhir,
