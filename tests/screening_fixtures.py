@@ -74,7 +74,11 @@ def make_match(
 
 
 def make_screening(
-    session: Session, organization: Organization, provider: User, list_ids: list[uuid.UUID], **fields: Any
+    session: Session,
+    organization: Organization,
+    provider: User,
+    list_ids: list[uuid.UUID],
+    **fields: Any,
 ) -> ProviderScreening:
     fields.setdefault("reason", "monthly")
     fields.setdefault("outcome", "clear")

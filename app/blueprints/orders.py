@@ -54,8 +54,9 @@ class Orders(MethodView):
     @blp.arguments(PlaceOrderSchema)
     @blp.response(201, OrderSchema)
     @blp.alt_response(
-        409, description="the caller is excluded in the facility's organization (an exclusion"
-        " list match)"
+        409,
+        description="the caller is excluded in the facility's organization (an exclusion"
+        " list match)",
     )
     def post(self, data: dict[str, Any]) -> Order:
         """Place an order at a facility where the caller is actively assigned, as a

@@ -107,7 +107,9 @@ def _export_body(session: Session, query: Rows) -> Generator[str, None, None]:
     """The header and the first batch, then the rest a batch at a time from one
     server-side cursor."""
     versions = _list_versions(session)
-    oldest_first = query.order_by(None).order_by(ProviderScreening.screened_at, ProviderScreening.id)
+    oldest_first = query.order_by(None).order_by(
+        ProviderScreening.screened_at, ProviderScreening.id
+    )
     result = session.execute(oldest_first)
     batches = result.yield_per(500).partitions()
     try:

@@ -24,12 +24,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Date, Select, cast, exists, func, select, union_all, update
+from sqlalchemy import Date, cast, exists, func, select, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from app.domain import outbox
 from app.domain.errors import Conflict
-from app.domain.queries import one_of
+from app.domain.queries import Rows, one_of
 from app.models import (
     Credential,
     Facility,
@@ -55,7 +55,7 @@ def screened_on() -> Any:
     return cast(func.timezone("UTC", ProviderScreening.screened_at), Date)
 
 
-def screenings(context: TenantContext, filters: dict[str, Any]) -> Select[Any]:
+def screenings(context: TenantContext, filters: dict[str, Any]) -> Rows:
     """The screenings of the organizations the request acts for (or of
     `organization_id` among them), newest first, each with its provider's name and NPI;
     filtered by provider, outcome and UTC days `start` through `end`."""
@@ -88,7 +88,7 @@ def screenings(context: TenantContext, filters: dict[str, Any]) -> Select[Any]:
     return query.order_by(ProviderScreening.screened_at.desc(), ProviderScreening.id)
 
 
-def matches(context: TenantContext, filters: dict[str, Any]) -> Select[Any]:
+def matches(context: TenantContext, filters: dict[str, Any]) -> Rows:
     """The review queue: the matches of the organizations the request acts for (or of
     `organization_id` among them) in `status` (all of them when None), oldest first,
     each with the provider's data beside the list entry's and the version that last
@@ -103,9 +103,7 @@ def matches(context: TenantContext, filters: dict[str, Any]) -> Select[Any]:
     return query.order_by(ExclusionMatch.found_at, ExclusionMatch.id)
 
 
-def match(
-    session: Session, context: TenantContext, match_id: uuid.UUID
-) -> dict[str, Any] | None:
+def match(session: Session, context: TenantContext, match_id: uuid.UUID) -> dict[str, Any] | None:
     """One match as the queue shows it, when the request reaches it."""
     row = (
         session.execute(
@@ -122,7 +120,7 @@ def match(
     return found
 
 
-def _match_rows() -> Select[Any]:
+def _match_rows() -> Rows:
     # Who decided, when the caller may see them (an MSC admin's account they may not).
     decider = aliased(User, name="decider")
     return (
@@ -361,12 +359,12 @@ def excluded_since(
         .where(one_of(ExclusionMatch.user_id, user_ids), ExclusionMatch.status == EXCLUDED)
         .group_by(ExclusionMatch.user_id)
     )
-    if scope is None:
-        return dict(session.execute(query).tuples().all())
-    with system_context(session):
-        return dict(
-            session.execute(query.where(ExclusionMatch.organization_id.in_(scope))).tuples().all()
-        )
+    if scope is not None:
+        with system_context(session):
+            rows = session.execute(query.where(ExclusionMatch.organization_id.in_(scope))).all()
+    else:
+        rows = session.execute(query).all()
+    return {user_id: day for user_id, day in rows}
 
 
 def counts(session: Session, scope: list[uuid.UUID]) -> dict[str, int]:
