@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.models import User
 from app.models.enums import Role
+from app.tenancy.context import TenantContext, apply
 from tests import factories
 from tests.api_helpers import committed_representative, problem_of, validation_errors
 from tests.conftest import TwoTenants, bearer, token_for
@@ -460,3 +461,25 @@ def test_the_log_exports_as_csv_for_a_date_range(
         f"{SCREENINGS}/export?from=2025-01-01&to=2026-12-31", headers=bearer(token)
     )
     assert "to" in problem_of(too_long, 422)["errors"]["query"]
+
+
+def test_a_suspended_organization_reads_its_queue_but_decides_nothing(
+    client: FlaskClient,
+    seeded: TwoTenants,
+    candidates: dict[str, uuid.UUID],
+    admin_engine: Engine,
+) -> None:
+    with admin_engine.begin() as conn:
+        apply(conn, TenantContext.system("test-setup"))  # MSC's column
+        conn.execute(
+            text("UPDATE organizations SET status = 'suspended' WHERE id = :o"),
+            {"o": seeded.a.organization.id},
+        )
+    token = token_for(client, seeded.a.admin)
+    [item] = client.get(QUEUE, headers=bearer(token)).get_json()
+    assert item["id"] == str(candidates["a"])
+    assert (
+        "read-only" in problem_of(_decide(client, token, candidates["a"], "cleared"), 403)["detail"]
+    )
+    [still] = client.get(QUEUE, headers=bearer(token)).get_json()
+    assert still["status"] == "candidate"

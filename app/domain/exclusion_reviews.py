@@ -41,6 +41,7 @@ from app.models.enums import AssignmentStatus, CredentialType, MessageKind, Role
 from app.models.exclusion import ExclusionEntry, ExclusionList
 from app.models.screening import ExclusionMatch, ProviderScreening
 from app.tenancy.context import TenantContext, in_scope, system_context
+from app.tenancy.read_only import ensure_writable
 
 CANDIDATE = "candidate"
 EXCLUDED = "excluded"
@@ -213,6 +214,7 @@ def decide(
     deciding at once the second is told it was decided meanwhile. An exclusion is
     announced to the organization's admins in the same transaction."""
     assert status in DECISIONS, status
+    ensure_writable(context, organization_id)  # a bulk update: no flush checks it
     decided = session.execute(
         update(ExclusionMatch)
         .where(
