@@ -119,11 +119,8 @@ def test_the_exclusion_counts_from_the_day_it_was_decided(
     _excluded_in_a(admin_engine, seeded, decided)
     with admin_engine.begin() as conn:  # a member on every one of the days
         conn.execute(
-            text(
-                "UPDATE memberships SET created_at = created_at - interval '30 days'"
-                " WHERE user_id = :u"
-            ),
-            {"u": seeded.shared_provider.id},
+            text("UPDATE memberships SET created_at = :at WHERE user_id = :u"),
+            {"at": _at(decided - dt.timedelta(days=30)), "u": seeded.shared_provider.id},
         )
     days = [decided - dt.timedelta(days=d) for d in (10, 1)] + [
         decided + dt.timedelta(days=d) for d in (0, 1, 5)
