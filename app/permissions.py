@@ -42,6 +42,7 @@ class Permission(StrEnum):
     PLACE_ORDERS = "place-orders"
     VIEW_REPRESENTED_ORGANIZATIONS = "view-represented-organizations"
     EDIT_ORGANIZATION = "edit-organization"
+    REVIEW_EXCLUSIONS = "review-exclusions"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -58,6 +59,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.VIEW_AUDIT_TRAIL,
             Permission.MANAGE_MEMBERS,
             Permission.EDIT_ORGANIZATION,
+            # Issue 18: read the exclusion screenings of their organizations' providers
+            # and decide the candidate matches (app/domain/exclusion_reviews.py).
+            Permission.REVIEW_EXCLUSIONS,
         }
     ),
     Role.OFFICE_MANAGER: frozenset(
@@ -130,6 +134,10 @@ SEE_COMPLIANCE = (
     Permission.MANAGE_PROVIDERS,
     Permission.VIEW_REPRESENTED_ORGANIZATIONS,
 )
+# The exclusion screenings and the review queue: the organization's admins, who decide,
+# and its MSC representative, who follows (the policies show them; the database refuses
+# a representative's decision as every write of theirs).
+SEE_SCREENINGS = (Permission.REVIEW_EXCLUSIONS, Permission.VIEW_REPRESENTED_ORGANIZATIONS)
 # Export the organization's structure as FHIR.
 EXPORT_FHIR = (Permission.MANAGE_FACILITIES, Permission.VIEW_ANALYTICS)
 # A provider's own documents.

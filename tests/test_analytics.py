@@ -134,6 +134,9 @@ def test_dashboard_figures(client: FlaskClient, seeded: TwoTenants, admin_engine
         "compliance_score": round(100 * 15 * 0.5 / 100),
         # neither a tax form nor a banking letter on file
         "document_compliance_score": 0,
+        # never screened (tests/test_exclusion_effects.py counts them)
+        "excluded_providers": 0,
+        "open_exclusion_candidates": 0,
     }
     cards = {c["id"]: c for c in body["facilities"]}
     for index, facility_id in enumerate(facilities):

@@ -79,6 +79,8 @@ REFUSED_FOR_WHAT_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
         "GET /api/v1/admin/analytics",
         "GET /api/v1/admin/organizations/{organization_id}/analytics",
         "GET /api/v1/admin/audit-events/export",
+        "GET /api/v1/admin/screenings",
+        "GET /api/v1/admin/screenings/export",
         "GET /api/v1/orders",
         "POST /api/v1/admin/providers/{provider_id}/assignments/{assignment_id}/end",
         "POST /api/v1/me/credentials",
@@ -95,6 +97,7 @@ REFUSED_FOR_WHAT_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
     "the caller's role: an MSC admin, who acts for no one organization, names it": (
         "GET /api/v1/admin/compliance",
         "GET /api/v1/admin/compliance/expirations",
+        "GET /api/v1/admin/screenings/export",
     ),
     "a secret the caller must know: the current password, a second factor's code, a"
     " password the policy takes": (

@@ -55,9 +55,19 @@ OPEN_DOCUMENTS = (
     "view-own-profile",
 )
 
+# The exclusion screenings and their review queue: the organization's admins and its MSC
+# representative.
+SEE_SCREENINGS = ("review-exclusions", "view-represented-organizations")
+
 ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/analytics": "msc-admin",
     "GET /api/v1/admin/audit-events": ("view-audit-trail",),
+    "GET /api/v1/admin/exclusion-matches": SEE_SCREENINGS,
+    "GET /api/v1/admin/exclusion-matches/{match_id}": SEE_SCREENINGS,
+    "POST /api/v1/admin/exclusion-matches/{match_id}/decision": ("review-exclusions",),
+    "GET /api/v1/admin/screenings": SEE_SCREENINGS,
+    "GET /api/v1/admin/screenings/export": SEE_SCREENINGS,
+    "GET /api/v1/admin/providers/{provider_id}/screenings": SEE_SCREENINGS,
     "GET /api/v1/admin/audit-events/export": ("view-audit-trail",),
     "GET /api/v1/admin/compliance": (
         "manage-providers",
@@ -282,6 +292,11 @@ REPRESENTATIVE_ROUTES = {
     "GET /api/v1/admin/compliance",
     "GET /api/v1/admin/compliance/expirations",
     "GET /api/v1/admin/providers/{provider_id}/compliance",
+    "GET /api/v1/admin/screenings",
+    "GET /api/v1/admin/screenings/export",
+    "GET /api/v1/admin/providers/{provider_id}/screenings",
+    "GET /api/v1/admin/exclusion-matches",
+    "GET /api/v1/admin/exclusion-matches/{match_id}",
 }
 
 

@@ -23,8 +23,15 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.domain import screening
-from app.models import AuditEvent, Credential, ExclusionEntry, ExclusionList, User
-from app.models.enums import Role
+from app.models import (
+    AuditEvent,
+    Credential,
+    ExclusionEntry,
+    ExclusionList,
+    OutboxMessage,
+    User,
+)
+from app.models.enums import MessageKind, Role
 from app.models.screening import ExclusionMatch, ProviderScreening
 from app.tenancy.context import TenantContext, use_context
 from tests import factories
@@ -135,6 +142,19 @@ def test_an_npi_on_the_list_is_an_exclusion_at_once(
     summary = _screen(db, user_ids=[provider.id])
 
     assert (summary.providers, summary.rows, summary.excluded, summary.new_matches) == (1, 2, 2, 2)
+    # each organization's one admin is told, through the outbox, in the same transaction
+    assert summary.notices == 2
+    notices = db.execute(
+        select(OutboxMessage.organization_id, OutboxMessage.recipient_email).where(
+            OutboxMessage.kind == MessageKind.EXCLUSION_NOTICE
+        )
+    ).all()
+    assert sorted(map(tuple, notices)) == sorted(
+        [
+            (tenants.a.organization.id, tenants.a.admin.email),
+            (tenants.b.organization.id, tenants.b.admin.email),
+        ]
+    )
     matches = _matches(db, provider)
     assert {m.organization_id for m in matches} == {
         tenants.a.organization.id,

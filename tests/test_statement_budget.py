@@ -10,9 +10,11 @@ import uuid
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from app import clock
 from app.models import User
+from app.tenancy.context import TenantContext, use_context
 from tests.api_helpers import (
     committed_credential,
     committed_provider,
@@ -21,6 +23,7 @@ from tests.api_helpers import (
     grow_tenant,
 )
 from tests.conftest import Tenant, TwoTenants, bearer, token_for
+from tests.screening_fixtures import committed_entry
 
 CONTEXT = 1
 LIST_BUDGET = CONTEXT + 2  # the page and its total
@@ -39,6 +42,9 @@ LISTS = (
     "/api/v1/admin/audit-events",
     "/api/v1/admin/organizations/{org}/members",
     "/api/v1/admin/organizations/{org}/license-checks",
+    "/api/v1/admin/screenings",
+    # its page, with the total, and its providers' states
+    "/api/v1/admin/exclusion-matches",
 )
 
 
@@ -74,6 +80,7 @@ def test_statements_per_request_stay_within_budget_whatever_the_size(
     small, big = seeded.a, seeded.b
     grow_tenant(admin_engine, big.organization.id, facilities=120, providers=300)
     committed_provider(admin_engine, small.organization, small.facility)
+    _screen_everyone(admin_engine, small, big)
     counts: dict[str, dict[str, int]] = {}
     for tenant in (small, big):
         token = token_for(client, tenant.admin)
@@ -162,6 +169,34 @@ def test_an_audited_read_costs_its_access_and_the_export_its_cursor_whatever_the
         named = f"{export}&organization_id={tenant.organization.id}"
         assert _count(app, client, admin, named) == EXPORT_BUDGET + 1  # the organization
     assert _count(app, client, msc, named) == EXPORT_BUDGET + 1
+
+
+def _screen_everyone(admin_engine: Engine, *tenants: Tenant) -> None:
+    """A screening and a candidate match for every provider of the tenants: a page of
+    each list is full, in the big tenant as in the small."""
+    listed = committed_entry(admin_engine)
+    with Session(admin_engine) as session:
+        use_context(session, TenantContext.system("test-setup"))
+        for tenant in tenants:
+            values = {"o": tenant.organization.id, "l": listed.exclusion_list.id}
+            providers = "FROM memberships WHERE organization_id = :o AND role = 'provider'"
+            session.execute(
+                text(
+                    "INSERT INTO provider_screenings (organization_id, user_id, reason,"
+                    " list_ids, outcome) SELECT organization_id, user_id, 'monthly',"
+                    f" ARRAY[:l]::uuid[], 'candidate' {providers}"
+                ),
+                values,
+            )
+            session.execute(
+                text(
+                    "INSERT INTO exclusion_matches (organization_id, user_id, entry_id,"
+                    " match_kind, status) SELECT organization_id, user_id, :e,"
+                    f" 'name_and_state', 'candidate' {providers}"
+                ),
+                {**values, "e": listed.entry.id},
+            )
+        session.commit()
 
 
 def _membership_of(admin_engine: Engine, user: User, tenant: Tenant) -> uuid.UUID:

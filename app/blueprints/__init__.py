@@ -26,6 +26,7 @@ from app.blueprints import (
     passwords,
     providers,
     representatives,
+    screenings,
     sessions,
 )
 
@@ -50,6 +51,7 @@ def register_blueprints(api: Api) -> None:
         npi,
         onboarding,
         compliance,
+        screenings,
         orders,
         analytics,
         fhir,

@@ -53,9 +53,15 @@ class Orders(MethodView):
     @requires(Permission.PLACE_ORDERS)
     @blp.arguments(PlaceOrderSchema)
     @blp.response(201, OrderSchema)
+    @blp.alt_response(
+        409,
+        description="the caller is excluded in the facility's organization (an exclusion"
+        " list match)",
+    )
     def post(self, data: dict[str, Any]) -> Order:
         """Place an order at a facility where the caller is actively assigned, as a
-        draft or (by default) submitted."""
+        draft or (by default) submitted. A provider excluded in the facility's
+        organization places none there."""
         facility = facility_for_field(data["facility_id"])
         return orders.place_order(db.session, current_context(), facility, data)
 

@@ -74,8 +74,8 @@ class AssignFacility(MethodView):
     @blp.response(201, AssignmentSchema)
     @blp.alt_response(
         409,
-        description="already assigned to this facility, or the primary assignment changed "
-        "meanwhile",
+        description="already assigned to this facility, the primary assignment changed "
+        "meanwhile, or the provider is excluded in the organization (an exclusion list match)",
     )
     def post(self, data: dict[str, Any], provider_id: uuid.UUID) -> Any:
         """Assign the provider to a facility (or activate their pending assignment there).

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.domain import queries
+from app.domain import exclusion_reviews, queries
 from app.domain.errors import Conflict, Invalid
 from app.models import Facility, Invitation, Membership, PrimaryAssignment, ProviderFacility
 from app.models.enums import AssignmentStatus as Status
@@ -133,6 +133,12 @@ def assign(
     if is_member is None:
         raise Invalid(
             "the provider is not an active member of this facility's organization",
+            field="facility_id",
+        )
+    if exclusion_reviews.excluded_in(session, user_id, facility.organization_id):
+        raise Conflict(
+            "the provider is excluded in this organization (a confirmed exclusion list"
+            " match): no new assignment until the exclusion is lifted",
             field="facility_id",
         )
     start = start_date or today

@@ -16,7 +16,11 @@ credential that counts is that state's best (non-rejected first, then the latest
 expiry), and the item earns the share of the weakest state: a state without one earns
 nothing, and is named in `missing_states`. A provider assigned nowhere yet is scored on
 their best credential of the kind, any state.
-score = round(100 * sum(weight * share) / sum(weights of the items that apply)).
+score = round(100 * sum(weight * share) / sum(weights of the items that apply)),
+except that a provider excluded (an exclusion match in status `excluded`, app/domain/
+exclusion_reviews.py) in one of the organizations in scope scores 0, from the day (UTC)
+the match became `excluded`; on one provider's page, in the organizations whose review
+queue the reader may read. A match later cleared or reinstated counts on no day.
 An organization's score is the mean of its providers' scores (none when it has no
 providers); its training completion rate is the share of providers with training.
 Every figure is as things stood at the end of a day (UTC): the credentials added by
@@ -42,7 +46,7 @@ from statistics import mean
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.domain import credentials, queries
+from app.domain import credentials, exclusion_reviews, queries
 from app.models import (
     Credential,
     Document,
@@ -116,6 +120,8 @@ class ProviderFacts:
     # The states of those facilities: where the provider must hold a license and a DEA
     # registration.
     required_states: frozenset[str] = frozenset()
+    # Excluded (exclusion_reviews.excluded_since) in an organization in scope that day.
+    excluded: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,7 @@ class ProviderCompliance:
     name: str
     score: int
     items: list[ItemState] = field(default_factory=list)
+    excluded: bool = False
 
     def items_in(self, *states: str) -> list[str]:
         return [i.item for i in self.items if i.state in states]
@@ -204,6 +211,8 @@ class _Record:
     credentials: list[_StoredCredential]  # by id: `_best` keeps the first of equals
     certificates: list[_Certificate]
     assignments: list[_Assignment]
+    # The first day on which the provider stands excluded, if they do.
+    excluded_from: dt.date | None = None
 
     def facts_on(self, day: dt.date) -> ProviderFacts:
         """The facts as they stood at the end of `day`: the credentials added by then with
@@ -220,15 +229,18 @@ class _Record:
             ),
             frozenset(a.facility_id for a in active),
             frozenset(a.state for a in active),
+            self.excluded_from is not None and self.excluded_from <= day,
         )
 
     def change_days(self) -> list[dt.date]:
         """The days from which something `evaluate` reads may differ from the day before
         (in order): a credential or certificate added, an outcome changed, an assignment
         starting or ending, a credential entering its last EXPIRING_WINDOW days or
-        expiring, a certificate expiring. Between two of them every day gets the same
-        score."""
+        expiring, a certificate expiring, the exclusion beginning. Between two of them
+        every day gets the same score."""
         days: set[dt.date] = set()
+        if self.excluded_from is not None:
+            days.add(self.excluded_from)
         for credential in self.credentials:
             days.add(_utc_day(credential.created_at))
             days.update(_utc_day(when) for when, _ in credentials.changes_of(credential))
@@ -254,10 +266,10 @@ def _records(
     scope: list[uuid.UUID] | None,
 ) -> dict[uuid.UUID, _Record]:
     """What the facts of the providers on the days from `first` through `last` are made
-    of, in four queries (what the caller may see of it): the credentials added by the end
+    of, in five queries (what the caller may see of it): the credentials added by the end
     of `last`, the training certificates added by then and valid on a day of the run,
-    and the assignments in force on one of its days, in the organizations of `scope`
-    (None: wherever the caller sees them)."""
+    the assignments in force on one of its days and the exclusions, in the organizations
+    of `scope` (None: wherever the caller sees them)."""
     if not user_ids:
         return {}
     end = credentials.day_end(last)
@@ -313,7 +325,11 @@ def _records(
         )
     ):
         assignments[user_id].append(_Assignment._make(assignment))
-    return {u.id: _Record(u, held[u.id], certificates[u.id], assignments[u.id]) for u in users}
+    excluded = exclusion_reviews.excluded_since(session, user_ids, scope)
+    return {
+        u.id: _Record(u, held[u.id], certificates[u.id], assignments[u.id], excluded.get(u.id))
+        for u in users
+    }
 
 
 def load_facts(
@@ -322,7 +338,7 @@ def load_facts(
     day: dt.date,
     scope: list[uuid.UUID] | None = None,
 ) -> dict[uuid.UUID, ProviderFacts]:
-    """Facts for many providers as they stood at the end of `day`, in four queries (what
+    """Facts for many providers as they stood at the end of `day`, in five queries (what
     the caller may see of them), assignments in the organizations of `scope` (None:
     wherever the caller sees them)."""
     return {
@@ -337,7 +353,7 @@ def score_runs(
     """Each provider's score on each of `days` (in order, earliest first), as `evaluate`
     of `load_facts` over `scope` on that day gives it, in runs: (index in `days` of the
     run's first day, the score of every day up to the next run's first). The facts are
-    read in the same four queries whatever the number of days, and evaluated once per
+    read in the same five queries whatever the number of days, and evaluated once per
     run of days between two change days: a daily report over years costs about what a
     monthly one does."""
     assert days == sorted(days), "days in order"
@@ -497,6 +513,9 @@ def evaluate(facts: ProviderFacts, today: dt.date) -> ProviderCompliance:
             "verified" if facts.has_training else "missing",
         )
     )
+    if facts.excluded:
+        # Nothing the provider holds makes up for an exclusion.
+        return ProviderCompliance(facts.user.id, facts.user.name, 0, items, excluded=True)
     total = sum(i.weight for i in items)
     earned = sum(i.weight * i.share for i in items)
     return ProviderCompliance(facts.user.id, facts.user.name, round(100 * earned / total), items)

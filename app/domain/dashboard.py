@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from app.domain import compliance, onboarding, queries
+from app.domain import compliance, exclusion_reviews, onboarding, queries
 from app.models import AuditEvent, Facility, Organization, ProviderFacility, User
 from app.models.enums import AuditAction
 from app.models.order import ACTIVE_ORDER_STATUSES, Order
@@ -122,6 +122,7 @@ def dashboard(
         "document_compliance_score": compliance.mean_document_score(
             compliance.document_compliance(session, ids, today)
         ),
+        **exclusion_reviews.counts(session, ids),
     }
     return Dashboard(
         organization.id,

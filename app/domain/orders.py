@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Date, Select, cast, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from app.domain import exclusion_reviews
 from app.domain.errors import Conflict, Forbidden, Invalid
 from app.domain.queries import in_reach
 from app.models import Facility, ProviderFacility
@@ -68,6 +69,13 @@ def place_order(
     if not assigned:
         # The insert policy would refuse too, but only as "not found".
         raise Invalid("you have no active assignment at this facility", field="facility_id")
+    # 42 CFR 1001.1901: no program pays for what an excluded person orders.
+    if exclusion_reviews.excluded_in(session, context.user_id, facility.organization_id):
+        raise Conflict(
+            "you are excluded from federal health care programs in this organization's"
+            " records (an exclusion list match): it accepts no new orders from you",
+            field="facility_id",
+        )
     status = data.get("status", OrderStatus.SUBMITTED)
     order = Order(
         organization_id=facility.organization_id,

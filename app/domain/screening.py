@@ -67,6 +67,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
 
 from app import clock
+from app.domain import exclusion_reviews
 from app.models.screening import SCREENING_REASONS
 
 
@@ -77,6 +78,7 @@ class ScreeningSummary:
     candidates: int  # rows whose outcome is candidate
     excluded: int  # rows whose outcome is excluded
     new_matches: int  # exclusion_matches found for the first time
+    notices: int  # emails to admins announcing the exclusions among them
     reinstated: int  # matches this pass moved to reinstated
     seconds: float
 
@@ -342,7 +344,7 @@ def screen(
     memberships = session.execute(_typed(_COUNT), {**scope, "slices": 1, "slice": 0})
     slices = math.ceil(memberships.scalar_one() / SLICE)
     list_ids = session.execute(_LISTS_IN_FORCE).scalar_one() if slices else []
-    new_matches = 0
+    new_match_ids: list[uuid.UUID] = []
     written: list[Row[Any]] = []
     for part in range(slices):
         sliced = {**scope, "slices": slices, "slice": part}
@@ -357,19 +359,22 @@ def screen(
             "found_kinds": [row[3] for row in found],
         }
         if found:
-            new_matches += len(
-                session.execute(_typed(_RECORD_MATCHES), {"now": now, **this_pass}).all()
-            )
+            new_match_ids += session.scalars(
+                _typed(_RECORD_MATCHES), {"now": now, **this_pass}
+            ).all()
         written += session.execute(
             _typed(_RECORD_SCREENINGS),
             {**sliced, **this_pass, "reason": reason, "list_ids": list_ids},
         ).all()
+    # An NPI match is an exclusion at once: its organization's admins are told now.
+    notices = exclusion_reviews.notify_exclusion(session, new_match_ids)
     return ScreeningSummary(
         providers=len({row.user_id for row in written}),
         rows=len(written),
         candidates=sum(1 for row in written if row.outcome == "candidate"),
         excluded=sum(1 for row in written if row.outcome == "excluded"),
-        new_matches=new_matches,
+        new_matches=len(new_match_ids),
+        notices=notices,
         reinstated=reinstated,
         seconds=time.monotonic() - started,
     )

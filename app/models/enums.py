@@ -166,3 +166,5 @@ class MessageKind(StrEnum):
     INVITATION = "invitation"
     # A message kind, not a secret (bandit B105).
     PASSWORD_RESET = "password_reset"  # nosec B105
+    # A provider found excluded, to their organization's admins.
+    EXCLUSION_NOTICE = "exclusion_notice"

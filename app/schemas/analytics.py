@@ -114,6 +114,18 @@ class OverviewSchema(Schema):
         allow_none=True,
         metadata={"description": "as /admin/compliance gives `document_score` for the same scope"},
     )
+    excluded_providers = fields.Integer(
+        metadata={
+            "description": "providers who stand excluded (a match confirmed, or found by NPI)"
+            " in the organizations in scope; their compliance score is 0"
+        }
+    )
+    open_exclusion_candidates = fields.Integer(
+        metadata={
+            "description": "candidate matches waiting for an admin's decision in the"
+            " organizations in scope (/admin/exclusion-matches)"
+        }
+    )
 
 
 class DashboardSchema(Schema):

@@ -50,6 +50,12 @@ class ProviderComplianceSchema(Schema):
     expired = _items()
     expiring = _items()
     unverified = _items()
+    excluded = fields.Boolean(
+        metadata={
+            "description": "excluded (a confirmed exclusion match) in an organization in"
+            " scope: the score is 0 whatever the items earn"
+        }
+    )
     items = fields.List(fields.Nested(ComplianceItemSchema))
 
 
