@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from tests import factories
 from tests.api_helpers import committed_facility, committed_provider, problem_of
 from tests.conftest import TwoTenants, bearer, token_for
 from tests.screening_fixtures import committed_entry, committed_match
+from workers import jobs
 
 UNSCREENED_SCORE = 8
 TODAY = clock.today()
@@ -267,3 +269,53 @@ def test_the_screening_announces_its_npi_exclusions_once(
     assert notice.subject == f"{seeded.shared_provider.name} is excluded (the HHS-OIG LEIE)"
     assert notice.payload["by_npi"] is True
     assert notice.payload["provider_npi"] == seeded.shared_provider.npi
+
+
+def _pending_assignment(
+    admin_engine: Engine, organization_id: uuid.UUID, user_id: uuid.UUID, facility_id: uuid.UUID
+) -> None:
+    with admin_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO provider_facilities"
+                " (organization_id, user_id, facility_id, start_date, status)"
+                " VALUES (:o, :u, :f, :today, 'pending')"
+            ),
+            {"o": organization_id, "u": user_id, "f": facility_id, "today": TODAY},
+        )
+
+
+def _statuses(admin_engine: Engine, facility_ids: list[uuid.UUID]) -> list[str]:
+    with admin_engine.connect() as connection:
+        return [
+            connection.scalar(
+                text("SELECT status FROM provider_facilities WHERE facility_id = :f"), {"f": f}
+            )
+            for f in facility_ids
+        ]
+
+
+def test_an_excluded_providers_pending_assignments_there_wait_for_the_exclusion_to_lift(
+    app: Flask, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """An invitation accepted before, or as, the exclusion was found left pending
+    assignments: the hourly job starts them only once the exclusion is lifted, and
+    starts another organization's as ever."""
+    provider = seeded.shared_provider
+    at_a = committed_facility(admin_engine, seeded.a.organization)
+    at_b = committed_facility(admin_engine, seeded.b.organization)
+    _pending_assignment(admin_engine, seeded.a.organization.id, provider.id, at_a.id)
+    _pending_assignment(admin_engine, seeded.b.organization.id, provider.id, at_b.id)
+    match_id = _excluded_in_a(admin_engine, seeded)
+
+    with app.app_context():
+        jobs.apply_assignment_dates()
+    assert _statuses(admin_engine, [at_a.id, at_b.id]) == ["pending", "active"]
+
+    with admin_engine.begin() as connection:
+        connection.execute(
+            text("UPDATE exclusion_matches SET status = 'cleared' WHERE id = :m"), {"m": match_id}
+        )
+    with app.app_context():
+        jobs.apply_assignment_dates()
+    assert _statuses(admin_engine, [at_a.id, at_b.id]) == ["active", "active"]

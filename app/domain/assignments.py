@@ -284,7 +284,8 @@ class DateChanges:
 def apply_dates(session: Session, today: dt.date) -> DateChanges:
     """Bring every assignment's status in line with its dates on `today`: a pending one
     whose start date has come becomes active (and the primary, if it is the provider's
-    only active assignment), and one whose end date has come ends (its provider's primary
+    only active assignment) unless the provider stands excluded at its organization, and
+    one whose end date has come ends (its provider's primary
     settled as `end` settles it). Idempotent: a second run on the same day finds nothing
     to do.
 
@@ -294,7 +295,16 @@ def apply_dates(session: Session, today: dt.date) -> DateChanges:
     due_to_end = and_(
         ProviderFacility.status != Status.INACTIVE, ProviderFacility.end_date <= today
     )
-    due_to_start = and_(ProviderFacility.status == Status.PENDING, queries.active_on(today))
+    # An excluded provider's pending assignments at the organization hold (an invitation
+    # accepted before or as the exclusion was found): they start on the first run after
+    # the exclusion is lifted (cleared or reinstated).
+    due_to_start = and_(
+        ProviderFacility.status == Status.PENDING,
+        queries.active_on(today),
+        ~exclusion_reviews.stands_excluded(
+            ProviderFacility.organization_id, ProviderFacility.user_id
+        ),
+    )
     due = session.execute(
         select(ProviderFacility.organization_id, ProviderFacility.id)
         .where(or_(due_to_end, due_to_start))
