@@ -64,7 +64,7 @@ TEST_DATABASE = f"msc_test_{os.getpid()}"
 RUN_QUEUE = f"test-{TEST_DATABASE}"
 TENANT_TABLES = (
     "audit_events, provider_facilities, facilities, memberships, organizations, users,"
-    " npi_registry_answers"
+    " npi_registry_answers, exclusion_import_rows, exclusion_entries, exclusion_lists"
 )
 
 

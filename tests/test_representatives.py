@@ -678,8 +678,28 @@ TENANT_ROWS = {
 
 
 def _onboarding_and_outbox_rows(
-    admin_engine: Engine, organization: Organization, provider_id: uuid.UUID
+    admin_engine: Engine, app_engine: Engine, organization: Organization, provider_id: uuid.UUID
 ) -> None:
+    # The list entry, written as its import writes it: in the service's context (no one
+    # else writes the lists, the owner included: tenancy.refuse_list_writes).
+    with Session(app_engine) as session:
+        use_context(session, MSC_SYSTEM)
+        list_id = session.scalar(
+            text(
+                "INSERT INTO exclusion_lists (source, kind, published_on, sha256, entry_count)"
+                " VALUES ('leie', 'full', current_date, repeat('a', 64), 1) RETURNING id"
+            )
+        )
+        entry_id = session.scalar(
+            text(
+                "INSERT INTO exclusion_entries (source, entry_key, list_id, first_name,"
+                " last_name) VALUES ('leie', 'representatives-test', :l, 'Pat', 'Doe')"
+                " RETURNING id"
+            ),
+            {"l": list_id},
+        )
+        session.commit()
+    listed = {"list": list_id, "entry": entry_id}
     with admin_engine.begin() as conn:
         conn.execute(
             text(
@@ -705,25 +725,17 @@ def _onboarding_and_outbox_rows(
             ),
             {"o": organization.id},
         )
-        # a screening of the shared provider, and its match on a list written without
-        # the import's trigger (the owner has no context to write it in)
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        # a screening of the shared provider, and its match on a list entry
         conn.execute(
             text(
-                "WITH version AS (INSERT INTO exclusion_lists"
-                "   (source, kind, published_on, sha256, entry_count)"
-                "   VALUES ('leie', 'full', current_date, repeat('a', 64), 1) RETURNING id),"
-                " entry AS (INSERT INTO exclusion_entries (source, entry_key, list_id,"
-                "   first_name, last_name) SELECT 'leie', 'representatives-test', id,"
-                "   'Pat', 'Doe' FROM version RETURNING id, list_id),"
-                " screening AS (INSERT INTO provider_screenings"
+                "WITH screening AS (INSERT INTO provider_screenings"
                 "   (organization_id, user_id, reason, list_ids, outcome)"
-                "   SELECT :o, :provider, 'monthly', ARRAY[list_id], 'candidate' FROM entry)"
+                "   VALUES (:o, :provider, 'monthly', ARRAY[:list]::uuid[], 'candidate'))"
                 " INSERT INTO exclusion_matches"
                 "   (organization_id, user_id, entry_id, match_kind, status)"
-                " SELECT :o, :provider, id, 'name_and_state', 'candidate' FROM entry"
+                " VALUES (:o, :provider, :entry, 'name_and_state', 'candidate')"
             ),
-            {"o": organization.id, "provider": provider_id},
+            {"o": organization.id, "provider": provider_id, **listed},
         )
         # a check of the credential's license, waiting for the registry
         conn.execute(
@@ -799,7 +811,7 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
             )
         ).all()
     assert set(guarded) == set(TENANT_ROWS)  # every table the policies guard is tried here
-    _onboarding_and_outbox_rows(admin_engine, a.organization, seeded.shared_provider.id)
+    _onboarding_and_outbox_rows(admin_engine, app_engine, a.organization, seeded.shared_provider.id)
     params = {"a": a.organization.id, "provider": seeded.shared_provider.id}
     refusal = {
         table: {
