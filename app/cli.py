@@ -154,16 +154,53 @@ def init_cli(app: Flask) -> None:
 
     @exclusions_group.command("fetch-sam")
     def fetch_sam_command() -> None:
-        """Pull SAM.gov's exclusions of individuals (SAM_EXCLUSIONS_URL, SAM_API_KEY) as a
-        new version; SAM.gov down leaves the version in force, and the command fails."""
-        from app.integrations.sam import SamUnavailable
+        """Download SAM.gov's newest public Exclusions extract (SAM_EXTRACT_URL,
+        SAM_API_KEY) and import it as a new version; a download that fails or a file
+        refused leaves the version in force, and the command fails."""
+        from app.domain.errors import DomainError
+        from app.integrations.sam import DownloadFailed
         from workers import jobs
 
         _require(current_settings().sam_api_key, "SAM_API_KEY")
         try:
             result = jobs.fetch_sam()
-        except SamUnavailable as exc:
-            raise click.ClickException(f"SAM.gov did not answer: {exc}") from None
+        except DownloadFailed as exc:
+            raise click.ClickException(f"the SAM.gov extract was not downloaded: {exc}") from None
+        except DomainError as exc:
+            raise click.ClickException(f"the SAM.gov extract: {exc.message}") from None
+        click.echo(str(result))
+        jobs.screen_after_import([result])
+
+    @exclusions_group.command("import-sam-extract")
+    @click.argument(
+        "path", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+    )
+    @click.option(
+        "--published-on",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="The date SAM.gov published the extract (default: from its name,"
+        " SAM_Exclusions_Public_Extract_V2_26335.ZIP: 2026's 335th day).",
+    )
+    def import_sam_extract_command(path: Path, published_on: datetime | None) -> None:
+        """Import a SAM.gov public Exclusions extract (the ZIP as downloaded) as a new
+        version, in one transaction: its individuals' exclusions in force. The same file
+        again changes nothing; a malformed file, or one published before the version in
+        force, is refused whole (the line and the reason) and the command fails."""
+        from app.domain import exclusion_lists
+        from app.domain.errors import DomainError
+        from workers import jobs
+
+        published = (
+            published_on.date() if published_on else exclusion_lists.extract_published_on(path.name)
+        )
+        if published is None:
+            raise click.ClickException(
+                f"{path.name}: no publication date: give it (--published-on)"
+            )
+        try:
+            result = jobs.import_sam_extract_file(path, published_on=published)
+        except DomainError as exc:
+            raise click.ClickException(f"{path.name}: {exc.message}") from None
         click.echo(str(result))
         jobs.screen_after_import([result])
 

@@ -315,18 +315,21 @@ class Settings:
     # The exclusion lists (app/domain/exclusion_lists.py) the scheduled import fetches
     # at EXCLUSION_IMPORT_CRON: the HHS-OIG LEIE's full file (unset: not fetched; load
     # files by hand with `flask exclusions import-leie`), at most LEIE_MAX_BYTES, and
-    # SAM.gov's Exclusions API (unset key: not pulled). Each request waits
+    # SAM.gov's public Exclusions extract (unset key: not fetched), at most
+    # SAM_EXTRACT_MAX_BYTES. Each request waits
     # EXCLUSION_TIMEOUT_SECONDS at most and is retried EXCLUSION_RETRIES times.
     leie_full_url: str | None = field(default=None, metadata=_env("LEIE_FULL_URL", _text))
     leie_max_bytes: int = field(
         default=200 * 1024 * 1024, metadata=_env("LEIE_MAX_BYTES", _whole(1))
     )
-    sam_exclusions_url: str = field(
-        default="https://api.sam.gov/entity-information/v4/exclusions",
-        metadata=_env("SAM_EXCLUSIONS_URL", _text),
+    sam_extract_url: str = field(
+        default="https://api.sam.gov/data-services/v1/extracts",
+        metadata=_env("SAM_EXTRACT_URL", _text),
     )
     sam_api_key: str | None = field(default=None, repr=False, metadata=_env("SAM_API_KEY", _text))
-    sam_page_size: int = field(default=10, metadata=_env("SAM_PAGE_SIZE", _whole(1, 10)))
+    sam_extract_max_bytes: int = field(
+        default=100 * 1024 * 1024, metadata=_env("SAM_EXTRACT_MAX_BYTES", _whole(1))
+    )
     exclusion_timeout_seconds: float = field(
         default=30.0, metadata=_env("EXCLUSION_TIMEOUT_SECONDS", _seconds)
     )

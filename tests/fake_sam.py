@@ -1,116 +1,118 @@
-"""A local stand-in for SAM.gov's Exclusions API (v4), so tests never touch the internet:
-an HTTP server on 127.0.0.1 (a free port), in a thread, answering
-`GET /entity-information/v4/exclusions?api_key=K&page=P&size=S&...` with the records it
-was given, in the API's shape and pages. It refuses a wrong key (403), counts the
-requests per page, and can fail: every request (`down`), or a page's next n requests
-(`fail_page`, with a status or a delay past the client's timeout).
-"""
+"""A local stand-in for SAM.gov's Data Services extracts, so tests never touch the
+internet: an HTTP server on 127.0.0.1 (a free port), in a thread, answering
+`GET /data-services/v1/extracts?api_key=K&fileName=NAME` with the bytes it was given for
+that name, 404 for any other name, 403 for a wrong key, or `down`'s status for all; and
+extracts written in the public extract's (V2) layout."""
 
 from __future__ import annotations
 
-import json
+import csv
+import io
 import threading
-import time
 import urllib.parse
-from collections import Counter
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 API_KEY = "test-only-sam-key"
+
+# The public extract's columns, in its order.
+COLUMNS = (
+    "Classification", "Name", "Prefix", "First", "Middle", "Last", "Suffix",
+    "Address 1", "Address 2", "Address 3", "Address 4", "City", "State / Province",
+    "Country", "Zip Code", "Open Data Flag?", "Blank (Deprecated)", "Unique Entity ID",
+    "Exclusion Program", "Excluding Agency", "CT Code", "Exclusion Type",
+    "Additional Comments", "Active Date", "Termination Date", "Record Status",
+    "Cross-Reference", "SAM Number", "CAGE", "NPI", "Creation_Date",
+)  # fmt: skip
 
 
 def individual(
     last: str,
     first: str,
     *,
-    middle: str = "",
     npi: str = "",
     state: str = "VA",
-    activated: str = "03-15-2024",
-    exclusion_type: str = "Ineligible (Proceedings Completed)",
-    agency: str = "HHS",
-) -> dict[str, Any]:
-    """An individual's record as the API writes it."""
+    active: str = "03/15/2024",
+    terminated: str = "Indefinite",
+) -> dict[str, str]:
+    """An individual's row as the extract writes it."""
     return {
-        "exclusionDetails": {
-            "classificationType": "Individual",
-            "exclusionType": exclusion_type,
-            "exclusionProgram": "Reciprocal",
-            "excludingAgencyCode": agency,
-            "excludingAgencyName": "DEPT OF HEALTH AND HUMAN SERVICES",
-        },
-        "exclusionIdentification": {
-            "ueiSAM": None,
-            "cageCode": "",
-            "npi": npi,
-            "prefix": "",
-            "firstName": first,
-            "middleName": middle,
-            "lastName": last,
-            "suffix": "",
-            "entityName": "",
-        },
-        "exclusionActions": {
-            "listOfActions": [
-                {
-                    "createDate": "Currently Not Available",
-                    "updateDate": "Currently Not Available",
-                    "activateDate": activated,
-                    "terminationDate": "Indefinite",
-                    "terminationType": "Indefinite",
-                    "recordStatus": "Active",
-                }
-            ]
-        },
-        "exclusionAddress": {
-            "addressLine1": None,
-            "city": "RICHMOND",
-            "stateOrProvinceCode": state,
-            "zipCode": "23219",
-            "countryCode": "USA",
-        },
+        "Classification": "Individual",
+        "First": first,
+        "Last": last,
+        "City": "RICHMOND",
+        "State / Province": state,
+        "Country": "USA",
+        "Exclusion Program": "Reciprocal",
+        "Excluding Agency": "HHS",
+        "Exclusion Type": "Ineligible (Proceedings Completed)",
+        "Active Date": active,
+        "Termination Date": terminated,
+        "Record Status": "Active",
+        "NPI": npi,
     }
+
+
+def firm(name: str, *, npi: str = "") -> dict[str, str]:
+    return {
+        "Classification": "Firm",
+        "Name": name,
+        "Country": "USA",
+        "Excluding Agency": "HHS",
+        "Exclusion Type": "Ineligible (Proceedings Completed)",
+        "Active Date": "01/02/2023",
+        "Termination Date": "Indefinite",
+        "NPI": npi,
+    }
+
+
+def extract(rows: list[dict[str, str]], *, header: tuple[str, ...] = COLUMNS) -> bytes:
+    """A ZIP holding one CSV of the rows (absent fields empty), as SAM.gov zips it."""
+    text = io.StringIO()
+    writer = csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(name, "") for name in header])
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("SAM_Exclusions_Public_Extract_V2.CSV", text.getvalue())
+    return out.getvalue()
+
+
+def write(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_bytes(extract(rows))
+    return path
 
 
 class FakeSam:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.records: list[dict[str, Any]] = []
-        self.requests: Counter[int] = Counter()
-        self.queries: list[dict[str, str]] = []
-        self._down = 0  # status every request answers, 0: up
-        self._failures: dict[int, list[tuple[int, float]]] = {}
+        self.files: dict[str, bytes] = {}
+        self.asked: list[str] = []
+        self._down = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
-                page, size = int(query.get("page", "0")), int(query.get("size", "10"))
+                name = query.get("fileName", "")
                 with fake._lock:
-                    fake.requests[page] += 1
-                    fake.queries.append(query)
-                    failing = fake._failures.get(page)
-                    status, delay = failing.pop(0) if failing else (fake._down or 200, 0.0)
-                    records = fake.records[page * size : (page + 1) * size]
-                    total = len(fake.records)
+                    fake.asked.append(name)
+                    body = fake.files.get(name)
+                    status = fake._down or (200 if body is not None else 404)
                 if query.get("api_key") != API_KEY:
                     status = 403
-                if delay:
-                    time.sleep(delay)
-                payload: dict[str, Any] = (
-                    {"totalRecords": total, "excludedEntity": records, "links": {}}
-                    if status == 200
-                    else {"error": "unavailable"}
-                )
-                body = json.dumps(payload).encode()
+                payload = body if status == 200 and body is not None else b"{}"
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Type", "application/zip")
+                    self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test)
+                    pass
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -123,7 +125,7 @@ class FakeSam:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/entity-information/v4/exclusions"
+        return f"http://{host!s}:{port}/data-services/v1/extracts"
 
     def start(self) -> FakeSam:
         self._thread.start()
@@ -133,20 +135,13 @@ class FakeSam:
         self._server.shutdown()
         self._server.server_close()
 
-    def serve(self, records: list[dict[str, Any]]) -> None:
+    def serve(self, files: dict[str, bytes]) -> None:
+        """These files by name, and nothing else, from now on."""
         with self._lock:
-            self.records = list(records)
-            self.requests.clear()
-            self.queries.clear()
+            self.files = dict(files)
+            self.asked.clear()
             self._down = 0
-            self._failures.clear()
 
     def down(self, status: int = 503) -> None:
-        """Every request answers `status` from now on."""
         with self._lock:
             self._down = status
-
-    def fail_page(self, page: int, times: int, *, status: int = 500, delay: float = 0.0) -> None:
-        """The page's next `times` requests fail: with `status`, after `delay` seconds."""
-        with self._lock:
-            self._failures[page] = [(status, delay)] * times

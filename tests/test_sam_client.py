@@ -1,12 +1,15 @@
-"""SAM.gov's Exclusions API (app/integrations/sam.py) against a local fake
-(tests/fake_sam.py): paging, retries, SAM.gov down leaving the version in force; and the
-scheduled import (workers/jobs.py) fetching both lists."""
+"""SAM.gov's public Exclusions extract (app/domain/exclusion_lists.py import_sam_extract,
+app/integrations/sam.py) in the extract's layout, from a local fake of SAM.gov's Data
+Services (tests/fake_sam.py): individuals in force only, a malformed file refused whole,
+the newest of the days tried; and the scheduled import (workers/jobs.py) fetching both
+lists, keeping the version in force when a download fails."""
 
 from __future__ import annotations
 
+import io
 import os
-import socket
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -20,21 +23,25 @@ from flask import Flask
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from app import metrics
+from app import clock, metrics
 from app.config import Settings
-from app.domain.exclusion_lists import ImportResult, import_sam
+from app.domain.exclusion_lists import (
+    ImportResult,
+    MalformedList,
+    extract_published_on,
+    import_sam_extract,
+)
 from app.factory import create_app
-from app.integrations.sam import SamClient, SamUnavailable
+from app.integrations.sam import extract_name
 from app.models import ExclusionEntry
 from app.tenancy.context import use_context
-from tests import leie_files
+from tests import fake_sam, leie_files
 from tests.conftest import MSC_SYSTEM
-from tests.fake_sam import API_KEY, FakeSam, individual
+from tests.fake_sam import API_KEY, FakeSam, firm, individual
 from workers import jobs
 
 TODAY = date(2026, 12, 11)
 PUBLISHED = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
-RETRIES = 2
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +51,13 @@ def sam() -> Iterator[FakeSam]:
     fake.stop()
 
 
-def _people(count: int) -> list[dict[str, Any]]:
+def _people(count: int) -> list[dict[str, str]]:
     return [individual(f"LAST{n:02d}", f"FIRST{n:02d}") for n in range(count)]
 
 
-def _client(url: str, *, timeout: float = 2.0, key: str = API_KEY) -> SamClient:
-    return SamClient(url, key, timeout_seconds=timeout, retries=RETRIES, backoff_seconds=0.01)
-
-
-def _pull(db: Session, client: SamClient, published_on: date = TODAY) -> ImportResult:
+def _import(db: Session, path: Path, published_on: date = TODAY) -> ImportResult:
     use_context(db, MSC_SYSTEM)
-    return import_sam(db, client.pull(), published_on=published_on)
+    return import_sam_extract(db, path, published_on=published_on)
 
 
 def _snapshot(db: Session) -> list[Any]:
@@ -66,95 +69,90 @@ def _snapshot(db: Session) -> list[Any]:
     ]
 
 
-def test_a_pull_reads_every_page_and_becomes_a_version(db: Session, sam: FakeSam) -> None:
-    people = _people(22)
-    people.append(
-        individual("SMITH-JONES", "MARY ANN", npi="1234567893", state="TX", activated="06-30-2025")
-    )
-    sam.serve(people)
-    result = _pull(db, _client(sam.url))
+def test_the_names_carry_the_day_of_the_year() -> None:
+    assert extract_name(date(2026, 12, 1)) == "SAM_Exclusions_Public_Extract_V2_26335.ZIP"
+    assert extract_name(date(2027, 1, 5)) == "SAM_Exclusions_Public_Extract_V2_27005.ZIP"
+    assert extract_published_on("SAM_Exclusions_Public_Extract_V2_26335.ZIP") == date(2026, 12, 1)
+    assert extract_published_on("exclusions.zip") is None
 
-    assert (result.source, result.kind, result.entries, result.added) == ("sam", "full", 23, 23)
-    # three pages of ten, each asked once, for active individuals
-    assert sam.requests == {0: 1, 1: 1, 2: 1}
-    assert {
-        (q["api_key"], q["size"], q["classification"], q["recordStatus"]) for q in sam.queries
-    } == {(API_KEY, "10", "Individual", "Active")}
+
+def test_an_extract_keeps_the_individuals_in_force(db: Session, tmp_path: Path) -> None:
+    rows = [
+        *_people(2),
+        individual(
+            "SMITH-JONES", "MARY ANN", npi="1234567893", state="TX", active="06/30/2025",
+            terminated="12/12/2026",
+        ),
+        individual("GONE", "TERRY", terminated="12/11/2026"),  # ended on the day: out
+        individual("GONE", "LEE", terminated="01/05/2025"),
+        firm("ACME MEDICAL LLC", npi="1999999999"),
+    ]  # fmt: skip
+    result = _import(db, fake_sam.write(tmp_path / "x.ZIP", rows))
+
+    assert (result.source, result.kind, result.entries, result.added) == ("sam", "full", 3, 3)
+    names = db.scalars(select(ExclusionEntry.last_name).order_by(ExclusionEntry.last_name)).all()
+    assert names == ["LAST00", "LAST01", "SMITH-JONES"]
     mary = db.scalars(select(ExclusionEntry).where(ExclusionEntry.last_name == "SMITH-JONES")).one()
-    assert (mary.source, mary.name_key, mary.npi, mary.state, mary.excluded_on) == (
-        "sam",
+    assert (mary.name_key, mary.npi, mary.state, mary.excluded_on, mary.list_id) == (
         "mary smithjones",
         "1234567893",
         "TX",
         date(2025, 6, 30),
-    )
-    assert (mary.list_id, mary.date_of_birth, mary.withdrawn_list_id) == (
         result.list_id,
-        None,
-        None,
     )
+    # the same file again is no new version
+    again = _import(db, tmp_path / "x.ZIP")
+    assert (again.unchanged, again.list_id) == (True, result.list_id)
 
 
-def test_the_next_pull_withdraws_what_it_no_longer_holds(db: Session, sam: FakeSam) -> None:
-    people = _people(12)
-    sam.serve(people)
-    first = _pull(db, _client(sam.url), date(2026, 11, 11))
-    sam.serve(people[1:])
-    second = _pull(db, _client(sam.url))
-    assert (second.entries, second.updated, second.withdrawn) == (11, 11, 1)
+def test_the_next_extract_withdraws_what_it_no_longer_holds(db: Session, tmp_path: Path) -> None:
+    people = _people(3)
+    first = _import(db, fake_sam.write(tmp_path / "a.ZIP", people), date(2026, 12, 10))
+    second = _import(db, fake_sam.write(tmp_path / "b.ZIP", people[1:]))
+    assert (second.entries, second.updated, second.withdrawn) == (2, 2, 1)
     gone = db.scalars(select(ExclusionEntry).where(ExclusionEntry.last_name == "LAST00")).one()
     assert (gone.list_id, gone.withdrawn_list_id, gone.reinstated_on) == (
         first.list_id,
         second.list_id,
         TODAY,
     )
-    # the same answer again is no new version
-    again = _pull(db, _client(sam.url))
-    assert (again.unchanged, again.list_id) == (True, second.list_id)
 
 
-def test_a_page_that_fails_once_is_asked_again(db: Session, sam: FakeSam) -> None:
-    sam.serve(_people(15))
-    sam.fail_page(1, 1, status=502)
-    result = _pull(db, _client(sam.url))
-    assert result.entries == 15
-    assert sam.requests == {0: 1, 1: 2}
-
-
-def _sam_down(db: Session, client: SamClient, match: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "line", "reason"),
+    [
+        (fake_sam.extract([individual("DOE", "JANE", active="2024-03-15")]), 2, "Active Date"),
+        (fake_sam.extract([*_people(2), individual("", "JANE")]), 4, "without a Last name"),
+        (fake_sam.extract(_people(1), header=fake_sam.COLUMNS[:-3]), 1, "no CAGE, NPI"),
+        (fake_sam.extract(_people(2))[:-200], 1, ""),
+        (b"Classification,Name\r\n", 1, "not a ZIP"),
+    ],
+)
+def test_a_malformed_extract_is_refused_whole(
+    db: Session, tmp_path: Path, content: bytes, line: int, reason: str
+) -> None:
+    _import(db, fake_sam.write(tmp_path / "a.ZIP", _people(2)), date(2026, 12, 10))
     before = _snapshot(db)
-    with pytest.raises(SamUnavailable, match=match), db.begin_nested():
-        _pull(db, client, date(2026, 12, 12))
+    path = tmp_path / "b.ZIP"
+    path.write_bytes(content)
+    with pytest.raises(MalformedList) as refused, db.begin_nested():
+        _import(db, path)
+    assert (refused.value.line, reason in refused.value.reason) == (line, True)
     assert _snapshot(db) == before
 
 
-def test_sam_down_leaves_the_last_pull_in_force(db: Session, sam: FakeSam) -> None:
-    sam.serve(_people(15))
-    _pull(db, _client(sam.url))
-
-    # an error answer on every retry, halfway through
-    sam.serve(_people(14))
-    sam.fail_page(1, RETRIES + 1, status=503)
-    _sam_down(db, _client(sam.url), r"page 1: \w+")
-    assert sam.requests[1] == RETRIES + 1
-    # too slow, every time
-    sam.serve(_people(14))
-    sam.fail_page(0, RETRIES + 1, delay=0.6)
-    _sam_down(db, _client(sam.url, timeout=0.2), r"page 0: \w+")
-    # nothing listening
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/entity-information/v4/exclusions"
-    _sam_down(db, _client(closed), r"page 0: MaxRetryError")
-    # a refused key is no passing fault: asked once
-    sam.serve(_people(14))
-    _sam_down(db, _client(sam.url, key="wrong"), r"page 0: HTTP 403")
-    assert sam.requests == {0: 1}
-
-
-def test_an_answer_that_is_not_the_apis_is_refused(db: Session, sam: FakeSam) -> None:
-    sam.serve([{"exclusionDetails": "?"}])
-    _sam_down(db, _client(sam.url), "without its exclusionDetails section")
+def test_a_row_with_another_field_count_is_refused_with_its_line(
+    db: Session, tmp_path: Path
+) -> None:
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as archive:
+        header = ",".join(f'"{name}"' for name in fake_sam.COLUMNS)
+        row = ",".join(["Individual", "", "", "JANE", "", "DOE"])
+        archive.writestr("extract.CSV", f"{header}\r\n{row}\r\n")
+    path = tmp_path / "short.ZIP"
+    path.write_bytes(body.getvalue())
+    with pytest.raises(MalformedList, match="line 2: 6 fields where the header has 31"):
+        _import(db, path)
 
 
 # --- the scheduled job (committed: each source's import is its own transaction) ---------
@@ -198,23 +196,35 @@ def _failures(source: str) -> float:
 def test_the_job_imports_both_lists_and_keeps_them_when_sam_is_down(
     settings: Settings, sam: FakeSam, leie_site: str, empty_lists: None, admin_engine: Engine
 ) -> None:
-    sam.serve(_people(3))
-    app = _job_app(
-        settings, leie_full_url=leie_site, sam_exclusions_url=sam.url, sam_api_key=API_KEY
-    )
-    with app.app_context():
+    sam.serve({extract_name(date(2026, 12, 9)): fake_sam.extract(_people(3))})
+    app = _job_app(settings, leie_full_url=leie_site, sam_extract_url=sam.url, sam_api_key=API_KEY)
+    with app.app_context(), clock.frozen(datetime(2026, 12, 11, 6, 30, tzinfo=UTC)):
         results = jobs.import_exclusion_lists()
     assert [(r.source, r.entries, r.unchanged) for r in results] == [
         ("leie", 1, False),
         ("sam", 3, False),
     ]
+    # today's and yesterday's extracts not out yet: the one of the day before
+    assert sam.asked == [extract_name(date(2026, 12, day)) for day in (11, 10, 9)]
+    assert results[1].published_on == date(2026, 12, 9)
     # the file's Last-Modified date is its publication date
     assert results[0].published_on == date(2026, 11, 10)
 
     sam.down()
     failed_before = _failures("sam")
-    with app.app_context(), pytest.raises(RuntimeError, match="sam: page 0"):
+    with app.app_context(), pytest.raises(RuntimeError, match=r"sam: download failed: .*HTTP 503"):
         jobs.import_exclusion_lists()
+    assert _failures("sam") == failed_before + 1
+    # no extract on any of the days tried
+    sam.serve({})
+    failed_before = _failures("sam")
+    with (
+        app.app_context(),
+        clock.frozen(datetime(2026, 12, 11, 6, 30, tzinfo=UTC)),
+        pytest.raises(RuntimeError, match="no extract published from 2026-12-08 to 2026-12-11"),
+    ):
+        jobs.import_exclusion_lists()
+    assert len(sam.asked) == 4
     assert _failures("sam") == failed_before + 1
     with admin_engine.connect() as connection:
         versions = connection.execute(
@@ -223,12 +233,12 @@ def test_the_job_imports_both_lists_and_keeps_them_when_sam_is_down(
         in_force = connection.scalar(
             text("SELECT count(*) FROM exclusion_entries WHERE withdrawn_list_id IS NULL")
         )
-    # the LEIE file again: no new version; SAM.gov down: its last pull stays
+    # the LEIE file again: no new version; SAM.gov's extract not had: its last one stays
     assert versions == [("leie", 1), ("sam", 3)]
     assert in_force == 4
 
 
-def test_a_refused_file_fails_the_job_after_the_sam_pull(
+def test_a_refused_file_fails_the_job_after_the_sam_import(
     settings: Settings,
     sam: FakeSam,
     leie_site: str,
@@ -240,12 +250,14 @@ def test_a_refused_file_fails_the_job_after_the_sam_pull(
         tmp_path / "site" / "UPDATED.csv",
         [leie_files.individual("DOE", "JANE", excluded="2020-01-01")],
     )
-    sam.serve(_people(2))
-    app = _job_app(
-        settings, leie_full_url=leie_site, sam_exclusions_url=sam.url, sam_api_key=API_KEY
-    )
+    sam.serve({extract_name(TODAY): fake_sam.extract(_people(2))})
+    app = _job_app(settings, leie_full_url=leie_site, sam_extract_url=sam.url, sam_api_key=API_KEY)
     failed_before = _failures("leie")
-    with app.app_context(), pytest.raises(RuntimeError, match="leie: line 2: EXCLDATE"):
+    with (
+        app.app_context(),
+        clock.frozen(datetime(2026, 12, 11, 6, 30, tzinfo=UTC)),
+        pytest.raises(RuntimeError, match="leie: line 2: EXCLDATE"),
+    ):
         jobs.import_exclusion_lists()
     assert _failures("leie") == failed_before + 1
     with admin_engine.connect() as connection:

@@ -25,7 +25,7 @@ from app.domain.exclusion_lists import ImportResult
 from app.domain.outbox import RetryPolicy
 from app.integrations import mail
 from app.integrations.nppes import NppesClient
-from app.integrations.sam import DownloadFailed, SamClient, SamUnavailable, download
+from app.integrations.sam import DownloadFailed, download, download_extract
 from app.models import OutboxMessage
 from app.models.enums import OutboxStatus
 from workers.runtime import log, mailer, services, settings, system_session
@@ -232,31 +232,39 @@ def import_leie_file(
     return result
 
 
-def fetch_sam() -> ImportResult:
-    """Pull SAM.gov's exclusions as a new version; SamUnavailable (after the client's
-    retries) when SAM.gov does not answer whole, the version in force kept."""
-    config = settings()
-    assert config.sam_api_key, "SAM_API_KEY is not set"
-    client = SamClient(
-        config.sam_exclusions_url,
-        config.sam_api_key,
-        timeout_seconds=config.exclusion_timeout_seconds,
-        retries=config.exclusion_retries,
-        page_size=config.sam_page_size,
-    )
-    today = clock.today()
-    with system_session(f"exclusion-import:sam:{today}") as session:
-        result = exclusion_lists.import_sam(session, client.pull(), published_on=today)
+def import_sam_extract_file(path: Path, *, published_on: date) -> ImportResult:
+    """Import one SAM.gov public Exclusions extract (app/domain/exclusion_lists.py)."""
+    with system_session(f"exclusion-import:sam:{published_on}") as session:
+        result = exclusion_lists.import_sam_extract(session, path, published_on=published_on)
     log.info("exclusion import: %s", result)
     return result
+
+
+def fetch_sam() -> ImportResult:
+    """Download SAM.gov's newest public Exclusions extract (SAM_EXTRACT_URL, today's or
+    one of the days before) to a temporary directory and import it. DownloadFailed
+    (after the retries) or a refused file (DomainError) leave the version in force."""
+    config = settings()
+    assert config.sam_api_key, "SAM_API_KEY is not set"
+    with tempfile.TemporaryDirectory(prefix="sam-") as directory:
+        path, published_on = download_extract(
+            config.sam_extract_url,
+            config.sam_api_key,
+            Path(directory),
+            today=clock.today(),
+            max_bytes=config.sam_extract_max_bytes,
+            timeout_seconds=config.exclusion_timeout_seconds,
+            retries=config.exclusion_retries,
+        )
+        return import_sam_extract_file(path, published_on=published_on)
 
 
 def import_exclusion_lists() -> list[ImportResult]:
     """The monthly import: the LEIE's full file from LEIE_FULL_URL (downloaded to a
     temporary file, its publication date the server's Last-Modified, else today) and a
-    SAM.gov pull when SAM_API_KEY is set; each source in its own transaction, so that
+    SAM.gov's public extract when SAM_API_KEY is set; each source in its own transaction, so that
     one failing leaves the other's import done. A source that fails (not downloaded, a
-    file refused, SAM.gov not answering whole) is logged and counted
+    file refused) is logged and counted
     (msc_exclusion_fetch_failures_total) and its version in force stays; the
     job then fails, so the failure shows in the queue's failed jobs, and the next run
     tries again. The results, for the screening that follows an import."""
@@ -286,10 +294,14 @@ def import_exclusion_lists() -> list[ImportResult]:
     if config.sam_api_key:
         try:
             results.append(fetch_sam())
-        except SamUnavailable as exc:
-            failures.append(f"sam: {exc}")
+        except DownloadFailed as exc:
+            failures.append(f"sam: download failed: {exc}")
             metrics.EXCLUSION_FETCH_FAILURES.labels(source="sam").inc()
-            log.error("exclusion import: SAM.gov did not answer, last pull kept: %s", exc)
+            log.error("exclusion import: the SAM.gov extract was not downloaded: %s", exc)
+        except DomainError as exc:  # a malformed or older extract: refused whole
+            failures.append(f"sam: {exc.message}")
+            metrics.EXCLUSION_FETCH_FAILURES.labels(source="sam").inc()
+            log.error("exclusion import: the SAM.gov extract was refused: %s", exc.message)
     screen_after_import(results)
     if failures:
         raise RuntimeError("exclusion import failed: " + "; ".join(failures))

@@ -1,4 +1,5 @@
-"""Importing the exclusion lists: the HHS-OIG LEIE's CSV files and SAM.gov pulls.
+"""Importing the exclusion lists: the HHS-OIG LEIE's CSV files and SAM.gov's public
+Exclusions extracts (a ZIP holding one CSV of every active exclusion).
 
 Each import is one version of its list (an `exclusion_lists` row: source, kind, the date
 the source published it, the SHA-256 of the bytes read) and is made in one transaction of
@@ -12,7 +13,7 @@ entry key, and the staged rows are removed.
 
 - An entry's identity (`entry_key`): for the LEIE, which has no identifier, the SHA-256
   of its normalised names, business name, NPI, date of birth, exclusion type and date;
-  for SAM.gov, whose public answer carries no record identifier either, the SHA-256 of
+  for SAM.gov, whose public extract carries no record identifier either, the SHA-256 of
   the record's classification, names, identifiers (UEI, CAGE, NPI), excluding agency,
   exclusion type and activation date.
 - Every entry a version carries gets `list_id` = that version (inserted, or updated).
@@ -37,9 +38,10 @@ import hashlib
 import io
 import re
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,7 +49,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.domain.errors import Conflict, Invalid
-from app.integrations.sam import SamPull, SamRecord
+from app.integrations.sam import SamRecord
 from app.models import ExclusionList
 
 LEIE = "leie"
@@ -77,6 +79,26 @@ LEIE_COLUMNS = (
     "WVRSTATE",
 )
 _COLUMN = {name: place for place, name in enumerate(LEIE_COLUMNS)}
+# The columns of SAM.gov's public extract (V2) that the lists read; it has more (the
+# address, the program, comments...), found by name in its header row.
+SAM_EXTRACT_COLUMNS = (
+    "Classification",
+    "Name",
+    "First",
+    "Middle",
+    "Last",
+    "State / Province",
+    "Country",
+    "Unique Entity ID",
+    "Excluding Agency",
+    "Exclusion Type",
+    "Active Date",
+    "Termination Date",
+    "CAGE",
+    "NPI",
+)
+# How the extract writes a termination date it does not have.
+_SAM_NO_DATE = ("indefinite", "n/a")
 # How the LEIE writes "no date" and "no NPI".
 _NO_DATE = "00000000"
 _NO_NPI = "0000000000"
@@ -86,6 +108,8 @@ _STATE = re.compile(r"[A-Za-z]{2}")
 # A publication date in a file's name: UPDATED-2026-11.csv (the month's first day) or
 # UPDATED-2026-11-10.csv.
 _NAMED_DATE = re.compile(r"(?<![0-9])([0-9]{4})-([0-9]{2})(?:-([0-9]{2}))?(?![0-9])")
+# SAM.gov's extract names its day: SAM_Exclusions_Public_Extract_V2_26335.ZIP (YYDDD).
+_EXTRACT_DAY = re.compile(r"_([0-9]{5})\.zip$", re.IGNORECASE)
 _READ_CHUNK = 1024 * 1024
 # How long one statement of an import may take (the scheduled job itself stops after an
 # hour: workers/cron.py).
@@ -181,6 +205,18 @@ def published_on_from_name(name: str) -> date | None:
         return None
 
 
+def extract_published_on(name: str) -> date | None:
+    """The publication date in a SAM.gov extract's name (..._V2_26335.ZIP: 2026's 335th
+    day), or None."""
+    found = _EXTRACT_DAY.search(Path(name).name)
+    if found is None:
+        return None
+    try:
+        return datetime.strptime(found.group(1), "%y%j").date()
+    except ValueError:
+        return None
+
+
 def import_leie(session: Session, path: Path, *, kind: str, published_on: date) -> ImportResult:
     """Import the LEIE file at `path`, a full file (UPDATED.csv) or a monthly supplement,
     as the version published on `published_on`."""
@@ -214,19 +250,38 @@ def import_leie(session: Session, path: Path, *, kind: str, published_on: date) 
         )
 
 
-def import_sam(session: Session, pull: SamPull, *, published_on: date) -> ImportResult:
-    """Store a SAM.gov pull, the records of every page of the API's answer, as a full
-    version taken on `published_on`. Fetched while it is stored: the pull failing midway
-    (SAM.gov down) fails the import, and the version in force stays."""
-    rows = (_sam_row(place, record) for place, record in enumerate(pull, start=1))
-    return _import(
-        session,
-        source=SAM,
-        kind=FULL,
-        published_on=published_on,
-        rows=rows,
-        sha256=lambda: pull.sha256,
-    )
+def import_sam_extract(session: Session, path: Path, *, published_on: date) -> ImportResult:
+    """Import SAM.gov's public Exclusions extract at `path` (the ZIP as downloaded) as a
+    full version published on `published_on`: the exclusions of individuals in force
+    that day (no termination date, or one after it)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as raw:
+        while chunk := raw.read(_READ_CHUNK):
+            digest.update(chunk)
+    sha256 = digest.hexdigest()
+    known = _version_of(session, SAM, sha256)
+    if known is not None:
+        return ImportResult(SAM, FULL, published_on, known, sha256, unchanged=True)
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise MalformedList(1, "not a ZIP file, as SAM.gov's extract is") from None
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if len(members) != 1 or not members[0].filename.upper().endswith(".CSV"):
+            raise MalformedList(1, "the extract's ZIP holds one CSV file, and this does not")
+        with archive.open(members[0]) as member:
+            text_stream = io.TextIOWrapper(
+                member, encoding="utf-8-sig", errors=_DECODE_ERRORS, newline=""
+            )
+            return _import(
+                session,
+                source=SAM,
+                kind=FULL,
+                published_on=published_on,
+                rows=_sam_extract_rows(text_stream, published_on),
+                sha256=lambda: sha256,
+            )
 
 
 def _import(
@@ -239,7 +294,7 @@ def _import(
     sha256: Callable[[], str],
 ) -> ImportResult:
     # A whole list's statements run longer than a request's (the application role's
-    # DATABASE_STATEMENT_TIMEOUT_SECONDS), and a SAM.gov pull is fetched during its COPY.
+    # DATABASE_STATEMENT_TIMEOUT_SECONDS).
     session.execute(text(f"SET LOCAL statement_timeout = '{IMPORT_STATEMENT_TIMEOUT}'"))
     # The merge sorts and joins a whole list's rows: in memory rather than on disk.
     session.execute(text(f"SET LOCAL work_mem = '{IMPORT_WORK_MEM}'"))
@@ -477,6 +532,83 @@ def _leie_row(line: int, fields: list[str]) -> StagedRow:
     )
 
 
+def _sam_extract_rows(stream: IO[str], published_on: date) -> Iterator[StagedRow]:
+    """The extract's exclusions of individuals in force on `published_on`, checked, as
+    staged rows; MalformedList at the first fault."""
+    reader = csv.reader(stream, strict=True)
+    try:
+        header = next(reader, None)
+        names = [name.strip() for name in header or []]
+        missing = [name for name in SAM_EXTRACT_COLUMNS if name not in names]
+        if missing:
+            raise MalformedList(1, "not the extract's header: no " + ", ".join(missing))
+        column = {name: names.index(name) for name in SAM_EXTRACT_COLUMNS}
+        for fields in reader:
+            if fields == []:
+                continue  # a blank line
+            if len(fields) != len(names):
+                raise MalformedList(
+                    reader.line_num, f"{len(fields)} fields where the header has {len(names)}"
+                )
+            record = _sam_extract_record(reader.line_num, fields, column, published_on)
+            if record is not None:
+                yield _sam_row(reader.line_num, record)
+    except csv.Error as exc:
+        raise MalformedList(
+            max(reader.line_num, 1), f"not CSV as SAM.gov writes it: {exc}"
+        ) from None
+    except (zipfile.BadZipFile, EOFError) as exc:  # a truncated or damaged ZIP
+        raise MalformedList(max(reader.line_num, 1), f"the ZIP does not read: {exc}") from None
+
+
+def _sam_extract_record(
+    line: int, fields: list[str], column: dict[str, int], published_on: date
+) -> SamRecord | None:
+    """The record on the line, or None for one the lists do not keep: an entity's, or
+    an exclusion terminated by `published_on`."""
+
+    def value(name: str) -> str | None:
+        return " ".join(fields[column[name]].split()) or None
+
+    def day(name: str) -> date | None:
+        raw = fields[column[name]].strip()
+        if raw == "" or raw.lower() in _SAM_NO_DATE:
+            return None
+        try:
+            return datetime.strptime(raw, "%m/%d/%Y").date()
+        except ValueError:
+            raise MalformedList(line, f"{name} {raw!r} is not a date written MM/DD/YYYY") from None
+
+    classification = value("Classification")
+    if classification is None:
+        raise MalformedList(line, "Classification is empty")
+    terminated_on = day("Termination Date")
+    activated_on = day("Active Date")
+    if classification != "Individual" or (
+        terminated_on is not None and terminated_on <= published_on
+    ):
+        return None
+    last = value("Last")
+    if last is None:
+        raise MalformedList(line, "an individual without a Last name")
+    npi = value("NPI")
+    state = (value("State / Province") or "").upper()
+    return SamRecord(
+        classification=classification,
+        first_name=value("First"),
+        middle_name=value("Middle"),
+        last_name=last,
+        entity_name=value("Name"),
+        uei=value("Unique Entity ID"),
+        cage_code=value("CAGE"),
+        npi=npi if npi and _TEN_DIGITS.fullmatch(npi) else None,
+        excluding_agency=value("Excluding Agency"),
+        exclusion_type=value("Exclusion Type"),
+        activated_on=activated_on,
+        state=state if _STATE.fullmatch(state) and value("Country") in (None, "USA") else None,
+    )
+
+
 def _sam_row(place: int, record: SamRecord) -> StagedRow:
     key = _key(
         record.classification,
@@ -505,7 +637,7 @@ def _sam_row(place: int, record: SamRecord) -> StagedRow:
         None,
         record.exclusion_type,
         record.activated_on,
-        None,  # a pull holds the exclusions in force
+        None,  # the extract holds the exclusions in force
     )
 
 
