@@ -274,3 +274,25 @@ def test_the_job_refuses_a_file_larger_than_the_limit(
     assert _failures("leie") == failed_before + 1
     with admin_engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM exclusion_lists")) == 0
+
+
+def test_the_command_imports_an_extract_by_hand_and_refuses_a_bad_one(
+    app: Flask, empty_lists: None, admin_engine: Engine, tmp_path: Path
+) -> None:
+    path = fake_sam.write(tmp_path / extract_name(TODAY), _people(2))
+    bad = tmp_path / "not-a-zip.ZIP"
+    bad.write_bytes(b"PK but not a zip")
+    runner = app.test_cli_runner()
+    with app.app_context():
+        imported = runner.invoke(args=["exclusions", "import-sam-extract", str(path)])
+        refused = runner.invoke(
+            args=["exclusions", "import-sam-extract", str(bad), "--published-on", "2026-12-12"]
+        )
+    assert imported.exit_code == 0, imported.output
+    # the date from the file's name (its year and day of the year)
+    assert imported.stdout.startswith("sam full of 2026-12-11 (")
+    assert refused.exit_code == 1 and "not-a-zip.ZIP" in refused.output
+    with admin_engine.connect() as connection:
+        assert connection.execute(
+            text("SELECT source, published_on, entry_count FROM exclusion_lists")
+        ).all() == [("sam", TODAY, 2)]
