@@ -62,6 +62,8 @@ LOCAL_DATA = Path(os.environ.get("LOCAL_DATA_DIR", ".local"))
 # One database per test run, so parallel runs on one server never meet.
 TEST_DATABASE = f"msc_test_{os.getpid()}"
 RUN_QUEUE = f"test-{TEST_DATABASE}"
+# Emptied after each test that commits (clean_database): the tenants' rows, and the
+# global rows tests write beside them (the NPI Registry's cache, the exclusion lists).
 TENANT_TABLES = (
     "audit_events, provider_facilities, facilities, memberships, organizations, users,"
     " npi_registry_answers, exclusion_import_rows, exclusion_entries, exclusion_lists"

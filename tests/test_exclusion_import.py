@@ -5,7 +5,6 @@ command and the monthly schedule."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -295,17 +294,8 @@ def test_the_publication_date_a_name_carries(name: str, published: date | None) 
 # --- the command and the schedule (committed: each transaction is the command's own) ---
 
 
-@pytest.fixture
-def empty_lists(admin_engine: Engine) -> Iterator[None]:
-    yield
-    with admin_engine.begin() as connection:
-        connection.execute(
-            text("TRUNCATE exclusion_import_rows, exclusion_entries, exclusion_lists CASCADE")
-        )
-
-
 def test_the_command_imports_a_file_and_refuses_a_bad_one(
-    app: Flask, empty_lists: None, admin_engine: Engine, tmp_path: Path
+    app: Flask, clean_database: None, admin_engine: Engine, tmp_path: Path
 ) -> None:
     runner = app.test_cli_runner()
     path = leie_files.write(tmp_path / "UPDATED-2026-11-10.csv", [MARY, JOHN, SUPPLY])
@@ -334,7 +324,7 @@ def test_the_command_imports_a_file_and_refuses_a_bad_one(
 
 
 def test_a_new_version_imported_by_hand_is_screened_and_the_same_file_again_is_not(
-    app: Flask, seeded: TwoTenants, empty_lists: None, admin_engine: Engine, tmp_path: Path
+    app: Flask, seeded: TwoTenants, clean_database: None, admin_engine: Engine, tmp_path: Path
 ) -> None:
     """Every import that brings a new version screens every active provider against the
     lists then in force (reason list_import): the shared provider, listed by NPI, is an

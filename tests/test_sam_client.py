@@ -159,15 +159,6 @@ def test_a_row_with_another_field_count_is_refused_with_its_line(
 
 
 @pytest.fixture
-def empty_lists(admin_engine: Engine) -> Iterator[None]:
-    yield
-    with admin_engine.begin() as connection:
-        connection.execute(
-            text("TRUNCATE exclusion_import_rows, exclusion_entries, exclusion_lists CASCADE")
-        )
-
-
-@pytest.fixture
 def leie_site(tmp_path: Path) -> Iterator[str]:
     """A local web server for a directory holding an LEIE file (UPDATED.csv), last
     modified at PUBLISHED."""
@@ -194,7 +185,7 @@ def _failures(source: str) -> float:
 
 
 def test_the_job_imports_both_lists_and_keeps_them_when_sam_is_down(
-    settings: Settings, sam: FakeSam, leie_site: str, empty_lists: None, admin_engine: Engine
+    settings: Settings, sam: FakeSam, leie_site: str, clean_database: None, admin_engine: Engine
 ) -> None:
     sam.serve({extract_name(date(2026, 12, 9)): fake_sam.extract(_people(3))})
     app = _job_app(settings, leie_full_url=leie_site, sam_extract_url=sam.url, sam_api_key=API_KEY)
@@ -242,7 +233,7 @@ def test_a_refused_file_fails_the_job_after_the_sam_import(
     settings: Settings,
     sam: FakeSam,
     leie_site: str,
-    empty_lists: None,
+    clean_database: None,
     admin_engine: Engine,
     tmp_path: Path,
 ) -> None:
@@ -265,7 +256,7 @@ def test_a_refused_file_fails_the_job_after_the_sam_import(
 
 
 def test_the_job_refuses_a_file_larger_than_the_limit(
-    settings: Settings, leie_site: str, empty_lists: None, admin_engine: Engine
+    settings: Settings, leie_site: str, clean_database: None, admin_engine: Engine
 ) -> None:
     app = _job_app(settings, leie_full_url=leie_site, leie_max_bytes=100)
     failed_before = _failures("leie")
@@ -277,7 +268,7 @@ def test_the_job_refuses_a_file_larger_than_the_limit(
 
 
 def test_the_command_imports_an_extract_by_hand_and_refuses_a_bad_one(
-    app: Flask, empty_lists: None, admin_engine: Engine, tmp_path: Path
+    app: Flask, clean_database: None, admin_engine: Engine, tmp_path: Path
 ) -> None:
     path = fake_sam.write(tmp_path / extract_name(TODAY), _people(2))
     bad = tmp_path / "not-a-zip.ZIP"

@@ -509,19 +509,12 @@ def _committed_screenings(admin_engine: Engine, user_id: str) -> list[tuple[Any,
         ]
 
 
-@pytest.fixture
-def clean_lists(admin_engine: Engine) -> Any:
-    yield
-    with admin_engine.begin() as connection:
-        connection.execute(text("TRUNCATE exclusion_entries, exclusion_lists CASCADE"))
-
-
 def test_an_accepted_provider_invitation_is_screened(
     client: FlaskClient,
     seeded: TwoTenants,
     admin_engine: Engine,
     app_engine: Engine,
-    clean_lists: None,
+    clean_database: None,
 ) -> None:
     _committed_list(app_engine, first_name="NOVA", last_name="REYES", state="TX")
     a = seeded.a
@@ -545,7 +538,7 @@ def test_a_new_npi_name_or_date_of_birth_is_screened_at_once(
     seeded: TwoTenants,
     admin_engine: Engine,
     app_engine: Engine,
-    clean_lists: None,
+    clean_database: None,
 ) -> None:
     listed = factories.unique_npi()
     _committed_list(app_engine, last_name="QUILL", first_name="ROBIN", npi=listed)
@@ -607,7 +600,7 @@ def test_the_job_screens_every_provider(
     seeded: TwoTenants,
     admin_engine: Engine,
     app_engine: Engine,
-    clean_lists: None,
+    clean_database: None,
 ) -> None:
     _committed_list(
         app_engine, last_name="QUILL", first_name="ROBIN", npi=seeded.shared_provider.npi
