@@ -28,11 +28,10 @@ import argparse
 import os
 import time
 
+import harness
 import psycopg
 from sqlalchemy import text
 
-from app.config import Settings
-from app.local import embedded_postgres, embedded_redis, urls_for
 from app.tenancy.roles import libpq_url
 
 DATABASE = "msc_bench"
@@ -184,21 +183,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    configured = Settings.from_env()
-    admin = configured.database_admin_url or embedded_postgres(configured.local_data_dir)
-    redis_url = configured.redis_url or embedded_redis(configured.local_data_dir)
-    urls = urls_for(admin, args.database)
-    with psycopg.connect(libpq_url(urls.admin)) as conn:
-        region = conn.execute("SELECT region FROM deployment_region").fetchone()
-    if region is None:
-        raise SystemExit(f"{args.database} is not a provisioned database")
+    bench = harness.target(args.database)
+    urls = bench.urls
     os.environ.update(
         {
             "DATABASE_URL": urls.app,
             "DATABASE_OWNER_URL": urls.owner,
             "DATABASE_ADMIN_URL": urls.admin,
-            "REDIS_URL": redis_url,
-            "REGION": region[0],
+            "REDIS_URL": bench.redis_url,
+            "REGION": bench.region,
             "LOG_LEVEL": "WARNING",
         }
     )
