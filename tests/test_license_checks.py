@@ -247,6 +247,42 @@ def test_pending_until_the_registry_answers_then_checked(
     assert registry.requests[seeded.shared_provider.npi] == 1
 
 
+def test_a_license_without_its_number_is_checked_once_it_has_one(
+    api: FlaskClient,
+    seeded: TwoTenants,
+    registry: FakeRegistry,
+    provider: dict[str, str],
+    app_engine: Engine,
+) -> None:
+    """A license kept without its number (written before the API asked for one): nothing
+    to look for in the registry, so no check, and the NPI's verification, which checks
+    the provider's licenses again, goes through; the number entered, it is checked."""
+    with Session(app_engine) as session:
+        use_context(session, MSC_SYSTEM)
+        cid = str(
+            session.execute(
+                text(
+                    "INSERT INTO credentials (user_id, owner_organization_ids, credential_type,"
+                    " state, expiry_date) VALUES (:u, :o, 'medical_license', 'TX',"
+                    " '2099-12-31') RETURNING id"
+                ),
+                {
+                    "u": seeded.shared_provider.id,
+                    "o": [seeded.a.organization.id, seeded.b.organization.id],
+                },
+            ).scalar_one()
+        )
+        session.commit()
+    _listing(registry, seeded, ("Q1234", "TX"))
+    _verify_npi(api, provider)
+    assert _checks(api, seeded, cid, _admin(api, seeded.a)) == []
+
+    updated = api.put(f"/api/v1/me/credentials/{cid}", json={"number": "Q1234"}, headers=provider)
+    assert updated.status_code == 200, updated.get_json()
+    [checked] = _checks(api, seeded, cid, _admin(api, seeded.a))
+    assert checked["outcome"] == "match"
+
+
 def test_a_new_number_supersedes_the_open_item(
     api: FlaskClient, seeded: TwoTenants, registry: FakeRegistry, provider: dict[str, str]
 ) -> None:

@@ -162,8 +162,14 @@ def check_credential(
     """Check a medical license and record the verdict for each organization of its
     owner; any other credential is not checked. With `only_news`, an organization whose
     last check of the credential read the same answer about the same NPI to the same
-    outcome gets no new one. Returns the checks recorded."""
-    if credential.credential_type != CredentialType.MEDICAL_LICENSE:
+    outcome gets no new one. Returns the checks recorded. A license without its number
+    or its state is not checked until it has both: there is nothing to look for in the
+    registry (the compliance score already counts it incomplete)."""
+    if (
+        credential.credential_type != CredentialType.MEDICAL_LICENSE
+        or not credential.number
+        or not credential.state
+    ):
         return []
     session.flush()  # the caller's changes, in the caller's own context
     with system_context(session, anonymous=True):
