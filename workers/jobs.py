@@ -284,28 +284,28 @@ def import_exclusion_lists() -> list[ImportResult]:
                 )
                 results.append(import_leie_file(path, published_on=modified or clock.today()))
             except DownloadFailed as exc:
-                failures.append(f"leie: download failed: {exc}")
-                metrics.EXCLUSION_FETCH_FAILURES.labels(source="leie").inc()
-                log.error("exclusion import: the LEIE file was not downloaded: %s", exc)
+                failures.append(_import_failed("leie", f"download failed: {exc}"))
             except DomainError as exc:  # a malformed or older file: refused whole
-                failures.append(f"leie: {exc.message}")
-                metrics.EXCLUSION_FETCH_FAILURES.labels(source="leie").inc()
-                log.error("exclusion import: the LEIE file was refused: %s", exc.message)
+                failures.append(_import_failed("leie", exc.message))
     if config.sam_api_key:
         try:
             results.append(fetch_sam())
         except DownloadFailed as exc:
-            failures.append(f"sam: download failed: {exc}")
-            metrics.EXCLUSION_FETCH_FAILURES.labels(source="sam").inc()
-            log.error("exclusion import: the SAM.gov extract was not downloaded: %s", exc)
+            failures.append(_import_failed("sam", f"download failed: {exc}"))
         except DomainError as exc:  # a malformed or older extract: refused whole
-            failures.append(f"sam: {exc.message}")
-            metrics.EXCLUSION_FETCH_FAILURES.labels(source="sam").inc()
-            log.error("exclusion import: the SAM.gov extract was refused: %s", exc.message)
+            failures.append(_import_failed("sam", exc.message))
     screen_after_import(results)
     if failures:
         raise RuntimeError("exclusion import failed: " + "; ".join(failures))
     return results
+
+
+def _import_failed(source: str, reason: str) -> str:
+    """A source's import that did not happen: logged and counted; its version in force
+    stays. What the job's failure then says of it."""
+    metrics.EXCLUSION_FETCH_FAILURES.labels(source=source).inc()
+    log.error("exclusion import: %s %s; the version in force stays", source, reason)
+    return f"{source}: {reason}"
 
 
 def screen_after_import(results: list[ImportResult]) -> None:
