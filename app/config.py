@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -251,6 +252,35 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Address ranges in CIDR notation (a bare address is its own), comma-separated."""
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"expected address ranges such as 127.0.0.1/32 or 10.0.0.0/8, separated by"
+                f" commas, got {part!r}"
+            ) from None
+    return tuple(networks)
+
+
+def _delays(raw: str) -> tuple[int, ...]:
+    """Seconds between one delivery attempt and the next, comma-separated: one per retry."""
+    try:
+        delays = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        delays = ()
+    if not delays or any(d < 0 for d in delays):
+        raise ValueError(
+            f"expected whole seconds separated by commas, such as 5,300,1800, got {raw!r}"
+        )
+    return delays
+
+
 _port = _whole(1, 65535)
 
 
@@ -334,6 +364,40 @@ class Settings:
         default=30.0, metadata=_env("EXCLUSION_TIMEOUT_SECONDS", _seconds)
     )
     exclusion_retries: int = field(default=3, metadata=_env("EXCLUSION_RETRIES", _whole(0, 10)))
+    # Webhook delivery (app/domain/webhooks.py, app/integrations/webhook_http.py): each
+    # attempt waits WEBHOOK_TIMEOUT_SECONDS at most for the connection and for each read,
+    # and keeps the first WEBHOOK_RESPONSE_MAX_BYTES of the answer. A failed attempt is
+    # retried after each of WEBHOOK_RETRY_DELAYS in turn (seconds, each varied by up to a
+    # fifth so that failed deliveries do not return together): by default after 5 s,
+    # 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, about a day in all, then the delivery
+    # fails. An endpoint whose attempts have all failed for WEBHOOK_DISABLE_AFTER_HOURS
+    # is disabled and its admins are emailed. A rotated secret keeps signing beside the
+    # new one for WEBHOOK_SECRET_OVERLAP_HOURS.
+    webhook_timeout_seconds: float = field(
+        default=10.0, metadata=_env("WEBHOOK_TIMEOUT_SECONDS", _seconds)
+    )
+    webhook_response_max_bytes: int = field(
+        default=2048, metadata=_env("WEBHOOK_RESPONSE_MAX_BYTES", _whole(0, 65536))
+    )
+    webhook_retry_delays: tuple[int, ...] = field(
+        default=(5, 300, 1800, 7200, 18000, 36000, 36000),
+        metadata=_env("WEBHOOK_RETRY_DELAYS", _delays),
+    )
+    webhook_disable_after: timedelta = field(
+        default=timedelta(hours=72),
+        metadata=_env("WEBHOOK_DISABLE_AFTER_HOURS", _duration("hours")),
+    )
+    webhook_secret_overlap: timedelta = field(
+        default=timedelta(hours=24),
+        metadata=_env("WEBHOOK_SECRET_OVERLAP_HOURS", _duration("hours", maximum=24 * 30)),
+    )
+    # Delivery refuses any address that is not public (private, loopback, link-local,
+    # cloud metadata, ...) after resolving the endpoint's host, but for those in these
+    # ranges (CIDR, comma-separated): for development and tests, e.g. 127.0.0.1/32. Never
+    # in production.
+    webhook_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = field(
+        default=(), metadata=_env("WEBHOOK_ALLOWED_NETWORKS", _networks)
+    )
     # Outgoing email (SMTP) and the outbox's delivery rules.
     smtp_host: str = field(default="127.0.0.1", metadata=_env("SMTP_HOST", _text))
     smtp_port: int = field(default=1025, metadata=_env("SMTP_PORT", _port))
@@ -559,6 +623,10 @@ class Settings:
             )
         if self.debug:
             problems.append("FLASK_DEBUG must be off")
+        if self.webhook_allowed_networks:
+            problems.append(
+                "WEBHOOK_ALLOWED_NETWORKS must be empty: it lets webhooks reach private addresses"
+            )
         return problems
 
     def check(self) -> None:

@@ -141,6 +141,14 @@ EMAILS_FAILED = Counter(
     "Outbox email attempts that failed (each then retried, or given up after the last).",
 )
 
+# Webhook delivery (workers/jobs.py): each attempt by how it ended (delivered: a 2xx;
+# failed: any other answer or none; refused: an address that may not be reached).
+WEBHOOK_ATTEMPTS = Counter(
+    "msc_webhook_attempts_total",
+    "Webhook delivery attempts, by outcome (delivered, failed, refused).",
+    ["outcome"],
+)
+
 # The exclusion lists' scheduled import (workers/jobs.py).
 EXCLUSION_FETCH_FAILURES = Counter(
     "msc_exclusion_fetch_failures_total",

@@ -5,8 +5,8 @@ twice).
 Times are UTC: rq's CronScheduler reads each expression against the current UTC time,
 the same clock the jobs take today's date from (app/clock.py).
 
-- relay the outbox every RELAY_INTERVAL_SECONDS: messages written by requests and scans
-  reach the queue, and abandoned ones are recovered;
+- relay the outbox and the webhook deliveries every RELAY_INTERVAL_SECONDS: messages and
+  events written by requests and scans reach the queue, and abandoned ones are recovered;
 - scan for expiring credentials and documents at REMINDER_SCAN_CRON (daily); the scan is
   idempotent, so an extra run sends nothing twice;
 - ask the NPI Registry again about pending verifications at NPI_RETRY_CRON (hourly);
@@ -33,6 +33,7 @@ SCREENING_TIMEOUT_SECONDS = 1800
 def register(scheduler: CronScheduler, settings: Settings) -> None:
     queue = settings.queue_name
     scheduler.register(jobs.relay_outbox, queue, interval=settings.relay_interval_seconds)
+    scheduler.register(jobs.relay_webhooks, queue, interval=settings.relay_interval_seconds)
     scheduler.register(jobs.scan_reminders, queue, cron=settings.reminder_scan_cron)
     scheduler.register(jobs.retry_npi_verifications, queue, cron=settings.npi_retry_cron)
     scheduler.register(jobs.apply_assignment_dates, queue, cron=settings.assignment_dates_cron)

@@ -1,6 +1,6 @@
 """The jobs: relay the outbox, deliver one message, scan for renewal reminders, issue a
 password reset link, retry NPI verifications, start and end assignments on their dates,
-import the exclusion lists, screen providers against them.
+import the exclusion lists, screen providers against them, relay and deliver webhooks.
 
 Every job logs what it worked on (outbox id, organization) and how it ended.
 """
@@ -19,15 +19,24 @@ from sqlalchemy.orm import Session
 
 from app import clock, metrics, tracing
 from app.config import Settings
-from app.domain import assignments, exclusion_lists, npi, outbox, passwords, reminders, screening
+from app.domain import (
+    assignments,
+    exclusion_lists,
+    npi,
+    outbox,
+    passwords,
+    reminders,
+    screening,
+    webhooks,
+)
 from app.domain.errors import DomainError, Invalid
 from app.domain.exclusion_lists import ImportResult
 from app.domain.outbox import RetryPolicy
-from app.integrations import mail
+from app.integrations import mail, webhook_http
 from app.integrations.nppes import NppesClient
 from app.integrations.sam import DownloadFailed, download, download_extract
 from app.models import OutboxMessage
-from app.models.enums import OutboxStatus
+from app.models.enums import OutboxStatus, WebhookDeliveryStatus
 from workers.runtime import log, mailer, services, settings, system_session
 
 DELIVER = "workers.jobs.deliver_message"
@@ -324,3 +333,90 @@ def screen_providers(reason: str) -> int:
         summary = screening.screen(session, reason=reason)
     log.info("screening (%s): %s", reason, summary)
     return summary.rows
+
+
+DELIVER_WEBHOOK = "workers.jobs.deliver_webhook"
+
+
+def relay_webhooks() -> int:
+    """Hand due webhook deliveries to the queue (and recover abandoned ones)."""
+    config = settings()
+    policy = webhooks.DeliveryPolicy.from_settings(config)
+    queue = Queue(config.queue_name, connection=services().redis)
+
+    def enqueue(organization_id: uuid.UUID, delivery_id: uuid.UUID, attempts: int) -> None:
+        queue.enqueue(
+            DELIVER_WEBHOOK,
+            str(organization_id),
+            str(delivery_id),
+            job_id=f"webhook-{delivery_id}-{attempts}",
+            job_timeout=int(policy.lease.total_seconds()),
+            meta=tracing.job_meta(),
+        )
+
+    count = 0
+    for _ in range(RELAY_ROUNDS):
+        with system_session("relay-webhooks") as session:
+            relayed = webhooks.relay(session, enqueue, clock.now(), policy, batch=RELAY_BATCH)
+        count += relayed
+        if relayed < RELAY_BATCH:
+            break
+    log.info("relay: %d webhook delivery(ies) queued", count)
+    return count
+
+
+def deliver_webhook(organization_id: str, delivery_id: str) -> str:
+    """Post one webhook delivery: claim, sign, post, record (app/domain/webhooks.py)."""
+    config = settings()
+    policy = webhooks.DeliveryPolicy.from_settings(config)
+    with system_session(f"webhook:{delivery_id}") as session:
+        claimed = webhooks.claim(
+            session, uuid.UUID(organization_id), uuid.UUID(delivery_id), clock.now(), policy
+        )
+        if claimed is None:
+            log.info("webhook delivery %s: not due or already handled, skipped", delivery_id)
+            return "skipped"
+        session.commit()  # the claim and its lease hold before anything is posted
+        endpoint, event = claimed.endpoint, claimed.event
+        if not endpoint.active:
+            webhooks.fail_unsendable(session, claimed, "the endpoint is not active", clock.now())
+            log.info("webhook delivery %s: endpoint %s inactive, failed", delivery_id, endpoint.id)
+            return WebhookDeliveryStatus.FAILED
+        now = clock.now()
+        sealer = outbox.Sealer(config.outbox_secret_key)
+        body = webhooks.envelope(event)
+        headers = webhooks.signed_headers(
+            event.id, body, webhooks.signing_secrets(endpoint, sealer, now), now
+        )
+        try:
+            answer = webhook_http.post(
+                endpoint.url,
+                body,
+                headers,
+                timeout=config.webhook_timeout_seconds,
+                max_body_bytes=config.webhook_response_max_bytes,
+                allowed=config.webhook_allowed_networks,
+            )
+            outcome = "delivered" if answer.succeeded else "failed"
+        except webhook_http.Refused as exc:
+            answer = webhook_http.Answer.refused(exc)
+            outcome = "refused"
+        metrics.WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
+        try:
+            status = webhooks.settle(session, claimed, answer, clock.now(), policy)
+        except webhooks.LostClaim as exc:
+            log.warning(
+                "webhook delivery %s (organization %s): %s", delivery_id, organization_id, exc
+            )
+            return "skipped"
+        log.info(
+            "webhook delivery %s (organization %s, event %s %s), attempt %d: %s, now %s",
+            delivery_id,
+            organization_id,
+            event.type,
+            event.id,
+            claimed.delivery.attempts,
+            answer.summary(),
+            status,
+        )
+        return status

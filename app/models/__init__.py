@@ -24,6 +24,7 @@ from app.models.provider_facility import ProviderFacility
 from app.models.screening import ExclusionMatch, ProviderScreening
 from app.models.us_state import UsState
 from app.models.user import User
+from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "AuditEvent",
@@ -52,5 +53,9 @@ __all__ = [
     "ProviderScreening",
     "UsState",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "access_records",
 ]

@@ -168,3 +168,29 @@ class MessageKind(StrEnum):
     PASSWORD_RESET = "password_reset"  # nosec B105
     # A provider found excluded, to their organization's admins.
     EXCLUSION_NOTICE = "exclusion_notice"
+    # An organization's webhook endpoint disabled after failing for too long, to its admins.
+    WEBHOOK_DISABLED = "webhook_disabled"
+
+
+class WebhookEventType(StrEnum):
+    """What an organization's webhook endpoints may subscribe to (app/domain/
+    webhook_events.py builds each one's data; the README shows them)."""
+
+    PROVIDER_INVITED = "provider.invited"
+    PROVIDER_JOINED = "provider.joined"
+    PROVIDER_LEFT = "provider.left"
+    ASSIGNMENT_CHANGED = "assignment.changed"
+    CREDENTIAL_EXPIRING = "credential.expiring"
+    CREDENTIAL_EXPIRED = "credential.expired"
+    CREDENTIAL_VERIFIED = "credential.verified"
+    ONBOARDING_STEP_COMPLETED = "organization.onboarding_step_completed"
+    ORGANIZATION_ACTIVATED = "organization.activated"
+    EXCLUSION_CANDIDATE = "exclusion.candidate"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting to be relayed to the queue (or to be retried)
+    QUEUED = "queued"  # handed to the queue
+    SENDING = "sending"  # claimed by a worker, under a lease
+    DELIVERED = "delivered"  # the endpoint answered 2xx
+    FAILED = "failed"  # attempts spent, or the endpoint disabled; may be replayed

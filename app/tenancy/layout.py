@@ -58,6 +58,11 @@ BY_ORGANIZATION = (
     "provider_screenings",
     "exclusion_matches",
     "license_checks",
+    # An organization's webhook endpoints, events, deliveries and attempts, together.
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+    "webhook_attempts",
 )
 ORGANIZATION_COLUMN = "organization_id"
 
