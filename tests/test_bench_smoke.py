@@ -419,6 +419,16 @@ def test_the_delivery_benchmark_runs(server_admin_url: str, redis_url: str) -> N
     assert "2 worker(s): queued 4, delivered 4" in result.stdout
 
 
+@pytest.mark.process
+def test_the_webhook_benchmark_runs(server_admin_url: str, redis_url: str) -> None:
+    """bench/webhooks.py with two worker processes: every event arrives once, signed, and
+    every delivery is delivered at the first attempt (the script checks and fails
+    otherwise)."""
+    result = _run("webhooks.py", server_admin_url, redis_url, "--events", "6", "--workers", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 worker(s): queued 6, delivered 6" in result.stdout
+
+
 def test_the_growth_measurement_runs(
     generated: tuple[DatabaseUrls, dict[str, Any]],
     server_admin_url: str,

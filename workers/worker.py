@@ -16,7 +16,7 @@ from rq.worker import WorkerStatus
 from app import logs, metrics, tracing
 from app.domain.passwords import ISSUE_PASSWORD_RESET
 from workers import heartbeat
-from workers.jobs import DELIVER
+from workers.jobs import DELIVER, DELIVER_WEBHOOK
 from workers.metrics import OutboxCollector, QueueCollector
 from workers.runtime import dispose_inherited_connections, services
 
@@ -26,7 +26,8 @@ IDLE_ROUND_SECONDS = 60
 # Jobs the worker runs in its own process rather than in a forked work horse: short,
 # bounded by their job timeout, and run thousands of times a minute, so a fork each (and
 # a new database and SMTP connection each) would cost more than the job itself.
-IN_PROCESS = frozenset({DELIVER, ISSUE_PASSWORD_RESET})
+# (A webhook's post opens its own connection: see app/integrations/webhook_http.py.)
+IN_PROCESS = frozenset({DELIVER, DELIVER_WEBHOOK, ISSUE_PASSWORD_RESET})
 
 
 class Worker(RqWorker):
