@@ -81,6 +81,13 @@ def init_cli(app: Flask) -> None:
 
         click.echo(f"messages queued: {jobs.relay_outbox()}")
 
+    @jobs_group.command("relay-webhooks")
+    def relay_webhooks_command() -> None:
+        """Hand due webhook deliveries to the queue."""
+        from workers import jobs
+
+        click.echo(f"webhook deliveries queued: {jobs.relay_webhooks()}")
+
     @jobs_group.command("apply-assignment-dates")
     def apply_assignment_dates_command() -> None:
         """Activate the assignments whose start date has come and end those whose end

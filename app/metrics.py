@@ -142,10 +142,11 @@ EMAILS_FAILED = Counter(
 )
 
 # Webhook delivery (workers/jobs.py): each attempt by how it ended (delivered: a 2xx;
-# failed: any other answer or none; refused: an address that may not be reached).
+# failed: any other answer or none; refused: an address that may not be reached;
+# unsigned: the endpoint's secret does not open with this OUTBOX_SECRET_KEY).
 WEBHOOK_ATTEMPTS = Counter(
     "msc_webhook_attempts_total",
-    "Webhook delivery attempts, by outcome (delivered, failed, refused).",
+    "Webhook delivery attempts, by outcome (delivered, failed, refused, unsigned).",
     ["outcome"],
 )
 

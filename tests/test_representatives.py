@@ -674,6 +674,10 @@ TENANT_ROWS = {
     "provider_screenings": "organization_id = :a",
     "exclusion_matches": "organization_id = :a",
     "license_checks": "organization_id = :a",
+    "webhook_endpoints": "organization_id = :a",
+    "webhook_events": "organization_id = :a",
+    "webhook_deliveries": "organization_id = :a",
+    "webhook_attempts": "organization_id = :a",
 }
 
 
@@ -742,6 +746,24 @@ def _onboarding_and_outbox_rows(
             text(
                 "INSERT INTO license_checks (organization_id, credential_id, user_id, state,"
                 " outcome) SELECT :o, id, user_id, 'IL', 'pending' FROM credentials"
+            ),
+            {"o": organization.id},
+        )
+        # an endpoint, an event for it, its delivery and an attempt
+        conn.execute(
+            text(
+                "WITH endpoint AS (INSERT INTO webhook_endpoints (organization_id, url,"
+                "   event_types, secret_sealed) VALUES (:o, 'https://hooks.example.com/',"
+                "   ARRAY['provider.joined'], 'sealed') RETURNING id),"
+                " event AS (INSERT INTO webhook_events (organization_id, type, key, data)"
+                "   VALUES (:o, 'provider.joined', 'representatives-test', '{}') RETURNING id),"
+                " delivery AS (INSERT INTO webhook_deliveries (organization_id, endpoint_id,"
+                "   event_id) SELECT :o, endpoint.id, event.id FROM endpoint, event"
+                "   RETURNING id, endpoint_id, event_id)"
+                " INSERT INTO webhook_attempts (organization_id, delivery_id, endpoint_id,"
+                "   event_id, number, attempted_at, url, status_code, latency_ms)"
+                " SELECT :o, id, endpoint_id, event_id, 1, now(), 'https://hooks.example.com/',"
+                "   200, 5 FROM delivery"
             ),
             {"o": organization.id},
         )
@@ -831,6 +853,11 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
     refusal["provider_screenings"]["delete"] = "not granted"
     refusal["exclusion_matches"]["delete"] = "not granted"
     refusal["license_checks"]["delete"] = "not granted"
+    refusal["webhook_events"]["update"] = "not granted"
+    refusal["webhook_events"]["delete"] = "not granted"
+    refusal["webhook_deliveries"]["delete"] = "not granted"
+    refusal["webhook_attempts"]["update"] = "not granted"
+    refusal["webhook_attempts"]["delete"] = "not granted"
     with Session(app_engine) as session:
         context = resolve_context(session, represented.representative.id, a.organization.id)
         assert context is not None
@@ -858,6 +885,8 @@ def test_a_representative_writes_no_tenant_data_in_any_transaction(
             "onboarding_step_completions": "not granted",
             "credential_verifications": "not granted",
             "provider_screenings": "not granted",
+            "webhook_events": "not granted",
+            "webhook_attempts": "not granted",
         }
 
 

@@ -409,3 +409,22 @@ def test_addresses_that_are_not_public_are_refused_before_any_connection(
     assert attempt["status_code"] is None and attempt["latency_ms"] == 0
     assert attempt["error"].startswith("refused: ") and reason in attempt["error"]
     assert _deliveries(admin_engine)[0]["status"] == "pending"  # retried, refused again
+
+
+def test_a_secret_sealed_under_another_key_posts_nothing_and_the_attempt_says_why(
+    seeded: TwoTenants, make_app: AppFactory, receiver: Receiver, admin_engine: Engine
+) -> None:
+    app = make_app()
+    endpoint_id, _ = _endpoint(app, seeded.a.organization, receiver.url())
+    elsewhere = Sealer("another-deployments-outbox-secret-key-0123456789")
+    with admin_engine.begin() as connection:
+        connection.execute(
+            text("UPDATE webhook_endpoints SET secret_sealed = :sealed WHERE id = :id"),
+            {"sealed": elsewhere.seal({"secret": webhooks.new_secret()}), "id": endpoint_id},
+        )
+    _record(app, seeded.a.organization, {"n": 1})
+    _run(app)
+    assert receiver.received == []
+    (attempt,) = _attempts(admin_engine)
+    assert "does not open" in attempt["error"] and "rotate the secret" in attempt["error"]
+    assert _deliveries(admin_engine)[0]["status"] == "pending"

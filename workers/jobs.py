@@ -385,9 +385,18 @@ def deliver_webhook(organization_id: str, delivery_id: str) -> str:
         now = clock.now()
         sealer = outbox.Sealer(config.outbox_secret_key)
         body = webhooks.envelope(event)
-        headers = webhooks.signed_headers(
-            event.id, body, webhooks.signing_secrets(endpoint, sealer, now), now
-        )
+        try:
+            secrets = webhooks.signing_secrets(endpoint, sealer, now)
+        except InvalidToken:
+            # Sealed under another OUTBOX_SECRET_KEY: unsigned, nothing is posted. The
+            # attempt fails (and is retried: during a key change another worker may
+            # still hold the old key); an admin rotating the secret mends it for good.
+            answer = webhook_http.Answer.unsent(
+                "the endpoint's signing secret does not open with this worker's"
+                " OUTBOX_SECRET_KEY: rotate the secret"
+            )
+            return _settle_webhook(session, claimed, answer, "unsigned", policy)
+        headers = webhooks.signed_headers(event.id, body, secrets, now)
         try:
             answer = webhook_http.post(
                 endpoint.url,
@@ -401,22 +410,34 @@ def deliver_webhook(organization_id: str, delivery_id: str) -> str:
         except webhook_http.Refused as exc:
             answer = webhook_http.Answer.refused(exc)
             outcome = "refused"
-        metrics.WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
-        try:
-            status = webhooks.settle(session, claimed, answer, clock.now(), policy)
-        except webhooks.LostClaim as exc:
-            log.warning(
-                "webhook delivery %s (organization %s): %s", delivery_id, organization_id, exc
-            )
-            return "skipped"
-        log.info(
-            "webhook delivery %s (organization %s, event %s %s), attempt %d: %s, now %s",
-            delivery_id,
-            organization_id,
-            event.type,
-            event.id,
-            claimed.delivery.attempts,
-            answer.summary(),
-            status,
+        return _settle_webhook(session, claimed, answer, outcome, policy)
+
+
+def _settle_webhook(
+    session: Session,
+    claimed: webhooks.Claimed,
+    answer: webhook_http.Answer,
+    outcome: str,
+    policy: webhooks.DeliveryPolicy,
+) -> str:
+    """Count and record how the attempt went; the delivery's status."""
+    metrics.WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
+    delivery, event = claimed.delivery, claimed.event
+    try:
+        status = webhooks.settle(session, claimed, answer, clock.now(), policy)
+    except webhooks.LostClaim as exc:
+        log.warning(
+            "webhook delivery %s (organization %s): %s", delivery.id, event.organization_id, exc
         )
-        return status
+        return "skipped"
+    log.info(
+        "webhook delivery %s (organization %s, event %s %s), attempt %d: %s, now %s",
+        delivery.id,
+        event.organization_id,
+        event.type,
+        event.id,
+        delivery.attempts,
+        answer.summary(),
+        status,
+    )
+    return status

@@ -59,9 +59,14 @@ class Answer:
         return self.error or "no answer"
 
     @classmethod
+    def unsent(cls, reason: str) -> Answer:
+        """An attempt that was not made, and why."""
+        return cls(status_code=None, body=None, error=reason, latency_ms=0)
+
+    @classmethod
     def refused(cls, refusal: Refused) -> Answer:
         """An attempt that was not made: the address may not be reached."""
-        return cls(status_code=None, body=None, error=f"refused: {refusal}", latency_ms=0)
+        return cls.unsent(f"refused: {refusal}")
 
 
 def _unmapped(address: Address) -> Address:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -122,6 +123,24 @@ def test_flags(raw: str, expected: bool) -> None:
     assert Settings.from_env({"SMTP_STARTTLS": raw}).smtp_starttls is expected
 
 
+def test_webhook_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "WEBHOOK_RETRY_DELAYS": "5, 60,0",
+            "WEBHOOK_ALLOWED_NETWORKS": " 127.0.0.1/32, ::1 ,10.0.0.0/8",
+            "WEBHOOK_DISABLE_AFTER_HOURS": "12",
+        }
+    )
+    assert settings.webhook_retry_delays == (5, 60, 0)
+    assert [str(n) for n in settings.webhook_allowed_networks] == [
+        "127.0.0.1/32",
+        "::1/128",
+        "10.0.0.0/8",
+    ]
+    assert settings.webhook_disable_after == dt.timedelta(hours=12)
+    assert Settings.from_env({}).webhook_allowed_networks == ()
+
+
 def test_cors_origins() -> None:
     assert Settings.from_env({}).cors_allowed_origins == ()
     raw = " https://portal.example.com, http://127.0.0.1:3000 ,"
@@ -159,6 +178,11 @@ def test_cors_origins() -> None:
         ("CORS_ALLOWED_ORIGINS", "https://portal.example.com/", "expected origins"),
         ("CORS_ALLOWED_ORIGINS", "https://Portal.example.com", "expected origins"),
         ("CORS_ALLOWED_ORIGINS", "portal.example.com", "expected origins"),
+        ("WEBHOOK_RETRY_DELAYS", "5,soon", "whole seconds"),
+        ("WEBHOOK_RETRY_DELAYS", "5,-1", "whole seconds"),
+        ("WEBHOOK_ALLOWED_NETWORKS", "localhost", "address ranges"),
+        ("WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/33", "address ranges"),
+        ("WEBHOOK_RESPONSE_MAX_BYTES", "100000", "from 0 to 65536"),
     ],
 )
 def test_a_malformed_value_is_refused_by_name(variable: str, raw: str, expected: str) -> None:
@@ -283,6 +307,10 @@ def test_production_accepts_real_secrets_and_services() -> None:
         ({"document_storage_path": Path(".local/documents")}, "DOCUMENT_STORAGE_PATH"),
         ({"document_storage_path": Path("documents")}, "DOCUMENT_STORAGE_PATH"),
         ({"debug": True}, "FLASK_DEBUG"),
+        (
+            {"webhook_allowed_networks": (ipaddress.ip_network("127.0.0.1/32"),)},
+            "WEBHOOK_ALLOWED_NETWORKS",
+        ),
     ],
 )
 def test_production_refuses_development_settings(changes: dict[str, object], named: str) -> None:
@@ -368,6 +396,7 @@ def test_the_schedule_comes_from_the_settings() -> None:
     registered = {job.func_name.rsplit(".", 1)[1]: job for job in scheduler.get_jobs()}
     assert {job.queue_name for job in registered.values()} == {"reminders"}
     assert registered["relay_outbox"].interval == 30
+    assert registered["relay_webhooks"].interval == 30
     assert registered["scan_reminders"].cron == "0 5 * * *"
     assert registered["retry_npi_verifications"].cron == "*/20 * * * *"
     assert registered["apply_assignment_dates"].cron == "5 0 * * *"
