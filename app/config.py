@@ -585,6 +585,12 @@ class Settings:
             return self.app_env == "production"
         return self.log_format == "json"
 
+    @property
+    def webhooks_require_https(self) -> bool:
+        """Whether webhook endpoints must be https:// URLs: in production; elsewhere a
+        plain http:// receiver on a developer's machine will do."""
+        return self.app_env == "production"
+
     def production_problems(self) -> list[str]:
         """What in these settings must never reach production, one entry per offending
         variable, each naming it; empty when they may."""

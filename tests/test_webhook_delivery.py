@@ -428,3 +428,20 @@ def test_a_secret_sealed_under_another_key_posts_nothing_and_the_attempt_says_wh
     (attempt,) = _attempts(admin_engine)
     assert "does not open" in attempt["error"] and "rotate the secret" in attempt["error"]
     assert _deliveries(admin_engine)[0]["status"] == "pending"
+
+
+def test_in_production_a_plain_http_endpoint_is_refused_at_delivery_too(
+    seeded: TwoTenants, make_app: AppFactory, receiver: Receiver, admin_engine: Engine
+) -> None:
+    app = make_app()
+    _endpoint(app, seeded.a.organization, receiver.url())  # registered outside production
+    _record(app, seeded.a.organization, {"n": 1})
+    production = dataclasses.replace(app.config["SETTINGS"], app_env="production")
+    with app.app_context():
+        app.extensions["services"] = dataclasses.replace(
+            app.extensions["services"], settings=production
+        )
+    _run(app)
+    assert receiver.received == []
+    (attempt,) = _attempts(admin_engine)
+    assert attempt["error"] == "refused: not an https:// URL"

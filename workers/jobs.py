@@ -405,6 +405,7 @@ def deliver_webhook(organization_id: str, delivery_id: str) -> str:
                 timeout=config.webhook_timeout_seconds,
                 max_body_bytes=config.webhook_response_max_bytes,
                 allowed=config.webhook_allowed_networks,
+                require_https=config.webhooks_require_https,
             )
             outcome = "delivered" if answer.succeeded else "failed"
         except webhook_http.Refused as exc:

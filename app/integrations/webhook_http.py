@@ -110,11 +110,14 @@ def post(
     timeout: float,
     max_body_bytes: int,
     allowed: Sequence[Network],
+    require_https: bool,
 ) -> Answer:
     """POST `body` to `url` once; raises Refused when it may not be sent at all."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise Refused(f"not an http(s) URL: {url}")
+    if require_https and parts.scheme != "https":
+        raise Refused("not an https:// URL")
     host = parts.hostname
     port = parts.port or (443 if parts.scheme == "https" else 80)
     address = resolve(host, port, allowed)
