@@ -30,8 +30,6 @@ from app.tenancy.context import TenantContext, use_context
 from tests.conftest import MSC_SYSTEM, TwoTenants
 
 SEALER = Sealer("test-outbox-secret-of-enough-length-0123456789")
-# Later than the rows the tests write (due from their statement's time).
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=5)
 POLICY = webhooks.DeliveryPolicy(delays=(10, 60), disable_after=dt.timedelta(hours=1))
 JOINED = WebhookEventType.PROVIDER_JOINED
 EXPIRING = WebhookEventType.CREDENTIAL_EXPIRING
@@ -130,6 +128,15 @@ def test_endpoints_events_and_the_log_are_the_organizations_admins_and_msc_admin
     assert changed.rowcount == 0
 
 
+@pytest.fixture
+def now(db: Session) -> dt.datetime:
+    """A moment when the deliveries the test records are due: they are due from their
+    transaction's time on the database's clock, so this is read from that clock, not
+    from the test process's (a module-level constant goes stale in a long run)."""
+    started: dt.datetime = db.scalar(select(func.now()))
+    return started.replace(microsecond=0) + dt.timedelta(minutes=5)
+
+
 def _claim(db: Session, delivery: WebhookDelivery, now: dt.datetime) -> webhooks.Claimed:
     use_context(db, MSC_SYSTEM)
     claimed = webhooks.claim(db, delivery.organization_id, delivery.id, now, POLICY)
@@ -142,20 +149,20 @@ def _failed(code: int = 500) -> Answer:
 
 
 def test_failures_retry_after_each_delay_then_fail_and_each_attempt_is_logged(
-    db: Session, tenants: TwoTenants
+    db: Session, tenants: TwoTenants, now: dt.datetime
 ) -> None:
     _endpoint(db, tenants)
     use_context(db, MSC_SYSTEM)
     webhooks.record(db, tenants.a.organization.id, JOINED, {})
     (delivery,) = _deliveries(db)
 
-    claimed = _claim(db, delivery, NOW)
-    assert webhooks.claim(db, delivery.organization_id, delivery.id, NOW, POLICY) is None
-    assert webhooks.settle(db, claimed, _failed(), NOW, POLICY) == "pending"
+    claimed = _claim(db, delivery, now)
+    assert webhooks.claim(db, delivery.organization_id, delivery.id, now, POLICY) is None
+    assert webhooks.settle(db, claimed, _failed(), now, POLICY) == "pending"
     db.refresh(delivery)
     # 10 s, varied by a fifth at most
-    assert dt.timedelta(seconds=8) <= delivery.next_attempt_at - NOW <= dt.timedelta(seconds=12)
-    assert webhooks.claim(db, delivery.organization_id, delivery.id, NOW, POLICY) is None
+    assert dt.timedelta(seconds=8) <= delivery.next_attempt_at - now <= dt.timedelta(seconds=12)
+    assert webhooks.claim(db, delivery.organization_id, delivery.id, now, POLICY) is None
 
     later = delivery.next_attempt_at
     assert webhooks.settle(db, _claim(db, delivery, later), _failed(), later, POLICY) == "pending"
@@ -170,7 +177,7 @@ def test_failures_retry_after_each_delay_then_fail_and_each_attempt_is_logged(
 
 
 def test_an_endpoint_failing_for_long_enough_is_disabled_and_its_admins_emailed_once(
-    db: Session, tenants: TwoTenants
+    db: Session, tenants: TwoTenants, now: dt.datetime
 ) -> None:
     endpoint, _ = _endpoint(db, tenants)
     use_context(db, MSC_SYSTEM)
@@ -178,16 +185,16 @@ def test_an_endpoint_failing_for_long_enough_is_disabled_and_its_admins_emailed_
         webhooks.record(db, tenants.a.organization.id, JOINED, {"n": n})
     first, second, third = _deliveries(db)
 
-    webhooks.settle(db, _claim(db, first, NOW), _failed(), NOW, POLICY)
+    webhooks.settle(db, _claim(db, first, now), _failed(), now, POLICY)
     db.refresh(endpoint)
-    assert (endpoint.active, endpoint.failing_since) == (True, NOW)
+    assert (endpoint.active, endpoint.failing_since) == (True, now)
     # a success in between clears the record
-    webhooks.settle(db, _claim(db, second, NOW), Answer(204, "", None, 1), NOW, POLICY)
+    webhooks.settle(db, _claim(db, second, now), Answer(204, "", None, 1), now, POLICY)
     db.refresh(endpoint)
     assert endpoint.failing_since is None
 
-    webhooks.settle(db, _claim(db, third, NOW), _failed(), NOW, POLICY)
-    hour_later = NOW + dt.timedelta(hours=1)
+    webhooks.settle(db, _claim(db, third, now), _failed(), now, POLICY)
+    hour_later = now + dt.timedelta(hours=1)
     retry = third
     db.execute(
         WebhookDelivery.__table__.update()
@@ -268,32 +275,32 @@ def test_signatures_verify_with_the_standard_webhooks_package_and_rotation_overl
 
 
 def test_replay_starts_one_event_or_a_ranges_failed_deliveries_over(
-    db: Session, tenants: TwoTenants
+    db: Session, tenants: TwoTenants, now: dt.datetime
 ) -> None:
     endpoint, _ = _endpoint(db, tenants)
     use_context(db, MSC_SYSTEM)
     for n in range(2):
         webhooks.record(db, tenants.a.organization.id, JOINED, {"n": n})
     for delivery in _deliveries(db):
-        claimed = _claim(db, delivery, NOW)
+        claimed = _claim(db, delivery, now)
         for _ in range(POLICY.max_attempts - 1):
-            webhooks.settle(db, claimed, _failed(), NOW, POLICY)
+            webhooks.settle(db, claimed, _failed(), now, POLICY)
             db.refresh(delivery)
             claimed = _claim(db, delivery, delivery.next_attempt_at)
-        webhooks.settle(db, claimed, _failed(), NOW, POLICY)
+        webhooks.settle(db, claimed, _failed(), now, POLICY)
     assert {d.status for d in _deliveries(db)} == {"failed"}
 
     use_context(db, tenants.a.context())
     first = _deliveries(db)[0]
     use_context(db, tenants.a.context())
-    assert webhooks.replay(db, endpoint, NOW, event_id=first.event_id) == 1
+    assert webhooks.replay(db, endpoint, now, event_id=first.event_id) == 1
     with pytest.raises(Invalid):
-        webhooks.replay(db, endpoint, NOW, event_id=uuid.uuid4())
+        webhooks.replay(db, endpoint, now, event_id=uuid.uuid4())
     with pytest.raises(Invalid):
-        webhooks.replay(db, endpoint, NOW, since=NOW, until=NOW)
+        webhooks.replay(db, endpoint, now, since=now, until=now)
     occurred = db.scalars(select(WebhookEvent.occurred_at)).all()
     since, until = min(occurred) - dt.timedelta(minutes=1), max(occurred) + dt.timedelta(minutes=1)
-    assert webhooks.replay(db, endpoint, NOW, since=since, until=until) == 1  # the other failed
+    assert webhooks.replay(db, endpoint, now, since=since, until=until) == 1  # the other failed
     statuses = [(d.status, d.attempts) for d in _deliveries(db)]
     assert statuses == [("pending", 0), ("pending", 0)]
     assert db.scalar(select(func.count()).select_from(WebhookAttempt)) == 6  # the log stays
@@ -301,7 +308,7 @@ def test_replay_starts_one_event_or_a_ranges_failed_deliveries_over(
     use_context(db, tenants.a.context())
     webhooks.update_endpoint(db, endpoint, {"active": False}, require_https=True)
     with pytest.raises(Conflict):
-        webhooks.replay(db, endpoint, NOW, event_id=first.event_id)
+        webhooks.replay(db, endpoint, now, event_id=first.event_id)
 
 
 @pytest.mark.parametrize(
