@@ -19,15 +19,13 @@ import argparse
 import dataclasses
 import logging
 import os
-import resource
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
+import harness
 from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
@@ -108,33 +106,9 @@ def run(
         while relayed := jobs.relay_outbox():
             queued += relayed
     counter.reset()
-    assert settings.database_url and settings.redis_url
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "DATABASE_OWNER_URL": settings.database_owner_url or "",
-        "DATABASE_ADMIN_URL": settings.database_admin_url or "",
-        "REDIS_URL": settings.redis_url,
-        "REGION": settings.region,
-        "SMTP_PORT": str(settings.smtp_port),
-        "QUEUE_NAME": settings.queue_name,
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
-    rq = str(Path(sys.executable).parent / "rq")
-    command = [rq, "worker", "--burst", "--quiet", "--url", settings.redis_url]
-    command += ["--worker-class", "workers.worker.Worker", settings.queue_name]
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own = time.process_time()
-    started = time.perf_counter()
-    processes = [subprocess.Popen(command, env=env, cwd=ROOT) for _ in range(workers)]
-    for process in processes:
-        if process.wait(timeout=3600) != 0:
-            raise SystemExit(f"a worker exited with {process.returncode}")
-    elapsed = time.perf_counter() - started
     # CPU seconds of the workers (start-up included) and of this process (the SMTP server).
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    worker_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    own = time.process_time()
+    elapsed, worker_cpu = harness.run_workers(settings, workers, SMTP_PORT=str(settings.smtp_port))
     server_cpu = time.process_time() - own
 
     delivered = len(counter.message_ids)

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import resource
 import secrets
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -300,3 +304,44 @@ def send(client: FlaskClient, call: Call, n: int = 0) -> TestResponse:
             f"{call.method} {call.path}: {response.status_code} {response.data[:300]!r}"
         )
     return response
+
+
+def run_workers(settings: Settings, workers: int, **env: str) -> tuple[float, float]:
+    """Run `workers` real `rq worker --burst` processes (the deployment's worker class) on
+    the settings' queue until it is empty; returns the seconds taken and the workers' CPU
+    seconds (start-up included). `env`: more settings for them (SMTP_PORT, say)."""
+    assert settings.database_url and settings.redis_url
+    environment = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "DATABASE_OWNER_URL": settings.database_owner_url or "",
+        "DATABASE_ADMIN_URL": settings.database_admin_url or "",
+        "REDIS_URL": settings.redis_url,
+        "REGION": settings.region,
+        "QUEUE_NAME": settings.queue_name,
+        "LOG_LEVEL": "WARNING",
+        # Several workers on one machine would all ask for the same metrics port.
+        "METRICS_PORT": "0",
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
+    rq = str(Path(sys.executable).parent / "rq")
+    command = [rq, "worker", "--burst", "--quiet", "--url", settings.redis_url]
+    command += ["--worker-class", "workers.worker.Worker", settings.queue_name]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    processes = [subprocess.Popen(command, env=environment, cwd=ROOT) for _ in range(workers)]
+    try:
+        for process in processes:
+            if process.wait(timeout=3600) != 0:
+                raise SystemExit(f"a worker exited with {process.returncode}")
+    finally:
+        # one that failed leaves the others working on a database about to be dropped
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return elapsed, cpu

@@ -20,13 +20,11 @@ import argparse
 import dataclasses
 import ipaddress
 import os
-import resource
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
+import harness
 from sqlalchemy import text
 
 from app.config import Settings
@@ -88,31 +86,9 @@ def run(settings: Settings, receiver: Receiver, events: int, workers: int, name:
             queued += relayed
     receiver.secrets = [secret]
     receiver.received.clear()
-    assert settings.database_url and settings.redis_url
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "DATABASE_OWNER_URL": settings.database_owner_url or "",
-        "DATABASE_ADMIN_URL": settings.database_admin_url or "",
-        "REDIS_URL": settings.redis_url,
-        "REGION": settings.region,
-        "QUEUE_NAME": settings.queue_name,
-        "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
-    rq = str(Path(sys.executable).parent / "rq")
-    command = [rq, "worker", "--burst", "--quiet", "--url", settings.redis_url]
-    command += ["--worker-class", "workers.worker.Worker", settings.queue_name]
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    processes = [subprocess.Popen(command, env=env, cwd=ROOT) for _ in range(workers)]
-    for process in processes:
-        if process.wait(timeout=3600) != 0:
-            raise SystemExit(f"a worker exited with {process.returncode}")
-    elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    worker_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    elapsed, worker_cpu = harness.run_workers(
+        settings, workers, WEBHOOK_ALLOWED_NETWORKS="127.0.0.1/32"
+    )
 
     got = list(receiver.received)
     delivered = len(got)
