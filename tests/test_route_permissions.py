@@ -59,6 +59,12 @@ OPEN_DOCUMENTS = (
 # representative.
 SEE_SCREENINGS = ("review-exclusions", "view-represented-organizations")
 
+# An organization's webhooks: its admins'.
+WEBHOOKS = ("manage-webhooks",)
+WEBHOOK_ENDPOINTS = "/api/v1/admin/organizations/{organization_id}/webhook-endpoints"
+WEBHOOK_ENDPOINT = f"{WEBHOOK_ENDPOINTS}/{{endpoint_id}}"
+WEBHOOK_EVENTS = "/api/v1/admin/organizations/{organization_id}/webhook-events"
+
 ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/analytics": "msc-admin",
     "GET /api/v1/admin/audit-events": ("view-audit-trail",),
@@ -66,20 +72,20 @@ ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/exclusion-matches/{match_id}": SEE_SCREENINGS,
     "POST /api/v1/admin/exclusion-matches/{match_id}/decision": ("review-exclusions",),
     "GET /api/v1/admin/screenings": SEE_SCREENINGS,
-    "GET /api/v1/admin/webhook-event-types": ("manage-webhooks",),
-    "GET /api/v1/admin/organizations/{organization_id}/webhook-endpoints": ("manage-webhooks",),
-    "POST /api/v1/admin/organizations/{organization_id}/webhook-endpoints": ("manage-webhooks",),
-    "GET /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}": ("manage-webhooks",),
-    "PATCH /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}": ("manage-webhooks",),
-    "DELETE /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}": ("manage-webhooks",),
-    "POST /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}/secret-rotations": ("manage-webhooks",),
-    "POST /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}/replays": ("manage-webhooks",),
-    "GET /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}/deliveries": ("manage-webhooks",),
-    "GET /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}/attempts": ("manage-webhooks",),
-    "GET /api/v1/admin/organizations/{organization_id}/webhook-events": ("manage-webhooks",),
-    "GET /api/v1/admin/organizations/{organization_id}/webhook-events/{event_id}/attempts": ("manage-webhooks",),
     "GET /api/v1/admin/screenings/export": SEE_SCREENINGS,
     "GET /api/v1/admin/providers/{provider_id}/screenings": SEE_SCREENINGS,
+    "GET /api/v1/admin/webhook-event-types": WEBHOOKS,
+    f"GET {WEBHOOK_ENDPOINTS}": WEBHOOKS,
+    f"POST {WEBHOOK_ENDPOINTS}": WEBHOOKS,
+    f"GET {WEBHOOK_ENDPOINT}": WEBHOOKS,
+    f"PATCH {WEBHOOK_ENDPOINT}": WEBHOOKS,
+    f"DELETE {WEBHOOK_ENDPOINT}": WEBHOOKS,
+    f"POST {WEBHOOK_ENDPOINT}/secret-rotations": WEBHOOKS,
+    f"POST {WEBHOOK_ENDPOINT}/replays": WEBHOOKS,
+    f"GET {WEBHOOK_ENDPOINT}/deliveries": WEBHOOKS,
+    f"GET {WEBHOOK_ENDPOINT}/attempts": WEBHOOKS,
+    f"GET {WEBHOOK_EVENTS}": WEBHOOKS,
+    f"GET {WEBHOOK_EVENTS}/{{event_id}}/attempts": WEBHOOKS,
     "GET /api/v1/admin/audit-events/export": ("view-audit-trail",),
     "GET /api/v1/admin/compliance": (
         "manage-providers",

@@ -67,8 +67,11 @@ def _organization(organization_id: uuid.UUID) -> Organization:
 
 
 def _endpoint_or_404(organization_id: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    organization = _organization(organization_id)
-    endpoint = db.session.get(WebhookEndpoint, (organization.id, endpoint_id))
+    """The organization's endpoint, when the caller acts for the organization. The policies
+    show an endpoint only to those who do, so the organization itself is not read."""
+    endpoint = None
+    if current_context().reaches(organization_id):
+        endpoint = db.session.get(WebhookEndpoint, (organization_id, endpoint_id))
     if endpoint is None:
         raise NotFound("webhook endpoint not found")
     return endpoint
@@ -247,7 +250,10 @@ class EventAttempts(MethodView):
     @blp.paginate(SelectPage)
     def get(self, organization_id: uuid.UUID, event_id: uuid.UUID) -> Rows:
         """Every attempt to deliver the event, to each endpoint, newest first (paginated)."""
-        organization = _organization(organization_id)
-        if db.session.get(WebhookEvent, (organization.id, event_id)) is None:
+        # As for an endpoint: an event is shown only to those acting for its organization.
+        event = None
+        if current_context().reaches(organization_id):
+            event = db.session.get(WebhookEvent, (organization_id, event_id))
+        if event is None:
             raise NotFound("webhook event not found")
-        return webhooks.attempts(organization.id, {"event_id": event_id})
+        return webhooks.attempts(organization_id, {"event_id": event_id})
