@@ -4,7 +4,7 @@ and replay (app/domain/webhooks.py)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from flask.views import MethodView
 from sqlalchemy import inspect
@@ -55,6 +55,8 @@ ENDPOINTS = "/organizations/<uuid:organization_id>/webhook-endpoints"
 ENDPOINT = f"{ENDPOINTS}/<uuid:endpoint_id>"
 EVENTS = "/organizations/<uuid:organization_id>/webhook-events"
 
+Row = TypeVar("Row", WebhookEndpoint, WebhookEvent)
+
 
 def _sealer() -> Sealer:
     """What seals the endpoints' secrets: the outbox's key, which the workers unseal them
@@ -66,15 +68,23 @@ def _organization(organization_id: uuid.UUID) -> Organization:
     return organization_or_404(organization_id, in_scope=True)
 
 
-def _endpoint_or_404(organization_id: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    """The organization's endpoint, when the caller acts for the organization. The policies
-    show an endpoint only to those who do, so the organization itself is not read."""
-    endpoint = None
+def _of_organization_or_404(
+    model: type[Row], organization_id: uuid.UUID, row_id: uuid.UUID, name: str
+) -> Row:
+    """An endpoint or event of the organization, when the caller acts for the organization.
+    Their policies show them only to those who do, so the organization itself is not read."""
+    found = None
     if current_context().reaches(organization_id):
-        endpoint = db.session.get(WebhookEndpoint, (organization_id, endpoint_id))
-    if endpoint is None:
-        raise NotFound("webhook endpoint not found")
-    return endpoint
+        found = db.session.get(model, (organization_id, row_id))
+    if found is None:
+        raise NotFound(f"{name} not found")
+    return found
+
+
+def _endpoint_or_404(organization_id: uuid.UUID, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    return _of_organization_or_404(
+        WebhookEndpoint, organization_id, endpoint_id, "webhook endpoint"
+    )
 
 
 def _with_secret(endpoint: WebhookEndpoint, secret: str) -> dict[str, Any]:
@@ -250,10 +260,5 @@ class EventAttempts(MethodView):
     @blp.paginate(SelectPage)
     def get(self, organization_id: uuid.UUID, event_id: uuid.UUID) -> Rows:
         """Every attempt to deliver the event, to each endpoint, newest first (paginated)."""
-        # As for an endpoint: an event is shown only to those acting for its organization.
-        event = None
-        if current_context().reaches(organization_id):
-            event = db.session.get(WebhookEvent, (organization_id, event_id))
-        if event is None:
-            raise NotFound("webhook event not found")
-        return webhooks.attempts(organization_id, {"event_id": event_id})
+        event = _of_organization_or_404(WebhookEvent, organization_id, event_id, "webhook event")
+        return webhooks.attempts(event.organization_id, {"event_id": event.id})
