@@ -152,13 +152,14 @@ def test_an_endpoint_shows_its_secret_when_registered_and_never_again(
 
 
 def test_a_rotation_shows_the_new_secret_once_and_the_old_one_signs_during_the_overlap(
-    app: Flask, client: FlaskClient, seeded: TwoTenants, admin_a: str, admin_engine: Engine
+    app: Flask, client: FlaskClient, seeded: TwoTenants, admin_a: str
 ) -> None:
     address, created = _create(client, admin_a, seeded.a)
     response = client.post(f"{address}/secret-rotations", headers=bearer(admin_a))
     assert response.status_code == 201, response.get_json()
     rotated = response.get_json()
     assert rotated["secret"].startswith("whsec_") and rotated["secret"] != created["secret"]
+    assert not SEALED & rotated.keys()
     expires = dt.datetime.fromisoformat(rotated["previous_secret_expires_at"])
     overlap = app.config["SETTINGS"].webhook_secret_overlap
     started = dt.datetime.now(dt.UTC)
