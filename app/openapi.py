@@ -149,6 +149,25 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str]]]] = {
             "GetDashboard": "GET /api/v1/admin/organizations/{organization_id}/dashboard",
             "GetAnalytics": "GET /api/v1/admin/organizations/{organization_id}/analytics",
             "ExportFhir": "GET /api/v1/admin/organizations/{organization_id}/fhir",
+            "ListWebhookEndpoints": "GET /api/v1/admin/organizations/{organization_id}"
+            "/webhook-endpoints",
+            "ListWebhookEvents": "GET /api/v1/admin/organizations/{organization_id}/webhook-events",
+        }.items()
+    },
+    ("POST /api/v1/admin/organizations/{organization_id}/webhook-endpoints", "201"): {
+        name: (
+            f"{method} /api/v1/admin/organizations/{{organization_id}}/webhook-endpoints"
+            f"/{{endpoint_id}}{tail}",
+            {"organization_id": "$request.path.organization_id", "endpoint_id": BY_ID},
+        )
+        for name, (method, tail) in {
+            "GetWebhookEndpoint": ("GET", ""),
+            "UpdateWebhookEndpoint": ("PATCH", ""),
+            "DeleteWebhookEndpoint": ("DELETE", ""),
+            "RotateWebhookSecret": ("POST", "/secret-rotations"),
+            "ReplayWebhooks": ("POST", "/replays"),
+            "ListWebhookDeliveries": ("GET", "/deliveries"),
+            "ListWebhookAttempts": ("GET", "/attempts"),
         }.items()
     },
     ("POST /api/v1/admin/organizations/{organization_id}/facilities", "201"): {

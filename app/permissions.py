@@ -43,6 +43,7 @@ class Permission(StrEnum):
     VIEW_REPRESENTED_ORGANIZATIONS = "view-represented-organizations"
     EDIT_ORGANIZATION = "edit-organization"
     REVIEW_EXCLUSIONS = "review-exclusions"
+    MANAGE_WEBHOOKS = "manage-webhooks"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -62,6 +63,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             # Issue 18: read the exclusion screenings of their organizations' providers
             # and decide the candidate matches (app/domain/exclusion_reviews.py).
             Permission.REVIEW_EXCLUSIONS,
+            # Issue 19: register their organizations' webhook endpoints, see their
+            # events and delivery log, and replay (app/domain/webhooks.py).
+            Permission.MANAGE_WEBHOOKS,
         }
     ),
     Role.OFFICE_MANAGER: frozenset(

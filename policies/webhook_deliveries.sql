@@ -38,3 +38,13 @@ CREATE TRIGGER webhook_deliveries_may_write BEFORE INSERT OR UPDATE OR DELETE ON
 DROP TRIGGER IF EXISTS webhook_deliveries_updated_at ON webhook_deliveries;
 CREATE TRIGGER webhook_deliveries_updated_at BEFORE UPDATE ON webhook_deliveries
     FOR EACH ROW EXECUTE FUNCTION tenancy.set_updated_at();
+
+-- A replay, in the organization's trail: who started which deliveries over. Only a
+-- replay makes a delivery due anew with no attempt counted; the workers either count an
+-- attempt or leave the due time as it is, and their progress is the delivery log's
+-- (webhook_attempts), not the trail's.
+DROP TRIGGER IF EXISTS webhook_deliveries_audit_replay ON webhook_deliveries;
+CREATE TRIGGER webhook_deliveries_audit_replay AFTER UPDATE ON webhook_deliveries
+    FOR EACH ROW
+    WHEN (NEW.attempts = 0 AND NEW.next_attempt_at IS DISTINCT FROM OLD.next_attempt_at)
+    EXECUTE FUNCTION tenancy.record_audit_event('organization_id');

@@ -72,6 +72,9 @@ REFUSED_FOR_WHAT_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
         "POST /api/v1/admin/providers/{provider_id}/assign-facility",
         "POST /api/v1/me/primary-facility",
         "POST /api/v1/orders",
+        # an event of another organization's, or of a type the endpoint does not take
+        "POST /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}"
+        "/replays",
     ),
     "one value against another, or against today: a range's `from` after its `to` or"
     " longer than allowed, an end before its start or before today, an expiry before the"
@@ -81,6 +84,9 @@ REFUSED_FOR_WHAT_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
         "GET /api/v1/admin/audit-events/export",
         "GET /api/v1/admin/screenings",
         "GET /api/v1/admin/screenings/export",
+        "GET /api/v1/admin/organizations/{organization_id}/webhook-events",
+        "POST /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}"
+        "/replays",
         "GET /api/v1/orders",
         "POST /api/v1/admin/providers/{provider_id}/assignments/{assignment_id}/end",
         "POST /api/v1/me/credentials",
@@ -88,11 +94,14 @@ REFUSED_FOR_WHAT_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
     ),
     "what a pattern cannot check (the descriptions say it): an NPI's or a DEA number's check"
     " digit, a phone number valid in its country's numbering plan, a state code among the"
-    " database's, an email address's deliverable domain": (
+    " database's, an email address's deliverable domain, a webhook URL's parts (an"
+    " http(s) scheme, a port in range, no user name or fragment)": (
         "GET /api/v1/npi/{npi}",
         "PUT /api/v1/me",
         "POST /api/v1/auth/password-reset",
         "GET /api/v1/admin/invitations",
+        "POST /api/v1/admin/organizations/{organization_id}/webhook-endpoints",
+        "PATCH /api/v1/admin/organizations/{organization_id}/webhook-endpoints/{endpoint_id}",
     ),
     "the caller's role: an MSC admin, who acts for no one organization, names it": (
         "GET /api/v1/admin/compliance",
@@ -138,6 +147,30 @@ def _known_rows(engine: Engine, tenants: TwoTenants) -> dict[str, list[str]]:
         assignments = connection.scalars(
             text("SELECT id FROM provider_facilities WHERE user_id = :u"), {"u": provider.id}
         ).all()
+    with engine.begin() as connection:
+        # A's webhook endpoint, with an event delivered to it.
+        endpoint = connection.scalar(
+            text(
+                "INSERT INTO webhook_endpoints (organization_id, url, event_types, secret_sealed)"
+                " VALUES (:o, 'https://hooks.example.com/msc', ARRAY['provider.joined'], 'sealed')"
+                " RETURNING id"
+            ),
+            {"o": tenants.a.organization.id},
+        )
+        event = connection.scalar(
+            text(
+                "INSERT INTO webhook_events (organization_id, type, key, data)"
+                " VALUES (:o, 'provider.joined', 'fuzzed', '{}') RETURNING id"
+            ),
+            {"o": tenants.a.organization.id},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO webhook_deliveries (organization_id, endpoint_id, event_id)"
+                " VALUES (:o, :endpoint, :event)"
+            ),
+            {"o": tenants.a.organization.id, "endpoint": endpoint, "event": event},
+        )
     ids = {
         "organization_id": [tenants.a.organization.id, tenants.b.organization.id],
         "facility_id": [tenants.a.facility.id, tenants.b.facility.id],
@@ -146,6 +179,8 @@ def _known_rows(engine: Engine, tenants: TwoTenants) -> dict[str, list[str]]:
         "membership_id": memberships,
         "assignment_id": assignments,
         "credential_id": [credential],
+        "endpoint_id": [endpoint],
+        "event_id": [event],
     }
     return {name: [str(value) for value in values] for name, values in ids.items()}
 

@@ -51,6 +51,8 @@ TABLES = (
     "documents",
     "orders",
     "onboarding_step_completions",
+    "webhook_endpoints",
+    "webhook_deliveries",
     "audit_events",
 )
 
@@ -168,6 +170,17 @@ TARGETS = {
             "facility_ids": [str(s.a.facility.id)],
         },
         "name",
+        lambda s: (s.a.admin, s.a.organization),
+    ),
+    "webhook endpoint": Target(
+        "POST",
+        lambda s: f"/api/v1/admin/organizations/{s.a.organization.id}/webhook-endpoints",
+        lambda s: {
+            "url": "https://hooks.tenant-a.example/msc",
+            "description": "Credentialing system",
+            "event_types": ["provider.joined"],
+        },
+        "description",
         lambda s: (s.a.admin, s.a.organization),
     ),
     "credential create": Target(

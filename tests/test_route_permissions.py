@@ -59,6 +59,12 @@ OPEN_DOCUMENTS = (
 # representative.
 SEE_SCREENINGS = ("review-exclusions", "view-represented-organizations")
 
+# An organization's webhooks: its admins'.
+WEBHOOKS = ("manage-webhooks",)
+WEBHOOK_ENDPOINTS = "/api/v1/admin/organizations/{organization_id}/webhook-endpoints"
+WEBHOOK_ENDPOINT = f"{WEBHOOK_ENDPOINTS}/{{endpoint_id}}"
+WEBHOOK_EVENTS = "/api/v1/admin/organizations/{organization_id}/webhook-events"
+
 ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/analytics": "msc-admin",
     "GET /api/v1/admin/audit-events": ("view-audit-trail",),
@@ -68,6 +74,18 @@ ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/screenings": SEE_SCREENINGS,
     "GET /api/v1/admin/screenings/export": SEE_SCREENINGS,
     "GET /api/v1/admin/providers/{provider_id}/screenings": SEE_SCREENINGS,
+    "GET /api/v1/admin/webhook-event-types": WEBHOOKS,
+    f"GET {WEBHOOK_ENDPOINTS}": WEBHOOKS,
+    f"POST {WEBHOOK_ENDPOINTS}": WEBHOOKS,
+    f"GET {WEBHOOK_ENDPOINT}": WEBHOOKS,
+    f"PATCH {WEBHOOK_ENDPOINT}": WEBHOOKS,
+    f"DELETE {WEBHOOK_ENDPOINT}": WEBHOOKS,
+    f"POST {WEBHOOK_ENDPOINT}/secret-rotations": WEBHOOKS,
+    f"POST {WEBHOOK_ENDPOINT}/replays": WEBHOOKS,
+    f"GET {WEBHOOK_ENDPOINT}/deliveries": WEBHOOKS,
+    f"GET {WEBHOOK_ENDPOINT}/attempts": WEBHOOKS,
+    f"GET {WEBHOOK_EVENTS}": WEBHOOKS,
+    f"GET {WEBHOOK_EVENTS}/{{event_id}}/attempts": WEBHOOKS,
     "GET /api/v1/admin/audit-events/export": ("view-audit-trail",),
     "GET /api/v1/admin/compliance": (
         "manage-providers",

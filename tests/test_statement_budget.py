@@ -171,6 +171,96 @@ def test_an_audited_read_costs_its_access_and_the_export_its_cursor_whatever_the
     assert _count(app, client, msc, named) == EXPORT_BUDGET + 1
 
 
+def test_webhook_lists_stay_within_budget_whatever_the_traffic(
+    app: Flask, client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """An organization's endpoints and events, an endpoint's deliveries and log, and an
+    event's log are lists like the others (the endpoint or event read in place of the
+    organization), however many endpoints, events and attempts the organization has."""
+    traffic = {
+        seeded.a.organization.name: _webhook_traffic(admin_engine, seeded.a, 1, 3),
+        seeded.b.organization.name: _webhook_traffic(admin_engine, seeded.b, 30, 200),
+    }
+    counts: dict[str, dict[str, int]] = {}
+    for tenant in (seeded.a, seeded.b):
+        token = token_for(client, tenant.admin)
+        organization = f"/api/v1/admin/organizations/{tenant.organization.id}"
+        endpoint_id, event_id = traffic[tenant.organization.name]
+        endpoint = f"{organization}/webhook-endpoints/{endpoint_id}"
+        urls = {
+            "endpoints": (f"{organization}/webhook-endpoints", LIST_BUDGET),
+            "events": (f"{organization}/webhook-events", LIST_BUDGET),
+            "deliveries": (f"{endpoint}/deliveries", LIST_BUDGET),
+            "endpoint attempts": (f"{endpoint}/attempts", LIST_BUDGET),
+            "event attempts": (
+                f"{organization}/webhook-events/{event_id}/attempts",
+                LIST_BUDGET,
+            ),
+        }
+        for name, (url, budget) in urls.items():
+            for size in (5, 100):
+                count = _count(app, client, token, f"{url}?page_size={size}")
+                assert count <= budget, (name, size, count)
+                counts.setdefault(f"{name}?page_size={size}", {})[tenant.organization.name] = count
+        count = _count(app, client, token, endpoint)
+        assert count <= DETAIL_BUDGET, count
+        counts.setdefault("endpoint", {})[tenant.organization.name] = count
+    for key, by_tenant in counts.items():
+        assert by_tenant["Tenant A"] == by_tenant["Tenant B"], (key, by_tenant)
+
+
+def _webhook_traffic(
+    admin_engine: Engine, tenant: Tenant, endpoints: int, events: int
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """`endpoints` endpoints and `events` events of the tenant's, each event delivered to
+    each endpoint and attempted once, in bulk; the first endpoint's id and an event's."""
+    values = {"o": tenant.organization.id, "endpoints": endpoints, "events": events}
+    with admin_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO webhook_endpoints (organization_id, url, event_types,"
+                " secret_sealed) SELECT :o, 'https://hooks.example.com/' || n,"
+                " ARRAY['provider.joined'], 'sealed' FROM generate_series(1, :endpoints) n"
+            ),
+            values,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO webhook_events (organization_id, type, key, data)"
+                " SELECT :o, 'provider.joined', 'event-' || n, '{}'"
+                " FROM generate_series(1, :events) n"
+            ),
+            values,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO webhook_deliveries (organization_id, endpoint_id, event_id)"
+                " SELECT :o, endpoint.id, event.id FROM webhook_endpoints endpoint"
+                " JOIN webhook_events event USING (organization_id)"
+                " WHERE organization_id = :o"
+            ),
+            values,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO webhook_attempts (organization_id, delivery_id, endpoint_id,"
+                " event_id, number, attempted_at, url, status_code, latency_ms)"
+                " SELECT organization_id, id, endpoint_id, event_id, 1, now(),"
+                " 'https://hooks.example.com/', 500, 5"
+                " FROM webhook_deliveries WHERE organization_id = :o"
+            ),
+            values,
+        )
+        endpoint_id, event_id = conn.execute(
+            text(
+                "SELECT endpoint_id, event_id FROM webhook_deliveries"
+                " WHERE organization_id = :o ORDER BY created_at, id LIMIT 1"
+            ),
+            values,
+        ).one()
+    return endpoint_id, event_id
+
+
 def _screen_everyone(admin_engine: Engine, *tenants: Tenant) -> None:
     """A screening and a candidate match for every provider of the tenants: a page of
     each list is full, in the big tenant as in the small."""

@@ -28,6 +28,7 @@ from app.blueprints import (
     representatives,
     screenings,
     sessions,
+    webhooks,
 )
 
 
@@ -57,6 +58,7 @@ def register_blueprints(api: Api) -> None:
         fhir,
         outbox,
         audit_events,
+        webhooks,
         pages,
     ):
         api.register_blueprint(module.blp)

@@ -45,7 +45,7 @@ from app.config import Settings
 from app.domain import outbox
 from app.domain.errors import Conflict, Invalid
 from app.domain.outbox import Sealer
-from app.domain.queries import one_of
+from app.domain.queries import Rows, one_of
 from app.integrations.webhook_http import Answer
 from app.models import (
     Membership,
@@ -65,6 +65,30 @@ SECRET_PREFIX = "whsec_"  # nosec B105
 SECRET_BYTES = 32
 # A delivery's next attempt is put off by its delay, give or take this fraction.
 JITTER = 0.2
+
+
+# What each event type announces, in a line: the API lists them (GET
+# /api/v1/admin/webhook-event-types) and the README shows them from here.
+EVENT_TYPE_DESCRIPTIONS: dict[WebhookEventType, str] = {
+    WebhookEventType.PROVIDER_INVITED: "a provider was invited to join the organization",
+    WebhookEventType.PROVIDER_JOINED: "a provider accepted an invitation and joined the"
+    " organization",
+    WebhookEventType.PROVIDER_LEFT: "a provider left the organization: their last active"
+    " assignment there ended, or their membership or account was deactivated",
+    WebhookEventType.ASSIGNMENT_CHANGED: "a provider's assignment to one of the"
+    " organization's facilities was made, ended, made primary or had its dates changed",
+    WebhookEventType.CREDENTIAL_EXPIRING: "a credential of one of the organization's"
+    " providers reached a reminder window before its expiry",
+    WebhookEventType.CREDENTIAL_EXPIRED: "a credential of one of the organization's"
+    " providers passed its expiry date",
+    WebhookEventType.CREDENTIAL_VERIFIED: "a credential of one of the organization's"
+    " providers was verified",
+    WebhookEventType.ONBOARDING_STEP_COMPLETED: "a step of the organization's onboarding was"
+    " completed",
+    WebhookEventType.ORGANIZATION_ACTIVATED: "the organization went live",
+    WebhookEventType.EXCLUSION_CANDIDATE: "exclusion screening matched one of the"
+    " organization's providers to an exclusion list entry",
+}
 
 
 # --- endpoints ------------------------------------------------------------------
@@ -561,13 +585,23 @@ def disable(session: Session, endpoint: WebhookEndpoint, now: dt.datetime, reaso
 # --- the delivery log and replay ------------------------------------------------
 
 
-def deliveries(organization_id: uuid.UUID, filters: dict[str, Any]) -> Select[WebhookDelivery]:
-    """An organization's deliveries, newest first; by endpoint, event, status, event type
-    and when their event happened."""
-    query = select(WebhookDelivery).where(WebhookDelivery.organization_id == organization_id)
+def deliveries(organization_id: uuid.UUID, filters: dict[str, Any]) -> Rows:
+    """An organization's deliveries, newest first, each with its event's type (the
+    delivery's columns and `event_type`); by endpoint, event, status and event type."""
+    query = (
+        select(*WebhookDelivery.__table__.columns, WebhookEvent.type.label("event_type"))
+        .join(
+            WebhookEvent,
+            (WebhookEvent.organization_id == WebhookDelivery.organization_id)
+            & (WebhookEvent.id == WebhookDelivery.event_id),
+        )
+        .where(WebhookDelivery.organization_id == organization_id)
+    )
     for name in ("endpoint_id", "event_id", "status"):
         if name in filters:
             query = query.where(getattr(WebhookDelivery, name) == filters[name])
+    if "event_type" in filters:
+        query = query.where(WebhookEvent.type == filters["event_type"])
     return query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
 
 
