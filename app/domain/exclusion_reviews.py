@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, Exists, cast, exists, func, select, union_all, update
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
-from app.domain import outbox
+from app.domain import outbox, webhook_events, webhooks
 from app.domain.errors import Conflict
 from app.domain.queries import Rows, one_of
 from app.models import (
@@ -37,7 +37,13 @@ from app.models import (
     ProviderFacility,
     User,
 )
-from app.models.enums import AssignmentStatus, CredentialType, MessageKind, Role
+from app.models.enums import (
+    AssignmentStatus,
+    CredentialType,
+    MessageKind,
+    Role,
+    WebhookEventType,
+)
 from app.models.exclusion import ExclusionEntry, ExclusionList
 from app.models.screening import ExclusionMatch, ProviderScreening
 from app.tenancy.context import TenantContext, in_scope, system_context
@@ -243,6 +249,53 @@ def decide(
         )
     if status == EXCLUDED:
         notify_exclusion(session, [match_id])
+
+
+def announce_matches(session: Session, match_ids: Sequence[uuid.UUID]) -> None:
+    """exclusion.candidate for each new match among `match_ids` (a candidate, or an
+    exclusion by NPI), to the match's organization alone, in one read and one write
+    whatever their number. In the service's context, as the screening runs."""
+    if not match_ids:
+        return
+    rows = session.execute(
+        select(
+            ExclusionMatch.organization_id,
+            ExclusionMatch.id,
+            ExclusionMatch.user_id,
+            ExclusionMatch.status,
+            ExclusionMatch.match_kind,
+            ExclusionMatch.found_at,
+            ExclusionEntry.source,
+            User.name,
+            User.npi,
+        )
+        .join(User, User.id == ExclusionMatch.user_id)
+        .join(ExclusionEntry, ExclusionEntry.id == ExclusionMatch.entry_id)
+        .where(
+            one_of(ExclusionMatch.id, list(match_ids)),
+            ExclusionMatch.status.in_([CANDIDATE, EXCLUDED]),
+        )
+    ).all()
+    webhooks.record_many(
+        session,
+        [
+            webhooks.event(
+                row.organization_id,
+                WebhookEventType.EXCLUSION_CANDIDATE,
+                webhook_events.exclusion_candidate(
+                    row.organization_id,
+                    match_id=row.id,
+                    status=row.status,
+                    match_kind=row.match_kind,
+                    source=row.source,
+                    found_at=row.found_at,
+                    provider=webhook_events.provider(row.user_id, row.name, row.npi),
+                ),
+                key=webhook_events.exclusion_key(row.id),
+            )
+            for row in rows
+        ],
+    )
 
 
 def notify_exclusion(session: Session, match_ids: Sequence[uuid.UUID]) -> int:
