@@ -296,21 +296,16 @@ def test_an_endpoint_subscribed_to_the_type_gets_a_delivery(
 ) -> None:
     a, p = tenants.a, tenants.shared_provider
     use_context(db, a.context())
-    subscribed, _ = webhooks.create_endpoint(
-        db,
-        a.organization,
-        {"url": "https://hooks.example.com/a", "event_types": [T.ASSIGNMENT_CHANGED]},
-        sealer=SEALER,
-        created_by_id=a.admin.id,
-        require_https=True,
-    )
-    webhooks.create_endpoint(
-        db,
-        a.organization,
-        {"url": "https://hooks.example.com/other", "event_types": [T.PROVIDER_JOINED]},
-        sealer=SEALER,
-        created_by_id=a.admin.id,
-        require_https=True,
+    subscribed, _ = (
+        webhooks.create_endpoint(
+            db,
+            a.organization,
+            {"url": "https://hooks.example.com/", "event_types": [type_]},
+            sealer=SEALER,
+            created_by_id=a.admin.id,
+            require_https=True,
+        )[0]
+        for type_ in (T.ASSIGNMENT_CHANGED, T.PROVIDER_JOINED)
     )
     use_context(db, MSC_SYSTEM)
     second = factories.make_facility(db, a.organization)

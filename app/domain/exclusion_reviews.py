@@ -24,7 +24,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Exists, cast, exists, func, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Exists,
+    Row,
+    cast,
+    exists,
+    func,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from app.domain import outbox, webhook_events, webhooks
@@ -251,13 +262,14 @@ def decide(
         notify_exclusion(session, [match_id])
 
 
-def announce_matches(session: Session, match_ids: Sequence[uuid.UUID]) -> None:
-    """exclusion.candidate for each new match among `match_ids` (a candidate, or an
-    exclusion by NPI), to the match's organization alone, in one read and one write
-    whatever their number. In the service's context, as the screening runs."""
+def _found(
+    session: Session, match_ids: Sequence[uuid.UUID], statuses: Sequence[str]
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """What the exclusion notice and the exclusion.candidate event say of each match of
+    `match_ids` in one of `statuses`, in one read."""
     if not match_ids:
-        return
-    rows = session.execute(
+        return []
+    return session.execute(
         select(
             ExclusionMatch.organization_id,
             ExclusionMatch.id,
@@ -265,17 +277,28 @@ def announce_matches(session: Session, match_ids: Sequence[uuid.UUID]) -> None:
             ExclusionMatch.status,
             ExclusionMatch.match_kind,
             ExclusionMatch.found_at,
-            ExclusionEntry.source,
+            ExclusionMatch.decision_reason,
             User.name,
             User.npi,
+            ExclusionEntry.source,
+            ExclusionEntry.exclusion_type,
+            ExclusionEntry.excluded_on,
+            ExclusionList.published_on,
         )
         .join(User, User.id == ExclusionMatch.user_id)
         .join(ExclusionEntry, ExclusionEntry.id == ExclusionMatch.entry_id)
-        .where(
-            one_of(ExclusionMatch.id, list(match_ids)),
-            ExclusionMatch.status.in_([CANDIDATE, EXCLUDED]),
-        )
+        .join(ExclusionList, ExclusionList.id == ExclusionEntry.list_id)
+        .where(one_of(ExclusionMatch.id, list(match_ids)), ExclusionMatch.status.in_(statuses))
     ).all()
+
+
+def announce_found(session: Session, match_ids: Sequence[uuid.UUID]) -> int:
+    """For the screening's new matches: an exclusion.candidate event for each (a
+    candidate, or an exclusion by NPI), to the match's organization alone, and the
+    exclusions' notices (`notify_exclusion`); returns how many notices. One read and two
+    writes, whatever the number of matches. In the service's context, as the screening
+    runs."""
+    rows = _found(session, match_ids, (CANDIDATE, EXCLUDED))
     webhooks.record_many(
         session,
         [
@@ -296,6 +319,7 @@ def announce_matches(session: Session, match_ids: Sequence[uuid.UUID]) -> None:
             for row in rows
         ],
     )
+    return _notify(session, [row for row in rows if row.status == EXCLUDED])
 
 
 def notify_exclusion(session: Session, match_ids: Sequence[uuid.UUID]) -> int:
@@ -307,26 +331,10 @@ def notify_exclusion(session: Session, match_ids: Sequence[uuid.UUID]) -> int:
     context, which must read the matches and their organizations' admins and write the
     outbox in their name (the service's context does). The message names the provider,
     the list and the exclusion, never the provider's date of birth."""
-    if not match_ids:
-        return 0
-    rows = session.execute(
-        select(
-            ExclusionMatch.organization_id,
-            ExclusionMatch.id,
-            ExclusionMatch.match_kind,
-            ExclusionMatch.decision_reason,
-            User.name,
-            User.npi,
-            ExclusionEntry.source,
-            ExclusionEntry.exclusion_type,
-            ExclusionEntry.excluded_on,
-            ExclusionList.published_on,
-        )
-        .join(User, User.id == ExclusionMatch.user_id)
-        .join(ExclusionEntry, ExclusionEntry.id == ExclusionMatch.entry_id)
-        .join(ExclusionList, ExclusionList.id == ExclusionEntry.list_id)
-        .where(one_of(ExclusionMatch.id, list(match_ids)), ExclusionMatch.status == EXCLUDED)
-    ).all()
+    return _notify(session, _found(session, match_ids, (EXCLUDED,)))
+
+
+def _notify(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> int:
     if not rows:
         return 0
     admins: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
-from sqlalchemy import Row, Select, Text, cast, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, Text, cast, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -299,27 +299,12 @@ def _scan_credentials(
     base_url: str,
     batch_size: int,
 ) -> int:
-    query = (
-        select(
-            Credential.id,
-            Credential.user_id,
-            Credential.credential_type,
-            Credential.number,
-            Credential.expiry_date,
-            Credential.verification_status,
-            User.name.label("provider_name"),
-            User.email.label("provider_email"),
-            User.is_active.label("provider_active"),
-            User.npi.label("provider_npi"),
-        )
-        .join(User, User.id == Credential.user_id)
-        # The range, with the page order, is what lets ix_credentials_expiry_date_id drive
-        # the walk.
-        .where(
-            Credential.expiry_date.between(today, last),
-            Credential.verification_status != VerificationStatus.REJECTED,
-        )
-    )
+    query = _credentials(
+        Credential.number,
+        Credential.verification_status,
+        User.email.label("provider_email"),
+        User.is_active.label("provider_active"),
+    ).where(Credential.expiry_date.between(today, last))
     created = 0
     for rows in _pages(session, query, Credential.expiry_date, Credential.id, batch_size):
         facilities = _active_facilities(session, {row.user_id for row in rows})
@@ -350,11 +335,13 @@ def _scan_credentials(
     return created
 
 
-def _announce_expired(session: Session, staff: _Staff, today: dt.date, batch_size: int) -> None:
-    """credential.expired for the credentials that expired in the last EXPIRED_LOOKBACK
-    days (valid through their expiry date: expired from the day after), to each open
-    organization where the provider is actively assigned; each recorded once by its key."""
-    query = (
+def _credentials(
+    *columns: ColumnElement[Any] | InstrumentedAttribute[Any],
+) -> Select[*tuple[Any, ...]]:
+    """The credentials a scan walks, with their providers and `columns`: any but the
+    rejected ones. Filtered by a range of expiry dates, which, with the page order, lets
+    ix_credentials_expiry_date_id drive the walk."""
+    return (
         select(
             Credential.id,
             Credential.user_id,
@@ -362,12 +349,19 @@ def _announce_expired(session: Session, staff: _Staff, today: dt.date, batch_siz
             Credential.expiry_date,
             User.name.label("provider_name"),
             User.npi.label("provider_npi"),
+            *columns,
         )
         .join(User, User.id == Credential.user_id)
-        .where(
-            Credential.expiry_date.between(today - EXPIRED_LOOKBACK, today - dt.timedelta(days=1)),
-            Credential.verification_status != VerificationStatus.REJECTED,
-        )
+        .where(Credential.verification_status != VerificationStatus.REJECTED)
+    )
+
+
+def _announce_expired(session: Session, staff: _Staff, today: dt.date, batch_size: int) -> None:
+    """credential.expired for the credentials that expired in the last EXPIRED_LOOKBACK
+    days (valid through their expiry date: expired from the day after), to each open
+    organization where the provider is actively assigned; each recorded once by its key."""
+    query = _credentials().where(
+        Credential.expiry_date.between(today - EXPIRED_LOOKBACK, today - dt.timedelta(days=1))
     )
     for rows in _pages(session, query, Credential.expiry_date, Credential.id, batch_size):
         facilities = _active_facilities(session, {row.user_id for row in rows})

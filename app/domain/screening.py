@@ -369,10 +369,10 @@ def screen(
             _typed(_RECORD_SCREENINGS),
             {**sliced, **this_pass, "reason": reason, "list_ids": list_ids},
         ).all()
-    # An NPI match is an exclusion at once: its organization's admins are told now.
-    notices = exclusion_reviews.notify_exclusion(session, new_match_ids)
-    # Built for the new matches only, which are few, never for the population screened.
-    exclusion_reviews.announce_matches(session, new_match_ids)
+    # Each new match is announced (built for them alone, few, never for the population
+    # screened); an NPI match is an exclusion at once: its organization's admins are
+    # told now.
+    notices = exclusion_reviews.announce_found(session, new_match_ids)
     return ScreeningSummary(
         providers=len({row.user_id for row in written}),
         rows=len(written),
