@@ -21,6 +21,12 @@ Moving the primary may touch a row the caller cannot see (pointing at another
 organization's assignment); those steps run in the system context and reveal nothing to
 the caller. Ending the primary assignment leaves the provider with their only other
 active assignment as primary, or with none, to choose (app/domain/checklist.py asks).
+
+Events. Each change is announced to the assignment's organization alone, in its
+transaction (webhook `assignment.changed`, saying what changed), and the end of a
+provider's last active assignment there as their leaving it (`provider.left`). Only a
+primary chosen by a person is announced (`made_primary`), not one settle_primary falls
+back on as a consequence of another change.
 """
 
 from __future__ import annotations
