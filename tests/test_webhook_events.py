@@ -50,23 +50,11 @@ T = WebhookEventType
 NUMBER = "MD-99887766"
 
 
-@pytest.fixture
-def tenants(tenants: TwoTenants, db: Session) -> TwoTenants:
-    """The tenants, with the events their making recorded (the provider's primary
-    facility) set aside: each test counts the events of its own actions."""
-    use_context(db, MSC_SYSTEM)
-    db.info[_SET_ASIDE] = set(db.scalars(select(WebhookEvent.id)))
-    return tenants
-
-
-_SET_ASIDE = "webhook events of the setup"
-
-
 def _events(db: Session, organization_id: uuid.UUID | None = None) -> list[tuple[str, Any]]:
-    """(type, data) of the events the test recorded, of one organization or of all, in
-    a stable order."""
+    """(type, data) of the events recorded, of one organization or of all, in a stable
+    order."""
     use_context(db, MSC_SYSTEM)
-    query = select(WebhookEvent).where(WebhookEvent.id.not_in(db.info.get(_SET_ASIDE, set())))
+    query = select(WebhookEvent)
     if organization_id is not None:
         query = query.where(WebhookEvent.organization_id == organization_id)
     found = db.scalars(query.execution_options(populate_existing=True))
