@@ -34,7 +34,7 @@ from app.models import Credential, CredentialVerification
 from app.models.enums import CredentialType as Kind
 from app.models.enums import VerificationStatus as Verification
 from app.models.enums import WebhookEventType
-from app.tenancy.context import TenantContext
+from app.tenancy.context import TenantContext, system_context
 from app.tenancy.read_only import ensure_writable
 
 # Fields each kind must have (beyond its type).
@@ -189,9 +189,6 @@ def _announce_verified(
     """credential.verified to every organization the provider works for (the outcome is
     shared) and to the deciding one, each its own event naming no decider: the decision
     is the deciding organization's alone."""
-    organizations = set(webhook_events.working_for(session, credential.user_id))
-    if context.organization_id is not None:
-        organizations.add(context.organization_id)
     provider = webhook_events.provider_of(session, credential.user_id)
     shown = webhook_events.credential(
         credential.id,
@@ -199,19 +196,24 @@ def _announce_verified(
         credential.expiry_date,
         credential.verification_status,
     )
-    webhooks.record_many(
-        session,
-        [
-            webhooks.event(
-                organization_id,
-                WebhookEventType.CREDENTIAL_VERIFIED,
-                webhook_events.credential_verified(
-                    organization_id, provider=provider, credential=shown, verified_at=now
-                ),
-            )
-            for organization_id in sorted(organizations)
-        ],
-    )
+    # The organizations read and the events recorded in one reach, the service's.
+    with system_context(session, anonymous=True):
+        organizations = set(webhook_events.working_for(session, credential.user_id))
+        if context.organization_id is not None:
+            organizations.add(context.organization_id)
+        webhooks.record_many(
+            session,
+            [
+                webhooks.event(
+                    organization_id,
+                    WebhookEventType.CREDENTIAL_VERIFIED,
+                    webhook_events.credential_verified(
+                        organization_id, provider=provider, credential=shown, verified_at=now
+                    ),
+                )
+                for organization_id in sorted(organizations)
+            ],
+        )
 
 
 def day_end(day: dt.date) -> dt.datetime:

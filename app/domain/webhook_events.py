@@ -28,7 +28,6 @@ from app.models.enums import (
     VerificationStatus,
     WebhookEventType,
 )
-from app.tenancy.context import system_context
 
 Data = dict[str, Any]
 
@@ -37,7 +36,7 @@ class AssignmentChange(StrEnum):
     """What an assignment.changed event says happened to the assignment."""
 
     CREATED = "created"
-    ACTIVATED = "activated"  # its start date came, or it was assigned again from today
+    ACTIVATED = "activated"  # its start date came, or a pending one was assigned from today
     START_DATE_SET = "start_date_set"  # a pending assignment's start date was moved
     END_DATE_SET = "end_date_set"  # it will end on its end date
     ENDED = "ended"
@@ -54,9 +53,11 @@ class LeftBecause(StrEnum):
 
 def _text(value: uuid.UUID | dt.date | None) -> str | None:
     """An id, a date or a moment as JSON carries it (ISO 8601)."""
-    return (
-        None if value is None else str(value) if isinstance(value, uuid.UUID) else value.isoformat()
-    )
+    if value is None:
+        return None
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value.isoformat()
 
 
 def provider(user_id: uuid.UUID, name: str, npi: str | None) -> Data:
@@ -278,21 +279,20 @@ def exclusion_key(match_id: uuid.UUID) -> str:
 
 def working_for(session: Session, user_id: uuid.UUID) -> list[uuid.UUID]:
     """The organizations where the provider has an active assignment, to each of which
-    an event about their credentials goes. Read by the service: the caller (one
-    organization's admin) may see none of the others, and learns nothing of them (only
-    ids are read, and none goes back to the caller)."""
-    with system_context(session, anonymous=True):
-        return list(
-            session.scalars(
-                select(ProviderFacility.organization_id)
-                .where(
-                    ProviderFacility.user_id == user_id,
-                    ProviderFacility.status == AssignmentStatus.ACTIVE,
-                )
-                .distinct()
-                .order_by(ProviderFacility.organization_id)
+    an event about their credentials goes. To be read in the service's context (the
+    caller, one organization's admin, may see none of the others), by the recording
+    that follows, which returns nothing to the caller."""
+    return list(
+        session.scalars(
+            select(ProviderFacility.organization_id)
+            .where(
+                ProviderFacility.user_id == user_id,
+                ProviderFacility.status == AssignmentStatus.ACTIVE,
             )
+            .distinct()
+            .order_by(ProviderFacility.organization_id)
         )
+    )
 
 
 # --- examples, for the documentation ---------------------------------------------------
