@@ -456,7 +456,7 @@ def test_screening_announces_its_new_matches_in_a_fixed_number_of_statements(
 
     events = _events(db, a.organization.id)
     assert {type_ for type_, _ in events} == {T.EXCLUSION_CANDIDATE}
-    assert sorted((data["provider"]["name"], data["match"]["status"]) for _, data in events) == [
+    assert sorted((data["provider"]["name"], data["status"]) for _, data in events) == [
         (f"{first} {last}", status)
         for first, status in (("Casey", "candidate"), ("Robin", "excluded"))
         for last in ("Marsh", "Mills", "Moss", "Quill")

@@ -243,9 +243,9 @@ def exclusion_candidate(
     `excluded` (the NPI is listed: an exclusion at once)."""
     return {
         "organization_id": _text(organization_id),
+        "status": status,
         "match": {
             "id": _text(match_id),
-            "status": status,
             "match_kind": match_kind,
             "source": source,
             "found_at": _text(found_at),
