@@ -10,12 +10,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.auth.passwords import hash_password
-from app.domain import assignments, members, onboarding
+from app.domain import members, onboarding
 from app.domain.reference import npi_check_digit
-from app.models import Facility, Membership, Organization, ProviderFacility, User
+from app.models import (
+    Facility,
+    Membership,
+    Organization,
+    PrimaryAssignment,
+    ProviderFacility,
+    User,
+)
 from app.tenancy.context import TenantContext, use_context
 
 PASSWORD = "test-password"
@@ -92,8 +100,9 @@ def make_facility(session: Session, organization: Organization, **fields: Any) -
 def make_assignment(
     session: Session, user: User, facility: Facility, *, is_primary: bool = False, **fields: Any
 ) -> ProviderFacility:
-    """`is_primary` makes it the user's primary as the application does (with their
-    primary_assignments row)."""
+    """`is_primary` makes it the user's primary (their primary_assignments row points at
+    it, wherever it pointed before), written as set-up data, like the assignment: no
+    webhook event announces it, so a test counts the events of its own actions."""
     fields.setdefault("status", "active")
     fields.setdefault("start_date", dt.date(2026, 1, 1))
     assignment = ProviderFacility(
@@ -102,5 +111,14 @@ def make_assignment(
     session.add(assignment)
     session.flush()
     if is_primary:
-        assignments.make_primary(session, assignment)
+        pointer = {
+            "user_id": user.id,
+            "organization_id": facility.organization_id,
+            "facility_id": facility.id,
+        }
+        session.execute(
+            insert(PrimaryAssignment)
+            .values(pointer)
+            .on_conflict_do_update(index_elements=[PrimaryAssignment.user_id], set_=pointer)
+        )
     return assignment

@@ -21,6 +21,12 @@ Moving the primary may touch a row the caller cannot see (pointing at another
 organization's assignment); those steps run in the system context and reveal nothing to
 the caller. Ending the primary assignment leaves the provider with their only other
 active assignment as primary, or with none, to choose (app/domain/checklist.py asks).
+
+Events. Each change is announced to the assignment's organization alone, in its
+transaction (webhook `assignment.changed`, saying what changed), and the end of a
+provider's last active assignment there as their leaving it (`provider.left`). Only a
+primary chosen by a person is announced (`made_primary`), not one settle_primary falls
+back on as a consequence of another change.
 """
 
 from __future__ import annotations
@@ -36,10 +42,20 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.domain import exclusion_reviews, queries
+from app.domain import exclusion_reviews, queries, webhook_events, webhooks
 from app.domain.errors import Conflict, Invalid
-from app.models import Facility, Invitation, Membership, PrimaryAssignment, ProviderFacility
+from app.domain.webhook_events import AssignmentChange as Change
+from app.domain.webhook_events import LeftBecause
+from app.models import (
+    Facility,
+    Invitation,
+    Membership,
+    PrimaryAssignment,
+    ProviderFacility,
+    User,
+)
 from app.models.enums import AssignmentStatus as Status
+from app.models.enums import WebhookEventType
 from app.tenancy.context import SESSION_KEY, TenantContext, system_context, use_context
 
 CHANGED_MEANWHILE = "the provider's primary facility was changed meanwhile; try again"
@@ -147,17 +163,22 @@ def assign(
     if assignment is not None and assignment.status == Status.ACTIVE:
         raise Conflict("already assigned to this facility", field="facility_id")
     if assignment is None:
+        changes = [Change.CREATED]
         assignment = ProviderFacility(
             organization_id=facility.organization_id, user_id=user_id, facility_id=facility.id
         )
         session.add(assignment)
+    else:
+        # a pending one (an invitation's), started now or moved to another day
+        changes = [Change.ACTIVATED if status == Status.ACTIVE else Change.START_DATE_SET]
     if assignment.end_date is not None and assignment.end_date <= start:
         raise Invalid("the assignment's end date is not after this start date", field="start_date")
     assignment.start_date = start
     assignment.status = status
     session.flush()
     if is_primary:
-        make_primary(session, assignment)
+        if _move_primary(session, assignment):
+            changes.append(Change.MADE_PRIMARY)
     else:
         invited_primary = session.scalar(
             select(Invitation.id).where(
@@ -168,6 +189,7 @@ def assign(
         )
         settle_primary(session, user_id, assignment.id if invited_primary else None)
     session.refresh(assignment)
+    webhooks.record_many(session, [_changed(session, assignment, changes)])
     return assignment
 
 
@@ -191,16 +213,18 @@ def end(
         raise Invalid("the end date is in the past", field="end_date")
     assignment.end_date = end_date
     if end_date <= max(today, assignment.start_date):
-        _finish(session, assignment)
+        _finish(session, assignment, today)
     else:
         session.flush()
+        webhooks.record_many(session, [_changed(session, assignment, [Change.END_DATE_SET])])
     session.refresh(assignment)
     return assignment
 
 
-def _finish(session: Session, assignment: ProviderFacility) -> None:
+def _finish(session: Session, assignment: ProviderFacility, today: dt.date) -> None:
     """Make the assignment inactive; if it was the primary, the provider's only other
-    active assignment becomes it (settle_primary)."""
+    active assignment becomes it (settle_primary). Announced to its organization, with
+    the provider's leaving when it was their last active assignment there."""
     with system_context(session, anonymous=True):
         # Before the assignment itself: primary_assignments first, as in make_primary, so
         # that the two never wait on each other's rows in opposite orders.
@@ -214,11 +238,61 @@ def _finish(session: Session, assignment: ProviderFacility) -> None:
         )
     assignment.status = Status.INACTIVE
     session.flush()
-    settle_primary(session, assignment.user_id)
+    still_at = settle_primary(session, assignment.user_id)
+    ended = _changed(session, assignment, [Change.ENDED])
+    events = [ended]
+    if assignment.organization_id not in still_at:
+        left = webhook_events.provider_left(
+            assignment.organization_id,
+            provider=ended.data["provider"],
+            reason=LeftBecause.ASSIGNMENTS_ENDED,
+            left_on=today,
+        )
+        events.append(
+            webhooks.event(assignment.organization_id, WebhookEventType.PROVIDER_LEFT, left)
+        )
+    webhooks.record_many(session, events)
 
 
 def make_primary(session: Session, assignment: ProviderFacility) -> None:
-    """Make `assignment` the provider's one primary facility (it must be active)."""
+    """Make `assignment` the provider's one primary facility (it must be active), and
+    announce it to its organization."""
+    if _move_primary(session, assignment):
+        webhooks.record_many(session, [_changed(session, assignment, [Change.MADE_PRIMARY])])
+
+
+def _changed(
+    session: Session, assignment: ProviderFacility, changes: list[Change]
+) -> webhooks.NewEvent:
+    """The assignment.changed event of the change just made, for its organization: its
+    facility and provider, read in one statement in the caller's context (which has
+    just changed the assignment, so sees both)."""
+    facility_name, name, npi = session.execute(
+        select(Facility.name, User.name, User.npi)
+        .join(User, User.id == assignment.user_id)
+        .where(
+            Facility.organization_id == assignment.organization_id,
+            Facility.id == assignment.facility_id,
+        )
+    ).one()
+    data = webhook_events.assignment_changed(
+        assignment.organization_id,
+        changes=changes,
+        provider=webhook_events.provider(assignment.user_id, name, npi),
+        assignment=webhook_events.assignment(
+            assignment.id,
+            assignment.facility_id,
+            facility_name,
+            assignment.status,
+            assignment.start_date,
+            assignment.end_date,
+        ),
+    )
+    return webhooks.event(assignment.organization_id, WebhookEventType.ASSIGNMENT_CHANGED, data)
+
+
+def _move_primary(session: Session, assignment: ProviderFacility) -> bool:
+    """Point the provider's primary at `assignment`; False when it pointed there already."""
     if assignment.status != Status.ACTIVE:
         raise Conflict(NOT_ACTIVE, field="is_primary")
     target = Pointer(assignment.user_id, assignment.organization_id, assignment.facility_id)
@@ -228,9 +302,10 @@ def make_primary(session: Session, assignment: ProviderFacility) -> None:
                 PrimaryAssignment.user_id == assignment.user_id
             )
         ).one_or_none()
+        moving = held is None or tuple(held) != (target.organization_id, target.facility_id)
         if held is None:
             _claim(session, target)
-        elif tuple(held) != (target.organization_id, target.facility_id):
+        elif moving:
             # Still as read, or refused: this update waits for a concurrent change of the
             # row and then finds it changed.
             moved = session.connection().execute(
@@ -246,14 +321,16 @@ def make_primary(session: Session, assignment: ProviderFacility) -> None:
                 raise Conflict(CHANGED_MEANWHILE, field="is_primary")
         _still_active(session, assignment.organization_id, assignment.id)
     session.refresh(assignment)
+    return moving
 
 
 def settle_primary(
     session: Session, user_id: uuid.UUID, preferred: uuid.UUID | None = None
-) -> None:
+) -> set[uuid.UUID]:
     """A provider with no primary gets one: the `preferred` active assignment (the one an
     accepted invitation named primary), or else their only active assignment. If another
-    transaction gives them one meanwhile, that one stands."""
+    transaction gives them one meanwhile, that one stands. Returns the organizations
+    where the provider has an active assignment (ids only: they go back to no caller)."""
     with system_context(session, anonymous=True):
         # Columns, not entities: rows read in the system context must not enter the
         # session, where the caller's later reads could find them.
@@ -270,6 +347,7 @@ def settle_primary(
             pointer = Pointer(user_id, choice.organization_id, choice.facility_id)
             if _claim(session, pointer, unless_held=True):
                 _still_active(session, choice.organization_id, choice.id)
+    return {row.organization_id for row in active}
 
 
 @dataclass(frozen=True)
@@ -337,12 +415,15 @@ def apply_dates(session: Session, today: dt.date) -> DateChanges:
                 if assignment is None:
                     continue
                 if assignment.end_date is not None and assignment.end_date <= today:
-                    _finish(session, assignment)
+                    _finish(session, assignment, today)
                     ended.append(assignment.id)
                 else:
                     assignment.status = Status.ACTIVE
                     session.flush()
                     settle_primary(session, assignment.user_id)
+                    webhooks.record_many(
+                        session, [_changed(session, assignment, [Change.ACTIVATED])]
+                    )
                     activated.append(assignment.id)
     finally:
         use_context(session, system)

@@ -27,13 +27,14 @@ from typing import Any, Protocol
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.domain import license_checks, members
+from app.domain import license_checks, members, webhook_events, webhooks
 from app.domain.dea import is_valid_dea, normalize_dea
 from app.domain.errors import Conflict, Forbidden, Invalid
 from app.models import Credential, CredentialVerification
 from app.models.enums import CredentialType as Kind
 from app.models.enums import VerificationStatus as Verification
-from app.tenancy.context import TenantContext
+from app.models.enums import WebhookEventType
+from app.tenancy.context import TenantContext, system_context
 from app.tenancy.read_only import ensure_writable
 
 # Fields each kind must have (beyond its type).
@@ -133,7 +134,9 @@ def verify(
 ) -> Credential:
     if status_at(credential, now.date()) == Verification.EXPIRED:
         raise Conflict("an expired credential cannot be verified", field="credential_id")
-    return _set_verification(session, context, credential, Verification.VERIFIED, None, now)
+    _set_verification(session, context, credential, Verification.VERIFIED, None, now)
+    _announce_verified(session, context, credential, now)
+    return credential
 
 
 def reject(
@@ -178,6 +181,39 @@ def _set_verification(
     session.flush()
     session.refresh(credential)
     return credential
+
+
+def _announce_verified(
+    session: Session, context: TenantContext, credential: Credential, now: dt.datetime
+) -> None:
+    """credential.verified to every organization the provider works for (the outcome is
+    shared) and to the deciding one, each its own event naming no decider: the decision
+    is the deciding organization's alone."""
+    provider = webhook_events.provider_of(session, credential.user_id)
+    shown = webhook_events.credential(
+        credential.id,
+        credential.credential_type,
+        credential.expiry_date,
+        credential.verification_status,
+    )
+    # The organizations read and the events recorded in one reach, the service's.
+    with system_context(session, anonymous=True):
+        organizations = set(webhook_events.working_for(session, credential.user_id))
+        if context.organization_id is not None:
+            organizations.add(context.organization_id)
+        webhooks.record_many(
+            session,
+            [
+                webhooks.event(
+                    organization_id,
+                    WebhookEventType.CREDENTIAL_VERIFIED,
+                    webhook_events.credential_verified(
+                        organization_id, provider=provider, credential=shown, verified_at=now
+                    ),
+                )
+                for organization_id in sorted(organizations)
+            ],
+        )
 
 
 def day_end(day: dt.date) -> dt.datetime:

@@ -27,7 +27,7 @@ from app.domain import members, onboarding
 from app.domain.errors import Forbidden, Invalid, NotFound, TooLarge
 from app.integrations.document_crypto import DecryptionFailed
 from app.integrations.storage import DocumentStore, new_key
-from app.models import Credential, Document
+from app.models import Credential, Document, Organization
 from app.models.enums import DocumentType, Role
 from app.tenancy.context import TenantContext
 
@@ -241,6 +241,10 @@ def upload(
         _remove_quietly(store, key)
         raise
     onboarding.mark_started(session, document.organization_id)
+    step = onboarding.DOCUMENT_STEPS.get(DocumentType(document_type))
+    if document.organization_id is not None and step is not None:
+        organization = session.get_one(Organization, document.organization_id)
+        onboarding.announce_step(session, organization, step)
     session.refresh(document)
     return document
 

@@ -24,10 +24,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Exists, cast, exists, func, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Exists,
+    Row,
+    cast,
+    exists,
+    func,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
-from app.domain import outbox
+from app.domain import outbox, webhook_events, webhooks
 from app.domain.errors import Conflict
 from app.domain.queries import Rows, one_of
 from app.models import (
@@ -37,7 +48,13 @@ from app.models import (
     ProviderFacility,
     User,
 )
-from app.models.enums import AssignmentStatus, CredentialType, MessageKind, Role
+from app.models.enums import (
+    AssignmentStatus,
+    CredentialType,
+    MessageKind,
+    Role,
+    WebhookEventType,
+)
 from app.models.exclusion import ExclusionEntry, ExclusionList
 from app.models.screening import ExclusionMatch, ProviderScreening
 from app.tenancy.context import TenantContext, in_scope, system_context
@@ -245,22 +262,21 @@ def decide(
         notify_exclusion(session, [match_id])
 
 
-def notify_exclusion(session: Session, match_ids: Sequence[uuid.UUID]) -> int:
-    """Announce the exclusions among `match_ids` (matches in status `excluded`) to the
-    active admins of each one's organization, a message each, through the outbox; returns
-    how many messages it wrote. Idempotent: a match announces itself once to each admin
-    (the key names both), however often this is called. For the screening, whose NPI
-    matches are exclusions at once, as for a person's decision; runs in the caller's
-    context, which must read the matches and their organizations' admins and write the
-    outbox in their name (the service's context does). The message names the provider,
-    the list and the exclusion, never the provider's date of birth."""
+def _found(
+    session: Session, match_ids: Sequence[uuid.UUID], statuses: Sequence[str]
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """What the exclusion notice and the exclusion.candidate event say of each match of
+    `match_ids` in one of `statuses`, in one read."""
     if not match_ids:
-        return 0
-    rows = session.execute(
+        return []
+    return session.execute(
         select(
             ExclusionMatch.organization_id,
             ExclusionMatch.id,
+            ExclusionMatch.user_id,
+            ExclusionMatch.status,
             ExclusionMatch.match_kind,
+            ExclusionMatch.found_at,
             ExclusionMatch.decision_reason,
             User.name,
             User.npi,
@@ -272,8 +288,53 @@ def notify_exclusion(session: Session, match_ids: Sequence[uuid.UUID]) -> int:
         .join(User, User.id == ExclusionMatch.user_id)
         .join(ExclusionEntry, ExclusionEntry.id == ExclusionMatch.entry_id)
         .join(ExclusionList, ExclusionList.id == ExclusionEntry.list_id)
-        .where(one_of(ExclusionMatch.id, list(match_ids)), ExclusionMatch.status == EXCLUDED)
+        .where(one_of(ExclusionMatch.id, list(match_ids)), ExclusionMatch.status.in_(statuses))
     ).all()
+
+
+def announce_found(session: Session, match_ids: Sequence[uuid.UUID]) -> int:
+    """For the screening's new matches: an exclusion.candidate event for each (a
+    candidate, or an exclusion by NPI), to the match's organization alone, and the
+    exclusions' notices (`notify_exclusion`); returns how many notices. One read and two
+    writes, whatever the number of matches. In the service's context, as the screening
+    runs."""
+    rows = _found(session, match_ids, (CANDIDATE, EXCLUDED))
+    webhooks.record_many(
+        session,
+        [
+            webhooks.event(
+                row.organization_id,
+                WebhookEventType.EXCLUSION_CANDIDATE,
+                webhook_events.exclusion_candidate(
+                    row.organization_id,
+                    match_id=row.id,
+                    status=row.status,
+                    match_kind=row.match_kind,
+                    source=row.source,
+                    found_at=row.found_at,
+                    provider=webhook_events.provider(row.user_id, row.name, row.npi),
+                ),
+                key=webhook_events.exclusion_key(row.id),
+            )
+            for row in rows
+        ],
+    )
+    return _notify(session, [row for row in rows if row.status == EXCLUDED])
+
+
+def notify_exclusion(session: Session, match_ids: Sequence[uuid.UUID]) -> int:
+    """Announce the exclusions among `match_ids` (matches in status `excluded`) to the
+    active admins of each one's organization, a message each, through the outbox; returns
+    how many messages it wrote. Idempotent: a match announces itself once to each admin
+    (the key names both), however often this is called. For the screening, whose NPI
+    matches are exclusions at once, as for a person's decision; runs in the caller's
+    context, which must read the matches and their organizations' admins and write the
+    outbox in their name (the service's context does). The message names the provider,
+    the list and the exclusion, never the provider's date of birth."""
+    return _notify(session, _found(session, match_ids, (EXCLUDED,)))
+
+
+def _notify(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> int:
     if not rows:
         return 0
     admins: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = defaultdict(list)

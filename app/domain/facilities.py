@@ -13,6 +13,7 @@ from app.domain import onboarding
 from app.domain.errors import Forbidden, Invalid
 from app.domain.queries import Rows
 from app.models import Facility, Membership, Organization, UsState
+from app.models.enums import OnboardingStep as Step
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, in_scope
 
@@ -48,6 +49,7 @@ def create_facility(session: Session, organization: Organization, data: dict[str
     session.add(facility)
     session.flush()
     onboarding.mark_started(session, organization.id)
+    onboarding.announce_step(session, organization, Step.ADD_FACILITIES)
     session.refresh(facility)
     return facility
 

@@ -23,11 +23,26 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.auth.passwords import hash_password, require_acceptable
-from app.domain import assignments, members, onboarding, outbox, screening
+from app.domain import (
+    assignments,
+    members,
+    onboarding,
+    outbox,
+    screening,
+    webhook_events,
+    webhooks,
+)
 from app.domain.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from app.domain.locks import lock
 from app.models import Facility, Invitation, Membership, Organization, ProviderFacility, User
-from app.models.enums import AssignmentStatus, InvitationStatus, MessageKind, Role
+from app.models.enums import (
+    AssignmentStatus,
+    InvitationRole,
+    InvitationStatus,
+    MessageKind,
+    Role,
+    WebhookEventType,
+)
 from app.tenancy.context import (
     SESSION_KEY,
     PresentedInvitation,
@@ -121,6 +136,7 @@ def invite(
     if is_new:
         onboarding.mark_started(session, organization.id)
     session.refresh(invitation)
+    _announce_invitation(session, organization, invitation, now)
     # The accept page (app/blueprints/pages.py), which a browser opens.
     accept_url = f"{base_url.rstrip('/')}/invitations/{token}/accept"
     outbox.add(
@@ -266,9 +282,10 @@ def accept(
 
     # Pending assignments are never primary: the invited primary facility becomes the
     # provider's primary when that assignment is activated, if they have none by then.
+    pending: list[ProviderFacility] = []
     for facility_id in invitation.facility_ids:
         if assignments.current_assignment(session, user.id, facility_id) is None:
-            session.add(
+            pending.append(
                 ProviderFacility(
                     organization_id=invitation.organization_id,
                     user_id=user.id,
@@ -277,6 +294,7 @@ def accept(
                     status=AssignmentStatus.PENDING,
                 )
             )
+    session.add_all(pending)
     session.flush()
 
     # Last: once accepted, the invitation is no longer pending, so no later transaction
@@ -297,7 +315,78 @@ def accept(
                 organization_id=invitation.organization_id,
                 now=now,
             )
+            _announce_joining(session, invitation, user, pending, now)
     return invitation, user
+
+
+def _announce_joining(
+    session: Session,
+    invitation: Invitation,
+    user: User,
+    pending: list[ProviderFacility],
+    now: dt.datetime,
+) -> None:
+    """provider.joined, and assignment.changed for each pending assignment the
+    acceptance made, to the invitation's organization. In the service's context: the
+    invitee's reaches none of the organization's facilities, whose names the events
+    carry (and go back to no caller)."""
+    organization_id = invitation.organization_id
+    provider = webhook_events.provider(user.id, user.name, user.npi)
+    facility_ids = [assignment.facility_id for assignment in pending]
+    names: dict[uuid.UUID, str] = {}
+    if pending:
+        for facility_id, name in session.execute(
+            select(Facility.id, Facility.name).where(
+                Facility.organization_id == organization_id, Facility.id.in_(facility_ids)
+            )
+        ):
+            names[facility_id] = name
+    joined = webhook_events.provider_joined(
+        organization_id,
+        provider=provider,
+        joined_at=now,
+        invitation_id=invitation.id,
+        facility_ids=facility_ids,
+    )
+    events = [webhooks.event(organization_id, WebhookEventType.PROVIDER_JOINED, joined)]
+    for assignment in pending:
+        changed = webhook_events.assignment_changed(
+            organization_id,
+            changes=[webhook_events.AssignmentChange.CREATED],
+            provider=provider,
+            assignment=webhook_events.assignment(
+                assignment.id,
+                assignment.facility_id,
+                names[assignment.facility_id],
+                assignment.status,
+                assignment.start_date,
+                assignment.end_date,
+            ),
+        )
+        events.append(webhooks.event(organization_id, WebhookEventType.ASSIGNMENT_CHANGED, changed))
+    webhooks.record_many(session, events)
+
+
+def _announce_invitation(
+    session: Session, organization: Organization, invitation: Invitation, now: dt.datetime
+) -> None:
+    """provider.invited for a provider's invitation (each one: a new invitation replacing
+    an open one is a new token and expiry), and the onboarding step it completes."""
+    step = onboarding.INVITATION_STEPS.get(InvitationRole(invitation.role))
+    events = [] if step is None else onboarding.completion_events(organization, step, now)
+    if invitation.role == Role.PROVIDER:
+        data = webhook_events.provider_invited(
+            organization.id,
+            invitation_id=invitation.id,
+            email=invitation.email,
+            name=invitation.name,
+            facility_ids=invitation.facility_ids,
+            primary_facility_id=invitation.primary_facility_id,
+            expires_at=invitation.expires_at,
+            invited_by_id=invitation.invited_by_id,
+        )
+        events.append(webhooks.event(organization.id, WebhookEventType.PROVIDER_INVITED, data))
+    webhooks.record_many(session, events)
 
 
 def _check_managed(context: TenantContext, role: str, facility_ids: list[uuid.UUID]) -> None:

@@ -26,11 +26,14 @@ from typing import Any
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
+from app import clock
+from app.domain import webhook_events, webhooks
 from app.domain.errors import Conflict
 from app.domain.locks import lock
 from app.domain.queries import Rows, one_of
+from app.domain.webhook_events import LeftBecause
 from app.models import Credential, Document, Membership, Organization, User
-from app.models.enums import Role
+from app.models.enums import Role, WebhookEventType
 from app.tenancy.context import TenantContext, system_context
 
 LAST_ADMIN = "an organization keeps at least one active organization admin"
@@ -102,6 +105,8 @@ def deactivate(session: Session, membership: Membership) -> Membership:
         _keep_an_admin(session, [membership.organization_id], leaving=membership.id)
     membership.is_active = False
     session.flush()
+    if membership.role == Role.PROVIDER:
+        _announce(session, membership.user_id, [membership.organization_id], joined=False)
     return membership
 
 
@@ -110,6 +115,8 @@ def reactivate(session: Session, membership: Membership) -> Membership:
     if not membership.is_active:
         membership.is_active = True
         session.flush()
+        if membership.role == Role.PROVIDER:
+            _announce(session, membership.user_id, [membership.organization_id], joined=True)
     return membership
 
 
@@ -122,13 +129,8 @@ def deactivate_account(session: Session, context: TenantContext, user: User) -> 
     change `users.is_active`, policies/users.sql)."""
     if user.id == context.user_id:
         raise Conflict("an MSC admin cannot deactivate their own account")
-    administered = session.scalars(
-        select(Membership.organization_id).where(
-            Membership.user_id == user.id,
-            Membership.role == Role.ORGANIZATION_ADMIN,
-            Membership.is_active,
-        )
-    ).all()
+    roles = _active_roles(session, user.id)
+    administered = [org for org, role in roles if role == Role.ORGANIZATION_ADMIN]
     _lock_admins(session, administered)
     session.refresh(user, with_for_update=True)
     if not user.is_active:
@@ -136,6 +138,8 @@ def deactivate_account(session: Session, context: TenantContext, user: User) -> 
     _keep_an_admin(session, administered, leaving_user=user.id)
     user.is_active = False
     session.flush()
+    providing = [org for org, role in roles if role == Role.PROVIDER]
+    _announce(session, user.id, providing, joined=False, account=True)
     return user
 
 
@@ -144,7 +148,59 @@ def reactivate_account(session: Session, user: User) -> User:
     if not user.is_active:
         user.is_active = True
         session.flush()
+        providing = [org for org, role in _active_roles(session, user.id) if role == Role.PROVIDER]
+        _announce(session, user.id, providing, joined=True)
     return user
+
+
+def _active_roles(session: Session, user_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+    """(organization, role) of each of the user's active memberships."""
+    return [
+        (organization_id, role)
+        for organization_id, role in session.execute(
+            select(Membership.organization_id, Membership.role).where(
+                Membership.user_id == user_id, Membership.is_active
+            )
+        )
+    ]
+
+
+def _announce(
+    session: Session,
+    user_id: uuid.UUID,
+    organization_ids: list[uuid.UUID],
+    *,
+    joined: bool,
+    account: bool = False,
+) -> None:
+    """provider.joined or provider.left at each of the organizations, each its own event:
+    a membership made active or inactive, or the whole account (`account`)."""
+    if not organization_ids:
+        return
+    provider = webhook_events.provider_of(session, user_id)
+    now = clock.now()
+    reason = LeftBecause.ACCOUNT_DEACTIVATED if account else LeftBecause.MEMBERSHIP_DEACTIVATED
+    webhooks.record_many(
+        session,
+        [
+            webhooks.event(
+                org,
+                WebhookEventType.PROVIDER_JOINED,
+                webhook_events.provider_joined(
+                    org, provider=provider, joined_at=now, invitation_id=None, facility_ids=[]
+                ),
+            )
+            if joined
+            else webhooks.event(
+                org,
+                WebhookEventType.PROVIDER_LEFT,
+                webhook_events.provider_left(
+                    org, provider=provider, reason=reason, left_on=now.date()
+                ),
+            )
+            for org in organization_ids
+        ],
+    )
 
 
 def sync_organization_ids(session: Session, user_ids: Iterable[uuid.UUID]) -> None:

@@ -16,9 +16,17 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app import clock
+from app.domain import webhook_events, webhooks
 from app.domain.errors import Conflict
 from app.models import Document, Facility, Invitation, OnboardingStepCompletion, Organization
-from app.models.enums import DocumentType, InvitationRole, OnboardingStatus, OrganizationStatus
+from app.models.enums import (
+    DocumentType,
+    InvitationRole,
+    OnboardingStatus,
+    OrganizationStatus,
+    WebhookEventType,
+)
 from app.models.enums import OnboardingStep as Step
 from app.tenancy.context import TenantContext, system_context
 from app.tenancy.read_only import ensure_writable
@@ -36,6 +44,22 @@ DATA_NEEDED = {
     Step.INVITE_OFFICE_MANAGERS: "an office manager invited",
     Step.PROVIDER_INVITATIONS: "a provider invited",
 }
+# The steps an upload completes, by the document's type, and an invitation, by its role.
+DOCUMENT_STEPS = {
+    DocumentType.TAX_FORM: Step.TAX_DOCUMENTATION,
+    DocumentType.BANKING_LETTER: Step.BANKING_SETUP,
+}
+INVITATION_STEPS = {
+    InvitationRole.OFFICE_MANAGER: Step.INVITE_OFFICE_MANAGERS,
+    InvitationRole.PROVIDER: Step.PROVIDER_INVITATIONS,
+}
+BASIC_FIELDS = (
+    "name",
+    "tax_id",
+    "primary_contact_name",
+    "primary_contact_email",
+    "primary_contact_phone",
+)
 
 
 @dataclass(frozen=True)
@@ -95,24 +119,12 @@ def progress(session: Session, organization: Organization) -> Progress:
             )
         )
     }
-    basic = all(
-        getattr(organization, name)
-        for name in (
-            "name",
-            "tax_id",
-            "primary_contact_name",
-            "primary_contact_email",
-            "primary_contact_phone",
-        )
-    )
     data_done: dict[Step, dt.datetime | None] = {
         Step.REGISTRATION: organization.created_at,
-        Step.BASIC_INFORMATION: organization.updated_at if basic else None,
-        Step.TAX_DOCUMENTATION: uploaded.get(DocumentType.TAX_FORM),
-        Step.BANKING_SETUP: uploaded.get(DocumentType.BANKING_LETTER),
+        Step.BASIC_INFORMATION: organization.updated_at if has_basics(organization) else None,
         Step.ADD_FACILITIES: first_facility,
-        Step.INVITE_OFFICE_MANAGERS: invited.get(InvitationRole.OFFICE_MANAGER),
-        Step.PROVIDER_INVITATIONS: invited.get(InvitationRole.PROVIDER),
+        **{step: uploaded.get(kind) for kind, step in DOCUMENT_STEPS.items()},
+        **{step: invited.get(role) for role, step in INVITATION_STEPS.items()},
     }
     states = []
     for step in STEPS:
@@ -167,8 +179,12 @@ def complete(
     )
     session.flush()
     mark_started(session, organization.id)
+    # Announced before going live closes the onboarding (completion_events says none then).
+    events = completion_events(organization, step, now)
     if step == Step.GO_LIVE:
         _go_live(session, organization, now)
+        events.append(activation_event(organization))
+    webhooks.record_many(session, events)
     session.refresh(organization)
     return progress(session, organization)
 
@@ -211,6 +227,52 @@ def mark_started(session: Session, organization_id: uuid.UUID | None) -> None:
         # the rows the database did update (RETURNING), not those the criteria name:
         # the policies may leave the organization as it was
         execution_options={"synchronize_session": "fetch"},
+    )
+
+
+def has_basics(organization: Organization) -> bool:
+    """Whether the basic information step's data is all there."""
+    return all(getattr(organization, name) for name in BASIC_FIELDS)
+
+
+def completion_events(
+    organization: Organization, step: Step, now: dt.datetime
+) -> list[webhooks.NewEvent]:
+    """The event announcing that `step` is now complete, for a record: once per
+    organization and step (its key), whatever reopens and completes it again; none once
+    the organization is live (one onboarded before webhooks came, adding a facility,
+    completes no step)."""
+    if organization.onboarding_status == OnboardingStatus.COMPLETED:
+        return []
+    data = webhook_events.onboarding_step_completed(organization.id, step=step, completed_at=now)
+    return [
+        webhooks.event(
+            organization.id,
+            WebhookEventType.ONBOARDING_STEP_COMPLETED,
+            data,
+            key=webhook_events.step_key(step),
+        )
+    ]
+
+
+def announce_step(session: Session, organization: Organization, step: Step) -> None:
+    """Announce a data-backed step that the data just written completes (a facility,
+    a document, an invitation, the organization's details)."""
+    webhooks.record_many(session, completion_events(organization, step, clock.now()))
+
+
+def activation_event(organization: Organization) -> webhooks.NewEvent:
+    """organization.activated, once per organization (its key): an organization made
+    active again after a suspension is not activated anew."""
+    assert organization.activated_at is not None, "an activated organization has the date"
+    data = webhook_events.organization_activated(
+        organization.id, name=organization.name, activated_at=organization.activated_at
+    )
+    return webhooks.event(
+        organization.id,
+        WebhookEventType.ORGANIZATION_ACTIVATED,
+        data,
+        key=webhook_events.ACTIVATED_KEY,
     )
 
 

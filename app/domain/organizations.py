@@ -10,8 +10,10 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.domain import onboarding, webhooks
 from app.domain.errors import Conflict, Forbidden, NotFound
 from app.models import Organization
+from app.models.enums import OnboardingStep as Step
 from app.models.enums import OrganizationStatus as Status
 from app.models.enums import Role
 from app.tenancy.context import TenantContext, in_scope
@@ -59,6 +61,17 @@ def create_organization(session: Session, data: dict[str, Any]) -> Organization:
     session.add(organization)
     session.flush()
     session.refresh(organization)
+    steps = [Step.REGISTRATION]
+    if onboarding.has_basics(organization):
+        steps.append(Step.BASIC_INFORMATION)
+    webhooks.record_many(
+        session,
+        [
+            event
+            for step in steps
+            for event in onboarding.completion_events(organization, step, organization.created_at)
+        ],
+    )
     return organization
 
 
@@ -81,12 +94,20 @@ def update_organization(
                 f"only MSC admins may change {', '.join(forbidden)}",
                 field=forbidden[0],
             )
+    now = now or clock.now()
+    had_basics, was_activated = onboarding.has_basics(organization), organization.activated_at
     if "status" in changes:
-        change_status(organization, changes.pop("status"), now or clock.now())
+        change_status(organization, changes.pop("status"), now)
     for name, value in changes.items():
         setattr(organization, name, value)
     session.flush()
     session.refresh(organization)
+    events = []
+    if onboarding.has_basics(organization) and not had_basics:
+        events += onboarding.completion_events(organization, Step.BASIC_INFORMATION, now)
+    if organization.activated_at is not None and was_activated is None:
+        events.append(onboarding.activation_event(organization))
+    webhooks.record_many(session, events)
     return organization
 
 

@@ -18,6 +18,14 @@ organization's documents are for its admins. Where an organization has no active
 of its own (a child practice run from its health system), its admins' messages go to
 the admins of its nearest ancestor that has some, still filed under the organization.
 
+The scan also records the webhook events of the credentials it finds
+(app/domain/webhook_events.py), one per organization where the provider has an active
+assignment, each naming that organization alone: `credential.expiring` once per
+credential, expiry date and window, and `credential.expired` once per credential and
+expiry date, for expiries of the last EXPIRED_LOOKBACK days only (a first scan does not
+announce every expiry of the past). Each is recorded once, by its key, however often
+the scan runs.
+
 The scan runs under whatever tenant context the caller set; in production that is the
 system context of the reminder job's session (workers/runtime.py), which the policies
 admit through their MSC-admin clause and the audit trail records under the job's
@@ -34,11 +42,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
-from sqlalchemy import Row, Select, Text, cast, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, Text, cast, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.domain import outbox
+from app.domain import outbox, webhook_events, webhooks
 from app.domain.queries import one_of
 from app.models import (
     Credential,
@@ -57,6 +65,7 @@ from app.models.enums import (
     OrganizationStatus,
     Role,
     VerificationStatus,
+    WebhookEventType,
 )
 
 CREDENTIAL_LABELS: dict[str, str] = {
@@ -76,6 +85,8 @@ DOCUMENT_LABELS: dict[str, str] = {
 
 # outbox_messages.subject is a String(255); a long provider name must not fail the scan.
 _SUBJECT_MAX = 255
+# How far back the scan announces expiries (credential.expired).
+EXPIRED_LOOKBACK = dt.timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -161,12 +172,14 @@ def scan(
         windows_by_day.append(window)
     base = base_url.rstrip("/")
     staff = _Staff.load(session)
-    return ScanResult(
+    result = ScanResult(
         credentials=_scan_credentials(
             session, staff, today, last, windows_by_day, base, batch_size
         ),
         documents=_scan_documents(session, staff, today, last, windows_by_day, base, batch_size),
     )
+    _announce_expired(session, staff, today, batch_size)
+    return result
 
 
 @dataclass(frozen=True)
@@ -249,6 +262,12 @@ class _Staff:
             known = self._known[facilities] = self._of(facilities.split(","))
         return known
 
+    def organizations_of(self, facilities: str | None) -> list[uuid.UUID]:
+        """The open organizations where the provider is actively assigned, given the
+        facilities of those assignments (as `of_provider` takes them)."""
+        found = (self.facilities.get(facility_id) for facility_id in (facilities or "").split(","))
+        return sorted({entry[0] for entry in found if entry is not None})
+
     def _of(self, facility_ids: list[str]) -> list[tuple[uuid.UUID, _Recipient]]:
         by_organization: dict[uuid.UUID, dict[uuid.UUID, _Recipient]] = defaultdict(dict)
         for facility_id in facility_ids:
@@ -280,37 +299,104 @@ def _scan_credentials(
     base_url: str,
     batch_size: int,
 ) -> int:
-    query = (
-        select(
-            Credential.id,
-            Credential.user_id,
-            Credential.credential_type,
-            Credential.number,
-            Credential.expiry_date,
-            User.name.label("provider_name"),
-            User.email.label("provider_email"),
-            User.is_active.label("provider_active"),
-        )
-        .join(User, User.id == Credential.user_id)
-        # The range, with the page order, is what lets ix_credentials_expiry_date_id drive
-        # the walk.
-        .where(
-            Credential.expiry_date.between(today, last),
-            Credential.verification_status != VerificationStatus.REJECTED,
-        )
-    )
+    query = _credentials(
+        Credential.number,
+        Credential.verification_status,
+        User.email.label("provider_email"),
+        User.is_active.label("provider_active"),
+    ).where(Credential.expiry_date.between(today, last))
     created = 0
     for rows in _pages(session, query, Credential.expiry_date, Credential.id, batch_size):
         facilities = _active_facilities(session, {row.user_id for row in rows})
         dues: list[_Due] = []
+        events: list[webhooks.NewEvent] = []
         for row in rows:
             days_left = (row.expiry_date - today).days
+            window = windows_by_day[days_left]
             staff_of_provider = staff.of_provider(facilities.get(row.user_id))
-            dues.extend(
-                _credential_dues(row, days_left, windows_by_day[days_left], staff_of_provider)
+            dues.extend(_credential_dues(row, days_left, window, staff_of_provider))
+            events.extend(
+                webhooks.event(
+                    organization_id,
+                    WebhookEventType.CREDENTIAL_EXPIRING,
+                    webhook_events.credential_expiring(
+                        organization_id,
+                        provider=_provider(row),
+                        credential=_credential(row),
+                        days_left=days_left,
+                        window=window,
+                    ),
+                    key=webhook_events.expiring_key(row.id, row.expiry_date, window),
+                )
+                for organization_id in staff.organizations_of(facilities.get(row.user_id))
             )
         created += _write(session, dues, lambda due: _credential_message(due, base_url))
+        webhooks.record_many(session, events)
     return created
+
+
+def _credentials(
+    *columns: ColumnElement[Any] | InstrumentedAttribute[Any],
+) -> Select[*tuple[Any, ...]]:
+    """The credentials a scan walks, with their providers and `columns`: any but the
+    rejected ones. Filtered by a range of expiry dates, which, with the page order, lets
+    ix_credentials_expiry_date_id drive the walk."""
+    return (
+        select(
+            Credential.id,
+            Credential.user_id,
+            Credential.credential_type,
+            Credential.expiry_date,
+            User.name.label("provider_name"),
+            User.npi.label("provider_npi"),
+            *columns,
+        )
+        .join(User, User.id == Credential.user_id)
+        .where(Credential.verification_status != VerificationStatus.REJECTED)
+    )
+
+
+def _announce_expired(session: Session, staff: _Staff, today: dt.date, batch_size: int) -> None:
+    """credential.expired for the credentials that expired in the last EXPIRED_LOOKBACK
+    days (valid through their expiry date: expired from the day after), to each open
+    organization where the provider is actively assigned; each recorded once by its key."""
+    query = _credentials().where(
+        Credential.expiry_date.between(today - EXPIRED_LOOKBACK, today - dt.timedelta(days=1))
+    )
+    for rows in _pages(session, query, Credential.expiry_date, Credential.id, batch_size):
+        facilities = _active_facilities(session, {row.user_id for row in rows})
+        webhooks.record_many(
+            session,
+            [
+                webhooks.event(
+                    organization_id,
+                    WebhookEventType.CREDENTIAL_EXPIRED,
+                    webhook_events.credential_expired(
+                        organization_id,
+                        provider=_provider(row),
+                        credential=webhook_events.credential(
+                            row.id,
+                            row.credential_type,
+                            row.expiry_date,
+                            VerificationStatus.EXPIRED,
+                        ),
+                    ),
+                    key=webhook_events.expired_key(row.id, row.expiry_date),
+                )
+                for row in rows
+                for organization_id in staff.organizations_of(facilities.get(row.user_id))
+            ],
+        )
+
+
+def _provider(row: Row[*tuple[Any, ...]]) -> dict[str, Any]:
+    return webhook_events.provider(row.user_id, row.provider_name, row.provider_npi)
+
+
+def _credential(row: Row[*tuple[Any, ...]]) -> dict[str, Any]:
+    return webhook_events.credential(
+        row.id, row.credential_type, row.expiry_date, row.verification_status
+    )
 
 
 def _active_facilities(session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -40,6 +40,9 @@ providers in Python. The providers are taken in slices of about SLICE membership
 hash of the user id; a provider's memberships in one slice), the same statements for
 each, so that no statement outlasts the service's statement timeout at any size.
 
+Each new match is announced to its organization as an `exclusion.candidate` webhook
+event (its status `candidate` or, by NPI, `excluded`), built for the new matches alone.
+
 Each pass writes one row per organization and provider: the list versions in force,
 the outcome read from the review queue after the pass (`excluded` if any match of that
 organization is an exclusion, `candidate` if any is still open, else `clear`) and the
@@ -366,8 +369,10 @@ def screen(
             _typed(_RECORD_SCREENINGS),
             {**sliced, **this_pass, "reason": reason, "list_ids": list_ids},
         ).all()
-    # An NPI match is an exclusion at once: its organization's admins are told now.
-    notices = exclusion_reviews.notify_exclusion(session, new_match_ids)
+    # Each new match is announced (built for them alone, few, never for the population
+    # screened); an NPI match is an exclusion at once: its organization's admins are
+    # told now.
+    notices = exclusion_reviews.announce_found(session, new_match_ids)
     return ScreeningSummary(
         providers=len({row.user_id for row in written}),
         rows=len(written),

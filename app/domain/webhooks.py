@@ -267,6 +267,18 @@ def _as_service(session: Session) -> Iterator[None]:
         yield
 
 
+def event(
+    organization_id: uuid.UUID,
+    type_: WebhookEventType,
+    data: dict[str, Any],
+    *,
+    key: str | None = None,
+) -> NewEvent:
+    """An event of the organization's (data: its webhook_events builder's); `key` names
+    an occurrence that may be recorded twice (a scan run again), none makes it unique."""
+    return NewEvent(organization_id, type_, key or f"{type_}:{uuid.uuid4()}", data)
+
+
 def record(
     session: Session,
     organization_id: uuid.UUID,
@@ -275,10 +287,8 @@ def record(
     *,
     key: str | None = None,
 ) -> None:
-    """Record an event of the organization's (data: its webhook_events builder's), with
-    a delivery for each endpoint subscribed; `key` names an occurrence that may be
-    recorded twice (a scan run again), none makes it unique."""
-    record_many(session, [NewEvent(organization_id, type_, key or f"{type_}:{uuid.uuid4()}", data)])
+    """Record an `event`, with a delivery for each endpoint subscribed."""
+    record_many(session, [event(organization_id, type_, data, key=key)])
 
 
 def record_many(session: Session, events: Sequence[NewEvent]) -> tuple[int, int]:
