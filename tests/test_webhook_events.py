@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,6 +84,19 @@ def test_every_type_has_an_example_as_receivers_get_it() -> None:
     for data in EXAMPLES.values():
         assert json.loads(json.dumps(data)) == data  # plain JSON: stored as built
         assert "number" not in json.dumps(data)
+
+
+def test_the_readme_shows_each_example_as_built() -> None:
+    """The README's payload examples are the builders' (a changed payload changes them)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = re.findall(
+        r"<details><summary><code>([a-z_.]+)</code></summary>\n\n```json\n(.*?)\n```",
+        readme,
+        flags=re.S,
+    )
+    assert {type_: json.loads(body) for type_, body in shown} == {
+        str(type_): data for type_, data in EXAMPLES.items()
+    }
 
 
 def test_a_provider_invitation_is_announced_with_the_onboarding_step_it_completes(

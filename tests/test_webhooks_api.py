@@ -191,6 +191,10 @@ def test_the_event_types_are_listed_with_what_each_announces(
     listed = response.get_json()
     assert [entry["type"] for entry in listed] == [t.value for t in WebhookEventType]
     assert all(entry["description"] for entry in listed)
+    # each with its example data, naming the organization it belongs to
+    assert all(entry["example"]["organization_id"] for entry in listed)
+    invited = next(entry for entry in listed if entry["type"] == "provider.invited")
+    assert invited["example"]["invitation"]["email"]
 
 
 @pytest.mark.parametrize(

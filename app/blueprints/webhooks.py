@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from app import clock
 from app.blueprints.lookups import organization_or_404
-from app.domain import webhooks
+from app.domain import webhook_events, webhooks
 from app.domain.errors import NotFound
 from app.domain.outbox import Sealer
 from app.domain.queries import Rows
@@ -100,10 +100,15 @@ class EventTypes(MethodView):
     @authenticated()
     @requires(Permission.MANAGE_WEBHOOKS)
     @blp.response(200, EventTypeSchema(many=True))
-    def get(self) -> list[dict[str, str]]:
-        """The event types an endpoint may subscribe to, each with what it announces."""
+    def get(self) -> list[dict[str, Any]]:
+        """The event types an endpoint may subscribe to, each with what it announces and
+        an example of its `data`."""
         return [
-            {"type": type_.value, "description": description}
+            {
+                "type": type_.value,
+                "description": description,
+                "example": webhook_events.EXAMPLES[type_],
+            }
             for type_, description in webhooks.EVENT_TYPE_DESCRIPTIONS.items()
         ]
 

@@ -48,6 +48,9 @@ def _moment(description: str) -> fields.AwareDateTime:
 class EventTypeSchema(Schema):
     type = fields.String(metadata={"enum": EVENT_TYPES})
     description = fields.String()
+    example = fields.Dict(
+        metadata={"description": "an event's `data` of this type, made by the same code"}
+    )
 
 
 class EndpointSchema(Schema):
