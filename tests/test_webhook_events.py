@@ -355,6 +355,12 @@ def test_a_verified_credential_is_announced_at_every_organization_the_provider_w
         ]
     assert NUMBER not in json.dumps(_events(db))
 
+    # B recording its own decision on the verified credential announces nothing new.
+    use_context(db, b.context())
+    credentials.verify(db, b.context(), credential, now + dt.timedelta(hours=1))
+    for organization in (a.organization, b.organization):
+        assert _types(db, organization.id) == [T.CREDENTIAL_VERIFIED]
+
 
 def test_the_reminder_scan_announces_expiring_and_recently_expired_credentials_once(
     db: Session, tenants: TwoTenants

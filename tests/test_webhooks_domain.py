@@ -5,6 +5,7 @@ checks. Delivery to a real receiver by a real worker: tests/test_webhook_deliver
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import uuid
@@ -193,7 +194,9 @@ def test_an_endpoint_failing_for_long_enough_is_disabled_and_its_admins_emailed_
     db.refresh(endpoint)
     assert endpoint.failing_since is None
 
-    webhooks.settle(db, _claim(db, third, now), _failed(), now, POLICY)
+    # retried an hour later, as a policy whose delays reach an hour does: one streak
+    hourly = dataclasses.replace(POLICY, delays=(10, 3600))
+    webhooks.settle(db, _claim(db, third, now), _failed(), now, hourly)
     hour_later = now + dt.timedelta(hours=1)
     retry = third
     db.execute(
@@ -201,7 +204,7 @@ def test_an_endpoint_failing_for_long_enough_is_disabled_and_its_admins_emailed_
         .where(WebhookDelivery.id == retry.id)
         .values(next_attempt_at=hour_later)
     )
-    webhooks.settle(db, _claim(db, retry, hour_later), _failed(), hour_later, POLICY)
+    webhooks.settle(db, _claim(db, retry, hour_later), _failed(), hour_later, hourly)
     db.refresh(endpoint)
     assert (endpoint.active, endpoint.disabled_at) == (False, hour_later)
     assert endpoint.disabled_reason is not None and "HTTP 500" in endpoint.disabled_reason
@@ -215,6 +218,48 @@ def test_an_endpoint_failing_for_long_enough_is_disabled_and_its_admins_emailed_
     use_context(db, tenants.a.context())
     webhooks.update_endpoint(db, endpoint, {"active": True}, require_https=True)
     assert (endpoint.disabled_at, endpoint.failing_since) == (None, None)
+
+
+def test_a_failure_after_a_quiet_spell_starts_a_new_streak_and_a_paused_endpoint_stays_paused(
+    db: Session, tenants: TwoTenants, now: dt.datetime
+) -> None:
+    """An endpoint that failed, then had nothing to deliver for longer than its retries
+    ever wait, is not disabled by one failure days later; an endpoint its admin made
+    inactive while an attempt was under way is not disabled (nor its admins emailed); a
+    new URL clears the old one's failures."""
+    endpoint, _ = _endpoint(db, tenants)
+    use_context(db, MSC_SYSTEM)
+    for n in range(3):
+        webhooks.record(db, tenants.a.organization.id, JOINED, {"n": n})
+    first, second, third = _deliveries(db)
+    webhooks.settle(db, _claim(db, first, now), _failed(), now, POLICY)
+
+    days_later = now + dt.timedelta(days=3)
+    webhooks.settle(db, _claim(db, second, days_later), _failed(), days_later, POLICY)
+    db.refresh(endpoint)
+    assert (endpoint.active, endpoint.failing_since) == (True, days_later)
+
+    # paused by an admin while the third was being posted, long after the streak began
+    claimed = _claim(db, third, days_later)
+    use_context(db, tenants.a.context())
+    webhooks.update_endpoint(db, endpoint, {"active": False}, require_https=True)
+    use_context(db, MSC_SYSTEM)
+    db.execute(
+        WebhookEndpoint.__table__.update()
+        .where(WebhookEndpoint.id == endpoint.id)
+        .values(failing_since=now)
+    )
+    webhooks.settle(db, claimed, _failed(), days_later, POLICY)
+    db.refresh(endpoint)
+    assert (endpoint.active, endpoint.disabled_at) == (False, None)
+    notices = select(OutboxMessage).where(OutboxMessage.kind == "webhook_disabled")
+    assert db.scalars(notices).all() == []
+
+    use_context(db, tenants.a.context())
+    webhooks.update_endpoint(
+        db, endpoint, {"url": "https://other.example.com/msc"}, require_https=True
+    )
+    assert endpoint.failing_since is None
 
 
 def test_the_relay_hands_over_due_deliveries_and_recovers_a_dead_workers(
@@ -231,8 +276,22 @@ def test_the_relay_hands_over_due_deliveries_and_recovers_a_dead_workers(
     assert webhooks.relay(db, lambda o, d, a: handed.append(d), now, POLICY) == 0
 
     _claim(db, delivery, now)  # and the worker dies
+    # After its lease, the attempt is logged as lost and waits its delay like a failure.
     after_lease = now + POLICY.lease + dt.timedelta(seconds=1)
-    assert webhooks.relay(db, lambda o, d, a: handed.append(d), after_lease, POLICY) == 1
+    assert webhooks.relay(db, lambda o, d, a: handed.append(d), after_lease, POLICY) == 0
+    db.refresh(delivery)
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert (
+        dt.timedelta(seconds=8)
+        <= delivery.next_attempt_at - after_lease
+        <= dt.timedelta(seconds=12)
+    )
+    (lost,) = db.scalars(select(WebhookAttempt)).all()
+    assert (lost.number, lost.status_code, lost.error) == (1, None, webhooks.STOPPED)
+    assert lost.attempted_at == now  # when it was claimed
+    assert webhooks.relay(db, lambda o, d, a: handed.append(d), after_lease, POLICY) == 0
+    retry_at = delivery.next_attempt_at
+    assert webhooks.relay(db, lambda o, d, a: handed.append(d), retry_at, POLICY) == 1
     db.refresh(delivery)
     assert delivery.status == "queued" and delivery.attempts == 1
 
@@ -309,6 +368,35 @@ def test_replay_starts_one_event_or_a_ranges_failed_deliveries_over(
     webhooks.update_endpoint(db, endpoint, {"active": False}, require_https=True)
     with pytest.raises(Conflict):
         webhooks.replay(db, endpoint, now, event_id=first.event_id)
+
+
+def test_a_range_replay_delivers_what_an_inactive_endpoint_missed(
+    db: Session, tenants: TwoTenants, now: dt.datetime
+) -> None:
+    """Events of its types recorded while the endpoint was inactive (disabled, paused) got
+    no delivery; replaying their time range delivers them, and only them: not another
+    type's, nor another endpoint's."""
+    endpoint, _ = _endpoint(db, tenants)
+    other, _ = _endpoint(db, tenants)
+    use_context(db, tenants.a.context())
+    webhooks.update_endpoint(db, endpoint, {"active": False}, require_https=True)
+    use_context(db, MSC_SYSTEM)
+    webhooks.record(db, tenants.a.organization.id, JOINED, {"n": 1})
+    webhooks.record(db, tenants.a.organization.id, EXPIRING, {"n": 2})
+    assert [d.endpoint_id for d in _deliveries(db)] == [other.id]  # the active one's
+
+    use_context(db, tenants.a.context())
+    webhooks.update_endpoint(db, endpoint, {"active": True}, require_https=True)
+    occurred = db.scalars(select(WebhookEvent.occurred_at)).all()
+    since, until = min(occurred) - dt.timedelta(minutes=1), max(occurred) + dt.timedelta(minutes=1)
+    assert webhooks.replay(db, endpoint, now, since=since, until=until) == 1
+    mine = [d for d in _deliveries(db) if d.endpoint_id == endpoint.id]
+    assert [(d.status, d.attempts) for d in mine] == [("pending", 0)]
+    event = db.get_one(WebhookEvent, (mine[0].organization_id, mine[0].event_id))
+    assert event.type == JOINED
+    # a second replay finds nothing failed or missed
+    use_context(db, tenants.a.context())
+    assert webhooks.replay(db, endpoint, now, since=since, until=until) == 0
 
 
 @pytest.mark.parametrize(

@@ -205,8 +205,9 @@ class Replays(MethodView):
     def post(
         self, data: dict[str, Any], organization_id: uuid.UUID, endpoint_id: uuid.UUID
     ) -> dict[str, int]:
-        """Deliver again: one event (`event_id`), or every failed delivery of an event
-        that happened from `since` to `until`. The deliveries start over, their earlier
+        """Deliver again: one event (`event_id`), or every event of the endpoint's types
+        that happened from `since` to `until` whose delivery failed or that the endpoint
+        missed while inactive. The deliveries start over, their earlier
         attempts kept in the log; a delivery being attempted right now is left to finish."""
         endpoint = _endpoint_or_404(organization_id, endpoint_id)
         replayed = webhooks.replay(db.session, endpoint, clock.now(), **data)

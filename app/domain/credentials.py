@@ -134,8 +134,12 @@ def verify(
 ) -> Credential:
     if status_at(credential, now.date()) == Verification.EXPIRED:
         raise Conflict("an expired credential cannot be verified", field="credential_id")
+    # Announced when the shared outcome becomes verified: another organization recording
+    # its own decision on a verified credential tells the receivers nothing new.
+    newly = credential.verification_status != Verification.VERIFIED
     _set_verification(session, context, credential, Verification.VERIFIED, None, now)
-    _announce_verified(session, context, credential, now)
+    if newly:
+        _announce_verified(session, context, credential, now)
     return credential
 
 

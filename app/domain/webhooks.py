@@ -14,8 +14,8 @@ rules (app/domain/outbox.py):
   log whatever its outcome, and retried after each of the settings' delays, varied by up
   to a fifth, until the delivery fails;
 - delivery is at least once: a worker that dies after the endpoint answered but before
-  the answer was recorded leaves a lease that expires, and the event is posted again
-  under the same `webhook-id`;
+  the answer was recorded leaves a lease that expires; the attempt is logged as lost and
+  the event is posted again after the retry's delay, under the same `webhook-id`;
 - an endpoint whose attempts have all failed for long enough is disabled, and its
   organization's admins are emailed (through the outbox);
 - an admin replays one event, or every failed delivery of a time range: the deliveries
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, case, select, text, update
+from sqlalchemy import Select, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
@@ -154,7 +154,11 @@ def update_endpoint(
     """Change the fields sent. Making a disabled endpoint active again clears its failure
     record; its failed deliveries stay failed until replayed."""
     if "url" in changes:
-        endpoint.url = check_url(changes["url"], require_https=require_https)
+        url = check_url(changes["url"], require_https=require_https)
+        if url != endpoint.url:
+            # the old address's failures say nothing of the new one's
+            endpoint.failing_since = None
+        endpoint.url = url
     if "description" in changes:
         endpoint.description = changes["description"]
     if "event_types" in changes:
@@ -346,6 +350,13 @@ class DeliveryPolicy:
     def max_attempts(self) -> int:
         return len(self.delays) + 1
 
+    @property
+    def quiet_gap(self) -> dt.timedelta:
+        """A failing endpoint with pending deliveries is tried at least this often (the
+        longest delay at its most varied, and a lease); a failure after a longer quiet
+        spell starts a new failing streak rather than extending an old one."""
+        return dt.timedelta(seconds=max(self.delays, default=0) * (1 + JITTER)) + self.lease
+
     def delay(self, attempts: int, rand: Callable[[], float] = random.random) -> dt.timedelta:
         """The wait after the `attempts`-th failed attempt, varied by up to JITTER."""
         base = self.delays[min(attempts, len(self.delays)) - 1]
@@ -362,6 +373,68 @@ class DeliveryPolicy:
         )
 
 
+STOPPED = "the worker stopped before recording the answer"
+
+
+def _recover_stopped(session: Session, now: dt.datetime, policy: DeliveryPolicy) -> None:
+    """Deliveries whose worker died under its lease (the lease ran out): the attempt
+    counts, is logged as such at its claim's time, and waits its delay like any failed
+    one (or the delivery fails, if it was the last). A few rows at most: workers rarely
+    die mid-attempt."""
+    stopped = session.execute(
+        select(
+            WebhookDelivery.organization_id,
+            WebhookDelivery.id,
+            WebhookDelivery.endpoint_id,
+            WebhookDelivery.event_id,
+            WebhookDelivery.attempts,
+            WebhookDelivery.lease_until,
+            WebhookEndpoint.url,
+        )
+        .join(
+            WebhookEndpoint,
+            (WebhookEndpoint.organization_id == WebhookDelivery.organization_id)
+            & (WebhookEndpoint.id == WebhookDelivery.endpoint_id),
+        )
+        .where(WebhookDelivery.status == Status.SENDING, WebhookDelivery.lease_until < now)
+    ).all()
+    for row in stopped:
+        last = row.attempts >= policy.max_attempts
+        changed = session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.organization_id == row.organization_id,
+                WebhookDelivery.id == row.id,
+                WebhookDelivery.status == Status.SENDING,
+                WebhookDelivery.lease_until == row.lease_until,
+            )
+            .values(
+                status=Status.FAILED if last else Status.PENDING,
+                next_attempt_at=now + policy.delay(row.attempts),
+                lease_until=None,
+                last_status_code=None,
+                last_error=STOPPED,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount == 1:  # type: ignore[attr-defined]
+            session.add(
+                WebhookAttempt(
+                    organization_id=row.organization_id,
+                    delivery_id=row.id,
+                    endpoint_id=row.endpoint_id,
+                    event_id=row.event_id,
+                    number=row.attempts,
+                    attempted_at=row.lease_until - policy.lease,
+                    url=row.url,
+                    status_code=None,
+                    latency_ms=int(policy.lease.total_seconds() * 1000),
+                    error=STOPPED,
+                )
+            )
+    session.flush()
+
+
 def relay(
     session: Session,
     enqueue: Callable[[uuid.UUID, uuid.UUID, int], None],
@@ -373,19 +446,7 @@ def relay(
     worker died (lease expired: posted again, unless that was the last attempt) and
     those whose job was lost. If the queue is unreachable, `enqueue` raises, the
     transaction rolls back, and the deliveries wait for the next run."""
-    session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.status == Status.SENDING, WebhookDelivery.lease_until < now)
-        .values(
-            status=case(
-                (WebhookDelivery.attempts >= policy.max_attempts, Status.FAILED.value),
-                else_=Status.PENDING.value,
-            ),
-            lease_until=None,
-            last_error="the worker stopped before recording the answer",
-        )
-        .execution_options(synchronize_session=False)
-    )
+    _recover_stopped(session, now, policy)
     session.execute(
         update(WebhookDelivery)
         .where(
@@ -492,13 +553,17 @@ def settle(
             WebhookDelivery.organization_id == delivery.organization_id,
             WebhookDelivery.id == delivery.id,
             WebhookDelivery.status == Status.SENDING,
+            # this claim's lease: a replay and a new claim since then make another
             WebhookDelivery.attempts == delivery.attempts,
+            WebhookDelivery.lease_until == delivery.lease_until,
         )
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise LostClaim(f"webhook delivery {delivery.id}: the claim was lost")
+    if not outcome.succeeded:
+        _note_failure(session, endpoint, now, policy)
     session.add(
         WebhookAttempt(
             organization_id=delivery.organization_id,
@@ -514,22 +579,56 @@ def settle(
             response_body=outcome.body,
         )
     )
-    if outcome.succeeded:
-        if endpoint.failing_since is not None:
-            endpoint.failing_since = None
-    else:
-        if endpoint.failing_since is None:
-            endpoint.failing_since = now
-        if endpoint.active and now - endpoint.failing_since >= policy.disable_after:
-            since = f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
-            disable(
-                session,
-                endpoint,
-                now,
-                f"every attempt has failed since {since}; the last: {outcome.summary()}",
-            )
     session.flush()
+    # The endpoint's failure record, in single statements on its row as it stands now: other
+    # workers settle its other deliveries meanwhile, and an admin may have changed it
+    # since this delivery was claimed.
+    of_endpoint = (WebhookEndpoint.organization_id == endpoint.organization_id) & (
+        WebhookEndpoint.id == endpoint.id
+    )
+    if outcome.succeeded:
+        session.execute(
+            update(WebhookEndpoint)
+            .where(of_endpoint, WebhookEndpoint.failing_since.is_not(None))
+            .values(failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        hours = round(policy.disable_after.total_seconds() / 3600)
+        reason = (
+            f"every attempt has failed for {hours} hours or more; the last: {outcome.summary()}"
+        )
+        disable(session, endpoint, now, reason, failing_for=policy.disable_after)
     return str(values["status"])
+
+
+def _note_failure(
+    session: Session, endpoint: WebhookEndpoint, now: dt.datetime, policy: DeliveryPolicy
+) -> None:
+    """Start the endpoint's failing streak at `now`, unless one is running: one is broken
+    by a quiet spell (no attempt for `policy.quiet_gap`), after which a single failure
+    must not count as days of them. Runs before this attempt is logged."""
+    last_attempt = (
+        select(func.max(WebhookAttempt.attempted_at))
+        .where(
+            WebhookAttempt.organization_id == endpoint.organization_id,
+            WebhookAttempt.endpoint_id == endpoint.id,
+        )
+        .scalar_subquery()
+    )
+    session.execute(
+        update(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.organization_id == endpoint.organization_id,
+            WebhookEndpoint.id == endpoint.id,
+            or_(
+                WebhookEndpoint.failing_since.is_(None),
+                func.coalesce(last_attempt, WebhookEndpoint.failing_since) < now - policy.quiet_gap,
+            ),
+        )
+        .values(failing_since=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def fail_unsendable(session: Session, claimed: Claimed, reason: str, now: dt.datetime) -> None:
@@ -541,19 +640,42 @@ def fail_unsendable(session: Session, claimed: Claimed, reason: str, now: dt.dat
             WebhookDelivery.organization_id == claimed.delivery.organization_id,
             WebhookDelivery.id == claimed.delivery.id,
             WebhookDelivery.status == Status.SENDING,
+            WebhookDelivery.lease_until == claimed.delivery.lease_until,
         )
         .values(status=Status.FAILED, lease_until=None, last_error=reason)
         .execution_options(synchronize_session=False)
     )
 
 
-def disable(session: Session, endpoint: WebhookEndpoint, now: dt.datetime, reason: str) -> None:
-    """Disable a failing endpoint and tell each of its organization's active admins, once
-    per disabling, through the outbox."""
-    endpoint.active = False
-    endpoint.disabled_at = now
-    endpoint.disabled_reason = reason
-    session.flush()
+def disable(
+    session: Session,
+    endpoint: WebhookEndpoint,
+    now: dt.datetime,
+    reason: str,
+    *,
+    failing_for: dt.timedelta,
+) -> bool:
+    """Disable the endpoint if it is active and has been failing for `failing_for` at
+    `now`, and then tell each of its organization's active admins, through the outbox;
+    returns whether it did. One statement decides, so of workers failing at once one
+    disables and emails, and an endpoint an admin made inactive meanwhile is left as it
+    is."""
+    disabled = session.execute(
+        update(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.organization_id == endpoint.organization_id,
+            WebhookEndpoint.id == endpoint.id,
+            WebhookEndpoint.active,
+            WebhookEndpoint.failing_since <= now - failing_for,
+        )
+        .values(active=False, disabled_at=now, disabled_reason=reason)
+        .returning(WebhookEndpoint.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    # the row as it now stands, when next read
+    session.expire(endpoint)
+    if disabled is None:
+        return False
     admins = session.execute(
         select(User.id, User.name, User.email)
         .join(Membership, Membership.user_id == User.id)
@@ -590,6 +712,7 @@ def disable(session: Session, endpoint: WebhookEndpoint, now: dt.datetime, reaso
             for admin in admins
         ],
     )
+    return True
 
 
 # --- the delivery log and replay ------------------------------------------------
@@ -647,9 +770,10 @@ def replay(
     until: dt.datetime | None = None,
 ) -> int:
     """Deliver again to an active endpoint: one event (whatever its delivery's state, and
-    one it was never sent, if it subscribes to its type), or every failed delivery whose
-    event happened in [since, until). The deliveries start over (attempts from zero,
-    due now); their log keeps the earlier attempts. Returns how many were replayed."""
+    one it was never sent, if it subscribes to its type), or every event of its types that
+    happened in [since, until) and failed or was missed (recorded while the endpoint was
+    inactive). The deliveries start over (attempts from zero, due now); their log keeps
+    the earlier attempts. Returns how many were replayed."""
     if not endpoint.active:
         raise Conflict("the endpoint is not active: make it active first", field="active")
     if event_id is not None:
@@ -682,6 +806,32 @@ def replay(
     else:
         if since is None or until is None or since >= until:
             raise Invalid("give event_id, or since before until", field="since")
+        in_range = (
+            WebhookEvent.organization_id == endpoint.organization_id,
+            WebhookEvent.occurred_at >= since,
+            WebhookEvent.occurred_at < until,
+        )
+        # Events of the endpoint's types it was never sent since it was registered (it was
+        # inactive then, disabled or paused): missed, so delivered now with the failed.
+        missed = session.scalars(
+            insert(WebhookDelivery)
+            .from_select(
+                ["organization_id", "endpoint_id", "event_id"],
+                select(WebhookEvent.organization_id, literal(endpoint.id), WebhookEvent.id).where(
+                    *in_range,
+                    WebhookEvent.type.in_(endpoint.event_types),
+                    WebhookEvent.occurred_at >= endpoint.created_at,
+                ),
+            )
+            .on_conflict_do_nothing(
+                index_elements=[
+                    WebhookDelivery.organization_id,
+                    WebhookDelivery.endpoint_id,
+                    WebhookDelivery.event_id,
+                ]
+            )
+            .returning(WebhookDelivery.id)
+        ).all()
         chosen = (
             select(WebhookDelivery.id)
             .join(
@@ -690,11 +840,10 @@ def replay(
                 & (WebhookEvent.id == WebhookDelivery.event_id),
             )
             .where(
+                *in_range,
                 WebhookDelivery.organization_id == endpoint.organization_id,
                 WebhookDelivery.endpoint_id == endpoint.id,
-                WebhookDelivery.status == Status.FAILED,
-                WebhookEvent.occurred_at >= since,
-                WebhookEvent.occurred_at < until,
+                or_(WebhookDelivery.status == Status.FAILED, one_of(WebhookDelivery.id, missed)),
             )
         )
     result = session.execute(

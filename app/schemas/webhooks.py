@@ -120,7 +120,8 @@ class EndpointUpdateSchema(Schema):
     active = StrictBoolean(
         metadata={
             "description": "false stops deliveries; true again (after a disabling too)"
-            " clears the failure record, and failed deliveries wait for a replay"
+            " clears the failure record; failed deliveries, and events missed while"
+            " inactive, wait for a replay"
         }
     )
 
@@ -138,7 +139,10 @@ class ReplaySchema(Schema):
             " now if it never was)"
         }
     )
-    since = _moment("with `until`: every failed delivery of an event that happened from then")
+    since = _moment(
+        "with `until`: every event of the endpoint's types that happened from then and"
+        " failed, or was missed while the endpoint was inactive"
+    )
     until = _moment("up to this moment, excluded")
 
     @validates_schema
