@@ -5,7 +5,8 @@ with the `standardwebhooks` package (as a customer's receiver would) and records
 Its answers follow a script: `answers` is a list of status codes taken one per request
 (then `then` for every later one); a 3xx answer points to /elsewhere, which records a
 request if anyone follows it; `delay` holds each answer that long; `body` is what each
-answer carries.
+answer carries; `drip`, when set, writes each answer a byte at a time, that long apart
+(an endpoint that is never quite silent, yet never done).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Script:
     then: int = 200
     delay: float = 0.0
     body: bytes = b"ok"
+    drip: float = 0.0
 
 
 class Receiver:
@@ -67,12 +69,25 @@ class Receiver:
                 status, delay, answer = receiver._next()
                 if delay:
                     time.sleep(delay)
+                if receiver.script.drip:
+                    self._drip(status, answer, receiver.script.drip)
+                    return
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", "/elsewhere")
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
+
+            def _drip(self, status: int, answer: bytes, pause: float) -> None:
+                head = f"HTTP/1.1 {status} OK\r\nContent-Length: {len(answer)}\r\n\r\n"
+                try:
+                    for byte in head.encode() + answer:
+                        self.wfile.write(bytes([byte]))
+                        time.sleep(pause)
+                except OSError:
+                    pass  # the client gave up waiting
+                self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -95,6 +110,12 @@ class Receiver:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def _verified(self, headers: dict[str, str], body: bytes) -> bool:
         for secret in self.secrets:

@@ -411,6 +411,14 @@ def deliver_webhook(organization_id: str, delivery_id: str) -> str:
         except webhook_http.Refused as exc:
             answer = webhook_http.Answer.refused(exc)
             outcome = "refused"
+        except Exception:
+            # A defect of ours or a library's: settled as a failure all the same, so the
+            # attempt is logged, retried after its delay and counted against the endpoint
+            # (unsettled, it would be posted again as soon as its lease ran out). The
+            # customer reads a plain reason; the traceback stays in the worker's log.
+            log.exception("webhook delivery %s: unexpected error posting", delivery_id)
+            answer = webhook_http.Answer.unsent("an unexpected error on our side ended the attempt")
+            outcome = "failed"
         return _settle_webhook(session, claimed, answer, outcome, policy)
 
 
