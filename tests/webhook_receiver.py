@@ -12,6 +12,7 @@ answer carries; `drip`, when set, writes each answer a byte at a time, that long
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -53,8 +54,11 @@ class Script:
 
 
 class Receiver:
-    def __init__(self, secrets: list[str] | None = None) -> None:
+    """Over TLS with `tls` (a server context holding its certificate)."""
+
+    def __init__(self, secrets: list[str] | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.secrets = list(secrets or [])
+        self.scheme = "http" if tls is None else "https"
         self.script = Script()
         self.received: list[Delivered] = []
         self._lock = threading.Lock()
@@ -94,6 +98,8 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -101,7 +107,7 @@ class Receiver:
         return int(self._server.server_address[1])
 
     def url(self, path: str = "/hooks") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def start(self) -> Receiver:
         self._thread.start()

@@ -6,13 +6,20 @@ answers from a table (`names`); everything else is the real network stack."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from app.integrations import webhook_http
 from app.integrations.webhook_http import Refused, address_refusal
@@ -45,7 +52,53 @@ def names(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     return table
 
 
-def _post(url: str, *, timeout: float = 2.0, max_body_bytes: int = 2048) -> webhook_http.Answer:
+@pytest.fixture
+def trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A file of certificates the posts trust instead of the system's authorities."""
+    path = tmp_path / "trusted.pem"
+    path.touch()
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+    webhook_http._tls.cache_clear()
+    yield path
+    webhook_http._tls.cache_clear()
+
+
+def _tls_server(name: str, trusted: Path) -> ssl.SSLContext:
+    """A server context with a self-signed certificate for `name`, which is trusted."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    trusted.write_bytes(trusted.read_bytes() + pem)
+    chain = trusted.parent / f"{name}.pem"
+    chain.write_bytes(
+        pem
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(chain)
+    return context
+
+
+def _post(
+    url: str, *, timeout: float = 2.0, max_body_bytes: int = 2048, require_https: bool = False
+) -> webhook_http.Answer:
     return webhook_http.post(
         url,
         b'{"n": 1}',
@@ -53,7 +106,7 @@ def _post(url: str, *, timeout: float = 2.0, max_body_bytes: int = 2048) -> webh
         timeout=timeout,
         max_body_bytes=max_body_bytes,
         allowed=LOOPBACK,
-        require_https=False,
+        require_https=require_https,
     )
 
 
@@ -127,6 +180,22 @@ def test_an_internationalized_host_is_named_in_its_idna_form(
     (got,) = receiver.received
     assert got.headers["host"] == f"xn--e1afmkfd.xn--p1ai:{receiver.port}"
     assert got.path == "/hooks/%D0%B7%D0%B0%D0%BA%D0%B0%D0%B7?q=%C3%BC"
+
+
+def test_over_tls_an_internationalized_host_is_verified_in_its_idna_form(
+    names: dict[str, list[str]], trusted: Path
+) -> None:
+    names["xn--e1afmkfd.xn--p1ai"] = ["127.0.0.1"]  # пример.рф
+    names["xn--80aswg.xn--p1ai"] = ["127.0.0.1"]  # сайт.рф
+    with Receiver(tls=_tls_server("xn--e1afmkfd.xn--p1ai", trusted)) as receiver:
+        answer = _post(f"https://пример.рф:{receiver.port}/hooks", require_https=True)
+        assert answer.status_code == 200, answer
+        (got,) = receiver.received
+        assert got.headers["host"] == f"xn--e1afmkfd.xn--p1ai:{receiver.port}"
+        # the certificate is checked against the name: another host's is refused
+        other = _post(f"https://сайт.рф:{receiver.port}/hooks", require_https=True)
+        assert other.status_code is None and "certificate verify failed" in (other.error or "")
+        assert len(receiver.received) == 1
 
 
 def test_when_an_address_refuses_the_hosts_next_one_is_tried(
