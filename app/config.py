@@ -365,8 +365,8 @@ class Settings:
     )
     exclusion_retries: int = field(default=3, metadata=_env("EXCLUSION_RETRIES", _whole(0, 10)))
     # Webhook delivery (app/domain/webhooks.py, app/integrations/webhook_http.py): each
-    # attempt waits WEBHOOK_TIMEOUT_SECONDS at most for the connection and for each read,
-    # and keeps the first WEBHOOK_RESPONSE_MAX_BYTES of the answer. A failed attempt is
+    # attempt (connection, request and the whole answer) ends within
+    # WEBHOOK_TIMEOUT_SECONDS, and keeps the first WEBHOOK_RESPONSE_MAX_BYTES of the answer. A failed attempt is
     # retried after each of WEBHOOK_RETRY_DELAYS in turn (seconds, each varied by up to a
     # fifth so that failed deliveries do not return together): by default after 5 s,
     # 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, about a day in all, then the delivery

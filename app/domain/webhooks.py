@@ -367,7 +367,7 @@ class DeliveryPolicy:
         return cls(
             delays=settings.webhook_retry_delays,
             disable_after=settings.webhook_disable_after,
-            # An attempt takes a connection and a read at most, with time to record it.
+            # An attempt ends within the timeout; the rest is time to sign and record it.
             lease=dt.timedelta(seconds=settings.webhook_timeout_seconds * 3 + 30),
             requeue_after=dt.timedelta(seconds=settings.outbox_requeue_seconds),
         )
