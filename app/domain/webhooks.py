@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import Select, func, literal, or_, select, text, update
@@ -376,6 +376,36 @@ class DeliveryPolicy:
 STOPPED = "the worker stopped before recording the answer"
 
 
+class _DeliveryKey(Protocol):
+    organization_id: uuid.UUID
+    id: uuid.UUID
+
+
+def _release(
+    session: Session,
+    delivery: _DeliveryKey,
+    attempts: int,
+    lease_until: dt.datetime | None,
+    values: dict[str, Any],
+) -> bool:
+    """End a claim with the delivery's new state, if the claim still stands: the same
+    attempt under the same lease (a replay and a new claim since make another). Whether
+    it did."""
+    changed = session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.organization_id == delivery.organization_id,
+            WebhookDelivery.id == delivery.id,
+            WebhookDelivery.status == Status.SENDING,
+            WebhookDelivery.attempts == attempts,
+            WebhookDelivery.lease_until == lease_until,
+        )
+        .values(**values, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def _recover_stopped(session: Session, now: dt.datetime, policy: DeliveryPolicy) -> None:
     """Deliveries whose worker died under its lease (the lease ran out): the attempt
     counts, is logged as such at its claim's time, and waits its delay like any failed
@@ -400,24 +430,13 @@ def _recover_stopped(session: Session, now: dt.datetime, policy: DeliveryPolicy)
     ).all()
     for row in stopped:
         last = row.attempts >= policy.max_attempts
-        changed = session.execute(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.organization_id == row.organization_id,
-                WebhookDelivery.id == row.id,
-                WebhookDelivery.status == Status.SENDING,
-                WebhookDelivery.lease_until == row.lease_until,
-            )
-            .values(
-                status=Status.FAILED if last else Status.PENDING,
-                next_attempt_at=now + policy.delay(row.attempts),
-                lease_until=None,
-                last_status_code=None,
-                last_error=STOPPED,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if changed.rowcount == 1:  # type: ignore[attr-defined]
+        values = {
+            "status": Status.FAILED if last else Status.PENDING,
+            "next_attempt_at": now + policy.delay(row.attempts),
+            "last_status_code": None,
+            "last_error": STOPPED,
+        }
+        if _release(session, row, row.attempts, row.lease_until, values):
             session.add(
                 WebhookAttempt(
                     organization_id=row.organization_id,
@@ -537,7 +556,6 @@ def settle(
     (LostClaim otherwise). Returns the delivery's status."""
     delivery, endpoint = claimed.delivery, claimed.endpoint
     values: dict[str, Any] = {
-        "lease_until": None,
         "last_status_code": outcome.status_code,
         "last_error": None if outcome.succeeded else outcome.summary()[:2000],
     }
@@ -547,20 +565,7 @@ def settle(
         values.update(status=Status.FAILED)
     else:
         values.update(status=Status.PENDING, next_attempt_at=now + policy.delay(delivery.attempts))
-    changed = session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.organization_id == delivery.organization_id,
-            WebhookDelivery.id == delivery.id,
-            WebhookDelivery.status == Status.SENDING,
-            # this claim's lease: a replay and a new claim since then make another
-            WebhookDelivery.attempts == delivery.attempts,
-            WebhookDelivery.lease_until == delivery.lease_until,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if not _release(session, delivery, delivery.attempts, delivery.lease_until, values):
         raise LostClaim(f"webhook delivery {delivery.id}: the claim was lost")
     if not outcome.succeeded:
         _note_failure(session, endpoint, now, policy)
@@ -634,17 +639,9 @@ def _note_failure(
 def fail_unsendable(session: Session, claimed: Claimed, reason: str, now: dt.datetime) -> None:
     """End a claimed delivery that is not to be posted (its endpoint is inactive): failed,
     with the reason, to be replayed once the endpoint is active again."""
-    session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.organization_id == claimed.delivery.organization_id,
-            WebhookDelivery.id == claimed.delivery.id,
-            WebhookDelivery.status == Status.SENDING,
-            WebhookDelivery.lease_until == claimed.delivery.lease_until,
-        )
-        .values(status=Status.FAILED, lease_until=None, last_error=reason)
-        .execution_options(synchronize_session=False)
-    )
+    delivery = claimed.delivery
+    values = {"status": Status.FAILED, "last_error": reason}
+    _release(session, delivery, delivery.attempts, delivery.lease_until, values)
 
 
 def disable(
