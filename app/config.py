@@ -366,13 +366,13 @@ class Settings:
     exclusion_retries: int = field(default=3, metadata=_env("EXCLUSION_RETRIES", _whole(0, 10)))
     # Webhook delivery (app/domain/webhooks.py, app/integrations/webhook_http.py): each
     # attempt (connection, request and the whole answer) ends within
-    # WEBHOOK_TIMEOUT_SECONDS, and keeps the first WEBHOOK_RESPONSE_MAX_BYTES of the answer. A failed attempt is
-    # retried after each of WEBHOOK_RETRY_DELAYS in turn (seconds, each varied by up to a
-    # fifth so that failed deliveries do not return together): by default after 5 s,
-    # 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, about a day in all, then the delivery
-    # fails. An endpoint whose attempts have all failed for WEBHOOK_DISABLE_AFTER_HOURS
-    # is disabled and its admins are emailed. A rotated secret keeps signing beside the
-    # new one for WEBHOOK_SECRET_OVERLAP_HOURS.
+    # WEBHOOK_TIMEOUT_SECONDS, and keeps the first WEBHOOK_RESPONSE_MAX_BYTES of the
+    # answer. A failed attempt is retried after each of WEBHOOK_RETRY_DELAYS in turn
+    # (seconds, each varied by up to a fifth so that failed deliveries do not return
+    # together): by default after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, about a
+    # day in all, then the delivery fails. An endpoint whose attempts have all failed for
+    # WEBHOOK_DISABLE_AFTER_HOURS is disabled and its admins are emailed. A rotated secret
+    # keeps signing beside the new one for WEBHOOK_SECRET_OVERLAP_HOURS.
     webhook_timeout_seconds: float = field(
         default=10.0, metadata=_env("WEBHOOK_TIMEOUT_SECONDS", _seconds)
     )
