@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from "react";
+import { type FormEvent, type InputHTMLAttributes, useState } from "react";
 
 import { ApiError, fieldErrors } from "./api";
 import { signIn, signInWithCode } from "./auth";
@@ -58,24 +58,16 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: () => void; notice?
           }
           noValidate
         >
-          <label htmlFor="code">Code from your authenticator app</label>
-          <input
-            id="code"
+          <Field
             name="code"
+            label="Code from your authenticator app"
+            value={code}
+            onChange={setCode}
+            error={invalid.code}
             inputMode="numeric"
             autoComplete="one-time-code"
-            value={code}
-            onChange={(event) => setCode(event.target.value)}
-            aria-invalid={"code" in invalid}
-            aria-describedby={"code" in invalid ? "code-error" : undefined}
-            required
             autoFocus
           />
-          {"code" in invalid && (
-            <p id="code-error" className="field-error">
-              {invalid.code}
-            </p>
-          )}
           {error !== null && <ProblemMessage error={error} />}
           <button type="submit" disabled={busy}>
             {busy ? "Checking…" : "Sign in"}
@@ -106,45 +98,63 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: () => void; notice?
         }
         noValidate
       >
-        <label htmlFor="email">Email</label>
-        <input
-          id="email"
+        <Field
           name="email"
+          label="Email"
           type="email"
-          autoComplete="username"
           value={email}
-          onChange={(event) => setEmail(event.target.value)}
-          aria-invalid={"email" in invalid}
-          aria-describedby={"email" in invalid ? "email-error" : undefined}
-          required
+          onChange={setEmail}
+          error={invalid.email}
+          autoComplete="username"
         />
-        {"email" in invalid && (
-          <p id="email-error" className="field-error">
-            {invalid.email}
-          </p>
-        )}
-        <label htmlFor="password">Password</label>
-        <input
-          id="password"
+        <Field
           name="password"
+          label="Password"
           type="password"
-          autoComplete="current-password"
           value={password}
-          onChange={(event) => setPassword(event.target.value)}
-          aria-invalid={"password" in invalid}
-          aria-describedby={"password" in invalid ? "password-error" : undefined}
-          required
+          onChange={setPassword}
+          error={invalid.password}
+          autoComplete="current-password"
         />
-        {"password" in invalid && (
-          <p id="password-error" className="field-error">
-            {invalid.password}
-          </p>
-        )}
         {error !== null && <ProblemMessage error={error} />}
         <button type="submit" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
       </form>
     </main>
+  );
+}
+
+type FieldProps = {
+  name: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  /** What the API said is wrong with it, if anything. */
+  error?: string;
+} & Pick<InputHTMLAttributes<HTMLInputElement>, "type" | "inputMode" | "autoComplete" | "autoFocus">;
+
+/** A labelled input that keeps its value and names what is wrong with it, beside it. */
+function Field({ name, label, value, onChange, error, ...input }: FieldProps) {
+  const errorId = `${name}-error`;
+  return (
+    <>
+      <label htmlFor={name}>{label}</label>
+      <input
+        id={name}
+        name={name}
+        value={value}
+        onChange={(event) => onChange(event.target.value)}
+        aria-invalid={error !== undefined}
+        aria-describedby={error !== undefined ? errorId : undefined}
+        required
+        {...input}
+      />
+      {error !== undefined && (
+        <p id={errorId} className="field-error">
+          {error}
+        </p>
+      )}
+    </>
   );
 }
