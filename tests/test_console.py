@@ -8,15 +8,18 @@ organization's dashboard, with no policy refusal, no serious accessibility probl
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Page
 
+from app import clock
 from app.auth.refresh_cookie import REFRESH_COOKIE, REFRESH_COOKIE_PATH
 from app.blueprints.console import CONSOLE_BUILD, DEFAULT_BUILD
 from app.security_headers import CONSOLE_POLICY
@@ -192,4 +195,74 @@ def test_an_organization_admin_signs_in_and_reads_their_dashboard(
     assert _refresh_cookies(page) == []
     page.reload()
     page.get_by_role("heading", name="Sign in to the MSC console").wait_for()
+    assert refused == []
+
+
+def _sign_in(page: Page, email: str) -> None:
+    page.goto("/console/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_the_second_factor_step_when_the_api_asks_for_it(
+    console: Page, client: FlaskClient, seeded: TwoTenants
+) -> None:
+    page = console
+    admin = seeded.b.admin
+    token = token_for(client, admin, seeded.b.organization)
+    started = client.post(
+        "/api/v1/auth/mfa/enrollment", json={"password": PASSWORD}, headers=bearer(token)
+    )
+    secret = started.get_json()["secret"]
+    enrolled_at = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    with clock.frozen(enrolled_at):
+        confirmed = client.post(
+            "/api/v1/auth/mfa/enrollment/confirm",
+            json={"code": pyotp.TOTP(secret).at(enrolled_at)},
+            headers=bearer(token),
+        )
+    assert confirmed.status_code == 200, confirmed.get_json()
+    refused = policy_violations(page)
+
+    # A code is good once: the sign-in comes a time step later.
+    signed_in_at = enrolled_at + dt.timedelta(seconds=30)
+    with clock.frozen(signed_in_at):
+        _sign_in(page, admin.email)
+        right = pyotp.TOTP(secret).at(signed_in_at)
+        code = page.get_by_label("Code from your authenticator app")
+        code.fill(f"{(int(right) + 1) % 1_000_000:06d}")
+        page.get_by_role("button", name="Sign in").click()
+        # The API's refusal in words; the code field stays for another try.
+        assert "code" in page.get_by_role("alert").inner_text()
+        _assert_accessible(page)
+        screenshot(page, "sign-in-code", folder=CONSOLE_SCREENSHOTS)
+        code.fill(right)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Overview").wait_for()
+    assert page.get_by_role("heading", level=1).inner_text() == seeded.b.organization.name
+    assert refused == []
+
+
+def test_a_provider_of_two_organizations_switches_between_them(
+    console: Page, seeded: TwoTenants
+) -> None:
+    page = console
+    refused = policy_violations(page)
+    _sign_in(page, seeded.shared_provider.email)
+    switcher = page.get_by_label("Organization")
+    switcher.wait_for()
+    first = page.get_by_role("heading", level=1).inner_text()
+    names = {seeded.a.organization.name, seeded.b.organization.name}
+    assert first in names
+    # A provider has no dashboard: the console says so rather than showing a refusal.
+    assert "Your role has no dashboard" in page.inner_text("main")
+    _assert_accessible(page)
+    screenshot(page, "switch-organization", folder=CONSOLE_SCREENSHOTS)
+    (other,) = names - {first}
+    switcher.select_option(label=other)
+    page.get_by_role("heading", level=1, name=other).wait_for()
+    # The switch is the session's: a reload resumes it in the organization chosen.
+    page.reload()
+    page.get_by_role("heading", level=1, name=other).wait_for()
     assert refused == []

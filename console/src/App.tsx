@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 
-import { onSessionEnd, refreshAccess } from "./api";
+import { ApiError, onSessionEnd, refreshAccess } from "./api";
 import { loadMe, signOut, switchOrganization } from "./auth";
 import { Dashboard } from "./Dashboard";
 import { ProblemMessage } from "./ProblemMessage";
@@ -36,7 +36,10 @@ export function App() {
     try {
       setSession({ state: "signed-in", me: await loadMe() });
     } catch (error) {
-      setSession({ state: "failed", error });
+      // A login that is over has already brought the sign-in back (onSessionEnd).
+      if (!(error instanceof ApiError) || error.problem.status !== 401) {
+        setSession({ state: "failed", error });
+      }
     }
   }, []);
 

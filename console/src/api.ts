@@ -120,7 +120,12 @@ export function refreshAccess(): Promise<Tokens | null> {
   return refreshing;
 }
 
-/** An API call as the signed-in user; an expired access token is renewed once. */
+function unauthorized(error: unknown): boolean {
+  return error instanceof ApiError && error.problem.status === 401;
+}
+
+/** An API call as the signed-in user; an expired access token is renewed once. When the
+ * login itself is over, the app is told (onSessionEnd) and the call fails with 401. */
 export async function call<T>(
   method: string,
   path: string,
@@ -130,11 +135,19 @@ export async function call<T>(
   try {
     return await send<T>(method, path, asUser);
   } catch (error) {
-    if (!(error instanceof ApiError) || error.problem.status !== 401) throw error;
-    if ((await refreshAccess()) === null) {
-      sessionEnded();
-      throw error;
-    }
-    return send<T>(method, path, asUser);
+    if (!unauthorized(error)) throw error;
   }
+  if ((await refreshAccess()) !== null) {
+    try {
+      return await send<T>(method, path, asUser);
+    } catch (error) {
+      if (!unauthorized(error)) throw error;
+    }
+  }
+  sessionEnded();
+  throw new ApiError({
+    title: "Unauthorized",
+    status: 401,
+    detail: "Your session has ended: sign in again.",
+  });
 }
