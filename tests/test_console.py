@@ -8,7 +8,6 @@ organization's dashboard, with no policy refusal, no serious accessibility probl
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,13 @@ import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from app import clock
 from app.auth.refresh_cookie import REFRESH_COOKIE, REFRESH_COOKIE_PATH
 from app.blueprints.console import CONSOLE_BUILD, DEFAULT_BUILD
 from app.security_headers import CONSOLE_POLICY
-from tests.api_helpers import problem_of
+from tests.api_helpers import SIGN_IN_AT, enrol_second_factor, problem_of
 from tests.browser import CONSOLE_SCREENSHOTS, policy_violations, screenshot
 from tests.conftest import TwoTenants, bearer, token_for
 from tests.factories import PASSWORD
@@ -210,26 +209,12 @@ def test_the_second_factor_step_when_the_api_asks_for_it(
 ) -> None:
     page = console
     admin = seeded.b.admin
-    token = token_for(client, admin, seeded.b.organization)
-    started = client.post(
-        "/api/v1/auth/mfa/enrollment", json={"password": PASSWORD}, headers=bearer(token)
-    )
-    secret = started.get_json()["secret"]
-    enrolled_at = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
-    with clock.frozen(enrolled_at):
-        confirmed = client.post(
-            "/api/v1/auth/mfa/enrollment/confirm",
-            json={"code": pyotp.TOTP(secret).at(enrolled_at)},
-            headers=bearer(token),
-        )
-    assert confirmed.status_code == 200, confirmed.get_json()
+    secret = enrol_second_factor(client, token_for(client, admin, seeded.b.organization))
     refused = policy_violations(page)
 
-    # A code is good once: the sign-in comes a time step later.
-    signed_in_at = enrolled_at + dt.timedelta(seconds=30)
-    with clock.frozen(signed_in_at):
+    with clock.frozen(SIGN_IN_AT):
         _sign_in(page, admin.email)
-        right = pyotp.TOTP(secret).at(signed_in_at)
+        right = pyotp.TOTP(secret).at(SIGN_IN_AT)
         code = page.get_by_label("Code from your authenticator app")
         code.fill(f"{(int(right) + 1) % 1_000_000:06d}")
         page.get_by_role("button", name="Sign in").click()
@@ -265,4 +250,36 @@ def test_a_provider_of_two_organizations_switches_between_them(
     # The switch is the session's: a reload resumes it in the organization chosen.
     page.reload()
     page.get_by_role("heading", level=1, name=other).wait_for()
+    assert refused == []
+
+
+def test_an_msc_admin_finds_an_organization_and_enters_its_dashboard(
+    console: Page, client: FlaskClient, seeded: TwoTenants
+) -> None:
+    page = console
+    msc_admin = seeded.msc_admin
+    secret = enrol_second_factor(client, token_for(client, msc_admin))
+    refused = policy_violations(page)
+    with clock.frozen(SIGN_IN_AT):
+        _sign_in(page, msc_admin.email)
+        page.get_by_label("Code from your authenticator app").fill(
+            pyotp.TOTP(secret).at(SIGN_IN_AT)
+        )
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Organizations").wait_for()
+    rows = page.locator("tbody th")
+    rows.first.wait_for()
+    assert {seeded.a.organization.name, seeded.b.organization.name} <= set(rows.all_inner_texts())
+    _assert_accessible(page)
+    screenshot(page, "organizations", folder=CONSOLE_SCREENSHOTS)
+
+    page.get_by_label("Name").fill(seeded.b.organization.name)
+    page.get_by_role("button", name="Search").click()
+    expect(rows).to_have_text([seeded.b.organization.name])
+    page.get_by_role("button", name=seeded.b.organization.name).click()
+    page.get_by_role("heading", name="Overview").wait_for()
+    assert page.get_by_role("heading", level=1).inner_text() == seeded.b.organization.name
+    assert seeded.b.facility.name in page.locator(".card h3").all_inner_texts()
+    page.get_by_role("button", name="All organizations").click()
+    page.get_by_role("heading", name="Organizations").wait_for()
     assert refused == []

@@ -5,7 +5,6 @@ by logout; clients that carry it in the body and as a bearer token are served as
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 
 import pyotp
@@ -16,7 +15,7 @@ from app import clock
 from app.auth.refresh_cookie import REFRESH_COOKIE, REFRESH_COOKIE_PATH
 from app.config import Settings
 from app.factory import create_app
-from tests.api_helpers import problem_of
+from tests.api_helpers import SIGN_IN_AT, enrol_second_factor, problem_of
 from tests.conftest import TwoTenants, bearer
 from tests.factories import PASSWORD
 
@@ -173,28 +172,17 @@ def test_the_second_factor_step_delivers_the_cookie_too(
     client: FlaskClient, seeded: TwoTenants
 ) -> None:
     admin = seeded.a.admin
-    token = _cookie_login(client, admin.email).get_json()["access_token"]
-    started = client.post(
-        "/api/v1/auth/mfa/enrollment", json={"password": PASSWORD}, headers=bearer(token)
+    secret = enrol_second_factor(
+        client, _cookie_login(client, admin.email).get_json()["access_token"]
     )
-    secret = started.get_json()["secret"]
-    now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
-    with clock.frozen(now):
-        confirmed = client.post(
-            "/api/v1/auth/mfa/enrollment/confirm",
-            json={"code": pyotp.TOTP(secret).at(now.timestamp())},
-            headers=bearer(token),
-        )
-    assert confirmed.status_code == 200, confirmed.get_json()
     challenge = _cookie_login(client, admin.email)
     assert _sets_no_refresh_cookie(challenge)
-    later = now + dt.timedelta(seconds=30)
-    with clock.frozen(later):
+    with clock.frozen(SIGN_IN_AT):
         signed_in = client.post(
             "/api/v1/auth/login/mfa",
             json={
                 "mfa_token": challenge.get_json()["mfa_token"],
-                "code": pyotp.TOTP(secret).at(later.timestamp()),
+                "code": pyotp.TOTP(secret).at(SIGN_IN_AT),
             },
             headers=COOKIE_DELIVERY,
         )

@@ -3,9 +3,10 @@ import { useCallback, useEffect, useState } from "react";
 import { ApiError, onSessionEnd, refreshAccess } from "./api";
 import { loadMe, signOut, switchOrganization } from "./auth";
 import { Dashboard } from "./Dashboard";
+import { Organizations } from "./Organizations";
 import { ProblemMessage } from "./ProblemMessage";
 import { SignIn } from "./SignIn";
-import type { Me } from "./types";
+import type { Me, Organization } from "./types";
 
 type Session =
   | { state: "resuming" }
@@ -16,13 +17,13 @@ type Session =
 // The permissions that open the dashboard (the API's SEE_DASHBOARD, app/permissions.py).
 const SEES_DASHBOARD = ["view-analytics", "run-reports", "view-represented-organizations"];
 
-interface Organization {
+interface Choice {
   id: string;
   name: string;
 }
 
 /** Every organization the user may act for: their memberships, and those they represent. */
-function organizationsOf(me: Me): Organization[] {
+function organizationsOf(me: Me): Choice[] {
   const found = new Map<string, string>();
   for (const m of me.memberships) found.set(m.organization_id, m.organization_name);
   for (const r of me.represented_organizations) found.set(r.organization_id, r.organization_name);
@@ -129,11 +130,11 @@ function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => v
       <main>
         {error !== null && <ProblemMessage error={error} />}
         {active === undefined ? (
-          <p className="empty">
-            {me.is_msc_admin
-              ? "You act for no organization. The list of organizations across tenants is still to come in the console."
-              : "You are not a member of any organization yet."}
-          </p>
+          me.is_msc_admin ? (
+            <AcrossTenants />
+          ) : (
+            <p className="empty">You are not a member of any organization yet.</p>
+          )
         ) : me.permissions.some((p) => SEES_DASHBOARD.includes(p)) ? (
           <Dashboard key={active.id} organizationId={active.id} organizationName={active.name} />
         ) : (
@@ -143,6 +144,20 @@ function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => v
           </>
         )}
       </main>
+    </>
+  );
+}
+
+/** An MSC admin's view: every organization, and the dashboard of the one entered. */
+function AcrossTenants() {
+  const [entered, setEntered] = useState<Organization | null>(null);
+  if (entered === null) return <Organizations onEnter={setEntered} />;
+  return (
+    <>
+      <button type="button" className="secondary back" onClick={() => setEntered(null)}>
+        ← All organizations
+      </button>
+      <Dashboard key={entered.id} organizationId={entered.id} organizationName={entered.name} />
     </>
   );
 }

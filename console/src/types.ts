@@ -98,3 +98,11 @@ export interface Problem {
   request_id?: string;
   errors?: Record<string, Record<string, unknown>>;
 }
+
+export interface Organization {
+  id: string;
+  name: string;
+  organization_type: string;
+  status: string;
+  onboarding_status: string;
+}
