@@ -89,9 +89,7 @@ function Shown({ data }: { data: DashboardData }) {
             {data.recent_activity.map((activity) => (
               <li key={`${activity.table_name}-${activity.row_id}-${activity.occurred_at}`}>
                 <time dateTime={activity.occurred_at}>{moment(activity.occurred_at)}</time>
-                <span>
-                  <strong>{activity.actor_name}</strong> {activity.summary}
-                </span>
+                <span>{activity.summary}</span>
               </li>
             ))}
           </ol>
