@@ -1,28 +1,13 @@
-import { useCallback, useEffect, useState } from "react";
-
-import { call } from "./api";
 import { ProblemMessage } from "./ProblemMessage";
 import type { Dashboard as DashboardData, FacilityCard, OnboardingProgress } from "./types";
+import { useGet } from "./useGet";
 import { label, moment, score } from "./words";
-
-type Loaded = { state: "loading" } | { state: "failed"; error: unknown } | { state: "shown"; data: DashboardData };
 
 /** The spec's Organization Dashboard: GET /api/v1/admin/organizations/{id}/dashboard. */
 export function Dashboard({ organizationId, organizationName }: { organizationId: string; organizationName: string }) {
-  const [loaded, setLoaded] = useState<Loaded>({ state: "loading" });
-
-  const load = useCallback(() => {
-    let current = true;
-    setLoaded({ state: "loading" });
-    call<DashboardData>("GET", `/api/v1/admin/organizations/${encodeURIComponent(organizationId)}/dashboard`)
-      .then((data) => current && setLoaded({ state: "shown", data }))
-      .catch((error: unknown) => current && setLoaded({ state: "failed", error }));
-    return () => {
-      current = false;
-    };
-  }, [organizationId]);
-
-  useEffect(load, [load]);
+  const [loaded, reload] = useGet<DashboardData>(
+    `/api/v1/admin/organizations/${encodeURIComponent(organizationId)}/dashboard`,
+  );
 
   return (
     <>
@@ -32,7 +17,7 @@ export function Dashboard({ organizationId, organizationName }: { organizationId
           Loading the dashboard…
         </p>
       )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={load} />}
+      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
       {loaded.state === "shown" && <Shown data={loaded.data} />}
     </>
   );

@@ -1,15 +1,13 @@
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { type FormEvent, useState } from "react";
 
-import { call } from "./api";
 import { ProblemMessage } from "./ProblemMessage";
 import type { Organization } from "./types";
+import { useGet } from "./useGet";
 import { label } from "./words";
 
 // As many as the API gives in one page; a search narrows a longer list.
 const PAGE_SIZE = 100;
 const STATUSES = ["pending", "active", "suspended", "inactive"];
-
-type Loaded = { state: "loading" } | { state: "failed"; error: unknown } | { state: "shown"; organizations: Organization[] };
 
 interface Search {
   name: string;
@@ -27,20 +25,7 @@ function query(search: Search): string {
 export function Organizations({ onEnter }: { onEnter: (organization: Organization) => void }) {
   const [typed, setTyped] = useState<Search>({ name: "", status: "" });
   const [search, setSearch] = useState<Search>(typed);
-  const [loaded, setLoaded] = useState<Loaded>({ state: "loading" });
-
-  const load = useCallback(() => {
-    let current = true;
-    setLoaded({ state: "loading" });
-    call<Organization[]>("GET", `/api/v1/admin/organizations?${query(search)}`)
-      .then((organizations) => current && setLoaded({ state: "shown", organizations }))
-      .catch((error: unknown) => current && setLoaded({ state: "failed", error }));
-    return () => {
-      current = false;
-    };
-  }, [search]);
-
-  useEffect(load, [load]);
+  const [loaded, reload] = useGet<Organization[]>(`/api/v1/admin/organizations?${query(search)}`);
 
   function submit(event: FormEvent): void {
     event.preventDefault();
@@ -69,9 +54,9 @@ export function Organizations({ onEnter }: { onEnter: (organization: Organizatio
           Loading organizations…
         </p>
       )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={load} />}
+      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
       {loaded.state === "shown" &&
-        (loaded.organizations.length === 0 ? (
+        (loaded.data.length === 0 ? (
           <p className="empty">No organization matches this search.</p>
         ) : (
           <>
@@ -85,7 +70,7 @@ export function Organizations({ onEnter }: { onEnter: (organization: Organizatio
                 </tr>
               </thead>
               <tbody>
-                {loaded.organizations.map((organization) => (
+                {loaded.data.map((organization) => (
                   <tr key={organization.id}>
                     <th scope="row">
                       <button type="button" className="link" onClick={() => onEnter(organization)}>
@@ -99,7 +84,7 @@ export function Organizations({ onEnter }: { onEnter: (organization: Organizatio
                 ))}
               </tbody>
             </table>
-            {loaded.organizations.length === PAGE_SIZE && (
+            {loaded.data.length === PAGE_SIZE && (
               <p className="muted">Showing the first {PAGE_SIZE}: narrow the search to find others.</p>
             )}
           </>
