@@ -121,9 +121,27 @@ def test_the_cookie_is_not_read_without_the_delivery_header(
     _cookie_login(client, seeded.a.admin.email)
     held = _held_cookie(client)
     problem_of(client.post(REFRESH), 401)
-    problem_of(client.post(REFRESH, headers={"X-Token-Delivery": "body"}), 401)
     # Nothing was spent: the cookie still refreshes with the header.
     assert _held_cookie(client) == held
+    assert client.post(REFRESH, headers=COOKIE_DELIVERY).status_code == 200
+
+
+def test_a_delivery_there_is_none_of_is_refused_naming_the_header_before_anything_is_done(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    access = _cookie_login(client, seeded.a.admin.email).get_json()["access_token"]
+    for path in (LOGIN, REFRESH, LOGOUT):
+        refused = client.post(
+            path,
+            json={"email": seeded.a.admin.email, "password": PASSWORD},
+            headers={**bearer(access), "X-Token-Delivery": "cookies"},
+        )
+        body = problem_of(refused, 422)
+        assert list(body["errors"]) == ["headers"], path
+        assert list(body["errors"]["headers"]) == ["X-Token-Delivery"], path
+        assert _sets_no_refresh_cookie(refused)
+    # The logout refused ended nothing.
+    assert client.get(ME, headers=bearer(access)).status_code == 200
     assert client.post(REFRESH, headers=COOKIE_DELIVERY).status_code == 200
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from flask import Response, request
 
 from app.config import Settings
+from app.errors import abort
 
 DELIVERY_HEADER = "X-Token-Delivery"
 COOKIE_DELIVERY = "cookie"
@@ -38,7 +39,8 @@ DELIVERY_PARAMETER = {
     "name": DELIVERY_HEADER,
     "required": False,
     "schema": {"type": "string", "enum": [COOKIE_DELIVERY]},
-    "description": "`cookie` (browser apps): the refresh token is set as the HttpOnly, "
+    "description": "`cookie` (browser apps; any other value is refused with 422): the "
+    "refresh token is set as the HttpOnly, "
     f"SameSite=Strict cookie `{REFRESH_COOKIE}` (path `{REFRESH_COOKIE_PATH}`) and left "
     "out of the body; a refresh with this header reads that cookie. Without it, the "
     "refresh token travels in the body and as a bearer token, as ever.",
@@ -47,6 +49,20 @@ DELIVERY_PARAMETER = {
 
 def cookie_delivery_asked() -> bool:
     return request.headers.get(DELIVERY_HEADER) == COOKIE_DELIVERY
+
+
+def refuse_unknown_delivery() -> None:
+    """422 naming the header when it asks for a delivery there is none of, before the
+    request does anything: a client that misspells `cookie` learns so, rather than
+    getting its refresh token where it did not mean to keep it."""
+    asked = request.headers.get(DELIVERY_HEADER)
+    if asked is not None and asked != COOKIE_DELIVERY:
+        message = f"`{COOKIE_DELIVERY}` is the one delivery to ask for, or leave the header out"
+        abort(
+            422,
+            message=f"{DELIVERY_HEADER}: {message}",
+            errors={"headers": {DELIVERY_HEADER: [message]}},
+        )
 
 
 def secure_cookie(settings: Settings) -> bool:

@@ -17,6 +17,7 @@ from app.auth.refresh_cookie import (
     DELIVERY_PARAMETER,
     clear_refresh_cookie,
     cookie_delivery_asked,
+    refuse_unknown_delivery,
     set_refresh_cookie,
 )
 from app.auth.throttle import (
@@ -68,6 +69,7 @@ from app.schemas.mfa import EnrollmentSchema
 from app.tenancy.request import current_context, request_id
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Tokens: sign in and out.")
+blp.before_request(refuse_unknown_delivery)
 
 
 def _token_body(pair: TokenPair) -> dict[str, Any]:
