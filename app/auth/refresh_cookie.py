@@ -33,6 +33,8 @@ REFRESH_COOKIE_PATH = "/api/v1/auth/refresh"
 # The hosts of a development server, where the cookie travels over plain HTTP.
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
+# The 422 of a request asking for another delivery, as the document says.
+UNKNOWN_DELIVERY = f"{DELIVERY_HEADER} other than `{COOKIE_DELIVERY}`"
 # How the OpenAPI document describes the header, on each endpoint that honours it.
 DELIVERY_PARAMETER = {
     "in": "header",

@@ -15,6 +15,7 @@ from app.auth import throttle
 from app.auth.passwords import password_stamp
 from app.auth.refresh_cookie import (
     DELIVERY_PARAMETER,
+    UNKNOWN_DELIVERY,
     clear_refresh_cookie,
     cookie_delivery_asked,
     refuse_unknown_delivery,
@@ -308,6 +309,7 @@ class Refresh(MethodView):
     @blp.doc(parameters=[DELIVERY_PARAMETER])
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="refresh token expired, revoked or already used")
+    @blp.alt_response(422, description=UNKNOWN_DELIVERY)
     @blp.alt_response(403, description="the organization now requires a second factor")
     def post(self) -> dict[str, Any]:
         """New access and refresh tokens for the refresh token's user and organization.
@@ -332,6 +334,7 @@ class Logout(MethodView):
     @authenticated(token="either")  # nosec B106
     @blp.doc(parameters=[DELIVERY_PARAMETER])
     @blp.response(204)
+    @blp.alt_response(422, description=UNKNOWN_DELIVERY)
     def post(self) -> None:
         """Revoke this login: its access and refresh tokens stop working. With
         `X-Token-Delivery: cookie` the browser's refresh cookie is cleared too."""
