@@ -1,5 +1,6 @@
-# Entry points. `make run` serves the API with demo data; `make test` runs the tests;
-# `make test-fast` leaves out the slow, process-starting and Helm chart tests.
+# Entry points. `make install` sets up the Python environment and builds the console;
+# `make run` serves the API (and the console at /console/) with demo data; `make test`
+# runs the tests; `make test-fast` leaves out the slow, process-starting and Helm chart tests.
 # Without DATABASE_URL / DATABASE_ADMIN_URL / REDIS_URL both start an embedded
 # PostgreSQL and Redis under .local/ (see README.md).
 # `make test-citus` runs CITUS_TESTS on a local three-node Citus cluster
@@ -8,6 +9,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+CONSOLE := console
 # What must hold on a Citus cluster as on one server: the whole quick suite (the
 # tenancy, the policies and the catalogue, a pooled connection's hygiene, the API over
 # the tenants' data), but the migrations' downgrades (0016 is not undone on Citus) and
@@ -18,13 +20,23 @@ CITUS_TESTS ?= tests -m "not slow and not process and not deploy" \
 
 .PHONY: install run test test-fast test-citus lint format openapi clean-local
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(CONSOLE)/dist/index.html
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+# The console (console/, served at /console/): its packages exactly as the lockfile says,
+# then its build, which the service serves from console/dist. Needs Node.js 20 or later.
+$(CONSOLE)/node_modules/.installed: $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && npm ci --no-audit --no-fund
+	touch $@
+
+$(CONSOLE)/dist/index.html: $(CONSOLE)/node_modules/.installed $(CONSOLE)/index.html \
+		$(CONSOLE)/vite.config.ts $(CONSOLE)/tsconfig.json $(wildcard $(CONSOLE)/src/*)
+	cd $(CONSOLE) && npm run build
 
 run: install
 	$(BIN)/python -m app.demo
@@ -46,6 +58,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/bandit -q -c pyproject.toml -r app workers
+	cd $(CONSOLE) && npm run typecheck
 
 format: install
 	$(BIN)/ruff format .

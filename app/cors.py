@@ -10,7 +10,10 @@ is left to Flask, whose answer allows nothing, so the browser never sends the re
 
 The API authenticates with a bearer token the calling page holds, not a cookie, so
 credentials (`Access-Control-Allow-Credentials`) are never allowed: the pages' session
-cookie is never sent along with another origin's call.
+cookie is never sent along with another origin's call. Nor is the console's refresh
+cookie read for one: a refresh reads it only with `X-Token-Delivery`, a header no other
+origin may send (it is not in REQUEST_HEADERS), on top of the cookie's SameSite=Strict
+(app/auth/refresh_cookie.py).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from app import cli, services, tracing
 from app.auth.throttle import init_throttle
 from app.auth.tokens import init_tokens
 from app.blueprints import register_blueprints
+from app.blueprints.console import init_console
 from app.blueprints.pages import init_pages
 from app.config import Settings
 from app.cors import init_cors
@@ -72,6 +73,7 @@ def create_app(config: Settings | None = None) -> Flask:
     init_tokens(app)
     init_throttle(app, settings, started.redis)
     init_pages(app, settings)  # before the API: it says where Swagger UI's files are
+    init_console(app)
     api = Api(app)
     register_blueprints(api)
     init_error_handlers(app)

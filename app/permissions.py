@@ -18,6 +18,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from flask_jwt_extended import jwt_required
 
+from app.auth.refresh_cookie import cookie_delivery_asked
 from app.errors import abort
 from app.models.enums import MSC_REPRESENTATIVE, Role
 from app.tenancy.context import TenantContext
@@ -178,14 +179,31 @@ Token = Literal["access", "refresh", "either"]
 
 
 # (bandit B105-B107: `token` names a kind of token, never holds one)
-def authenticated(token: Token = "access") -> Callable[[Callable[P, R]], Callable[P, R]]:  # nosec
+def authenticated(
+    token: Token = "access", *, refresh_cookie: bool = False
+) -> Callable[[Callable[P, R]], Callable[P, R]]:  # nosec
     """Allow the view to any caller presenting a valid `token` ("either": an access or a
     refresh token). Verifying the token sets the request's tenant context, so this comes
-    first, above `requires` or `require_msc_admin`."""
-    verify = jwt_required(refresh=token == "refresh", verify_type=token != "either")  # nosec
+    first, above `requires` or `require_msc_admin`. With `refresh_cookie`, a request asking
+    for cookie delivery may present its token in the refresh cookie instead of the
+    Authorization header (app/auth/refresh_cookie.py); without that header the cookie is
+    never read, so a forged cross-site request cannot use it."""
+    refresh, verify_type = token == "refresh", token != "either"  # nosec
 
     def decorator(view: Callable[P, R]) -> Callable[P, R]:
-        wrapper: Callable[P, R] = verify(view)
+        by_header: Callable[P, R] = jwt_required(refresh=refresh, verify_type=verify_type)(view)
+        if not refresh_cookie:
+            setattr(by_header, AUTHENTICATED, token)
+            return by_header
+        by_header_or_cookie: Callable[P, R] = jwt_required(
+            refresh=refresh, verify_type=verify_type, locations=["headers", "cookies"]
+        )(view)
+
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            verified = by_header_or_cookie if cookie_delivery_asked() else by_header
+            return verified(*args, **kwargs)
+
         setattr(wrapper, AUTHENTICATED, token)
         return wrapper
 

@@ -10,7 +10,7 @@ wrong this time, `instance` is the request's path and `request_id` the id X-Requ
 echoes (the one the logs and the audit trail record). `errors`, only when fields are at
 fault, maps where each came from to its fields and their messages, as webargs does
 (nested for a nested field): `path` (a URL path parameter), `query` (the query string),
-`form` and `files` (a multipart upload), else `json`.
+`headers` (a request header), `form` and `files` (a multipart upload), else `json`.
 
 `problem()` writes every one: for the error handlers (app/errors.py), flask-smorest's HTTP
 errors (`http_problem`, which app/openapi.py's `Api` answers them with), the refused

@@ -10,8 +10,9 @@ Whatever answers (an API view, a page, Swagger UI, a static file, an error handl
 - `Referrer-Policy: no-referrer`: the pages' addresses carry invitation and password
   reset tokens, which must never reach another site as a Referer; no page needs one;
 - a Content-Security-Policy: Swagger UI's page its own (its script and stylesheet from
-  this server), every other response the pages' (this server's stylesheet and form
-  posts, nothing else), which a JSON body or an uploaded file also gets, so that
+  this server), the console's its own (its script, stylesheet and API calls here only:
+  app/blueprints/console.py), every other response the pages' (this server's stylesheet
+  and form posts, nothing else), which a JSON body or an uploaded file also gets, so that
   neither runs anything if a browser is ever led to render it;
 - `Strict-Transport-Security` when the request came over HTTPS (as the trusted proxies
   say, TRUSTED_PROXY_COUNT: ProxyFix, app/auth/throttle.py) or the deployment is HTTPS
@@ -50,8 +51,17 @@ DOCS_POLICY = (
     " img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none';"
     " base-uri 'none'"
 )
+# The console's (app/blueprints/console.py): its script and stylesheet from this server,
+# which it calls, and nothing else; no inline script or style anywhere.
+CONSOLE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+    " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none';"
+    " object-src 'none'"
+)
 # flask-smorest's endpoint for Swagger UI's page (OPENAPI_SWAGGER_UI_PATH, /docs).
 DOCS_ENDPOINT = "api-docs.openapi_swagger_ui"
+# The console's blueprint.
+CONSOLE_BLUEPRINT = "console"
 # The blueprint whose answers carry tokens (app/blueprints/auth.py).
 TOKENS_BLUEPRINT = "auth"
 
@@ -67,7 +77,12 @@ def init_security_headers(app: Flask, settings: Settings) -> None:
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers.setdefault("Referrer-Policy", "no-referrer")
-        policy = DOCS_POLICY if request.endpoint == DOCS_ENDPOINT else PAGE_POLICY
+        if request.endpoint == DOCS_ENDPOINT:
+            policy = DOCS_POLICY
+        elif request.blueprint == CONSOLE_BLUEPRINT:
+            policy = CONSOLE_POLICY
+        else:
+            policy = PAGE_POLICY
         headers.setdefault("Content-Security-Policy", policy)
         if request.is_secure or settings.https_only:
             headers["Strict-Transport-Security"] = HSTS

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
+import pyotp
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, event, text, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from app import clock
 from app.domain import assignments, members
 from app.extensions import db
 from app.models import Credential, Facility, Organization, User
@@ -253,3 +257,29 @@ def child_organization(admin_engine: Engine, parent: Organization) -> tuple[Orga
         factories.make_membership(session, admin, child, Role.ORGANIZATION_ADMIN)
         session.commit()
     return child, admin
+
+
+# When the second factor of `enrol_second_factor` is set up; a sign-in with it comes at a
+# later time step (SIGN_IN_AT), as a code is accepted once only.
+ENROLLED_AT = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+SIGN_IN_AT = ENROLLED_AT + dt.timedelta(seconds=30)
+
+
+def enrol_second_factor(client: FlaskClient, access_token: str) -> str:
+    """Turn multi-factor sign-in on for the token's user through the API, confirming at
+    ENROLLED_AT; the authenticator's secret."""
+    started = client.post(
+        "/api/v1/auth/mfa/enrollment",
+        json={"password": factories.PASSWORD},
+        headers={"Authorization": f"Bearer {access_token}"},
+    )
+    assert started.status_code == 200, started.get_json()
+    secret: str = started.get_json()["secret"]
+    with clock.frozen(ENROLLED_AT):
+        confirmed = client.post(
+            "/api/v1/auth/mfa/enrollment/confirm",
+            json={"code": pyotp.TOTP(secret).at(ENROLLED_AT)},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+    assert confirmed.status_code == 200, confirmed.get_json()
+    return secret

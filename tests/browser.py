@@ -18,6 +18,8 @@ from werkzeug.serving import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+# The console's screens (tests/test_console.py), which the README shows.
+CONSOLE_SCREENSHOTS = SCREENSHOTS.parent / "console"
 
 
 @contextmanager
@@ -81,8 +83,10 @@ def policy_violations(page: Page) -> list[str]:
     return found
 
 
-def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
+def screenshot(
+    page: Page, name: str, *, full_page: bool = True, folder: Path = SCREENSHOTS
+) -> None:
     """With WRITE_SCREENSHOTS=1, the page as shown (all of it, or the window), into
-    docs/screenshots/NAME.png."""
+    FOLDER/NAME.png (docs/screenshots/ unless said otherwise)."""
     if os.environ.get("WRITE_SCREENSHOTS") == "1":
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)

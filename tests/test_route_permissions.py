@@ -35,6 +35,8 @@ FRAMEWORK_ENDPOINTS = {
     "api-docs.openapi_json",
     "api-docs.openapi_swagger_ui",
     "swagger_ui.static",
+    # The console's page and files: public, as a static file is (the app calls the API).
+    "console.console",
 }
 
 AUTHENTICATED_WITH = {

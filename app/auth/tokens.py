@@ -34,6 +34,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from redis.typing import EncodableT, FieldT
 from sqlalchemy.orm import Session
 
+from app.auth.refresh_cookie import REFRESH_COOKIE, REFRESH_COOKIE_PATH
 from app.domain import accounts
 from app.extensions import current_settings, db, jwt, redis_connection
 from app.problems import problem
@@ -376,6 +377,12 @@ def init_tokens(app: Flask) -> None:
         JWT_ALGORITHM=ALGORITHM,
         JWT_DECODE_ALGORITHMS=[ALGORITHM],
         JWT_TOKEN_LOCATION=["headers"],
+        # Read only by the views that take the browser's refresh cookie, and only when the
+        # request carries the delivery header, which is what guards it against forged
+        # cross-site requests (app/auth/refresh_cookie.py): no double-submit token.
+        JWT_REFRESH_COOKIE_NAME=REFRESH_COOKIE,
+        JWT_REFRESH_COOKIE_PATH=REFRESH_COOKIE_PATH,
+        JWT_COOKIE_CSRF_PROTECT=False,
     )
 
     @jwt.token_in_blocklist_loader

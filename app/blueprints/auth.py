@@ -6,13 +6,21 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, after_this_request, current_app, jsonify, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
 from app import clock
 from app.auth import throttle
 from app.auth.passwords import password_stamp
+from app.auth.refresh_cookie import (
+    DELIVERY_PARAMETER,
+    UNKNOWN_DELIVERY,
+    clear_refresh_cookie,
+    cookie_delivery_asked,
+    refuse_unknown_delivery,
+    set_refresh_cookie,
+)
 from app.auth.throttle import (
     REFRESH_BY_CLIENT,
     REFRESH_BY_USER,
@@ -62,16 +70,28 @@ from app.schemas.mfa import EnrollmentSchema
 from app.tenancy.request import current_context, request_id
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Tokens: sign in and out.")
+blp.before_request(refuse_unknown_delivery)
 
 
 def _token_body(pair: TokenPair) -> dict[str, Any]:
+    """The answer's tokens; with cookie delivery asked, the refresh token goes into the
+    browser's cookie instead of the body (app/auth/refresh_cookie.py)."""
     lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
-    return {
+    body = {
         "access_token": pair.access_token,
-        "refresh_token": pair.refresh_token,
         "expires_in": int(lifetime.total_seconds()),
         "organization_id": pair.organization_id,
     }
+    if not cookie_delivery_asked():
+        return {**body, "refresh_token": pair.refresh_token}
+    settings = current_settings()
+
+    @after_this_request
+    def _set_cookie(response: Response) -> Response:
+        set_refresh_cookie(response, pair.refresh_token, settings)
+        return response
+
+    return body
 
 
 def _client() -> Client:
@@ -107,7 +127,7 @@ _SECOND_STEP_LIMITS = (SIGN_IN_BY_CLIENT, sign_in_by_account(_challenge_user))
 @blp.route("/login")
 class Login(MethodView):
     @limited(blp, *_SIGN_IN_LIMITS)
-    @blp.doc(security=[])
+    @blp.doc(security=[], parameters=[DELIVERY_PARAMETER])
     @blp.arguments(LoginSchema)
     @blp.response(
         200,
@@ -189,7 +209,7 @@ def _signed_in(token: str, challenge: MfaChallenge, user: User) -> TokenPair:
 @blp.route("/login/mfa")
 class LoginSecondFactor(MethodView):
     @limited(blp, *_SECOND_STEP_LIMITS)
-    @blp.doc(security=[])
+    @blp.doc(security=[], parameters=[DELIVERY_PARAMETER])
     @blp.arguments(MfaLoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="wrong or used code; MFA token expired or used")
@@ -226,7 +246,7 @@ class LoginEnrollment(MethodView):
 @blp.route("/login/mfa/enrollment/confirm")
 class LoginEnrollmentConfirm(MethodView):
     @limited(blp, *_SECOND_STEP_LIMITS)
-    @blp.doc(security=[])
+    @blp.doc(security=[], parameters=[DELIVERY_PARAMETER])
     @blp.arguments(MfaEnrollmentConfirmSchema)
     @blp.response(200, EnrolledTokenSchema)
     @blp.alt_response(401, description="wrong code; MFA token expired or used")
@@ -284,10 +304,12 @@ def _rotated(organization_id: uuid.UUID | None, presented_refresh_id: str | None
 class Refresh(MethodView):
     @limited(blp, REFRESH_BY_CLIENT)
     # A token type, not a secret (bandit B106).
-    @authenticated(token="refresh")  # nosec B106
+    @authenticated(token="refresh", refresh_cookie=True)  # nosec B106
     @limited(blp, REFRESH_BY_USER)
+    @blp.doc(parameters=[DELIVERY_PARAMETER])
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="refresh token expired, revoked or already used")
+    @blp.alt_response(422, description=UNKNOWN_DELIVERY)
     @blp.alt_response(403, description="the organization now requires a second factor")
     def post(self) -> dict[str, Any]:
         """New access and refresh tokens for the refresh token's user and organization.
@@ -297,7 +319,10 @@ class Refresh(MethodView):
         revokes the whole login session (every token issued with it) and answers 401.
         A refresh also updates the session's "last used" time (plain requests do not,
         to keep their cost to one revocation check). A session signed in without a
-        second factor that is now required of the user answers 403."""
+        second factor that is now required of the user answers 403.
+
+        A browser app sends `X-Token-Delivery: cookie` and no Authorization header: the
+        refresh token is read from its HttpOnly cookie, and the new one set there."""
         organization_id = current_context().organization_id
         _require_second_factor_if_due(organization_id)
         return _token_body(_rotated(organization_id, get_jwt()["jti"]))
@@ -307,18 +332,29 @@ class Refresh(MethodView):
 class Logout(MethodView):
     # A token type, not a secret (bandit B106).
     @authenticated(token="either")  # nosec B106
+    @blp.doc(parameters=[DELIVERY_PARAMETER])
     @blp.response(204)
+    @blp.alt_response(422, description=UNKNOWN_DELIVERY)
     def post(self) -> None:
-        """Revoke this login: its access and refresh tokens stop working."""
+        """Revoke this login: its access and refresh tokens stop working. With
+        `X-Token-Delivery: cookie` the browser's refresh cookie is cleared too."""
         context = current_context()
         assert context.user_id is not None
         revoke_sessions(context.user_id, [get_jwt()["sid"]])
+        if cookie_delivery_asked():
+            settings = current_settings()
+
+            @after_this_request
+            def _clear_cookie(response: Response) -> Response:
+                clear_refresh_cookie(response, settings)
+                return response
 
 
 @blp.route("/switch-organization")
 class SwitchOrganization(MethodView):
     @authenticated()
     @blp.arguments(SwitchOrganizationSchema)
+    @blp.doc(parameters=[DELIVERY_PARAMETER])
     @blp.response(200, TokenSchema)
     @blp.alt_response(403, description="the organization requires a second factor")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,12 @@ class SwitchOrganizationSchema(Schema):
 
 class TokenSchema(Schema):
     access_token = fields.String(required=True)
-    refresh_token = fields.String()
+    refresh_token = fields.String(
+        metadata={
+            "description": "absent when the request asked for `X-Token-Delivery: cookie`: "
+            "then it is set as the HttpOnly refresh cookie instead"
+        }
+    )
     token_type = fields.Constant("Bearer", metadata={"type": "string", "enum": ["Bearer"]})
     expires_in = fields.Integer(metadata={"description": "access token lifetime, seconds"})
     organization_id = fields.UUID(allow_none=True)

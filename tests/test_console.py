@@ -1,0 +1,285 @@
+"""The administration console (console/, served at /console/ by app/blueprints/console.py).
+
+How it is served: its page and files under a policy of its own, the page for any address
+of its screens, and, while it is not built, a 503 saying how to build it. Then, in a real
+browser over the real build: an organization admin signs in and reads their
+organization's dashboard, with no policy refusal, no serious accessibility problem
+(axe-core), and no token anywhere the page's script could read it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from playwright.sync_api import Browser, Page, expect
+
+from app import clock
+from app.auth.refresh_cookie import REFRESH_COOKIE, REFRESH_COOKIE_PATH
+from app.blueprints.console import CONSOLE_BUILD, DEFAULT_BUILD
+from app.security_headers import CONSOLE_POLICY
+from tests.api_helpers import SIGN_IN_AT, enrol_second_factor, problem_of
+from tests.browser import CONSOLE_SCREENSHOTS, policy_violations, screenshot
+from tests.conftest import TwoTenants, bearer, token_for
+from tests.factories import PASSWORD
+
+AXE = DEFAULT_BUILD.parent / "node_modules" / "axe-core" / "axe.min.js"
+# What axe-core calls the problems that keep someone from using a screen.
+BLOCKING_IMPACTS = ("serious", "critical")
+TABLET = {"width": 768, "height": 1024}
+
+
+@pytest.fixture
+def built(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in build of the console (its page and one bundle), with a file beside it
+    that must never be served."""
+    build = tmp_path / "dist"
+    (build / "assets").mkdir(parents=True)
+    (build / "index.html").write_text("<!doctype html><title>the console</title>")
+    (build / "assets" / "index-Bx1.js").write_text("document.title = 'built';")
+    (tmp_path / "secret.txt").write_text("not the console's")
+    monkeypatch.setitem(app.config, CONSOLE_BUILD, build)
+    return build
+
+
+def test_the_console_is_served_under_its_own_policy(client: FlaskClient, built: Path) -> None:
+    # Its page, at its root and at any address of one of its screens.
+    for path in ("/console/", "/console/organizations/42/dashboard"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert page.mimetype == "text/html"
+        assert "<title>the console</title>" in page.get_data(as_text=True)
+        assert page.headers["Content-Security-Policy"] == CONSOLE_POLICY
+        assert page.headers["X-Frame-Options"] == "DENY"
+        # A new build is picked up at once.
+        assert page.headers["Cache-Control"] == "no-cache"
+    assert client.get("/console").headers["Location"].endswith("/console/")
+    # Its bundles, named by their content, are kept for good.
+    bundle = client.get("/console/assets/index-Bx1.js")
+    assert bundle.status_code == 200
+    assert bundle.mimetype in ("text/javascript", "application/javascript")
+    assert bundle.headers["Content-Security-Policy"] == CONSOLE_POLICY
+    assert "max-age=31536000" in bundle.headers["Cache-Control"]
+    # A bundle that is not there is missing, not the page.
+    problem_of(client.get("/console/assets/index-gone.js"), 404)
+    # Nothing outside the build.
+    for escape in ("/console/../secret.txt", "/console/..%2Fsecret.txt"):
+        assert "not the console's" not in client.get(escape).get_data(as_text=True)
+
+
+def test_without_a_build_the_console_says_how_to_build_it_and_the_api_works(
+    app: Flask,
+    client: FlaskClient,
+    seeded: TwoTenants,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(app.config, CONSOLE_BUILD, tmp_path / "never-built")
+    for path in ("/console/", "/console/organizations"):
+        assert "make install" in problem_of(client.get(path), 503)["detail"]
+    token = token_for(client, seeded.a.admin, seeded.a.organization)
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+
+
+# --- in a real browser ------------------------------------------------------------------
+
+
+@pytest.fixture
+def console(browser: Browser, site: str) -> Iterator[Page]:
+    """A fresh browser profile with the console's real build, and axe-core in every page
+    (added by the browser, as no script of the page's own could be under its policy)."""
+    if not (DEFAULT_BUILD / "index.html").is_file():
+        pytest.skip("the console is not built: run `make install`")
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed: run `npm ci` in console/")
+    context = browser.new_context(base_url=site, viewport={"width": 1280, "height": 800})
+    context.add_init_script(path=str(AXE))
+    yield context.new_page()
+    context.close()
+
+
+def _assert_accessible(page: Page) -> None:
+    """No serious or critical violation of axe-core's rules in the page as it stands."""
+    violations: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                          nodes: v.nodes.map((n) => n.html)}))"""
+    )
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    assert blocking == [], blocking
+
+
+def _score(value: int | None) -> str:
+    return "—" if value is None else f"{value}%"
+
+
+def _refresh_cookies(page: Page) -> list[Any]:
+    return [c for c in page.context.cookies() if c["name"] == REFRESH_COOKIE]
+
+
+def test_an_organization_admin_signs_in_and_reads_their_dashboard(
+    console: Page, client: FlaskClient, seeded: TwoTenants
+) -> None:
+    page = console
+    organization = seeded.a.organization
+    expected = client.get(
+        f"/api/v1/admin/organizations/{organization.id}/dashboard",
+        headers=bearer(token_for(client, seeded.a.admin, organization)),
+    ).get_json()
+    refused = policy_violations(page)
+
+    shown = page.goto("/console/")
+    assert shown is not None and shown.headers["content-security-policy"] == CONSOLE_POLICY
+    page.get_by_label("Email").fill(seeded.a.admin.email)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    # The API's refusal, in its words; what was typed stays.
+    assert "wrong email or password" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Email").input_value() == seeded.a.admin.email
+    _assert_accessible(page)
+    screenshot(page, "sign-in-refused", folder=CONSOLE_SCREENSHOTS)
+
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Overview").wait_for()
+    assert page.get_by_role("heading", level=1).inner_text() == organization.name
+    overview = expected["overview"]
+    figures = dict(
+        zip(
+            page.locator(".figure dt").all_inner_texts(),
+            page.locator(".figure dd").all_inner_texts(),
+            strict=True,
+        )
+    )
+    assert figures == {
+        "Facilities": str(overview["total_facilities"]),
+        "Providers": str(overview["total_providers"]),
+        "Active orders": str(overview["active_orders"]),
+        "Compliance score": _score(overview["compliance_score"]),
+        "Document compliance": _score(overview["document_compliance_score"]),
+        "Excluded providers": str(overview["excluded_providers"]),
+        "Exclusion matches to review": str(overview["open_exclusion_candidates"]),
+    }
+    assert page.locator(".card h3").all_inner_texts() == [
+        facility["name"] for facility in expected["facilities"]
+    ]
+    assert seeded.a.facility.name in page.locator(".card h3").all_inner_texts()
+    assert seeded.b.facility.name not in page.inner_text("main")
+    percent = expected["onboarding_progress"]["percent_complete"]
+    assert page.get_by_text(f"{percent}% complete").is_visible()
+    _assert_accessible(page)
+    screenshot(page, "dashboard", folder=CONSOLE_SCREENSHOTS)
+    page.set_viewport_size(TABLET)
+    _assert_accessible(page)
+    screenshot(page, "dashboard-tablet", folder=CONSOLE_SCREENSHOTS)
+
+    # No token where a script could read it: the access token lives in the app's memory,
+    # the refresh token in an HttpOnly, SameSite=Strict cookie for the refresh path only.
+    assert page.evaluate("() => [localStorage.length, sessionStorage.length]") == [0, 0]
+    assert REFRESH_COOKIE not in page.evaluate("() => document.cookie")
+    (cookie,) = _refresh_cookies(page)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["path"] == REFRESH_COOKIE_PATH
+
+    # A reload forgets the access token; the cookie resumes the login.
+    page.reload()
+    page.get_by_role("heading", name="Overview").wait_for()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in to the MSC console").wait_for()
+    assert _refresh_cookies(page) == []
+    page.reload()
+    page.get_by_role("heading", name="Sign in to the MSC console").wait_for()
+    assert refused == []
+
+
+def _sign_in(page: Page, email: str) -> None:
+    page.goto("/console/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_the_second_factor_step_when_the_api_asks_for_it(
+    console: Page, client: FlaskClient, seeded: TwoTenants
+) -> None:
+    page = console
+    admin = seeded.b.admin
+    secret = enrol_second_factor(client, token_for(client, admin, seeded.b.organization))
+    refused = policy_violations(page)
+
+    with clock.frozen(SIGN_IN_AT):
+        _sign_in(page, admin.email)
+        right = pyotp.TOTP(secret).at(SIGN_IN_AT)
+        code = page.get_by_label("Code from your authenticator app")
+        code.fill(f"{(int(right) + 1) % 1_000_000:06d}")
+        page.get_by_role("button", name="Sign in").click()
+        # The API's refusal in words; the code field stays for another try.
+        assert "code" in page.get_by_role("alert").inner_text()
+        _assert_accessible(page)
+        screenshot(page, "sign-in-code", folder=CONSOLE_SCREENSHOTS)
+        code.fill(right)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Overview").wait_for()
+    assert page.get_by_role("heading", level=1).inner_text() == seeded.b.organization.name
+    assert refused == []
+
+
+def test_a_provider_of_two_organizations_switches_between_them(
+    console: Page, seeded: TwoTenants
+) -> None:
+    page = console
+    refused = policy_violations(page)
+    _sign_in(page, seeded.shared_provider.email)
+    switcher = page.get_by_label("Organization")
+    switcher.wait_for()
+    first = page.get_by_role("heading", level=1).inner_text()
+    names = {seeded.a.organization.name, seeded.b.organization.name}
+    assert first in names
+    # A provider has no dashboard: the console says so rather than showing a refusal.
+    assert "Your role has no dashboard" in page.inner_text("main")
+    _assert_accessible(page)
+    screenshot(page, "switch-organization", folder=CONSOLE_SCREENSHOTS)
+    (other,) = names - {first}
+    switcher.select_option(label=other)
+    page.get_by_role("heading", level=1, name=other).wait_for()
+    # The switch is the session's: a reload resumes it in the organization chosen.
+    page.reload()
+    page.get_by_role("heading", level=1, name=other).wait_for()
+    assert refused == []
+
+
+def test_an_msc_admin_finds_an_organization_and_enters_its_dashboard(
+    console: Page, client: FlaskClient, seeded: TwoTenants
+) -> None:
+    page = console
+    msc_admin = seeded.msc_admin
+    secret = enrol_second_factor(client, token_for(client, msc_admin))
+    refused = policy_violations(page)
+    with clock.frozen(SIGN_IN_AT):
+        _sign_in(page, msc_admin.email)
+        page.get_by_label("Code from your authenticator app").fill(
+            pyotp.TOTP(secret).at(SIGN_IN_AT)
+        )
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Organizations").wait_for()
+    rows = page.locator("tbody th")
+    rows.first.wait_for()
+    assert {seeded.a.organization.name, seeded.b.organization.name} <= set(rows.all_inner_texts())
+    _assert_accessible(page)
+    screenshot(page, "organizations", folder=CONSOLE_SCREENSHOTS)
+
+    page.get_by_label("Name").fill(seeded.b.organization.name)
+    page.get_by_role("button", name="Search").click()
+    expect(rows).to_have_text([seeded.b.organization.name])
+    page.get_by_role("button", name=seeded.b.organization.name).click()
+    page.get_by_role("heading", name="Overview").wait_for()
+    assert page.get_by_role("heading", level=1).inner_text() == seeded.b.organization.name
+    assert seeded.b.facility.name in page.locator(".card h3").all_inner_texts()
+    page.get_by_role("button", name="All organizations").click()
+    page.get_by_role("heading", name="Organizations").wait_for()
+    assert refused == []
