@@ -9,12 +9,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
+
+from tests.factories import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -90,3 +93,44 @@ def screenshot(
     FOLDER/NAME.png (docs/screenshots/ unless said otherwise)."""
     if os.environ.get("WRITE_SCREENSHOTS") == "1":
         page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+
+
+# The console (tests/test_console*.py) --------------------------------------------------
+
+AXE = Path(__file__).resolve().parents[1] / "console" / "node_modules" / "axe-core" / "axe.min.js"
+# What axe-core calls the problems that keep someone from using a screen.
+BLOCKING_IMPACTS = ("serious", "critical")
+LAPTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 768, "height": 1024}
+
+
+def console_page(browser: Browser, site: str, build: Path) -> Page:
+    """A page in a fresh browser profile (its own cookies: another person) over the
+    console's real build, with axe-core added by the browser (no script of the page's
+    own could be, under its policy). Close it with `page.context.close()`."""
+    if not (build / "index.html").is_file():
+        pytest.skip("the console is not built: run `make install`")
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed: run `npm ci` in console/")
+    context = browser.new_context(base_url=site, viewport=LAPTOP)
+    context.add_init_script(path=str(AXE))
+    return context.new_page()
+
+
+def assert_accessible(page: Page) -> None:
+    """No serious or critical violation of axe-core's rules in the page as it stands."""
+    violations: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                          nodes: v.nodes.map((n) => n.html)}))"""
+    )
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    assert blocking == [], blocking
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Fill and send the console's sign-in form (what follows is the caller's to wait for)."""
+    page.goto("/console/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from app import extensions
 from app.auth.tokens import PASSWORD, PASSWORD_AND_SECOND_FACTOR, sign_in
+from app.blueprints.console import DEFAULT_BUILD as CONSOLE_DEFAULT_BUILD
 from app.citus import cluster_workers
 from app.config import Settings
 from app.database import make_engine, register_session_listeners
@@ -48,7 +49,7 @@ from app.models.enums import Role
 from app.tenancy.context import TenantContext, use_context
 from app.tenancy.roles import CITUS_APPLICATION_SETTINGS
 from tests import factories, pgbouncer
-from tests.browser import chromium, live_server
+from tests.browser import chromium, console_page, live_server
 from tests.placement import organization_id_on
 from tests.queues import forget_queue
 
@@ -141,6 +142,22 @@ def site(app: Flask) -> Iterator[str]:
     """The test application served on a real port, for the browser."""
     with live_server(app) as url:
         yield url
+
+
+@pytest.fixture
+def console(browser: Browser, site: str) -> Iterator[Page]:
+    """The console in a fresh browser profile (tests/browser.py, console_page)."""
+    page = console_page(browser, site, CONSOLE_DEFAULT_BUILD)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def another_console(browser: Browser, site: str) -> Iterator[Page]:
+    """The console in a second profile: another person at another computer."""
+    page = console_page(browser, site, CONSOLE_DEFAULT_BUILD)
+    yield page
+    page.context.close()
 
 
 @pytest.fixture

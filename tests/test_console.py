@@ -23,14 +23,17 @@ from app.auth.refresh_cookie import REFRESH_COOKIE, REFRESH_COOKIE_PATH
 from app.blueprints.console import CONSOLE_BUILD, DEFAULT_BUILD
 from app.security_headers import CONSOLE_POLICY
 from tests.api_helpers import SIGN_IN_AT, enrol_second_factor, problem_of
-from tests.browser import CONSOLE_SCREENSHOTS, policy_violations, screenshot
+from tests.browser import (
+    CONSOLE_SCREENSHOTS,
+    TABLET,
+    assert_accessible,
+    policy_violations,
+    screenshot,
+    sign_in,
+)
 from tests.conftest import TwoTenants, bearer, token_for
 from tests.factories import PASSWORD
 
-AXE = DEFAULT_BUILD.parent / "node_modules" / "axe-core" / "axe.min.js"
-# What axe-core calls the problems that keep someone from using a screen.
-BLOCKING_IMPACTS = ("serious", "critical")
-TABLET = {"width": 768, "height": 1024}
 
 
 @pytest.fixture
@@ -88,31 +91,6 @@ def test_without_a_build_the_console_says_how_to_build_it_and_the_api_works(
 # --- in a real browser ------------------------------------------------------------------
 
 
-@pytest.fixture
-def console(browser: Browser, site: str) -> Iterator[Page]:
-    """A fresh browser profile with the console's real build, and axe-core in every page
-    (added by the browser, as no script of the page's own could be under its policy)."""
-    if not (DEFAULT_BUILD / "index.html").is_file():
-        pytest.skip("the console is not built: run `make install`")
-    if not AXE.is_file():
-        pytest.skip("axe-core is not installed: run `npm ci` in console/")
-    context = browser.new_context(base_url=site, viewport={"width": 1280, "height": 800})
-    context.add_init_script(path=str(AXE))
-    yield context.new_page()
-    context.close()
-
-
-def _assert_accessible(page: Page) -> None:
-    """No serious or critical violation of axe-core's rules in the page as it stands."""
-    violations: list[dict[str, Any]] = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-            .map((v) => ({id: v.id, impact: v.impact, help: v.help,
-                          nodes: v.nodes.map((n) => n.html)}))"""
-    )
-    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
-    assert blocking == [], blocking
-
-
 def _score(value: int | None) -> str:
     return "—" if value is None else f"{value}%"
 
@@ -140,7 +118,7 @@ def test_an_organization_admin_signs_in_and_reads_their_dashboard(
     # The API's refusal, in its words; what was typed stays.
     assert "wrong email or password" in page.get_by_role("alert").inner_text()
     assert page.get_by_label("Email").input_value() == seeded.a.admin.email
-    _assert_accessible(page)
+    assert_accessible(page)
     screenshot(page, "sign-in-refused", folder=CONSOLE_SCREENSHOTS)
 
     page.get_by_label("Password").fill(PASSWORD)
@@ -171,10 +149,10 @@ def test_an_organization_admin_signs_in_and_reads_their_dashboard(
     assert seeded.b.facility.name not in page.inner_text("main")
     percent = expected["onboarding_progress"]["percent_complete"]
     assert page.get_by_text(f"{percent}% complete").is_visible()
-    _assert_accessible(page)
+    assert_accessible(page)
     screenshot(page, "dashboard", folder=CONSOLE_SCREENSHOTS)
     page.set_viewport_size(TABLET)
-    _assert_accessible(page)
+    assert_accessible(page)
     screenshot(page, "dashboard-tablet", folder=CONSOLE_SCREENSHOTS)
 
     # No token where a script could read it: the access token lives in the app's memory,
@@ -197,13 +175,6 @@ def test_an_organization_admin_signs_in_and_reads_their_dashboard(
     assert refused == []
 
 
-def _sign_in(page: Page, email: str) -> None:
-    page.goto("/console/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_the_second_factor_step_when_the_api_asks_for_it(
     console: Page, client: FlaskClient, seeded: TwoTenants
 ) -> None:
@@ -213,14 +184,14 @@ def test_the_second_factor_step_when_the_api_asks_for_it(
     refused = policy_violations(page)
 
     with clock.frozen(SIGN_IN_AT):
-        _sign_in(page, admin.email)
+        sign_in(page, admin.email)
         right = pyotp.TOTP(secret).at(SIGN_IN_AT)
         code = page.get_by_label("Code from your authenticator app")
         code.fill(f"{(int(right) + 1) % 1_000_000:06d}")
         page.get_by_role("button", name="Sign in").click()
         # The API's refusal in words; the code field stays for another try.
         assert "code" in page.get_by_role("alert").inner_text()
-        _assert_accessible(page)
+        assert_accessible(page)
         screenshot(page, "sign-in-code", folder=CONSOLE_SCREENSHOTS)
         code.fill(right)
         page.get_by_role("button", name="Sign in").click()
@@ -234,22 +205,24 @@ def test_a_provider_of_two_organizations_switches_between_them(
 ) -> None:
     page = console
     refused = policy_violations(page)
-    _sign_in(page, seeded.shared_provider.email)
+    sign_in(page, seeded.shared_provider.email)
     switcher = page.get_by_label("Organization")
     switcher.wait_for()
-    first = page.get_by_role("heading", level=1).inner_text()
+    chosen = switcher.locator("option:checked")
+    first = chosen.inner_text()
     names = {seeded.a.organization.name, seeded.b.organization.name}
     assert first in names
-    # A provider has no dashboard: the console says so rather than showing a refusal.
-    assert "Your role has no dashboard" in page.inner_text("main")
-    _assert_accessible(page)
+    # A provider's screens, and none of an administrator's.
+    offered = page.get_by_role("navigation", name="Screens").get_by_role("link").all_inner_texts()
+    assert "My profile" in offered and "Dashboard" not in offered
+    assert_accessible(page)
     screenshot(page, "switch-organization", folder=CONSOLE_SCREENSHOTS)
     (other,) = names - {first}
     switcher.select_option(label=other)
-    page.get_by_role("heading", level=1, name=other).wait_for()
+    expect(chosen).to_have_text(other)
     # The switch is the session's: a reload resumes it in the organization chosen.
     page.reload()
-    page.get_by_role("heading", level=1, name=other).wait_for()
+    expect(page.get_by_label("Organization").locator("option:checked")).to_have_text(other)
     assert refused == []
 
 
@@ -261,7 +234,7 @@ def test_an_msc_admin_finds_an_organization_and_enters_its_dashboard(
     secret = enrol_second_factor(client, token_for(client, msc_admin))
     refused = policy_violations(page)
     with clock.frozen(SIGN_IN_AT):
-        _sign_in(page, msc_admin.email)
+        sign_in(page, msc_admin.email)
         page.get_by_label("Code from your authenticator app").fill(
             pyotp.TOTP(secret).at(SIGN_IN_AT)
         )
@@ -270,7 +243,7 @@ def test_an_msc_admin_finds_an_organization_and_enters_its_dashboard(
     rows = page.locator("tbody th")
     rows.first.wait_for()
     assert {seeded.a.organization.name, seeded.b.organization.name} <= set(rows.all_inner_texts())
-    _assert_accessible(page)
+    assert_accessible(page)
     screenshot(page, "organizations", folder=CONSOLE_SCREENSHOTS)
 
     page.get_by_label("Name").fill(seeded.b.organization.name)
@@ -280,6 +253,6 @@ def test_an_msc_admin_finds_an_organization_and_enters_its_dashboard(
     page.get_by_role("heading", name="Overview").wait_for()
     assert page.get_by_role("heading", level=1).inner_text() == seeded.b.organization.name
     assert seeded.b.facility.name in page.locator(".card h3").all_inner_texts()
-    page.get_by_role("button", name="All organizations").click()
+    page.get_by_role("link", name="All organizations").click()
     page.get_by_role("heading", name="Organizations").wait_for()
     assert refused == []

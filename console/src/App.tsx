@@ -1,21 +1,18 @@
-import { useCallback, useEffect, useState } from "react";
+import { Fragment, useCallback, useEffect, useState } from "react";
 
 import { ApiError, onSessionEnd, refreshAccess } from "./api";
 import { loadMe, signOut, switchOrganization } from "./auth";
-import { Dashboard } from "./Dashboard";
-import { Organizations } from "./Organizations";
 import { ProblemMessage } from "./ProblemMessage";
 import { SignIn } from "./SignIn";
-import type { Me, Organization } from "./types";
+import { Link, navigate, useRoute } from "./router";
+import { findScreen, mayOpen, SCREENS } from "./screens";
+import type { Me } from "./types";
 
 type Session =
   | { state: "resuming" }
   | { state: "signed-out"; notice?: string }
   | { state: "signed-in"; me: Me }
   | { state: "failed"; error: unknown };
-
-// The permissions that open the dashboard (the API's SEE_DASHBOARD, app/permissions.py).
-const SEES_DASHBOARD = ["view-analytics", "run-reports", "view-represented-organizations"];
 
 interface Choice {
   id: string;
@@ -81,13 +78,19 @@ export function App() {
 
 function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => void; onSignedOut: () => void }) {
   const [error, setError] = useState<unknown>(null);
+  const { segments } = useRoute();
   const organizations = organizationsOf(me);
   const active = organizations.find((o) => o.id === me.organization_id);
+  const open = SCREENS.filter((screen) => mayOpen(screen, me, active !== undefined));
+  const [first, ...rest] = segments;
+  const screen = first === undefined ? open[0] : findScreen(first);
 
   async function choose(organizationId: string): Promise<void> {
     setError(null);
     try {
       await switchOrganization(organizationId);
+      // Another organization's rows are not this one's: start from its first screen.
+      navigate("");
       onSwitched();
     } catch (caught) {
       setError(caught);
@@ -98,12 +101,16 @@ function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => v
     try {
       await signOut();
     } finally {
+      navigate("");
       onSignedOut();
     }
   }
 
   return (
     <>
+      <a className="skip" href="#content">
+        Skip to content
+      </a>
       <header className="top">
         <span className="brand">MSC Console</span>
         {organizations.length > 1 && (
@@ -127,37 +134,48 @@ function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => v
           Sign out
         </button>
       </header>
-      <main>
+      {open.length > 0 && (
+        <nav className="screens" aria-label="Screens">
+          <ul>
+            {open.map((s) => (
+              <li key={s.path} className={s === screen ? "current" : undefined}>
+                <Link to={s.path}>{s.title}</Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      )}
+      <main id="content" tabIndex={-1}>
         {error !== null && <ProblemMessage error={error} />}
-        {active === undefined ? (
-          me.is_msc_admin ? (
-            <AcrossTenants />
-          ) : (
+        {screen === undefined ? (
+          first === undefined ? (
             <p className="empty">You are not a member of any organization yet.</p>
+          ) : (
+            <Refused text="There is no such screen in the console." />
           )
-        ) : me.permissions.some((p) => SEES_DASHBOARD.includes(p)) ? (
-          <Dashboard key={active.id} organizationId={active.id} organizationName={active.name} />
+        ) : !open.includes(screen) ? (
+          <Refused text={`Your role cannot open ${screen.title.toLowerCase()}.`} />
         ) : (
-          <>
-            <h1>{active.name}</h1>
-            <p className="empty">Your role has no dashboard. The screens for your role are still to come in the console.</p>
-          </>
+          // A new organization or screen starts afresh, with nothing of the last one's state.
+          <Fragment key={`${me.organization_id ?? ""}/${screen.path}`}>
+            {screen.render({ me, organizationId: active?.id ?? "", organizationName: active?.name ?? "", rest })}
+          </Fragment>
         )}
       </main>
     </>
   );
 }
 
-/** An MSC admin's view: every organization, and the dashboard of the one entered. */
-function AcrossTenants() {
-  const [entered, setEntered] = useState<Organization | null>(null);
-  if (entered === null) return <Organizations onEnter={setEntered} />;
+function Refused({ text }: { text: string }) {
   return (
     <>
-      <button type="button" className="secondary back" onClick={() => setEntered(null)}>
-        ← All organizations
-      </button>
-      <Dashboard key={entered.id} organizationId={entered.id} organizationName={entered.name} />
+      <h1>Not available</h1>
+      <p className="problem" role="alert">
+        {text}
+      </p>
+      <p>
+        <Link to="">Back to the console's start</Link>
+      </p>
     </>
   );
 }

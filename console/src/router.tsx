@@ -1,0 +1,54 @@
+// The console's addresses: /console/<screen>/<id>..., kept in the browser's history so a
+// screen can be bookmarked, reloaded and left with the Back button. The service answers
+// every such address with the console's page (app/blueprints/console.py).
+
+import { type MouseEvent, type ReactNode, useEffect, useState } from "react";
+
+const BASE = "/console/";
+
+/** The address's part after /console/, without a trailing slash: "providers/42". */
+function current(): string {
+  const path = window.location.pathname;
+  return (path.startsWith(BASE) ? path.slice(BASE.length) : "").replace(/\/+$/, "");
+}
+
+const listeners = new Set<() => void>();
+
+export function navigate(to: string): void {
+  window.history.pushState(null, "", BASE + to);
+  for (const listener of listeners) listener();
+}
+
+/** The current address and its query, again whenever it changes. */
+export function useRoute(): { path: string; segments: string[]; query: URLSearchParams } {
+  const [path, setPath] = useState(current);
+  const [search, setSearch] = useState(window.location.search);
+  useEffect(() => {
+    const changed = (): void => {
+      setPath(current());
+      setSearch(window.location.search);
+    };
+    listeners.add(changed);
+    window.addEventListener("popstate", changed);
+    return () => {
+      listeners.delete(changed);
+      window.removeEventListener("popstate", changed);
+    };
+  }, []);
+  return { path, segments: path === "" ? [] : path.split("/"), query: new URLSearchParams(search) };
+}
+
+/** A real link (it opens in a new tab, and the keyboard reaches it) that moves within
+ * the console without reloading it. */
+export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+  function follow(event: MouseEvent<HTMLAnchorElement>): void {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    navigate(to);
+  }
+  return (
+    <a href={BASE + to} onClick={follow} className={className}>
+      {children}
+    </a>
+  );
+}
