@@ -8,7 +8,6 @@ organization's dashboard, with no policy refusal, no serious accessibility probl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,11 @@ import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from app import clock
 from app.auth.refresh_cookie import REFRESH_COOKIE, REFRESH_COOKIE_PATH
-from app.blueprints.console import CONSOLE_BUILD, DEFAULT_BUILD
+from app.blueprints.console import CONSOLE_BUILD
 from app.security_headers import CONSOLE_POLICY
 from tests.api_helpers import SIGN_IN_AT, enrol_second_factor, problem_of
 from tests.browser import (
@@ -33,7 +32,6 @@ from tests.browser import (
 )
 from tests.conftest import TwoTenants, bearer, token_for
 from tests.factories import PASSWORD
-
 
 
 @pytest.fixture
