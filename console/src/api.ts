@@ -69,6 +69,12 @@ async function problemOf(response: Response): Promise<Problem> {
   };
 }
 
+const NO_CONNECTION: Problem = {
+  title: "No connection",
+  status: 0,
+  detail: "The service could not be reached. Check the connection and try again.",
+};
+
 interface Options {
   body?: unknown;
   headers?: Record<string, string>;
@@ -91,11 +97,7 @@ export async function send<T>(method: string, path: string, options: Options = {
       credentials: "same-origin",
     });
   } catch {
-    throw new ApiError({
-      title: "No connection",
-      status: 0,
-      detail: "The service could not be reached. Check the connection and try again.",
-    });
+    throw new ApiError(NO_CONNECTION);
   }
   if (!response.ok) throw new ApiError(await problemOf(response));
   if (response.status === 204) return undefined as T;
@@ -150,4 +152,47 @@ export async function call<T>(
     status: 401,
     detail: "Your session has ended: sign in again.",
   });
+}
+
+/** A file from the API (a document's content, a CSV export), saved by the browser under
+ * the name the service gives (Content-Disposition) or `fallbackName`. The bearer token
+ * cannot travel in a plain link, so the file is fetched and handed over as a blob URL. */
+export async function download(path: string, fallbackName: string): Promise<void> {
+  const response = await authorized(path, { method: "GET" });
+  const disposition = response.headers.get("Content-Disposition") ?? "";
+  const named = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = named ? decodeURIComponent(named[1]) : fallbackName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoked later: the browser starts the download from the URL after this call returns.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** A multipart upload (a document); the parsed answer, or an ApiError. */
+export async function upload<T>(path: string, form: FormData): Promise<T> {
+  const response = await authorized(path, { method: "POST", body: form });
+  return (await response.json()) as T;
+}
+
+/** A request with the access token renewed once when it has expired, for bodies and
+ * answers that are not JSON; refused answers become ApiErrors as in `send`. */
+async function authorized(path: string, init: RequestInit): Promise<Response> {
+  const attempt = async (): Promise<Response> => {
+    const headers: Record<string, string> = {};
+    if (accessToken !== null) headers.Authorization = `Bearer ${accessToken}`;
+    try {
+      return await fetch(path, { ...init, headers, credentials: "same-origin" });
+    } catch {
+      throw new ApiError(NO_CONNECTION);
+    }
+  };
+  let response = await attempt();
+  if (response.status === 401 && (await refreshAccess()) !== null) response = await attempt();
+  if (response.status === 401) sessionEnded();
+  if (!response.ok) throw new ApiError(await problemOf(response));
+  return response;
 }
