@@ -23,6 +23,25 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/python -m compileall -q /opt/venv
 
 
+# The administration console (console/), built with the Node.js that the project's
+# `console` extra pins (from PyPI, as `make install` does), its packages exactly as the
+# lockfile says. Only the build (console/dist) goes into the image.
+FROM python:3.11-slim AS console
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    NPM_CONFIG_UPDATE_NOTIFIER=false
+
+WORKDIR /src
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['console'])" \
+    | xargs pip install
+COPY console/package.json console/package-lock.json ./console/
+RUN cd console && npm ci --no-audit --no-fund
+COPY console ./console
+RUN cd console && npm run build
+
+
 FROM python:3.11-slim
 
 # The application finds alembic.ini, migrations/ and policies/ beside its
@@ -46,6 +65,7 @@ COPY workers ./workers
 COPY wsgi.py gunicorn.conf.py alembic.ini ./
 COPY migrations ./migrations
 COPY policies ./policies
+COPY --from=console /src/console/dist ./console/dist
 RUN python -m compileall -q /app
 
 # Numeric, so that Kubernetes can verify runAsNonRoot.

@@ -29,14 +29,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The console (console/, served at /console/): its packages exactly as the lockfile says,
-# then its build, which the service serves from console/dist. Needs Node.js 20 or later.
-$(CONSOLE)/node_modules/.installed: $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
-	cd $(CONSOLE) && npm ci --no-audit --no-fund
+# then its build, which the service serves from console/dist. Node.js and npm come from
+# the virtualenv (the `console` extra), so no system Node is needed.
+NPM := PATH="$(abspath $(BIN)):$$PATH" npm
+$(CONSOLE)/node_modules/.installed: $(VENV)/.installed $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
 $(CONSOLE)/dist/index.html: $(CONSOLE)/node_modules/.installed $(CONSOLE)/index.html \
-		$(CONSOLE)/vite.config.ts $(CONSOLE)/tsconfig.json $(wildcard $(CONSOLE)/src/*)
-	cd $(CONSOLE) && npm run build
+		$(CONSOLE)/vite.config.ts $(CONSOLE)/tsconfig.json $(wildcard $(CONSOLE)/src/* $(CONSOLE)/src/*/*)
+	cd $(CONSOLE) && $(NPM) run build
 
 run: install
 	$(BIN)/python -m app.demo
@@ -58,7 +60,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/bandit -q -c pyproject.toml -r app workers
-	cd $(CONSOLE) && npm run typecheck
+	cd $(CONSOLE) && $(NPM) run typecheck
 
 format: install
 	$(BIN)/ruff format .

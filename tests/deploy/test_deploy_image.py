@@ -106,3 +106,21 @@ def test_fetched_helm_is_pinned(helm, helm_path, chart):
     version = helm.run("version", "--template", "{{ .Version }}").stdout.strip()
     source = chart.fetch_script.read_text()
     assert f'HELM_VERSION = "{version}"' in source
+
+
+def test_builds_the_console_into_the_image(chart):
+    """The console is built in a stage of its own, with the Node.js the project pins for
+    `make install` (the `console` extra), and only its build reaches /app, where the
+    service looks for it (app/blueprints/console.py: DEFAULT_BUILD)."""
+    steps = instructions(chart)
+    stages = [i for i, (keyword, _) in enumerate(steps) if keyword == "FROM"]
+    (start,) = [i for i in stages if steps[i][1].endswith(" AS console")]
+    end = min((i for i in stages if i > start), default=len(steps))
+    runs = " ".join(rest for keyword, rest in steps[start:end] if keyword == "RUN")
+    assert "['optional-dependencies']['console']" in runs
+    assert "npm ci" in runs and "npm run build" in runs
+    copies = [rest for keyword, rest in final_stage(chart) if keyword == "COPY"]
+    assert "--from=console /src/console/dist ./console/dist" in copies
+    # A local build or its packages never ride along in the context.
+    ignored = chart.dockerignore.read_text().split()
+    assert {"console/node_modules", "console/dist"} <= set(ignored)
