@@ -238,6 +238,9 @@ def test_an_msc_admin_finds_an_organization_and_enters_its_dashboard(
         )
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Organizations").wait_for()
+    # Acting across tenants, not for one organization: the screens for that alone.
+    screens = page.get_by_role("navigation", name="Screens").get_by_role("link")
+    expect(screens).to_have_text(["Organizations", "Security"])
     rows = page.locator("tbody th")
     rows.first.wait_for()
     assert {seeded.a.organization.name, seeded.b.organization.name} <= set(rows.all_inner_texts())
@@ -253,4 +256,76 @@ def test_an_msc_admin_finds_an_organization_and_enters_its_dashboard(
     assert seeded.b.facility.name in page.locator(".card h3").all_inner_texts()
     page.get_by_role("link", name="All organizations").click()
     page.get_by_role("heading", name="Organizations").wait_for()
+    assert refused == []
+
+
+# Each screen, and the API call that shows whether the role may open it: the console
+# offers a screen exactly when the API would answer its calls.
+SCREEN_CALLS = {
+    "Dashboard": "/api/v1/admin/organizations/{organization}/dashboard",
+    "Onboarding": "/api/v1/admin/organizations/{organization}/onboarding",
+    "Facilities": "/api/v1/admin/facilities",
+    "Providers": "/api/v1/admin/providers",
+    "Invitations": "/api/v1/admin/invitations",
+    "Members": "/api/v1/admin/organizations/{organization}/members",
+    "Documents": "/api/v1/admin/organizations/{organization}/documents",
+    "Orders": "/api/v1/orders",
+    "Analytics": "/api/v1/admin/organizations/{organization}/analytics",
+    "Audit trail": "/api/v1/admin/audit-events",
+    "My profile": "/api/v1/me/credentials",
+    "Security": "/api/v1/auth/mfa",
+}
+# The list of organizations answers everyone with those they reach; the console's screen
+# is the MSC admins' view across tenants, where organizations are created and suspended.
+MSC_ADMINS_ONLY = "Organizations"
+SCREEN_PATHS = {
+    "Dashboard": "dashboard",
+    "Onboarding": "onboarding",
+    "Facilities": "facilities",
+    "Providers": "providers",
+    "Invitations": "invitations",
+    "Members": "members",
+    "Documents": "documents",
+    "Orders": "orders",
+    "Analytics": "analytics",
+    "Audit trail": "audit",
+    "My profile": "profile",
+    "Organizations": "organizations",
+    "Security": "security",
+    MSC_ADMINS_ONLY: "organizations",
+}
+
+
+@pytest.mark.parametrize("who", ["admin", "office_manager", "provider"])
+def test_each_role_is_offered_the_screens_the_api_lets_it_use_and_no_other(
+    console: Page, client: FlaskClient, seeded: TwoTenants, who: str
+) -> None:
+    page = console
+    tenant = seeded.a
+    user = seeded.shared_provider if who == "provider" else getattr(tenant, who)
+    token = token_for(client, user, tenant.organization)
+    answers = {
+        screen: client.get(
+            call.format(organization=tenant.organization.id), headers=bearer(token)
+        ).status_code
+        for screen, call in SCREEN_CALLS.items()
+    }
+    assert set(answers.values()) <= {200, 403}, answers
+    allowed = [screen for screen, status in answers.items() if status == 200]
+    refused = policy_violations(page)
+
+    sign_in(page, user.email)
+    if who == "provider":
+        page.get_by_label("Organization").select_option(label=tenant.organization.name)
+        expect(page.get_by_label("Organization").locator("option:checked")).to_have_text(
+            tenant.organization.name
+        )
+    screens = page.get_by_role("navigation", name="Screens").get_by_role("link")
+    expect(screens).to_have_text(allowed)
+    # A screen the role may not open, asked for by its address: refused, in words.
+    for screen in SCREEN_PATHS.keys() - set(allowed):
+        page.goto(f"/console/{SCREEN_PATHS[screen]}")
+        expect(page.get_by_role("alert")).to_have_text(f"Your role cannot open {screen.lower()}.")
+        assert page.get_by_role("heading", level=1).inner_text() == "Not available"
+    assert_accessible(page)
     assert refused == []
