@@ -329,3 +329,34 @@ def test_each_role_is_offered_the_screens_the_api_lets_it_use_and_no_other(
         assert page.get_by_role("heading", level=1).inner_text() == "Not available"
     assert_accessible(page)
     assert refused == []
+
+
+def test_the_console_is_used_with_the_keyboard_alone(console: Page, seeded: TwoTenants) -> None:
+    page = console
+    page.goto("/console/")
+    page.get_by_label("Email").focus()
+    page.keyboard.type(seeded.a.admin.email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Overview").wait_for()
+
+    # The first Tab reaches the way past the header and the screens' list.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "content"
+
+    # A screen chosen from the list with Enter: the address changes, and the focus
+    # moves to the new screen's content, as a new page's would.
+    facilities = page.get_by_role("navigation", name="Screens").get_by_role(
+        "link", name="Facilities"
+    )
+    facilities.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/facilities")
+    assert page.evaluate("() => document.activeElement.id") == "content"
+    expect(facilities).to_have_attribute("aria-current", "page")
+    # Back goes back, to the dashboard.
+    page.go_back()
+    page.get_by_role("heading", name="Overview").wait_for()

@@ -1,4 +1,4 @@
-import { Fragment, useCallback, useEffect, useState } from "react";
+import { Fragment, useCallback, useEffect, useRef, useState } from "react";
 
 import { ApiError, onSessionEnd, refreshAccess } from "./api";
 import { loadMe, signOut, switchOrganization } from "./auth";
@@ -78,7 +78,15 @@ export function App() {
 
 function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => void; onSignedOut: () => void }) {
   const [error, setError] = useState<unknown>(null);
-  const { segments } = useRoute();
+  const { path, segments } = useRoute();
+  const content = useRef<HTMLElement>(null);
+  const arrived = useRef(path);
+  // Moving to another screen moves the keyboard's focus to its content, as loading a
+  // page would, so a screen reader starts reading the new screen and Tab goes on from it.
+  useEffect(() => {
+    if (arrived.current !== path) content.current?.focus();
+    arrived.current = path;
+  }, [path]);
   const organizations = organizationsOf(me);
   const active = organizations.find((o) => o.id === me.organization_id);
   const open = SCREENS.filter((screen) => mayOpen(screen, me, active !== undefined));
@@ -138,14 +146,16 @@ function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => v
         <nav className="screens" aria-label="Screens">
           <ul>
             {open.map((s) => (
-              <li key={s.path} className={s === screen ? "current" : undefined}>
-                <Link to={s.path}>{s.title}</Link>
+              <li key={s.path}>
+                <Link to={s.path} current={s === screen}>
+                  {s.title}
+                </Link>
               </li>
             ))}
           </ul>
         </nav>
       )}
-      <main id="content" tabIndex={-1}>
+      <main id="content" tabIndex={-1} ref={content}>
         {error !== null && <ProblemMessage error={error} />}
         {screen === undefined ? (
           first === undefined ? (

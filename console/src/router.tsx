@@ -40,14 +40,25 @@ export function useRoute(): { path: string; segments: string[]; query: URLSearch
 
 /** A real link (it opens in a new tab, and the keyboard reaches it) that moves within
  * the console without reloading it. */
-export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+export function Link({
+  to,
+  children,
+  className,
+  current,
+}: {
+  to: string;
+  children: ReactNode;
+  className?: string;
+  /** Whether it leads to the screen shown (said to screen readers). */
+  current?: boolean;
+}) {
   function follow(event: MouseEvent<HTMLAnchorElement>): void {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
     navigate(to);
   }
   return (
-    <a href={BASE + to} onClick={follow} className={className}>
+    <a href={BASE + to} onClick={follow} className={className} aria-current={current ? "page" : undefined}>
       {children}
     </a>
   );
