@@ -360,3 +360,33 @@ def test_the_console_is_used_with_the_keyboard_alone(console: Page, seeded: TwoT
     # Back goes back, to the dashboard.
     page.go_back()
     page.get_by_role("heading", name="Overview").wait_for()
+
+
+@pytest.mark.parametrize("who", ["admin", "office_manager", "provider"])
+def test_every_screen_of_a_role_reads_on_a_tablet_and_passes_the_accessibility_check(
+    console: Page, seeded: TwoTenants, who: str
+) -> None:
+    """Each screen the role is offered, opened from the list at a tablet's width: shown
+    without an error, nothing wider than the screen but inside its own scrolling box, and
+    no serious accessibility problem."""
+    page = console
+    page.set_viewport_size(TABLET)
+    user = seeded.shared_provider if who == "provider" else getattr(seeded.a, who)
+    refused = policy_violations(page)
+    sign_in(page, user.email)
+    screens = page.get_by_role("navigation", name="Screens").get_by_role("link")
+    screens.first.wait_for()
+    for name in screens.all_inner_texts():
+        screens.filter(has_text=name).first.click()
+        page.get_by_role("heading", level=1).first.wait_for()
+        # Loaded: no "Loading…" left, and no refusal or failure.
+        expect(page.get_by_role("status").filter(has_text="Loading")).to_have_count(0)
+        expect(page.locator("main [role=alert]")).to_have_count(0)
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, (name, overflow)
+        assert_accessible(page)
+        path = page.url.rsplit("/console/", 1)[1] or "start"
+        screenshot(page, f"tablet-{path}", folder=CONSOLE_SCREENSHOTS)
+    assert refused == []
