@@ -106,7 +106,7 @@ export function Invitations({ me, organizationId, organizationName }: ScreenProp
                         {revoking === invitation.id ? (
                           <span className="actions confirm">
                             <span>Revoke this invitation? Its link stops working.</span>
-                            <button type="button" disabled={action.busy} onClick={() => void revoke(invitation)}>
+                            <button type="button" autoFocus disabled={action.busy} onClick={() => void revoke(invitation)}>
                               Revoke invitation
                             </button>
                             <button type="button" className="secondary" onClick={() => setRevoking(null)}>

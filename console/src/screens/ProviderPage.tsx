@@ -297,6 +297,8 @@ function CredentialsSection({ base, supervises, changed }: { base: string; super
                             <label htmlFor="rejection-reason">Reason for rejecting</label>
                             <textarea
                               id="rejection-reason"
+                              // The form replaced the button that opened it: the keyboard goes on here.
+                              autoFocus
                               value={reason}
                               onChange={(event) => setReason(event.target.value)}
                               {...invalidIf(action.fields.reason, "rejection-reason-error")}
@@ -424,7 +426,7 @@ function AssignmentsSection({
                         {ending === assignment.id ? (
                           <span className="actions confirm">
                             <span>End this assignment today?</span>
-                            <button type="button" disabled={action.busy} onClick={() => void end(assignment)}>
+                            <button type="button" autoFocus disabled={action.busy} onClick={() => void end(assignment)}>
                               End assignment
                             </button>
                             <button type="button" className="secondary" onClick={() => setEnding(null)}>
