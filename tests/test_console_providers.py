@@ -154,7 +154,13 @@ def test_an_organization_admin_invites_resends_and_revokes(
     screenshot(page, "invitations", folder=CONSOLE_SCREENSHOTS)
     page.set_viewport_size(TABLET)
     assert_accessible(page)
+    assert _fits_across(page)
     assert refused == []
+
+
+def _fits_across(page: Page) -> bool:
+    """Whether the page needs no sideways scrolling (wide tables scroll in their box)."""
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 def _score_text(value: int) -> str:
@@ -244,6 +250,7 @@ def test_an_organization_admin_verifies_a_credential_and_sees_the_compliance_mov
     screenshot(page, "provider", folder=CONSOLE_SCREENSHOTS)
     page.set_viewport_size(TABLET)
     assert_accessible(page)
+    assert _fits_across(page)
     assert refused == []
 
 
