@@ -259,6 +259,47 @@ def test_provider_cannot_use_the_provider_admin_endpoints(
     assert assignment_rows(admin_engine, provider)[0]["status"] == "active"
 
 
+# --- GET /providers/{id} -----------------------------------------------------------------
+
+
+def test_one_provider_reads_as_their_row_in_the_list_of_each_organization(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    _set_phone(admin_engine, seeded.shared_provider, "+14155552671")
+    provider = seeded.shared_provider
+    for tenant in (seeded.a, seeded.b):
+        token = bearer(token_for(client, tenant.admin))
+        [listed] = client.get(PROVIDERS, headers=token).get_json()
+        one = client.get(f"{PROVIDERS}/{provider.id}", headers=token)
+        assert one.status_code == 200
+        assert one.get_json() == listed
+        assert listed["organization_id"] == str(tenant.organization.id)
+    # An office manager, as in their list: no personal phone.
+    a = seeded.a
+    set_office_manager(admin_engine, a.facility, a.office_manager)
+    managed = client.get(
+        f"{PROVIDERS}/{provider.id}", headers=bearer(token_for(client, a.office_manager))
+    ).get_json()
+    assert managed["phone"] is None and managed["status"] == "active"
+
+
+def test_one_provider_out_of_reach_or_unknown_is_404_and_a_provider_is_refused(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    b_only = committed_provider(admin_engine, seeded.b.organization, seeded.b.facility)
+    token = bearer(token_for(client, seeded.a.admin))
+    foreign = client.get(f"{PROVIDERS}/{b_only.id}", headers=token)
+    unknown = client.get(f"{PROVIDERS}/{uuid.uuid4()}", headers=token)
+    assert foreign.status_code == unknown.status_code == 404
+    assert refusal_of(foreign) == refusal_of(unknown)
+    provider = seeded.shared_provider
+    own = client.get(
+        f"{PROVIDERS}/{provider.id}",
+        headers=bearer(token_for(client, provider, seeded.a.organization)),
+    )
+    assert own.status_code == 403
+
+
 # --- GET /providers/{id}/facilities ---------------------------------------------------------
 
 

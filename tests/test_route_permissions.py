@@ -174,6 +174,11 @@ ROUTES: dict[str, Requirement] = {
     "GET /api/v1/admin/outbox": "msc-admin",
     "POST /api/v1/admin/outbox/{message_id}/retry": "msc-admin",
     "GET /api/v1/admin/providers": ("invite-providers", "manage-facilities", "manage-providers"),
+    "GET /api/v1/admin/providers/{provider_id}": (
+        "invite-providers",
+        "manage-facilities",
+        "manage-providers",
+    ),
     "POST /api/v1/admin/providers/{provider_id}/assign-facility": (
         "manage-facilities",
         "manage-providers",

@@ -9,6 +9,7 @@ from flask.views import MethodView
 
 from app.blueprints.lookups import assignment_or_404, facility_for_field, provider_or_404
 from app.domain import assignments, providers
+from app.domain.errors import NotFound
 from app.domain.queries import Rows
 from app.extensions import db
 from app.pagination import SelectPage
@@ -52,6 +53,23 @@ class Providers(MethodView):
         return providers.list_providers(
             context, filters, with_contact=sees_personal_contact(context)
         )
+
+
+@blp.route("/<uuid:provider_id>")
+class Provider(MethodView):
+    @authenticated()
+    @requires(*SEE_PROVIDERS)
+    @blp.response(200, ProviderSchema)
+    def get(self, provider_id: uuid.UUID) -> Any:
+        """One provider, as in the list: their membership in the caller's organization,
+        or the first in the caller's scope when they are not a member of it."""
+        context = current_context()
+        found = providers.provider_view(
+            db.session, provider_id, context, with_contact=sees_personal_contact(context)
+        )
+        if found is None:
+            raise NotFound("provider not found")
+        return found
 
 
 @blp.route("/<uuid:provider_id>/facilities")

@@ -118,6 +118,19 @@ def list_providers(context: TenantContext, filters: dict[str, Any], *, with_cont
     return query.order_by(User.name, User.id, Membership.organization_id)
 
 
+def provider_view(
+    session: Session, provider_id: uuid.UUID, context: TenantContext, *, with_contact: bool
+) -> Any:
+    """The provider's row of `list_providers`, or None when out of reach: their
+    membership in the caller's organization, else (a parent organization's staff, MSC
+    admins acting for none) the first of their memberships in scope."""
+    rows = session.execute(
+        list_providers(context, {}, with_contact=with_contact).where(User.id == provider_id)
+    ).all()
+    own = [row for row in rows if row.organization_id == context.organization_id]
+    return next(iter(own or rows), None)
+
+
 def get_provider(session: Session, provider_id: uuid.UUID, context: TenantContext) -> User | None:
     """The user if the caller reaches them as a member of an organization in scope."""
     return session.scalar(
