@@ -28,6 +28,7 @@ from app.request_body import Blueprint
 from app.schemas.hierarchy import HierarchyNodeSchema, HierarchyQuerySchema
 from app.schemas.organizations import (
     OrganizationCreateSchema,
+    OrganizationInListSchema,
     OrganizationQuerySchema,
     OrganizationSchema,
     OrganizationUpdateSchema,
@@ -47,7 +48,7 @@ blp = Blueprint(
 class Organizations(MethodView):
     @authenticated()
     @blp.arguments(OrganizationQuerySchema, location="query")
-    @blp.response(200, OrganizationSchema(many=True))
+    @blp.response(200, OrganizationInListSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, filters: dict[str, Any]) -> Select[Organization]:
         """List organizations (paginated; filter by status, type, name)."""
