@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -16,7 +17,7 @@ from tests.conftest import TwoTenants, bearer, token_for
 ORGS = "/api/v1/admin/organizations"
 
 
-def _steps(body: dict) -> dict[str, bool]:
+def _steps(body: dict[str, Any]) -> dict[str, bool]:
     return {s["step"]: s["completed"] for s in body["steps"]}
 
 
