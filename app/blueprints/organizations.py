@@ -51,7 +51,8 @@ class Organizations(MethodView):
     @blp.response(200, OrganizationInListSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, filters: dict[str, Any]) -> Select[Organization]:
-        """List organizations (paginated; filter by status, type, name)."""
+        """List organizations (paginated; filter by status, type, name), each with its
+        onboarding progress in percent."""
         return rules.list_organizations(current_context(), filters)
 
     @authenticated()
