@@ -250,7 +250,7 @@ def test_an_msc_admin_finds_an_organization_and_enters_its_dashboard(
     page.get_by_label("Name").fill(seeded.b.organization.name)
     page.get_by_role("button", name="Search").click()
     expect(rows).to_have_text([seeded.b.organization.name])
-    page.get_by_role("button", name=seeded.b.organization.name).click()
+    page.get_by_role("link", name=seeded.b.organization.name).click()
     page.get_by_role("heading", name="Overview").wait_for()
     assert page.get_by_role("heading", level=1).inner_text() == seeded.b.organization.name
     assert seeded.b.facility.name in page.locator(".card h3").all_inner_texts()

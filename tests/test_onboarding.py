@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -16,7 +17,7 @@ from tests.conftest import TwoTenants, bearer, token_for
 ORGS = "/api/v1/admin/organizations"
 
 
-def _steps(body: dict) -> dict[str, bool]:
+def _steps(body: dict[str, Any]) -> dict[str, bool]:
     return {s["step"]: s["completed"] for s in body["steps"]}
 
 
@@ -258,3 +259,35 @@ def test_a_step_completed_by_hand_starts_onboarding(
     assert _onboarding_events(admin_engine, org_id) == [
         (org_admin.id, {"old": "initiated", "new": "in_progress"})
     ]
+
+
+def test_the_list_gives_each_organizations_onboarding_percentage(
+    client: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    """The list's percentage is the onboarding's own, counted from the same steps: here
+    registration and basic information (2 of 9: 22%), then a tax form and a facility
+    (4 of 9: 44%); an organization without its basic information has registration alone
+    (1 of 9: 11%)."""
+    org_id, _ = _registered(client, seeded, admin_engine)
+    msc = token_for(client, seeded.msc_admin)
+    bare = client.post(
+        ORGS, json={"name": "Harbor Bare", "organization_type": "individual"}, headers=bearer(msc)
+    ).get_json()["id"]
+
+    def listed() -> dict[str, int]:
+        rows = client.get(f"{ORGS}?page_size=100", headers=bearer(msc)).get_json()
+        return {row["id"]: row["onboarding_percent_complete"] for row in rows}
+
+    def onboarding(organization_id: object) -> int:
+        body = client.get(f"{ORGS}/{organization_id}/onboarding", headers=bearer(msc)).get_json()
+        return int(body["percent_complete"])
+
+    assert listed()[org_id] == 22 == onboarding(org_id)
+    assert listed()[bare] == 11 == onboarding(bare)
+    _document(admin_engine, org_id, "tax_form")
+    _facility(admin_engine, org_id)
+    assert listed()[org_id] == 44 == onboarding(org_id)
+    for organization in (seeded.a.organization, seeded.b.organization):
+        assert listed()[str(organization.id)] == onboarding(organization.id)
+    one = client.get(f"{ORGS}?name=bare", headers=bearer(msc)).get_json()
+    assert [row["onboarding_percent_complete"] for row in one] == [11]

@@ -28,6 +28,7 @@ from app.request_body import Blueprint
 from app.schemas.hierarchy import HierarchyNodeSchema, HierarchyQuerySchema
 from app.schemas.organizations import (
     OrganizationCreateSchema,
+    OrganizationInListSchema,
     OrganizationQuerySchema,
     OrganizationSchema,
     OrganizationUpdateSchema,
@@ -47,10 +48,11 @@ blp = Blueprint(
 class Organizations(MethodView):
     @authenticated()
     @blp.arguments(OrganizationQuerySchema, location="query")
-    @blp.response(200, OrganizationSchema(many=True))
+    @blp.response(200, OrganizationInListSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, filters: dict[str, Any]) -> Select[Organization]:
-        """List organizations (paginated; filter by status, type, name)."""
+        """List organizations (paginated; filter by status, type, name), each with its
+        onboarding progress in percent."""
         return rules.list_organizations(current_context(), filters)
 
     @authenticated()

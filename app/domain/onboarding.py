@@ -13,7 +13,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    SQLColumnExpression,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -80,7 +92,7 @@ class Progress:
 
     @property
     def percent_complete(self) -> int:
-        return round(100 * sum(s.completed for s in self.steps) / len(self.steps))
+        return percent_complete(sum(s.completed for s in self.steps))
 
     @property
     def next_step(self) -> Step | None:
@@ -91,60 +103,95 @@ class Progress:
         return [s.step for s in self.steps[:index] if not s.completed]
 
 
-def progress(session: Session, organization: Organization) -> Progress:
-    """Every step's state, in four queries whatever the organization's size."""
-    org_id = organization.id
-    first_facility = session.scalar(
-        select(func.min(Facility.created_at)).where(Facility.organization_id == org_id)
-    )
-    invited = dict(
-        session.execute(
-            select(Invitation.role, func.min(Invitation.created_at))
-            .where(Invitation.organization_id == org_id)
-            .group_by(Invitation.role)
-        ).all()
-    )
-    uploaded = dict(
-        session.execute(
-            select(Document.document_type, func.min(Document.created_at))
-            .where(Document.organization_id == org_id)
-            .group_by(Document.document_type)
-        ).all()
-    )
-    manual = {
-        c.step: c
-        for c in session.scalars(
-            select(OnboardingStepCompletion).where(
-                OnboardingStepCompletion.organization_id == org_id
-            )
+def percent_complete(completed_steps: int) -> int:
+    """An organization's onboarding progress, in whole percent of its steps."""
+    return round(100 * completed_steps / len(STEPS))
+
+
+def done_at(
+    organization_id: ColumnExpressionArgument[uuid.UUID],
+) -> dict[Step, SQLColumnExpression[Any]]:
+    """When each step of the organization was done, null while it is not: SQL over its
+    row (selected beside) and the rows that complete its steps. The one definition of a
+    step's completion, read for one organization (`progress`) and for each organization
+    of a list (`completed_steps`)."""
+
+    def first(
+        when: ColumnExpressionArgument[Any], *criteria: ColumnElement[bool]
+    ) -> ColumnElement[Any]:
+        return select(func.min(when)).where(*criteria).scalar_subquery()
+
+    def completion(step: Step) -> ColumnElement[Any]:
+        return first(
+            OnboardingStepCompletion.completed_at,
+            OnboardingStepCompletion.organization_id == organization_id,
+            OnboardingStepCompletion.step == step,
         )
-    }
-    data_done: dict[Step, dt.datetime | None] = {
-        Step.REGISTRATION: organization.created_at,
-        Step.BASIC_INFORMATION: organization.updated_at if has_basics(organization) else None,
-        Step.ADD_FACILITIES: first_facility,
-        **{step: uploaded.get(kind) for kind, step in DOCUMENT_STEPS.items()},
-        **{step: invited.get(role) for role, step in INVITATION_STEPS.items()},
-    }
-    states = []
-    for step in STEPS:
-        if step in MANUAL:
-            completion = manual.get(step)
-            states.append(
-                StepState(
-                    step,
-                    completion is not None,
-                    True,
-                    completion.completed_at if completion else None,
-                    completion.completed_by_id if completion else None,
-                    None,
-                )
+
+    basics = and_(*(func.coalesce(getattr(Organization, name), "") != "" for name in BASIC_FIELDS))
+    return {
+        Step.REGISTRATION: Organization.created_at,
+        Step.BASIC_INFORMATION: case((basics, Organization.updated_at)),
+        **{
+            step: first(
+                Document.created_at,
+                Document.organization_id == organization_id,
+                Document.document_type == kind,
             )
-        else:
-            done_at = data_done[step]
-            states.append(
-                StepState(step, done_at is not None, False, done_at, None, DATA_NEEDED[step])
+            for kind, step in DOCUMENT_STEPS.items()
+        },
+        Step.ADD_FACILITIES: first(
+            Facility.created_at, Facility.organization_id == organization_id
+        ),
+        **{
+            step: first(
+                Invitation.created_at,
+                Invitation.organization_id == organization_id,
+                Invitation.role == role,
             )
+            for role, step in INVITATION_STEPS.items()
+        },
+        **{step: completion(step) for step in MANUAL},
+    }
+
+
+def completed_steps() -> ColumnElement[int]:
+    """How many steps each organization selected has completed (`Organization.id`)."""
+    return sum(
+        (case((when.is_not(None), 1), else_=0) for when in done_at(Organization.id).values()),
+        literal(0),
+    )
+
+
+def progress(session: Session, organization: Organization) -> Progress:
+    """Every step's state, in one statement whatever the organization's size."""
+    org_id = organization.id
+    when = done_at(literal(org_id, UUID(as_uuid=True)))
+    by = {
+        step: select(OnboardingStepCompletion.completed_by_id)
+        .where(
+            OnboardingStepCompletion.organization_id == org_id,
+            OnboardingStepCompletion.step == step,
+        )
+        .scalar_subquery()
+        for step in MANUAL
+    }
+    row = session.execute(
+        select(*when.values(), *by.values()).where(Organization.id == org_id)
+    ).one()
+    done = dict(zip(when, row[: len(when)], strict=True))
+    completed_by = dict(zip(by, row[len(when) :], strict=True))
+    states = [
+        StepState(
+            step,
+            done[step] is not None,
+            step in MANUAL,
+            done[step],
+            completed_by.get(step),
+            None if step in MANUAL else DATA_NEEDED[step],
+        )
+        for step in STEPS
+    ]
     return Progress(org_id, organization.onboarding_status, states)
 
 

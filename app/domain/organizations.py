@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, with_expression
 
 from app import clock
 from app.domain import onboarding, webhooks
@@ -41,8 +41,15 @@ SORTS: dict[str, ColumnElement[Any]] = {
 
 
 def list_organizations(context: TenantContext, filters: dict[str, Any]) -> Select[Organization]:
-    """The organizations the caller acts for, filtered and sorted."""
-    query = select(Organization).where(in_scope(Organization.id, context))
+    """The organizations the caller acts for, filtered and sorted, each with its
+    onboarding steps complete, in the same statement."""
+    query = (
+        select(Organization)
+        .where(in_scope(Organization.id, context))
+        .options(
+            with_expression(Organization.onboarding_steps_completed, onboarding.completed_steps())
+        )
+    )
     for column in ("status", "organization_type", "onboarding_status", "parent_organization_id"):
         if column in filters:
             query = query.where(getattr(Organization, column) == filters[column])

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from app.models.base import Base, Timestamps, UUIDPrimaryKey, check_in
 from app.models.enums import OnboardingStatus, OrganizationStatus, OrganizationType, values
@@ -53,3 +53,6 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Its organization admins, and those of its descendants, sign in with a second factor.
     require_admin_mfa: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # Its onboarding steps complete, where a list selects them beside it
+    # (app/domain/onboarding.py, completed_steps); None where it does not.
+    onboarding_steps_completed: Mapped[int | None] = query_expression()

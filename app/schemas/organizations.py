@@ -4,6 +4,7 @@ from typing import Any, ClassVar
 
 from marshmallow import fields, validate
 
+from app.domain import onboarding
 from app.domain.organizations import SORTS
 from app.models.enums import OnboardingStatus, OrganizationStatus, OrganizationType, values
 from app.schemas.base import Schema
@@ -35,6 +36,18 @@ class OrganizationSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
     activated_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class OrganizationInListSchema(OrganizationSchema):
+    onboarding_percent_complete = fields.Function(
+        lambda organization: onboarding.percent_complete(organization.onboarding_steps_completed),
+        dump_only=True,
+        metadata={
+            "type": "integer",
+            "description": "its onboarding steps complete, in whole percent: the"
+            " `percent_complete` of its onboarding (and dashboard)",
+        },
+    )
 
 
 class OrganizationUpdateSchema(OrganizationSchema):
