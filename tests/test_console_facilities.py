@@ -127,8 +127,14 @@ def test_an_organization_admin_reads_the_facilities_and_a_facility_page(
     page.get_by_role("button", name="Search").click()
     expect(page.locator("tbody th")).to_have_text([floor.other.name])
     page.get_by_label("Type").select_option(label="Any")
+    # And its order.
+    page.get_by_label("Sort by").select_option(label="Name, Z to A")
     page.get_by_role("button", name="Search").click()
-    expect(rows).to_have_count(len(listed))
+    backwards = _get(
+        client, token, f"{API}/admin/facilities?organization_id={organization.id}&sort=-name"
+    )
+    expect(page.locator("tbody th")).to_have_text([f["name"] for f in backwards])
+    assert [f["name"] for f in backwards] == [f["name"] for f in reversed(listed)]
 
     page.get_by_role("link", name=floor.managed.name).click()
     page.get_by_role("heading", level=1, name=floor.managed.name).wait_for()

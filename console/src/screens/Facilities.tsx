@@ -29,7 +29,17 @@ interface Search {
   facility_type: string;
   state: string;
   active: string;
+  sort: string;
 }
+
+// The API's `sort` choices, each in words.
+const SORTS: Readonly<Record<string, string>> = {
+  name: "Name, A to Z",
+  "-name": "Name, Z to A",
+  state: "State",
+  "-created_at": "Newest first",
+  created_at: "Oldest first",
+};
 
 function query(organizationId: string, search: Search): string {
   const params = new URLSearchParams({ organization_id: organizationId, page_size: String(PAGE_SIZE) });
@@ -37,15 +47,15 @@ function query(organizationId: string, search: Search): string {
   if (search.facility_type) params.set("facility_type", search.facility_type);
   if (search.state.trim()) params.set("state", search.state.trim());
   if (search.active) params.set("active", search.active);
+  params.set("sort", search.sort);
   return params.toString();
 }
 
 function FacilityList({ me, organizationId, organizationName }: ScreenProps) {
-  const empty: Search = { name: "", facility_type: "", state: "", active: "" };
-  const [typed, setTyped] = useState<Search>(empty);
-  const [search, setSearch] = useState<Search>(empty);
+  const [typed, setTyped] = useState<Search>({ name: "", facility_type: "", state: "", active: "", sort: "name" });
+  const [search, setSearch] = useState<Search>(typed);
   const [loaded, reload] = useGet<Facility[]>(`/api/v1/admin/facilities?${query(organizationId, search)}`);
-  const searched = JSON.stringify(search) !== JSON.stringify(empty);
+  const searched = Boolean(search.name.trim() || search.facility_type || search.state.trim() || search.active);
 
   function submit(event: FormEvent): void {
     event.preventDefault();
@@ -92,6 +102,14 @@ function FacilityList({ me, organizationId, organizationName }: ScreenProps) {
           <option value="">Any</option>
           <option value="true">Active</option>
           <option value="false">Inactive</option>
+        </select>
+        <label htmlFor="facility-search-sort">Sort by</label>
+        <select id="facility-search-sort" value={typed.sort} onChange={(event) => setTyped({ ...typed, sort: event.target.value })}>
+          {Object.entries(SORTS).map(([sort, name]) => (
+            <option key={sort} value={sort}>
+              {name}
+            </option>
+          ))}
         </select>
         <button type="submit">Search</button>
       </form>

@@ -23,7 +23,7 @@ import {
   RUN_FACILITIES,
   SEE_COMPLIANCE,
 } from "./FacilityTypes";
-import { Ledger, type Names, OrderTable, useNames } from "./Orders";
+import { Ledger, OrderTable, useNames } from "./Orders";
 import type { Order } from "./OrderTypes";
 
 // As many as the API gives in one page.
@@ -41,7 +41,6 @@ export function FacilityPage({ id, me, organizationId }: Props) {
   const [loaded, reload] = useGet<Facility>(path);
   const [saved, setSaved] = useState<Facility | null>(null);
   const facility = saved ?? (loaded.state === "shown" ? loaded.data : null);
-  const names = useNames(me, organizationId);
 
   return (
     <>
@@ -66,7 +65,7 @@ export function FacilityPage({ id, me, organizationId }: Props) {
           <Details facility={facility} me={me} organizationId={organizationId} onSaved={setSaved} />
           <Roster id={facility.id} />
           {may(me, SEE_COMPLIANCE) && <Compliance facility={facility} />}
-          {may(me, HANDLE_ORDERS) && <FacilityOrders facility={facility} me={me} names={names} />}
+          {may(me, HANDLE_ORDERS) && <FacilityOrders facility={facility} me={me} organizationId={organizationId} />}
         </>
       )}
     </>
@@ -301,7 +300,8 @@ function Compliance({ facility }: { facility: Facility }) {
   );
 }
 
-function FacilityOrders({ facility, me, names }: { facility: Facility; me: Me; names: Names }) {
+function FacilityOrders({ facility, me, organizationId }: { facility: Facility; me: Me; organizationId: string }) {
+  const names = useNames(me, organizationId);
   const [loaded, reload] = useGet<Order[]>(
     `/api/v1/orders?facility_id=${encodeURIComponent(facility.id)}&page_size=${RECENT_ORDERS}`,
   );
