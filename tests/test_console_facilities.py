@@ -296,6 +296,9 @@ def test_an_office_manager_sees_only_their_facility(
     expect(rows).to_have_count(len(orders))
     assert len(orders) == 2
     assert floor.other.name not in page.inner_text("main")
+    # Adding a facility is an organization admin's: refused by its address too.
+    page.goto("/console/facilities/new")
+    expect(page.get_by_role("alert")).to_have_text("Your role cannot add facilities.")
     # An organization admin's screen, by its address: refused, and calls nothing.
     page.goto("/console/members")
     expect(page.get_by_role("alert")).to_have_text("Your role cannot open members.")
@@ -385,3 +388,7 @@ def test_orders_are_filtered_and_moved_on_as_the_role_may(
     ]
     assert statuses == ["cancelled", "shipped"]
     assert_accessible(provider_page)
+    # Facilities are not a provider's screen: not offered, and refused by its address.
+    assert "Facilities" not in _offered(provider_page)
+    provider_page.goto("/console/facilities")
+    expect(provider_page.get_by_role("alert")).to_have_text("Your role cannot open facilities.")
