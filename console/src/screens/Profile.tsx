@@ -10,6 +10,7 @@ import { label } from "../words";
 import "./Profile.css";
 import { useAction } from "./ProfileAction";
 import { ProfileCredentials } from "./ProfileCredentials";
+import { ProfileDocuments } from "./ProfileDocuments";
 import { ProfileFacilities } from "./ProfileFacilities";
 import type { Checklist, NpiVerification, Profile as ProfileData, ProviderCompliance } from "./ProfileTypes";
 
@@ -17,10 +18,11 @@ const PARTS = [
   { path: "", title: "Profile and compliance" },
   { path: "credentials", title: "Credentials" },
   { path: "facilities", title: "Facilities" },
+  { path: "documents", title: "Documents" },
 ] as const;
 
 /** A provider's own screen: their profile, compliance and checklist at profile/, their
- * credentials at profile/credentials, their facilities at profile/facilities. */
+ * credentials, facilities and documents at profile/credentials, /facilities, /documents. */
 export function Profile({ me, rest }: ScreenProps) {
   const part = rest[0] ?? "";
   const current = PARTS.find((p) => p.path === part);
@@ -51,6 +53,7 @@ export function Profile({ me, rest }: ScreenProps) {
       {current?.path === "" && <Overview />}
       {current?.path === "credentials" && <ProfileCredentials canUpdate={me.permissions.includes("update-credentials")} />}
       {current?.path === "facilities" && <ProfileFacilities canChoose={me.permissions.includes("select-facilities")} />}
+      {current?.path === "documents" && <ProfileDocuments canUpdate={me.permissions.includes("update-credentials")} />}
     </>
   );
 }

@@ -77,3 +77,14 @@ export interface Assignment {
   start_date: string;
   end_date: string | null;
 }
+
+export interface ProviderDocument {
+  id: string;
+  credential_id: string | null;
+  document_type: string;
+  filename: string;
+  content_type: string;
+  size_bytes: number;
+  expiry_date: string | null;
+  created_at: string;
+}
