@@ -78,7 +78,15 @@ function SecondFactor({ onOthersEnded }: { onOthersEnded: () => void }) {
       {status.state === "failed" && <ProblemMessage error={status.error} onRetry={reload} />}
       {status.state === "shown" &&
         (status.data.enabled ? (
-          <Enabled status={status.data} onCodes={newCodes} onDisabled={reload} />
+          <Enabled
+            status={status.data}
+            onCodes={newCodes}
+            onDisabled={() => {
+              // Turned off, the codes shown work no more.
+              setCodes(null);
+              reload();
+            }}
+          />
         ) : (
           <>
             <p>
