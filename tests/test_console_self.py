@@ -5,6 +5,7 @@ sign-in when an organization requires it. What each shows is what the API answer
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pyotp
@@ -15,6 +16,7 @@ from app import clock
 from tests.api_helpers import ENROLLED_AT, SIGN_IN_AT
 from tests.browser import (
     CONSOLE_SCREENSHOTS,
+    LAPTOP,
     TABLET,
     assert_accessible,
     policy_violations,
@@ -25,6 +27,7 @@ from tests.conftest import TwoTenants, bearer, token_for
 from tests.factories import PASSWORD
 
 ME = "/api/v1/me"
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
 
 def _label(code: str) -> str:
@@ -148,7 +151,7 @@ def test_a_provider_keeps_their_profile_credentials_and_primary_facility(
     assert _get(client, token, f"{ME}/credentials") == []
 
     # The primary facility moves from A's facility to B's.
-    page.set_viewport_size({"width": 1280, "height": 800})
+    page.set_viewport_size(LAPTOP)
     page.get_by_role("link", name="Facilities").click()
     assignments = _get(client, token, f"{ME}/facilities")
     facilities = page.locator("table.facilities tbody th")
@@ -186,6 +189,56 @@ def test_a_provider_profile_names_a_refused_field_and_saves_the_rest(
     assert refused == []
 
 
+def test_a_provider_uploads_downloads_and_removes_their_documents(
+    console: Page, client: FlaskClient, seeded: TwoTenants
+) -> None:
+    page = console
+    provider = seeded.shared_provider
+    refused = policy_violations(page)
+    sign_in(page, provider.email)
+    page.get_by_role("navigation", name="Screens").get_by_role("link", name="My profile").click()
+    page.get_by_role("link", name="Documents").click()
+    expect(page.get_by_text("You have no document on file yet.")).to_be_visible()
+
+    # No file: the API names the field, and what was chosen stays.
+    kind = page.get_by_label("Kind of document")
+    kind.select_option("training_certificate")
+    page.get_by_label("Expiry date").fill("2027-06-30")
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_label("File (PDF, PNG or JPEG)")).to_have_attribute("aria-invalid", "true")
+    expect(kind).to_have_value("training_certificate")
+    assert_accessible(page)
+
+    page.get_by_label("File (PDF, PNG or JPEG)").set_input_files(
+        files=[{"name": "training.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_text("training.pdf uploaded.")).to_be_visible()
+    (kept,) = _get(client, token_for(client, provider), f"{ME}/documents")
+    assert (kept["filename"], kept["document_type"], kept["expiry_date"]) == (
+        "training.pdf",
+        "training_certificate",
+        "2027-06-30",
+    )
+    row = page.locator("table.documents tbody tr")
+    expect(row.locator("th")).to_have_text("training.pdf")
+    expect(row.locator("td").first).to_have_text("Training certificate")
+    assert_accessible(page)
+    screenshot(page, "profile-documents", folder=CONSOLE_SCREENSHOTS)
+
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download training.pdf").click()
+    fetched = downloading.value
+    assert fetched.suggested_filename == "training.pdf"
+    with open(fetched.path(), "rb") as content:
+        assert content.read() == PDF
+
+    page.get_by_role("button", name="Remove training.pdf").click()
+    expect(page.get_by_text("You have no document on file yet.")).to_be_visible()
+    assert _get(client, token_for(client, provider), f"{ME}/documents") == []
+    assert refused == []
+
+
 def test_a_user_sets_up_a_second_factor_and_signing_in_asks_for_it(
     console: Page, client: FlaskClient, seeded: TwoTenants
 ) -> None:
@@ -204,6 +257,12 @@ def test_a_user_sets_up_a_second_factor_and_signing_in_asks_for_it(
     expect(page.get_by_text("This session")).to_have_count(1)
     assert_accessible(page)
     screenshot(page, "security", folder=CONSOLE_SCREENSHOTS)
+    page.set_viewport_size(TABLET)
+    assert_accessible(page)
+    # The wide table scrolls in its box; the page keeps to the tablet's width.
+    assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
+    screenshot(page, "security-tablet", folder=CONSOLE_SCREENSHOTS)
+    page.set_viewport_size(LAPTOP)
     page.get_by_role("button", name="End all other sessions").click()
     expect(rows).to_have_count(1)
     assert client.get(ME, headers=bearer(other_session)).status_code == 401
@@ -258,6 +317,20 @@ def test_a_user_sets_up_a_second_factor_and_signing_in_asks_for_it(
     expect(page.locator("table.sessions tbody tr")).to_have_count(
         len(_get(client, token, "/api/v1/auth/sessions"))
     )
+
+    # New recovery codes for a code, then off with one of them.
+    later = SIGN_IN_AT + dt.timedelta(seconds=30)
+    with clock.frozen(later):
+        page.locator("#recovery-codes-code").fill(pyotp.TOTP(secret).at(later))
+        page.get_by_role("button", name="Make new recovery codes").click()
+        fresh = page.get_by_role("list", name="Recovery codes").get_by_role("listitem")
+        expect(fresh).to_have_count(10)
+    page.get_by_role("button", name="Use a recovery code").click()
+    page.get_by_label("Recovery code", exact=True).fill(fresh.first.inner_text())
+    page.get_by_role("button", name="Turn off the second factor").click()
+    expect(page.get_by_text("Off: you sign in with your password alone.")).to_be_visible()
+    expect(page.get_by_role("list", name="Recovery codes")).to_have_count(0)
+    assert _get(client, token, "/api/v1/auth/mfa")["enabled"] is False
     assert refused == []
 
 
