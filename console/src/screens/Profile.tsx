@@ -9,7 +9,7 @@ import { useGet } from "../useGet";
 import { label } from "../words";
 import "./Profile.css";
 import { useAction } from "./ProfileAction";
-import { ProfileCredentials } from "./ProfileCredentials";
+import { inDays, ProfileCredentials } from "./ProfileCredentials";
 import { ProfileDocuments } from "./ProfileDocuments";
 import { ProfileFacilities } from "./ProfileFacilities";
 import type { Checklist, NpiVerification, Profile as ProfileData, ProviderCompliance } from "./ProfileTypes";
@@ -58,15 +58,9 @@ export function Profile({ me, rest }: ScreenProps) {
   );
 }
 
+/** A part of the profile: a link, or where one is. */
 function SubLink({ to, current, children }: { to: string; current: boolean; children: string }) {
-  const address = to === "" ? "profile" : `profile/${to}`;
-  return current ? (
-    <a href={`/console/${address}`} aria-current="page">
-      {children}
-    </a>
-  ) : (
-    <Link to={address}>{children}</Link>
-  );
+  return current ? <span aria-current="page">{children}</span> : <Link to={to === "" ? "profile" : `profile/${to}`}>{children}</Link>;
 }
 
 function Overview() {
@@ -188,12 +182,6 @@ function DetailsForm({ profile }: { profile: ProfileData }) {
   );
 }
 
-function days(value: number | null): string {
-  if (value === null) return "";
-  if (value < 0) return `${-value} days ago`;
-  return value === 1 ? "in 1 day" : `in ${value} days`;
-}
-
 /** GET /api/v1/me/compliance: the score and what each item earns. */
 function Compliance() {
   const [loaded, reload] = useGet<ProviderCompliance>("/api/v1/me/compliance");
@@ -237,7 +225,7 @@ function Compliance() {
                     <td>{Math.round(item.share * 100)}%</td>
                     <td>
                       {item.expiry_date ?? "—"}
-                      {item.days_left !== null && <span className="muted"> ({days(item.days_left)})</span>}
+                      <span className="muted">{inDays(item.days_left)}</span>
                     </td>
                     <td>{item.missing_states.join(", ") || "—"}</td>
                   </tr>

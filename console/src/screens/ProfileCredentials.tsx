@@ -74,9 +74,10 @@ function draftOf(credential: Credential): Draft {
   return draft;
 }
 
-function days(credential: Credential): string {
-  if (credential.days_left === null) return "";
-  return credential.days_left < 0 ? ` (${-credential.days_left} days ago)` : ` (in ${credential.days_left} days)`;
+/** How far an expiry date is, for a credential or a compliance item: " (in 12 days)". */
+export function inDays(daysLeft: number | null): string {
+  if (daysLeft === null) return "";
+  return daysLeft < 0 ? ` (${-daysLeft} days ago)` : ` (in ${daysLeft} days)`;
 }
 
 /** The provider's credentials: GET/POST /api/v1/me/credentials, PUT/DELETE .../<id>. */
@@ -138,7 +139,7 @@ export function ProfileCredentials({ canUpdate }: { canUpdate: boolean }) {
                       <td>{credential.issuer ?? "—"}</td>
                       <td>
                         {credential.expiry_date ?? "—"}
-                        <span className="muted">{days(credential)}</span>
+                        <span className="muted">{inDays(credential.days_left)}</span>
                       </td>
                       <td>
                         <span className={`badge ${credential.status}`}>{label(credential.status)}</span>
