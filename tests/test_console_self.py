@@ -210,7 +210,7 @@ def test_a_provider_uploads_downloads_and_removes_their_documents(
     assert_accessible(page)
 
     page.get_by_label("File (PDF, PNG or JPEG)").set_input_files(
-        files=[{"name": "training.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+        files={"name": "training.pdf", "mimeType": "application/pdf", "buffer": PDF}
     )
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_text("training.pdf uploaded.")).to_be_visible()
