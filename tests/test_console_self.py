@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Page, expect
 
 from app import clock
+from app.domain import mfa
 from tests.api_helpers import ENROLLED_AT, SIGN_IN_AT
 from tests.browser import (
     CONSOLE_SCREENSHOTS,
@@ -348,6 +349,8 @@ def test_an_admin_sets_up_the_second_factor_their_organization_requires_at_sign_
     refused = policy_violations(page)
     sign_in(page, admin.email)
     page.get_by_role("heading", name="Set up a second factor first").wait_for()
+    rule = mfa.ORGANIZATION_RULE
+    expect(page.get_by_text(rule[:1].upper() + rule[1:])).to_be_visible()
     page.get_by_role("button", name="Set up an authenticator app").click()
     secret = page.get_by_label("Key", exact=True).input_value()
     assert_accessible(page)

@@ -115,6 +115,11 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: () => void; notice?
   );
 }
 
+/** The API's rule, which reads within a sentence, as a sentence of its own. */
+function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** A login that must set up a second factor before it goes on: a new key for the
  * authenticator app (POST /api/v1/auth/login/mfa/enrollment), confirmed with a code from
  * it (.../confirm), which signs in and gives the recovery codes, shown this once. */
@@ -169,7 +174,7 @@ function EnrolOnSignIn({
   return (
     <main className="sign-in wide">
       <h1>Set up a second factor first</h1>
-      <p>{challenge.mfa_requirement ?? "Your account must sign in with a second factor"}.</p>
+      <p>{sentence(challenge.mfa_requirement ?? "your account must sign in with a second factor")}.</p>
       {enrollment === null ? (
         <>
           <p>Set up an authenticator app on your phone now; from then on, signing in asks for its code.</p>
