@@ -54,9 +54,10 @@ def test_a_provider_keeps_their_profile_credentials_and_primary_facility(
     provider = seeded.shared_provider
     refused = policy_violations(page)
     sign_in(page, provider.email)
-    nav = page.get_by_role("navigation", name="Screens")
-    nav.get_by_role("link", name="My profile").click()
+    # A provider starts at their profile.
     page.get_by_role("heading", name="Your details").wait_for()
+    expect(page.get_by_role("heading", level=1)).to_have_text("My profile")
+    nav = page.get_by_role("navigation", name="Screens")
 
     # The API's figures for the organization the provider acts for.
     acting = page.get_by_label("Organization").locator("option:checked").inner_text()
