@@ -1,9 +1,11 @@
-import { type FormEvent, type InputHTMLAttributes, useState } from "react";
+import { type FormEvent, useState } from "react";
 
-import { ApiError, fieldErrors } from "./api";
+import { ApiError, COOKIE_DELIVERY, fieldErrors, holdTokens, send } from "./api";
 import { signIn, signInWithCode } from "./auth";
+import { Field } from "./Field";
 import { ProblemMessage } from "./ProblemMessage";
-import type { MfaChallenge } from "./types";
+import { CodeForm, type Enrollment, EnrollmentKey, type Proof, RecoveryCodes } from "./screens/MfaParts";
+import type { MfaChallenge, Tokens } from "./types";
 
 /** Email and password, then, when the API asks for it, a code from the authenticator. */
 export function SignIn({ onSignedIn, notice }: { onSignedIn: () => void; notice?: string }) {
@@ -29,19 +31,7 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: () => void; notice?
   }
 
   if (challenge?.mfa_enrollment_required) {
-    return (
-      <main className="sign-in">
-        <h1>Set up a second factor first</h1>
-        <p>
-          {challenge.mfa_requirement ?? "Your account must sign in with a second factor"}. The
-          console cannot set one up yet: set it up with an authenticator app through the API
-          (<code>/api/v1/auth/login/mfa/enrollment</code>), then sign in here.
-        </p>
-        <button type="button" onClick={() => setChallenge(null)}>
-          Back to sign-in
-        </button>
-      </main>
-    );
+    return <EnrolOnSignIn challenge={challenge} onSignedIn={onSignedIn} onBack={() => setChallenge(null)} />;
   }
 
   if (challenge !== null) {
@@ -125,36 +115,90 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: () => void; notice?
   );
 }
 
-type FieldProps = {
-  name: string;
-  label: string;
-  value: string;
-  onChange: (value: string) => void;
-  /** What the API said is wrong with it, if anything. */
-  error?: string;
-} & Pick<InputHTMLAttributes<HTMLInputElement>, "type" | "inputMode" | "autoComplete" | "autoFocus">;
+/** The API's rule, which reads within a sentence, as a sentence of its own. */
+function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
 
-/** A labelled input that keeps its value and names what is wrong with it, beside it. */
-function Field({ name, label, value, onChange, error, ...input }: FieldProps) {
-  const errorId = `${name}-error`;
+/** A login that must set up a second factor before it goes on: a new key for the
+ * authenticator app (POST /api/v1/auth/login/mfa/enrollment), confirmed with a code from
+ * it (.../confirm), which signs in and gives the recovery codes, shown this once. */
+function EnrolOnSignIn({
+  challenge,
+  onSignedIn,
+  onBack,
+}: {
+  challenge: MfaChallenge;
+  onSignedIn: () => void;
+  onBack: () => void;
+}) {
+  const [enrollment, setEnrollment] = useState<Enrollment | null>(null);
+  const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const mfaToken = challenge.mfa_token;
+
+  async function begin(): Promise<void> {
+    setBusy(true);
+    setError(null);
+    try {
+      setEnrollment(await send<Enrollment>("POST", "/api/v1/auth/login/mfa/enrollment", { body: { mfa_token: mfaToken } }));
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function confirm(proof: Proof): Promise<void> {
+    const signedIn = await send<Tokens & { recovery_codes: string[] }>("POST", "/api/v1/auth/login/mfa/enrollment/confirm", {
+      body: { mfa_token: mfaToken, ...proof },
+      headers: COOKIE_DELIVERY,
+    });
+    holdTokens(signedIn);
+    setRecoveryCodes(signedIn.recovery_codes);
+  }
+
+  if (recoveryCodes !== null) {
+    return (
+      <main className="sign-in wide">
+        <h1>Your second factor is set up</h1>
+        <RecoveryCodes codes={recoveryCodes} />
+        <button type="button" onClick={onSignedIn}>
+          I have kept them: continue
+        </button>
+      </main>
+    );
+  }
+
   return (
-    <>
-      <label htmlFor={name}>{label}</label>
-      <input
-        id={name}
-        name={name}
-        value={value}
-        onChange={(event) => onChange(event.target.value)}
-        aria-invalid={error !== undefined}
-        aria-describedby={error !== undefined ? errorId : undefined}
-        required
-        {...input}
-      />
-      {error !== undefined && (
-        <p id={errorId} className="field-error">
-          {error}
-        </p>
+    <main className="sign-in wide">
+      <h1>Set up a second factor first</h1>
+      <p>{sentence(challenge.mfa_requirement ?? "your account must sign in with a second factor")}.</p>
+      {enrollment === null ? (
+        <>
+          <p>Set up an authenticator app on your phone now; from then on, signing in asks for its code.</p>
+          {error !== null && <ProblemMessage error={error} />}
+          <div className="actions">
+            <button type="button" onClick={() => void begin()} disabled={busy}>
+              {busy ? "Preparing…" : "Set up an authenticator app"}
+            </button>
+            <button type="button" className="secondary" onClick={onBack}>
+              Back to sign-in
+            </button>
+          </div>
+        </>
+      ) : (
+        <>
+          <EnrollmentKey enrollment={enrollment} />
+          <h2>Confirm with a code</h2>
+          <CodeForm
+            name="sign-in"
+            submit="Confirm and sign in"
+            onCode={confirm}
+          />
+        </>
       )}
-    </>
+    </main>
   );
 }

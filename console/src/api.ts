@@ -122,8 +122,10 @@ export function refreshAccess(): Promise<Tokens | null> {
   return refreshing;
 }
 
+/** A refused token: the login may need renewing. A 401 naming a field is a refused
+ * secret instead (a wrong code from the authenticator), which renewing would not change. */
 function unauthorized(error: unknown): boolean {
-  return error instanceof ApiError && error.problem.status === 401;
+  return error instanceof ApiError && error.problem.status === 401 && error.problem.errors === undefined;
 }
 
 /** An API call as the signed-in user; an expired access token is renewed once. When the

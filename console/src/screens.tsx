@@ -62,10 +62,11 @@ export const SCREENS: readonly Screen[] = [
   { path: "invitations", title: "Invitations", inOrganization: true, anyOf: INVITE, render: (p) => <Invitations {...p} /> },
   { path: "members", title: "Members", inOrganization: true, anyOf: ["manage-members"], render: (p) => <Members {...p} /> },
   { path: "documents", title: "Documents", inOrganization: true, anyOf: ["manage-billing"], render: (p) => <Documents {...p} /> },
+  // Before orders: a provider starts at their profile.
+  { path: "profile", title: "My profile", inOrganization: true, anyOf: ["view-own-profile"], render: (p) => <Profile {...p} /> },
   { path: "orders", title: "Orders", inOrganization: true, anyOf: HANDLE_ORDERS, render: (p) => <Orders {...p} /> },
   { path: "analytics", title: "Analytics", inOrganization: true, anyOf: SEE_REPORTS, render: (p) => <Analytics {...p} /> },
   { path: "audit", title: "Audit trail", inOrganization: true, anyOf: ["view-audit-trail"], render: (p) => <AuditTrail {...p} /> },
-  { path: "profile", title: "My profile", inOrganization: true, anyOf: ["view-own-profile"], render: (p) => <Profile {...p} /> },
   { path: "organizations", title: "Organizations", inOrganization: false, anyOf: [], mscAdmin: true, render: (p) => <OrganizationList {...p} /> },
   { path: "security", title: "Security", inOrganization: false, anyOf: [], render: (p) => <Security {...p} /> },
 ];
