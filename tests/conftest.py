@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app import extensions
@@ -145,15 +147,17 @@ def site(app: Flask) -> Iterator[str]:
 
 
 @pytest.fixture
-def console(browser: Browser, site: str) -> Iterator[Page]:
-    """The console in a fresh browser profile (tests/browser.py, console_page)."""
+def console(browser: Browser, site: str, clean_database: None) -> Iterator[Page]:
+    """The console in a fresh browser profile (tests/browser.py, console_page), closed
+    before the test's rows are removed (clean_database), so no request of its own is
+    still reading them."""
     page = console_page(browser, site, CONSOLE_DEFAULT_BUILD)
     yield page
     page.context.close()
 
 
 @pytest.fixture
-def another_console(browser: Browser, site: str) -> Iterator[Page]:
+def another_console(browser: Browser, site: str, clean_database: None) -> Iterator[Page]:
     """The console in a second profile: another person at another computer."""
     page = console_page(browser, site, CONSOLE_DEFAULT_BUILD)
     yield page
@@ -290,8 +294,16 @@ def tenants(db: Session) -> TwoTenants:
 @pytest.fixture
 def clean_database(admin_engine: Engine) -> Iterator[None]:
     yield
-    with admin_engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {TENANT_TABLES} CASCADE"))
+    # A request the test's browser left in flight may still hold a table the truncation
+    # needs: the database then gives up one of the two (a deadlock), and it is tried again.
+    for attempt in range(5):
+        try:
+            with admin_engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {TENANT_TABLES} CASCADE"))
+            return
+        except OperationalError as error:
+            if attempt == 4 or not isinstance(error.orig, psycopg.errors.DeadlockDetected):
+                raise
 
 
 @pytest.fixture

@@ -269,10 +269,10 @@ SCREEN_CALLS = {
     "Invitations": "/api/v1/admin/invitations",
     "Members": "/api/v1/admin/organizations/{organization}/members",
     "Documents": "/api/v1/admin/organizations/{organization}/documents",
+    "My profile": "/api/v1/me/credentials",
     "Orders": "/api/v1/orders",
     "Analytics": "/api/v1/admin/organizations/{organization}/analytics",
     "Audit trail": "/api/v1/admin/audit-events",
-    "My profile": "/api/v1/me/credentials",
     "Security": "/api/v1/auth/mfa",
 }
 # The list of organizations answers everyone with those they reach; the console's screen
