@@ -40,6 +40,8 @@ const PAGE_SIZE = 50;
 const DAY_MS = 86_400_000;
 
 interface Filters {
+  from: string;
+  to: string;
   action: string;
   purpose: string;
   table_name: string;
@@ -47,7 +49,7 @@ interface Filters {
   actor_user_id: string;
 }
 
-const NO_FILTERS: Filters = { action: "", purpose: "", table_name: "", row_id: "", actor_user_id: "" };
+const NO_FILTERS: Filters = { from: "", to: "", action: "", purpose: "", table_name: "", row_id: "", actor_user_id: "" };
 
 /** A UTC day, as the export's `from` and `to` take it. */
 export function utcDay(at: Date): string {
@@ -81,21 +83,20 @@ function Trail({ organizationId, organizationName, members }: ScreenProps & { me
     setPage(1);
   }
 
-  function field(name: keyof Filters, text: string, input: "text" | string[], hint?: string) {
+  function field(name: keyof Filters, text: string, input: "text" | "date" | string[]) {
     const id = `audit-${name}`;
     const error = refused[name];
-    const describedBy = [error ? `${id}-error` : "", hint ? `${id}-hint` : ""].filter(Boolean).join(" ") || undefined;
     const common = {
       id,
       value: typed[name],
       "aria-invalid": error !== undefined,
-      "aria-describedby": describedBy,
+      "aria-describedby": error !== undefined ? `${id}-error` : undefined,
     };
     return (
       <div className="field">
         <label htmlFor={id}>{text}</label>
-        {input === "text" ? (
-          <input {...common} type="text" onChange={(event) => setTyped({ ...typed, [name]: event.target.value })} />
+        {typeof input === "string" ? (
+          <input {...common} type={input} onChange={(event) => setTyped({ ...typed, [name]: event.target.value })} />
         ) : (
           <select {...common} onChange={(event) => setTyped({ ...typed, [name]: event.target.value })}>
             <option value="">Any</option>
@@ -105,11 +106,6 @@ function Trail({ organizationId, organizationName, members }: ScreenProps & { me
               </option>
             ))}
           </select>
-        )}
-        {hint && (
-          <span id={`${id}-hint`} className="muted">
-            {hint}
-          </span>
         )}
         {error && (
           <p id={`${id}-error`} className="field-error">
@@ -125,9 +121,11 @@ function Trail({ organizationId, organizationName, members }: ScreenProps & { me
       <h1>Audit trail of {organizationName}</h1>
       <p className="muted">Changes to the organization's records, and reads of its sensitive data (downloads, exports, reads from outside it), newest first.</p>
       <form className="fields" role="search" aria-label="Filter the audit trail" onSubmit={filter}>
+        {field("from", "From (UTC day)", "date")}
+        {field("to", "To (UTC day)", "date")}
         {field("action", "Action", ACTIONS)}
         {field("purpose", "Access purpose", PURPOSES)}
-        {field("table_name", "Table", "text", "e.g. memberships, documents")}
+        {field("table_name", "Table (e.g. memberships)", "text")}
         {field("row_id", "Row id", "text")}
         {members.length > 0
           ? field(

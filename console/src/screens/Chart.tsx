@@ -32,7 +32,7 @@ const BOTTOM = 44;
 const PLOT_WIDTH = WIDTH - LEFT - RIGHT;
 const PLOT_HEIGHT = HEIGHT - TOP - BOTTOM;
 // More labels than this under the axis would overlap; the others are in the description.
-const MOST_LABELS = 8;
+const MOST_LABELS = 6;
 const LONGEST_LABEL = 14;
 
 /** The smallest 1, 2 or 5 times a power of ten at or above `value`: a round top. */
