@@ -189,7 +189,7 @@ function Shown({ report }: { report: Report }) {
       ) : (
         <>
           <div className="charts">
-            <Chart id="chart-orders" title="Orders" kind="bar" points={by((p) => p.orders)} format={String} />
+            <Chart id="chart-orders" title="Orders" kind="bar" whole points={by((p) => p.orders)} format={String} />
             <Chart id="chart-revenue" title="Revenue" kind="bar" points={by((p) => Number(p.revenue))} format={(value) => value.toFixed(2)} />
             <Chart
               id="chart-activity"
@@ -248,6 +248,7 @@ function Shown({ report }: { report: Report }) {
               id="chart-facilities"
               title="Orders by facility"
               kind="bar"
+              whole
               points={report.facilities.map((facility) => ({ label: facility.name, value: facility.orders }))}
               format={String}
             />

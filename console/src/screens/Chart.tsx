@@ -21,6 +21,8 @@ interface ChartProps {
   format: (value: number) => string;
   /** The top of the scale when it is fixed (a percentage); else rounded up from the data. */
   max?: number;
+  /** Counts: no tick between whole numbers. */
+  whole?: boolean;
 }
 
 const WIDTH = 640;
@@ -46,13 +48,13 @@ function shortened(text: string): string {
   return text.length > LONGEST_LABEL ? `${text.slice(0, LONGEST_LABEL - 1)}…` : text;
 }
 
-export function Chart({ id, title, points, kind, format, max }: ChartProps) {
+export function Chart({ id, title, points, kind, format, max, whole = false }: ChartProps) {
   const values = points.map((point) => point.value).filter((value): value is number => value !== null);
   const top = max ?? roundUp(Math.max(0, ...values));
   const slot = PLOT_WIDTH / Math.max(points.length, 1);
   const x = (index: number): number => LEFT + slot * (index + 0.5);
   const y = (value: number): number => TOP + PLOT_HEIGHT - (value / top) * PLOT_HEIGHT;
-  const ticks = [0, top / 2, top];
+  const ticks = whole && top % 2 !== 0 ? [0, top] : [0, top / 2, top];
   const every = Math.ceil(points.length / MOST_LABELS);
   const described = points.map((point) => `${point.label}: ${point.value === null ? "none" : format(point.value)}`);
   // A line is broken where a period has no figure.
