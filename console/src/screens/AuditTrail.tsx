@@ -51,7 +51,11 @@ interface Filters {
 
 const NO_FILTERS: Filters = { from: "", to: "", action: "", purpose: "", table_name: "", row_id: "", actor_user_id: "" };
 
-/** A UTC day, as the export's `from` and `to` take it. */
+function labelled(codes: string[]): [string, string][] {
+  return codes.map((code) => [code, label(code)]);
+}
+
+/** A UTC day, as the trail's `from` and `to` take it. */
 export function utcDay(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
@@ -83,7 +87,8 @@ function Trail({ organizationId, organizationName, members }: ScreenProps & { me
     setPage(1);
   }
 
-  function field(name: keyof Filters, text: string, input: "text" | "date" | string[]) {
+  /** A filter: typed, or chosen among [value, what it reads as] pairs. */
+  function field(name: keyof Filters, text: string, input: "text" | "date" | [string, string][]) {
     const id = `audit-${name}`;
     const error = refused[name];
     const common = {
@@ -100,9 +105,9 @@ function Trail({ organizationId, organizationName, members }: ScreenProps & { me
         ) : (
           <select {...common} onChange={(event) => setTyped({ ...typed, [name]: event.target.value })}>
             <option value="">Any</option>
-            {input.map((value) => (
+            {input.map(([value, shown]) => (
               <option key={value} value={value}>
-                {names.get(value) ?? label(value)}
+                {shown}
               </option>
             ))}
           </select>
@@ -123,15 +128,15 @@ function Trail({ organizationId, organizationName, members }: ScreenProps & { me
       <form className="fields" role="search" aria-label="Filter the audit trail" onSubmit={filter}>
         {field("from", "From (UTC day)", "date")}
         {field("to", "To (UTC day)", "date")}
-        {field("action", "Action", ACTIONS)}
-        {field("purpose", "Access purpose", PURPOSES)}
+        {field("action", "Action", labelled(ACTIONS))}
+        {field("purpose", "Access purpose", labelled(PURPOSES))}
         {field("table_name", "Table (e.g. memberships)", "text")}
         {field("row_id", "Row id", "text")}
         {members.length > 0
           ? field(
               "actor_user_id",
               "Actor",
-              members.map((member) => member.user_id),
+              members.map((member) => [member.user_id, member.name]),
             )
           : field("actor_user_id", "Actor's user id", "text")}
         <button type="submit">Filter</button>
