@@ -83,6 +83,9 @@ def test_an_organization_admin_changes_roles_and_deactivates_a_member(
     ]
     assert_accessible(page)
     screenshot(page, "members", folder=CONSOLE_SCREENSHOTS)
+    # The rest on a tablet: the table scrolls in its box, the page does not.
+    page.set_viewport_size(TABLET)
+    assert _fits_the_width(page)
 
     # The only admin may not step down: the API's words beside the field, the choice kept.
     own = next(member for member in expected if member["user_id"] == str(a.admin.id))
@@ -426,6 +429,9 @@ def test_an_organization_admin_uploads_downloads_and_deletes_a_document(
     ]
     assert_accessible(page)
     screenshot(page, "documents", folder=CONSOLE_SCREENSHOTS)
+    page.set_viewport_size(TABLET)
+    assert _fits_the_width(page)
+    assert_accessible(page)
 
     with page.expect_download() as downloading:
         page.get_by_role("button", name="Download w9.pdf").click()
