@@ -246,6 +246,21 @@ def test_an_organization_admin_filters_pages_and_exports_the_audit_trail(
     expect(page.get_by_role("status").filter(has_text="export")).to_have_text(
         "The export is downloaded."
     )
+
+    # Each export is in the trail itself, as an access.
+    page.get_by_label("Row id").fill("")
+    page.get_by_label("Table (e.g. memberships)").fill("")
+    page.get_by_label("Actor").select_option("")
+    page.get_by_label("Action").select_option("access")
+    page.get_by_label("Access purpose").select_option("audit_export")
+    page.get_by_role("button", name="Filter").click()
+    accesses = _get(
+        client, token, trail + f"&from={today}&to={today}&action=access&purpose=audit_export"
+    )
+    assert len(accesses) == 2
+    expect(rows.locator("td:nth-child(4)")).to_have_text([e["row_id"] for e in accesses])
+    assert set(rows.locator("td:nth-child(6)").all_inner_texts()) == {"Audit export"}
+    assert set(rows.locator("td:nth-child(5)").all_inner_texts()) == {a.admin.name}
     assert refused == []
 
 
