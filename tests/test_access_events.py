@@ -577,6 +577,40 @@ def test_bad_export_parameters_are_422_naming_the_field(
     assert set(response.get_json()["errors"]["query"]) == {field}
 
 
+def test_the_trail_lists_the_events_of_a_range_of_days(
+    api: FlaskClient, seeded: TwoTenants, admin_engine: Engine
+) -> None:
+    a = seeded.a
+    first = clock.today() - dt.timedelta(days=40)
+    last = first + dt.timedelta(days=5)
+    with admin_engine.begin() as conn:
+        before = _event(conn, a.organization.id, _at(first - dt.timedelta(days=1), 23, 59, 59))
+        inside = [
+            _event(conn, a.organization.id, _at(first)),
+            _event(conn, a.organization.id, _at(last, 23, 59, 59)),
+        ]
+        after = _event(conn, a.organization.id, _at(last + dt.timedelta(days=1)))
+    token = token_for(api, a.admin)
+
+    def listed(days: str) -> list[uuid.UUID]:
+        url = f"{ADMIN}/audit-events?action=update&table_name=facilities&{days}"
+        response = api.get(url, headers=bearer(token))
+        assert response.status_code == 200, response.get_json()
+        return [uuid.UUID(event["id"]) for event in response.get_json()]
+
+    # newest first, as the whole trail
+    assert listed(f"from={first}&to={last}") == inside[::-1]
+    assert listed(f"from={first}") == [after, *inside[::-1]]
+    assert listed(f"to={last}") == [*inside[::-1], before]
+    assert listed(f"from={first}&to={first}") == inside[:1]
+    backwards = api.get(f"{ADMIN}/audit-events?from={last}&to={first}", headers=bearer(token))
+    assert backwards.status_code == 422
+    assert set(backwards.get_json()["errors"]["query"]) == {"from"}
+    far = api.get(f"{ADMIN}/audit-events?to=1900-01-01", headers=bearer(token))
+    assert far.status_code == 422
+    assert set(far.get_json()["errors"]["query"]) == {"to"}
+
+
 def test_a_year_is_the_longest_export(api: FlaskClient, seeded: TwoTenants) -> None:
     token = token_for(api, seeded.a.admin)
     leap_year = api.get(f"{EXPORT}?from=2024-01-01&to=2024-12-31", headers=bearer(token))

@@ -81,6 +81,7 @@ REFUSED_FOR_WHAT_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
     " effective date": (
         "GET /api/v1/admin/analytics",
         "GET /api/v1/admin/organizations/{organization_id}/analytics",
+        "GET /api/v1/admin/audit-events",
         "GET /api/v1/admin/audit-events/export",
         "GET /api/v1/admin/screenings",
         "GET /api/v1/admin/screenings/export",

@@ -96,9 +96,13 @@ class AuditEvents(MethodView):
     @blp.response(200, AuditEventSchema(many=True))
     @blp.paginate(SelectPage, page_size=50)
     def get(self, filters: dict[str, Any]) -> Select[AuditEvent]:
-        """List audit events (paginated, newest first)."""
+        """List audit events (paginated, newest first), of `from` to `to` (UTC days,
+        both included) when given."""
         # what the policies show, named: one organization's events are then one node's
-        query = select(AuditEvent).where(in_scope(AuditEvent.organization_id, current_context()))
+        query = select(AuditEvent).where(
+            in_scope(AuditEvent.organization_id, current_context()),
+            *audit_trail.on_days(filters.pop("start", None), filters.pop("end", None)),
+        )
         for column, value in filters.items():
             query = query.where(getattr(AuditEvent, column) == value)
         return query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id)

@@ -1,5 +1,5 @@
-"""The audit trail's export: an organization's events (changes and accesses) over a
-range of days, oldest first, read in batches as they are sent."""
+"""The audit trail over a range of UTC days, and its export: an organization's events
+(changes and accesses), oldest first, read in batches as they are sent."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent
@@ -21,6 +21,17 @@ def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
+def on_days(start: dt.date | None, end: dt.date | None) -> list[ColumnElement[bool]]:
+    """The conditions of an event on day `start` to day `end`, both included; a bound
+    left out is no bound."""
+    conditions: list[ColumnElement[bool]] = []
+    if start is not None:
+        conditions.append(AuditEvent.occurred_at >= day_start(start))
+    if end is not None:
+        conditions.append(AuditEvent.occurred_at < day_start(end + dt.timedelta(days=1)))
+    return conditions
+
+
 def events_between(
     organization_ids: Sequence[uuid.UUID], start: dt.date, end: dt.date
 ) -> Select[AuditEvent]:
@@ -28,11 +39,7 @@ def events_between(
     `start` to day `end`, both included, oldest first."""
     return (
         select(AuditEvent)
-        .where(
-            AuditEvent.organization_id.in_(organization_ids),
-            AuditEvent.occurred_at >= day_start(start),
-            AuditEvent.occurred_at < day_start(end + dt.timedelta(days=1)),
-        )
+        .where(AuditEvent.organization_id.in_(organization_ids), *on_days(start, end))
         .order_by(AuditEvent.occurred_at, AuditEvent.id)
     )
 

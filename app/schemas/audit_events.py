@@ -32,6 +32,13 @@ class AuditEventSchema(Schema):
     occurred_at = fields.DateTime()
 
 
+def _in_order(data: dict[str, Any]) -> None:
+    start: dt.date | None = data.get("start")
+    end: dt.date | None = data.get("end")
+    if start is not None and end is not None and start > end:
+        raise ValidationError("must not be after `to`", "from")
+
+
 class AuditEventQuerySchema(Schema):
     organization_id = fields.UUID()
     table_name = fields.String(validate=validate.Length(min=1, max=63))
@@ -39,6 +46,20 @@ class AuditEventQuerySchema(Schema):
     actor_user_id = fields.UUID()
     action = fields.String(validate=validate.OneOf(values(AuditAction)))
     purpose = fields.String(validate=validate.OneOf(values(AccessPurpose)))
+    start = fields.Date(
+        data_key="from",
+        validate=DATES,
+        metadata={"description": "the first day (UTC) of the events listed"},
+    )
+    end = fields.Date(
+        data_key="to",
+        validate=DATES,
+        metadata={"description": "the last day (UTC) of the events listed, included"},
+    )
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        _in_order(data)
 
 
 class AuditExportQuerySchema(Schema):
@@ -64,11 +85,10 @@ class AuditExportQuerySchema(Schema):
 
     @validates_schema
     def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        _in_order(data)
         start: dt.date | None = data.get("start")
         end: dt.date | None = data.get("end")
         if start is None or end is None:
             return  # reported as missing
-        if start > end:
-            raise ValidationError("must not be after `to`", "from")
         if (end - start).days >= MAX_EXPORT_DAYS:
             raise ValidationError(f"at most {MAX_EXPORT_DAYS} days from `from`", "to")
