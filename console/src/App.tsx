@@ -78,7 +78,7 @@ export function App() {
 
 function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => void; onSignedOut: () => void }) {
   const [error, setError] = useState<unknown>(null);
-  const { path, segments } = useRoute();
+  const { path, segments, renewal } = useRoute();
   const content = useRef<HTMLElement>(null);
   const arrived = useRef(path);
   // Moving to another screen moves the keyboard's focus to its content, as loading a
@@ -166,8 +166,9 @@ function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => v
         ) : !open.includes(screen) ? (
           <Refused text={`Your role cannot open ${screen.title.toLowerCase()}.`} />
         ) : (
-          // A new organization or screen starts afresh, with nothing of the last one's state.
-          <Fragment key={`${me.organization_id ?? ""}/${screen.path}`}>
+          // A new organization or screen, or the same screen asked for again, starts afresh
+          // with nothing of the last one's state and the API's answers of now.
+          <Fragment key={`${me.organization_id ?? ""}/${screen.path}/${renewal}`}>
             {screen.render({ me, organizationId: active?.id ?? "", organizationName: active?.name ?? "", rest })}
           </Fragment>
         )}

@@ -14,19 +14,26 @@ function current(): string {
 
 const listeners = new Set<() => void>();
 
+// How many times the screen shown was asked for again (its link followed while on it):
+// each time it is shown afresh, as a page would be on a reload.
+let renewals = 0;
+
 export function navigate(to: string): void {
-  window.history.pushState(null, "", BASE + to);
+  if (BASE + to === window.location.pathname + window.location.search) renewals += 1;
+  else window.history.pushState(null, "", BASE + to);
   for (const listener of listeners) listener();
 }
 
 /** The current address and its query, again whenever it changes. */
-export function useRoute(): { path: string; segments: string[]; query: URLSearchParams } {
+export function useRoute(): { path: string; segments: string[]; query: URLSearchParams; renewal: number } {
   const [path, setPath] = useState(current);
   const [search, setSearch] = useState(window.location.search);
+  const [renewal, setRenewal] = useState(renewals);
   useEffect(() => {
     const changed = (): void => {
       setPath(current());
       setSearch(window.location.search);
+      setRenewal(renewals);
     };
     listeners.add(changed);
     window.addEventListener("popstate", changed);
@@ -35,7 +42,7 @@ export function useRoute(): { path: string; segments: string[]; query: URLSearch
       window.removeEventListener("popstate", changed);
     };
   }, []);
-  return { path, segments: path === "" ? [] : path.split("/"), query: new URLSearchParams(search) };
+  return { path, segments: path === "" ? [] : path.split("/"), query: new URLSearchParams(search), renewal };
 }
 
 /** A real link (it opens in a new tab, and the keyboard reaches it) that moves within
