@@ -389,6 +389,4 @@ def test_every_screen_of_a_role_reads_on_a_tablet_and_passes_the_accessibility_c
         )
         assert overflow <= 0, (name, overflow)
         assert_accessible(page)
-        path = page.url.rsplit("/console/", 1)[1] or "start"
-        screenshot(page, f"tablet-{path}", folder=CONSOLE_SCREENSHOTS)
     assert refused == []
