@@ -822,3 +822,29 @@ def test_facility_providers_list_current_assignments_before_ended_ones(
     response = client.get(f"{FACILITIES}/{a.facility.id}/providers", headers=bearer(token))
     assert response.status_code == 200
     assert [r["status"] for r in response.get_json()] == ["active", "pending", "inactive"]
+
+
+def test_the_places_of_service_a_facility_takes_are_listed_with_their_names(
+    client: FlaskClient, seeded: TwoTenants
+) -> None:
+    path = "/api/v1/reference/places-of-service"
+    assert client.get(path).status_code == 401
+    token = token_for(client, seeded.a.office_manager, seeded.a.organization)
+    listed = client.get(path, headers=bearer(token)).get_json()
+    names = {entry["code"]: entry["name"] for entry in listed}
+    assert [entry["code"] for entry in listed] == sorted(names)
+    # As CMS names them.
+    assert (names["11"], names["31"], names["99"]) == (
+        "Office",
+        "Skilled nursing facility",
+        "Other place of service",
+    )
+    # Exactly the codes a facility's place_of_service takes.
+    refused = client.post(
+        f"/api/v1/admin/organizations/{seeded.a.organization.id}/facilities",
+        json={"name": "X", "facility_type": "clinic", "state": "CA", "place_of_service": "98"},
+        headers=bearer(token_for(client, seeded.a.admin, seeded.a.organization)),
+    )
+    assert refused.status_code == 422
+    allowed = refused.get_json()["errors"]["json"]["place_of_service"][0]
+    assert all(code in allowed for code in names)

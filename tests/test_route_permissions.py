@@ -281,6 +281,7 @@ ROUTES: dict[str, Requirement] = {
     "POST /api/v1/me/primary-facility": ("select-facilities",),
     "GET /api/v1/npi/{npi}": ("invite-providers", "manage-facilities", "manage-providers"),
     "GET /api/v1/orders": ("place-orders", "view-all-orders", "view-facility-orders"),
+    "GET /api/v1/reference/places-of-service": "authenticated",
     "POST /api/v1/orders": ("place-orders",),
     "GET /api/v1/orders/{order_id}": (
         "place-orders",

@@ -10,7 +10,14 @@ import { useGet } from "../useGet";
 import { FacilityPage } from "./Facility";
 import { Ledger } from "./Orders";
 import { editableBy, FacilityForm, mayAdd, useManagers } from "./FacilityForm";
-import { addressOf, FACILITY_TYPES, type Facility, facilityType, placeOfService } from "./FacilityTypes";
+import {
+  addressOf,
+  FACILITY_TYPES,
+  type Facility,
+  facilityType,
+  placeOfService,
+  usePlacesOfService,
+} from "./FacilityTypes";
 
 // As many as the API gives in one page; a search narrows a longer list.
 const PAGE_SIZE = 100;
@@ -55,6 +62,7 @@ function FacilityList({ me, organizationId, organizationName }: ScreenProps) {
   const [typed, setTyped] = useState<Search>({ name: "", facility_type: "", state: "", active: "", sort: "name" });
   const [search, setSearch] = useState<Search>(typed);
   const [loaded, reload] = useGet<Facility[]>(`/api/v1/admin/facilities?${query(organizationId, search)}`);
+  const places = usePlacesOfService();
   const searched = Boolean(search.name.trim() || search.facility_type || search.state.trim() || search.active);
 
   function submit(event: FormEvent): void {
@@ -147,7 +155,7 @@ function FacilityList({ me, organizationId, organizationName }: ScreenProps) {
                       <Link to={`facilities/${facility.id}`}>{facility.name}</Link>
                     </th>
                     <td>{facilityType(facility.facility_type)}</td>
-                    <td>{placeOfService(facility.place_of_service)}</td>
+                    <td>{placeOfService(facility.place_of_service, places)}</td>
                     <td>{addressOf(facility)}</td>
                     <td>{facility.active ? "Active" : "Inactive"}</td>
                   </tr>

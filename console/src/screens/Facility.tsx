@@ -20,6 +20,7 @@ import {
   may,
   type OrganizationCompliance,
   placeOfService,
+  usePlacesOfService,
   RUN_FACILITIES,
   SEE_COMPLIANCE,
 } from "./FacilityTypes";
@@ -86,6 +87,7 @@ function Details({
   const [editing, setEditing] = useState(false);
   const [notice, setNotice] = useState("");
   const managers = useManagers(me, organizationId);
+  const places = usePlacesOfService();
   const editable = may(me, RUN_FACILITIES);
 
   async function save(body: Record<string, unknown>): Promise<void> {
@@ -112,7 +114,7 @@ function Details({
       ) : (
         <>
           <dl className="particulars">
-            {particulars(facility, me, managers).map(([name, value]) => (
+            {particulars(facility, me, managers, places).map(([name, value]) => (
               <div key={name}>
                 <dt>{name}</dt>
                 <dd>{value || "—"}</dd>
@@ -136,7 +138,12 @@ function Details({
   );
 }
 
-function particulars(facility: Facility, me: Me, managers: Member[] | null): [string, string][] {
+function particulars(
+  facility: Facility,
+  me: Me,
+  managers: Member[] | null,
+  places: Readonly<Record<string, string>>,
+): [string, string][] {
   const manager = facility.office_manager_id;
   const managerName =
     manager === null
@@ -146,7 +153,7 @@ function particulars(facility: Facility, me: Me, managers: Member[] | null): [st
         : (managers?.find((m) => m.user_id === manager)?.name ?? "Assigned");
   return [
     ["Type", facilityType(facility.facility_type)],
-    ["Place of service", placeOfService(facility.place_of_service)],
+    ["Place of service", placeOfService(facility.place_of_service, places)],
     ["Address", addressOf(facility)],
     ["Phone", facility.phone ?? ""],
     ["Email", facility.email ?? ""],

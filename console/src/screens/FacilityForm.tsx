@@ -3,7 +3,14 @@ import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 import { ApiError, call, fieldErrors } from "../api";
 import { ProblemMessage } from "../ProblemMessage";
 import type { Me } from "../types";
-import { FACILITY_TYPES, type Facility, type Member, may, PLACES_OF_SERVICE } from "./FacilityTypes";
+import {
+  FACILITY_TYPES,
+  type Facility,
+  type Member,
+  may,
+  placeOfService,
+  usePlacesOfService,
+} from "./FacilityTypes";
 
 export type Field =
   | "name"
@@ -148,6 +155,7 @@ interface Props {
  * the API found at fault beside it. */
 export function FacilityForm({ facility, editable, managers, submitLabel, save, children }: Props) {
   const [draft, setDraft] = useState<Draft>(() => draftOf(facility));
+  const places = usePlacesOfService();
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -193,9 +201,11 @@ export function FacilityForm({ facility, editable, managers, submitLabel, save, 
     } else if (field === "place_of_service") {
       control = (
         <select {...common} value={draft[field]} onChange={(event) => change(event.target.value)}>
-          {Object.entries(PLACES_OF_SERVICE).map(([code, name]) => (
+          {/* The value held is offered while the names are still on their way. */}
+          {!(draft[field] in places) && <option value={draft[field]}>{draft[field]}</option>}
+          {Object.keys(places).map((code) => (
             <option key={code} value={code}>
-              {code} · {name}
+              {placeOfService(code, places)}
             </option>
           ))}
         </select>

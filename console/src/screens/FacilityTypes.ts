@@ -2,6 +2,9 @@
 // them (FacilitySchema, FacilityProviderSchema, OrganizationComplianceSchema,
 // ExpirationSchema, MemberSchema), and the permission groups that open their parts.
 
+import { useEffect, useState } from "react";
+
+import { call } from "../api";
 import type { Me } from "../types";
 import { label } from "../words";
 
@@ -50,33 +53,38 @@ export function facilityType(code: string): string {
   return FACILITY_TYPES[code] ?? code;
 }
 
-// The CMS place-of-service codes the API accepts (its `place_of_service` enum), with the
-// names CMS gives them.
-export const PLACES_OF_SERVICE: Readonly<Record<string, string>> = {
-  "02": "Telehealth provided other than in patient's home",
-  "10": "Telehealth provided in patient's home",
-  "11": "Office",
-  "12": "Home",
-  "13": "Assisted living facility",
-  "19": "Off campus-outpatient hospital",
-  "20": "Urgent care facility",
-  "21": "Inpatient hospital",
-  "22": "On campus-outpatient hospital",
-  "23": "Emergency room - hospital",
-  "24": "Ambulatory surgical center",
-  "31": "Skilled nursing facility",
-  "32": "Nursing facility",
-  "34": "Hospice",
-  "49": "Independent clinic",
-  "50": "Federally qualified health center",
-  "65": "End-stage renal disease treatment facility",
-  "72": "Rural health clinic",
-  "81": "Independent laboratory",
-  "99": "Other place of service",
-};
+// The CMS place-of-service codes a facility takes, with their names, as the API lists
+// them (GET /api/v1/reference/places-of-service): read once, kept for the session.
+let placesOfService: Promise<Record<string, string>> | null = null;
 
-export function placeOfService(code: string): string {
-  const name = PLACES_OF_SERVICE[code];
+interface PlaceOfService {
+  code: string;
+  name: string;
+}
+
+/** The place-of-service names by code; empty until the API has answered (codes are then
+ * shown alone). */
+export function usePlacesOfService(): Readonly<Record<string, string>> {
+  const [names, setNames] = useState<Record<string, string>>({});
+  useEffect(() => {
+    let current = true;
+    placesOfService ??= call<PlaceOfService[]>("GET", "/api/v1/reference/places-of-service")
+      .then((listed) => Object.fromEntries(listed.map((place) => [place.code, place.name])))
+      .catch(() => {
+        // Asked again by the next screen that needs them.
+        placesOfService = null;
+        return {};
+      });
+    void placesOfService.then((found) => current && setNames(found));
+    return () => {
+      current = false;
+    };
+  }, []);
+  return names;
+}
+
+export function placeOfService(code: string, names: Readonly<Record<string, string>>): string {
+  const name = names[code];
   return name === undefined ? code : `${code} · ${name}`;
 }
 
