@@ -1,4 +1,4 @@
-import { ProblemMessage } from "./ProblemMessage";
+import { Pending } from "./Pending";
 import type { Dashboard as DashboardData, FacilityCard, OnboardingProgress } from "./types";
 import { useGet } from "./useGet";
 import { label, moment, score } from "./words";
@@ -12,12 +12,7 @@ export function Dashboard({ organizationId, organizationName }: { organizationId
   return (
     <>
       <h1>{organizationName}</h1>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading the dashboard…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading the dashboard…</Pending>
       {loaded.state === "shown" && <Shown data={loaded.data} />}
     </>
   );

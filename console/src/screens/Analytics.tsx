@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 
 import { ApiError, download, fieldErrors } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import type { ScreenProps } from "../screens";
 import { useGet } from "../useGet";
@@ -154,12 +155,7 @@ export function Analytics({ organizationId, organizationName }: ScreenProps) {
         </button>
       </form>
       {downloadError !== null && <ProblemMessage error={downloadError} />}
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading the figures…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading the figures…</Pending>
       {loaded.state === "shown" && <Shown report={loaded.data} />}
     </>
   );

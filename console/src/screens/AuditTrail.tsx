@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 
 import { ApiError, download, fieldErrors } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import type { ScreenProps } from "../screens";
 import { useGet } from "../useGet";
@@ -141,12 +142,7 @@ function Trail({ organizationId, organizationName, members }: ScreenProps & { me
           : field("actor_user_id", "Actor's user id", "text")}
         <button type="submit">Filter</button>
       </form>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading the audit trail…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading the audit trail…</Pending>
       {loaded.state === "shown" &&
         (loaded.data.length === 0 ? (
           <p className="empty">{page === 1 ? "No event matches these filters." : "No more events."}</p>

@@ -1,6 +1,7 @@
 import { type FormEvent, useRef, useState } from "react";
 
 import { ApiError, call, download, fieldErrors, upload } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import type { ScreenProps } from "../screens";
 import { useGet } from "../useGet";
@@ -56,12 +57,7 @@ export function Documents({ organizationId, organizationName }: ScreenProps) {
         {uploaded !== null ? `${uploaded} is uploaded.` : ""}
       </p>
       <h2>On file</h2>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading documents…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading documents…</Pending>
       {loaded.state === "shown" &&
         (loaded.data.length === 0 ? (
           <p className="empty">No documents yet. Upload the organization's tax form or banking letter above.</p>

@@ -3,7 +3,7 @@ import "./Facilities.css";
 import { type FormEvent, useState } from "react";
 
 import { call } from "../api";
-import { ProblemMessage } from "../ProblemMessage";
+import { Pending } from "../Pending";
 import { Link, navigate } from "../router";
 import type { ScreenProps } from "../screens";
 import { useGet } from "../useGet";
@@ -121,12 +121,7 @@ function FacilityList({ me, organizationId, organizationName }: ScreenProps) {
         </select>
         <button type="submit">Search</button>
       </form>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading facilities…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading facilities…</Pending>
       {loaded.state === "shown" &&
         (loaded.data.length === 0 ? (
           <p className="empty">

@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 
 import { call } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import type { ScreenProps } from "../screens";
 import type { Me } from "../types";
@@ -70,12 +71,7 @@ export function Invitations({ me, organizationId, organizationName }: ScreenProp
       <section aria-labelledby="sent">
         <h2 id="sent">Sent invitations</h2>
         <ActionProblem action={action} shownFields={[]} />
-        {loaded.state === "loading" && (
-          <p role="status" className="muted">
-            Loading invitations…
-          </p>
-        )}
-        {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+        <Pending loaded={loaded} onRetry={reload}>Loading invitations…</Pending>
         {loaded.state === "shown" &&
           (loaded.data.length === 0 ? (
             <p className="empty">No invitations yet. Invite someone with the form above.</p>

@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 
 import { ApiError, call, fieldErrors } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import type { ScreenProps } from "../screens";
 import { useGet } from "../useGet";
@@ -80,12 +81,7 @@ export function Members({ organizationId, organizationName }: ScreenProps) {
       <p role="status" className="succeeded">
         {notice}
       </p>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading members…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading members…</Pending>
       {loaded.state === "shown" &&
         (loaded.data.length === 0 ? (
           <p className="empty">No member matches these filters.</p>

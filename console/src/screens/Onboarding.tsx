@@ -1,6 +1,7 @@
 import { useState } from "react";
 
 import { call } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import { Link } from "../router";
 import { findScreen, mayOpen, type ScreenProps } from "../screens";
@@ -55,12 +56,7 @@ export function Onboarding({ me, organizationId, organizationName }: ScreenProps
   return (
     <>
       <h1>Onboarding of {organizationName}</h1>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading the onboarding…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading the onboarding…</Pending>
       {shown !== null && (
         <>
           <div className="onboarding-summary">

@@ -3,6 +3,7 @@ import "./Orders.css";
 import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 
 import { call } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import { Link, useRoute } from "../router";
 import type { ScreenProps } from "../screens";
@@ -244,12 +245,7 @@ function OrderList({ me, names }: { me: Me; names: Names }) {
         </select>
         <button type="submit">Filter</button>
       </form>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading orders…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading orders…</Pending>
       {loaded.state === "shown" &&
         (loaded.data.length === 0 ? (
           <p className="empty">
@@ -294,12 +290,7 @@ function OrderDetail({ id, me, names }: { id: string; me: Me; names: Names }) {
         <Link to="orders">All orders</Link>
       </p>
       <h1>Order</h1>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading the order…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading the order…</Pending>
       {order !== null && (
         <>
           <dl className="particulars">

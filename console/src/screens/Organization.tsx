@@ -2,6 +2,7 @@ import { useState } from "react";
 
 import { call } from "../api";
 import { Dashboard } from "../Dashboard";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import { Link } from "../router";
 import { useGet } from "../useGet";
@@ -63,12 +64,7 @@ export function OrganizationEntered({ id }: { id: string }) {
       <p className="back">
         <Link to="organizations">← All organizations</Link>
       </p>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading the organization…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading the organization…</Pending>
       {shown !== null && (
         <>
           <p className="entered-status">

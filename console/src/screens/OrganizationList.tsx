@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from "react";
 
-import { ProblemMessage } from "../ProblemMessage";
+import { Pending } from "../Pending";
 import { Link } from "../router";
 import type { ScreenProps } from "../screens";
 import type { Organization } from "../types";
@@ -73,12 +73,7 @@ function Organizations() {
         </select>
         <button type="submit">Search</button>
       </form>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading organizations…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading organizations…</Pending>
       {loaded.state === "shown" &&
         (loaded.data.length === 0 ? (
           <p className="empty">No organization matches this search.</p>

@@ -2,6 +2,7 @@ import { type FormEvent, useState } from "react";
 
 import { call } from "../api";
 import { Field } from "../Field";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import { Link } from "../router";
 import type { ScreenProps } from "../screens";
@@ -92,12 +93,7 @@ function Details() {
   return (
     <section className="section" aria-labelledby="details-heading">
       <h2 id="details-heading">Your details</h2>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading your profile…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading your profile…</Pending>
       {loaded.state === "shown" && <DetailsForm profile={loaded.data} />}
     </section>
   );
@@ -188,12 +184,7 @@ function Compliance() {
   return (
     <section className="section" aria-labelledby="compliance-heading">
       <h2 id="compliance-heading">Your compliance</h2>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading your compliance…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading your compliance…</Pending>
       {loaded.state === "shown" && (
         <>
           <p className="score" aria-label="Compliance score">
@@ -245,12 +236,7 @@ function ChecklistSection() {
   return (
     <section className="section" aria-labelledby="checklist-heading">
       <h2 id="checklist-heading">Your onboarding checklist</h2>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading your checklist…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading your checklist…</Pending>
       {loaded.state === "shown" && (
         <>
           <p>{loaded.data.percent_complete}% complete</p>

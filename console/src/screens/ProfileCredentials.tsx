@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 
 import { call } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import { useGet } from "../useGet";
 import { label } from "../words";
@@ -104,12 +105,7 @@ export function ProfileCredentials({ canUpdate }: { canUpdate: boolean }) {
           </p>
         )}
         {removal.error !== null && <ProblemMessage error={removal.error} />}
-        {loaded.state === "loading" && (
-          <p role="status" className="muted">
-            Loading your credentials…
-          </p>
-        )}
-        {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+        <Pending loaded={loaded} onRetry={reload}>Loading your credentials…</Pending>
         {loaded.state === "shown" &&
           (loaded.data.length === 0 ? (
             <p className="empty">You have no credential on file yet.</p>

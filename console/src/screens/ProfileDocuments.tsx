@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 
 import { call, download, upload } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import { useGet } from "../useGet";
 import { label, moment } from "../words";
@@ -60,12 +61,7 @@ export function ProfileDocuments({ canUpdate }: { canUpdate: boolean }) {
           </p>
         )}
         {act.error !== null && <ProblemMessage error={act.error} />}
-        {loaded.state === "loading" && (
-          <p role="status" className="muted">
-            Loading your documents…
-          </p>
-        )}
-        {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+        <Pending loaded={loaded} onRetry={reload}>Loading your documents…</Pending>
         {loaded.state === "shown" &&
           (loaded.data.length === 0 ? (
             <p className="empty">You have no document on file yet.</p>

@@ -1,4 +1,5 @@
 import { call } from "../api";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import { useGet } from "../useGet";
 import { label } from "../words";
@@ -19,12 +20,7 @@ export function ProfileFacilities({ canChoose }: { canChoose: boolean }) {
   return (
     <section className="section" aria-labelledby="facilities-heading">
       <h2 id="facilities-heading">Your facilities</h2>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading your facilities…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading your facilities…</Pending>
       {choice.error !== null && <ProblemMessage error={choice.error} />}
       {loaded.state === "shown" &&
         (loaded.data.length === 0 ? (

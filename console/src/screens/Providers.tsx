@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from "react";
 
-import { ProblemMessage } from "../ProblemMessage";
+import { Pending } from "../Pending";
 import { Link } from "../router";
 import type { ScreenProps } from "../screens";
 import { useGet } from "../useGet";
@@ -72,12 +72,7 @@ function ProviderList({ organizationId, organizationName }: ScreenProps) {
         </select>
         <button type="submit">Search</button>
       </form>
-      {loaded.state === "loading" && (
-        <p role="status" className="muted">
-          Loading providers…
-        </p>
-      )}
-      {loaded.state === "failed" && <ProblemMessage error={loaded.error} onRetry={reload} />}
+      <Pending loaded={loaded} onRetry={reload}>Loading providers…</Pending>
       {loaded.state === "shown" &&
         (loaded.data.length === 0 ? (
           <p className="empty">

@@ -2,6 +2,7 @@ import { type FormEvent, useState } from "react";
 
 import { call } from "../api";
 import { Field } from "../Field";
+import { Pending } from "../Pending";
 import { ProblemMessage } from "../ProblemMessage";
 import type { ScreenProps } from "../screens";
 import { useGet } from "../useGet";
@@ -43,12 +44,7 @@ export function Security(_props: ScreenProps) {
       <SecondFactor onOthersEnded={reloadSessions} />
       <section className="section" aria-labelledby="sessions-heading">
         <h2 id="sessions-heading">Where you are signed in</h2>
-        {sessions.state === "loading" && (
-          <p role="status" className="muted">
-            Loading your sessions…
-          </p>
-        )}
-        {sessions.state === "failed" && <ProblemMessage error={sessions.error} onRetry={reloadSessions} />}
+        <Pending loaded={sessions} onRetry={reloadSessions}>Loading your sessions…</Pending>
         {sessions.state === "shown" && <Sessions sessions={sessions.data} onEnded={reloadSessions} />}
       </section>
       <PasswordChange onOthersEnded={reloadSessions} />
@@ -70,12 +66,7 @@ function SecondFactor({ onOthersEnded }: { onOthersEnded: () => void }) {
     <section className="section" aria-labelledby="mfa-heading">
       <h2 id="mfa-heading">Second factor</h2>
       {codes !== null && <RecoveryCodes codes={codes} />}
-      {status.state === "loading" && (
-        <p role="status" className="muted">
-          Loading your second factor…
-        </p>
-      )}
-      {status.state === "failed" && <ProblemMessage error={status.error} onRetry={reload} />}
+      <Pending loaded={status} onRetry={reload}>Loading your second factor…</Pending>
       {status.state === "shown" &&
         (status.data.enabled ? (
           <Enabled
