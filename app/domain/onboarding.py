@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    ColumnExpressionArgument,
     SQLColumnExpression,
     and_,
     case,
@@ -25,8 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app import clock
 from app.domain import webhook_events, webhooks
@@ -108,57 +106,76 @@ def percent_complete(completed_steps: int) -> int:
     return round(100 * completed_steps / len(STEPS))
 
 
-def done_at(
-    organization_id: ColumnExpressionArgument[uuid.UUID],
-) -> dict[Step, SQLColumnExpression[Any]]:
-    """When each step of the organization was done, null while it is not: SQL over its
-    row (selected beside) and the rows that complete its steps. The one definition of a
-    step's completion, read for one organization (`progress`) and for each organization
-    of a list (`completed_steps`)."""
+@dataclass(frozen=True)
+class Evidence:
+    """The rows whose first one completes a step: in `table`, those of the organization
+    (`organization_id`) that meet `criteria`, the first by `when`."""
 
-    def first(
-        when: ColumnExpressionArgument[Any], *criteria: ColumnElement[bool]
-    ) -> ColumnElement[Any]:
-        return select(func.min(when)).where(*criteria).scalar_subquery()
+    when: InstrumentedAttribute[Any]
+    organization_id: InstrumentedAttribute[Any]
+    criteria: tuple[ColumnElement[bool], ...] = ()
 
-    def completion(step: Step) -> ColumnElement[Any]:
-        return first(
-            OnboardingStepCompletion.completed_at,
-            OnboardingStepCompletion.organization_id == organization_id,
-            OnboardingStepCompletion.step == step,
-        )
 
-    basics = and_(*(func.coalesce(getattr(Organization, name), "") != "" for name in BASIC_FIELDS))
+def _evidence() -> dict[Step, Evidence]:
+    """The one definition of each step a row completes (every step but the first two,
+    which the organization's own row completes)."""
     return {
-        Step.REGISTRATION: Organization.created_at,
-        Step.BASIC_INFORMATION: case((basics, Organization.updated_at)),
         **{
-            step: first(
-                Document.created_at,
-                Document.organization_id == organization_id,
-                Document.document_type == kind,
+            step: Evidence(
+                Document.created_at, Document.organization_id, (Document.document_type == kind,)
             )
             for kind, step in DOCUMENT_STEPS.items()
         },
-        Step.ADD_FACILITIES: first(
-            Facility.created_at, Facility.organization_id == organization_id
-        ),
+        Step.ADD_FACILITIES: Evidence(Facility.created_at, Facility.organization_id),
         **{
-            step: first(
-                Invitation.created_at,
-                Invitation.organization_id == organization_id,
-                Invitation.role == role,
+            step: Evidence(
+                Invitation.created_at, Invitation.organization_id, (Invitation.role == role,)
             )
             for role, step in INVITATION_STEPS.items()
         },
-        **{step: completion(step) for step in MANUAL},
+        **{
+            step: Evidence(
+                OnboardingStepCompletion.completed_at,
+                OnboardingStepCompletion.organization_id,
+                (OnboardingStepCompletion.step == step,),
+            )
+            for step in MANUAL
+        },
     }
 
 
+def _basics_done() -> ColumnElement[bool]:
+    return and_(*(func.coalesce(getattr(Organization, name), "") != "" for name in BASIC_FIELDS))
+
+
+def done_at(organization_id: uuid.UUID) -> dict[Step, SQLColumnExpression[Any]]:
+    """When each step of the organization was done, null while it is not: SQL over its
+    row (selected beside) and the rows that complete its steps (`_evidence`)."""
+    found: dict[Step, SQLColumnExpression[Any]] = {
+        Step.REGISTRATION: Organization.created_at,
+        Step.BASIC_INFORMATION: case((_basics_done(), Organization.updated_at)),
+    }
+    for step, evidence in _evidence().items():
+        found[step] = (
+            select(func.min(evidence.when))
+            .where(evidence.organization_id == organization_id, *evidence.criteria)
+            .scalar_subquery()
+        )
+    return {step: found[step] for step in STEPS}
+
+
 def completed_steps() -> ColumnElement[int]:
-    """How many steps each organization selected has completed (`Organization.id`)."""
+    """How many steps each organization selected (`Organization.id`) has completed, by
+    the same evidence as `done_at`. Asked as whether the organization is among those
+    with such rows, a question that does not depend on the row at hand: a Citus cluster
+    answers it once for the statement, where it refuses a subquery per row between its
+    reference and distributed tables."""
+    with_rows = [
+        Organization.id.in_(select(evidence.organization_id).where(*evidence.criteria))
+        for evidence in _evidence().values()
+    ]
     return sum(
-        (case((when.is_not(None), 1), else_=0) for when in done_at(Organization.id).values()),
+        (case((done, 1), else_=0) for done in (literal(True), _basics_done(), *with_rows)),
         literal(0),
     )
 
@@ -166,7 +183,7 @@ def completed_steps() -> ColumnElement[int]:
 def progress(session: Session, organization: Organization) -> Progress:
     """Every step's state, in one statement whatever the organization's size."""
     org_id = organization.id
-    when = done_at(literal(org_id, UUID(as_uuid=True)))
+    when = done_at(org_id)
     by = {
         step: select(OnboardingStepCompletion.completed_by_id)
         .where(
