@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -462,6 +463,32 @@ def test_an_organization_admin_uploads_downloads_and_deletes_a_document(
 
 
 # --- who may open them ------------------------------------------------------------------------
+
+
+def test_a_document_keeps_its_name_whatever_its_characters_when_downloaded(
+    console: Page, client: FlaskClient, seeded: TwoTenants
+) -> None:
+    """The name goes to the browser in the header's UTF-8 form, percent-encoded: read
+    whole, a per cent sign, a semicolon or a letter outside ASCII stays as it was."""
+    page = console
+    a = seeded.a
+    name = "100% Müller; W-9 診断書.pdf"
+    uploaded = client.post(
+        f"/api/v1/admin/organizations/{a.organization.id}/documents",
+        data={
+            "file": (BytesIO(PDF.encode()), name, "application/pdf"),
+            "document_type": "tax_form",
+        },
+        headers=bearer(token_for(client, a.admin, a.organization)),
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201, uploaded.get_json()
+    assert uploaded.get_json()["filename"] == name
+    _open(page, a.admin.email, "Documents")
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name=f"Download {name}").click()
+    assert downloading.value.suggested_filename == name
+    assert _saved(downloading.value) == PDF.encode()
 
 
 def test_an_office_manager_cannot_reach_members_audit_or_documents(

@@ -161,17 +161,33 @@ export async function call<T>(
  * cannot travel in a plain link, so the file is fetched and handed over as a blob URL. */
 export async function download(path: string, fallbackName: string): Promise<void> {
   const response = await authorized(path, { method: "GET" });
-  const disposition = response.headers.get("Content-Disposition") ?? "";
-  const named = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
   const url = URL.createObjectURL(await response.blob());
   const link = document.createElement("a");
   link.href = url;
-  link.download = named ? decodeURIComponent(named[1]) : fallbackName;
+  link.download = fileNameOf(response.headers.get("Content-Disposition") ?? "") ?? fallbackName;
   document.body.append(link);
   link.click();
   link.remove();
   // Revoked later: the browser starts the download from the URL after this call returns.
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** The file name a Content-Disposition header gives (RFC 6266): the UTF-8 form
+ * (`filename*=UTF-8''...`, percent-encoded) where there is one, else the plain
+ * `filename`, quoted with backslash escapes or bare; null when it names none. */
+export function fileNameOf(disposition: string): string | null {
+  const encoded = /filename\*\s*=\s*UTF-8''([^;\s]+)/i.exec(disposition);
+  if (encoded) {
+    try {
+      return decodeURIComponent(encoded[1]);
+    } catch {
+      // Malformed: the plain form, if any, below.
+    }
+  }
+  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(disposition);
+  if (quoted) return quoted[1].replace(/\\(.)/g, "$1");
+  const bare = /filename\s*=\s*([^;\s]+)/i.exec(disposition);
+  return bare ? bare[1] : null;
 }
 
 /** A multipart upload (a document); the parsed answer, or an ApiError. */
