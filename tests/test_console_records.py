@@ -137,6 +137,15 @@ def test_an_organization_admin_changes_roles_and_deactivates_a_member(
     )
     statuses = {m["name"]: m["status"] for m in _get(client, token, members_path)}
     assert statuses[provider] == "active"
+
+    # With a second admin, the admin steps down: the console offers her what an office
+    # manager may open, at once.
+    own_role.select_option("office_manager")
+    page.get_by_role("button", name=f"Change role of {a.admin.name}").click()
+    expect(page.get_by_role("alert")).to_have_text("Your role cannot open members.")
+    nav = page.get_by_role("navigation", name="Screens").get_by_role("link")
+    assert "Members" not in nav.all_inner_texts()
+    expect(page.locator("header .who")).to_contain_text("office manager")
     assert refused == []
 
 

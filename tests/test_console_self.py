@@ -188,6 +188,8 @@ def test_a_provider_profile_names_a_refused_field_and_saves_the_rest(
     expect(page.get_by_text("Your details are saved.")).to_be_visible()
     saved = _get(client, token_for(client, provider), ME)
     assert (saved["name"], saved["phone"]) == ("Dr. Robin Vale", "+14155552671")
+    # The header names them as they are now, without a reload.
+    expect(page.locator("header .who")).to_contain_text("Dr. Robin Vale")
     assert refused == []
 
 

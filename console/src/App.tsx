@@ -69,16 +69,16 @@ export function App() {
       return (
         <SignedIn
           me={session.me}
-          onSwitched={() => void enter()}
+          onChanged={enter}
           onSignedOut={() => setSession({ state: "signed-out", notice: "You have signed out." })}
         />
       );
   }
 }
 
-function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => void; onSignedOut: () => void }) {
+function SignedIn({ me, onChanged, onSignedOut }: { me: Me; onChanged: () => Promise<void>; onSignedOut: () => void }) {
   const [error, setError] = useState<unknown>(null);
-  const { path, segments, renewal } = useRoute();
+  const { path, segments, query, renewal } = useRoute();
   const content = useRef<HTMLElement>(null);
   const arrived = useRef(path);
   // Moving to another screen moves the keyboard's focus to its content, as loading a
@@ -97,9 +97,11 @@ function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => v
     setError(null);
     try {
       await switchOrganization(organizationId);
-      // Another organization's rows are not this one's: start from its first screen.
+      // The user as they are in the new organization first (its permissions), so no
+      // screen asks for the last organization's rows with the new one's token; then
+      // that organization's first screen.
+      await onChanged();
       navigate("");
-      onSwitched();
     } catch (caught) {
       setError(caught);
     }
@@ -166,10 +168,16 @@ function SignedIn({ me, onSwitched, onSignedOut }: { me: Me; onSwitched: () => v
         ) : !open.includes(screen) ? (
           <Refused text={`Your role cannot open ${screen.title.toLowerCase()}.`} />
         ) : (
-          // A new organization or screen, or the same screen asked for again, starts afresh
-          // with nothing of the last one's state and the API's answers of now.
-          <Fragment key={`${me.organization_id ?? ""}/${screen.path}/${renewal}`}>
-            {screen.render({ me, organizationId: active?.id ?? "", organizationName: active?.name ?? "", rest })}
+          // Another organization or address (its id, its query), or the same one asked for
+          // again, starts afresh: nothing of the last one's state, the API's answers of now.
+          <Fragment key={`${me.organization_id ?? ""}/${path}?${query.toString()}#${renewal}`}>
+            {screen.render({
+              me,
+              organizationId: active?.id ?? "",
+              organizationName: active?.name ?? "",
+              rest,
+              onMeChanged: onChanged,
+            })}
           </Fragment>
         )}
       </main>

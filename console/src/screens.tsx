@@ -30,6 +30,9 @@ export interface ScreenProps {
   organizationId: string;
   organizationName: string;
   rest: string[];
+  /** To call when the screen changed the signed-in user (their name, their role here):
+   * the console reads them again, and offers what their permissions now open. */
+  onMeChanged: () => Promise<void>;
 }
 
 interface Screen {

@@ -34,15 +34,17 @@ export function membersPath(organizationId: string, filters: Record<string, stri
 
 /** The organization's members and their roles: change a role, deactivate, reactivate. The
  * API keeps the last active organization admin, and says so when a change would not. */
-export function Members({ organizationId, organizationName }: ScreenProps) {
+export function Members({ me, organizationId, organizationName, onMeChanged }: ScreenProps) {
   const [typed, setTyped] = useState({ role: "", status: "" });
   const [filters, setFilters] = useState(typed);
   const [loaded, reload] = useGet<Member[]>(membersPath(organizationId, filters));
   const [notice, setNotice] = useState("");
 
-  function changed(text: string): void {
+  function changed(text: string, member: Member): void {
     setNotice(text);
     reload();
+    // Their own role or membership changed: what the console offers them changes too.
+    if (member.user_id === me.id) void onMeChanged();
   }
 
   function filter(event: FormEvent): void {
@@ -116,7 +118,7 @@ export function Members({ organizationId, organizationName }: ScreenProps) {
   );
 }
 
-function MemberRow({ member, onChanged }: { member: Member; onChanged: (text: string) => void }) {
+function MemberRow({ member, onChanged }: { member: Member; onChanged: (text: string, member: Member) => void }) {
   const [role, setRole] = useState(member.role);
   const [roleError, setRoleError] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -130,7 +132,7 @@ function MemberRow({ member, onChanged }: { member: Member; onChanged: (text: st
     setRoleError(null);
     try {
       await call<Member>(method, path, { body });
-      onChanged(done);
+      onChanged(done, member);
     } catch (caught) {
       const named = caught instanceof ApiError ? fieldErrors(caught.problem).role : undefined;
       if (named !== undefined) setRoleError(named);

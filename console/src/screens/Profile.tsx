@@ -24,7 +24,7 @@ const PARTS = [
 
 /** A provider's own screen: their profile, compliance and checklist at profile/, their
  * credentials, facilities and documents at profile/credentials, /facilities, /documents. */
-export function Profile({ me, rest }: ScreenProps) {
+export function Profile({ me, rest, onMeChanged }: ScreenProps) {
   const part = rest[0] ?? "";
   const current = PARTS.find((p) => p.path === part);
   return (
@@ -51,7 +51,7 @@ export function Profile({ me, rest }: ScreenProps) {
           There is no such part of your profile.
         </p>
       )}
-      {current?.path === "" && <Overview />}
+      {current?.path === "" && <Overview onMeChanged={onMeChanged} />}
       {current?.path === "credentials" && <ProfileCredentials canUpdate={me.permissions.includes("update-credentials")} />}
       {current?.path === "facilities" && <ProfileFacilities canChoose={me.permissions.includes("select-facilities")} />}
       {current?.path === "documents" && <ProfileDocuments canUpdate={me.permissions.includes("update-credentials")} />}
@@ -64,10 +64,10 @@ function SubLink({ to, current, children }: { to: string; current: boolean; chil
   return current ? <span aria-current="page">{children}</span> : <Link to={to === "" ? "profile" : `profile/${to}`}>{children}</Link>;
 }
 
-function Overview() {
+function Overview({ onMeChanged }: { onMeChanged: () => Promise<void> }) {
   return (
     <>
-      <Details />
+      <Details onMeChanged={onMeChanged} />
       <Compliance />
       <ChecklistSection />
     </>
@@ -88,18 +88,18 @@ function draftOf(profile: ProfileData): Draft {
 }
 
 /** Name, phone, NPI and date of birth: GET and PUT /api/v1/me (only what changed is sent). */
-function Details() {
+function Details({ onMeChanged }: { onMeChanged: () => Promise<void> }) {
   const [loaded, reload] = useGet<ProfileData>("/api/v1/me");
   return (
     <section className="section" aria-labelledby="details-heading">
       <h2 id="details-heading">Your details</h2>
       <Pending loaded={loaded} onRetry={reload}>Loading your profile…</Pending>
-      {loaded.state === "shown" && <DetailsForm profile={loaded.data} />}
+      {loaded.state === "shown" && <DetailsForm profile={loaded.data} onMeChanged={onMeChanged} />}
     </section>
   );
 }
 
-function DetailsForm({ profile }: { profile: ProfileData }) {
+function DetailsForm({ profile, onMeChanged }: { profile: ProfileData; onMeChanged: () => Promise<void> }) {
   const [saved, setSaved] = useState<Draft>(draftOf(profile));
   const [draft, setDraft] = useState<Draft>(saved);
   const [done, setDone] = useState(false);
@@ -120,6 +120,8 @@ function DetailsForm({ profile }: { profile: ProfileData }) {
       setSaved(now);
       setDraft(now);
       setDone(true);
+      // The header names the user as they are now.
+      if (changes.name !== undefined) await onMeChanged();
     });
   }
 
