@@ -237,7 +237,13 @@ def test_a_provider_uploads_downloads_and_removes_their_documents(
     with open(fetched.path(), "rb") as content:
         assert content.read() == PDF
 
+    # Removed once confirmed: "Keep" keeps it; the confirmation takes the focus.
     page.get_by_role("button", name="Remove training.pdf").click()
+    page.get_by_role("button", name="Keep").click()
+    assert len(_get(client, token_for(client, provider), f"{ME}/documents")) == 1
+    page.get_by_role("button", name="Remove training.pdf").click()
+    expect(page.get_by_role("button", name="Remove for good")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.get_by_text("You have no document on file yet.")).to_be_visible()
     assert _get(client, token_for(client, provider), f"{ME}/documents") == []
     assert refused == []

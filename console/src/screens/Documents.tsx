@@ -216,7 +216,7 @@ function DocumentRow({ document, onDeleted }: { document: Document; onDeleted: (
           <div className="confirm">
             <p>Delete {document.filename} and its file for good?</p>
             <div className="actions">
-              <button type="button" className="danger" disabled={busy} onClick={() => void remove()}>
+              <button type="button" className="danger" autoFocus disabled={busy} onClick={() => void remove()}>
                 Yes, delete
               </button>
               <button type="button" className="secondary" onClick={() => setConfirming(false)}>

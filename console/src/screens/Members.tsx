@@ -193,7 +193,7 @@ function MemberRow({ member, onChanged }: { member: Member; onChanged: (text: st
             <div className="confirm">
               <p>Deactivate {member.name}? They can no longer act in this organization; their role and history stay.</p>
               <div className="actions">
-                <button type="button" className="danger" disabled={busy} onClick={() => void setActive(false)}>
+                <button type="button" className="danger" autoFocus disabled={busy} onClick={() => void setActive(false)}>
                   Yes, deactivate
                 </button>
                 <button type="button" className="secondary" onClick={() => setConfirming(false)}>

@@ -180,7 +180,13 @@ function Status({
             {asked.meaning}
           </p>
           <div className="actions">
-            <button type="button" className={asked.to === "active" ? undefined : "danger"} disabled={busy} onClick={() => void confirm(asked)}>
+            <button
+              type="button"
+              className={asked.to === "active" ? undefined : "danger"}
+              autoFocus
+              disabled={busy}
+              onClick={() => void confirm(asked)}
+            >
               {busy ? "Changing…" : `Yes, ${asked.action.toLowerCase()}`}
             </button>
             <button type="button" className="secondary" disabled={busy} onClick={() => setAsked(null)}>

@@ -147,6 +147,7 @@ export function ProfileCredentials({ canUpdate }: { canUpdate: boolean }) {
                             <div className="actions">
                               <button
                                 type="button"
+                                autoFocus
                                 disabled={removal.busy}
                                 onClick={() =>
                                   void removal.run(async () => {

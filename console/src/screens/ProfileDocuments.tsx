@@ -24,6 +24,7 @@ export function ProfileDocuments({ canUpdate }: { canUpdate: boolean }) {
   const [loaded, reload] = useGet<ProviderDocument[]>(`/api/v1/me/documents?page_size=${PAGE_SIZE}`);
   const [credentials] = useGet<Credential[]>(`/api/v1/me/credentials?page_size=${PAGE_SIZE}`);
   const [notice, setNotice] = useState<string | null>(null);
+  const [removing, setRemoving] = useState<string | null>(null);
   const act = useAction();
   const send = useAction();
 
@@ -95,22 +96,33 @@ export function ProfileDocuments({ canUpdate }: { canUpdate: boolean }) {
                           >
                             Download<span className="visually-hidden"> {document.filename}</span>
                           </button>
-                          {canUpdate && (
-                            <button
-                              type="button"
-                              className="secondary"
-                              disabled={act.busy}
-                              onClick={() =>
-                                void act.run(async () => {
-                                  await call<void>("DELETE", `/api/v1/documents/${document.id}`);
-                                  setNotice(`${document.filename} removed.`);
-                                  reload();
-                                })
-                              }
-                            >
-                              Remove<span className="visually-hidden"> {document.filename}</span>
-                            </button>
-                          )}
+                          {canUpdate &&
+                            (removing === document.id ? (
+                              <>
+                                <button
+                                  type="button"
+                                  autoFocus
+                                  disabled={act.busy}
+                                  onClick={() =>
+                                    void act.run(async () => {
+                                      await call<void>("DELETE", `/api/v1/documents/${document.id}`);
+                                      setRemoving(null);
+                                      setNotice(`${document.filename} removed.`);
+                                      reload();
+                                    })
+                                  }
+                                >
+                                  Remove for good
+                                </button>
+                                <button type="button" className="secondary" onClick={() => setRemoving(null)}>
+                                  Keep
+                                </button>
+                              </>
+                            ) : (
+                              <button type="button" className="secondary" onClick={() => setRemoving(document.id)}>
+                                Remove<span className="visually-hidden"> {document.filename}</span>
+                              </button>
+                            ))}
                         </div>
                       </td>
                     </tr>
