@@ -24,14 +24,17 @@ export function describeProblem(problem: Problem): string {
   return problem.detail ?? problem.title;
 }
 
-/** The fields a problem names, each with its first message (nested fields joined by "."). */
+/** The fields a problem names, each with its first message (nested fields joined by ".";
+ * a list's item, which the API names by its index, counts as the list's own field). */
 export function fieldErrors(problem: Problem): Record<string, string> {
   const found: Record<string, string> = {};
   const walk = (at: string, value: unknown): void => {
     if (Array.isArray(value)) {
       if (value.length > 0 && !(at in found)) found[at] = String(value[0]);
     } else if (value !== null && typeof value === "object") {
-      for (const [name, inner] of Object.entries(value)) walk(at ? `${at}.${name}` : name, inner);
+      for (const [name, inner] of Object.entries(value)) {
+        walk(/^\d+$/.test(name) ? at : at ? `${at}.${name}` : name, inner);
+      }
     }
   };
   for (const fields of Object.values(problem.errors ?? {})) walk("", fields);
